@@ -1,0 +1,56 @@
+//! Errors, split by blame.
+
+use ferrocore_wire::DecodeError;
+
+/// Why a proof from a peer was rejected. Always the peer's fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// A proof node is not the node the verifier expected at that position.
+    #[error("unexpected node in proof: expected index {expected}, got {got:?}")]
+    UnexpectedNode {
+        /// The flat-tree index the verifier needed next.
+        expected: u64,
+        /// The index that was there instead (`None` if the list ran out).
+        got: Option<u64>,
+    },
+    /// Nodes left over after verification consumed what it needed.
+    #[error("{0} unused node(s) in proof")]
+    LeftoverNodes(usize),
+    /// The proven subtree does not hash to a node the verifier trusts.
+    #[error("proof does not connect to a trusted node (checksum mismatch at index {0})")]
+    ChecksumMismatch(u64),
+    /// The proof needs a trusted node the verifier does not have.
+    #[error("proof needs trusted node {0}, which is not available")]
+    MissingTrustedNode(u64),
+    /// The upgrade's signature does not verify against the manifest.
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// The proof carries a manifest that does not hash to the core key.
+    #[error("manifest does not match the core key")]
+    ManifestMismatch,
+    /// The verifier has no manifest and the proof carries none, so no signature can be checked.
+    #[error("no manifest to verify the signature with")]
+    MissingManifest,
+    /// Structurally invalid (the message says which rule was broken).
+    #[error("invalid proof: {0}")]
+    Invalid(&'static str),
+}
+
+/// The crate's error type, split by blame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Malformed bytes (from a peer or from disk).
+    #[error("malformed input: {0}")]
+    Decode(#[from] DecodeError),
+    /// A peer sent something that violates the protocol (bad proof, bad signature, ...).
+    #[error("peer misbehaved: {0}")]
+    Protocol(#[from] ProofError),
+    /// A version or feature this implementation does not support.
+    #[error("incompatible: {0}")]
+    Incompatible(&'static str),
+    /// The caller's mistake (an argument out of range, an operation in the wrong state).
+    #[error("misuse: {0}")]
+    Misuse(&'static str),
+}

@@ -1,0 +1,1 @@
+//! Shared helpers for ferrocore's conformance and property tests.

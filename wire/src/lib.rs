@@ -1,0 +1,39 @@
+//! # ferrocore-wire
+//!
+//! Byte-exact codecs for the Hypercore 11 replication stack, as spoken by the JavaScript
+//! reference (`hypercore@11.37.1`, `protomux@3.12.1`, `compact-encoding@3.5.2`):
+//!
+//! * [`encoding`]: the compact-encoding primitives (`uint`, fixed-width integers, buffers,
+//!   arrays, strings) and the [`Encode`] / [`Decode`] traits every message implements;
+//! * [`messages`]: a typed struct for every message of the `hypercore/alpha` channel;
+//! * [`manifest`]: the manifest (who may sign a core) and its v0 / v1+ encodings;
+//! * [`protomux`]: protomux frames (open, close, reject, message, batch).
+//!
+//! Everything here is pure: bytes in, values out, and back. Encoding computes the exact
+//! length first and writes once. Decoding never panics and never allocates more than the
+//! input justifies: every malformed input is a [`DecodeError`].
+//!
+//! The crate is `#![no_std]` (with `alloc`); the default `std` feature only adds
+//! `std::error::Error` integration.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod encoding;
+mod error;
+pub mod manifest;
+pub mod messages;
+pub mod protomux;
+
+pub use encoding::{Decode, Encode, Reader, Writer};
+pub use error::DecodeError;
+pub use manifest::{HashAlgorithm, Manifest, Prologue, SignatureAlgorithm, Signer};
+pub use messages::{
+    Bitfield, Cancel, Data, DataBlock, DataHash, DataSeek, DataUpgrade, Extension, Handshake,
+    Message, MessageType, NoData, Node, Proof, Range, ReorgHint, Request, RequestBlock,
+    RequestSeek, RequestUpgrade, Sync, Unwant, Want,
+};
