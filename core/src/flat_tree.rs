@@ -9,8 +9,9 @@
 //! depth 0:  0     2     4     6     8     10    12    14
 //! ```
 //!
-//! All functions are total over `u64` indexes that can exist in a tree of at most 2^62
-//! blocks (far beyond the 2^53 JS limit); none panics.
+//! All functions are exact for indexes of trees of up to 2^62 blocks (far beyond the 2^53
+//! JS limit) and total over every `u64`: beyond that range they saturate instead of
+//! panicking, so indexes taken from untrusted input are always safe to pass.
 //!
 //! ```
 //! use ferrocore::flat_tree;
@@ -23,7 +24,10 @@
 #[inline]
 #[must_use]
 pub const fn index(depth: u32, offset: u64) -> u64 {
-    ((offset << 1) | 1).wrapping_shl(depth).wrapping_sub(1)
+    match ((offset << 1) | 1).checked_shl(depth) {
+        Some(v) => v.wrapping_sub(1),
+        None => u64::MAX,
+    }
 }
 
 /// The depth of a node: the number of trailing one bits of its index.
@@ -106,7 +110,10 @@ pub const fn left_span(i: u64) -> u64 {
     if d == 0 {
         i
     } else {
-        offset(i) << (d + 1)
+        match offset(i).checked_shl(d + 1) {
+            Some(v) => v,
+            None => 0,
+        }
     }
 }
 
@@ -118,7 +125,10 @@ pub const fn right_span(i: u64) -> u64 {
     if d == 0 {
         i
     } else {
-        ((offset(i) + 1) << (d + 1)) - 2
+        match (offset(i) + 1).checked_shl(d + 1) {
+            Some(v) if v >= 2 => v - 2,
+            _ => u64::MAX - 1,
+        }
     }
 }
 
@@ -133,14 +143,20 @@ pub const fn spans(i: u64) -> (u64, u64) {
 #[inline]
 #[must_use]
 pub const fn count(i: u64) -> u64 {
-    (2u64 << depth(i)) - 1
+    match 1u64.checked_shl(depth(i) + 1) {
+        Some(v) if v > 0 => v - 1,
+        _ => u64::MAX,
+    }
 }
 
 /// Number of leaves (blocks) under `i`: `2^depth`.
 #[inline]
 #[must_use]
 pub const fn count_leaves(i: u64) -> u64 {
-    1u64 << depth(i)
+    match 1u64.checked_shl(depth(i)) {
+        Some(v) => v,
+        None => u64::MAX,
+    }
 }
 
 /// True if `j` lies within the span of `i` (any index, odd or even).
@@ -161,7 +177,7 @@ pub const fn is_left(i: u64) -> bool {
 #[inline]
 #[must_use]
 pub const fn exists_at(i: u64, length: u64) -> bool {
-    right_span(i) < 2 * length
+    right_span(i) < length.saturating_mul(2)
 }
 
 /// The full roots of a tree of `length` blocks, in ascending index order: one per set bit
@@ -196,8 +212,8 @@ impl Iterator for FullRoots {
         }
         // The largest power of two not above `remaining` (in leaves).
         let leaves = 1u64 << (63 - self.remaining.leading_zeros());
-        let root = self.position + leaves - 1;
-        self.position += 2 * leaves;
+        let root = self.position.wrapping_add(leaves - 1);
+        self.position = self.position.wrapping_add(leaves.wrapping_mul(2));
         self.remaining -= leaves;
         Some(root)
     }
