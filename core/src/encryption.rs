@@ -151,6 +151,15 @@ impl BlockEncryption {
         padding
     }
 
+    /// The fork a stored block `index` was encrypted at, read back from its padding (the
+    /// inverse of [`blinded_fork`](Self::blinded_fork)).
+    #[must_use]
+    pub fn unblind_fork(&self, index: u64, padding: &[u8; PADDING]) -> u64 {
+        let mut fork = *padding;
+        xor_keystream(&self.blinding_key, &blinding_nonce(index), &mut fork);
+        u64::from_le_bytes(fork)
+    }
+
     /// Encrypts block `index` at fork `fork`: returns `padding ‖ ciphertext`
     /// (`plaintext.len() + PADDING` bytes), the bytes that are stored, hashed and sent.
     #[must_use]
@@ -269,6 +278,7 @@ mod tests {
         e.decrypt_in_place(3, &mut buf).unwrap();
         assert_eq!(&buf[PADDING..], plain);
         assert_eq!(&buf[..PADDING], &e.blinded_fork(3, 7));
+        assert_eq!(e.unblind_fork(3, &e.blinded_fork(3, 7)), 7);
     }
 
     #[test]
