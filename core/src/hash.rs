@@ -14,6 +14,8 @@
 //! assert_eq!(hash::tree_hash(&[]), hash::EMPTY_TREE_HASH);
 //! ```
 
+use alloc::vec::Vec;
+
 use blake2b_simd::Params;
 
 use crate::flat_tree;
@@ -116,6 +118,44 @@ pub const EMPTY_TREE_HASH: Hash = [
     0xbb, 0x30, 0xa4, 0x2c, 0x1e, 0x62, 0xf0, 0xaf, 0xda, 0x5f, 0x0a, 0x4e, 0x8a, 0x56, 0x2f, 0x7a,
     0x13, 0xa2, 0x4c, 0xea, 0x00, 0xee, 0x81, 0x91, 0x7b, 0x86, 0xb8, 0x9e, 0x80, 0x13, 0x14, 0xaa,
 ];
+
+/// The bytes [`leaf_hash`] hashes: `00 ‖ u64le(len(data)) ‖ data` (for inspection and
+/// conformance checks; hashing streams the parts without building this).
+#[must_use]
+pub fn leaf_preimage(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + data.len());
+    out.push(LEAF_TYPE);
+    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// The 73 bytes [`parent_hash`] hashes: `01 ‖ u64le(left.size + right.size) ‖ left.hash ‖
+/// right.hash`, children ordered by index whatever the argument order.
+#[must_use]
+pub fn parent_preimage(a: &Node, b: &Node) -> [u8; 73] {
+    let (l, r) = if a.index <= b.index { (a, b) } else { (b, a) };
+    let mut out = [0u8; 73];
+    out[0] = PARENT_TYPE;
+    out[1..9].copy_from_slice(&l.size.wrapping_add(r.size).to_le_bytes());
+    out[9..41].copy_from_slice(&l.hash);
+    out[41..].copy_from_slice(&r.hash);
+    out
+}
+
+/// The bytes [`tree_hash`] hashes: `02`, then per root `hash ‖ u64le(index) ‖ u64le(size)`
+/// (`1 + 48·roots` bytes).
+#[must_use]
+pub fn tree_hash_preimage(roots: &[Node]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + 48 * roots.len());
+    out.push(ROOT_TYPE);
+    for r in roots {
+        out.extend_from_slice(&r.hash);
+        out.extend_from_slice(&r.index.to_le_bytes());
+        out.extend_from_slice(&r.size.to_le_bytes());
+    }
+    out
+}
 
 /// `namespace(name, count)`: `base = H(name)`, `ns_i = H(base ‖ byte(i))`.
 #[must_use]
@@ -221,5 +261,20 @@ mod tests {
             ]
         );
         assert_eq!(blake2b256(&[&[2]]), EMPTY_TREE_HASH);
+    }
+
+    #[test]
+    fn preimages_hash_to_the_streamed_hashes() {
+        let a = leaf(0, b"left");
+        let b = leaf(1, b"right!");
+        assert_eq!(blake2b256(&[&leaf_preimage(b"left")]), a.hash);
+        assert_eq!(parent_preimage(&a, &b), parent_preimage(&b, &a));
+        assert_eq!(blake2b256(&[&parent_preimage(&b, &a)]), parent(&a, &b).hash);
+        let roots = [parent(&a, &b), leaf(2, b"x")];
+        assert_eq!(tree_hash_preimage(&roots).len(), 97);
+        assert_eq!(
+            blake2b256(&[&tree_hash_preimage(&roots)]),
+            tree_hash(&roots)
+        );
     }
 }
