@@ -507,3 +507,37 @@ fn huge_counts_allocate_nothing() {
     let data = [0x08, 0x01, 0x00, 0x00, 0x05, 0xfe, 0x00, 0x00, 0x10, 0x00];
     assert!(Message::decode(3, &mut Reader::new(&data)).is_err());
 }
+
+#[test]
+fn batch_builder_flushes_once_a_batch_reaches_8_mib() {
+    use ferrocore_wire::encoding::Raw;
+    use ferrocore_wire::protomux::MAX_BATCH_BYTES;
+    let big = vec![7u8; 5 * 1024 * 1024];
+    let mut cork = BatchBuilder::new();
+    assert!(cork.push(1, 3, &Raw(&big)).is_none());
+    assert!(
+        cork.push(2, 3, &Raw(&big)).is_none(),
+        "5 MiB pending: below the limit"
+    );
+    assert!(cork.encoded_len() >= MAX_BATCH_BYTES);
+    // The pending 10 MiB batch leaves first; the new entry starts the next batch.
+    let first = cork.push(2, 4, &Raw(b"x")).expect("flushed batch");
+    assert_eq!(cork.len(), 1);
+    let Ok(Frame::Batch(b1)) = Frame::decode_exact(&first) else {
+        panic!("batch")
+    };
+    let heads: Vec<(u64, u64)> = b1
+        .entries
+        .iter()
+        .map(|e| (e.channel, e.message_type))
+        .collect();
+    assert_eq!(heads, [(1, 3), (2, 3)]);
+    assert!(b1.entries.iter().all(|e| e.payload == big));
+    // The next batch starts on the new entry's channel.
+    assert_eq!(cork.finish().expect("second batch"), [0, 0, 2, 2, 4, b'x']);
+    assert_eq!(
+        BatchBuilder::new().finish(),
+        None,
+        "nothing corked, nothing sent"
+    );
+}

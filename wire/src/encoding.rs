@@ -13,6 +13,18 @@
 //! Encoders emit the shortest form; decoders accept non-minimal forms (as JS does) but reject
 //! values above 2^53 − 1, which JS peers cannot represent.
 //!
+//! Decoders accept exactly what the reference accepts:
+//!
+//! * **trailing bytes** after a value are ignored (`c.decode(codec, buf)` ignores them, and
+//!   protomux hands each message a window ending at the end of its frame or batch entry);
+//!   trailing *optional* fields are read only while the window has bytes left, so always
+//!   decode a message from a reader whose window ends where the message ends;
+//!   [`Decode::decode_exact`] is the strict variant;
+//! * **`bool`**: only `01` is true, every other byte is false;
+//! * **`string`**: invalid UTF-8 becomes U+FFFD, as `b4a.toString` does (not an error);
+//! * **`array(T)`** counts above 0x100000 are rejected; `uint32array` has no count limit;
+//!   in both, a count the remaining input cannot hold fails before anything is allocated.
+//!
 //! Encoding is two-pass: [`Encode::encoded_len`] computes the exact size, then
 //! [`Encode::encode`] writes into a buffer of exactly that size, once.
 //!
