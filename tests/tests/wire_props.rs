@@ -57,7 +57,7 @@ fn signer() -> impl Strategy<Value = Signer> {
 /// Manifests of version ≥ 1 with every optional section.
 fn manifest_v1() -> BoxedStrategy<Manifest> {
     (
-        1..=2u64,
+        1..=3u64,
         any::<bool>(),
         safe(),
         vec(signer(), 0..3),
