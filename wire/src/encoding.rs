@@ -13,6 +13,18 @@
 //! Encoders emit the shortest form; decoders accept non-minimal forms (as JS does) but reject
 //! values above 2^53 − 1, which JS peers cannot represent.
 //!
+//! Decoders accept exactly what the reference accepts:
+//!
+//! * **trailing bytes** after a value are ignored (`c.decode(codec, buf)` ignores them, and
+//!   protomux hands each message a window ending at the end of its frame or batch entry);
+//!   trailing *optional* fields are read only while the window has bytes left, so always
+//!   decode a message from a reader whose window ends where the message ends;
+//!   [`Decode::decode_exact`] is the strict variant;
+//! * **`bool`**: only `01` is true, every other byte is false;
+//! * **`string`**: invalid UTF-8 becomes U+FFFD, as `b4a.toString` does (not an error);
+//! * **`array(T)`** counts above 0x100000 are rejected; `uint32array` has no count limit;
+//!   in both, a count the remaining input cannot hold fails before anything is allocated.
+//!
 //! Encoding is two-pass: [`Encode::encoded_len`] computes the exact size, then
 //! [`Encode::encode`] writes into a buffer of exactly that size, once.
 //!
@@ -58,6 +70,38 @@ pub const fn uint_len(n: u64) -> usize {
 #[must_use]
 pub const fn buffer_len(len: usize) -> usize {
     uint_len(len as u64) + len
+}
+
+/// Zig-zag maps a signed integer onto an unsigned one (0, -1, 1, -2, 2 → 0, 1, 2, 3, 4), as
+/// compact-encoding's `int` does before writing a `uint`.
+///
+/// JS peers accept only results up to 2^53 − 1, i.e. `n` in `-2^52 ..= 2^52 - 1`.
+#[inline]
+#[must_use]
+pub const fn zigzag_encode(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+/// The inverse of [`zigzag_encode`].
+#[inline]
+#[must_use]
+pub const fn zigzag_decode(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+/// Number of bytes `int` (zig-zag, then `uint`) uses for `n`.
+#[inline]
+#[must_use]
+pub const fn int_len(n: i64) -> usize {
+    uint_len(zigzag_encode(n))
+}
+
+/// Number of bytes `frame(T)` uses for an inner encoding of `inner` bytes: the `uint` byte
+/// length, then the inner bytes.
+#[inline]
+#[must_use]
+pub const fn frame_len(inner: usize) -> usize {
+    buffer_len(inner)
 }
 
 /// A value with a compact encoding.
@@ -111,6 +155,20 @@ pub trait Decode: Sized {
         let v = Self::decode(&mut r)?;
         r.finish()?;
         Ok(v)
+    }
+}
+
+/// compact-encoding's `raw`: bytes written as they are, with no length prefix. Decoding
+/// `raw` takes the rest of the window ([`Reader::rest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Raw<'a>(pub &'a [u8]);
+
+impl Encode for Raw<'_> {
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.raw(self.0);
     }
 }
 
@@ -182,6 +240,11 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Writes an `int`: zig-zag, then `uint` (`-1 → 01`, `1 → 02`, `127 → fd fe 00`).
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        self.uint(zigzag_encode(v))
+    }
+
     /// Writes a `bool` (`01` / `00`).
     pub fn bool(&mut self, v: bool) -> &mut Self {
         self.u8(u8::from(v))
@@ -218,6 +281,11 @@ impl<'a> Writer<'a> {
             item.encode(self);
         }
         self
+    }
+
+    /// Writes `frame(T)`: the `uint` byte length of `v`'s encoding, then the encoding.
+    pub fn frame<T: Encode + ?Sized>(&mut self, v: &T) -> &mut Self {
+        self.uint(v.encoded_len() as u64).value(v)
     }
 
     /// Writes any [`Encode`] value.
@@ -411,6 +479,11 @@ impl<'a> Reader<'a> {
         u32::try_from(v).map_err(|_| DecodeError::IntegerOutOfRange(v))
     }
 
+    /// Reads an `int` (zig-zag `uint`).
+    pub fn int(&mut self) -> Result<i64, DecodeError> {
+        self.uint().map(zigzag_decode)
+    }
+
     /// Reads a `bool`: only `01` is true, any other byte is false (as in JS).
     pub fn bool(&mut self) -> Result<bool, DecodeError> {
         Ok(self.u8()? == 1)
@@ -435,16 +508,35 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a `string` (`uint` byte length + UTF-8).
+    ///
+    /// Like the reference (`b4a.toString(buf, 'utf-8')`), invalid UTF-8 is not an error:
+    /// each maximal invalid subsequence becomes U+FFFD. Use [`Reader::str_strict`] to
+    /// reject it instead.
     pub fn string(&mut self) -> Result<String, DecodeError> {
         let b = self.buffer()?;
-        core::str::from_utf8(b)
-            .map(String::from)
-            .map_err(|_| DecodeError::InvalidUtf8)
+        Ok(String::from_utf8_lossy(b).into_owned())
+    }
+
+    /// Reads a `string` that must be valid UTF-8, borrowing from the input.
+    pub fn str_strict(&mut self) -> Result<&'a str, DecodeError> {
+        let b = self.buffer()?;
+        core::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8)
+    }
+
+    /// Reads the `uint` length prefix of a `frame(T)` and returns a reader over exactly that
+    /// window, advancing this reader past it. Decode the inner value from the returned
+    /// reader; bytes it leaves unread are skipped, as in the reference.
+    pub fn frame(&mut self) -> Result<Reader<'a>, DecodeError> {
+        let len = self.length_prefix()?;
+        self.sub_reader(len)
     }
 
     /// Reads a `uint32array`.
+    ///
+    /// Unlike `array(T)`, the reference puts no limit on the element count; the count is
+    /// only checked against the remaining input (4 bytes per element).
     pub fn uint32_array(&mut self) -> Result<Vec<u32>, DecodeError> {
-        let count = self.array_count(4)?;
+        let count = self.bounded_count(4, u64::MAX)?;
         let mut out = Vec::with_capacity(count);
         for _ in 0..count {
             out.push(self.u32()?);
@@ -468,12 +560,18 @@ impl<'a> Reader<'a> {
     /// Reads an `array(...)` element count: rejects counts above 0x100000 and counts the
     /// remaining input cannot hold at `min_item_len` bytes per element.
     pub fn array_count(&mut self, min_item_len: usize) -> Result<usize, DecodeError> {
+        self.bounded_count(min_item_len, MAX_ARRAY_LEN)
+    }
+
+    fn bounded_count(&mut self, min_item_len: usize, max: u64) -> Result<usize, DecodeError> {
         let start = self.pos;
         let count = self.uint()?;
-        if count > MAX_ARRAY_LEN {
+        if count > max {
             return Err(DecodeError::ArrayTooLarge(count));
         }
-        let count = count as usize;
+        // Cannot truncate on 64-bit targets; on smaller ones a count above usize::MAX can
+        // never fit in the input anyway.
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
         let need = count.saturating_mul(min_item_len.max(1));
         if min_item_len > 0 && need > self.remaining() {
             return Err(DecodeError::UnexpectedEnd {

@@ -277,8 +277,7 @@ fn decode_v0(r: &mut Reader<'_>) -> Result<Manifest, DecodeError> {
             ..base
         }),
         V0_TYPE_SINGLE => {
-            let mut signers = Vec::with_capacity(1);
-            signers.push(Signer::decode(r)?);
+            let signers = alloc::vec![Signer::decode(r)?];
             Ok(Manifest {
                 quorum: 1,
                 signers,
