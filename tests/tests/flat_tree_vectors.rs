@@ -12,6 +12,9 @@ fn entries<'a>(v: &'a Value, key: &str) -> &'a [Value] {
         .unwrap_or_else(|| panic!("`{key}` is not an array"))
 }
 
+/// A flat-tree function from a node index to a number.
+type NodeFn = fn(u64) -> u64;
+
 /// Runs `check(file name, entry)` on every entry of array `key` of every flat-tree vector
 /// file, counting each as one case.
 fn each_entry(key: &str, label: &str, mut check: impl FnMut(&str, &Value)) {
@@ -38,7 +41,7 @@ fn indexes() {
     each_entry("indexes", "flat-tree indexes", |file, e| {
         let i = u64_of(&e["index"]);
         let at = format!("{file} index {i}");
-        let scalar: [(&str, fn(u64) -> u64); 8] = [
+        let scalar: [(&str, NodeFn); 8] = [
             ("depth", |i| u64::from(flat_tree::depth(i))),
             ("offset", flat_tree::offset),
             ("parent", flat_tree::parent),
