@@ -187,10 +187,21 @@ impl Bitfield {
 
     /// Sets bit `i` to `value`; returns true if it changed.
     pub fn set(&mut self, i: u64, value: bool) -> bool {
-        if self.get(i) == value {
+        let (p, bit) = split(i);
+        // Fast path: one lookup when the page is already stored.
+        if let Some(page) = self.pages.get_mut(&p) {
+            if page.get(bit) == value {
+                return false;
+            }
+            page.fill(bit, bit + 1, value);
+            if page.ones == 0 || u64::from(page.ones) == BITS_PER_PAGE {
+                self.normalise(p);
+            }
+            return true;
+        }
+        if self.full.containing(p).is_some() == value {
             return false;
         }
-        let (p, bit) = split(i);
         self.fill_page(p, bit, bit + 1, value);
         true
     }
