@@ -232,7 +232,6 @@ impl ExactSizeIterator for FullRoots {}
 /// use ferrocore::flat_tree::ancestors;
 /// assert_eq!(ancestors(4).take(3).collect::<Vec<_>>(), [5, 3, 7]);
 /// ```
-#[must_use]
 pub fn ancestors(i: u64) -> impl Iterator<Item = u64> {
     let mut cur = i;
     core::iter::from_fn(move || {
