@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use ferrocore::flat_tree::{exists_at, full_roots, parent};
-use ferrocore::proof::{verify, TrustedState, Verdict};
+use ferrocore::proof::{verify, TrustedState, Verdict, VerifyError};
 use ferrocore::wire::{Data, Decode, Encode, HashAlgorithm, Manifest, Node, Prologue};
 use ferrocore::{hash, manifest::manifest_hash};
 
@@ -27,7 +27,9 @@ struct Core {
 fn core() -> &'static Core {
     static CORE: OnceLock<Core> = OnceLock::new();
     CORE.get_or_init(|| {
-        let blocks: Vec<Vec<u8>> = (0..LENGTH).map(|i| format!("block {i}").into_bytes()).collect();
+        let blocks: Vec<Vec<u8>> = (0..LENGTH)
+            .map(|i| format!("block {i}").into_bytes())
+            .collect();
         let mut nodes: BTreeMap<u64, Node> = blocks
             .iter()
             .enumerate()
@@ -90,7 +92,10 @@ fn check(data: &Data, length: u64, fork: u64, known: &BTreeMap<u64, Node>, with_
             }
             assert!(batch.nodes.windows(2).all(|w| w[0].index < w[1].index));
             if let Some(b) = &batch.block {
-                assert_eq!(c.blocks.get(b.index as usize).map(Vec::as_slice), Some(&b.value[..]));
+                assert_eq!(
+                    c.blocks.get(b.index as usize).map(Vec::as_slice),
+                    Some(&b.value[..])
+                );
             }
             if let Some(u) = &batch.upgrade {
                 let want: Vec<Node> = full_roots(LENGTH).map(|r| c.nodes[&r]).collect();
@@ -101,7 +106,7 @@ fn check(data: &Data, length: u64, fork: u64, known: &BTreeMap<u64, Node>, with_
             }
         }
         Ok(Verdict::Ignored { fork: other }) => assert_ne!(other, fork),
-        Err(_) => {}
+        Err(e) => assert!(matches!(e, VerifyError::Proof(_)), "{e}"),
     }
 }
 
@@ -124,7 +129,9 @@ libfuzzer_sys::fuzz_target!(|input: &[u8]| {
     let fork = u64::from(selector >> 7);
     let mut known: BTreeMap<u64, Node> = full_roots(length).map(|r| (r, c.nodes[&r])).collect();
     for (i, n) in &c.nodes {
-        if exists_at(*i, length) && (i.wrapping_mul(0x9e37_79b9) >> 5) & 3 == u64::from(selector >> 5) & 3 {
+        if exists_at(*i, length)
+            && (i.wrapping_mul(0x9e37_79b9) >> 5) & 3 == u64::from(selector >> 5) & 3
+        {
             known.insert(*i, *n);
         }
     }

@@ -505,7 +505,9 @@ proptest! {
                 Ok(Verdict::Accepted(b)) => authentic(&b, &good)?,
                 Ok(Verdict::Ignored { fork }) => prop_assert_ne!(fork, s.reader.fork),
                 Err(VerifyError::Proof(_)) => {}
-                Err(VerifyError::Source(never)) => match never {},
+                Err(e @ (VerifyError::Source(_) | VerifyError::InvalidState)) => {
+                    prop_assert!(false, "{e}");
+                }
             }
         }
     }
@@ -861,6 +863,13 @@ fn strict_node_order_and_bounds() {
         nodes: vec![],
     });
     assert!(reader.verify(&both).is_err());
+    // A corrupt trusted state (roots not those of its length) is reported as such.
+    let mut corrupt = Reader::new(&core, 10, 0, true);
+    corrupt.roots.pop();
+    assert_eq!(corrupt.verify(&proof), Err(VerifyError::InvalidState));
+    corrupt.roots = vec![Node::new(u64::MAX, 1, [0; 32])];
+    corrupt.length = u64::MAX;
+    assert_eq!(corrupt.verify(&proof), Err(VerifyError::InvalidState));
     // Numbers JS cannot send.
     let mut huge = proof;
     huge.block.as_mut().unwrap().index = u64::MAX;

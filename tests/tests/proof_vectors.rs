@@ -282,7 +282,7 @@ impl Reader {
                 return Ok(false);
             }
             Err(ferrocore::proof::VerifyError::Proof(e)) => return Err(js_code(&e)),
-            Err(ferrocore::proof::VerifyError::Source(never)) => match never {},
+            Err(e) => panic!("reader state or storage: {e}"),
         };
         self.nodes.extend(batch.nodes.iter().map(|n| (n.index, *n)));
         if let Some(b) = batch.block {

@@ -2,8 +2,8 @@
 
 use alloc::vec::Vec;
 
-use super::tree::{checked_leaves, parent_node};
-use crate::flat_tree::sibling;
+use super::tree::{checked_leaves, parent_node, MAX_NUMBER};
+use crate::flat_tree::{full_roots, sibling};
 use crate::{Node, ProofError};
 
 /// Roots, length and byte length being grown by an upgrade, plus every node created.
@@ -18,13 +18,16 @@ pub(crate) struct Batch {
 const OVERFLOW: ProofError = ProofError::Invalid("size or length overflow");
 
 impl Batch {
-    /// A batch starting from the receiver's trusted roots.
-    pub(crate) fn new(roots: &[Node], length: u64) -> Result<Self, ProofError> {
+    /// A batch starting from the receiver's trusted roots, or `None` if they are not the
+    /// roots of `length` blocks or their sizes overflow (a corrupt trusted state).
+    pub(crate) fn new(roots: &[Node], length: u64) -> Option<Self> {
+        if length > MAX_NUMBER || !roots.iter().map(|r| r.index).eq(full_roots(length)) {
+            return None;
+        }
         let byte_length = roots
             .iter()
-            .try_fold(0u64, |acc, r| acc.checked_add(r.size))
-            .ok_or(OVERFLOW)?;
-        Ok(Self {
+            .try_fold(0u64, |acc, r| acc.checked_add(r.size))?;
+        Some(Self {
             roots: roots.to_vec(),
             length,
             byte_length,

@@ -59,4 +59,8 @@ pub enum VerifyError<E> {
     /// The receiver's node source failed.
     #[error("node source failed: {0}")]
     Source(E),
+    /// The receiver's trusted state is corrupt: its roots are not those of its length, or
+    /// their sizes overflow.
+    #[error("trusted state is inconsistent")]
+    InvalidState,
 }

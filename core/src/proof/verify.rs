@@ -95,7 +95,8 @@ pub struct VerifiedUpgrade {
 ///
 /// # Errors
 /// [`VerifyError::Proof`] if the proof is invalid, [`VerifyError::Source`] if the
-/// receiver's node source fails.
+/// receiver's node source fails, [`VerifyError::InvalidState`] if `state.roots` are not
+/// the roots of `state.length` blocks.
 pub fn verify<S: NodeSource + ?Sized>(
     state: &TrustedState<'_>,
     source: &S,
@@ -104,11 +105,11 @@ pub fn verify<S: NodeSource + ?Sized>(
     if proof.fork != state.fork {
         return Ok(Verdict::Ignored { fork: proof.fork });
     }
+    let mut batch = Batch::new(state.roots, state.length).ok_or(VerifyError::InvalidState)?;
     check_numbers(proof)?;
 
     let mut created = Vec::new();
     let unverified = verify_tree(proof, &mut created)?;
-    let mut batch = Batch::new(state.roots, state.length)?;
     let prologue = state.manifest.and_then(|m| m.prologue);
     let anchored = match &proof.upgrade {
         Some(up) => verify_upgrade(up, unverified, &mut batch, &mut created, prologue)?,
