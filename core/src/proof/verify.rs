@@ -124,10 +124,10 @@ pub fn verify<S: NodeSource + ?Sized>(
             Some(_) => {}
         }
     }
-    if batch.upgraded && batch.length <= state.length && all_trusted(source, &batch.roots)? {
-        // Nothing new: the reference "downgrades" the batch to a plain node/block batch.
-        batch.upgraded = false;
-    }
+    // The reference "downgrades" an upgraded batch that is not longer than the receiver's
+    // length and whose roots are all stored. It cannot apply here: the batch starts from
+    // the receiver's own roots and every appended root adds at least one block.
+    debug_assert!(!batch.upgraded || batch.length > state.length);
 
     let manifest = if batch.upgraded {
         check_signature(state, proof, &batch)?
@@ -314,19 +314,6 @@ fn append_additional(
         cur = sibling(batch.append_root(*node, created)?);
     }
     Ok(())
-}
-
-/// True if every node in `nodes` is stored in `source` with the same size and hash.
-fn all_trusted<S: NodeSource + ?Sized>(
-    source: &S,
-    nodes: &[Node],
-) -> Result<bool, VerifyError<S::Error>> {
-    for n in nodes {
-        if source.node(n.index).map_err(VerifyError::Source)? != Some(*n) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// Step 4 for a grown tree: picks the manifest, checks it against the key and verifies
