@@ -32,6 +32,18 @@ pub enum ProofError {
     /// The verifier has no manifest and the proof carries none, so no signature can be checked.
     #[error("no manifest to verify the signature with")]
     MissingManifest,
+    /// The upgrade starts inside the manifest's prologue without covering all of it.
+    #[error("upgrade does not satisfy the prologue")]
+    Prologue,
+    /// The tree at the prologue's length does not hash to the prologue hash.
+    #[error("tree hash does not match the prologue")]
+    PrologueHash,
+    /// Two different nodes with the same index.
+    #[error("conflicting nodes at index {0}")]
+    ConflictingNodes(u64),
+    /// A number in the proof is above 2^53 − 1 (JS peers cannot send it).
+    #[error("number in proof above 2^53 - 1")]
+    NumberTooLarge,
     /// Structurally invalid (the message says which rule was broken).
     #[error("invalid proof: {0}")]
     Invalid(&'static str),
