@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub mod reader;
+pub use reader::ProofReader;
+
 /// The documented schemas of the vector files (see `tests/vectors/*/README.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Schema {

@@ -15,10 +15,10 @@ use ferrocore::flat_tree::{exists_at, full_roots, left_span, parent, right_span}
 use ferrocore::hash::{self, blake2b256, ns, tree_hash};
 use ferrocore::manifest::{default_manifest, manifest_hash};
 use ferrocore::proof::{
-    generate, missing_nodes, verify, GenerateError, InvalidRequest, SenderState, TrustedState,
-    Verdict, VerifiedBatch, VerifyError,
+    generate, GenerateError, InvalidRequest, SenderState, Verdict, VerifiedBatch, VerifyError,
 };
 use ferrocore::ProofError;
+use ferrocore_tests::ProofReader;
 use ferrocore_wire::{
     Data, Decode, Encode, Manifest, Node, Prologue, Proof, Request, RequestBlock, RequestSeek,
     RequestUpgrade,
@@ -187,49 +187,25 @@ impl Core {
 
 // ----- the requester ------------------------------------------------------------------------
 
+type Reader = ProofReader;
+
 /// A receiver at signed length `length`, holding its roots and some verified nodes.
-struct Reader {
-    key: [u8; 32],
-    manifest: Option<Manifest>,
-    fork: u64,
-    length: u64,
-    roots: Vec<Node>,
-    nodes: BTreeMap<u64, Node>,
-}
-
-impl Reader {
-    fn new(core: &Core, length: u64, known_seed: u64, with_manifest: bool) -> Self {
-        let roots = roots_at(&core.nodes, length);
-        let mut nodes: BTreeMap<u64, Node> = roots.iter().map(|n| (n.index, *n)).collect();
-        // Some nodes verified earlier (e.g. uncles of blocks downloaded before).
-        for n in core.nodes.iter().filter(|n| exists_at(n.index, length)) {
-            if mix(known_seed, n.index) % 6 == 0 {
-                nodes.insert(n.index, *n);
-            }
-        }
-        Self {
-            key: core.key,
-            manifest: with_manifest.then(|| core.manifest.clone()),
-            fork: core.fork,
-            length,
-            roots,
-            nodes,
+fn reader_at(core: &Core, length: u64, known_seed: u64, with_manifest: bool) -> Reader {
+    let roots = roots_at(&core.nodes, length);
+    let mut nodes: BTreeMap<u64, Node> = roots.iter().map(|n| (n.index, *n)).collect();
+    // Some nodes verified earlier (e.g. uncles of blocks downloaded before).
+    for n in core.nodes.iter().filter(|n| exists_at(n.index, length)) {
+        if mix(known_seed, n.index) % 6 == 0 {
+            nodes.insert(n.index, *n);
         }
     }
-
-    fn verify(&self, proof: &Proof) -> Result<Verdict, VerifyError<core::convert::Infallible>> {
-        let state = TrustedState {
-            key: &self.key,
-            manifest: self.manifest.as_ref(),
-            fork: self.fork,
-            length: self.length,
-            roots: &self.roots,
-        };
-        verify(&state, &self.nodes, proof)
-    }
-
-    fn missing(&self, index: u64) -> u64 {
-        missing_nodes(index, self.length, &self.nodes).expect("infallible")
+    ProofReader {
+        key: core.key,
+        manifest: with_manifest.then(|| core.manifest.clone()),
+        fork: core.fork,
+        length,
+        roots,
+        nodes,
     }
 }
 
@@ -360,7 +336,7 @@ fn scenario(
             r = 0; // states shorter than the prologue are never signed
         }
     }
-    let reader = Reader::new(&core, r, known, manifest);
+    let reader = reader_at(&core, r, known, manifest);
     let request = request_for(&core, &reader, mode, kind, f);
     let proof = core
         .answer(&request)
@@ -571,7 +547,7 @@ proptest! {
         }
         if let Ok(proof) = core.answer(&req) {
             let start = req.upgrade.map_or(n, |u| u.start.min(n));
-            let reader = Reader::new(&core, start, 0, true);
+            let reader = reader_at(&core, start, 0, true);
             // Not every answer connects to this requester (its `nodes` may be wrong), but
             // none may verify to something the writer does not hold.
             if let Ok(Verdict::Accepted(b)) = reader.verify(&proof) {
@@ -713,7 +689,7 @@ fn prologue_rules() {
     let up = proof.upgrade.as_ref().unwrap();
     assert_eq!((up.start, up.length), (0, 9));
     assert_eq!(ferrocore::proof::upgrade_length(up), 20);
-    let reader = Reader::new(&core, 0, 0, true);
+    let reader = reader_at(&core, 0, 0, true);
     let batch = accepted(reader.verify(&proof));
     assert_eq!(batch.upgrade.unwrap().length, 20);
 
@@ -728,7 +704,7 @@ fn prologue_rules() {
     // The tree at the prologue length must hash to the prologue, even with a valid
     // signature for the full length.
     let other = Core::new(20, 4, Mode::Prologue(9), 0);
-    let mut forged_reader = Reader::new(&core, 0, 0, true);
+    let mut forged_reader = reader_at(&core, 0, 0, true);
     forged_reader.manifest = Some(core.manifest.clone());
     let mut forged = other.answer(&upgrade(0, 9)).unwrap();
     forged.upgrade.as_mut().unwrap().signature = Some(core.signature.clone());
@@ -741,7 +717,7 @@ fn prologue_rules() {
 #[test]
 fn anchoring_and_manifest_checks() {
     let core = Core::new(37, 5, Mode::Manifest, 0);
-    let reader = Reader::new(&core, 37, 0, true);
+    let reader = reader_at(&core, 37, 0, true);
     // Too few levels: the subtree root (node 11) is not trusted.
     let block = |nodes| Request {
         block: Some(RequestBlock { index: 5, nodes }),
@@ -753,7 +729,7 @@ fn anchoring_and_manifest_checks() {
         Err(VerifyError::Proof(ProofError::MissingTrustedNode(11)))
     );
     // A trusted node with another hash.
-    let mut wrong = Reader::new(&core, 37, 0, true);
+    let mut wrong = reader_at(&core, 37, 0, true);
     let mut bad = node(&core.nodes, 11);
     bad.hash[0] ^= 1;
     wrong.nodes.insert(11, bad);
@@ -762,7 +738,7 @@ fn anchoring_and_manifest_checks() {
         Err(VerifyError::Proof(ProofError::ChecksumMismatch(11)))
     );
     // Same hash, wrong size: rejected too (the size is not inside its own hash).
-    let mut sized = Reader::new(&core, 37, 0, true);
+    let mut sized = reader_at(&core, 37, 0, true);
     let mut resized = node(&core.nodes, 11);
     resized.size += 1;
     sized.nodes.insert(11, resized);
@@ -773,7 +749,7 @@ fn anchoring_and_manifest_checks() {
 
     // A manifest-mode requester without the manifest cannot verify a signature unless the
     // proof carries the manifest; a manifest that does not hash to the key is refused.
-    let fresh = Reader::new(&core, 0, 0, false);
+    let fresh = reader_at(&core, 0, 0, false);
     let plain = core.answer(&upgrade(0, 37)).unwrap();
     assert_eq!(
         fresh.verify(&plain),
@@ -803,7 +779,7 @@ fn anchoring_and_manifest_checks() {
         .unwrap();
     let learner = Reader {
         manifest: None,
-        ..Reader::new(&core, 37, 0, true)
+        ..reader_at(&core, 37, 0, true)
     };
     assert_eq!(
         accepted(learner.verify(&carried)).manifest,
@@ -819,7 +795,7 @@ fn anchoring_and_manifest_checks() {
 #[test]
 fn strict_node_order_and_bounds() {
     let core = Core::new(37, 6, Mode::Compat, 0);
-    let reader = Reader::new(&core, 0, 0, true);
+    let reader = reader_at(&core, 0, 0, true);
     let proof = core
         .answer(&Request {
             block: Some(RequestBlock { index: 5, nodes: 0 }),
@@ -864,7 +840,7 @@ fn strict_node_order_and_bounds() {
     });
     assert!(reader.verify(&both).is_err());
     // A corrupt trusted state (roots not those of its length) is reported as such.
-    let mut corrupt = Reader::new(&core, 10, 0, true);
+    let mut corrupt = reader_at(&core, 10, 0, true);
     corrupt.roots.pop();
     assert_eq!(corrupt.verify(&proof), Err(VerifyError::InvalidState));
     corrupt.roots = vec![Node::new(u64::MAX, 1, [0; 32])];
@@ -882,7 +858,7 @@ fn strict_node_order_and_bounds() {
 #[test]
 fn missing_nodes_counts_unknown_levels() {
     let core = Core::new(37, 8, Mode::Compat, 0);
-    let mut reader = Reader::new(&core, 37, 0, true);
+    let mut reader = reader_at(&core, 37, 0, true);
     reader.nodes = reader.roots.iter().map(|n| (n.index, *n)).collect();
     assert_eq!(reader.missing(10), 5); // 10, 9, 11, 7, 15 below root 31
     assert_eq!(reader.missing(72), 0); // a root
@@ -890,6 +866,6 @@ fn missing_nodes_counts_unknown_levels() {
     assert_eq!(reader.missing(u64::MAX), 0);
     reader.nodes.insert(11, node(&core.nodes, 11));
     assert_eq!(reader.missing(10), 2);
-    let empty = Reader::new(&core, 0, 0, true);
+    let empty = reader_at(&core, 0, 0, true);
     assert_eq!(empty.missing(10), 0);
 }

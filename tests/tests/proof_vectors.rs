@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use ferrocore::hash::tree_hash;
 use ferrocore::manifest::{default_manifest, manifest_hash};
-use ferrocore::proof::{generate, missing_nodes, verify, SenderState, TrustedState, Verdict};
+use ferrocore::proof::{generate, SenderState, Verdict};
 use ferrocore::{flat_tree, ProofError};
-use ferrocore_tests::{files, hex, hex32, name, u64_of, Cases, Schema};
+use ferrocore_tests::{files, hex, hex32, name, u64_of, Cases, ProofReader, Schema};
 use ferrocore_wire::{
     Data, DataBlock, DataHash, DataSeek, DataUpgrade, Decode, Encode, Manifest, Node, Prologue,
     Proof, Request, RequestBlock, RequestSeek, RequestUpgrade, Signer,
@@ -230,15 +230,17 @@ fn tree_for(key: &[u8; 32]) -> TreeCore {
 
 // ----- the reader ---------------------------------------------------------------------------
 
-/// A receiver that applies verified batches, as the reference core does.
+/// A receiver that applies verified batches and keeps the verified blocks.
 struct Reader {
-    key: [u8; 32],
-    manifest: Option<Manifest>,
-    fork: u64,
-    length: u64,
-    roots: Vec<Node>,
-    nodes: BTreeMap<u64, Node>,
+    state: ProofReader,
     blocks: BTreeMap<u64, Bytes>,
+}
+
+impl std::ops::Deref for Reader {
+    type Target = ProofReader;
+    fn deref(&self) -> &ProofReader {
+        &self.state
+    }
 }
 
 /// The reference's outcome: `Ok(true)` accepted, `Ok(false)` ignored, `Err(code)` thrown.
@@ -257,25 +259,13 @@ fn js_code(e: &ProofError) -> &'static str {
 impl Reader {
     fn new(key: [u8; 32], manifest: Manifest, fork: u64) -> Self {
         Self {
-            key,
-            manifest: Some(manifest),
-            fork,
-            length: 0,
-            roots: Vec::new(),
-            nodes: BTreeMap::new(),
+            state: ProofReader::new(key, Some(manifest), fork),
             blocks: BTreeMap::new(),
         }
     }
 
     fn apply(&mut self, proof: &Proof) -> Outcome {
-        let state = TrustedState {
-            key: &self.key,
-            manifest: self.manifest.as_ref(),
-            fork: self.fork,
-            length: self.length,
-            roots: &self.roots,
-        };
-        let batch = match verify(&state, &self.nodes, proof) {
+        let batch = match self.state.verify(proof) {
             Ok(Verdict::Accepted(batch)) => batch,
             Ok(Verdict::Ignored { fork }) => {
                 assert_ne!(fork, self.fork);
@@ -284,19 +274,9 @@ impl Reader {
             Err(ferrocore::proof::VerifyError::Proof(e)) => return Err(js_code(&e)),
             Err(e) => panic!("reader state or storage: {e}"),
         };
-        self.nodes.extend(batch.nodes.iter().map(|n| (n.index, *n)));
+        self.state.apply(&batch);
         if let Some(b) = batch.block {
             self.blocks.insert(b.index, b.value);
-        }
-        if let Some(u) = batch.upgrade {
-            assert_eq!(u.tree_hash, tree_hash(&u.roots));
-            assert_eq!(u.byte_length, u.roots.iter().map(|r| r.size).sum::<u64>());
-            self.length = u.length;
-            self.fork = u.fork;
-            self.roots = u.roots;
-        }
-        if let Some(m) = batch.manifest {
-            self.manifest = Some(m);
         }
         Ok(true)
     }
@@ -308,7 +288,7 @@ impl Reader {
             (None, Some(h)) => h.index,
             (None, None) => return None,
         };
-        Some(missing_nodes(index, self.length, &self.nodes).expect("infallible"))
+        Some(self.state.missing(index))
     }
 
     fn requested_nodes(request: &Request) -> Option<u64> {
