@@ -40,5 +40,10 @@ pub mod proof;
 pub mod signature;
 
 pub use error::{Error, ProofError};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 pub use ferrocore_wire as wire;
 pub use ferrocore_wire::{Manifest, Node, Proof};
