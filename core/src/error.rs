@@ -62,6 +62,9 @@ pub enum Error {
     /// A version or feature this implementation does not support.
     #[error("incompatible: {0}")]
     Incompatible(&'static str),
+    /// Storage failed or holds damaged data (naming the record).
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
     /// The caller's mistake (an argument out of range, an operation in the wrong state).
     #[error("misuse: {0}")]
     Misuse(&'static str),

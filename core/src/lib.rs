@@ -38,6 +38,7 @@ pub mod keys;
 pub mod manifest;
 pub mod proof;
 pub mod signature;
+pub mod storage;
 
 pub use error::{Error, ProofError};
 
