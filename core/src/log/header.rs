@@ -160,3 +160,51 @@ impl Decode for Header {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::default_manifest;
+    use crate::storage::StorageErrorKind;
+
+    fn sample(all: bool) -> Header {
+        let kp = KeyPair::from_seed(&[4; 32]);
+        Header {
+            key: [9; 32],
+            manifest: all.then(|| default_manifest(&kp.public_key)),
+            key_pair: all.then_some(kp),
+            compat: all,
+            fork: 3,
+            length: 1 << 40,
+            contiguous_length: 17,
+            signature: all.then(|| Bytes::from_static(&[5; 68])),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_rejects_every_truncation_and_bad_flag() {
+        for all in [false, true] {
+            let h = sample(all);
+            let bytes = h.to_vec();
+            assert_eq!(bytes.len(), h.encoded_len());
+            assert_eq!(Header::decode_record(&bytes).unwrap(), h);
+            for cut in 0..bytes.len() {
+                let e = Header::decode_record(&bytes[..cut]).unwrap_err();
+                assert_eq!(
+                    (e.kind, e.record),
+                    (StorageErrorKind::Corrupt, Record::Header)
+                );
+            }
+            let mut flags = bytes.clone();
+            flags[1] |= 0x10;
+            assert!(Header::decode_record(&flags).is_err());
+        }
+        // A key pair whose public half does not match its seed, or contiguous > length.
+        let mut h = sample(true);
+        h.key_pair.as_mut().unwrap().secret_key[40] ^= 1;
+        assert!(Header::decode_record(&h.to_vec()).is_err());
+        let mut h = sample(false);
+        h.contiguous_length = h.length + 1;
+        assert!(Header::decode_record(&h.to_vec()).is_err());
+    }
+}
