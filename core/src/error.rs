@@ -68,4 +68,20 @@ pub enum Error {
     /// The caller's mistake (an argument out of range, an operation in the wrong state).
     #[error("misuse: {0}")]
     Misuse(&'static str),
+    /// A peer's request cannot be answered (the requester's fault; answer with `noData`).
+    #[error("invalid request: {0}")]
+    InvalidRequest(#[from] crate::proof::InvalidRequest),
+    /// A tree node needed for the operation is not stored locally (e.g. dropped by a clear).
+    #[error("tree node {0} is not stored locally")]
+    MissingNode(u64),
+    /// A block needed for the operation is not stored locally.
+    #[error("block {0} is not stored locally")]
+    MissingBlock(u64),
+    /// A snapshot read at or above `length`, which was truncated after the snapshot was
+    /// taken: the snapshot's view of those blocks is gone.
+    #[error("snapshot invalidated: blocks from {length} were truncated")]
+    SnapshotTruncated {
+        /// The lowest length the log was truncated to since the snapshot.
+        length: u64,
+    },
 }

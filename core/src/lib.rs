@@ -17,7 +17,10 @@
 //! * [`id`]: z-base-32 core ids;
 //! * [`proof`]: **pure** proof generation from a node source and **pure** proof
 //!   verification returning the verified batch;
-//! * [`bitfield`]: a sparse paged bitfield.
+//! * [`bitfield`]: a sparse paged bitfield;
+//! * [`storage`]: the storage contract and an in-memory backend;
+//! * [`log`]: a core's local API (append, read, truncate, clear, snapshots, proofs) over
+//!   a storage.
 //!
 //! `#![no_std]` with `alloc`; no clock, no RNG, no I/O.
 #![no_std]
@@ -35,6 +38,7 @@ pub mod flat_tree;
 pub mod hash;
 pub mod id;
 pub mod keys;
+pub mod log;
 pub mod manifest;
 pub mod proof;
 pub mod signature;
@@ -48,3 +52,4 @@ pub use error::{Error, ProofError};
 pub struct ReadmeDoctests;
 pub use ferrocore_wire as wire;
 pub use ferrocore_wire::{Manifest, Node, Proof};
+pub use log::{Log, LogOptions};

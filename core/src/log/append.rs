@@ -1,0 +1,136 @@
+//! Appending blocks: encrypt, hash the leaves (SIMD lanes for batches), grow the root set,
+//! sign, and write everything in one batch.
+
+use alloc::vec::Vec;
+use blake2b_simd::many::{hash_many, HashManyJob};
+use blake2b_simd::Params;
+use bytes::Bytes;
+use ferrocore_wire::encoding::MAX_SAFE_INTEGER;
+
+use super::{stage_bits, Event, Log, Undo};
+use crate::flat_tree::sibling;
+use crate::storage::{Storage, WriteBatch};
+use crate::{hash, Error, Node};
+
+/// Below this many blocks a batch hashes its leaves one by one (no lanes to fill).
+const MANY_THRESHOLD: usize = 4;
+
+/// The result of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// The new length.
+    pub length: u64,
+    /// The new user-visible byte length.
+    pub byte_length: u64,
+}
+
+/// The leaf hashes of `blocks` (as stored), several at a time in SIMD lanes.
+#[must_use]
+pub fn leaf_hashes(blocks: &[Bytes]) -> Vec<hash::Hash> {
+    if blocks.len() < MANY_THRESHOLD {
+        return blocks.iter().map(|b| hash::leaf_hash(b)).collect();
+    }
+    let preimages: Vec<Vec<u8>> = blocks.iter().map(|b| hash::leaf_preimage(b)).collect();
+    let mut params = Params::new();
+    params.hash_length(32);
+    let mut jobs: Vec<HashManyJob<'_>> = preimages
+        .iter()
+        .map(|p| HashManyJob::new(&params, p))
+        .collect();
+    hash_many(jobs.iter_mut());
+    jobs.iter()
+        .map(|j| {
+            let mut out = [0u8; 32];
+            out.copy_from_slice(j.to_hash().as_bytes());
+            out
+        })
+        .collect()
+}
+
+impl<S: Storage> Log<S> {
+    /// Appends one block.
+    ///
+    /// # Errors
+    /// See [`append_batch`](Self::append_batch).
+    pub fn append(&mut self, block: &[u8]) -> Result<AppendOutcome, Error> {
+        self.append_batch([block])
+    }
+
+    /// Appends blocks atomically: one write batch, one signature. An empty batch changes
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] if the log is not writable or the length would pass 2^53 − 1;
+    /// [`Error::Storage`] if the write fails (then nothing changed).
+    pub fn append_batch<I, B>(&mut self, blocks: I) -> Result<AppendOutcome, Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
+        if !self.writable() {
+            return Err(Error::Misuse("log is not writable"));
+        }
+        let start = self.state.length;
+        let stored: Vec<Bytes> = blocks
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let index = start.saturating_add(i as u64);
+                match &self.encryption {
+                    Some(e) => Bytes::from(e.encrypt(index, self.state.fork, b.as_ref())),
+                    None => Bytes::copy_from_slice(b.as_ref()),
+                }
+            })
+            .collect();
+        let end = start
+            .checked_add(stored.len() as u64)
+            .filter(|&e| e <= MAX_SAFE_INTEGER)
+            .ok_or(Error::Misuse("length would exceed 2^53 - 1"))?;
+        if stored.is_empty() {
+            return Ok(self.outcome());
+        }
+        let mut state = self.state();
+        let mut batch = WriteBatch::new();
+        for (i, (value, leaf_hash)) in stored.iter().zip(leaf_hashes(&stored)).enumerate() {
+            let index = start + i as u64;
+            let leaf = Node::new(2 * index, value.len() as u64, leaf_hash);
+            state.tree_bytes = state
+                .tree_bytes
+                .checked_add(leaf.size)
+                .ok_or(Error::Misuse("byte length overflow"))?;
+            push_root(&mut state.roots, leaf, &mut batch);
+            batch.put_block(index, value.clone());
+        }
+        state.length = end;
+        state.signature = Some(self.sign(&state.roots, end, state.fork)?);
+        let mut undo = Undo::default();
+        stage_bits(&mut self.bitfield, start, end, true, &mut batch, &mut undo);
+        state.contiguous_length = self.contiguous_from(state.contiguous_length, end);
+        self.commit(batch, state, undo)?;
+        self.events.push(Event::Append { length: end });
+        Ok(self.outcome())
+    }
+
+    fn outcome(&self) -> AppendOutcome {
+        AppendOutcome {
+            length: self.state.length,
+            byte_length: self.byte_length(),
+        }
+    }
+}
+
+/// Pushes `leaf` as the last root, merging siblings into parents; every new node goes
+/// into `batch`.
+fn push_root(roots: &mut Vec<Node>, leaf: Node, batch: &mut WriteBatch) {
+    batch.put_node(leaf);
+    roots.push(leaf);
+    while let [.., left, right] = roots.as_slice() {
+        if sibling(right.index) != left.index {
+            break;
+        }
+        let parent = hash::parent(left, right);
+        batch.put_node(parent);
+        roots.truncate(roots.len() - 2);
+        roots.push(parent);
+    }
+}

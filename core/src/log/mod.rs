@@ -1,0 +1,533 @@
+//! The log: a Hypercore core's local API (the local half of JS `Hypercore`), sans-IO over
+//! a [`Storage`].
+//!
+//! Hot state (key, manifest, fork, length, roots, signature, contiguous length, the local
+//! bitfield) lives in memory; storage is read only for blocks and nodes. Every mutation is
+//! **one** [`WriteBatch`](crate::storage::WriteBatch) (header + nodes + blocks + bitfield
+//! pages), and memory changes only after the write succeeded, so a failed or interrupted
+//! write leaves the old state.
+//!
+//! ```
+//! use ferrocore::keys::KeyPair;
+//! use ferrocore::log::{Log, LogOptions};
+//! use ferrocore::storage::MemoryStorage;
+//!
+//! let options = LogOptions { key_pair: Some(KeyPair::from_seed(&[1; 32])), ..LogOptions::default() };
+//! let mut log = Log::open(MemoryStorage::new(), options).unwrap();
+//! log.append(b"hello").unwrap();
+//! log.append_batch([&b"big"[..], b"world"]).unwrap();
+//! assert_eq!(log.length(), 3);
+//! assert_eq!(log.byte_length(), 13);
+//! assert_eq!(log.get(2).unwrap().as_deref(), Some(&b"world"[..]));
+//! assert_eq!(log.seek(6).unwrap(), Some((1, 1)));
+//! ```
+
+mod append;
+mod events;
+mod header;
+mod options;
+mod read;
+mod replicate;
+mod snapshot;
+mod truncate;
+
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+pub use append::{leaf_hashes, AppendOutcome};
+pub use events::Event;
+pub use header::Header;
+pub use options::LogOptions;
+pub use read::RangeReader;
+pub use replicate::Applied;
+pub use snapshot::Snapshot;
+pub use truncate::ClearOutcome;
+
+use crate::bitfield::{Bitfield, WORDS_PER_PAGE};
+use crate::encryption::{BlockEncryption, KeyMode, PADDING};
+use crate::flat_tree::full_roots;
+use crate::keys::KeyPair;
+use crate::manifest::{core_key, default_manifest, is_compat, is_valid_manifest};
+use crate::storage::{
+    Record, Storage, StorageError, StorageEstimate, WriteBatch, BITFIELD_PAGE_BYTES,
+};
+use crate::{hash, Error, Manifest, Node};
+use events::Events;
+use ferrocore_wire::encoding::Encode;
+use snapshot::Truncations;
+
+/// One core's log over storage `S`. `Debug` shows the state, never keys.
+pub struct Log<S: Storage> {
+    storage: S,
+    key: [u8; 32],
+    discovery_key: [u8; 32],
+    key_pair: Option<KeyPair>,
+    compat: bool,
+    encryption: Option<BlockEncryption>,
+    encryption_key: Option<[u8; 32]>,
+    state: State,
+    bitfield: Bitfield,
+    events: Events,
+    truncations: Truncations,
+}
+
+impl<S: Storage> core::fmt::Debug for Log<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Log")
+            .field("id", &self.id())
+            .field("length", &self.state.length)
+            .field("byte_length", &self.byte_length())
+            .field("fork", &self.state.fork)
+            .field("contiguous_length", &self.state.contiguous_length)
+            .field("writable", &self.writable())
+            .field("compat", &self.compat)
+            .field("encrypted", &self.encryption.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lengths, fork and storage use of a log (see [`Log::info`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Info {
+    /// Signed length.
+    pub length: u64,
+    /// Blocks present contiguously from 0.
+    pub contiguous_length: u64,
+    /// User-visible byte length (without padding).
+    pub byte_length: u64,
+    /// Fork id.
+    pub fork: u64,
+    /// Padding bytes per block (8 when encrypted, else 0).
+    pub padding: u64,
+    /// What the storage holds.
+    pub storage: StorageEstimate,
+}
+
+impl<S: Storage> Log<S> {
+    /// Opens the core held by `storage`, or creates one (see [`LogOptions`]).
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] for a new core with neither key pair, key nor manifest, a key that
+    /// does not match the stored core or the manifest, or no core with
+    /// `create_if_missing: false`; [`Error::Storage`] when storage fails or is corrupt.
+    pub fn open(mut storage: S, options: LogOptions) -> Result<Log<S>, Error> {
+        let stored = match storage.header()? {
+            Some(b) if !b.is_empty() && !options.overwrite => Some(Header::decode_record(&b)?),
+            _ => None,
+        };
+        let header = match stored {
+            Some(h) => {
+                if options.key.is_some_and(|k| k != h.key) {
+                    return Err(Error::Misuse("key does not match the stored core"));
+                }
+                h
+            }
+            None if !options.create_if_missing && !options.overwrite => {
+                return Err(Error::Misuse("no core in storage"));
+            }
+            None => {
+                let h = new_header(&options)?;
+                let mut batch = WriteBatch::new();
+                if options.overwrite {
+                    wipe(&storage, &mut batch)?;
+                }
+                batch.put_header(Bytes::from(h.to_vec()));
+                storage.write(batch)?;
+                h
+            }
+        };
+        Self::from_header(storage, header, options.encryption_key.as_ref())
+    }
+
+    fn from_header(
+        storage: S,
+        h: Header,
+        encryption_key: Option<&[u8; 32]>,
+    ) -> Result<Log<S>, Error> {
+        let compat = match &h.manifest {
+            Some(m) => h.compat || is_compat(&h.key, m),
+            None => h.compat,
+        };
+        let mut roots = Vec::new();
+        let mut tree_bytes = 0u64;
+        for i in full_roots(h.length) {
+            let node = storage
+                .node(i)?
+                .ok_or_else(|| StorageError::corrupt(Record::Node(i), "root node missing"))?;
+            tree_bytes = tree_bytes
+                .checked_add(node.size)
+                .ok_or_else(|| StorageError::corrupt(Record::Node(i), "size overflow"))?;
+            roots.push(node);
+        }
+        let mut bitfield = Bitfield::new();
+        for (p, bytes) in storage.bitfield_pages()? {
+            let words = page_words(&bytes)
+                .ok_or_else(|| StorageError::corrupt(Record::BitfieldPage(p), "bad page size"))?;
+            bitfield
+                .insert_page(p, &words)
+                .map_err(|_| StorageError::corrupt(Record::BitfieldPage(p), "page out of range"))?;
+        }
+        let mode = if compat {
+            KeyMode::Compat
+        } else {
+            KeyMode::Manifest
+        };
+        Ok(Log {
+            storage,
+            discovery_key: hash::discovery_key(&h.key),
+            encryption: encryption_key.map(|k| BlockEncryption::new(k, &h.key, mode)),
+            encryption_key: encryption_key.copied(),
+            key: h.key,
+            key_pair: h.key_pair,
+            compat,
+            state: State {
+                manifest: h.manifest,
+                fork: h.fork,
+                length: h.length,
+                tree_bytes,
+                roots,
+                signature: h.signature,
+                contiguous_length: h.contiguous_length,
+            },
+            bitfield,
+            events: Events::default(),
+            truncations: Truncations::default(),
+        })
+    }
+
+    /// The core key.
+    #[must_use]
+    pub fn key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    /// The writer's key pair, if writable.
+    #[must_use]
+    pub fn key_pair(&self) -> Option<&KeyPair> {
+        self.key_pair.as_ref()
+    }
+
+    /// The discovery key (`hash::discovery_key(key)`).
+    #[must_use]
+    pub fn discovery_key(&self) -> &[u8; 32] {
+        &self.discovery_key
+    }
+
+    /// The z-base-32 core id.
+    #[must_use]
+    pub fn id(&self) -> alloc::string::String {
+        crate::id::core_id(&self.key)
+    }
+
+    /// The manifest, once known.
+    #[must_use]
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.state.manifest.as_ref()
+    }
+
+    /// True in compat mode.
+    #[must_use]
+    pub fn compat(&self) -> bool {
+        self.compat
+    }
+
+    /// Signed length.
+    #[must_use]
+    pub fn length(&self) -> u64 {
+        self.state.length
+    }
+
+    /// Blocks present contiguously from 0.
+    #[must_use]
+    pub fn contiguous_length(&self) -> u64 {
+        self.state.contiguous_length
+    }
+
+    /// User-visible byte length: the tree's byte length minus the padding of every block.
+    #[must_use]
+    pub fn byte_length(&self) -> u64 {
+        self.state
+            .tree_bytes
+            .saturating_sub(self.padding().saturating_mul(self.state.length))
+    }
+
+    /// Fork id.
+    #[must_use]
+    pub fn fork(&self) -> u64 {
+        self.state.fork
+    }
+
+    /// Padding bytes per stored block (8 with an encryption key, else 0).
+    #[must_use]
+    pub fn padding(&self) -> u64 {
+        if self.encryption.is_some() {
+            PADDING as u64
+        } else {
+            0
+        }
+    }
+
+    /// The signature of the current state.
+    #[must_use]
+    pub fn signature(&self) -> Option<&Bytes> {
+        self.state.signature.as_ref()
+    }
+
+    /// The current root nodes.
+    #[must_use]
+    pub fn roots(&self) -> &[Node] {
+        &self.state.roots
+    }
+
+    /// True if this log can append (it has a key pair that signs for its manifest).
+    #[must_use]
+    pub fn writable(&self) -> bool {
+        match (&self.key_pair, &self.state.manifest) {
+            (Some(kp), Some(m)) => m.signers.iter().any(|s| s.public_key == kp.public_key),
+            _ => false,
+        }
+    }
+
+    /// True if blocks can be read (always: a log reads what it stores).
+    #[must_use]
+    pub fn readable(&self) -> bool {
+        true
+    }
+
+    /// Lengths, fork, padding and what the storage holds.
+    ///
+    /// # Errors
+    /// When the storage estimate fails.
+    pub fn info(&self) -> Result<Info, Error> {
+        Ok(Info {
+            length: self.state.length,
+            contiguous_length: self.state.contiguous_length,
+            byte_length: self.byte_length(),
+            fork: self.state.fork,
+            padding: self.padding(),
+            storage: self.storage.estimate()?,
+        })
+    }
+
+    /// The next pending event, oldest first.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    /// Closes the log, handing back its storage.
+    #[must_use]
+    pub fn close(self) -> S {
+        self.storage
+    }
+
+    /// The storage (read-only access, e.g. for estimates).
+    #[must_use]
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// The header describing the in-memory state with the given changes.
+    fn header(&self, state: &State) -> Bytes {
+        Bytes::from(
+            Header {
+                key: self.key,
+                manifest: state.manifest.clone(),
+                key_pair: self.key_pair.clone(),
+                compat: self.compat,
+                fork: state.fork,
+                length: state.length,
+                contiguous_length: state.contiguous_length,
+                signature: state.signature.clone(),
+            }
+            .to_vec(),
+        )
+    }
+
+    fn state(&self) -> State {
+        self.state.clone()
+    }
+
+    /// Writes `batch` plus the header of `state`; on success adopts `state`. On failure
+    /// the bitfield changes staged in `undo` are reverted and nothing else changes.
+    fn commit(&mut self, mut batch: WriteBatch, state: State, undo: Undo) -> Result<(), Error> {
+        batch.put_header(self.header(&state));
+        if let Err(e) = self.storage.write(batch) {
+            undo.revert(&mut self.bitfield);
+            return Err(e.into());
+        }
+        if self.state.manifest.is_none() {
+            if let Some(m) = &state.manifest {
+                self.adopt_manifest_mode(m);
+            }
+        }
+        self.state = state;
+        Ok(())
+    }
+
+    /// A learned manifest that is compat with the key switches the log to compat mode
+    /// (and re-derives the block key, whose derivation depends on the mode).
+    fn adopt_manifest_mode(&mut self, manifest: &Manifest) {
+        if !self.compat && is_compat(&self.key, manifest) {
+            self.compat = true;
+            self.encryption = self
+                .encryption_key
+                .map(|k| BlockEncryption::new(&k, &self.key, KeyMode::Compat));
+        }
+    }
+
+    /// Signs `(roots, length, fork)` with the log's key pair.
+    fn sign(&self, roots: &[Node], length: u64, fork: u64) -> Result<Bytes, Error> {
+        let (Some(kp), Some(m)) = (&self.key_pair, &self.state.manifest) else {
+            return Err(Error::Misuse("log is not writable"));
+        };
+        let sig = crate::signature::Verifier::new(&self.key, m)
+            .with_compat(self.compat)
+            .sign(kp, &hash::tree_hash(roots), length, fork)?;
+        Ok(Bytes::from(sig))
+    }
+
+    /// The contiguous length after bitfield changes (bits below `from` known set).
+    fn contiguous_from(&self, from: u64, length: u64) -> u64 {
+        self.bitfield
+            .first_unset(from.min(length))
+            .unwrap_or(u64::MAX)
+            .min(length)
+    }
+}
+
+/// The mutable part of the signed state, staged before a commit.
+#[derive(Debug, Clone)]
+struct State {
+    manifest: Option<Manifest>,
+    fork: u64,
+    length: u64,
+    /// Sum of the root sizes (stored bytes, including padding).
+    tree_bytes: u64,
+    roots: Vec<Node>,
+    signature: Option<Bytes>,
+    contiguous_length: u64,
+}
+
+/// Bitfield pages as they were before a staged change, to restore if the write fails.
+#[derive(Debug, Default)]
+struct Undo(Vec<(u64, [u32; WORDS_PER_PAGE])>);
+
+impl Undo {
+    fn revert(self, bitfield: &mut Bitfield) {
+        for (p, words) in self.0 {
+            // Pages come from the bitfield itself, so they are in range.
+            let _ = bitfield.insert_page(p, &words);
+        }
+    }
+}
+
+/// Sets bits `start..end` of `bitfield` to `value`, records the changed pages in `batch`
+/// and their previous content in `undo`. Only pages that can change are visited (for a
+/// clear, the pages holding set bits), so a huge sparse range costs what it holds.
+fn stage_bits(
+    bitfield: &mut Bitfield,
+    start: u64,
+    end: u64,
+    value: bool,
+    batch: &mut WriteBatch,
+    undo: &mut Undo,
+) {
+    use crate::bitfield::BITS_PER_PAGE;
+    let mut pages = Vec::new();
+    let mut pos = start;
+    while pos < end {
+        let next = if value {
+            Some(pos)
+        } else {
+            bitfield.first_set(pos).filter(|&i| i < end)
+        };
+        let Some(i) = next else { break };
+        let p = i / BITS_PER_PAGE;
+        pages.push(p);
+        pos = (p + 1).saturating_mul(BITS_PER_PAGE);
+        if pos == u64::MAX {
+            break;
+        }
+    }
+    for &p in &pages {
+        undo.0
+            .push((p, bitfield.page(p).copied().unwrap_or([0; WORDS_PER_PAGE])));
+        let lo = (p * BITS_PER_PAGE).max(start);
+        let hi = (p + 1).saturating_mul(BITS_PER_PAGE).min(end);
+        bitfield.set_range(lo, hi, value);
+        match bitfield.page(p) {
+            Some(words) => batch.put_bitfield_page(p, page_bytes(words)),
+            None => batch.delete_bitfield_page(p),
+        };
+    }
+}
+
+fn page_bytes(words: &[u32; WORDS_PER_PAGE]) -> Bytes {
+    let mut out = Vec::with_capacity(BITFIELD_PAGE_BYTES);
+    for w in words {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    Bytes::from(out)
+}
+
+fn page_words(bytes: &[u8]) -> Option<[u32; WORDS_PER_PAGE]> {
+    if bytes.len() != BITFIELD_PAGE_BYTES {
+        return None;
+    }
+    let mut words = [0u32; WORDS_PER_PAGE];
+    for (w, c) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+        *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    Some(words)
+}
+
+/// Adds to `batch` the deletion of every record of the core (the header excepted).
+fn wipe<S: Storage>(storage: &S, batch: &mut WriteBatch) -> Result<(), StorageError> {
+    batch.delete_nodes(0..u64::MAX).delete_blocks(0..u64::MAX);
+    for (p, _) in storage.bitfield_pages()? {
+        batch.delete_bitfield_page(p);
+    }
+    Ok(())
+}
+
+/// The header of a new core.
+fn new_header(o: &LogOptions) -> Result<Header, Error> {
+    let manifest = match (&o.manifest, &o.key_pair, &o.key) {
+        (Some(m), _, _) => Some(m.clone()),
+        (None, Some(kp), _) => Some(default_manifest(&kp.public_key)),
+        (None, None, Some(k)) if o.compat => Some(default_manifest(k)),
+        (None, None, Some(_)) => None,
+        (None, None, None) => {
+            return Err(Error::Misuse(
+                "a new core needs a key pair, a key or a manifest",
+            ))
+        }
+    };
+    let key = match (&manifest, o.key) {
+        (Some(m), Some(k)) => {
+            if !(is_valid_manifest(&k, m) || (o.compat && is_compat(&k, m))) {
+                return Err(Error::Misuse("manifest does not match the key"));
+            }
+            k
+        }
+        (Some(m), None) => core_key(m, o.compat)?,
+        (None, Some(k)) => k,
+        (None, None) => return Err(Error::Misuse("a new core needs a key")),
+    };
+    if let (Some(kp), Some(k)) = (&o.key_pair, o.key) {
+        if manifest.is_none() && kp.public_key != k {
+            return Err(Error::Misuse("key pair does not match the key"));
+        }
+    }
+    Ok(Header {
+        key,
+        manifest,
+        key_pair: o.key_pair.clone(),
+        compat: o.compat,
+        fork: 0,
+        length: 0,
+        contiguous_length: 0,
+        signature: None,
+    })
+}
