@@ -8,7 +8,7 @@ use ferrocore::Node;
 use redb::{ReadableTable, Table};
 
 use crate::record::{self, key, Kind};
-use crate::{db_error, Store};
+use crate::{db_error, guard, Store};
 
 /// The records of one core in a [`Store`]; every [`Storage::write`] is one transaction.
 #[derive(Debug, Clone)]
@@ -30,6 +30,15 @@ impl CoreStorage {
 
     /// The verified payload of one record, if stored.
     fn get(&self, kind: Kind, index: u64, record: Record) -> Result<Option<Bytes>, StorageError> {
+        guard(record, || self.get_unguarded(kind, index, record))
+    }
+
+    fn get_unguarded(
+        &self,
+        kind: Kind,
+        index: u64,
+        record: Record,
+    ) -> Result<Option<Bytes>, StorageError> {
         let table = self.store.read(record)?;
         let k = key(&self.core, kind, index);
         let Some(v) = table.get(&k[..]).map_err(|e| db_error(record, e))? else {
@@ -171,6 +180,27 @@ impl Storage for CoreStorage {
     }
 
     fn bitfield_pages(&self) -> Result<Vec<(u64, Bytes)>, StorageError> {
+        guard(Record::Database, || self.pages_unguarded())
+    }
+
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.store.commit(self.store.options().durability, |table| {
+            self.apply(table, batch.ops())
+        })
+    }
+
+    fn estimate(&self) -> Result<StorageEstimate, StorageError> {
+        guard(Record::Database, || {
+            self.stats_in(&self.store.read(Record::Database)?)
+        })
+    }
+}
+
+impl CoreStorage {
+    fn pages_unguarded(&self) -> Result<Vec<(u64, Bytes)>, StorageError> {
         let table = self.store.read(Record::Database)?;
         let lo = key(&self.core, Kind::BitfieldPage, 0);
         let hi = key(&self.core, Kind::BitfieldPage, u64::MAX);
@@ -186,18 +216,5 @@ impl Storage for CoreStorage {
             out.push((page, Bytes::copy_from_slice(payload)));
         }
         Ok(out)
-    }
-
-    fn write(&mut self, batch: WriteBatch) -> Result<(), StorageError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        self.store.commit(self.store.options().durability, |table| {
-            self.apply(table, batch.ops())
-        })
-    }
-
-    fn estimate(&self) -> Result<StorageEstimate, StorageError> {
-        self.stats_in(&self.store.read(Record::Database)?)
     }
 }

@@ -97,6 +97,30 @@ pub struct Store {
     options: StoreOptions,
 }
 
+/// Runs redb code, turning a panic into [`StorageErrorKind::Corrupt`] about `record`.
+///
+/// redb checks page checksums but still asserts on some malformed pages (an unknown page
+/// type, for one) instead of returning `Corrupted`; bytes from disk must never panic us, so
+/// every entry into redb goes through here. (With `panic = "abort"` this cannot help.)
+///
+/// [`StorageErrorKind::Corrupt`]: ferrocore::storage::StorageErrorKind
+pub(crate) fn guard<T>(
+    record: Record,
+    f: impl FnOnce() -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(StorageError::corrupt(
+            record,
+            format!("database panicked: {what}"),
+        ))
+    })
+}
+
 /// Maps a redb error about `record` to a storage error.
 pub(crate) fn db_error(record: Record, err: impl Into<redb::Error>) -> StorageError {
     match err.into() {
@@ -113,9 +137,23 @@ impl Store {
     ///
     /// # Errors
     /// [`StorageError`] about [`Record::Database`]: `Io` if the file cannot be opened or is in
-    /// use, `Corrupt` if it is damaged beyond redb's crash recovery.
+    /// use, `Corrupt` if it is damaged beyond redb's crash recovery, fails verification, or is
+    /// empty (an existing empty file is never taken for a new store).
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self, StorageError> {
+        let path = path.as_ref();
+        guard(Record::Database, || Self::open_unguarded(path, options))
+    }
+
+    fn open_unguarded(path: &Path, options: StoreOptions) -> Result<Self, StorageError> {
         let err = |e: redb::DatabaseError| db_error(Record::Database, e);
+        // redb would format an empty file as a new database; a store's file is never empty
+        // once created, so an empty one was truncated (or its creation crashed): say so.
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(StorageError::corrupt(
+                Record::Database,
+                "database file is empty (truncated, or its creation was interrupted)",
+            ));
+        }
         let mut db = Database::create(path).map_err(err)?;
         if options.verify_on_open && !db.check_integrity().map_err(err)? {
             return Err(StorageError::corrupt(
@@ -150,6 +188,10 @@ impl Store {
     /// # Errors
     /// A [`StorageError`] about [`Record::Database`] if the file cannot be read.
     pub fn cores(&self) -> Result<Vec<[u8; 32]>, StorageError> {
+        guard(Record::Database, || self.cores_unguarded())
+    }
+
+    fn cores_unguarded(&self) -> Result<Vec<[u8; 32]>, StorageError> {
         let err = |e: redb::Error| db_error(Record::Database, e);
         let tx = self.db.begin_read().map_err(|e| err(e.into()))?;
         let table = tx.open_table(RECORDS).map_err(|e| err(e.into()))?;
@@ -185,6 +227,14 @@ impl Store {
 
     /// Runs `f` on the records table in one write transaction and commits it.
     pub(crate) fn commit(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&mut redb::Table<&[u8], &[u8]>) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        guard(Record::Database, || self.commit_unguarded(durability, f))
+    }
+
+    fn commit_unguarded(
         &self,
         durability: Durability,
         f: impl FnOnce(&mut redb::Table<&[u8], &[u8]>) -> Result<(), StorageError>,
