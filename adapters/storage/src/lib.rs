@@ -276,21 +276,6 @@ fn successor(core: &[u8; 32]) -> Option<[u8; 32]> {
     None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::successor;
-
-    #[test]
-    fn successor_carries_and_ends() {
-        let mut c = [0u8; 32];
-        c[31] = 0xff;
-        let mut want = [0u8; 32];
-        want[30] = 1;
-        assert_eq!(successor(&c), Some(want));
-        assert_eq!(successor(&[0xff; 32]), None);
-    }
-}
-
 /// The core `tests/crash.rs` and its child `crash_writer` append to.
 #[doc(hidden)]
 pub const CRASH_CORE: [u8; 32] = [0xc7; 32];
@@ -308,4 +293,19 @@ pub fn crash_block(index: u64) -> (bytes::Bytes, ferrocore::Node) {
         .collect();
     let node = ferrocore::Node::new(2 * index, block.len() as u64, [fill[0]; 32]);
     (bytes::Bytes::from(block), node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::successor;
+
+    #[test]
+    fn successor_carries_and_ends() {
+        let mut c = [0u8; 32];
+        c[31] = 0xff;
+        let mut want = [0u8; 32];
+        want[30] = 1;
+        assert_eq!(successor(&c), Some(want));
+        assert_eq!(successor(&[0xff; 32]), None);
+    }
 }
