@@ -1,0 +1,194 @@
+//! The redb store behaves like `MemoryStorage`: random batches, reopen, many cores, durability.
+
+use bytes::Bytes;
+use ferrocore::storage::{MemoryStorage, Op, Storage, WriteBatch};
+use ferrocore::Node;
+use ferrocore_storage::{CoreStorage, Durability, Store, StoreOptions};
+use proptest::prelude::*;
+
+fn op() -> impl Strategy<Value = Op> {
+    let idx = 0u64..40;
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..20).prop_map(|h| Op::PutHeader(Bytes::from(h))),
+        (idx.clone(), any::<u64>(), any::<[u8; 32]>())
+            .prop_map(|(i, s, h)| Op::PutNode(Node::new(i, s, h))),
+        (idx.clone(), idx.clone()).prop_map(|(a, b)| Op::DeleteNodes(a..b)),
+        (idx.clone(), proptest::collection::vec(any::<u8>(), 0..64))
+            .prop_map(|(i, v)| Op::PutBlock(i, Bytes::from(v))),
+        (idx.clone(), idx.clone()).prop_map(|(a, b)| Op::DeleteBlocks(a..b)),
+        (0u64..4, any::<u8>())
+            .prop_map(|(p, b)| Op::PutBitfieldPage(p, Bytes::from(vec![b; 4096]))),
+        (0u64..4).prop_map(Op::DeleteBitfieldPage),
+        Just(Op::DeleteBlocks(0..u64::MAX)),
+    ]
+}
+
+fn batch() -> impl Strategy<Value = WriteBatch> {
+    proptest::collection::vec(op(), 0..12).prop_map(|ops| {
+        let mut b = WriteBatch::new();
+        for o in ops {
+            b.push(o);
+        }
+        b
+    })
+}
+
+/// Every read of `a` equals the same read of `b`.
+fn assert_same(a: &impl Storage, b: &impl Storage) {
+    assert_eq!(a.header().unwrap(), b.header().unwrap());
+    for i in 0..41 {
+        assert_eq!(a.node(i).unwrap(), b.node(i).unwrap(), "node {i}");
+        assert_eq!(a.block(i).unwrap(), b.block(i).unwrap(), "block {i}");
+    }
+    assert_eq!(a.bitfield_pages().unwrap(), b.bitfield_pages().unwrap());
+    assert_eq!(a.estimate().unwrap(), b.estimate().unwrap());
+}
+
+fn eventual() -> StoreOptions {
+    StoreOptions {
+        durability: Durability::Eventual,
+        ..StoreOptions::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn matches_memory_storage_and_survives_reopen(batches in proptest::collection::vec(batch(), 1..8)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let mut model = MemoryStorage::new();
+        {
+            let store = Store::open(&path, eventual()).unwrap();
+            let mut core = store.core(&[3; 32]);
+            // A neighbour core whose records sit on both sides of ours in key order.
+            let mut before = store.core(&[2; 32]);
+            let mut after = store.core(&[4; 32]);
+            let mut neighbour = WriteBatch::new();
+            for i in 0..41 {
+                neighbour.put_block(i, Bytes::from(vec![i as u8; 3])).put_node(Node::new(i, 1, [1; 32]));
+            }
+            before.write(neighbour.clone()).unwrap();
+            after.write(neighbour.clone()).unwrap();
+            let mut neighbour_model = MemoryStorage::new();
+            neighbour_model.write(neighbour).unwrap();
+            for b in batches {
+                model.write(b.clone()).unwrap();
+                core.write(b).unwrap();
+                assert_same(&core, &model);
+            }
+            assert_same(&before, &neighbour_model);
+            assert_same(&after, &neighbour_model);
+            store.flush().unwrap();
+        }
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        assert_same(&store.core(&[3; 32]), &model);
+    }
+}
+
+fn append(core: &mut CoreStorage, i: u64) {
+    let mut b = WriteBatch::new();
+    b.put_block(i, Bytes::from(i.to_le_bytes().to_vec()))
+        .put_node(Node::new(2 * i, 8, [i as u8; 32]))
+        .put_header(Bytes::from((i + 1).to_le_bytes().to_vec()));
+    core.write(b).unwrap();
+}
+
+#[test]
+fn many_cores_share_one_file_and_stay_isolated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let keys: Vec<[u8; 32]> = (0..50u8).map(|i| [i.wrapping_mul(37); 32]).collect();
+    {
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        assert!(store.cores().unwrap().is_empty());
+        for k in &keys {
+            let mut c = store.core(k);
+            for i in 0..5 {
+                append(&mut c, i);
+            }
+        }
+        // Clearing everything of one core leaves the others whole.
+        let mut victim = store.core(&keys[7]);
+        let mut b = WriteBatch::new();
+        b.delete_blocks(0..u64::MAX).delete_nodes(0..u64::MAX);
+        victim.write(b).unwrap();
+        assert_eq!(victim.estimate().unwrap().blocks, 0);
+        assert_eq!(victim.block(0).unwrap(), None);
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "one file per store"
+    );
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(store.cores().unwrap(), sorted);
+    for (n, k) in keys.iter().enumerate() {
+        let c = store.core(k);
+        let e = c.estimate().unwrap();
+        if n == 7 {
+            assert_eq!((e.blocks, e.nodes), (0, 0));
+            continue;
+        }
+        assert_eq!((e.blocks, e.block_bytes, e.nodes), (5, 40, 5));
+        for i in 0..5 {
+            assert_eq!(
+                c.block(i).unwrap().unwrap(),
+                Bytes::from(i.to_le_bytes().to_vec())
+            );
+            assert_eq!(
+                c.node(2 * i).unwrap(),
+                Some(Node::new(2 * i, 8, [i as u8; 32]))
+            );
+        }
+        assert_eq!(
+            c.header().unwrap().unwrap(),
+            Bytes::from(5u64.to_le_bytes().to_vec())
+        );
+    }
+}
+
+#[test]
+fn eventual_writes_are_visible_and_flush_makes_them_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let store = Store::open(&path, eventual()).unwrap();
+        assert_eq!(store.options().durability, Durability::Eventual);
+        let mut c = store.core(&[9; 32]);
+        for i in 0..20 {
+            append(&mut c, i);
+            assert_eq!(c.estimate().unwrap().blocks, i + 1);
+        }
+        store.flush().unwrap();
+    }
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(store.options().durability, Durability::Immediate);
+    let c = store.core(&[9; 32]);
+    assert_eq!(c.estimate().unwrap().blocks, 20);
+    assert!(c.block(19).unwrap().is_some());
+}
+
+#[test]
+fn a_store_is_locked_against_a_second_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let _a = Store::open(&path, StoreOptions::default()).unwrap();
+    let e = Store::open(&path, StoreOptions::default()).unwrap_err();
+    assert_eq!(e.kind, ferrocore::storage::StorageErrorKind::Io);
+}
+
+#[test]
+fn empty_batches_and_unknown_cores_read_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.redb"), StoreOptions::default()).unwrap();
+    let mut c = store.core(&[1; 32]);
+    c.write(WriteBatch::new()).unwrap();
+    assert_eq!(c.header().unwrap(), None);
+    assert_eq!(c.estimate().unwrap(), Default::default());
+    assert!(store.cores().unwrap().is_empty());
+    assert_eq!(c.discovery_key(), &[1; 32]);
+}
