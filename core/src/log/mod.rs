@@ -3,7 +3,7 @@
 //!
 //! Hot state (key, manifest, fork, length, roots, signature, contiguous length, the local
 //! bitfield) lives in memory; storage is read only for blocks and nodes. Every mutation is
-//! **one** [`WriteBatch`](crate::storage::WriteBatch) (header + nodes + blocks + bitfield
+//! **one** [`WriteBatch`] (header + nodes + blocks + bitfield
 //! pages), and memory changes only after the write succeeded, so a failed or interrupted
 //! write leaves the old state.
 //!
