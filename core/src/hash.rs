@@ -95,9 +95,7 @@ pub fn parent(a: &Node, b: &Node) -> Node {
 /// The hash of the parent of `left` and `right` (ordered by index).
 #[must_use]
 pub fn parent_hash(a: &Node, b: &Node) -> Hash {
-    let (l, r) = if a.index <= b.index { (a, b) } else { (b, a) };
-    let size = l.size.wrapping_add(r.size);
-    blake2b256(&[&[PARENT_TYPE], &size.to_le_bytes(), &l.hash, &r.hash])
+    blake2b256(&[&parent_preimage(a, b)])
 }
 
 /// The tree hash ("root hash") of a root set, roots in ascending index order.

@@ -42,6 +42,7 @@ use ferrocore_wire::{
 use crate::flat_tree;
 use crate::hash::{self, ns, Hash};
 use crate::keys::{self, KeyPair};
+use crate::proof::tree::push_root;
 use crate::Error;
 
 /// Length of a manifest-mode signable (`ns::TREE ‖ context ‖ treeHash ‖ length ‖ fork`).
@@ -491,15 +492,7 @@ fn patched_tree(
     }
     let mut stack: Vec<Node> = roots.to_vec();
     for index in patch_indexes(length, patch)? {
-        stack.push(*nodes.get(&index)?);
-        while let [.., left, right] = stack.as_slice() {
-            if flat_tree::sibling(right.index) != left.index {
-                break;
-            }
-            let merged = hash::parent(left, right);
-            stack.truncate(stack.len() - 2);
-            stack.push(merged);
-        }
+        push_root(&mut stack, *nodes.get(&index)?, |_| {})?;
     }
     Some((hash::tree_hash(&stack), length + patch))
 }

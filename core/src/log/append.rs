@@ -8,7 +8,7 @@ use bytes::Bytes;
 use ferrocore_wire::encoding::MAX_SAFE_INTEGER;
 
 use super::{stage_bits, Event, Log, Undo};
-use crate::flat_tree::sibling;
+use crate::proof::tree::push_root;
 use crate::storage::{Storage, WriteBatch};
 use crate::{hash, Error, Node};
 
@@ -98,7 +98,10 @@ impl<S: Storage> Log<S> {
                 .tree_bytes
                 .checked_add(leaf.size)
                 .ok_or(Error::Misuse("byte length overflow"))?;
-            push_root(&mut state.roots, leaf, &mut batch);
+            push_root(&mut state.roots, leaf, |n| {
+                batch.put_node(n);
+            })
+            .ok_or(Error::Misuse("byte length overflow"))?;
             batch.put_block(index, value.clone());
         }
         state.length = end;
@@ -116,21 +119,5 @@ impl<S: Storage> Log<S> {
             length: self.state.length,
             byte_length: self.byte_length(),
         }
-    }
-}
-
-/// Pushes `leaf` as the last root, merging siblings into parents; every new node goes
-/// into `batch`.
-fn push_root(roots: &mut Vec<Node>, leaf: Node, batch: &mut WriteBatch) {
-    batch.put_node(leaf);
-    roots.push(leaf);
-    while let [.., left, right] = roots.as_slice() {
-        if sibling(right.index) != left.index {
-            break;
-        }
-        let parent = hash::parent(left, right);
-        batch.put_node(parent);
-        roots.truncate(roots.len() - 2);
-        roots.push(parent);
     }
 }

@@ -2,8 +2,8 @@
 
 use alloc::vec::Vec;
 
-use super::tree::{checked_leaves, parent_node, MAX_NUMBER};
-use crate::flat_tree::{full_roots, sibling};
+use super::tree::{checked_leaves, push_root, MAX_NUMBER};
+use crate::flat_tree::full_roots;
 use crate::{Node, ProofError};
 
 /// Roots, length and byte length being grown by an upgrade, plus every node created.
@@ -47,19 +47,9 @@ impl Batch {
         self.length = self.length.checked_add(leaves).ok_or(OVERFLOW)?;
         self.byte_length = self.byte_length.checked_add(node.size).ok_or(OVERFLOW)?;
         self.upgraded = true;
-        self.roots.push(node);
-        created.push(node);
-        let mut last = node;
-        while let [.., left, right] = self.roots.as_slice() {
-            if sibling(right.index) != left.index {
-                break;
-            }
-            last = parent_node(left, right).ok_or(OVERFLOW)?;
-            self.roots.truncate(self.roots.len() - 2);
-            self.roots.push(last);
-            created.push(last);
-        }
-        Ok(last.index)
+        push_root(&mut self.roots, node, |n| created.push(n))
+            .map(|last| last.index)
+            .ok_or(OVERFLOW)
     }
 
     /// The index of the last root, if any.

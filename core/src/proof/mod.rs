@@ -49,7 +49,7 @@ mod missing;
 mod queue;
 mod seek;
 mod source;
-mod tree;
+pub(crate) mod tree;
 mod verify;
 
 pub use error::{GenerateError, InvalidRequest, VerifyError};

@@ -6,7 +6,9 @@
 
 use ferrocore_wire::encoding::MAX_SAFE_INTEGER;
 
-use crate::flat_tree::{depth, parent};
+use alloc::vec::Vec;
+
+use crate::flat_tree::{depth, parent, sibling};
 use crate::{hash, Node};
 
 /// No node of a proof is deeper than this (a tree of 2^53 blocks has depth 54).
@@ -31,6 +33,30 @@ pub(crate) fn parent_node(a: &Node, b: &Node) -> Option<Node> {
     checked_parent(a.index)?;
     a.size.checked_add(b.size)?;
     Some(hash::parent(a, b))
+}
+
+/// Pushes `node` as the new last root of `roots` and merges it with its left neighbours
+/// while they are siblings, handing every node (the pushed one, then each computed parent)
+/// to `record`. Returns the resulting last root, or `None` on depth or size overflow
+/// (`roots` is then partly merged: callers work on a copy they drop on error).
+pub(crate) fn push_root(
+    roots: &mut Vec<Node>,
+    node: Node,
+    mut record: impl FnMut(Node),
+) -> Option<Node> {
+    roots.push(node);
+    record(node);
+    let mut last = node;
+    while let [.., left, right] = roots.as_slice() {
+        if sibling(right.index) != left.index {
+            break;
+        }
+        last = parent_node(left, right)?;
+        roots.truncate(roots.len() - 2);
+        roots.push(last);
+        record(last);
+    }
+    Some(last)
 }
 
 /// `2 · n` for a peer number `n` (a leaf index or a head), if `n` is in range.
