@@ -54,6 +54,9 @@ pub struct KeyPair {
     pub public_key: [u8; 32],
     /// The 64-byte secret key: `seed ‖ public_key`.
     pub secret_key: [u8; 64],
+    /// The expanded signing key of the seed, derived once (deriving it costs a scalar
+    /// multiplication, as much as the signature itself).
+    signing: SigningKey,
 }
 
 impl KeyPair {
@@ -68,6 +71,7 @@ impl KeyPair {
         KeyPair {
             public_key,
             secret_key,
+            signing,
         }
     }
 
@@ -99,7 +103,13 @@ impl KeyPair {
     /// have a matching public half.
     #[must_use]
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
-        SigningKey::from_bytes(&self.seed()).sign(msg).to_bytes()
+        let seed = self.seed();
+        if self.signing.as_bytes() == &seed {
+            self.signing.sign(msg).to_bytes()
+        } else {
+            // The public `secret_key` field was changed after construction.
+            SigningKey::from_bytes(&seed).sign(msg).to_bytes()
+        }
     }
 
     /// Verifies a signature by this key pair's public key (see [`verify`]).

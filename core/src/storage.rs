@@ -219,6 +219,16 @@ pub trait Storage {
 
     /// What is stored, for estimates.
     fn estimate(&self) -> Result<StorageEstimate, StorageError>;
+
+    /// True if any record is stored. The log asks when the header is absent: a core with
+    /// records but no header is damaged, not new. The default asks
+    /// [`estimate`](Self::estimate) and [`bitfield_pages`](Self::bitfield_pages); backends
+    /// whose counters can be damaged should probe their records instead.
+    fn has_records(&self) -> Result<bool, StorageError> {
+        Ok(self.header()?.is_some()
+            || self.estimate()? != StorageEstimate::default()
+            || !self.bitfield_pages()?.is_empty())
+    }
 }
 
 /// Storage in memory: fast, for tests and ephemeral cores. Never fails.

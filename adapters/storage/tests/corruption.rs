@@ -1,15 +1,26 @@
 //! Damaged database files: flipped bytes and truncations at many offsets. Every outcome is the
-//! original data or a typed `StorageError` (at open or at read): never wrong data, never a panic.
+//! original data or a typed error (at open or at read): never wrong data, never a panic.
+//!
+//! Two levels, both with the default `verify_on_open`: raw records, and a `Log` (whose open
+//! checks the header, roots and bitfield against each other, and whose proofs must verify).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use bytes::Bytes;
+use ferrocore::keys::KeyPair;
+use ferrocore::log::{Log, LogOptions};
 use ferrocore::storage::{MemoryStorage, Storage, StorageError, WriteBatch};
 use ferrocore::Node;
 use ferrocore_storage::{Store, StoreOptions};
 
 const CORES: [[u8; 32]; 2] = [[0x11; 32], [0xee; 32]];
+
+/// Raw-record trials verify every page at open.
+const VERIFY: StoreOptions = StoreOptions {
+    durability: ferrocore_storage::Durability::Immediate,
+    verify_on_open: true,
+};
 
 fn content(core: u8) -> WriteBatch {
     let mut b = WriteBatch::new();
@@ -40,7 +51,7 @@ fn write_store(path: &Path) -> Vec<MemoryStorage> {
 /// Reads every record of the damaged store; `Err` if any read (or open) reports an error, and
 /// panics (failing the test) if any read returns data other than the model's.
 fn read_all(path: &Path, models: &[MemoryStorage]) -> Result<(), StorageError> {
-    let store = Store::open(path, StoreOptions::default())?;
+    let store = Store::open(path, VERIFY)?;
     for (k, model) in CORES.iter().zip(models) {
         let core = store.core(k);
         assert_eq!(core.header()?, model.header()?, "header of {k:?}");
@@ -56,9 +67,9 @@ fn read_all(path: &Path, models: &[MemoryStorage]) -> Result<(), StorageError> {
 }
 
 /// Runs `damage` on a fresh copy of the reference file and checks the outcome.
-fn trial(
+fn trial<E>(
     original: &[u8],
-    models: &[MemoryStorage],
+    read: &dyn Fn(&Path) -> Result<(), E>,
     dir: &Path,
     what: &str,
     damage: impl FnOnce(&mut Vec<u8>),
@@ -67,7 +78,7 @@ fn trial(
     let mut bytes = original.to_vec();
     damage(&mut bytes);
     std::fs::write(&path, &bytes).unwrap();
-    let outcome = catch_unwind(AssertUnwindSafe(|| read_all(&path, models)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| read(&path)));
     match outcome {
         Ok(Ok(())) => true,
         Ok(Err(_typed)) => false,
@@ -75,17 +86,15 @@ fn trial(
     }
 }
 
-#[test]
-fn damaged_files_give_original_data_or_typed_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.redb");
-    let models = write_store(&path);
-    let original = std::fs::read(&path).unwrap();
-    assert!(trial(&original, &models, dir.path(), "untouched", |_| {}));
-
+/// Flips bytes (dense over the first pages, a stride over the rest, every 13th non-zero byte)
+/// and truncates at many lengths; returns (original data, typed errors) counts.
+fn damage_everywhere<E>(
+    original: &[u8],
+    dir: &Path,
+    read: &dyn Fn(&Path) -> Result<(), E>,
+) -> (usize, usize) {
+    assert!(trial(original, read, dir, "untouched", |_| {}));
     let len = original.len();
-    // Dense over the first pages (header, commit slots, roots), then a stride over the rest,
-    // always including the non-zero bytes where the data lives.
     let mut offsets: Vec<usize> = (0..len.min(8192)).step_by(29).collect();
     offsets.extend((8192..len).step_by(509));
     offsets.extend(
@@ -99,47 +108,129 @@ fn damaged_files_give_original_data_or_typed_errors() {
     offsets.sort_unstable();
     offsets.dedup();
     let (mut ok, mut errors) = (0, 0);
+    let mut count = |clean: bool| if clean { ok += 1 } else { errors += 1 };
     for (n, &at) in offsets.iter().enumerate() {
-        {
-            let mask = if n % 2 == 0 { 0x01u8 } else { 0xff };
-            let clean = trial(
-                &original,
-                &models,
-                dir.path(),
-                &format!("flip {mask:#x} at {at}"),
-                |b| {
-                    b[at] ^= mask;
-                },
-            );
-            if clean {
-                ok += 1
-            } else {
-                errors += 1
-            }
-        }
+        let mask = if n % 2 == 0 { 0x01u8 } else { 0xff };
+        count(trial(
+            original,
+            read,
+            dir,
+            &format!("flip {mask:#x} at {at}"),
+            |b| {
+                b[at] ^= mask;
+            },
+        ));
     }
     for cut in (0..len)
         .step_by(len / 41 + 1)
         .chain([len - 1, len / 2, 4096, 1, 0])
     {
-        let clean = trial(
-            &original,
-            &models,
-            dir.path(),
+        count(trial(
+            original,
+            read,
+            dir,
             &format!("truncate at {cut}"),
             |b| {
                 b.truncate(cut);
             },
-        );
-        if clean {
-            ok += 1
-        } else {
-            errors += 1
-        }
+        ));
     }
     println!(
         "{} offsets of {len} bytes: {ok} trials read the original data, {errors} gave typed errors",
         offsets.len()
     );
+    (ok, errors)
+}
+
+#[test]
+fn damaged_files_give_original_data_or_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let models = write_store(&path);
+    let original = std::fs::read(&path).unwrap();
+    let (_, errors) = damage_everywhere(&original, dir.path(), &|p| read_all(p, &models));
+    assert!(errors > 0, "no damage was detected at all");
+}
+
+fn writer_options() -> LogOptions {
+    LogOptions {
+        key_pair: Some(KeyPair::from_seed(&[0x5a; 32])),
+        ..LogOptions::default()
+    }
+}
+
+/// Blocks of the damaged-log trials.
+fn log_block(i: u64) -> Vec<u8> {
+    vec![i as u8 ^ 0x3c; 60 + i as usize * 7]
+}
+
+/// Opens the log of a damaged store with the default options and reads everything: `Err`
+/// on any typed error; panics on wrong or silently missing data.
+fn read_log(path: &Path, key: &[u8; 32], length: u64) -> Result<(), ferrocore::Error> {
+    let store = Store::open(path, StoreOptions::default())?;
+    let dk = ferrocore::hash::discovery_key(key);
+    let log = Log::open(store.core(&dk), writer_options())?;
+    assert_eq!(log.key(), key);
+    assert_eq!(log.length(), length, "length of the damaged log");
+    assert_eq!(log.contiguous_length(), length);
+    for i in 0..length {
+        assert_eq!(log.get(i)?.as_deref(), Some(&log_block(i)[..]), "block {i}");
+    }
+    // Every node a proof needs is there and right: proofs of a few blocks verify.
+    for i in [0, length / 2, length - 1] {
+        let mut reader = Log::open(
+            ferrocore::storage::MemoryStorage::new(),
+            LogOptions {
+                key: Some(*key),
+                ..LogOptions::default()
+            },
+        )?;
+        let request = ferrocore_wire::Request {
+            id: 1,
+            fork: log.fork(),
+            block: Some(ferrocore_wire::RequestBlock { index: i, nodes: 0 }),
+            hash: None,
+            seek: None,
+            upgrade: Some(ferrocore_wire::RequestUpgrade { start: 0, length }),
+            manifest: true,
+            priority: 0,
+        };
+        let proof = log.proof(&request)?;
+        reader.apply_proof(&proof)?;
+        assert_eq!(
+            reader.get(i)?.as_deref(),
+            Some(&log_block(i)[..]),
+            "proved block {i}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_damaged_log_opens_with_a_typed_error_or_reads_true_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.redb");
+    let (key, length) = {
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        let kp = KeyPair::from_seed(&[0x5a; 32]);
+        let key = ferrocore::manifest::core_key(
+            &ferrocore::manifest::default_manifest(&kp.public_key),
+            false,
+        )
+        .unwrap();
+        let mut log = Log::open(
+            store.core(&ferrocore::hash::discovery_key(&key)),
+            writer_options(),
+        )
+        .unwrap();
+        for i in 0..30 {
+            log.append(&log_block(i)).unwrap();
+        }
+        let blocks: Vec<Vec<u8>> = (30..45).map(log_block).collect();
+        log.append_batch(&blocks).unwrap();
+        (*log.key(), log.length())
+    };
+    let original = std::fs::read(&path).unwrap();
+    let (_, errors) = damage_everywhere(&original, dir.path(), &|p| read_log(p, &key, length));
     assert!(errors > 0, "no damage was detected at all");
 }

@@ -113,6 +113,14 @@ impl<S: Storage> Log<S> {
     pub fn open(mut storage: S, options: LogOptions) -> Result<Log<S>, Error> {
         let stored = match storage.header()? {
             Some(b) if !b.is_empty() && !options.overwrite => Some(Header::decode_record(&b)?),
+            None if !options.overwrite && storage.has_records()? => {
+                // A damaged store must not read as a new, empty core.
+                return Err(StorageError::corrupt(
+                    Record::Header,
+                    "header missing while the core has other records",
+                )
+                .into());
+            }
             _ => None,
         };
         let header = match stored {
@@ -166,6 +174,17 @@ impl<S: Storage> Log<S> {
             bitfield
                 .insert_page(p, &words)
                 .map_err(|_| StorageError::corrupt(Record::BitfieldPage(p), "page out of range"))?;
+        }
+        if let Some(gap) = bitfield
+            .first_unset(0)
+            .filter(|&i| i < h.contiguous_length.min(h.length))
+        {
+            // The header vouches for every block below its contiguous length.
+            return Err(StorageError::corrupt(
+                Record::BitfieldPage(gap / crate::bitfield::BITS_PER_PAGE),
+                "bitfield lacks a block below the contiguous length",
+            )
+            .into());
         }
         let mode = if compat {
             KeyMode::Compat
