@@ -16,7 +16,7 @@ const rows = fs
   .split('\n')
   .filter((l) => l.trim())
   .map((l) => JSON.parse(l))
-const meta = rows.find((r) => r.impl === 'meta') || {}
+const meta = Object.assign({}, ...rows.filter((r) => r.impl === 'meta'))
 const data = rows.filter((r) => r.impl !== 'meta')
 
 const median = (xs) => {
@@ -140,6 +140,7 @@ const rule = '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repea
 console.log('## ferrocore log vs JS hypercore, side by side' + (meta.quick ? ' (--quick: fewer ops, not for the record)' : ''))
 console.log('')
 console.log(`machine: ${meta.nproc} cores, ${meta.cpu}; ${meta.node}, ${meta.rustc}`)
+console.log(`load average (1/5/15 min): ${meta.loadavg_start} at the start, ${meta.loadavg_end} at the end (other processes share the cores)`)
 console.log(`versions: hypercore ${meta.hypercore} (hypercore-storage ${meta.hypercore_storage}, rocksdb-native ${meta.rocksdb_native}); ferrocore ${meta.git_rev}`)
 console.log('ferrocore: Log over ferrocore-storage (redb), verify_on_open = false; non-durable = Durability::Eventual,')
 console.log('  its timing includes one final store.flush(); durable = Durability::Immediate (fsync per commit).')
