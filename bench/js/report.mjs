@@ -156,6 +156,13 @@ console.log('')
 if (baseline[0] !== undefined) {
   console.log(`peak RSS is the whole process: before opening a log, JS (node + hypercore loaded) holds ${num(baseline[0])} MiB, ferrocore ${num(baseline[1])} MiB.`)
 }
+{
+  const fc = find('ferrocore', 'open', 64)
+  if (fc.length) {
+    const part = (f) => num(median(fc.map((r) => r[f]))) + ' ms'
+    console.log(`ferrocore open, medians: Store::open ${part('store_open_ms')} + Log::open ${part('log_open_ms')}.`)
+  }
+}
 if (checked.size) {
   console.log(`same work on both sides: ${mismatches.length ? 'NOT ALWAYS' : 'equal'} ${[...checked.keys()].join(', ')}.`)
 }
