@@ -43,6 +43,8 @@ const READ_SEED: u32 = 0x2545_f491;
 const DB_FILE: &str = "ferrocore.redb";
 /// `build` makes its eventual commits durable every this many batches (bounds redb's file).
 const BUILD_FLUSH_EVERY: u64 = 64;
+/// fdatasync probes a durable append run takes (half before, half after its loop).
+const SYNC_PROBES: u64 = 100;
 /// `limit` reports the fastest of this many repetitions.
 const LIMIT_REPS: u64 = 5;
 
@@ -234,6 +236,13 @@ fn append(a: &Args, batch: usize) -> Res<String> {
     let dir = a.dir()?;
     let blocks = pool(a.block);
     let (store, mut log) = open_log(dir, durability(a.durable))?;
+    // Durable runs bracket their loop with fdatasync probes of the same disk, and time
+    // every commit, so the report compares medians measured side by side.
+    let mut syncs = Vec::new();
+    if a.durable {
+        syncs.extend(sync_times(dir, a.block, SYNC_PROBES / 2)?);
+    }
+    let mut commits: Vec<Duration> = Vec::new();
     let mut chunk: Vec<&Bytes> = Vec::with_capacity(batch);
     let start = Instant::now();
     let mut i = 0u64;
@@ -241,10 +250,14 @@ fn append(a: &Args, batch: usize) -> Res<String> {
         chunk.clear();
         let n = (a.ops - i).min(batch as u64);
         chunk.extend((i..i + n).map(|j| block_at(&blocks, j)));
+        let t = Instant::now();
         if batch == 1 {
             log.append(chunk[0]).map_err(|e| e.to_string())?;
         } else {
             log.append_batch(chunk.iter()).map_err(|e| e.to_string())?;
+        }
+        if a.durable {
+            commits.push(t.elapsed());
         }
         i += n;
     }
@@ -261,6 +274,12 @@ fn append(a: &Args, batch: usize) -> Res<String> {
         .num("batch", batch as f64)
         .boolean("flush_included", !a.durable)
         .str("tree_hash", &hex(&tree_hash));
+    if a.durable {
+        syncs.extend(sync_times(dir, a.block, SYNC_PROBES / 2)?);
+        row.num("commit_median_us", median(&mut commits) * 1e6)
+            .num("fdatasync_median_us", median(&mut syncs) * 1e6)
+            .num("fdatasync_probes", syncs.len() as f64);
+    }
     Ok(row.finish())
 }
 
@@ -426,24 +445,8 @@ fn limit(a: &Args) -> Res<String> {
 
 /// Median time of appending `a.block` bytes to a file and `fdatasync`ing it.
 fn fdatasync(a: &Args) -> Res<String> {
-    let path = a.dir()?.join("fdatasync.bin");
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| e.to_string())?;
-    let data = vec![0x5a; a.block];
-    let mut times: Vec<Duration> = Vec::new();
-    for _ in 0..a.ops {
-        let t = Instant::now();
-        file.write_all(&data).map_err(|e| e.to_string())?;
-        file.sync_data().map_err(|e| e.to_string())?;
-        times.push(t.elapsed());
-    }
-    drop(file);
-    std::fs::remove_file(&path).map_err(|e| e.to_string())?;
-    times.sort_unstable();
-    let median = times[times.len() / 2].as_secs_f64();
+    let mut times = sync_times(a.dir()?, a.block, a.ops)?;
+    let median = median(&mut times);
     let p90 = times[times.len() * 9 / 10].as_secs_f64();
     let mut row = Row::new("fdatasync", a);
     row.num("ops", a.ops as f64)
@@ -452,6 +455,35 @@ fn fdatasync(a: &Args) -> Res<String> {
         .num("median_us", median * 1e6)
         .num("p90_us", p90 * 1e6);
     Ok(row.finish())
+}
+
+/// `n` times of appending `block` bytes to a scratch file in `dir` and `fdatasync`ing it.
+fn sync_times(dir: &Path, block: usize, n: u64) -> Res<Vec<Duration>> {
+    let path = dir.join("fdatasync.bin");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| e.to_string())?;
+    let data = vec![0x5a; block];
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        file.write_all(&data).map_err(|e| e.to_string())?;
+        file.sync_data().map_err(|e| e.to_string())?;
+        times.push(t.elapsed());
+    }
+    drop(file);
+    std::fs::remove_file(&path).map_err(|e| e.to_string())?;
+    Ok(times)
+}
+
+/// The median in seconds (sorts `times`; 0 when empty).
+fn median(times: &mut [Duration]) -> f64 {
+    times.sort_unstable();
+    times
+        .get(times.len() / 2)
+        .map_or(0.0, Duration::as_secs_f64)
 }
 
 // ---------------------------------------------------------------- output
