@@ -105,7 +105,8 @@ fn append_get_seek_has_and_info() {
             blocks: 4,
             block_bytes: 11,
             nodes: 7,
-            bitfield_pages: 1
+            // Contiguous blocks need no stored page: the header vouches for them.
+            bitfield_pages: 0
         }
     );
     // The signature verifies for the roots.
@@ -292,6 +293,51 @@ fn truncate_forks_resigns_and_snapshots_fail_typed() {
     assert_eq!(log.roots(), roots);
     assert_ne!(log.signature().cloned(), sig);
     assert!(matches!(log.truncate(11, None), Err(Error::Misuse(_))));
+}
+
+#[test]
+fn bitfield_pages_are_stored_only_from_the_contiguous_length() {
+    const PAGE: u64 = 32_768;
+    let pages = |log: &Log<MemoryStorage>| -> Vec<u64> {
+        log.storage()
+            .bitfield_pages()
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
+    };
+    let reopen = |log: Log<MemoryStorage>| Log::open(log.close(), writer_opts(12)).unwrap();
+    let mut log = writer(12);
+    let block = [7u8; 1];
+    log.append_batch(std::iter::repeat_n(&block[..], 2 * PAGE as usize + 10))
+        .unwrap();
+    log.append(b"x").unwrap();
+    // The writer's appends are all below its contiguous length: no page is written.
+    assert_eq!(pages(&log), Vec::<u64>::new());
+    let mut log = reopen(log);
+    assert!(log.has(0, log.length()));
+    // Clearing inside page 1 drops the contiguous length there: pages 1 and 2 (from the new
+    // contiguous length up to the old one) are stored; page 0 stays implied.
+    log.clear(PAGE + 5, PAGE + 6).unwrap();
+    assert_eq!(log.contiguous_length(), PAGE + 5);
+    assert_eq!(pages(&log), vec![1, 2]);
+    let mut log = reopen(log);
+    assert_eq!(log.contiguous_length(), PAGE + 5);
+    assert!(log.has(0, PAGE + 5) && !log.has(PAGE + 5, PAGE + 6));
+    assert!(log.has(PAGE + 6, log.length()));
+    assert_eq!(log.get(PAGE + 5).unwrap(), None);
+    assert_eq!(log.get(2 * PAGE + 10).unwrap().as_deref(), Some(&b"x"[..]));
+    // Truncating below the gap makes everything contiguous again; the stale pages of the
+    // old tail are rewritten (page 1) or deleted (page 2), and a reopen agrees.
+    log.truncate(PAGE + 3, None).unwrap();
+    assert_eq!(log.contiguous_length(), PAGE + 3);
+    let log = reopen(log);
+    assert_eq!(
+        (log.length(), log.contiguous_length()),
+        (PAGE + 3, PAGE + 3)
+    );
+    assert!(log.has(0, PAGE + 3));
+    assert_eq!(log.get(PAGE + 3).unwrap(), None);
 }
 
 #[test]
@@ -667,4 +713,66 @@ fn encryption_matches_the_js_real_cores() {
         }
     }
     cases.report();
+}
+
+#[test]
+fn byte_ranges_and_live_cursors() {
+    use ferrocore::log::{LiveRangeReader, LiveRead};
+    for encrypted in [false, true] {
+        let mut o = writer_opts(13);
+        if encrypted {
+            o.encryption_key = Some([9; 32]);
+        }
+        let mut log = Log::open(MemoryStorage::new(), o).unwrap();
+        let blocks: Vec<Vec<u8>> = (0..20u8).map(|i| vec![b'a' + i; (i % 5) as usize]).collect();
+        log.append_batch(&blocks).unwrap();
+        let all: Vec<u8> = blocks.concat();
+        assert_eq!(log.byte_length(), all.len() as u64);
+        // Every sub-range, including empty blocks on the way and a range past the end.
+        for start in 0..=all.len() as u64 {
+            for len in [0, 1, 3, 7, 100] {
+                let got: Vec<u8> = log
+                    .read_bytes(start, len)
+                    .flat_map(|c| c.unwrap().to_vec())
+                    .collect();
+                let end = (start + len).min(all.len() as u64) as usize;
+                assert_eq!(got, all[start as usize..end], "{start}+{len} enc={encrypted}");
+            }
+        }
+        // A cleared block in the range is a typed error, and the reader stops there.
+        log.clear(7, 8).unwrap();
+        let at7: u64 = blocks[..7].iter().map(|b| b.len() as u64).sum();
+        let mut r = log.read_bytes(at7 - 1, 4);
+        assert!(r.next().unwrap().is_ok());
+        assert_eq!(r.next(), Some(Err(Error::MissingBlock(7))));
+        assert_eq!(r.next(), None);
+
+        // A live cursor: reads, reports the hole, catches up, follows appends, ends.
+        let mut cursor = LiveRangeReader::new(5, Some(23));
+        let mut seen = vec![];
+        loop {
+            match cursor.next(&log).unwrap() {
+                LiveRead::Block { index, value } => seen.push((index, value)),
+                LiveRead::Missing { index } => {
+                    assert_eq!(index, 7);
+                    // Skip it the way an application that gave up would: a fresh cursor.
+                    cursor = LiveRangeReader::new(index + 1, Some(23));
+                }
+                LiveRead::CaughtUp => break,
+                LiveRead::Done => unreachable!("the log is shorter than the range"),
+            }
+        }
+        assert_eq!(seen.len(), 20 - 5 - 1);
+        assert_eq!(cursor.position(), 20);
+        log.append_batch([&b"new"[..], b"more", b"x", b"beyond"]).unwrap();
+        let mut tail = vec![];
+        loop {
+            match cursor.next(&log).unwrap() {
+                LiveRead::Block { value, .. } => tail.push(value),
+                LiveRead::Done => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(tail, [&b"new"[..], b"more", b"x"]);
+    }
 }

@@ -107,7 +107,7 @@ impl<S: Storage> Log<S> {
         state.length = end;
         state.signature = Some(self.sign(&state.roots, end, state.fork)?);
         let mut undo = Undo::default();
-        stage_bits(&mut self.bitfield, start, end, true, &mut batch, &mut undo);
+        stage_bits(&mut self.bitfield, start, end, true, &mut undo);
         state.contiguous_length = self.contiguous_from(state.contiguous_length, end);
         self.commit(batch, state, undo)?;
         self.events.push(Event::Append { length: end });

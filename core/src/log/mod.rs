@@ -38,7 +38,7 @@ pub use append::{leaf_hashes, AppendOutcome};
 pub use events::Event;
 pub use header::Header;
 pub use options::LogOptions;
-pub use read::RangeReader;
+pub use read::{ByteRangeReader, LiveRangeReader, LiveRead, RangeReader};
 pub use replicate::Applied;
 pub use snapshot::Snapshot;
 pub use truncate::ClearOutcome;
@@ -175,17 +175,8 @@ impl<S: Storage> Log<S> {
                 .insert_page(p, &words)
                 .map_err(|_| StorageError::corrupt(Record::BitfieldPage(p), "page out of range"))?;
         }
-        if let Some(gap) = bitfield
-            .first_unset(0)
-            .filter(|&i| i < h.contiguous_length.min(h.length))
-        {
-            // The header vouches for every block below its contiguous length.
-            return Err(StorageError::corrupt(
-                Record::BitfieldPage(gap / crate::bitfield::BITS_PER_PAGE),
-                "bitfield lacks a block below the contiguous length",
-            )
-            .into());
-        }
+        // Storage holds exact pages only from the contiguous length on (see `persist_pages`).
+        bitfield.set_range(0, h.contiguous_length.min(h.length), true);
         let mode = if compat {
             KeyMode::Compat
         } else {
@@ -370,6 +361,13 @@ impl<S: Storage> Log<S> {
     /// Writes `batch` plus the header of `state`; on success adopts `state`. On failure
     /// the bitfield changes staged in `undo` are reverted and nothing else changes.
     fn commit(&mut self, mut batch: WriteBatch, state: State, undo: Undo) -> Result<(), Error> {
+        persist_pages(
+            &self.bitfield,
+            &undo,
+            self.state.contiguous_length,
+            state.contiguous_length,
+            &mut batch,
+        );
         batch.put_header(self.header(&state));
         if let Err(e) = self.storage.write(batch) {
             undo.revert(&mut self.bitfield);
@@ -441,17 +439,11 @@ impl Undo {
     }
 }
 
-/// Sets bits `start..end` of `bitfield` to `value`, records the changed pages in `batch`
-/// and their previous content in `undo`. Only pages that can change are visited (for a
-/// clear, the pages holding set bits), so a huge sparse range costs what it holds.
-fn stage_bits(
-    bitfield: &mut Bitfield,
-    start: u64,
-    end: u64,
-    value: bool,
-    batch: &mut WriteBatch,
-    undo: &mut Undo,
-) {
+/// Sets bits `start..end` of `bitfield` to `value` and records the previous content of the
+/// pages it changes in `undo` (which [`Log::commit`] also uses to know which pages to
+/// write). Only pages that can change are visited (for a clear, the pages holding set
+/// bits), so a huge sparse range costs what it holds.
+fn stage_bits(bitfield: &mut Bitfield, start: u64, end: u64, value: bool, undo: &mut Undo) {
     use crate::bitfield::BITS_PER_PAGE;
     let mut pages = Vec::new();
     let mut pos = start;
@@ -475,11 +467,49 @@ fn stage_bits(
         let lo = (p * BITS_PER_PAGE).max(start);
         let hi = (p + 1).saturating_mul(BITS_PER_PAGE).min(end);
         bitfield.set_range(lo, hi, value);
+    }
+}
+
+/// Adds to `batch` the pages of `bitfield` that storage must hold after a change from
+/// contiguous length `old` to `new`: storage keeps exact pages only at and above the
+/// contiguous length (the header vouches for every block below it, so appends by the
+/// writer write no page). That is every changed page reaching `new` or beyond, and, when
+/// the contiguous length shrank, every page of `new..old`, whose stored copies may be stale.
+fn persist_pages(bitfield: &Bitfield, undo: &Undo, old: u64, new: u64, batch: &mut WriteBatch) {
+    use crate::bitfield::BITS_PER_PAGE;
+    let mut pages: Vec<u64> = undo
+        .0
+        .iter()
+        .filter(|(p, before)| {
+            let now = bitfield.page(*p).copied().unwrap_or([0; WORDS_PER_PAGE]);
+            changed_from(before, &now, new.saturating_sub(p * BITS_PER_PAGE))
+        })
+        .map(|(p, _)| *p)
+        .collect();
+    if new < old {
+        pages.extend(new / BITS_PER_PAGE..=(old - 1) / BITS_PER_PAGE);
+    }
+    pages.sort_unstable();
+    pages.dedup();
+    for p in pages {
         match bitfield.page(p) {
             Some(words) => batch.put_bitfield_page(p, page_bytes(words)),
             None => batch.delete_bitfield_page(p),
         };
     }
+}
+
+/// True if any bit at or after `from` (an offset in the page) differs.
+fn changed_from(a: &[u32; WORDS_PER_PAGE], b: &[u32; WORDS_PER_PAGE], from: u64) -> bool {
+    let Ok(from) = usize::try_from(from) else {
+        return false;
+    };
+    let (word, bit) = (from / 32, from % 32);
+    if word >= WORDS_PER_PAGE {
+        return false;
+    }
+    let first = (a[word] ^ b[word]) >> bit != 0;
+    first || a[word + 1..] != b[word + 1..]
 }
 
 fn page_bytes(words: &[u32; WORDS_PER_PAGE]) -> Bytes {

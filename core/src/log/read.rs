@@ -123,6 +123,160 @@ impl<S: Storage> Log<S> {
             end,
         }
     }
+
+    /// The user bytes `start..start + length`, as one slice per block touched, read against
+    /// a snapshot taken now. A range past the byte length ends early at it.
+    ///
+    /// ```
+    /// # use ferrocore::{keys::KeyPair, log::{Log, LogOptions}, storage::MemoryStorage};
+    /// # let o = LogOptions { key_pair: Some(KeyPair::from_seed(&[1; 32])), ..LogOptions::default() };
+    /// let mut log = Log::open(MemoryStorage::new(), o).unwrap();
+    /// log.append_batch([&b"hello "[..], b"big ", b"world"]).unwrap();
+    /// let bytes: Vec<u8> = log
+    ///     .read_bytes(4, 8)
+    ///     .map(|chunk| chunk.unwrap())
+    ///     .flat_map(|chunk| chunk.to_vec())
+    ///     .collect();
+    /// assert_eq!(bytes, b"o big wo");
+    /// ```
+    ///
+    /// Each item is an error instead when a block or a tree node on the way is not stored
+    /// locally ([`Error::MissingBlock`], [`Error::MissingNode`]), the log was truncated under
+    /// the snapshot, or storage fails; the reader ends after an error.
+    #[must_use]
+    pub fn read_bytes(&self, start: u64, length: u64) -> ByteRangeReader<'_, S> {
+        let snapshot = self.snapshot();
+        let end = start.saturating_add(length).min(snapshot.byte_length);
+        ByteRangeReader {
+            log: self,
+            snapshot,
+            position: None,
+            offset: start,
+            end,
+        }
+    }
+}
+
+/// A cursor over blocks `start..end` (or without end) that reads the log as it is at each
+/// call, so it follows a live log: call [`next`](Self::next) again after an
+/// [`Event::Append`](super::Event::Append) when it returned [`LiveRead::CaughtUp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveRangeReader {
+    next: u64,
+    end: Option<u64>,
+}
+
+/// One step of a [`LiveRangeReader`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveRead {
+    /// The next block.
+    Block {
+        /// Its index.
+        index: u64,
+        /// Its bytes.
+        value: Bytes,
+    },
+    /// The next block is below the length but not stored locally (a replicator can fetch
+    /// it); the cursor stays on it.
+    Missing {
+        /// Its index.
+        index: u64,
+    },
+    /// Every block below the current length was read; more may be appended.
+    CaughtUp,
+    /// The end of the range was reached.
+    Done,
+}
+
+impl LiveRangeReader {
+    /// A cursor from `start` to `end` (exclusive), or without end.
+    #[must_use]
+    pub fn new(start: u64, end: Option<u64>) -> Self {
+        Self { next: start, end }
+    }
+
+    /// The index the cursor is on.
+    #[must_use]
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Reads the next block from `log` as it is now.
+    ///
+    /// # Errors
+    /// As [`Log::get`]; the cursor stays where it was.
+    pub fn next<S: Storage>(&mut self, log: &Log<S>) -> Result<LiveRead, Error> {
+        let index = self.next;
+        if self.end.is_some_and(|e| index >= e) {
+            return Ok(LiveRead::Done);
+        }
+        if index >= log.length() {
+            return Ok(LiveRead::CaughtUp);
+        }
+        match log.get(index)? {
+            Some(value) => {
+                self.next += 1;
+                Ok(LiveRead::Block { index, value })
+            }
+            None => Ok(LiveRead::Missing { index }),
+        }
+    }
+}
+
+/// An iterator over the user bytes of a range of a log, one slice per block, pinned to a
+/// snapshot (see [`Log::read_bytes`]).
+#[derive(Debug)]
+pub struct ByteRangeReader<'a, S: Storage> {
+    log: &'a Log<S>,
+    snapshot: Snapshot,
+    /// The block and offset in it of `offset`, once sought.
+    position: Option<(u64, u64)>,
+    offset: u64,
+    end: u64,
+}
+
+impl<S: Storage> ByteRangeReader<'_, S> {
+    fn step(&mut self) -> Result<Bytes, Error> {
+        let (index, within) = match self.position {
+            Some(p) => p,
+            None => self
+                .log
+                .seek(self.offset)?
+                .ok_or_else(|| self.missing_node())?,
+        };
+        let block = self
+            .log
+            .get_at(&self.snapshot, index)?
+            .ok_or(Error::MissingBlock(index))?;
+        let from = usize::try_from(within)
+            .unwrap_or(usize::MAX)
+            .min(block.len());
+        let want = usize::try_from(self.end - self.offset).unwrap_or(usize::MAX);
+        let to = from.saturating_add(want).min(block.len());
+        self.offset += (to - from) as u64;
+        self.position = Some((index + 1, 0));
+        Ok(block.slice(from..to))
+    }
+
+    /// The first node on the way to the offset that is not stored, for the error.
+    fn missing_node(&self) -> Error {
+        Error::MissingNode(self.log.roots().first().map_or(0, |r| r.index))
+    }
+}
+
+impl<S: Storage> Iterator for ByteRangeReader<'_, S> {
+    type Item = Result<Bytes, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.offset >= self.end {
+            return None;
+        }
+        let item = self.step();
+        if item.is_err() {
+            self.end = self.offset;
+        }
+        Some(item)
+    }
 }
 
 /// An iterator over blocks `start..end` of a log, pinned to a snapshot. Yields one

@@ -117,14 +117,7 @@ impl<S: Storage> Log<S> {
         let block = match batch.block {
             Some(b) if b.index < state.length => {
                 writes.put_block(b.index, b.value.clone());
-                stage_bits(
-                    &mut self.bitfield,
-                    b.index,
-                    b.index + 1,
-                    true,
-                    &mut writes,
-                    &mut undo,
-                );
+                stage_bits(&mut self.bitfield, b.index, b.index + 1, true, &mut undo);
                 Some(b.index)
             }
             _ => None,

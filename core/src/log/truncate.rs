@@ -74,14 +74,7 @@ impl<S: Storage> Log<S> {
         }
         batch.delete_blocks(new_length..u64::MAX);
         let mut undo = Undo::default();
-        stage_bits(
-            &mut self.bitfield,
-            new_length,
-            u64::MAX,
-            false,
-            &mut batch,
-            &mut undo,
-        );
+        stage_bits(&mut self.bitfield, new_length, u64::MAX, false, &mut undo);
         self.commit(batch, state, undo)?;
         self.truncations.push(new_length);
         self.events.push(Event::Truncate {
@@ -118,7 +111,7 @@ impl<S: Storage> Log<S> {
         let mut batch = WriteBatch::new();
         batch.delete_blocks(start..end);
         let mut undo = Undo::default();
-        stage_bits(&mut self.bitfield, start, end, false, &mut batch, &mut undo);
+        stage_bits(&mut self.bitfield, start, end, false, &mut undo);
         let mut dropped = BTreeSet::new();
         for &i in &present {
             let mut node = 2 * i;
