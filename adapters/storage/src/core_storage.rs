@@ -43,15 +43,16 @@ impl CoreStorage {
         k: &[u8; record::KEY_LEN],
         record: Record,
     ) -> Result<Option<Bytes>, StorageError> {
-        let table = self.store.read(record)?;
-        let Some(v) = table.get(&k[..]).map_err(|e| db_error(record, e))? else {
-            return Ok(None);
-        };
-        Ok(Some(Bytes::copy_from_slice(record::open(
-            k,
-            v.value(),
-            record,
-        )?)))
+        self.store.with_table(record, |table| {
+            let Some(v) = table.get(&k[..]).map_err(|e| db_error(record, e))? else {
+                return Ok(None);
+            };
+            Ok(Some(Bytes::copy_from_slice(record::open(
+                k,
+                v.value(),
+                record,
+            )?)))
+        })
     }
 
     /// True if the core has any record in the database (a probe of its key range).

@@ -75,11 +75,12 @@ pub enum Durability {
     #[default]
     Immediate,
     /// Group commit: write batches are held in memory (reads see them at once) and committed
-    /// together, durably, when 8 MiB or 4096 batches are pending, on [`Store::flush`], and
-    /// when the last handle of the store is dropped. A crash loses the pending batches; the
-    /// store comes back as of the last group commit, each batch whole or absent. Batches that
-    /// delete ranges (truncate, clear) commit at once, with everything pending before them,
-    /// without fsync.
+    /// together when 8 MiB or 4096 batches are pending (without fsync, except every eighth
+    /// such group), durably on [`Store::flush`] and when the last handle of the store is
+    /// dropped. A process crash loses the pending batches, a power loss what was not flushed
+    /// or fsync'd; the store comes back as of some earlier commit, each batch whole or
+    /// absent. Batches that delete ranges (truncate, clear) commit at once, with everything
+    /// pending before them, without fsync.
     Eventual,
 }
 
@@ -114,12 +115,17 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+/// A read-only view of the records table.
+pub(crate) type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
 #[derive(Debug)]
 struct Inner {
     /// Always `Some` until dropped (taken by `Drop` to close it under a guard).
     db: Option<Database>,
     options: StoreOptions,
     pending: Mutex<Pending>,
+    /// The read transaction of the last commit, reused by point reads.
+    reader: Mutex<Option<ReadTable>>,
 }
 
 impl Inner {
@@ -132,6 +138,16 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // The cached reader goes first: a live read transaction would hold the close up.
+        let reader = self
+            .reader
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let _ = guard(Record::Database, move || {
+            drop(reader);
+            Ok(())
+        });
         let Some(db) = self.db.take() else { return };
         // Best effort: `Store::flush` is the way to learn about a failure. Closing a damaged
         // file can panic inside redb; a drop must not.
@@ -232,6 +248,7 @@ impl Store {
                 db: Some(db),
                 options,
                 pending: Mutex::new(Pending::default()),
+                reader: Mutex::new(None),
             }),
         })
     }
@@ -270,14 +287,7 @@ impl Store {
     /// stay pending, visible to reads, and a later flush retries them).
     pub fn flush(&self) -> Result<(), StorageError> {
         let mut pending = self.pending();
-        guard(Record::Database, || {
-            commit_batches(
-                self.inner.db(),
-                Durability::Immediate,
-                pending.batches(),
-                None,
-            )
-        })?;
+        self.commit(Durability::Immediate, pending.batches(), None)?;
         pending.clear();
         Ok(())
     }
@@ -287,32 +297,33 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let db = self.inner.db();
         if self.inner.options.durability == Durability::Immediate {
-            return guard(Record::Database, || {
-                commit_batches(db, Durability::Immediate, &[], Some((core, &batch)))
-            });
+            return self.commit(Durability::Immediate, &[], Some((core, &batch)));
         }
         let mut pending = self.pending();
         if !Pending::can_hold(&batch) {
             // Everything pending, then this batch, in one transaction.
-            guard(Record::Database, || {
-                commit_batches(
-                    db,
-                    Durability::Eventual,
-                    pending.batches(),
-                    Some((core, &batch)),
-                )
-            })?;
+            self.commit(
+                Durability::Eventual,
+                pending.batches(),
+                Some((core, &batch)),
+            )?;
             pending.clear();
             return Ok(());
         }
         if pending.would_overflow(&batch) {
             // Commit the older batches first: if that fails, this batch is refused whole.
-            guard(Record::Database, || {
-                commit_batches(db, Durability::Immediate, pending.batches(), None)
-            })?;
+            // Every few group commits is durable: redb reuses freed pages only after a
+            // durable commit, so this bounds the file's growth without an fsync each time.
+            let durability =
+                if pending.groups() % pending::DURABLE_EVERY == pending::DURABLE_EVERY - 1 {
+                    Durability::Immediate
+                } else {
+                    Durability::Eventual
+                };
+            self.commit(durability, pending.batches(), None)?;
             pending.clear();
+            pending.count_group();
         }
         pending.push(*core, batch);
         Ok(())
@@ -335,16 +346,23 @@ impl Store {
         if pending.is_empty() {
             return Ok(());
         }
-        guard(Record::Database, || {
-            commit_batches(
-                self.inner.db(),
-                Durability::Eventual,
-                pending.batches(),
-                None,
-            )
-        })?;
+        self.commit(Durability::Eventual, pending.batches(), None)?;
         pending.clear();
         Ok(())
+    }
+
+    /// Commits under a guard, first dropping the cached read transaction (a live reader
+    /// would keep the pages this commit frees from being reused).
+    fn commit(
+        &self,
+        durability: Durability,
+        batches: &[([u8; 32], WriteBatch)],
+        last: Option<(&[u8; 32], &WriteBatch)>,
+    ) -> Result<(), StorageError> {
+        *self.reader() = None;
+        guard(Record::Database, || {
+            commit_batches(self.inner.db(), durability, batches, last)
+        })
     }
 
     fn pending(&self) -> MutexGuard<'_, Pending> {
@@ -355,11 +373,33 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A read transaction on the records table.
-    pub(crate) fn read(
+    fn reader(&self) -> MutexGuard<'_, Option<ReadTable>> {
+        self.inner
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the records table as last committed, through a read transaction kept
+    /// between reads (opening one costs as much as the lookup itself) and dropped at the
+    /// next commit.
+    pub(crate) fn with_table<T>(
         &self,
         record: Record,
-    ) -> Result<redb::ReadOnlyTable<&'static [u8], &'static [u8]>, StorageError> {
+        f: impl FnOnce(&ReadTable) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut reader = self.reader();
+        let table = match reader.take() {
+            Some(t) => t,
+            None => self.read(record)?,
+        };
+        let out = f(&table);
+        *reader = Some(table);
+        out
+    }
+
+    /// A read transaction on the records table.
+    pub(crate) fn read(&self, record: Record) -> Result<ReadTable, StorageError> {
         let tx = self
             .inner
             .db()

@@ -17,9 +17,14 @@ pub(crate) const MAX_PENDING_BYTES: usize = 8 << 20;
 /// Pending batches past which they are committed durably.
 pub(crate) const MAX_PENDING_BATCHES: usize = 4096;
 
+/// One group commit in this many (forced by the bounds above) is durable.
+pub(crate) const DURABLE_EVERY: u64 = 8;
+
 /// Write batches accepted but not yet committed to the database.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
+    /// Group commits forced by the bounds so far.
+    groups: u64,
     batches: Vec<([u8; 32], WriteBatch)>,
     /// The latest payload of every record a pending batch wrote; `None` if it deleted it.
     records: HashMap<[u8; KEY_LEN], Option<Bytes>>,
@@ -78,6 +83,16 @@ impl Pending {
         }
         self.bytes = self.bytes.saturating_add(payload_bytes(&batch));
         self.batches.push((core, batch));
+    }
+
+    /// Group commits forced by the bounds so far.
+    pub(crate) fn groups(&self) -> u64 {
+        self.groups
+    }
+
+    /// Counts one group commit forced by the bounds.
+    pub(crate) fn count_group(&mut self) {
+        self.groups = self.groups.wrapping_add(1);
     }
 
     /// Forgets everything (after the batches were committed).
