@@ -355,7 +355,7 @@ proptest! {
 
 proptest! {
     // Fewer cases: each opens a store file and every reopen reads it whole.
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn persistent_log_matches_the_model(

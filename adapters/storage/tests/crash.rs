@@ -97,7 +97,11 @@ fn run_writer(path: &Path, rng: &mut u64) -> Reported {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(9), "the writer died on its own: {status}");
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "the writer died on its own: {status}"
+        );
     }
     #[cfg(not(unix))]
     assert!(!status.success(), "the writer exited: {status}");
@@ -194,8 +198,16 @@ fn check(path: &Path, base: u64, reported: &Reported, rng: &mut u64) -> u64 {
         (0..length).map(|i| block_size(i) as u64).sum::<u64>()
     );
     assert_eq!(log.info().unwrap().storage.blocks, length);
-    assert_eq!(log.storage().block(length).unwrap(), None, "block past the length");
-    assert_eq!(log.storage().node(2 * length).unwrap(), None, "leaf past the length");
+    assert_eq!(
+        log.storage().block(length).unwrap(),
+        None,
+        "block past the length"
+    );
+    assert_eq!(
+        log.storage().node(2 * length).unwrap(),
+        None,
+        "leaf past the length"
+    );
     let which = sample(length, rng);
     for &i in &which {
         assert_eq!(
@@ -238,7 +250,10 @@ fn acknowledged_appends_survive_sigkill() {
     for round in 0..rounds {
         let reported = run_writer(&path, &mut rng);
         if let Some(ready) = reported.ready {
-            assert_eq!(ready, length, "round {round}: the writer opened at our length");
+            assert_eq!(
+                ready, length,
+                "round {round}: the writer opened at our length"
+            );
         } else {
             early_kills += 1;
         }
