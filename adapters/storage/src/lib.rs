@@ -509,25 +509,6 @@ fn successor(core: &[u8; 32]) -> Option<[u8; 32]> {
     None
 }
 
-/// The core `tests/crash.rs` and its child `crash_writer` append to.
-#[doc(hidden)]
-pub const CRASH_CORE: [u8; 32] = [0xc7; 32];
-
-/// The block and leaf node the crash writer appends at `index` (the test checks them).
-#[doc(hidden)]
-#[must_use]
-pub fn crash_block(index: u64) -> (bytes::Bytes, ferrocore::Node) {
-    let fill = index.to_le_bytes();
-    let block: Vec<u8> = fill
-        .iter()
-        .copied()
-        .cycle()
-        .take(1000 + (index % 97) as usize)
-        .collect();
-    let node = ferrocore::Node::new(2 * index, block.len() as u64, [fill[0]; 32]);
-    (bytes::Bytes::from(block), node)
-}
-
 #[cfg(test)]
 mod tests {
     use super::successor;

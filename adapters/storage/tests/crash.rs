@@ -1,18 +1,43 @@
-//! SIGKILL a writer at random moments: every acknowledged append survives, the store reopens
-//! consistent (header length == contiguous blocks) and takes new writes.
+//! SIGKILL a process appending to a `ferrocore::log::Log` over a [`Store`] at random moments,
+//! then reopen the log and check it:
 //!
-//! Rounds: `FERROCORE_CRASH_ROUNDS` (default 20). This drives raw `Storage` batches shaped like
-//! a log append; it moves to `ferrocore::log::Log` once that lands.
+//! - its length is the last acknowledged length or the one the in-flight append would reach
+//!   (appends are all-or-nothing, so never anything in between);
+//! - every block holds the expected content, the storage holds nothing past the length;
+//! - every checked block verifies against the signed tree: a fresh reader that knows only the
+//!   core key applies the log's upgrade proof (signature and manifest) and block proofs
+//!   (Merkle paths) and reads the same blocks;
+//! - byte and contiguous lengths agree, and the log takes a new append.
+//!
+//! Rounds: `FERROCORE_CRASH_ROUNDS` (default 20). The RNG seed is printed; set
+//! `FERROCORE_CRASH_SEED` to replay a run's kill schedule.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
-use ferrocore::storage::{Storage, WriteBatch};
-use ferrocore_storage::{crash_block, Store, StoreOptions, CRASH_CORE};
+use ferrocore::log::{Applied, Log, LogOptions};
+use ferrocore::storage::{MemoryStorage, Storage};
+use ferrocore::wire::{Request, RequestBlock, RequestUpgrade};
+use ferrocore_storage::{CoreStorage, Store, StoreOptions};
 
-/// xorshift64: kill delays need no cryptographic randomness.
+/// The child's own source, for its key, block contents and step plan.
+#[allow(dead_code)]
+#[path = "../src/bin/crash_writer.rs"]
+mod writer;
+
+use writer::{block, block_size, next_length};
+
+/// Check every block up to this length; above it, a sample.
+const CHECK_ALL_UP_TO: u64 = 2000;
+/// Random blocks checked above [`CHECK_ALL_UP_TO`] (plus the last [`CHECK_TAIL`]).
+const CHECK_SAMPLE: usize = 500;
+const CHECK_TAIL: u64 = 50;
+
+/// xorshift64: kill delays and samples need no cryptographic randomness.
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;
     *state ^= *state >> 7;
@@ -20,38 +45,181 @@ fn next(state: &mut u64) -> u64 {
     *state
 }
 
-/// Checks the store after a crash; returns its length.
-fn check(path: &std::path::Path, acked: u64) -> u64 {
-    let store = Store::open(path, StoreOptions::default()).expect("reopen after SIGKILL");
-    let mut core = store.core(&CRASH_CORE);
-    let length = core
-        .header()
-        .unwrap()
-        .map_or(0, |h| u64::from_le_bytes(h.as_ref().try_into().unwrap()));
-    assert!(length >= acked, "acknowledged {acked}, store has {length}");
-    for i in 0..length {
-        let (block, node) = crash_block(i);
-        assert_eq!(core.block(i).unwrap(), Some(block), "block {i} of {length}");
+/// What the child reported before it was killed.
+#[derive(Debug, Default)]
+struct Reported {
+    /// The length the child opened the log at.
+    ready: Option<u64>,
+    /// The length after its last acknowledged append.
+    acked: Option<u64>,
+}
+
+/// Runs the writer and SIGKILLs it: a quarter of the rounds within 30 ms of the spawn
+/// (opening the store or the log, or recovering it), the rest 0–100 ms after it is ready.
+fn run_writer(path: &Path, rng: &mut u64) -> Reported {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_writer"))
+        .arg(path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Reported::default();
+        let mut stdout = BufReader::new(stdout);
+        let mut line = String::new();
+        // Each line is one write(2) of under PIPE_BUF bytes, so it arrives whole or not at
+        // all; a line without its newline would be a cut-off write and is not counted.
+        while stdout.read_line(&mut line).is_ok_and(|n| n > 0) && line.ends_with('\n') {
+            let text = std::mem::take(&mut line);
+            let line = text.trim_end();
+            if let Some(n) = line.strip_prefix("ready ") {
+                let n = n.parse().expect("ready <length>");
+                seen.ready = Some(n);
+                let _ = ready_tx.send(n);
+            } else if let Some(n) = line.strip_prefix("ack ") {
+                let n: u64 = n.parse().expect("ack <length>");
+                assert!(seen.acked.is_none_or(|a| n > a), "acks grow");
+                seen.acked = Some(n);
+            }
+        }
+        seen
+    });
+    if next(rng) % 4 == 0 {
+        std::thread::sleep(Duration::from_micros(next(rng) % 30_000));
+    } else {
+        // A closed channel means the child died on its own; its status says why below.
+        let _ = ready_rx.recv_timeout(Duration::from_secs(120));
+        std::thread::sleep(Duration::from_micros(next(rng) % 100_000));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
         assert_eq!(
-            core.node(2 * i).unwrap(),
-            Some(node),
-            "node {} of {length}",
-            2 * i
+            status.signal(),
+            Some(9),
+            "the writer died on its own: {status}"
         );
     }
+    #[cfg(not(unix))]
+    assert!(!status.success(), "the writer exited: {status}");
+    reader.join().unwrap()
+}
+
+/// The blocks to check at length `length`: all, or a random sample plus the tail.
+fn sample(length: u64, rng: &mut u64) -> BTreeSet<u64> {
+    if length <= CHECK_ALL_UP_TO {
+        return (0..length).collect();
+    }
+    let mut out: BTreeSet<u64> = (length - CHECK_TAIL..length).collect();
+    for _ in 0..CHECK_SAMPLE {
+        out.insert(next(rng) % length);
+    }
+    out
+}
+
+/// A reader knowing only the key verifies the log's signed state and the blocks `which`
+/// through proofs the log generates, and reads back the expected blocks.
+fn verify_through_reader(log: &Log<CoreStorage>, which: &BTreeSet<u64>) {
+    let length = log.length();
+    let options = LogOptions {
+        key: Some(writer::key()),
+        ..LogOptions::default()
+    };
+    let mut reader = Log::open(MemoryStorage::new(), options).unwrap();
+    if length == 0 {
+        return;
+    }
+    let upgrade = log
+        .proof(&Request {
+            fork: log.fork(),
+            upgrade: Some(RequestUpgrade { start: 0, length }),
+            manifest: true,
+            ..Request::default()
+        })
+        .unwrap();
     assert_eq!(
-        core.block(length).unwrap(),
-        None,
-        "block past the header's length"
+        reader.apply_proof(&upgrade).unwrap(),
+        Applied::Stored {
+            block: None,
+            upgrade: Some(length)
+        },
+        "the signed upgrade to {length} verifies"
     );
-    assert_eq!(core.estimate().unwrap().blocks, length);
-    // The store takes writes: append one more here, as the writer would.
-    let (block, node) = crash_block(length);
-    let mut b = WriteBatch::new();
-    b.put_block(length, block)
-        .put_node(node)
-        .put_header(Bytes::copy_from_slice(&(length + 1).to_le_bytes()));
-    core.write(b).unwrap();
+    assert_eq!(reader.roots(), log.roots());
+    assert_eq!(reader.signature(), log.signature());
+    assert_eq!(reader.byte_length(), log.byte_length());
+    for &i in which {
+        let proof = log
+            .proof(&Request {
+                fork: log.fork(),
+                block: Some(RequestBlock {
+                    index: i,
+                    nodes: reader.missing_nodes(2 * i).unwrap(),
+                }),
+                ..Request::default()
+            })
+            .unwrap();
+        assert_eq!(
+            reader.apply_proof(&proof).unwrap(),
+            Applied::Stored {
+                block: Some(i),
+                upgrade: None
+            },
+            "block {i} of {length} verifies"
+        );
+        assert_eq!(reader.get(i).unwrap().as_deref(), Some(&block(i)[..]));
+    }
+}
+
+/// Reopens the log after a crash and checks it (see the module docs); `base` is the length
+/// the writer had surely reached. Appends one block and returns the new length.
+fn check(path: &Path, base: u64, reported: &Reported, rng: &mut u64) -> u64 {
+    let store = Store::open(path, StoreOptions::default()).expect("reopen after SIGKILL");
+    let storage = writer::storage(&store);
+    if storage.header().unwrap().is_none() {
+        assert!(
+            base == 0 && reported.ready.is_none(),
+            "the core vanished after the writer opened it"
+        );
+    }
+    let mut log = writer::open(storage).expect("open the log after SIGKILL");
+    let length = log.length();
+    let in_flight = next_length(base);
+    assert!(
+        length == base || length == in_flight,
+        "after acknowledged length {base} the log can be at {base} or {in_flight}, not {length}"
+    );
+    assert_eq!(log.contiguous_length(), length);
+    assert_eq!(
+        log.byte_length(),
+        (0..length).map(|i| block_size(i) as u64).sum::<u64>()
+    );
+    assert_eq!(log.info().unwrap().storage.blocks, length);
+    assert_eq!(
+        log.storage().block(length).unwrap(),
+        None,
+        "block past the length"
+    );
+    assert_eq!(
+        log.storage().node(2 * length).unwrap(),
+        None,
+        "leaf past the length"
+    );
+    let which = sample(length, rng);
+    for &i in &which {
+        assert_eq!(
+            log.get(i).unwrap().as_deref(),
+            Some(&block(i)[..]),
+            "block {i} of {length}"
+        );
+    }
+    verify_through_reader(&log, &which);
+    // The log takes writes: append the next block, as the writer would.
+    let appended = log.append(&block(length)).expect("append after SIGKILL");
+    assert_eq!(appended.length, length + 1);
     length + 1
 }
 
@@ -64,46 +232,64 @@ fn acknowledged_appends_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash.redb");
     drop(Store::open(&path, StoreOptions::default()).unwrap());
-    let mut rng = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
+    let mut rng = std::env::var("FERROCORE_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
         | 1;
-    println!("seed {rng}");
+    println!("seed {rng} (FERROCORE_CRASH_SEED replays the kill schedule)");
+    let started = Instant::now();
+    // The length the parent left the log at (0 before the core exists).
     let mut length = 0;
+    let (mut acked_total, mut unacked_found, mut early_kills) = (0, 0, 0);
     for round in 0..rounds {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crash_writer"))
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut last = 0u64;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(n) = line.strip_prefix("ack ") {
-                    last = n.parse().expect("ack <length>");
-                }
+        let reported = run_writer(&path, &mut rng);
+        if let Some(ready) = reported.ready {
+            assert_eq!(
+                ready, length,
+                "round {round}: the writer opened at our length"
+            );
+        } else {
+            early_kills += 1;
+        }
+        let base = match reported.acked {
+            Some(acked) => {
+                assert!(acked > length, "round {round}: acks start past {length}");
+                acked
             }
-            last
-        });
-        // Anywhere from before the store is open to well into the appends.
-        std::thread::sleep(Duration::from_micros(next(&mut rng) % 150_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let acked = reader.join().unwrap();
-        assert!(
-            acked == 0 || acked > length,
-            "round {round}: acks restart from the stored length"
-        );
-        let before = length;
-        length = check(&path, acked);
+            None => length,
+        };
+        let found = check(&path, base, &reported, &mut rng) - 1;
+        acked_total += base - length;
+        unacked_found += u64::from(found > base);
         println!(
-            "round {round}: {} acked appends, store length {}",
-            acked.saturating_sub(before),
-            length - 1
+            "round {round}: {} acked ({}), log length {found}{}",
+            base - length,
+            if reported.ready.is_some() {
+                "after ready"
+            } else {
+                "killed opening"
+            },
+            if found > base {
+                " (the in-flight append landed)"
+            } else {
+                ""
+            }
         );
+        length = found + 1;
     }
-    assert!(length > rounds, "the writer never got to append");
+    println!(
+        "{rounds} rounds in {:.1?}: final length {length}, {acked_total} blocks acked, \
+         {unacked_found} in-flight appends landed unacked, {early_kills} kills before ready",
+        started.elapsed()
+    );
+    assert!(
+        acked_total > 0 || rounds < 4,
+        "the writer never got to append"
+    );
 }

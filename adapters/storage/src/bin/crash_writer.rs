@@ -1,35 +1,121 @@
-//! Child process of `tests/crash.rs`: appends to one core of a store with `Immediate`
-//! durability, forever, printing `ack <length>` once each append is committed.
+//! Child process of `tests/crash.rs`: opens a `ferrocore::log::Log` over a [`Store`] with
+//! `Immediate` durability and appends to it forever, printing `ready <length>` once the log
+//! is open and `ack <length>` once each append has returned.
 //!
-//! Usage: `crash_writer <store path>`. An append mimics the log's: block `i`, leaf node `2i`
-//! and the header holding the new length (u64 LE), in one write batch.
+//! Usage: `crash_writer <store path>`. What the writer does at each length is a fixed
+//! function of that length ([`step`]), and block `i` is [`block`]`(i)`, so the test knows
+//! every length the log can be at and every block it must hold. The test includes this file
+//! as a module for exactly those functions.
 
 use std::io::Write;
 
-use ferrocore::storage::{Storage, WriteBatch};
-use ferrocore_storage::{crash_block, Store, StoreOptions, CRASH_CORE};
+use ferrocore::hash::discovery_key;
+use ferrocore::keys::KeyPair;
+use ferrocore::log::{Log, LogOptions};
+use ferrocore::manifest::key_from_public_key;
+use ferrocore_storage::{CoreStorage, Store, StoreOptions};
+
+/// The writer's key pair (fixed, so the test knows the core key).
+pub fn key_pair() -> KeyPair {
+    KeyPair::from_seed(&[0xc7; 32])
+}
+
+/// The core key: the hash of the key pair's default manifest.
+pub fn key() -> [u8; 32] {
+    key_from_public_key(&key_pair().public_key, false)
+}
+
+/// The core's storage in `store` (keyed by its discovery key).
+pub fn storage(store: &Store) -> CoreStorage {
+    store.core(&discovery_key(&key()))
+}
+
+/// Opens the log over `storage`, creating the core if it holds none.
+pub fn open(storage: CoreStorage) -> Result<Log<CoreStorage>, ferrocore::Error> {
+    let options = LogOptions {
+        key_pair: Some(key_pair()),
+        key: Some(key()),
+        ..LogOptions::default()
+    };
+    Log::open(storage, options)
+}
+
+/// splitmix64: a well-mixed deterministic function of `x`.
+pub fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The size of block `index`: one in 16 is empty, the rest 0..=5000 bytes.
+pub fn block_size(index: u64) -> usize {
+    let h = mix(index);
+    if h % 16 == 0 {
+        0
+    } else {
+        ((h >> 8) % 5001) as usize
+    }
+}
+
+/// Block `index`: its index (little-endian) then a pseudo-random fill, cut to
+/// [`block_size`]`(index)` bytes, so a block stored at the wrong index never matches.
+pub fn block(index: u64) -> Vec<u8> {
+    let size = block_size(index);
+    let mut out = Vec::with_capacity(size + 8);
+    out.extend_from_slice(&index.to_le_bytes());
+    let mut state = mix(index ^ 0x5eed);
+    while out.len() < size {
+        state = mix(state);
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(size);
+    out
+}
+
+/// What the writer does at length `length`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// `Log::append` of one block.
+    Single,
+    /// `Log::append_batch` of this many blocks (1..=8).
+    Batch(u64),
+}
+
+/// The writer's step at `length`: a single append or a batch of 1..=8, about half each.
+pub fn step(length: u64) -> Step {
+    let h = mix(length ^ 0xba7c);
+    if h % 2 == 0 {
+        Step::Single
+    } else {
+        Step::Batch(1 + (h >> 8) % 8)
+    }
+}
+
+/// The length after the writer's step at `length`.
+pub fn next_length(length: u64) -> u64 {
+    match step(length) {
+        Step::Single => length + 1,
+        Step::Batch(n) => length + n,
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: crash_writer <store path>")?;
     let store = Store::open(path, StoreOptions::default())?;
-    let mut core = store.core(&CRASH_CORE);
-    let mut length = match core.header()? {
-        Some(h) => u64::from_le_bytes(h.as_ref().try_into()?),
-        None => 0,
-    };
+    let mut log = open(storage(&store))?;
     let mut out = std::io::stdout().lock();
+    writeln!(out, "ready {}", log.length())?;
+    out.flush()?;
     loop {
-        let (block, node) = crash_block(length);
-        let mut batch = WriteBatch::new();
-        batch
-            .put_block(length, block)
-            .put_node(node)
-            .put_header(bytes::Bytes::copy_from_slice(&(length + 1).to_le_bytes()));
-        core.write(batch)?;
-        length += 1;
-        writeln!(out, "ack {length}")?;
+        let length = log.length();
+        let appended = match step(length) {
+            Step::Single => log.append(&block(length))?,
+            Step::Batch(n) => log.append_batch((length..length + n).map(block))?,
+        };
+        writeln!(out, "ack {}", appended.length)?;
         out.flush()?;
     }
 }
