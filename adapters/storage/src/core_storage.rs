@@ -127,12 +127,15 @@ fn put(
 pub(crate) fn apply(
     table: &mut Table<&[u8], &[u8]>,
     core: &[u8; 32],
-    ops: &[Op],
+    ops: &[&Op],
 ) -> Result<u64, StorageError> {
     let mut s = stats_in(table, core)?;
     let mut new_core = 0;
-    for op in ops {
+    // Only the last header counts.
+    let last_header = ops.iter().rposition(|op| matches!(op, Op::PutHeader(_)));
+    for (n, op) in ops.iter().enumerate() {
         match op {
+            Op::PutHeader(_) if Some(n) != last_header => {}
             Op::PutHeader(h) => {
                 if put(table, core, Kind::Header, 0, h, Record::Header)?.is_none() {
                     new_core = 1;

@@ -428,9 +428,20 @@ fn commit_batches(
         let mut table = tx.open_table(RECORDS).map_err(|e| err(e.into()))?;
         let mut meta = tx.open_table(META).map_err(|e| err(e.into()))?;
         let mut new_cores = 0u64;
-        let all = batches.iter().map(|(c, b)| (c, b)).chain(last);
-        for (core, batch) in all {
-            new_cores += core_storage::apply(&mut table, core, batch.ops())?;
+        // One pass per core over its operations in order, so a group commit reads and
+        // writes each core's counters once and its header only as last written.
+        let all: Vec<(&[u8; 32], &WriteBatch)> =
+            batches.iter().map(|(c, b)| (c, b)).chain(last).collect();
+        let mut cores: Vec<&[u8; 32]> = all.iter().map(|(c, _)| *c).collect();
+        cores.sort_unstable();
+        cores.dedup();
+        for core in cores {
+            let ops: Vec<&ferrocore::storage::Op> = all
+                .iter()
+                .filter(|(c, _)| *c == core)
+                .flat_map(|(_, b)| b.ops())
+                .collect();
+            new_cores += core_storage::apply(&mut table, core, &ops)?;
         }
         if new_cores > 0 {
             let count = meta
