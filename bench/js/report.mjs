@@ -88,6 +88,11 @@ throughput('get random 4 KiB', 'get-random', 4096, 10)
     const label = `open ${length.toLocaleString('en-US')} × 64 B log, ms (median of ${Math.max(js.length, fc.length)})`
     const faster = jsMs && fcMs ? times(jsMs / fcMs) + ' faster' : '—'
     add(label, num(jsMs) + ' ms', num(fcMs) + ' ms', faster, '≤ 10 ms', fcMs === undefined ? undefined : fcMs <= 10)
+    const verified = find('ferrocore', 'open-verified', 64)
+    if (verified.length) {
+      const vMs = median(verified.map((r) => r.ms))
+      add('  same, ferrocore default verify_on_open (reads the file)', '', num(vMs) + ' ms', jsMs && vMs ? times(vMs / jsMs) + ' the JS time' : '—', '', undefined)
+    }
     const jsIdle = median(js.map((r) => r.idle_mb))
     const fcIdle = median(fc.map((r) => r.idle_mb))
     add(`idle memory of the open log, MiB (median)`, num(jsIdle) + ' MiB', num(fcIdle) + ' MiB', times(jsIdle && fcIdle / jsIdle), '≤ 16 MiB', fcIdle === undefined ? undefined : fcIdle <= 16)
@@ -141,7 +146,7 @@ console.log('')
 console.log(`machine: ${meta.nproc} cores, ${meta.cpu}; ${meta.node}, ${meta.rustc}`)
 console.log(`load average (1/5/15 min): ${meta.loadavg_start} at the start, ${meta.loadavg_end} at the end (other processes share the cores)`)
 console.log(`versions: hypercore ${meta.hypercore} (hypercore-storage ${meta.hypercore_storage}, rocksdb-native ${meta.rocksdb_native}); ferrocore ${meta.git_rev}`)
-console.log('ferrocore: Log over ferrocore-storage (redb), verify_on_open = false; non-durable = Durability::Eventual,')
+console.log('ferrocore: Log over ferrocore-storage (redb), verify_on_open = false (except the row marked default); non-durable = Durability::Eventual,')
 console.log('  its timing includes one final store.flush(); durable = Durability::Immediate (fsync per commit).')
 console.log('JS: hypercore defaults; hypercore 11 has no durable append (RocksDB writes without sync), so durable')
 console.log('  ferrocore rows give median commit time / median fdatasync of 4 KiB (probed in the same process,')

@@ -72,6 +72,8 @@ struct Args {
     batch: usize,
     blocks: u64,
     durable: bool,
+    /// `open` only: open with `verify_on_open` (the store's default), reading the whole file.
+    verify: bool,
     dir: Option<PathBuf>,
 }
 
@@ -86,11 +88,16 @@ impl Args {
             batch: 100,
             blocks: 0,
             durable: false,
+            verify: false,
             dir: None,
         };
         while let Some(flag) = it.next() {
             if flag == "--durable" {
                 a.durable = true;
+                continue;
+            }
+            if flag == "--verify" {
+                a.verify = true;
                 continue;
             }
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -201,9 +208,13 @@ fn open_log(dir: &Path, durability: Durability) -> Res<(Store, Log<CoreStorage>)
 }
 
 fn open_store(dir: &Path, durability: Durability) -> Res<Store> {
+    open_store_with(dir, durability, false)
+}
+
+fn open_store_with(dir: &Path, durability: Durability, verify_on_open: bool) -> Res<Store> {
     let options = StoreOptions {
         durability,
-        verify_on_open: false,
+        verify_on_open,
     };
     Store::open(dir.join(DB_FILE), options).map_err(|e| e.to_string())
 }
@@ -340,13 +351,13 @@ fn open(a: &Args) -> Res<String> {
     let dir = a.dir()?;
     let before = status_kib("VmRSS:")?;
     let start = Instant::now();
-    let store = open_store(dir, Durability::Eventual)?;
+    let store = open_store_with(dir, Durability::Eventual, a.verify)?;
     let store_secs = start.elapsed().as_secs_f64();
     let log = open_core(&store)?;
     let length = log.length();
     let secs = start.elapsed().as_secs_f64();
     let after = status_kib("VmRSS:")?;
-    let mut row = Row::new("open", a);
+    let mut row = Row::new(if a.verify { "open-verified" } else { "open" }, a);
     row.timing(1, secs)
         .num("ms", secs * 1e3)
         .num("store_open_ms", store_secs * 1e3)
