@@ -724,7 +724,9 @@ fn byte_ranges_and_live_cursors() {
             o.encryption_key = Some([9; 32]);
         }
         let mut log = Log::open(MemoryStorage::new(), o).unwrap();
-        let blocks: Vec<Vec<u8>> = (0..20u8).map(|i| vec![b'a' + i; (i % 5) as usize]).collect();
+        let blocks: Vec<Vec<u8>> = (0..20u8)
+            .map(|i| vec![b'a' + i; (i % 5) as usize])
+            .collect();
         log.append_batch(&blocks).unwrap();
         let all: Vec<u8> = blocks.concat();
         assert_eq!(log.byte_length(), all.len() as u64);
@@ -736,7 +738,11 @@ fn byte_ranges_and_live_cursors() {
                     .flat_map(|c| c.unwrap().to_vec())
                     .collect();
                 let end = (start + len).min(all.len() as u64) as usize;
-                assert_eq!(got, all[start as usize..end], "{start}+{len} enc={encrypted}");
+                assert_eq!(
+                    got,
+                    all[start as usize..end],
+                    "{start}+{len} enc={encrypted}"
+                );
             }
         }
         // A cleared block in the range is a typed error, and the reader stops there.
@@ -764,7 +770,8 @@ fn byte_ranges_and_live_cursors() {
         }
         assert_eq!(seen.len(), 20 - 5 - 1);
         assert_eq!(cursor.position(), 20);
-        log.append_batch([&b"new"[..], b"more", b"x", b"beyond"]).unwrap();
+        log.append_batch([&b"new"[..], b"more", b"x", b"beyond"])
+            .unwrap();
         let mut tail = vec![];
         loop {
             match cursor.next(&log).unwrap() {

@@ -30,6 +30,14 @@
 //! append-mostly with point reads and rare range deletes (truncate, clear), which a B-tree
 //! serves well, so the store uses redb.
 //!
+//! Measured on the 2-core development VM (records shaped like a log's: 41-byte keys, 4 KiB
+//! blocks plus 44-byte nodes): redb reads a random record in 1.6–2.6 µs, fjall 2.11 (with
+//! key-value separation for large values) in 9.9 µs; redb inserts a 4 KiB value in 23–33 µs
+//! even in transactions of thousands, fjall in about 17 µs; a durable single write costs redb
+//! one fdatasync after about a dozen page writes. Reads decide random-get latency, which
+//! redb wins by 4×; writes are redb's weak side, which the group commit of
+//! [`Durability::Eventual`] amortises but cannot remove.
+//!
 //! # Layout and integrity
 //!
 //! One table holds every record of every core under a 41-byte key: the core's discovery key,
@@ -40,6 +48,16 @@
 //! naming the record. redb's own page checksums are verified when a file is opened after an
 //! unclean shutdown, and on every open when [`StoreOptions::verify_on_open`] is set (the
 //! default), so damage to the B-tree itself is an error at open, not a missing record later.
+//! A second table counts the cores with a header, so a damaged file never reads as holding
+//! fewer cores (a vanished core would otherwise reopen as a new, empty one).
+//!
+//! # Durability and memory
+//!
+//! [`Durability::Immediate`] (the default) commits and fsyncs every write batch before
+//! [`Storage::write`](ferrocore::storage::Storage::write) returns: an acknowledged append
+//! survives a crash or power loss. [`Durability::Eventual`] holds batches in memory (at most
+//! 8 MiB) and commits them together; see its documentation for what a crash loses. Point
+//! reads reuse one read transaction until the next commit.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
