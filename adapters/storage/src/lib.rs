@@ -65,10 +65,11 @@ mod core_storage;
 mod pending;
 mod record;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use ferrocore::storage::{Record, StorageError, WriteBatch};
+use ferrocore::storage::{Op, Record, StorageError, WriteBatch};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use pending::Pending;
@@ -304,10 +305,7 @@ impl Store {
     /// A [`StorageError`] about [`Record::Database`] if the commit fails (the pending batches
     /// stay pending, visible to reads, and a later flush retries them).
     pub fn flush(&self) -> Result<(), StorageError> {
-        let mut pending = self.pending();
-        self.commit(Durability::Immediate, pending.batches(), None)?;
-        pending.clear();
-        Ok(())
+        self.commit_pending(&mut self.pending(), Durability::Immediate, None)
     }
 
     /// Applies one core's write batch as the durability setting says.
@@ -316,31 +314,28 @@ impl Store {
             return Ok(());
         }
         if self.inner.options.durability == Durability::Immediate {
-            return self.commit(Durability::Immediate, &[], Some((core, &batch)));
+            // Nothing is ever pending in this mode.
+            return self.commit_pending(
+                &mut self.pending(),
+                Durability::Immediate,
+                Some((core, &batch)),
+            );
         }
         let mut pending = self.pending();
         if !Pending::can_hold(&batch) {
             // Everything pending, then this batch, in one transaction.
-            self.commit(
-                Durability::Eventual,
-                pending.batches(),
-                Some((core, &batch)),
-            )?;
-            pending.clear();
-            return Ok(());
+            return self.commit_pending(&mut pending, Durability::Eventual, Some((core, &batch)));
         }
         if pending.would_overflow(&batch) {
             // Commit the older batches first: if that fails, this batch is refused whole.
             // Every few group commits is durable: redb reuses freed pages only after a
             // durable commit, so this bounds the file's growth without an fsync each time.
-            let durability =
-                if pending.groups() % pending::DURABLE_EVERY == pending::DURABLE_EVERY - 1 {
-                    Durability::Immediate
-                } else {
-                    Durability::Eventual
-                };
-            self.commit(durability, pending.batches(), None)?;
-            pending.clear();
+            let durability = if pending.next_group_is_durable() {
+                Durability::Immediate
+            } else {
+                Durability::Eventual
+            };
+            self.commit_pending(&mut pending, durability, None)?;
             pending.count_group();
         }
         pending.push(*core, batch);
@@ -364,23 +359,24 @@ impl Store {
         if pending.is_empty() {
             return Ok(());
         }
-        self.commit(Durability::Eventual, pending.batches(), None)?;
-        pending.clear();
-        Ok(())
+        self.commit_pending(&mut pending, Durability::Eventual, None)
     }
 
-    /// Commits under a guard, first dropping the cached read transaction (a live reader
+    /// Commits the pending batches, then `last`, in one transaction and forgets them; on
+    /// failure nothing is forgotten. The cached read transaction goes first (a live reader
     /// would keep the pages this commit frees from being reused).
-    fn commit(
+    fn commit_pending(
         &self,
+        pending: &mut Pending,
         durability: Durability,
-        batches: &[([u8; 32], WriteBatch)],
         last: Option<(&[u8; 32], &WriteBatch)>,
     ) -> Result<(), StorageError> {
         *self.reader() = None;
         guard(Record::Database, || {
-            commit_batches(self.inner.db(), durability, batches, last)
-        })
+            commit_batches(self.inner.db(), durability, pending.batches(), last)
+        })?;
+        pending.clear();
+        Ok(())
     }
 
     fn pending(&self) -> MutexGuard<'_, Pending> {
@@ -446,19 +442,13 @@ fn commit_batches(
         let mut table = tx.open_table(RECORDS).map_err(|e| err(e.into()))?;
         let mut meta = tx.open_table(META).map_err(|e| err(e.into()))?;
         let mut new_cores = 0u64;
-        // One pass per core over its operations in order, so a group commit reads and
+        // Each core's operations in order, applied in one pass, so a group commit reads and
         // writes each core's counters once and its header only as last written.
-        let all: Vec<(&[u8; 32], &WriteBatch)> =
-            batches.iter().map(|(c, b)| (c, b)).chain(last).collect();
-        let mut cores: Vec<&[u8; 32]> = all.iter().map(|(c, _)| *c).collect();
-        cores.sort_unstable();
-        cores.dedup();
-        for core in cores {
-            let ops: Vec<&ferrocore::storage::Op> = all
-                .iter()
-                .filter(|(c, _)| *c == core)
-                .flat_map(|(_, b)| b.ops())
-                .collect();
+        let mut by_core: BTreeMap<&[u8; 32], Vec<&Op>> = BTreeMap::new();
+        for (core, batch) in batches.iter().map(|(c, b)| (c, b)).chain(last) {
+            by_core.entry(core).or_default().extend(batch.ops());
+        }
+        for (core, ops) in by_core {
             new_cores += core_storage::apply(&mut table, core, &ops)?;
         }
         if new_cores > 0 {
@@ -504,9 +494,7 @@ fn check_core_count(db: &Database) -> Result<(), StorageError> {
 
 /// The discovery keys of every core with a record in `table`, ascending: one seek per core,
 /// to the first key past the previous core's prefix.
-fn cores_in(
-    table: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
-) -> Result<Vec<[u8; 32]>, StorageError> {
+fn cores_in(table: &ReadTable) -> Result<Vec<[u8; 32]>, StorageError> {
     let err = |e: redb::StorageError| db_error(Record::Database, e);
     let mut out = Vec::new();
     let mut from = [0u8; 32];

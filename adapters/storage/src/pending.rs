@@ -18,7 +18,7 @@ pub(crate) const MAX_PENDING_BYTES: usize = 8 << 20;
 pub(crate) const MAX_PENDING_BATCHES: usize = 4096;
 
 /// One group commit in this many (forced by the bounds above) is durable.
-pub(crate) const DURABLE_EVERY: u64 = 8;
+const DURABLE_EVERY: u64 = 8;
 
 /// Write batches accepted but not yet committed to the database.
 #[derive(Debug, Default)]
@@ -85,9 +85,9 @@ impl Pending {
         self.batches.push((core, batch));
     }
 
-    /// Group commits forced by the bounds so far.
-    pub(crate) fn groups(&self) -> u64 {
-        self.groups
+    /// True if the next group commit forced by the bounds is one of the durable ones.
+    pub(crate) fn next_group_is_durable(&self) -> bool {
+        self.groups % DURABLE_EVERY == DURABLE_EVERY - 1
     }
 
     /// Counts one group commit forced by the bounds.
