@@ -368,6 +368,8 @@ fn clear_drops_blocks_nodes_and_contiguous_length() {
     assert!(log.proof(&req(5)).is_ok());
     // Seeking into the cleared part needs the dropped leaves.
     assert_eq!(log.seek(7).unwrap(), None);
+    // A byte read starting there names the dropped leaf the seek needed.
+    assert_eq!(log.read_bytes(7, 1).next(), Some(Err(Error::MissingNode(4))));
     assert_eq!(log.seek(13).unwrap(), Some((4, 1)));
     // Clear everything: roots stay.
     log.clear(0, 100).unwrap();

@@ -57,6 +57,14 @@ impl<S: Storage> Log<S> {
     /// # Errors
     /// [`Error::Storage`] if reading a node fails.
     pub fn seek(&self, offset: u64) -> Result<Option<(u64, u64)>, Error> {
+        Ok(match self.locate(offset)? {
+            Located::At(index, rest) => Some((index, rest)),
+            Located::Past | Located::Missing(_) => None,
+        })
+    }
+
+    /// Where user byte `offset` lies: [`seek`](Self::seek), saying which node was missing.
+    fn locate(&self, offset: u64) -> Result<Located, Error> {
         let padding = self.padding();
         let user_size = |n: &Node| {
             n.size
@@ -72,7 +80,7 @@ impl<S: Storage> Log<S> {
             let mut node = *root;
             while let Some((l, r)) = children(node.index) {
                 let Some(left) = self.storage.node(l)? else {
-                    return Ok(None);
+                    return Ok(Located::Missing(l));
                 };
                 let left_size = user_size(&left);
                 if rest < left_size {
@@ -81,13 +89,17 @@ impl<S: Storage> Log<S> {
                     rest -= left_size;
                     match self.storage.node(r)? {
                         Some(right) => node = right,
-                        None => return Ok(None),
+                        None => return Ok(Located::Missing(r)),
                     }
                 }
             }
-            return Ok(Some((node.index / 2, rest)));
+            return Ok(Located::At(node.index / 2, rest));
         }
-        Ok((rest == 0).then_some((self.state.length, 0)))
+        Ok(if rest == 0 {
+            Located::At(self.state.length, 0)
+        } else {
+            Located::Past
+        })
     }
 
     /// The tree hash at any `length ≤ self.length()`, from stored nodes; `None` if a root of
@@ -155,6 +167,16 @@ impl<S: Storage> Log<S> {
             end,
         }
     }
+}
+
+/// Where a byte offset lies (see [`Log::seek`]).
+enum Located {
+    /// In block `.0`, at offset `.1`.
+    At(u64, u64),
+    /// Past the byte length.
+    Past,
+    /// The tree node with this index, on the way, is not stored locally.
+    Missing(u64),
 }
 
 /// A cursor over blocks `start..end` (or without end) that reads the log as it is at each
@@ -239,10 +261,16 @@ impl<S: Storage> ByteRangeReader<'_, S> {
     fn step(&mut self) -> Result<Bytes, Error> {
         let (index, within) = match self.position {
             Some(p) => p,
-            None => self
-                .log
-                .seek(self.offset)?
-                .ok_or_else(|| self.missing_node())?,
+            None => match self.log.locate(self.offset)? {
+                Located::At(index, within) => (index, within),
+                Located::Missing(node) => return Err(Error::MissingNode(node)),
+                // `end` is capped at the snapshot's byte length: the log shrank under it.
+                Located::Past => {
+                    return Err(Error::SnapshotTruncated {
+                        length: self.log.length(),
+                    })
+                }
+            },
         };
         let block = self
             .log
@@ -256,11 +284,6 @@ impl<S: Storage> ByteRangeReader<'_, S> {
         self.offset += (to - from) as u64;
         self.position = Some((index + 1, 0));
         Ok(block.slice(from..to))
-    }
-
-    /// The first node on the way to the offset that is not stored, for the error.
-    fn missing_node(&self) -> Error {
-        Error::MissingNode(self.log.roots().first().map_or(0, |r| r.index))
     }
 }
 
