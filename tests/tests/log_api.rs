@@ -369,7 +369,10 @@ fn clear_drops_blocks_nodes_and_contiguous_length() {
     // Seeking into the cleared part needs the dropped leaves.
     assert_eq!(log.seek(7).unwrap(), None);
     // A byte read starting there names the dropped leaf the seek needed.
-    assert_eq!(log.read_bytes(7, 1).next(), Some(Err(Error::MissingNode(4))));
+    assert_eq!(
+        log.read_bytes(7, 1).next(),
+        Some(Err(Error::MissingNode(4)))
+    );
     assert_eq!(log.seek(13).unwrap(), Some((4, 1)));
     // Clear everything: roots stay.
     log.clear(0, 100).unwrap();
