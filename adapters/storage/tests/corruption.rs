@@ -14,6 +14,8 @@ use ferrocore::storage::{MemoryStorage, Storage, StorageError, WriteBatch};
 use ferrocore::Node;
 use ferrocore_storage::{Store, StoreOptions};
 
+mod common;
+
 const CORES: [[u8; 32]; 2] = [[0x11; 32], [0xee; 32]];
 
 /// Raw-record trials verify every page at open.
@@ -177,32 +179,7 @@ fn read_log(path: &Path, key: &[u8; 32], length: u64) -> Result<(), ferrocore::E
         assert_eq!(log.get(i)?.as_deref(), Some(&log_block(i)[..]), "block {i}");
     }
     // Every node a proof needs is there and right: proofs of a few blocks verify.
-    for i in [0, length / 2, length - 1] {
-        let mut reader = Log::open(
-            ferrocore::storage::MemoryStorage::new(),
-            LogOptions {
-                key: Some(*key),
-                ..LogOptions::default()
-            },
-        )?;
-        let request = ferrocore_wire::Request {
-            id: 1,
-            fork: log.fork(),
-            block: Some(ferrocore_wire::RequestBlock { index: i, nodes: 0 }),
-            hash: None,
-            seek: None,
-            upgrade: Some(ferrocore_wire::RequestUpgrade { start: 0, length }),
-            manifest: true,
-            priority: 0,
-        };
-        let proof = log.proof(&request)?;
-        reader.apply_proof(&proof)?;
-        assert_eq!(
-            reader.get(i)?.as_deref(),
-            Some(&log_block(i)[..]),
-            "proved block {i}"
-        );
-    }
+    common::verify_through_reader(&log, *key, [0, length / 2, length - 1], log_block)?;
     Ok(())
 }
 

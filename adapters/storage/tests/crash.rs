@@ -19,10 +19,10 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use ferrocore::log::{Applied, Log, LogOptions};
-use ferrocore::storage::{MemoryStorage, Storage};
-use ferrocore::wire::{Request, RequestBlock, RequestUpgrade};
-use ferrocore_storage::{CoreStorage, Store, StoreOptions};
+use ferrocore::storage::Storage;
+use ferrocore_storage::{Store, StoreOptions};
+
+mod common;
 
 /// The child's own source, for its key, block contents and step plan.
 #[allow(dead_code)]
@@ -120,60 +120,6 @@ fn sample(length: u64, rng: &mut u64) -> BTreeSet<u64> {
     out
 }
 
-/// A reader knowing only the key verifies the log's signed state and the blocks `which`
-/// through proofs the log generates, and reads back the expected blocks.
-fn verify_through_reader(log: &Log<CoreStorage>, which: &BTreeSet<u64>) {
-    let length = log.length();
-    let options = LogOptions {
-        key: Some(writer::key()),
-        ..LogOptions::default()
-    };
-    let mut reader = Log::open(MemoryStorage::new(), options).unwrap();
-    if length == 0 {
-        return;
-    }
-    let upgrade = log
-        .proof(&Request {
-            fork: log.fork(),
-            upgrade: Some(RequestUpgrade { start: 0, length }),
-            manifest: true,
-            ..Request::default()
-        })
-        .unwrap();
-    assert_eq!(
-        reader.apply_proof(&upgrade).unwrap(),
-        Applied::Stored {
-            block: None,
-            upgrade: Some(length)
-        },
-        "the signed upgrade to {length} verifies"
-    );
-    assert_eq!(reader.roots(), log.roots());
-    assert_eq!(reader.signature(), log.signature());
-    assert_eq!(reader.byte_length(), log.byte_length());
-    for &i in which {
-        let proof = log
-            .proof(&Request {
-                fork: log.fork(),
-                block: Some(RequestBlock {
-                    index: i,
-                    nodes: reader.missing_nodes(2 * i).unwrap(),
-                }),
-                ..Request::default()
-            })
-            .unwrap();
-        assert_eq!(
-            reader.apply_proof(&proof).unwrap(),
-            Applied::Stored {
-                block: Some(i),
-                upgrade: None
-            },
-            "block {i} of {length} verifies"
-        );
-        assert_eq!(reader.get(i).unwrap().as_deref(), Some(&block(i)[..]));
-    }
-}
-
 /// Reopens the log after a crash and checks it (see the module docs); `base` is the length
 /// the writer had surely reached. Appends one block and returns the new length.
 fn check(path: &Path, base: u64, reported: &Reported, rng: &mut u64) -> u64 {
@@ -216,7 +162,7 @@ fn check(path: &Path, base: u64, reported: &Reported, rng: &mut u64) -> u64 {
             "block {i} of {length}"
         );
     }
-    verify_through_reader(&log, &which);
+    common::verify_through_reader(&log, writer::key(), which.iter().copied(), block).unwrap();
     // The log takes writes: append the next block, as the writer would.
     let appended = log.append(&block(length)).expect("append after SIGKILL");
     assert_eq!(appended.length, length + 1);
