@@ -7,7 +7,8 @@ use ferrocore::storage::{Op, Record, Storage, StorageError, StorageEstimate, Wri
 use ferrocore::Node;
 use redb::{ReadableTable, Table};
 
-use crate::record::{self, key, Kind};
+use crate::chunk::{self, Chunk};
+use crate::record::{self, key, split_key, Kind};
 use crate::{db_error, guard, Store};
 
 /// The records of one core in a [`Store`]. Each [`Storage::write`] is one transaction, or
@@ -52,6 +53,35 @@ impl CoreStorage {
                 v.value(),
                 record,
             )?)))
+        })
+    }
+
+    /// Block `index` from the chunk holding it, if any (pending writes first).
+    fn block_at(&self, index: u64) -> Result<Option<Bytes>, StorageError> {
+        let record = Record::Block(index);
+        let k = key(&self.core, Kind::Block, index);
+        if let Some(hit) = self.store.pending_lookup(&k) {
+            return Ok(hit);
+        }
+        let lo = key(&self.core, Kind::Block, 0);
+        guard(record, || {
+            self.store.with_table(record, |table| {
+                let mut range = table
+                    .range::<&[u8]>(&lo[..]..=&k[..])
+                    .map_err(|e| db_error(record, e))?;
+                let Some(entry) = range.next_back() else {
+                    return Ok(None);
+                };
+                let (ck, v) = entry.map_err(|e| db_error(record, e))?;
+                let Some(j) = offset_in(ck.value(), index, record)? else {
+                    return Ok(None);
+                };
+                let c = Chunk::parse(ck.value(), v.value(), record)?;
+                if j >= c.count() {
+                    return Ok(None);
+                }
+                Ok(Some(Bytes::copy_from_slice(c.block(j, record)?)))
+            })
         })
     }
 
@@ -106,6 +136,178 @@ fn delete_range(
     Ok((count, bytes))
 }
 
+/// Where block `index` would sit in the chunk keyed `chunk_key` (a key at or below the
+/// block's), or `None` if no chunk that long could reach it.
+fn offset_in(chunk_key: &[u8], index: u64, record: Record) -> Result<Option<usize>, StorageError> {
+    let (_, first) =
+        split_key(chunk_key).ok_or_else(|| StorageError::corrupt(record, "malformed chunk key"))?;
+    let j = index.saturating_sub(first);
+    Ok(usize::try_from(j).ok().filter(|&j| j < chunk::MAX_BLOCKS))
+}
+
+/// Blocks to store again after a delete cut the chunk they were in: first index and bytes.
+type Piece = (u64, Vec<Vec<u8>>);
+
+/// Removes the blocks with index in `range`, cutting the chunks that straddle its ends;
+/// returns the count and bytes of the blocks removed.
+fn delete_blocks(
+    table: &mut Table<&[u8], &[u8]>,
+    core: &[u8; 32],
+    range: Range<u64>,
+) -> Result<(u64, u64), StorageError> {
+    let Range { start, end } = range;
+    if start >= end {
+        return Ok((0, 0));
+    }
+    let err = |e| db_error(Record::Block(start), e);
+    let (lo, ks, ke) = (
+        key(core, Kind::Block, 0),
+        key(core, Kind::Block, start),
+        key(core, Kind::Block, end),
+    );
+    let (mut count, mut bytes) = (0u64, 0u64);
+    let mut keep: Vec<Piece> = Vec::new();
+
+    // A chunk that starts below `start` and reaches into the range: keep its head (and its
+    // tail, if it also reaches past `end`).
+    let mut cut_before = None;
+    if let Some(entry) = table
+        .range::<&[u8]>(&lo[..]..&ks[..])
+        .map_err(err)?
+        .next_back()
+    {
+        let (ck, v) = entry.map_err(err)?;
+        if let Some(j) = offset_in(ck.value(), start, Record::Block(start))? {
+            let first = start - j as u64;
+            let c = Chunk::parse(ck.value(), v.value(), Record::Block(first))?;
+            if j < c.count() {
+                let blocks = c.blocks_from(0, first)?;
+                let to = usize::try_from(end - first).map_or(blocks.len(), |t| t.min(blocks.len()));
+                count += (to - j) as u64;
+                bytes += blocks[j..to].iter().map(|b| b.len() as u64).sum::<u64>();
+                keep.push((first, blocks[..j].iter().map(|b| b.to_vec()).collect()));
+                if to < blocks.len() {
+                    keep.push((end, blocks[to..].iter().map(|b| b.to_vec()).collect()));
+                }
+                cut_before = Some(ck.value().to_vec());
+            }
+        }
+    }
+    if let Some(k) = cut_before {
+        table.remove(&k[..]).map_err(err)?;
+    }
+
+    // The last chunk that starts in the range may reach past `end`: keep its tail.
+    let mut tail: Option<(u64, u64, Vec<Vec<u8>>)> = None;
+    if let Some(entry) = table
+        .range::<&[u8]>(&ks[..]..&ke[..])
+        .map_err(err)?
+        .next_back()
+    {
+        let (ck, v) = entry.map_err(err)?;
+        let (_, first) = split_key(ck.value())
+            .ok_or_else(|| StorageError::corrupt(Record::Block(start), "malformed chunk key"))?;
+        let (n, _) = chunk::lenient_size(v.value());
+        if first.saturating_add(n) > end {
+            let c = Chunk::parse(ck.value(), v.value(), Record::Block(first))?;
+            let from = usize::try_from(end - first).unwrap_or(usize::MAX);
+            if from < c.count() {
+                let blocks = c.blocks_from(from, first)?;
+                let b = blocks.iter().map(|b| b.len() as u64).sum();
+                tail = Some((
+                    blocks.len() as u64,
+                    b,
+                    blocks.iter().map(|b| b.to_vec()).collect(),
+                ));
+            }
+        }
+    }
+    table
+        .retain_in::<&[u8], _>(&ks[..]..&ke[..], |_, v| {
+            let (n, b) = chunk::lenient_size(v);
+            count += n;
+            bytes += b;
+            false
+        })
+        .map_err(err)?;
+    if let Some((n, b, blocks)) = tail {
+        count = count.saturating_sub(n);
+        bytes = bytes.saturating_sub(b);
+        keep.push((end, blocks));
+    }
+    for (first, blocks) in keep {
+        if !blocks.is_empty() {
+            put_chunk(table, core, first, &blocks)?;
+        }
+    }
+    Ok((count, bytes))
+}
+
+/// Stores `blocks` (within one chunk's limits, or a single block) as the chunk at `first`.
+fn put_chunk<B: AsRef<[u8]>>(
+    table: &mut Table<&[u8], &[u8]>,
+    core: &[u8; 32],
+    first: u64,
+    blocks: &[B],
+) -> Result<(), StorageError> {
+    let k = key(core, Kind::Block, first);
+    table
+        .insert(&k[..], &chunk::encode(&k, blocks)[..])
+        .map_err(|e| db_error(Record::Block(first), e))?;
+    Ok(())
+}
+
+/// Consecutive blocks of a commit waiting to be stored as one chunk.
+#[derive(Default)]
+struct Run<'a> {
+    first: u64,
+    blocks: Vec<&'a [u8]>,
+    bytes: usize,
+}
+
+impl<'a> Run<'a> {
+    /// Adds block `index` if it continues the run and fits; false if the run must be
+    /// stored first.
+    fn extend(&mut self, index: u64, block: &'a [u8]) -> bool {
+        if self.blocks.is_empty() {
+            self.first = index;
+        } else if index != self.first.saturating_add(self.blocks.len() as u64)
+            || self.blocks.len() >= chunk::MAX_BLOCKS
+            || chunk::encoded_len(self.blocks.len() + 1, self.bytes + block.len())
+                > chunk::MAX_BYTES
+        {
+            return false;
+        }
+        self.blocks.push(block);
+        self.bytes += block.len();
+        true
+    }
+
+    /// Stores the run as one chunk, replacing whatever blocks it covers, and empties it.
+    fn store(
+        &mut self,
+        table: &mut Table<&[u8], &[u8]>,
+        core: &[u8; 32],
+        s: &mut StorageEstimate,
+    ) -> Result<(), StorageError> {
+        if self.blocks.is_empty() {
+            return Ok(());
+        }
+        let n = self.blocks.len() as u64;
+        let (gone, gone_bytes) =
+            delete_blocks(table, core, self.first..self.first.saturating_add(n))?;
+        put_chunk(table, core, self.first, &self.blocks)?;
+        s.blocks = s.blocks.saturating_sub(gone).saturating_add(n);
+        s.block_bytes = s
+            .block_bytes
+            .saturating_sub(gone_bytes)
+            .saturating_add(self.bytes as u64);
+        self.blocks.clear();
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
 /// Stores one record; returns the payload length of the value it replaced, if any.
 fn put(
     table: &mut Table<&[u8], &[u8]>,
@@ -131,6 +333,7 @@ pub(crate) fn apply(
 ) -> Result<u64, StorageError> {
     let mut s = stats_in(table, core)?;
     let mut new_core = 0;
+    let mut run = Run::default();
     // Only the last header counts.
     let last_header = ops.iter().rposition(|op| matches!(op, Op::PutHeader(_)));
     for (n, op) in ops.iter().enumerate() {
@@ -152,14 +355,14 @@ pub(crate) fn apply(
                 s.nodes = s.nodes.saturating_sub(n);
             }
             Op::PutBlock(i, v) => {
-                match put(table, core, Kind::Block, *i, v, Record::Block(*i))? {
-                    Some(old) => s.block_bytes = s.block_bytes.saturating_sub(old),
-                    None => s.blocks = s.blocks.saturating_add(1),
+                if !run.extend(*i, v) {
+                    run.store(table, core, &mut s)?;
+                    run.extend(*i, v);
                 }
-                s.block_bytes = s.block_bytes.saturating_add(v.len() as u64);
             }
             Op::DeleteBlocks(r) => {
-                let (n, bytes) = delete_range(table, core, Kind::Block, r.clone())?;
+                run.store(table, core, &mut s)?;
+                let (n, bytes) = delete_blocks(table, core, r.clone())?;
                 s.blocks = s.blocks.saturating_sub(n);
                 s.block_bytes = s.block_bytes.saturating_sub(bytes);
             }
@@ -184,6 +387,7 @@ pub(crate) fn apply(
             }
         }
     }
+    run.store(table, core, &mut s)?;
     put(
         table,
         core,
@@ -213,7 +417,7 @@ impl Storage for CoreStorage {
     }
 
     fn block(&self, index: u64) -> Result<Option<Bytes>, StorageError> {
-        self.get(Kind::Block, index, Record::Block(index))
+        self.block_at(index)
     }
 
     fn bitfield_pages(&self) -> Result<Vec<(u64, Bytes)>, StorageError> {
