@@ -202,6 +202,7 @@ impl Persistent {
     const OPTIONS: StoreOptions = StoreOptions {
         durability: Durability::Eventual,
         verify_on_open: true,
+        cache_bytes: ferrocore_storage::DEFAULT_CACHE_BYTES,
     };
 
     fn new() -> Self {

@@ -21,6 +21,7 @@ fn open(dir: &tempfile::TempDir, durability: Durability) -> (Store, CoreStorage)
     let options = StoreOptions {
         durability,
         verify_on_open: false,
+        ..StoreOptions::default()
     };
     let store = Store::open(dir.path().join("bench.redb"), options).unwrap();
     let core = store.core(&[5; 32]);

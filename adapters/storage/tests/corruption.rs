@@ -22,6 +22,7 @@ const CORES: [[u8; 32]; 2] = [[0x11; 32], [0xee; 32]];
 const VERIFY: StoreOptions = StoreOptions {
     durability: ferrocore_storage::Durability::Immediate,
     verify_on_open: true,
+    cache_bytes: ferrocore_storage::DEFAULT_CACHE_BYTES,
 };
 
 fn content(core: u8) -> WriteBatch {

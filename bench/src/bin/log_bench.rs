@@ -215,6 +215,7 @@ fn open_store_with(dir: &Path, durability: Durability, verify_on_open: bool) -> 
     let options = StoreOptions {
         durability,
         verify_on_open,
+        ..StoreOptions::default()
     };
     Store::open(dir.join(DB_FILE), options).map_err(|e| e.to_string())
 }
