@@ -147,7 +147,7 @@ console.log(`machine: ${meta.nproc} cores, ${meta.cpu}; ${meta.node}, ${meta.rus
 console.log(`load average (1/5/15 min): ${meta.loadavg_start} at the start, ${meta.loadavg_end} at the end (other processes share the cores)`)
 console.log(`versions: hypercore ${meta.hypercore} (hypercore-storage ${meta.hypercore_storage}, rocksdb-native ${meta.rocksdb_native}); ferrocore ${meta.git_rev}`)
 console.log('ferrocore: Log over ferrocore-storage (redb), verify_on_open = false (except the row marked default); non-durable = Durability::Eventual,')
-console.log('  its timing includes one final store.flush(); durable = Durability::Immediate (fsync per commit).')
+console.log('  its timing includes one final store.flush(); durable = Durability::Immediate (one WAL record + fdatasync per commit).')
 console.log('JS: hypercore defaults; hypercore 11 has no durable append (RocksDB writes without sync), so durable')
 console.log('  ferrocore rows give median commit time / median fdatasync of 4 KiB (probed in the same process,')
 console.log('  50 before and 50 after the timed loop); the fdatasync row below is a separate run of 500.')
