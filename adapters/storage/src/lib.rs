@@ -401,7 +401,10 @@ impl Store {
                 return Err(e);
             }
             if self.wal().record_bytes() >= wal::CHECKPOINT_BYTES {
-                self.checkpoint(&mut pending)?;
+                // The batch is durable and committed: a failed checkpoint must not report it
+                // as failed. The log keeps its records and the next write tries again; a
+                // database that refuses writes from now on fails that write.
+                let _ = self.checkpoint(&mut pending);
             }
             return Ok(());
         }

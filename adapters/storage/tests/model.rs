@@ -216,3 +216,42 @@ fn empty_batches_and_unknown_cores_read_as_empty() {
     assert!(store.cores().unwrap().is_empty());
     assert_eq!(c.discovery_key(), &[1; 32]);
 }
+
+#[test]
+fn the_write_ahead_log_is_checkpointed_and_belongs_to_its_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let wal = dir.path().join("s.redb-wal");
+    let block = |i: u64| Bytes::from(vec![(i % 251) as u8; 64 * 1024]);
+    {
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        let mut core = store.core(&[4; 32]);
+        // 40 MiB of durable writes: past one checkpoint (32 MiB of log).
+        for b in 0..40u64 {
+            let mut batch = WriteBatch::new();
+            for i in b * 16..(b + 1) * 16 {
+                batch.put_block(i, block(i));
+            }
+            core.write(batch).unwrap();
+        }
+        let logged = std::fs::metadata(&wal).unwrap().len();
+        assert!(
+            logged < 16 << 20,
+            "the log was emptied at the checkpoint ({logged} bytes)"
+        );
+    }
+    // Closed cleanly: the log is empty and the database holds everything.
+    assert!(std::fs::metadata(&wal).unwrap().len() < 64);
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let core = store.core(&[4; 32]);
+    for i in (0..640).step_by(7) {
+        assert_eq!(core.block(i).unwrap(), Some(block(i)), "block {i}");
+    }
+    assert_eq!(core.estimate().unwrap().blocks, 640);
+    drop(store);
+
+    // A log left beside a deleted database is not replayed into its successor.
+    std::fs::remove_file(&path).unwrap();
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    assert!(store.cores().unwrap().is_empty());
+}

@@ -124,4 +124,16 @@ fn a_damaged_write_ahead_log_gives_a_typed_error_or_true_data() {
         outcomes[1]
     );
     assert!(outcomes[0] > 0, "damage to records is detected");
+
+    // The log belongs to its database: beside a new database (the old one deleted) it is
+    // discarded, not replayed into it.
+    std::fs::remove_file(&tdb).unwrap();
+    std::fs::write(&twal, &clean_wal).unwrap();
+    let store = Store::open(&tdb, StoreOptions::default()).unwrap();
+    assert!(
+        store.cores().unwrap().is_empty(),
+        "a new store starts empty"
+    );
+    drop(store);
+    assert!(std::fs::metadata(&twal).unwrap().len() < 64);
 }
