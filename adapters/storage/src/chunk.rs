@@ -20,6 +20,8 @@
 
 use ferrocore::storage::{Record, StorageError};
 
+use crate::record::u32_at;
+
 /// Most bytes (table and data) a chunk is filled to; a larger block gets a chunk of its own.
 pub(crate) const MAX_BYTES: usize = 60 * 1024;
 
@@ -68,10 +70,10 @@ pub(crate) struct Chunk<'v> {
 }
 
 fn entry(table: &[u8], j: usize) -> (usize, u32) {
-    let e = &table[j * ENTRY..(j + 1) * ENTRY];
-    let len = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
-    let crc = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
-    (len as usize, crc)
+    (
+        u32_at(table, j * ENTRY) as usize,
+        u32_at(table, j * ENTRY + 4),
+    )
 }
 
 impl<'v> Chunk<'v> {
@@ -81,7 +83,7 @@ impl<'v> Chunk<'v> {
         let head = value
             .get(..HEAD)
             .ok_or_else(|| corrupt("block chunk shorter than its header"))?;
-        let count = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let count = u32_at(head, 4) as usize;
         if count == 0 || count > MAX_BLOCKS {
             return Err(corrupt("block chunk count out of range"));
         }
@@ -89,7 +91,7 @@ impl<'v> Chunk<'v> {
         let table = value
             .get(HEAD..table_end)
             .ok_or_else(|| corrupt("block chunk shorter than its table"))?;
-        let crc = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let crc = u32_at(head, 0);
         if crc != crc32c::crc32c_append(crc32c::crc32c(key), &value[4..table_end]) {
             return Err(corrupt("block chunk header checksum mismatch"));
         }
@@ -146,7 +148,7 @@ impl<'v> Chunk<'v> {
 pub(crate) fn lenient_size(value: &[u8]) -> (u64, u64) {
     let count = value
         .get(4..HEAD)
-        .map_or(0, |c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .map_or(0, |c| u32_at(c, 0) as usize)
         .min(MAX_BLOCKS);
     let table = (HEAD + count * ENTRY).min(value.len());
     (count as u64, (value.len() - table) as u64)

@@ -9,7 +9,7 @@ use redb::{ReadableTable, Table};
 
 use crate::chunk::{self, Chunk};
 use crate::record::{self, key, split_key, Kind};
-use crate::{db_error, guard, Store};
+use crate::{db_error, guard, ReadTable, Store};
 
 /// The records of one core in a [`Store`]. Each [`Storage::write`] is one transaction, or
 /// joins a group commit under [`Durability::Eventual`](crate::Durability::Eventual).
@@ -30,26 +30,29 @@ impl CoreStorage {
         &self.core
     }
 
-    /// The verified payload of one record, if stored (pending writes first).
-    fn get(&self, kind: Kind, index: u64, record: Record) -> Result<Option<Bytes>, StorageError> {
-        let k = key(&self.core, kind, index);
-        if let Some(hit) = self.store.pending_lookup(&k) {
-            return Ok(hit);
-        }
-        guard(record, || self.get_unguarded(&k, record))
-    }
-
-    fn get_unguarded(
+    /// A record by key: what the pending writes say, else `read` on the committed table
+    /// (under the panic guard).
+    fn lookup(
         &self,
         k: &[u8; record::KEY_LEN],
         record: Record,
+        read: impl FnOnce(&ReadTable) -> Result<Option<Bytes>, StorageError>,
     ) -> Result<Option<Bytes>, StorageError> {
-        self.store.with_table(record, |table| {
+        if let Some(hit) = self.store.pending_lookup(k) {
+            return Ok(hit);
+        }
+        guard(record, || self.store.with_table(record, read))
+    }
+
+    /// The verified payload of one record, if stored (pending writes first).
+    fn get(&self, kind: Kind, index: u64, record: Record) -> Result<Option<Bytes>, StorageError> {
+        let k = key(&self.core, kind, index);
+        self.lookup(&k, record, |table| {
             let Some(v) = table.get(&k[..]).map_err(|e| db_error(record, e))? else {
                 return Ok(None);
             };
             Ok(Some(Bytes::copy_from_slice(record::open(
-                k,
+                &k,
                 v.value(),
                 record,
             )?)))
@@ -60,28 +63,23 @@ impl CoreStorage {
     fn block_at(&self, index: u64) -> Result<Option<Bytes>, StorageError> {
         let record = Record::Block(index);
         let k = key(&self.core, Kind::Block, index);
-        if let Some(hit) = self.store.pending_lookup(&k) {
-            return Ok(hit);
-        }
         let lo = key(&self.core, Kind::Block, 0);
-        guard(record, || {
-            self.store.with_table(record, |table| {
-                let mut range = table
-                    .range::<&[u8]>(&lo[..]..=&k[..])
-                    .map_err(|e| db_error(record, e))?;
-                let Some(entry) = range.next_back() else {
-                    return Ok(None);
-                };
-                let (ck, v) = entry.map_err(|e| db_error(record, e))?;
-                let Some(j) = offset_in(ck.value(), index, record)? else {
-                    return Ok(None);
-                };
-                let c = Chunk::parse(ck.value(), v.value(), record)?;
-                if j >= c.count() {
-                    return Ok(None);
-                }
-                Ok(Some(Bytes::copy_from_slice(c.block(j, record)?)))
-            })
+        self.lookup(&k, record, |table| {
+            let mut range = table
+                .range::<&[u8]>(&lo[..]..=&k[..])
+                .map_err(|e| db_error(record, e))?;
+            let Some(entry) = range.next_back() else {
+                return Ok(None);
+            };
+            let (ck, v) = entry.map_err(|e| db_error(record, e))?;
+            let Some(j) = offset_in(ck.value(), index, record)? else {
+                return Ok(None);
+            };
+            let c = Chunk::parse(ck.value(), v.value(), record)?;
+            if j >= c.count() {
+                return Ok(None);
+            }
+            Ok(Some(Bytes::copy_from_slice(c.block(j, record)?)))
         })
     }
 
@@ -198,7 +196,7 @@ fn delete_blocks(
     }
 
     // The last chunk that starts in the range may reach past `end`: keep its tail.
-    let mut tail: Option<(u64, u64, Vec<Vec<u8>>)> = None;
+    let mut tail: Option<Vec<Vec<u8>>> = None;
     if let Some(entry) = table
         .range::<&[u8]>(&ks[..]..&ke[..])
         .map_err(err)?
@@ -212,13 +210,12 @@ fn delete_blocks(
             let c = Chunk::parse(ck.value(), v.value(), Record::Block(first))?;
             let from = usize::try_from(end - first).unwrap_or(usize::MAX);
             if from < c.count() {
-                let blocks = c.blocks_from(from, first)?;
-                let b = blocks.iter().map(|b| b.len() as u64).sum();
-                tail = Some((
-                    blocks.len() as u64,
-                    b,
-                    blocks.iter().map(|b| b.to_vec()).collect(),
-                ));
+                tail = Some(
+                    c.blocks_from(from, first)?
+                        .iter()
+                        .map(|b| b.to_vec())
+                        .collect(),
+                );
             }
         }
     }
@@ -230,9 +227,9 @@ fn delete_blocks(
             false
         })
         .map_err(err)?;
-    if let Some((n, b, blocks)) = tail {
-        count = count.saturating_sub(n);
-        bytes = bytes.saturating_sub(b);
+    if let Some(blocks) = tail {
+        count = count.saturating_sub(blocks.len() as u64);
+        bytes = bytes.saturating_sub(blocks.iter().map(|b| b.len() as u64).sum());
         keep.push((end, blocks));
     }
     for (first, blocks) in keep {

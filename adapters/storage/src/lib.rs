@@ -589,16 +589,10 @@ fn open_wal(db: &Database, path: &Path) -> Result<Wal, StorageError> {
     let err = |e: redb::Error| db_error(Record::Database, e);
     let (id, applied) = {
         let tx = db.begin_read().map_err(|e| err(e.into()))?;
-        match tx.open_table(META) {
-            Ok(meta) => {
-                let get = |k| -> Result<Option<u64>, StorageError> {
-                    Ok(meta.get(k).map_err(|e| err(e.into()))?.map(|v| v.value()))
-                };
-                (get(STORE_ID)?, get(WAL_SEQ)?.unwrap_or(0))
-            }
-            Err(redb::TableError::TableDoesNotExist(_)) => (None, 0),
-            Err(e) => return Err(err(e.into())),
-        }
+        (
+            meta_value(&tx, STORE_ID)?,
+            meta_value(&tx, WAL_SEQ)?.unwrap_or(0),
+        )
     };
     let id = match id {
         Some(id) => id,
@@ -626,18 +620,22 @@ fn open_wal(db: &Database, path: &Path) -> Result<Wal, StorageError> {
     Ok(wal)
 }
 
+/// The value of `key` in the [`META`] table as of `tx` (`None` if absent, or if the table
+/// was never created).
+fn meta_value(tx: &redb::ReadTransaction, key: &str) -> Result<Option<u64>, StorageError> {
+    let err = |e: redb::Error| db_error(Record::Database, e);
+    match tx.open_table(META) {
+        Ok(meta) => Ok(meta.get(key).map_err(|e| err(e.into()))?.map(|v| v.value())),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(err(e.into())),
+    }
+}
+
 /// Checks that the records hold a header for as many cores as the meta table counts.
 fn check_core_count(db: &Database) -> Result<(), StorageError> {
     let err = |e: redb::Error| db_error(Record::Database, e);
     let tx = db.begin_read().map_err(|e| err(e.into()))?;
-    let recorded = match tx.open_table(META) {
-        Ok(meta) => meta
-            .get(CORE_COUNT)
-            .map_err(|e| err(e.into()))?
-            .map_or(0, |v| v.value()),
-        Err(redb::TableError::TableDoesNotExist(_)) => 0,
-        Err(e) => return Err(err(e.into())),
-    };
+    let recorded = meta_value(&tx, CORE_COUNT)?.unwrap_or(0);
     let table = tx.open_table(RECORDS).map_err(|e| err(e.into()))?;
     let mut found = 0u64;
     for core in cores_in(&table)? {

@@ -4,6 +4,16 @@
 use ferrocore::storage::{Record, StorageError, StorageEstimate};
 use ferrocore::Node;
 
+/// The little-endian u32 at `at` (the caller checked the length).
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The little-endian u64 at `at` (the caller checked the length).
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from(u32_at(b, at)) | u64::from(u32_at(b, at + 4)) << 32
+}
+
 /// Bytes of a record key: core discovery key, record kind, big-endian index.
 pub(crate) const KEY_LEN: usize = 32 + 1 + 8;
 

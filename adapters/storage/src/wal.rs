@@ -40,6 +40,8 @@ use bytes::Bytes;
 use ferrocore::storage::{Op, Record, StorageError, WriteBatch};
 use ferrocore::Node;
 
+use crate::record::{u32_at, u64_at};
+
 /// Bytes of log after which a write triggers a checkpoint.
 pub(crate) const CHECKPOINT_BYTES: u64 = 32 << 20;
 
@@ -75,16 +77,6 @@ fn io(what: &str, e: &std::io::Error) -> StorageError {
 
 fn corrupt(what: String) -> StorageError {
     StorageError::corrupt(Record::Database, format!("write-ahead log: {what}"))
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
 }
 
 impl Wal {
