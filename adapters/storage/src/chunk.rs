@@ -1,79 +1,92 @@
-//! Block chunks: the blocks of one core with consecutive indices, stored as one value.
+//! Block chunks: the index entry of consecutive blocks of one core.
 //!
-//! A commit packs each run of consecutive blocks it writes into chunks of up to
-//! [`MAX_BYTES`] (and [`MAX_BLOCKS`]) and stores each chunk under the key of its first
-//! block. One large value costs redb about a tenth of what the same bytes cost as 4 KiB values
-//! (each small value takes its own page), so a batch of blocks is written at close to the
-//! file's speed. A block is found by the last chunk key at or below its index.
+//! A commit stores each run of consecutive blocks it writes as one chunk of up to
+//! [`MAX_BLOCKS`] blocks under the key of its first block: the blocks' bytes go to the data
+//! file back to back (see [`data`](crate::data)), and the chunk records where they start and
+//! each block's length and checksum. One small value per run instead of one per block keeps
+//! the database's share of a batch small. A block is found by the last chunk key at or below
+//! its index.
 //!
 //! Value layout (integers little-endian):
 //!
 //! ```text
-//! header crc  u32   CRC-32C of the key, then of the bytes from `count` to the end of the table
+//! header crc  u32   CRC-32C of the key, then of every byte after this field
 //! count       u32   blocks in the chunk, 1..=MAX_BLOCKS
+//! offset      u64   where the first block's bytes start in the data file
 //! table       count × (len u32, crc u32)   each block's length and CRC-32C of its bytes
-//! data        the blocks' bytes, back to back (exactly the sum of the lengths)
 //! ```
 //!
-//! A read checks the header and the one block it returns, so a random read of a small block
-//! from a large chunk costs a checksum over that block, not over the chunk.
+//! A read checks the header and the one block it returns. A chunk cut by a delete is stored
+//! again as the pieces that remain, each pointing into the same bytes of the data file.
 
 use ferrocore::storage::{Record, StorageError};
 
-use crate::record::u32_at;
+use crate::record::{u32_at, u64_at};
 
-/// Most bytes (table and data) a chunk is filled to; a larger block gets a chunk of its own.
-pub(crate) const MAX_BYTES: usize = 60 * 1024;
+/// Most blocks in one chunk (bounds the table a read checks and walks).
+pub(crate) const MAX_BLOCKS: usize = 256;
 
-/// Most blocks in one chunk (bounds the table a read walks).
-pub(crate) const MAX_BLOCKS: usize = 1024;
-
-/// Bytes of the header crc and count.
-const HEAD: usize = 8;
+/// Bytes of the header crc, count and offset.
+const HEAD: usize = 16;
 
 /// Bytes of one table entry.
 const ENTRY: usize = 8;
 
-/// The encoded size of a chunk's table and data for blocks of total `data` bytes.
-pub(crate) fn encoded_len(blocks: usize, data: usize) -> usize {
-    HEAD + blocks * ENTRY + data
+/// One block's table entry: its length and the CRC-32C of its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// Bytes of the block.
+    pub(crate) len: u32,
+    /// CRC-32C of the block's bytes.
+    pub(crate) crc: u32,
 }
 
-/// Encodes `blocks` (at least one, at most [`MAX_BLOCKS`]) as the value stored under `key`.
-pub(crate) fn encode<B: AsRef<[u8]>>(key: &[u8], blocks: &[B]) -> Vec<u8> {
-    let data: usize = blocks.iter().map(|b| b.as_ref().len()).sum();
-    let mut v = Vec::with_capacity(encoded_len(blocks.len(), data));
+impl Entry {
+    /// The entry of `block`.
+    pub(crate) fn of(block: &[u8]) -> Self {
+        Self {
+            len: u32::try_from(block.len()).unwrap_or(u32::MAX),
+            crc: crc32c::crc32c(block),
+        }
+    }
+}
+
+/// Encodes the chunk stored under `key` whose blocks (at least one, at most
+/// [`MAX_BLOCKS`]) start at `offset` in the data file.
+pub(crate) fn encode(key: &[u8], offset: u64, entries: &[Entry]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(HEAD + entries.len() * ENTRY);
     v.extend_from_slice(&[0; 4]);
     v.extend_from_slice(
-        &u32::try_from(blocks.len())
+        &u32::try_from(entries.len())
             .unwrap_or(u32::MAX)
             .to_le_bytes(),
     );
-    for b in blocks {
-        let b = b.as_ref();
-        v.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes());
-        v.extend_from_slice(&crc32c::crc32c(b).to_le_bytes());
+    v.extend_from_slice(&offset.to_le_bytes());
+    for e in entries {
+        v.extend_from_slice(&e.len.to_le_bytes());
+        v.extend_from_slice(&e.crc.to_le_bytes());
     }
     let crc = crc32c::crc32c_append(crc32c::crc32c(key), &v[4..]);
     v[..4].copy_from_slice(&crc.to_le_bytes());
-    for b in blocks {
-        v.extend_from_slice(b.as_ref());
-    }
     v
 }
 
-/// A chunk whose header has been checked: its table and data.
+/// A chunk whose header has been checked.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Chunk<'v> {
+    offset: u64,
     table: &'v [u8],
-    data: &'v [u8],
 }
 
-fn entry(table: &[u8], j: usize) -> (usize, u32) {
-    (
-        u32_at(table, j * ENTRY) as usize,
-        u32_at(table, j * ENTRY + 4),
-    )
+/// Where one block's bytes are in the data file, and their checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Location {
+    /// Offset in the data file.
+    pub(crate) offset: u64,
+    /// Bytes of the block.
+    pub(crate) len: usize,
+    /// CRC-32C of the block's bytes.
+    pub(crate) crc: u32,
 }
 
 impl<'v> Chunk<'v> {
@@ -87,20 +100,21 @@ impl<'v> Chunk<'v> {
         if count == 0 || count > MAX_BLOCKS {
             return Err(corrupt("block chunk count out of range"));
         }
-        let table_end = HEAD + count * ENTRY;
-        let table = value
-            .get(HEAD..table_end)
-            .ok_or_else(|| corrupt("block chunk shorter than its table"))?;
-        let crc = u32_at(head, 0);
-        if crc != crc32c::crc32c_append(crc32c::crc32c(key), &value[4..table_end]) {
-            return Err(corrupt("block chunk header checksum mismatch"));
+        if value.len() != HEAD + count * ENTRY {
+            return Err(corrupt("block chunk length does not match its count"));
         }
-        let data = &value[table_end..];
-        let total: u64 = (0..count).map(|j| entry(table, j).0 as u64).sum();
-        if total != data.len() as u64 {
-            return Err(corrupt("block chunk length does not match its table"));
+        if u32_at(head, 0) != crc32c::crc32c_append(crc32c::crc32c(key), &value[4..]) {
+            return Err(corrupt("block chunk checksum mismatch"));
         }
-        Ok(Self { table, data })
+        let offset = u64_at(head, 8);
+        let total: u64 = (0..count).map(|j| u64::from(entry(value, j).len)).sum();
+        if offset.checked_add(total).is_none() {
+            return Err(corrupt("block chunk reaches past the largest file offset"));
+        }
+        Ok(Self {
+            offset,
+            table: &value[HEAD..],
+        })
     }
 
     /// Blocks in the chunk.
@@ -108,50 +122,72 @@ impl<'v> Chunk<'v> {
         self.table.len() / ENTRY
     }
 
-    /// The `j`th block (`j < count`), checked against its CRC.
-    pub(crate) fn block(&self, j: usize, record: Record) -> Result<&'v [u8], StorageError> {
-        let offset: usize = (0..j).map(|i| entry(self.table, i).0).sum();
-        let (len, crc) = entry(self.table, j);
-        let b = &self.data[offset..offset + len];
-        if crc32c::crc32c(b) != crc {
-            return Err(StorageError::corrupt(record, "block checksum mismatch"));
+    /// The table entry of the `j`th block (`j < count`).
+    pub(crate) fn entry(&self, j: usize) -> Entry {
+        Entry {
+            len: u32_at(self.table, j * ENTRY),
+            crc: u32_at(self.table, j * ENTRY + 4),
         }
-        Ok(b)
     }
 
-    /// Every block from the `from`th on, each checked.
-    pub(crate) fn blocks_from(
-        &self,
-        from: usize,
-        first: u64,
-    ) -> Result<Vec<&'v [u8]>, StorageError> {
-        let mut offset: usize = (0..from).map(|i| entry(self.table, i).0).sum();
-        let mut out = Vec::with_capacity(self.count().saturating_sub(from));
-        for j in from..self.count() {
-            let (len, crc) = entry(self.table, j);
-            let b = &self.data[offset..offset + len];
-            if crc32c::crc32c(b) != crc {
-                return Err(StorageError::corrupt(
-                    Record::Block(first.saturating_add(j as u64)),
-                    "block checksum mismatch",
-                ));
-            }
-            out.push(b);
-            offset += len;
+    /// Bytes of blocks `from..to` (within the count).
+    pub(crate) fn data_len(&self, from: usize, to: usize) -> u64 {
+        (from..to).map(|j| u64::from(self.entry(j).len)).sum()
+    }
+
+    /// Where the `j`th block (`j < count`) is.
+    pub(crate) fn locate(&self, j: usize) -> Location {
+        let e = self.entry(j);
+        Location {
+            offset: self.offset + self.data_len(0, j),
+            len: e.len as usize,
+            crc: e.crc,
         }
-        Ok(out)
+    }
+
+    /// Blocks `from..to` as a chunk of their own: where they start and their entries.
+    pub(crate) fn piece(&self, from: usize, to: usize) -> (u64, Vec<Entry>) {
+        (
+            self.offset + self.data_len(0, from),
+            (from..to).map(|j| self.entry(j)).collect(),
+        )
+    }
+
+    /// The data file range of blocks `from..to`.
+    pub(crate) fn span(&self, from: usize, to: usize) -> (u64, u64) {
+        (
+            self.offset + self.data_len(0, from),
+            self.data_len(from, to),
+        )
     }
 }
 
-/// Block count and data bytes of a chunk about to be deleted whole, without trusting it:
-/// a damaged chunk still goes, counted as best its header allows.
-pub(crate) fn lenient_size(value: &[u8]) -> (u64, u64) {
-    let count = value
-        .get(4..HEAD)
+fn entry(value: &[u8], j: usize) -> Entry {
+    Entry {
+        len: u32_at(value, HEAD + j * ENTRY),
+        crc: u32_at(value, HEAD + j * ENTRY + 4),
+    }
+}
+
+/// Checks `bytes` read for the block at `loc`.
+pub(crate) fn check(bytes: &[u8], loc: &Location, record: Record) -> Result<(), StorageError> {
+    if crc32c::crc32c(bytes) != loc.crc {
+        return Err(StorageError::corrupt(
+            record,
+            "block checksum mismatch (data file)",
+        ));
+    }
+    Ok(())
+}
+
+/// Block count of a chunk about to be deleted whole, without trusting it: a damaged chunk
+/// still goes, counted as best its header allows.
+pub(crate) fn lenient_count(value: &[u8]) -> u64 {
+    value
+        .get(4..8)
         .map_or(0, |c| u32_at(c, 0) as usize)
-        .min(MAX_BLOCKS);
-    let table = (HEAD + count * ENTRY).min(value.len());
-    (count as u64, (value.len() - table) as u64)
+        .min(MAX_BLOCKS)
+        .min(value.len().saturating_sub(HEAD) / ENTRY) as u64
 }
 
 #[cfg(test)]
@@ -161,25 +197,30 @@ mod tests {
     #[test]
     fn chunks_round_trip_and_detect_damage() {
         let key = b"key-of-first-block";
-        let blocks: Vec<Vec<u8>> = vec![b"a".to_vec(), vec![], b"ccc".to_vec()];
-        let v = encode(key, &blocks);
+        let blocks: Vec<&[u8]> = vec![b"a", b"", b"ccc"];
+        let entries: Vec<Entry> = blocks.iter().map(|b| Entry::of(b)).collect();
+        let v = encode(key, 100, &entries);
         let c = Chunk::parse(key, &v, Record::Block(0)).unwrap();
         assert_eq!(c.count(), 3);
+        let offsets = [100, 101, 101];
         for (j, b) in blocks.iter().enumerate() {
-            assert_eq!(c.block(j, Record::Block(0)).unwrap(), &b[..]);
+            let loc = c.locate(j);
+            assert_eq!((loc.offset, loc.len), (offsets[j], b.len()));
+            check(b, &loc, Record::Block(0)).unwrap();
         }
-        assert_eq!(c.blocks_from(1, 0).unwrap(), vec![&b""[..], &b"ccc"[..]]);
-        assert_eq!(lenient_size(&v), (3, 4));
+        assert!(check(b"b", &c.locate(0), Record::Block(0)).is_err());
+        assert_eq!(c.piece(1, 3), (101, entries[1..].to_vec()));
+        assert_eq!(c.span(0, 2), (100, 1));
+        assert_eq!(lenient_count(&v), 3);
 
         assert!(Chunk::parse(b"other key", &v, Record::Block(0)).is_err());
         for i in 0..v.len() {
             let mut bad = v.clone();
             bad[i] ^= 0x10;
-            let damaged = match Chunk::parse(key, &bad, Record::Block(0)) {
-                Err(_) => true,
-                Ok(c) => (0..c.count()).any(|j| c.block(j, Record::Block(0)).is_err()),
-            };
-            assert!(damaged, "flip at {i} not detected");
+            assert!(
+                Chunk::parse(key, &bad, Record::Block(0)).is_err(),
+                "flip at {i} not detected"
+            );
         }
         for len in 0..v.len() {
             assert!(Chunk::parse(key, &v[..len], Record::Block(0)).is_err());

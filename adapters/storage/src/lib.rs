@@ -1,5 +1,5 @@
-//! Persistent storage for ferrocore: every core of a store in **one** crash-safe database file,
-//! each record checksummed.
+//! Persistent storage for ferrocore: every core of a store in **one** crash-safe database
+//! (a redb file, its data file and its write-ahead log), each record checksummed.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -35,27 +35,40 @@
 //! key-value separation for large values) in 9.9 µs; redb inserts a 4 KiB value in 23–33 µs
 //! even in transactions of thousands, fjall in about 17 µs; a durable single write costs redb
 //! one fdatasync after about a dozen page writes. Reads decide random-get latency, which
-//! redb wins by 4×. Writes are redb's weak side, and the store works around both halves of
-//! it: blocks are packed into chunks of up to 60 KiB (redb writes one 60 KiB value about
-//! 4× faster than fifteen 4 KiB ones, with periodic syncs), and durable writes go through a
-//! write-ahead log (one sequential write and one `fdatasync` each; see below).
+//! redb wins by 4×. Writes are redb's weak side, and the store keeps them small: block bytes
+//! go to an append-only data file beside the database (redb holds one small index entry per
+//! run of up to 256 blocks), tree nodes are packed 64 to a record, and durable writes go
+//! through a write-ahead log (one sequential write and one `fdatasync` each; see below).
 //!
 //! # Layout and integrity
 //!
 //! One table holds every record of every core under a 41-byte key: the core's discovery key,
-//! a kind byte (header, node, block chunk, bitfield page, counters) and the big-endian index,
-//! so the records of one kind of one core form one contiguous key range and a range delete
-//! touches no other core. Blocks with consecutive indices written by one commit are stored as
-//! one chunk under the index of its first block (a read finds the last chunk at or below the
-//! block; a delete or overwrite that cuts a chunk stores its remaining pieces again). Every
-//! value is checksummed (CRC-32C): other records over key and payload, a chunk over key and
-//! its table of block lengths, plus one checksum per block, so a read checks only the block
-//! it returns. A mismatch or an undecodable value is
-//! [`StorageErrorKind::Corrupt`](ferrocore::storage::StorageErrorKind) naming the record. redb's own page checksums are verified when a file is opened after an
-//! unclean shutdown, and on every open when [`StoreOptions::verify_on_open`] is set (the
-//! default), so damage to the B-tree itself is an error at open, not a missing record later.
-//! A second table counts the cores with a header, so a damaged file never reads as holding
-//! fewer cores (a vanished core would otherwise reopen as a new, empty one).
+//! a kind byte (header, node page, block chunk, bitfield page, counters) and the big-endian
+//! index, so the records of one kind of one core form one contiguous key range and a range
+//! delete touches no other core. Tree nodes are stored 64 to a page, by flat-tree index.
+//! Blocks with consecutive indices written by one commit form one chunk under the index of
+//! its first block: the blocks' bytes are appended to the data file (the database path with
+//! `-data` appended; shared by every core), and the chunk records where they start and each
+//! block's length and checksum (a read finds the last chunk at or below the block; a delete
+//! or overwrite that cuts a chunk stores the remaining pieces again, pointing at the same
+//! bytes). Every value is checksummed (CRC-32C over key and payload; a chunk over key and
+//! table), and every block's bytes have their own checksum, checked when the block is read.
+//! A mismatch or an undecodable value is
+//! [`StorageErrorKind::Corrupt`](ferrocore::storage::StorageErrorKind) naming the record.
+//! redb's own page checksums are verified when a file is opened after an unclean shutdown,
+//! and on every open when [`StoreOptions::verify_on_open`] is set (the default), so damage
+//! to the B-tree itself is an error at open, not a missing record later. Each commit records
+//! the data file's end: opening the store cuts off bytes past it (written for a commit that
+//! never landed), and a data file shorter than that is `Corrupt`. A second table counts the
+//! cores with a header, so a damaged file never reads as holding fewer cores (a vanished
+//! core would otherwise reopen as a new, empty one).
+//!
+//! Bytes of cleared, truncated or overwritten blocks are given back to the file system by
+//! punching holes in the data file (Linux; elsewhere the file keeps them), but only once a
+//! durable commit no longer refers to them: until then a crash could bring back a commit
+//! that does. Non-durable commits list their holes in a table; the next durable commit
+//! takes them out and punches them after it lands. A crash between that commit and the
+//! punch leaves those bytes allocated (space only, never data).
 //!
 //! # Durability and memory
 //!
@@ -63,11 +76,14 @@
 //! [`Storage::write`](ferrocore::storage::Storage::write) returns: an acknowledged append
 //! survives a crash or power loss. The batch is appended to the store's write-ahead log (the
 //! database path with `-wal` appended: one record, one `fdatasync` over space allocated
-//! ahead), then committed to redb without a sync. Every 32 MiB of log, and when the store
-//! closes, one durable redb commit takes over and the log is emptied; opening a store after
-//! a crash replays the log's newer records. The log's own damage handling is described in
-//! its module; damage never passes as data. A store is thus two files (the database and
-//! its log) whatever the number of cores. [`Durability::Eventual`] holds batches in memory
+//! ahead), then committed to redb without a sync (its blocks' bytes written to the data
+//! file, unsynced). Every 32 MiB of log, after a batch that deletes blocks, and when the
+//! store closes, the data file is synced and one durable redb commit takes over, and the
+//! log is emptied; opening a store after a crash replays the log's newer records. The log's
+//! own damage handling is described in its module; damage never passes as data. A store is
+//! thus three files (the database, its data file and its log) whatever the number of
+//! cores. Writes of many megabytes start the data file's write-back early (a hint to the
+//! kernel, no wait), so the sync that makes them durable waits for less. [`Durability::Eventual`] holds batches in memory
 //! (at most 8 MiB) and commits them together; see its documentation for what a crash loses.
 //! Point reads reuse one read transaction until the next commit; redb caches pages up to
 //! [`StoreOptions::cache_bytes`].
@@ -76,18 +92,22 @@
 
 mod chunk;
 mod core_storage;
+mod data;
+mod node_page;
 mod pending;
 mod record;
 mod wal;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ferrocore::storage::{Op, Record, StorageError, WriteBatch};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use core_storage::Sink;
+use data::DataFile;
 use pending::Pending;
 use wal::Wal;
 
@@ -109,6 +129,13 @@ const STORE_ID: &str = "store id";
 
 /// The [`META`] key of the last write-ahead log record the database holds durably.
 const WAL_SEQ: &str = "wal seq";
+
+/// The [`META`] key of the data file's end as of the commit (see [`data`]).
+pub(crate) const DATA_END: &str = "data end";
+
+/// Data file ranges no chunk refers to any more, by offset (value: length), left by
+/// commits that were not durable; the next durable commit takes them out and punches them.
+const HOLES: TableDefinition<u64, u64> = TableDefinition::new("holes");
 
 /// When a committed write batch is on disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -176,6 +203,8 @@ pub(crate) type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 struct Inner {
     /// Always `Some` until dropped (taken by `Drop` to close it under a guard).
     db: Option<Database>,
+    /// The block bytes (see [`data`]).
+    data: DataFile,
     options: StoreOptions,
     pending: Mutex<Pending>,
     /// The write-ahead log (locked after `pending`).
@@ -217,13 +246,22 @@ impl Drop for Inner {
             .unwrap_or_else(PoisonError::into_inner);
         let wal = self.wal.get_mut().unwrap_or_else(PoisonError::into_inner);
         let failed = *self.failed.get_mut();
+        let data = &self.data;
         let _ = guard(Record::Database, move || {
             if !failed && (!pending.is_empty() || wal.record_bytes() > 0) {
                 let seq = Some(wal.seq());
-                commit_batches(&db, Durability::Immediate, pending.batches(), None, seq)?;
+                commit_batches(
+                    &db,
+                    data,
+                    Durability::Immediate,
+                    pending.batches(),
+                    None,
+                    seq,
+                )?;
                 wal.reset()?;
             }
             drop(db);
+            data.trim();
             Ok(())
         });
     }
@@ -306,14 +344,20 @@ impl Store {
             Err(redb::TableError::TableDoesNotExist(_)) => false,
             Err(e) => return Err(db_error(Record::Database, e)),
         };
+        let data_end = {
+            let tx = db.begin_read().map_err(|e| db_error(Record::Database, e))?;
+            meta_value(&tx, DATA_END)?.unwrap_or(0)
+        };
+        let data = DataFile::open(&data::beside(path, "-data"), data_end)?;
         if !has_table {
-            commit_batches(&db, Durability::Immediate, &[], None, None)?;
+            commit_batches(&db, &data, Durability::Immediate, &[], None, None)?;
         }
-        let wal = open_wal(&db, &wal_path(path))?;
+        let wal = open_wal(&db, &data, &data::beside(path, "-wal"))?;
         check_core_count(&db)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db: Some(db),
+                data,
                 options,
                 pending: Mutex::new(Pending::default()),
                 wal: Mutex::new(wal),
@@ -400,7 +444,9 @@ impl Store {
                 self.inner.failed.store(true, Ordering::Relaxed);
                 return Err(e);
             }
-            if self.wal().record_bytes() >= wal::CHECKPOINT_BYTES {
+            // A batch that deleted blocks checkpoints at once, so the data file gives their
+            // bytes back now (only a durable commit may).
+            if self.wal().record_bytes() >= wal::CHECKPOINT_BYTES || !Pending::can_hold(&batch) {
                 // The batch is durable and committed: a failed checkpoint must not report it
                 // as failed. The log keeps its records and the next write tries again; a
                 // database that refuses writes from now on fails that write.
@@ -462,10 +508,22 @@ impl Store {
         // A durable commit holds every logged batch (each is committed as it is logged).
         let seq = (durability == Durability::Immediate).then(|| self.wal().seq());
         guard(Record::Database, || {
-            commit_batches(self.inner.db(), durability, pending.batches(), last, seq)
+            commit_batches(
+                self.inner.db(),
+                &self.inner.data,
+                durability,
+                pending.batches(),
+                last,
+                seq,
+            )
         })?;
         pending.clear();
         Ok(())
+    }
+
+    /// The data file.
+    pub(crate) fn data(&self) -> &DataFile {
+        &self.inner.data
     }
 
     fn pending(&self) -> MutexGuard<'_, Pending> {
@@ -520,9 +578,13 @@ impl Store {
 }
 
 /// Commits `batches` then `last` in one write transaction with `durability`
-/// (`Eventual` = redb's `None`: no fsync).
+/// (`Eventual` = redb's `None`: no fsync). The blocks' bytes are appended to the data file
+/// first (and synced, for a durable commit), so a commit never refers to bytes the file
+/// lacks. A durable commit also takes every recorded hole out of [`HOLES`] and punches it,
+/// with the holes it makes itself, once it has landed; other commits record theirs.
 fn commit_batches(
     db: &Database,
+    data: &DataFile,
     durability: Durability,
     batches: &[([u8; 32], WriteBatch)],
     last: Option<(&[u8; 32], &WriteBatch)>,
@@ -530,11 +592,16 @@ fn commit_batches(
 ) -> Result<(), StorageError> {
     let err = |e: redb::Error| db_error(Record::Database, e);
     let mut tx = db.begin_write().map_err(|e| err(e.into()))?;
-    tx.set_durability(match durability {
-        Durability::Immediate => redb::Durability::Immediate,
-        Durability::Eventual => redb::Durability::None,
+    let durable = durability == Durability::Immediate;
+    tx.set_durability(if durable {
+        redb::Durability::Immediate
+    } else {
+        redb::Durability::None
     })
     .map_err(|e| err(e.into()))?;
+    let mut sink = Sink::new(data.end());
+    let mut punch: Vec<(u64, u64)> = Vec::new();
+    let end;
     {
         let mut table = tx.open_table(RECORDS).map_err(|e| err(e.into()))?;
         let mut meta = tx.open_table(META).map_err(|e| err(e.into()))?;
@@ -546,7 +613,7 @@ fn commit_batches(
             by_core.entry(core).or_default().extend(batch.ops());
         }
         for (core, ops) in by_core {
-            new_cores += core_storage::apply(&mut table, core, &ops)?;
+            new_cores += core_storage::apply(&mut table, core, &ops, &mut sink)?;
         }
         if new_cores > 0 {
             let count = meta
@@ -559,15 +626,33 @@ fn commit_batches(
         if let Some(seq) = wal_seq {
             meta.insert(WAL_SEQ, seq).map_err(|e| err(e.into()))?;
         }
+        if durable {
+            let mut holes = tx.open_table(HOLES).map_err(|e| err(e.into()))?;
+            for entry in holes.iter().map_err(|e| err(e.into()))? {
+                let (k, v) = entry.map_err(|e| err(e.into()))?;
+                punch.push((k.value(), v.value()));
+            }
+            holes.retain(|_, _| false).map_err(|e| err(e.into()))?;
+            punch.extend_from_slice(sink.holes());
+        } else if !sink.holes().is_empty() {
+            let mut holes = tx.open_table(HOLES).map_err(|e| err(e.into()))?;
+            for &(at, len) in sink.holes() {
+                holes.insert(at, len).map_err(|e| err(e.into()))?;
+            }
+        }
+        end = data.write(sink.parts())?;
+        meta.insert(DATA_END, end).map_err(|e| err(e.into()))?;
+        if durable {
+            data.sync()?;
+        }
     }
-    tx.commit().map_err(|e| err(e.into()))
-}
-
-/// The write-ahead log's path: the database's with `-wal` appended.
-fn wal_path(db: &Path) -> PathBuf {
-    let mut p = db.as_os_str().to_owned();
-    p.push("-wal");
-    PathBuf::from(p)
+    tx.commit().map_err(|e| err(e.into()))?;
+    data.set_end(end);
+    data.start_write_back();
+    for (at, len) in punch {
+        data.punch(at, len);
+    }
+    Ok(())
 }
 
 /// A fresh store id: distinct for databases created at different times or by different
@@ -585,7 +670,7 @@ fn new_store_id() -> u64 {
 
 /// Opens the store's write-ahead log, replays the records the database lacks in one
 /// durable commit, and empties the log.
-fn open_wal(db: &Database, path: &Path) -> Result<Wal, StorageError> {
+fn open_wal(db: &Database, data: &DataFile, path: &Path) -> Result<Wal, StorageError> {
     let err = |e: redb::Error| db_error(Record::Database, e);
     let (id, applied) = {
         let tx = db.begin_read().map_err(|e| err(e.into()))?;
@@ -614,7 +699,14 @@ fn open_wal(db: &Database, path: &Path) -> Result<Wal, StorageError> {
             .iter()
             .map(|p| wal::decode(p))
             .collect::<Result<Vec<_>, _>>()?;
-        commit_batches(db, Durability::Immediate, &batches, None, Some(wal.seq()))?;
+        commit_batches(
+            db,
+            data,
+            Durability::Immediate,
+            &batches,
+            None,
+            Some(wal.seq()),
+        )?;
     }
     wal.reset()?;
     Ok(wal)

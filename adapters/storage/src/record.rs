@@ -25,12 +25,15 @@ const CRC_LEN: usize = 4;
 pub(crate) enum Kind {
     /// The header (index 0).
     Header = 0,
-    /// A tree node, by flat-tree index.
-    Node = 1,
+    /// A page of tree nodes, by page number (see [`node_page`](crate::node_page)).
+    NodePage = 1,
     /// A block, by index.
     Block = 2,
     /// A bitfield page, by page number.
     BitfieldPage = 3,
+    /// One tree node, by flat-tree index: only the keys of write batches held in memory
+    /// ([`Pending`](crate::pending::Pending)); the table stores nodes by page.
+    Node = 4,
     /// The core's counters for [`StorageEstimate`] (index 0).
     Stats = 0xff,
 }
@@ -161,7 +164,7 @@ mod tests {
     fn keys_sort_by_core_kind_then_index() {
         let c = [1; 32];
         assert!(key(&c, Kind::Block, 255) < key(&c, Kind::Block, 256));
-        assert!(key(&c, Kind::Node, u64::MAX) < key(&c, Kind::Block, 0));
+        assert!(key(&c, Kind::NodePage, u64::MAX) < key(&c, Kind::Block, 0));
         assert!(key(&c, Kind::Stats, 0) < key(&[2; 32], Kind::Header, 0));
         assert_eq!(split_key(&key(&c, Kind::Node, 9)), Some((c, 9)));
         assert_eq!(split_key(&[0; 40]), None);

@@ -32,7 +32,7 @@
 //! [`StorageErrorKind::Corrupt`](ferrocore::storage::StorageErrorKind) error, never a
 //! silent loss.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -87,13 +87,7 @@ impl Wal {
         id: u64,
         applied: u64,
     ) -> Result<(Self, Vec<Vec<u8>>), StorageError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| io("open", &e))?;
+        let file = crate::data::open_rw(path).map_err(|e| io("open", &e))?;
         let size = file.metadata().map_err(|e| io("stat", &e))?.len();
         let mut wal = Self {
             file,

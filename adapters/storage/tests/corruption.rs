@@ -1,5 +1,6 @@
-//! Damaged database files: flipped bytes and truncations at many offsets. Every outcome is the
-//! original data or a typed error (at open or at read): never wrong data, never a panic.
+//! Damaged store files (the database and its data file): flipped bytes and truncations at many
+//! offsets. Every outcome is the original data or a typed error (at open or at read): never
+//! wrong data, never a panic.
 //!
 //! Two levels, both with the default `verify_on_open`: raw records, and a `Log` (whose open
 //! checks the header, roots and bitfield against each other, and whose proofs must verify).
@@ -69,39 +70,77 @@ fn read_all(path: &Path, models: &[MemoryStorage]) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Runs `damage` on a fresh copy of the reference file and checks the outcome.
+/// A store's files as written: the database and its data file.
+struct Files {
+    db: Vec<u8>,
+    data: Vec<u8>,
+}
+
+impl Files {
+    fn read(db: &Path) -> Self {
+        let mut data = db.as_os_str().to_owned();
+        data.push("-data");
+        Self {
+            db: std::fs::read(db).unwrap(),
+            data: std::fs::read(data).unwrap(),
+        }
+    }
+}
+
+/// Which file a trial damages.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Db,
+    Data,
+}
+
+/// Runs `damage` on a fresh copy of the reference files (on the `target` one) and checks
+/// the outcome.
 fn trial<E>(
-    original: &[u8],
+    original: &Files,
+    target: Target,
     read: &dyn Fn(&Path) -> Result<(), E>,
     dir: &Path,
     what: &str,
     damage: impl FnOnce(&mut Vec<u8>),
 ) -> bool {
     let path = dir.join("damaged.redb");
-    let mut bytes = original.to_vec();
-    damage(&mut bytes);
-    std::fs::write(&path, &bytes).unwrap();
+    let data_path = dir.join("damaged.redb-data");
+    let _ = std::fs::remove_file(dir.join("damaged.redb-wal"));
+    let (mut db, mut data) = (original.db.clone(), original.data.clone());
+    damage(match target {
+        Target::Db => &mut db,
+        Target::Data => &mut data,
+    });
+    std::fs::write(&path, &db).unwrap();
+    std::fs::write(&data_path, &data).unwrap();
     let outcome = catch_unwind(AssertUnwindSafe(|| read(&path)));
     match outcome {
         Ok(Ok(())) => true,
         Ok(Err(_typed)) => false,
-        Err(_) => panic!("{what}: panicked (or read wrong data)"),
+        Err(_) => panic!("{target:?} {what}: panicked (or read wrong data)"),
     }
 }
 
-/// Flips bytes (dense over the first pages, a stride over the rest, every 13th non-zero byte)
-/// and truncates at many lengths; returns (original data, typed errors) counts.
+/// Flips bytes of the `target` file (dense over the first pages, a stride over the rest,
+/// every 13th non-zero byte) and truncates it at many lengths; returns (original data,
+/// typed errors) counts.
 fn damage_everywhere<E>(
-    original: &[u8],
+    original: &Files,
+    target: Target,
     dir: &Path,
     read: &dyn Fn(&Path) -> Result<(), E>,
 ) -> (usize, usize) {
-    assert!(trial(original, read, dir, "untouched", |_| {}));
-    let len = original.len();
+    assert!(trial(original, target, read, dir, "untouched", |_| {}));
+    let bytes = match target {
+        Target::Db => &original.db,
+        Target::Data => &original.data,
+    };
+    let len = bytes.len();
     let mut offsets: Vec<usize> = (0..len.min(8192)).step_by(29).collect();
     offsets.extend((8192..len).step_by(509));
     offsets.extend(
-        original
+        bytes
             .iter()
             .enumerate()
             .filter(|(_, b)| **b != 0)
@@ -116,6 +155,7 @@ fn damage_everywhere<E>(
         let mask = if n % 2 == 0 { 0x01u8 } else { 0xff };
         count(trial(
             original,
+            target,
             read,
             dir,
             &format!("flip {mask:#x} at {at}"),
@@ -127,9 +167,11 @@ fn damage_everywhere<E>(
     for cut in (0..len)
         .step_by(len / 41 + 1)
         .chain([len - 1, len / 2, 4096, 1, 0])
+        .filter(|&cut| cut < len)
     {
         count(trial(
             original,
+            target,
             read,
             dir,
             &format!("truncate at {cut}"),
@@ -139,7 +181,7 @@ fn damage_everywhere<E>(
         ));
     }
     println!(
-        "{} offsets of {len} bytes: {ok} trials read the original data, {errors} gave typed errors",
+        "{target:?}: {} offsets of {len} bytes: {ok} trials read the original data, {errors} gave typed errors",
         offsets.len()
     );
     (ok, errors)
@@ -150,9 +192,15 @@ fn damaged_files_give_original_data_or_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.redb");
     let models = write_store(&path);
-    let original = std::fs::read(&path).unwrap();
-    let (_, errors) = damage_everywhere(&original, dir.path(), &|p| read_all(p, &models));
+    let original = Files::read(&path);
+    let (_, errors) =
+        damage_everywhere(&original, Target::Db, dir.path(), &|p| read_all(p, &models));
     assert!(errors > 0, "no damage was detected at all");
+    // Every byte of the data file is some block's: any flip or cut is an error.
+    let (ok, _) = damage_everywhere(&original, Target::Data, dir.path(), &|p| {
+        read_all(p, &models)
+    });
+    assert_eq!(ok, 0, "damage to the data file read as data");
 }
 
 fn writer_options() -> LogOptions {
@@ -208,7 +256,14 @@ fn a_damaged_log_opens_with_a_typed_error_or_reads_true_data() {
         log.append_batch(&blocks).unwrap();
         (*log.key(), log.length())
     };
-    let original = std::fs::read(&path).unwrap();
-    let (_, errors) = damage_everywhere(&original, dir.path(), &|p| read_log(p, &key, length));
-    assert!(errors > 0, "no damage was detected at all");
+    let original = Files::read(&path);
+    for target in [Target::Db, Target::Data] {
+        let (_, errors) = damage_everywhere(&original, target, dir.path(), &|p| {
+            read_log(p, &key, length)
+        });
+        assert!(
+            errors > 0,
+            "no damage to the {target:?} file was detected at all"
+        );
+    }
 }

@@ -3,7 +3,9 @@
 //!
 //! - its length is the last acknowledged length or the one the in-flight append would reach
 //!   (appends are all-or-nothing, so never anything in between);
-//! - every block holds the expected content, the storage holds nothing past the length;
+//! - every block holds the expected content, or is absent because the writer cleared it
+//!   (it clears older ranges after some appends), and the storage holds nothing past the
+//!   length;
 //! - every checked block verifies against the signed tree: a fresh reader that knows only the
 //!   core key applies the log's upgrade proof (signature and manifest) and block proofs
 //!   (Merkle paths) and reads the same blocks;
@@ -29,7 +31,7 @@ mod common;
 #[path = "../src/bin/crash_writer.rs"]
 mod writer;
 
-use writer::{block, block_size, next_length};
+use writer::{block, block_size, cleared, next_length};
 
 /// Check every block up to this length; above it, a sample.
 const CHECK_ALL_UP_TO: u64 = 2000;
@@ -138,12 +140,26 @@ fn check(path: &Path, base: u64, reported: &Reported, rng: &mut u64) -> u64 {
         length == base || length == in_flight,
         "after acknowledged length {base} the log can be at {base} or {in_flight}, not {length}"
     );
-    assert_eq!(log.contiguous_length(), length);
     assert_eq!(
         log.byte_length(),
         (0..length).map(|i| block_size(i) as u64).sum::<u64>()
     );
-    assert_eq!(log.info().unwrap().storage.blocks, length);
+    // Blocks a clear may have removed: those of every clear after an append up to `length`.
+    let clearable: BTreeSet<u64> = (0..=length).filter_map(cleared).flatten().collect();
+    let mut present = 0;
+    for i in 0..length {
+        if log.has(i, i + 1) {
+            present += 1;
+        } else {
+            assert!(clearable.contains(&i), "block {i} of {length} is missing");
+        }
+    }
+    assert_eq!(
+        log.contiguous_length(),
+        (0..length).find(|i| !log.has(*i, i + 1)).unwrap_or(length)
+    );
+    assert_eq!(log.info().unwrap().storage.blocks, present);
+    println!("  {} of {length} blocks cleared", length - present);
     assert_eq!(
         log.storage().block(length).unwrap(),
         None,
@@ -154,7 +170,10 @@ fn check(path: &Path, base: u64, reported: &Reported, rng: &mut u64) -> u64 {
         None,
         "leaf past the length"
     );
-    let which = sample(length, rng);
+    let which: BTreeSet<u64> = sample(length, rng)
+        .into_iter()
+        .filter(|&i| log.has(i, i + 1))
+        .collect();
     for &i in &which {
         assert_eq!(
             log.get(i).unwrap().as_deref(),

@@ -6,13 +6,21 @@ use ferrocore::Node;
 use ferrocore_storage::{CoreStorage, Durability, Store, StoreOptions};
 use proptest::prelude::*;
 
+/// Node indices span several node pages (64 nodes each).
+const NODES: u64 = 200;
+
+/// Block indices read back (runs of tiny blocks reach past a chunk's 256).
+const BLOCKS: u64 = 340;
+
 fn op() -> impl Strategy<Value = Op> {
     let idx = 0u64..40;
+    let node = 0u64..NODES;
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..20).prop_map(|h| Op::PutHeader(Bytes::from(h))),
-        (idx.clone(), any::<u64>(), any::<[u8; 32]>())
+        (node.clone(), any::<u64>(), any::<[u8; 32]>())
             .prop_map(|(i, s, h)| Op::PutNode(Node::new(i, s, h))),
-        (idx.clone(), idx.clone()).prop_map(|(a, b)| Op::DeleteNodes(a..b)),
+        (node.clone(), node.clone()).prop_map(|(a, b)| Op::DeleteNodes(a..b)),
+        Just(Op::DeleteNodes(0..u64::MAX)),
         (idx.clone(), proptest::collection::vec(any::<u8>(), 0..64))
             .prop_map(|(i, v)| Op::PutBlock(i, Bytes::from(v))),
         (idx.clone(), idx.clone()).prop_map(|(a, b)| Op::DeleteBlocks(a..b)),
@@ -23,25 +31,35 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Consecutive blocks, as an append writes them: sizes up to 20 KiB, so runs fill chunks
-/// and split across them.
+/// Consecutive blocks, as an append writes them: a few of up to 20 KiB, or up to 300 tiny
+/// ones, so runs fill chunks (256 blocks) and split across them.
 fn block_run() -> impl Strategy<Value = Vec<Op>> {
-    (
-        0u64..40,
+    let blocks = prop_oneof![
         proptest::collection::vec((0usize..20_000, any::<u8>()), 1..12),
-    )
-        .prop_map(|(start, blocks)| {
-            (start..)
-                .zip(blocks)
-                .map(|(i, (len, fill))| Op::PutBlock(i, Bytes::from(vec![fill; len])))
-                .collect()
-        })
+        proptest::collection::vec((0usize..8, any::<u8>()), 1..300),
+    ];
+    (0u64..40, blocks).prop_map(|(start, blocks)| {
+        (start..)
+            .zip(blocks)
+            .map(|(i, (len, fill))| Op::PutBlock(i, Bytes::from(vec![fill; len])))
+            .collect()
+    })
+}
+
+/// Nodes with consecutive indices, as appends write them over time: fills node pages.
+fn node_run() -> impl Strategy<Value = Vec<Op>> {
+    (0u64..NODES, 1u64..130, any::<u8>()).prop_map(|(start, n, fill)| {
+        (start..(start + n).min(NODES))
+            .map(|i| Op::PutNode(Node::new(i, u64::from(fill), [fill; 32])))
+            .collect()
+    })
 }
 
 fn batch() -> impl Strategy<Value = WriteBatch> {
     let step = prop_oneof![
         3 => op().prop_map(|o| vec![o]),
         1 => block_run(),
+        1 => node_run(),
     ];
     proptest::collection::vec(step, 0..12).prop_map(|steps| {
         let mut b = WriteBatch::new();
@@ -55,8 +73,10 @@ fn batch() -> impl Strategy<Value = WriteBatch> {
 /// Every read of `a` equals the same read of `b`.
 fn assert_same(a: &impl Storage, b: &impl Storage) {
     assert_eq!(a.header().unwrap(), b.header().unwrap());
-    for i in 0..41 {
+    for i in 0..NODES + 1 {
         assert_eq!(a.node(i).unwrap(), b.node(i).unwrap(), "node {i}");
+    }
+    for i in 0..BLOCKS {
         assert_eq!(a.block(i).unwrap(), b.block(i).unwrap(), "block {i}");
     }
     assert_eq!(a.bitfield_pages().unwrap(), b.bitfield_pages().unwrap());
@@ -74,18 +94,21 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn matches_memory_storage_and_survives_reopen(batches in proptest::collection::vec(batch(), 1..8)) {
+    fn matches_memory_storage_and_survives_reopen(
+        batches in proptest::collection::vec(batch(), 1..8),
+        durability in prop_oneof![Just(Durability::Eventual), Just(Durability::Immediate)],
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
         let mut model = MemoryStorage::new();
         {
-            let store = Store::open(&path, eventual()).unwrap();
+            let store = Store::open(&path, StoreOptions { durability, ..StoreOptions::default() }).unwrap();
             let mut core = store.core(&[3; 32]);
             // A neighbour core whose records sit on both sides of ours in key order.
             let mut before = store.core(&[2; 32]);
             let mut after = store.core(&[4; 32]);
             let mut neighbour = WriteBatch::new();
-            for i in 0..41 {
+            for i in 0..BLOCKS.max(NODES + 1) {
                 neighbour.put_block(i, Bytes::from(vec![i as u8; 3])).put_node(Node::new(i, 1, [1; 32]));
             }
             before.write(neighbour.clone()).unwrap();
@@ -143,8 +166,8 @@ fn many_cores_share_one_file_and_stay_isolated() {
     files.sort();
     assert_eq!(
         files,
-        ["s.redb", "s.redb-wal"],
-        "one database and its write-ahead log per store, whatever the number of cores"
+        ["s.redb", "s.redb-data", "s.redb-wal"],
+        "one database, its data file and its write-ahead log per store, whatever the number of cores"
     );
     let store = Store::open(&path, StoreOptions::default()).unwrap();
     let mut sorted = keys.clone();
@@ -254,4 +277,60 @@ fn the_write_ahead_log_is_checkpointed_and_belongs_to_its_database() {
     std::fs::remove_file(&path).unwrap();
     let store = Store::open(&path, StoreOptions::default()).unwrap();
     assert!(store.cores().unwrap().is_empty());
+}
+
+/// Bytes of the data file the file system holds (holes punched are not counted).
+#[cfg(target_os = "linux")]
+fn allocated(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().blocks() * 512
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn cleared_blocks_give_their_space_back_and_their_neighbours_stay_whole() {
+    for durability in [Durability::Immediate, Durability::Eventual] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let data = dir.path().join("s.redb-data");
+        let block = |i: u64| Bytes::from(vec![(i % 251) as u8 + 1; 16 * 1024]);
+        let options = StoreOptions {
+            durability,
+            ..StoreOptions::default()
+        };
+        {
+            let store = Store::open(&path, options).unwrap();
+            let mut core = store.core(&[5; 32]);
+            // 8 MiB in batches of 32 blocks: chunks of 32 that the clear below cuts.
+            for b in 0..16u64 {
+                let mut batch = WriteBatch::new();
+                for i in b * 32..(b + 1) * 32 {
+                    batch.put_block(i, block(i));
+                }
+                core.write(batch).unwrap();
+            }
+            store.flush().unwrap();
+            let before = allocated(&data);
+            let mut clear = WriteBatch::new();
+            clear.delete_blocks(10..500);
+            core.write(clear).unwrap();
+            // Holes are punched once a durable commit no longer refers to the bytes:
+            // at once with `Immediate`, at the next flush with `Eventual`.
+            store.flush().unwrap();
+            let after = allocated(&data);
+            let freed = before.saturating_sub(after);
+            assert!(
+                freed >= 480 * 16 * 1024,
+                "{durability:?}: {freed} of {} bytes given back",
+                490 * 16 * 1024
+            );
+            assert_eq!(core.estimate().unwrap().blocks, 512 - 490);
+        }
+        let store = Store::open(&path, options).unwrap();
+        let core = store.core(&[5; 32]);
+        for i in 0..512 {
+            let want = (!(10..500).contains(&i)).then(|| block(i));
+            assert_eq!(core.block(i).unwrap(), want, "{durability:?}: block {i}");
+        }
+    }
 }

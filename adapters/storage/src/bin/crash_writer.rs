@@ -1,6 +1,8 @@
 //! Child process of `tests/crash.rs`: opens a `ferrocore::log::Log` over a [`Store`] with
 //! `Immediate` durability and appends to it forever, printing `ready <length>` once the log
-//! is open and `ack <length>` once each append has returned.
+//! is open and `ack <length>` once each append has returned. After some appends it clears
+//! a range of older blocks ([`cleared`]), so kills also land in clears and the hole punching
+//! that follows them.
 //!
 //! Usage: `crash_writer <store path>`. What the writer does at each length is a fixed
 //! function of that length ([`step`]), and block `i` is [`block`]`(i)`, so the test knows
@@ -100,6 +102,16 @@ pub fn next_length(length: u64) -> u64 {
     }
 }
 
+/// The blocks the writer clears right after an append reaches `length`, if any: about one
+/// append in eight clears 1..=32 blocks from 64 to 32 blocks behind.
+pub fn cleared(length: u64) -> Option<std::ops::Range<u64>> {
+    let h = mix(length ^ 0xc1ea);
+    (length >= 64 && h % 8 == 0).then(|| {
+        let start = length - 64 + (h >> 8) % 32;
+        start..(start + 1 + (h >> 16) % 32).min(length - 32)
+    })
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
@@ -117,5 +129,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         writeln!(out, "ack {}", appended.length)?;
         out.flush()?;
+        if let Some(r) = cleared(appended.length) {
+            log.clear(r.start, r.end)?;
+        }
     }
 }

@@ -1,0 +1,267 @@
+//! The data file: the bytes of every block of every core, appended back to back.
+//!
+//! The database holds each chunk's index entry (see [`chunk`](crate::chunk)): where its
+//! blocks' bytes start in this file, their lengths and checksums. The file only grows at its
+//! end; the database records the end as of each commit ([`DATA_END`](crate::DATA_END)), and
+//! opening the store cuts off whatever lies past it (bytes written for a commit that never
+//! landed). Bytes no chunk refers to any more (after a truncate, a clear or an overwrite) are
+//! listed in the database as holes and given back to the file system (a punched hole) once a
+//! durable commit no longer refers to them.
+//!
+//! Why a file of its own: redb copies every value into its B-tree pages and writes each page
+//! again on commit, which cost a batch of 4 KiB blocks more than hashing and signing it. A
+//! sequential append costs one copy into the page cache.
+
+use std::fs::{File, OpenOptions};
+use std::io::{IoSlice, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferrocore::storage::{Record, StorageError};
+
+/// The path of one of a store's files beside its database: the database's path with
+/// `suffix` appended (`-data`, `-wal`).
+pub(crate) fn beside(db: &Path, suffix: &str) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// Opens `path` for reading and writing, creating it if absent, keeping its bytes.
+pub(crate) fn open_rw(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+/// An open data file.
+#[derive(Debug)]
+pub(crate) struct DataFile {
+    file: File,
+    /// The end as of the last commit: the next commit's bytes go here. (Commits are
+    /// serialized by the store; reads never look at it.)
+    end: AtomicU64,
+    /// Where the last write-back started by [`start_write_back`](Self::start_write_back)
+    /// ended.
+    kicked: AtomicU64,
+    /// The end of the space allocated ahead.
+    reserved: AtomicU64,
+}
+
+/// Bytes the data file is allocated ahead of its end, at a time.
+const RESERVE_BYTES: u64 = 64 << 20;
+
+/// Unsynced bytes past which a commit starts their write-back.
+const WRITE_BACK_BYTES: u64 = 4 << 20;
+
+fn io(e: &std::io::Error) -> StorageError {
+    StorageError::io(Record::Database, format!("data file: {e}"))
+}
+
+impl DataFile {
+    /// Opens (or creates) the data file at `path` for a database whose last commit ends its
+    /// data at `end`: longer files are cut back to `end`; a shorter one is damage.
+    pub(crate) fn open(path: &Path, end: u64) -> Result<Self, StorageError> {
+        let file = open_rw(path).map_err(|e| io(&e))?;
+        let len = file.metadata().map_err(|e| io(&e))?.len();
+        if len < end {
+            return Err(StorageError::corrupt(
+                Record::Database,
+                format!("data file holds {len} bytes but the database refers to {end}"),
+            ));
+        }
+        // Also gives back space allocated ahead past the end by an earlier run.
+        file.set_len(end).map_err(|e| io(&e))?;
+        Ok(Self {
+            file,
+            end: AtomicU64::new(end),
+            kicked: AtomicU64::new(end),
+            reserved: AtomicU64::new(end),
+        })
+    }
+
+    /// Where the next appended byte goes.
+    pub(crate) fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// Writes `parts` back to back from [`end`](Self::end) on, without moving the end (a
+    /// commit that fails after this leaves bytes the next one overwrites); returns the end
+    /// after them for [`set_end`](Self::set_end).
+    pub(crate) fn write(&self, parts: &[&[u8]]) -> Result<u64, StorageError> {
+        let total: u64 = parts.iter().map(|p| p.len() as u64).sum();
+        let end = self.end();
+        if total == 0 {
+            return Ok(end);
+        }
+        self.reserve(end + total);
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(end)).map_err(|e| io(&e))?;
+        // Vectored writes of up to 1024 slices at a time (the usual IOV_MAX).
+        for group in parts.chunks(1024) {
+            let mut slices: Vec<IoSlice<'_>> = group.iter().map(|p| IoSlice::new(p)).collect();
+            let mut rest = &mut slices[..];
+            while !rest.is_empty() {
+                let n = match f.write_vectored(rest) {
+                    Ok(0) => return Err(io(&std::io::ErrorKind::WriteZero.into())),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io(&e)),
+                };
+                IoSlice::advance_slices(&mut rest, n);
+            }
+        }
+        Ok(end + total)
+    }
+
+    /// Allocates file space ahead of the end, in large steps, so appends find their
+    /// blocks allocated (the file keeps its length). Only a hint.
+    fn reserve(&self, upto: u64) {
+        let have = self.reserved.load(Ordering::Acquire);
+        if upto > have {
+            let to = upto.div_ceil(RESERVE_BYTES) * RESERVE_BYTES + RESERVE_BYTES;
+            reserve_space(&self.file, have, to - have);
+            self.reserved.store(to, Ordering::Release);
+        }
+    }
+
+    /// Records that a commit holding the bytes up to `end` landed.
+    pub(crate) fn set_end(&self, end: u64) {
+        self.end.store(end, Ordering::Release);
+    }
+
+    /// Gives back the space allocated ahead past the end (at close).
+    pub(crate) fn trim(&self) {
+        let _ = self.file.set_len(self.end());
+    }
+
+    /// Makes the written bytes durable.
+    pub(crate) fn sync(&self) -> Result<(), StorageError> {
+        self.file.sync_data().map_err(|e| io(&e))?;
+        self.kicked.store(self.end(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Asks the kernel to start writing the committed bytes not yet on their way to disk,
+    /// once there are [`WRITE_BACK_BYTES`] of them, without waiting: the next
+    /// [`sync`](Self::sync) then waits for less, and the writing happens on another core
+    /// while the caller goes on. Only a hint; it never fails.
+    pub(crate) fn start_write_back(&self) {
+        let (from, to) = (self.kicked.load(Ordering::Acquire), self.end());
+        if to.saturating_sub(from) >= WRITE_BACK_BYTES {
+            start_write_back(&self.file, from, to - from);
+            self.kicked.store(to, Ordering::Release);
+        }
+    }
+
+    /// Reads `len` bytes at `offset` (block `record`'s bytes; a short file is damage).
+    pub(crate) fn read(
+        &self,
+        offset: u64,
+        len: usize,
+        record: Record,
+    ) -> Result<Vec<u8>, StorageError> {
+        let mut buf = vec![0u8; len];
+        read_exact_at(&self.file, &mut buf, offset).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                StorageError::corrupt(record, "block lies past the end of the data file")
+            } else {
+                StorageError::io(record, format!("data file: {e}"))
+            }
+        })?;
+        Ok(buf)
+    }
+
+    /// Gives the bytes of `hole` back to the file system where it supports that (the file
+    /// keeps its length; the range reads as zeros). Best effort: space only.
+    pub(crate) fn punch(&self, offset: u64, len: u64) {
+        punch_hole(&self.file, offset, len);
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    // Readers are serialized by the store's reader lock; writers seek before every write.
+    use std::io::Read;
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn punch_hole(file: &File, offset: u64, len: u64) {
+    use rustix::fs::{fallocate, FallocateFlags};
+    if len > 0 {
+        let _ = fallocate(
+            file,
+            FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
+            offset,
+            len,
+        );
+    }
+}
+
+/// `POSIX_FADV_DONTNEED` on a range of dirty pages starts their write-back on Linux
+/// (`WB_SYNC_NONE`: no waiting) and drops none of them, as they are not clean yet.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn start_write_back(file: &File, offset: u64, len: u64) {
+    use rustix::fs::{fadvise, Advice};
+    let _ = fadvise(
+        file,
+        offset,
+        std::num::NonZeroU64::new(len),
+        Advice::DontNeed,
+    );
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn reserve_space(file: &File, offset: u64, len: u64) {
+    use rustix::fs::{fallocate, FallocateFlags};
+    let _ = fallocate(file, FallocateFlags::KEEP_SIZE, offset, len);
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn reserve_space(_file: &File, _offset: u64, _len: u64) {}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn start_write_back(_file: &File, _offset: u64, _len: u64) {}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn punch_hole(_file: &File, _offset: u64, _len: u64) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_read_back_and_uncommitted_tails_are_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x-data");
+        let d = DataFile::open(&path, 0).unwrap();
+        let end = d.write(&[b"hello ", b"", b"world"]).unwrap();
+        assert_eq!(end, 11);
+        d.set_end(end);
+        // Written but never committed: overwritten by the next write.
+        assert_eq!(d.write(&[b"junk"]).unwrap(), 15);
+        assert_eq!(d.write(&[b"!"]).unwrap(), 12);
+        d.set_end(12);
+        assert_eq!(d.read(6, 6, Record::Block(1)).unwrap(), b"world!");
+        assert!(d.read(10, 10, Record::Block(1)).is_err());
+        d.punch(0, 6);
+        assert_eq!(d.read(6, 6, Record::Block(1)).unwrap(), b"world!");
+        drop(d);
+        // Reopened at an earlier commit: cut back; at a later one than the file holds: damage.
+        let d = DataFile::open(&path, 11).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 11);
+        assert_eq!(d.end(), 11);
+        drop(d);
+        assert!(DataFile::open(&path, 12).is_err());
+    }
+}
