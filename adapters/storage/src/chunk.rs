@@ -106,15 +106,14 @@ impl<'v> Chunk<'v> {
         if u32_at(head, 0) != crc32c::crc32c_append(crc32c::crc32c(key), &value[4..]) {
             return Err(corrupt("block chunk checksum mismatch"));
         }
-        let offset = u64_at(head, 8);
-        let total: u64 = (0..count).map(|j| u64::from(entry(value, j).len)).sum();
-        if offset.checked_add(total).is_none() {
+        let chunk = Self {
+            offset: u64_at(head, 8),
+            table: &value[HEAD..],
+        };
+        if chunk.offset.checked_add(chunk.data_len(0, count)).is_none() {
             return Err(corrupt("block chunk reaches past the largest file offset"));
         }
-        Ok(Self {
-            offset,
-            table: &value[HEAD..],
-        })
+        Ok(chunk)
     }
 
     /// Blocks in the chunk.
@@ -159,13 +158,6 @@ impl<'v> Chunk<'v> {
             self.offset + self.data_len(0, from),
             self.data_len(from, to),
         )
-    }
-}
-
-fn entry(value: &[u8], j: usize) -> Entry {
-    Entry {
-        len: u32_at(value, HEAD + j * ENTRY),
-        crc: u32_at(value, HEAD + j * ENTRY + 4),
     }
 }
 

@@ -390,7 +390,9 @@ impl Pages {
                 let record = Record::Node(page * node_page::PER_PAGE);
                 let stored = table.get(&k[..]).map_err(|e| db_error(record, e))?;
                 let p = match stored {
-                    Some(v) => NodePage::decode(record::open(&k, v.value(), record)?, record)?,
+                    Some(v) => {
+                        NodePage::decode(record::open(&k, v.value(), record)?, page, record)?
+                    }
                     None => NodePage::default(),
                 };
                 e.insert((p, false))
@@ -451,9 +453,7 @@ impl Pages {
         );
         table
             .retain_in::<&[u8], _>(&lo[..]..&hi[..], |_, v| {
-                gone += v
-                    .get(4..12)
-                    .map_or(0, |b| u64::from(crate::record::u64_at(b, 0).count_ones()));
+                gone += NodePage::lenient_count(v);
                 false
             })
             .map_err(|e| db_error(Record::Node(range.start), e))?;
@@ -581,7 +581,8 @@ impl Storage for CoreStorage {
                 let Some(v) = table.get(&k[..]).map_err(|e| db_error(record, e))? else {
                     return Ok(None);
                 };
-                NodePage::read(record::open(&k, v.value(), record)?, page, slot, record)
+                let p = NodePage::decode(record::open(&k, v.value(), record)?, page, record)?;
+                Ok(p.get(slot))
             })
         })
     }

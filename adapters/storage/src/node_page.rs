@@ -16,13 +16,10 @@
 use ferrocore::storage::{Record, StorageError};
 use ferrocore::Node;
 
-use crate::record::u64_at;
+use crate::record::{decode_node, encode_node, u64_at, NODE_LEN};
 
 /// Nodes per page.
 pub(crate) const PER_PAGE: u64 = 64;
-
-/// Bytes of one stored node.
-const NODE_LEN: usize = 8 + 32;
 
 /// The page of the node at `index`, and its slot there.
 pub(crate) fn locate(index: u64) -> (u64, usize) {
@@ -33,21 +30,22 @@ pub(crate) fn locate(index: u64) -> (u64, usize) {
 #[derive(Debug, Clone)]
 pub(crate) struct NodePage {
     present: u64,
-    nodes: [(u64, [u8; 32]); PER_PAGE as usize],
+    /// The node of every slot whose `present` bit is set (the others are placeholders).
+    nodes: [Node; PER_PAGE as usize],
 }
 
 impl Default for NodePage {
     fn default() -> Self {
         Self {
             present: 0,
-            nodes: [(0, [0; 32]); PER_PAGE as usize],
+            nodes: [Node::new(0, 0, [0; 32]); PER_PAGE as usize],
         }
     }
 }
 
 impl NodePage {
     /// Decodes the payload of page `page`; damage is reported about the node `record`.
-    pub(crate) fn decode(payload: &[u8], record: Record) -> Result<Self, StorageError> {
+    pub(crate) fn decode(payload: &[u8], page: u64, record: Record) -> Result<Self, StorageError> {
         let corrupt = |what| StorageError::corrupt(record, what);
         if payload.len() < 8 {
             return Err(corrupt("node page shorter than its bitmap"));
@@ -56,46 +54,31 @@ impl NodePage {
         if payload.len() != 8 + present.count_ones() as usize * NODE_LEN {
             return Err(corrupt("node page length does not match its bitmap"));
         }
-        let mut page = Self {
+        let mut out = Self {
             present,
             ..Self::default()
         };
         let mut at = 8;
         for s in 0..PER_PAGE as usize {
             if present & (1 << s) != 0 {
-                let mut hash = [0u8; 32];
-                hash.copy_from_slice(&payload[at + 8..at + NODE_LEN]);
-                page.nodes[s] = (u64_at(payload, at), hash);
+                let index = page * PER_PAGE + s as u64;
+                out.nodes[s] = decode_node(index, &payload[at..at + NODE_LEN])?;
                 at += NODE_LEN;
             }
         }
-        Ok(page)
+        Ok(out)
     }
 
-    /// The node at `slot` of page `page`, if stored.
-    pub(crate) fn get(&self, page: u64, slot: usize) -> Option<Node> {
-        (self.present & (1 << slot) != 0).then(|| {
-            let (size, hash) = self.nodes[slot];
-            Node::new(page * PER_PAGE + slot as u64, size, hash)
-        })
-    }
-
-    /// The node at `slot` of page `page` from its payload, decoding only that node.
-    pub(crate) fn read(
-        payload: &[u8],
-        page: u64,
-        slot: usize,
-        record: Record,
-    ) -> Result<Option<Node>, StorageError> {
-        let p = Self::decode(payload, record)?;
-        Ok(p.get(page, slot))
+    /// The node at `slot`, if stored.
+    pub(crate) fn get(&self, slot: usize) -> Option<Node> {
+        (self.present & (1 << slot) != 0).then_some(self.nodes[slot])
     }
 
     /// Stores `node` at `slot`; true if the slot was empty.
     pub(crate) fn set(&mut self, slot: usize, node: &Node) -> bool {
         let was_empty = self.present & (1 << slot) == 0;
         self.present |= 1 << slot;
-        self.nodes[slot] = (node.size, node.hash);
+        self.nodes[slot] = *node;
         was_empty
     }
 
@@ -110,6 +93,15 @@ impl NodePage {
         u64::from(gone)
     }
 
+    /// Nodes in a page about to be deleted whole, by its bitmap alone (without checking the
+    /// record, so a damaged page still goes): the sealed value's bitmap follows its 4-byte
+    /// checksum.
+    pub(crate) fn lenient_count(value: &[u8]) -> u64 {
+        value
+            .get(4..12)
+            .map_or(0, |b| u64::from(u64_at(b, 0).count_ones()))
+    }
+
     /// Nodes stored.
     pub(crate) fn count(&self) -> u64 {
         u64::from(self.present.count_ones())
@@ -121,8 +113,7 @@ impl NodePage {
         v.extend_from_slice(&self.present.to_le_bytes());
         for s in 0..PER_PAGE as usize {
             if self.present & (1 << s) != 0 {
-                v.extend_from_slice(&self.nodes[s].0.to_le_bytes());
-                v.extend_from_slice(&self.nodes[s].1);
+                v.extend_from_slice(&encode_node(&self.nodes[s]));
             }
         }
         v
@@ -141,17 +132,16 @@ mod tests {
         assert!(p.set(63, &Node::new(127, 5, [3; 32])));
         let v = p.encode();
         assert_eq!(v.len(), 8 + 2 * NODE_LEN);
-        let q = NodePage::decode(&v, Record::Node(67)).unwrap();
-        assert_eq!(q.get(1, 3), Some(Node::new(67, 11, [2; 32])));
-        assert_eq!(q.get(1, 63), Some(Node::new(127, 5, [3; 32])));
-        assert_eq!(q.get(1, 4), None);
-        assert_eq!(
-            NodePage::read(&v, 1, 63, Record::Node(127)).unwrap(),
-            Some(Node::new(127, 5, [3; 32]))
-        );
+        let q = NodePage::decode(&v, 1, Record::Node(67)).unwrap();
+        assert_eq!(q.get(3), Some(Node::new(67, 11, [2; 32])));
+        assert_eq!(q.get(63), Some(Node::new(127, 5, [3; 32])));
+        assert_eq!(q.get(4), None);
         for len in 0..v.len() {
-            assert!(NodePage::decode(&v[..len], Record::Node(67)).is_err());
+            assert!(NodePage::decode(&v[..len], 1, Record::Node(67)).is_err());
         }
+        let mut sealed = vec![0; 4];
+        sealed.extend_from_slice(&v);
+        assert_eq!(NodePage::lenient_count(&sealed), 2);
         let mut q = q;
         assert_eq!(q.clear(0, 10), 1);
         assert_eq!(q.count(), 1);

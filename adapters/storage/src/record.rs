@@ -87,7 +87,7 @@ pub(crate) fn payload_len(value: &[u8]) -> u64 {
 }
 
 /// Bytes of an encoded node payload: size (u64 LE) then hash.
-const NODE_LEN: usize = 8 + 32;
+pub(crate) const NODE_LEN: usize = 8 + 32;
 
 /// A node's payload (its index is in the key).
 pub(crate) fn encode_node(node: &Node) -> [u8; NODE_LEN] {

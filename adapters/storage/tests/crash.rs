@@ -146,18 +146,16 @@ fn check(path: &Path, base: u64, reported: &Reported, rng: &mut u64) -> u64 {
     );
     // Blocks a clear may have removed: those of every clear after an append up to `length`.
     let clearable: BTreeSet<u64> = (0..=length).filter_map(cleared).flatten().collect();
-    let mut present = 0;
+    let (mut present, mut first_missing) = (0, None);
     for i in 0..length {
         if log.has(i, i + 1) {
             present += 1;
         } else {
             assert!(clearable.contains(&i), "block {i} of {length} is missing");
+            first_missing.get_or_insert(i);
         }
     }
-    assert_eq!(
-        log.contiguous_length(),
-        (0..length).find(|i| !log.has(*i, i + 1)).unwrap_or(length)
-    );
+    assert_eq!(log.contiguous_length(), first_missing.unwrap_or(length));
     assert_eq!(log.info().unwrap().storage.blocks, present);
     println!("  {} of {length} blocks cleared", length - present);
     assert_eq!(
