@@ -5,6 +5,7 @@
 //   node bench/js/report.mjs target/bench-log/results.jsonl
 
 import fs from 'fs'
+import path from 'path'
 
 const file = process.argv[2]
 if (!file) {
@@ -151,7 +152,8 @@ console.log('  its timing includes one final store.flush(); durable = Durability
 console.log('JS: hypercore defaults; hypercore 11 has no durable append (RocksDB writes without sync), so durable')
 console.log('  ferrocore rows give median commit time / median fdatasync of 4 KiB (probed in the same process,')
 console.log('  50 before and 50 after the timed loop); the fdatasync row below is a separate run of 500.')
-console.log('Each number is one fresh process; ratio = ferrocore/JS throughput unless stated.')
+console.log('Each number is one fresh process; each timed append run follows an untimed warm-up run of the same')
+console.log('  implementation and size, whose files are deleted first; ratio = ferrocore/JS throughput unless stated.')
 console.log('')
 console.log(line(header))
 console.log(rule)
@@ -166,6 +168,19 @@ if (baseline[0] !== undefined) {
   if (fc.length) {
     const part = (f) => num(median(fc.map((r) => r[f]))) + ' ms'
     console.log(`ferrocore open, medians: Store::open ${part('store_open_ms')} + Log::open ${part('log_open_ms')}.`)
+  }
+}
+{
+  // The untimed warm-up runs that precede every timed append run (see scripts/bench-log).
+  const setupFile = path.join(path.dirname(file), 'setup.jsonl')
+  const warm = fs.existsSync(setupFile)
+    ? fs.readFileSync(setupFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
+        .filter((r) => r.workload === 'append-batch' && r.block === 4096 && !r.durable)
+    : []
+  const w = (impl) => warm.find((r) => r.impl === impl)?.ops_per_sec
+  if (warm.length) {
+    console.log(`untimed warm-up before the timed run, append 100 × 4 KiB: JS ${num(w('js'))}, ferrocore ${num(w('ferrocore'))} blocks/s` +
+      ' (the first fill of page-cache pages no process used lately; see bench/README.md).')
   }
 }
 if (checked.size) {
