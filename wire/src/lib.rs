@@ -27,6 +27,7 @@ pub mod encoding;
 mod error;
 pub mod manifest;
 pub mod messages;
+pub mod mux;
 pub mod protomux;
 
 pub use encoding::{Decode, Encode, Reader, Writer};

@@ -1,0 +1,1 @@
+//! The protomux state machine (work in progress).
