@@ -28,7 +28,10 @@ mod error;
 pub mod manifest;
 pub mod messages;
 pub mod mux;
+pub mod noise;
 pub mod protomux;
+pub mod secretstream;
+pub mod stream;
 
 pub use encoding::{Decode, Encode, Reader, Writer};
 pub use error::DecodeError;
