@@ -630,12 +630,20 @@ impl SecretStream {
         self.queued.clear();
     }
 
-    /// The socket reported end of input.
-    pub fn handle_end(&mut self) {
-        if !self.ended_remotely && !self.is_failed() {
+    /// The socket reported end of input. Ending inside a unit (a cut-off record, or a length
+    /// prefix that was tampered with to announce more than was sent) fails the stream.
+    pub fn handle_end(&mut self) -> Result<(), StreamError> {
+        if let Phase::Failed(e) = self.phase {
+            return Err(e);
+        }
+        if !self.input.is_empty() {
+            return self.fail(StreamError::Malformed("stream ended inside a record"));
+        }
+        if !self.ended_remotely {
             self.ended_remotely = true;
             self.events.push_back(StreamEvent::RemoteEnded);
         }
+        Ok(())
     }
 
     /// Bytes to write to the socket, if any (everything pending, in one buffer).
