@@ -3,13 +3,18 @@
 use std::time::Duration;
 
 use ferrocore_wire::noise::{KeyPair, NoiseError};
-use ferrocore_wire::stream::{Blame, Entropy, SecretStream, StreamConfig, StreamError, StreamEvent};
+use ferrocore_wire::stream::{
+    Blame, Entropy, SecretStream, StreamConfig, StreamError, StreamEvent,
+};
 use proptest::prelude::*;
 
 const T0: Duration = Duration::ZERO;
 
 fn entropy(b: u8) -> Entropy {
-    Entropy { ephemeral_seed: [b; 32], header: [b.wrapping_add(1); 24] }
+    Entropy {
+        ephemeral_seed: [b; 32],
+        header: [b.wrapping_add(1); 24],
+    }
 }
 
 fn pair(config: StreamConfig) -> (SecretStream, SecretStream) {
@@ -120,12 +125,21 @@ proptest! {
 
 #[test]
 fn oversize_and_undersize_records_are_refused_from_their_prefix() {
-    let config = StreamConfig { max_record_len: 1000, ..StreamConfig::default() };
+    let config = StreamConfig {
+        max_record_len: 1000,
+        ..StreamConfig::default()
+    };
     let (mut a, mut b) = pair(config);
     pump(&mut a, &mut b, T0);
     // A prefix announcing 1001 bytes fails at once, with 3 bytes buffered at most.
     let err = b.handle_input(T0, &[0xe9, 0x03, 0x00, 0xaa]).unwrap_err();
-    assert_eq!(err, StreamError::Oversize { len: 1001, max: 1000 });
+    assert_eq!(
+        err,
+        StreamError::Oversize {
+            len: 1001,
+            max: 1000
+        }
+    );
     assert!(b.buffered_input() <= 3);
 
     let (mut a, mut b) = connected();
@@ -143,7 +157,14 @@ fn oversize_and_undersize_records_are_refused_from_their_prefix() {
 fn handshake_lengths_and_header_records_are_checked() {
     let (_, mut b) = pair(StreamConfig::default());
     let err = b.handle_input(T0, &[33, 0, 0]).unwrap_err();
-    assert_eq!(err, StreamError::Handshake(NoiseError::BadLength { message: 1, len: 33, expected: 32 }));
+    assert_eq!(
+        err,
+        StreamError::Handshake(NoiseError::BadLength {
+            message: 1,
+            len: 33,
+            expected: 32
+        })
+    );
 
     // A header record of the wrong length or with the wrong stream id.
     let (mut a, mut b) = pair(StreamConfig::default());
@@ -156,7 +177,10 @@ fn handshake_lengths_and_header_records_are_checked() {
     let mut bad = m3_and_header.to_vec();
     bad[3 + 64 + 3 + 5] ^= 1; // inside the stream id
     let mut b2 = b;
-    assert_eq!(b2.handle_input(T0, &bad).unwrap_err(), StreamError::StreamIdMismatch);
+    assert_eq!(
+        b2.handle_input(T0, &bad).unwrap_err(),
+        StreamError::StreamIdMismatch
+    );
 
     let (mut a, mut b) = pair(StreamConfig::default());
     b.handle_input(T0, &a.poll_transmit().unwrap()).unwrap();
@@ -209,19 +233,31 @@ fn handshake_and_idle_timeouts_fail_the_stream() {
     let (mut a, _b) = pair(StreamConfig::default());
     let deadline = a.poll_timeout().expect("handshake deadline");
     assert_eq!(deadline, Duration::from_secs(10));
-    a.handle_timeout(deadline - Duration::from_millis(1)).unwrap();
-    assert_eq!(a.handle_timeout(deadline), Err(StreamError::HandshakeTimeout));
+    a.handle_timeout(deadline - Duration::from_millis(1))
+        .unwrap();
+    assert_eq!(
+        a.handle_timeout(deadline),
+        Err(StreamError::HandshakeTimeout)
+    );
     assert_eq!(StreamError::HandshakeTimeout.blame(), Blame::Timeout);
     assert!(a.poll_timeout().is_none());
 
-    let config = StreamConfig { idle_timeout: Some(Duration::from_secs(20)), keep_alive: None, ..StreamConfig::default() };
+    let config = StreamConfig {
+        idle_timeout: Some(Duration::from_secs(20)),
+        keep_alive: None,
+        ..StreamConfig::default()
+    };
     let (mut a, mut b) = pair(config);
     pump(&mut a, &mut b, T0);
     assert_eq!(a.poll_timeout(), Some(Duration::from_secs(20)));
     b.send(b"alive").unwrap();
-    a.handle_input(Duration::from_secs(15), &b.poll_transmit().unwrap()).unwrap();
+    a.handle_input(Duration::from_secs(15), &b.poll_transmit().unwrap())
+        .unwrap();
     assert_eq!(a.poll_timeout(), Some(Duration::from_secs(35)));
-    assert_eq!(a.handle_timeout(Duration::from_secs(35)), Err(StreamError::IdleTimeout));
+    assert_eq!(
+        a.handle_timeout(Duration::from_secs(35)),
+        Err(StreamError::IdleTimeout)
+    );
 }
 
 #[test]
@@ -233,7 +269,10 @@ fn ending_and_remote_end() {
     assert_eq!(StreamError::Ended.blame(), Blame::Local);
     b.handle_input(T0, &a.poll_transmit().unwrap()).unwrap();
     b.handle_end().unwrap();
-    assert_eq!(b.poll_event(), Some(StreamEvent::Message(b"last"[..].into())));
+    assert_eq!(
+        b.poll_event(),
+        Some(StreamEvent::Message(b"last"[..].into()))
+    );
     assert_eq!(b.poll_event(), Some(StreamEvent::RemoteEnded));
     assert_eq!(b.handle_input(T0, &[1]), Err(StreamError::DataAfterEnd));
 }
@@ -243,10 +282,16 @@ fn an_out_of_band_handshake_starts_at_the_header_records() {
     use ferrocore_wire::noise::Handshake;
     let mut i = Handshake::initiator(KeyPair::from_seed([1; 32]), [3; 32]);
     let mut r = Handshake::responder(KeyPair::from_seed([2; 32]), [4; 32]);
-    let m2 = r.read_message(&i.initial_message().unwrap()).unwrap().unwrap();
-    r.read_message(&i.read_message(&m2).unwrap().unwrap()).unwrap();
-    let mut a = SecretStream::from_handshake(StreamConfig::default(), &i.finish().unwrap(), [7; 24], T0);
-    let mut b = SecretStream::from_handshake(StreamConfig::default(), &r.finish().unwrap(), [8; 24], T0);
+    let m2 = r
+        .read_message(&i.initial_message().unwrap())
+        .unwrap()
+        .unwrap();
+    r.read_message(&i.read_message(&m2).unwrap().unwrap())
+        .unwrap();
+    let mut a =
+        SecretStream::from_handshake(StreamConfig::default(), &i.finish().unwrap(), [7; 24], T0);
+    let mut b =
+        SecretStream::from_handshake(StreamConfig::default(), &r.finish().unwrap(), [8; 24], T0);
     a.send(b"over hyperdht").unwrap();
     pump(&mut a, &mut b, T0);
     assert_eq!(messages(&mut b), vec![b"over hyperdht".to_vec()]);

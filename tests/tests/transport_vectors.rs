@@ -28,10 +28,18 @@ fn noise_dh_states_messages_and_split() {
     let mut cases = Cases::new("noise-handshake: DH, states, messages, split");
     for (path, v) in files(Schema::NoiseHandshake) {
         let file = name(&path);
-        assert_eq!(v["protocolName"], "Noise_XX_Ed25519_ChaChaPoly_BLAKE2b", "{file}");
+        assert_eq!(
+            v["protocolName"], "Noise_XX_Ed25519_ChaChaPoly_BLAKE2b",
+            "{file}"
+        );
         let keys = &v["keys"];
         let kp = |k: &str| KeyPair::from_seed(hex32(&keys[k]["seed"]));
-        for k in ["initiatorStatic", "responderStatic", "initiatorEphemeral", "responderEphemeral"] {
+        for k in [
+            "initiatorStatic",
+            "responderStatic",
+            "initiatorEphemeral",
+            "responderEphemeral",
+        ] {
             assert_eq!(kp(k).public_key, hex32(&keys[k]["publicKey"]), "{file} {k}");
             assert_eq!(kp(k).secret_key, hex64(&keys[k]["secretKey"]), "{file} {k}");
             cases.pass();
@@ -40,50 +48,134 @@ fn noise_dh_states_messages_and_split() {
         let pk = |k: &str| kp(k).public_key;
         for (ours, theirs, field) in [
             ("initiatorEphemeral", "responderEphemeral", "ee"),
-            ("initiatorEphemeral", "responderStatic", "es_initiator_e_x_responder_s"),
-            ("responderStatic", "initiatorEphemeral", "es_responder_s_x_initiator_e"),
-            ("initiatorStatic", "responderEphemeral", "se_initiator_s_x_responder_e"),
-            ("responderEphemeral", "initiatorStatic", "se_responder_e_x_initiator_s"),
+            (
+                "initiatorEphemeral",
+                "responderStatic",
+                "es_initiator_e_x_responder_s",
+            ),
+            (
+                "responderStatic",
+                "initiatorEphemeral",
+                "es_responder_s_x_initiator_e",
+            ),
+            (
+                "initiatorStatic",
+                "responderEphemeral",
+                "se_initiator_s_x_responder_e",
+            ),
+            (
+                "responderEphemeral",
+                "initiatorStatic",
+                "se_responder_e_x_initiator_s",
+            ),
         ] {
-            assert_eq!(kp(ours).dh(&pk(theirs)).unwrap(), hex32(&dh[field]), "{file} dh {field}");
+            assert_eq!(
+                kp(ours).dh(&pk(theirs)).unwrap(),
+                hex32(&dh[field]),
+                "{file} dh {field}"
+            );
             cases.pass();
         }
 
-        let mut i = Handshake::initiator(kp("initiatorStatic"), hex32(&keys["initiatorEphemeral"]["seed"]));
-        let mut r = Handshake::responder(kp("responderStatic"), hex32(&keys["responderEphemeral"]["seed"]));
+        let mut i = Handshake::initiator(
+            kp("initiatorStatic"),
+            hex32(&keys["initiatorEphemeral"]["seed"]),
+        );
+        let mut r = Handshake::responder(
+            kp("responderStatic"),
+            hex32(&keys["responderEphemeral"]["seed"]),
+        );
         let st = &v["states"];
         let check = |h: &Handshake, state: &Value, what: &str, cases: &mut Cases| {
-            assert_eq!(h.handshake_hash()[..], hex(&state["h"])[..], "{file} {what} h");
-            assert_eq!(h.chaining_key()[..], hex(&state["ck"])[..], "{file} {what} ck");
+            assert_eq!(
+                h.handshake_hash()[..],
+                hex(&state["h"])[..],
+                "{file} {what} h"
+            );
+            assert_eq!(
+                h.chaining_key()[..],
+                hex(&state["ck"])[..],
+                "{file} {what} ck"
+            );
             cases.pass();
         };
-        check(&i, &st["afterInitialise"]["initiator"], "afterInitialise", &mut cases);
-        check(&r, &st["afterInitialise"]["responder"], "afterInitialise", &mut cases);
+        check(
+            &i,
+            &st["afterInitialise"]["initiator"],
+            "afterInitialise",
+            &mut cases,
+        );
+        check(
+            &r,
+            &st["afterInitialise"]["responder"],
+            "afterInitialise",
+            &mut cases,
+        );
         let m1 = i.initial_message().unwrap();
-        check(&i, &st["initiatorAfterSendMsg1"], "initiatorAfterSendMsg1", &mut cases);
+        check(
+            &i,
+            &st["initiatorAfterSendMsg1"],
+            "initiatorAfterSendMsg1",
+            &mut cases,
+        );
         assert_eq!(m1, hex(&v["messages"]["msg1"]), "{file} msg1");
         let m2 = r.read_message(&m1).unwrap().expect("msg2");
-        check(&r, &st["responderAfterSendMsg2"], "responderAfterSendMsg2", &mut cases);
+        check(
+            &r,
+            &st["responderAfterSendMsg2"],
+            "responderAfterSendMsg2",
+            &mut cases,
+        );
         assert_eq!(m2, hex(&v["messages"]["msg2"]), "{file} msg2");
         let m3 = i.read_message(&m2).unwrap().expect("msg3");
         assert_eq!(m3, hex(&v["messages"]["msg3"]), "{file} msg3");
-        check(&i, &st["beforeSplit"]["initiator"], "beforeSplit", &mut cases);
+        check(
+            &i,
+            &st["beforeSplit"]["initiator"],
+            "beforeSplit",
+            &mut cases,
+        );
         assert!(r.read_message(&m3).unwrap().is_none());
-        check(&r, &st["beforeSplit"]["responder"], "beforeSplit", &mut cases);
+        check(
+            &r,
+            &st["beforeSplit"]["responder"],
+            "beforeSplit",
+            &mut cases,
+        );
 
         let (a, b) = (i.finish().unwrap(), r.finish().unwrap());
         let res = &v["result"];
         assert_eq!(a.hash[..], hex(&res["handshakeHash"])[..], "{file}");
-        assert_eq!(b.hash[..], hex(&res["handshakeHashResponderView"])[..], "{file}");
+        assert_eq!(
+            b.hash[..],
+            hex(&res["handshakeHashResponderView"])[..],
+            "{file}"
+        );
         assert_eq!(a.tx, hex32(&res["initiatorTx"]), "{file}");
         assert_eq!(a.rx, hex32(&res["initiatorRx"]), "{file}");
         assert_eq!(b.tx, hex32(&res["responderTx"]), "{file}");
         assert_eq!(b.rx, hex32(&res["responderRx"]), "{file}");
-        assert_eq!(a.remote_public_key, hex32(&res["initiatorRemoteStatic"]), "{file}");
-        assert_eq!(b.remote_public_key, hex32(&res["responderRemoteStatic"]), "{file}");
+        assert_eq!(
+            a.remote_public_key,
+            hex32(&res["initiatorRemoteStatic"]),
+            "{file}"
+        );
+        assert_eq!(
+            b.remote_public_key,
+            hex32(&res["responderRemoteStatic"]),
+            "{file}"
+        );
         let t = &v["secretStream"]["transport"];
-        assert_eq!(stream_id(&a.hash, Role::Initiator), hex32(&t["initiatorStreamId"]), "{file}");
-        assert_eq!(stream_id(&a.hash, Role::Responder), hex32(&t["responderStreamId"]), "{file}");
+        assert_eq!(
+            stream_id(&a.hash, Role::Initiator),
+            hex32(&t["initiatorStreamId"]),
+            "{file}"
+        );
+        assert_eq!(
+            stream_id(&a.hash, Role::Responder),
+            hex32(&t["responderStreamId"]),
+            "{file}"
+        );
         cases.pass();
     }
     cases.report();
@@ -119,7 +211,10 @@ fn replay(file: &str, rec: &Recording<'_>, split: usize) -> usize {
             StreamConfig::default(),
             role,
             KeyPair::from_seed(rec.static_seeds[i]),
-            Entropy { ephemeral_seed: rec.ephemeral_seeds[i], header: headers[i] },
+            Entropy {
+                ephemeral_seed: rec.ephemeral_seeds[i],
+                header: headers[i],
+            },
             t,
         )
     });
@@ -137,7 +232,9 @@ fn replay(file: &str, rec: &Recording<'_>, split: usize) -> usize {
         if kind == "secretstream-message" {
             // The receiving side must report the recorded plaintext (keep-alives: nothing).
             for piece in bytes.chunks(split) {
-                streams[to].handle_input(t, piece).unwrap_or_else(|e| panic!("{file}: {e}"));
+                streams[to]
+                    .handle_input(t, piece)
+                    .unwrap_or_else(|e| panic!("{file}: {e}"));
             }
             let mut got = None;
             while let Some(ev) = streams[to].poll_event() {
@@ -154,13 +251,20 @@ fn replay(file: &str, rec: &Recording<'_>, split: usize) -> usize {
             if plain.is_empty() {
                 assert!(got.is_none(), "{file}: a keep-alive is not reported");
             } else {
-                assert_eq!(got.as_deref(), Some(&plain[..]), "{file} seq {}", chunk["seq"]);
+                assert_eq!(
+                    got.as_deref(),
+                    Some(&plain[..]),
+                    "{file} seq {}",
+                    chunk["seq"]
+                );
             }
             streams[from].send(&plain).unwrap();
             records += 1;
         } else {
             for piece in bytes.chunks(split) {
-                streams[to].handle_input(t, piece).unwrap_or_else(|e| panic!("{file}: {e}"));
+                streams[to]
+                    .handle_input(t, piece)
+                    .unwrap_or_else(|e| panic!("{file}: {e}"));
             }
         }
         while let Some(out) = streams[from].poll_transmit() {
@@ -195,7 +299,13 @@ fn secret_stream_replays_every_recorded_stream_byte_for_byte() {
                 serde_json::json!({"from": m["from"], "hex": m["hex"], "kind": "noise-handshake"})
             })
             .collect();
-        chunks.extend(ss["firstTransportChunks"].as_array().expect("chunks").iter().cloned());
+        chunks.extend(
+            ss["firstTransportChunks"]
+                .as_array()
+                .expect("chunks")
+                .iter()
+                .cloned(),
+        );
         let rec = Recording {
             static_seeds: [seed("initiatorStatic"), seed("responderStatic")],
             ephemeral_seeds: [seed("initiatorEphemeral"), seed("responderEphemeral")],
@@ -209,7 +319,10 @@ fn secret_stream_replays_every_recorded_stream_byte_for_byte() {
     }
     for (path, v) in files(Schema::Session) {
         let rec = Recording {
-            static_seeds: [hex32(&v["noiseStatic"]["initiatorSeed"]), hex32(&v["noiseStatic"]["responderSeed"])],
+            static_seeds: [
+                hex32(&v["noiseStatic"]["initiatorSeed"]),
+                hex32(&v["noiseStatic"]["responderSeed"]),
+            ],
             ephemeral_seeds: [
                 hex32(&v["noiseEphemeral"]["initiatorSeed"]),
                 hex32(&v["noiseEphemeral"]["responderSeed"]),
@@ -245,7 +358,9 @@ fn secretstream_pull_decrypts_every_recorded_record_and_push_reseals_it() {
                 let raw = hex(&c["hex"]);
                 let plain = hex(&c["plaintextHex"]);
                 let mut record = raw[3..].to_vec();
-                let (tag, got) = pull.open(&mut record).unwrap_or_else(|_| panic!("{file} seq {}", c["seq"]));
+                let (tag, got) = pull
+                    .open(&mut record)
+                    .unwrap_or_else(|_| panic!("{file} seq {}", c["seq"]));
                 assert_eq!((tag, &*got), (TAG_MESSAGE, &plain[..]), "{file}");
                 let mut mine = vec![0u8; plain.len() + ABYTES];
                 mine[1..=plain.len()].copy_from_slice(&plain);
@@ -263,8 +378,18 @@ fn stream_id_namespaces_match_the_constants() {
     let mut cases = Cases::new("constants: secret-stream namespaces");
     for (path, v) in files(Schema::Constants) {
         let ns = &v["secretStreamNamespace"];
-        assert_eq!(ferrocore_wire::stream::NS_INITIATOR, hex32(&ns["NS_INITIATOR"]), "{}", name(&path));
-        assert_eq!(ferrocore_wire::stream::NS_RESPONDER, hex32(&ns["NS_RESPONDER"]), "{}", name(&path));
+        assert_eq!(
+            ferrocore_wire::stream::NS_INITIATOR,
+            hex32(&ns["NS_INITIATOR"]),
+            "{}",
+            name(&path)
+        );
+        assert_eq!(
+            ferrocore_wire::stream::NS_RESPONDER,
+            hex32(&ns["NS_RESPONDER"]),
+            "{}",
+            name(&path)
+        );
         cases.pass();
     }
     cases.report();
