@@ -7,11 +7,20 @@
 //!   arrays, strings) and the [`Encode`] / [`Decode`] traits every message implements;
 //! * [`messages`]: a typed struct for every message of the `hypercore/alpha` channel;
 //! * [`manifest`]: the manifest (who may sign a core) and its v0 / v1+ encodings;
-//! * [`protomux`]: protomux frames (open, close, reject, message, batch).
+//! * [`protomux`]: protomux frames (open, close, reject, message, batch);
+//! * [`noise`]: the Noise XX handshake of `@hyperswarm/secret-stream` (Ed25519 DH,
+//!   BLAKE2b, ChaChaPoly);
+//! * [`secretstream`]: libsodium's `crypto_secretstream_xchacha20poly1305`, in place;
+//! * [`stream`]: the secret-stream transport as a sans-IO state machine (framing, header
+//!   records, keep-alives, timeouts, end);
+//! * [`mux`]: the protomux state machine (channels, pairing, batches, bounds);
+//! * [`connection`]: a stream and a mux as one state machine: raw bytes in and out.
 //!
-//! Everything here is pure: bytes in, values out, and back. Encoding computes the exact
-//! length first and writes once. Decoding never panics and never allocates more than the
-//! input justifies: every malformed input is a [`DecodeError`].
+//! Everything here is pure: bytes in, values out, and back; the state machines take the
+//! time and their randomness from the caller (`handle_input`, `poll_transmit`,
+//! `poll_event`, `poll_timeout`, `handle_timeout`). Encoding computes the exact length
+//! first and writes once. Decoding never panics and never allocates more than the input
+//! justifies: every malformed input is a typed error.
 //!
 //! The crate is `#![no_std]` (with `alloc`); the default `std` feature only adds
 //! `std::error::Error` integration.

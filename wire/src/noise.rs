@@ -122,15 +122,11 @@ impl KeyPair {
     /// a canonical encoding of a point of prime order, and the result not the identity, as
     /// libsodium requires.
     pub fn dh(&self, remote: &[u8; 32]) -> Result<[u8; 32], NoiseError> {
-        let point = CompressedEdwardsY(*remote)
-            .decompress()
-            .ok_or(NoiseError::InvalidPublicKey)?;
-        if point.compress().as_bytes() != remote
-            || point.is_small_order()
-            || !point.is_torsion_free()
-        {
-            return Err(NoiseError::InvalidPublicKey);
-        }
+        self.dh_point(&remote_point(remote)?)
+    }
+
+    /// `DH(self, remote)` with a remote key [`remote_point`] already checked.
+    fn dh_point(&self, point: &EdwardsPoint) -> Result<[u8; 32], NoiseError> {
         let mut scalar = secret_scalar(&self.seed());
         let shared = point.mul_clamped(scalar);
         scalar.zeroize();
@@ -140,6 +136,41 @@ impl KeyPair {
         }
         Ok(shared.compress().to_bytes())
     }
+}
+
+/// A remote public key as a point, if it is a canonical encoding of a point of prime order
+/// (as libsodium requires of `crypto_scalarmult_ed25519_noclamp`'s input).
+fn remote_point(remote: &[u8; 32]) -> Result<EdwardsPoint, NoiseError> {
+    if !canonical_y(remote) {
+        return Err(NoiseError::InvalidPublicKey);
+    }
+    let point = CompressedEdwardsY(*remote)
+        .decompress()
+        .ok_or(NoiseError::InvalidPublicKey)?;
+    // (x = 0 with the sign bit set decodes to a point of small order, refused here.)
+    if point.is_small_order() || !torsion_free(&point) {
+        return Err(NoiseError::InvalidPublicKey);
+    }
+    Ok(point)
+}
+
+/// Whether the y coordinate of an encoded point is below p = 2^255 − 19 (libsodium's
+/// `ge25519_is_canonical`), without decoding it.
+fn canonical_y(encoded: &[u8; 32]) -> bool {
+    // y ≥ p only if its top byte is 0x7f, the 30 below it 0xff and the lowest ≥ 0xed.
+    !(encoded[31] & 0x7f == 0x7f && encoded[1..31].iter().all(|&b| b == 0xff) && encoded[0] >= 0xed)
+}
+
+/// Whether `[ℓ]P` is the identity, with ℓ the prime group order. The point is public, so
+/// this runs in variable time: `[ℓ]P = [ℓ − 1]P + P`, where ℓ − 1 is a canonical scalar
+/// and the multiplication is exact on its integer value (torsion components included).
+fn torsion_free(point: &EdwardsPoint) -> bool {
+    use curve25519_dalek::traits::IsIdentity;
+    use curve25519_dalek::Scalar;
+    let l_minus_one = -Scalar::ONE;
+    let lp = EdwardsPoint::vartime_double_scalar_mul_basepoint(&l_minus_one, point, &Scalar::ZERO)
+        + point;
+    lp.is_identity()
 }
 
 /// The Ed25519 secret scalar bytes of a seed: the first half of SHA-512(seed), to be clamped
@@ -363,7 +394,8 @@ pub struct Handshake {
     sym: Symmetric,
     s: KeyPair,
     e: KeyPair,
-    re: Option<[u8; 32]>,
+    /// The remote ephemeral key, checked once and used twice.
+    re: Option<EdwardsPoint>,
     rs: Option<[u8; 32]>,
 }
 
@@ -526,16 +558,17 @@ impl Handshake {
         let re = key32(message);
         self.sym.mix_hash(&re);
         self.sym.decrypt_and_hash(b"")?;
+        let re = remote_point(&re)?;
         self.re = Some(re);
 
         let mut out = Vec::with_capacity(96);
         out.extend_from_slice(&self.e.public_key);
         self.sym.mix_hash(&self.e.public_key);
-        let ee = self.e.dh(&re)?;
+        let ee = self.e.dh_point(&re)?;
         self.sym.mix_key(&ee);
         let s = self.s.public_key;
         self.sym.encrypt_and_hash(&s, &mut out);
-        let es = self.s.dh(&re)?;
+        let es = self.s.dh_point(&re)?;
         self.sym.mix_key(&es);
         self.sym.encrypt_and_hash(b"", &mut out);
         self.step = Step::AwaitThird;
@@ -545,9 +578,10 @@ impl Handshake {
     /// Initiator: `<- e, ee, s, es`, then writes `-> s, se` and completes.
     fn initiator_read_second(&mut self, message: &[u8]) -> Result<Vec<u8>, NoiseError> {
         Self::expect_len(message, 2, PUBLIC_KEY_LEN + PUBLIC_KEY_LEN + 2 * TAG_LEN)?;
-        let re = key32(&message[..32]);
-        self.sym.mix_hash(&re);
-        let ee = self.e.dh(&re)?;
+        let re_bytes = key32(&message[..32]);
+        self.sym.mix_hash(&re_bytes);
+        let re = remote_point(&re_bytes)?;
+        let ee = self.e.dh_point(&re)?;
         self.sym.mix_key(&ee);
         let rs = key32(&self.sym.decrypt_and_hash(&message[32..80])?);
         let es = self.e.dh(&rs)?;
@@ -559,7 +593,7 @@ impl Handshake {
         let mut out = Vec::with_capacity(64);
         let s = self.s.public_key;
         self.sym.encrypt_and_hash(&s, &mut out);
-        let se = self.s.dh(&re)?;
+        let se = self.s.dh_point(&re)?;
         self.sym.mix_key(&se);
         self.sym.encrypt_and_hash(b"", &mut out);
         self.step = Step::Done;
@@ -570,14 +604,10 @@ impl Handshake {
     fn responder_read_third(&mut self, message: &[u8]) -> Result<(), NoiseError> {
         Self::expect_len(message, 3, PUBLIC_KEY_LEN + 2 * TAG_LEN)?;
         let rs = key32(&self.sym.decrypt_and_hash(&message[..48])?);
-        let re = self
-            .re
-            .ok_or(NoiseError::Misuse("no remote ephemeral key"))?;
         let se = self.e.dh(&rs)?;
         self.sym.mix_key(&se);
         self.sym.decrypt_and_hash(&message[48..])?;
         self.rs = Some(rs);
-        let _ = re;
         self.step = Step::Done;
         Ok(())
     }
@@ -647,6 +677,42 @@ mod tests {
         assert_eq!(kp.dh(&non_canonical), Err(NoiseError::InvalidPublicKey));
         let other = KeyPair::from_seed([8; 32]);
         assert_eq!(kp.dh(&other.public_key), other.dh(&kp.public_key));
+    }
+
+    #[test]
+    fn the_variable_time_subgroup_check_agrees_with_the_constant_time_one() {
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        for seed in 0..16u8 {
+            let p = CompressedEdwardsY(KeyPair::from_seed([seed; 32]).public_key)
+                .decompress()
+                .unwrap();
+            assert!(torsion_free(&p) && p.is_torsion_free());
+            for t in &EIGHT_TORSION[1..] {
+                let q = p + t;
+                assert!(!torsion_free(&q) && !q.is_torsion_free());
+                assert_eq!(
+                    remote_point(&q.compress().to_bytes()).err(),
+                    Some(NoiseError::InvalidPublicKey)
+                );
+            }
+        }
+        assert!(canonical_y(
+            &[0xff; 31]
+                .iter()
+                .copied()
+                .chain([0x7e])
+                .collect::<Vec<_>>()
+                .try_into()
+                .unwrap()
+        ));
+        let mut p = [0xffu8; 32];
+        p[31] = 0x7f;
+        p[0] = 0xec;
+        assert!(canonical_y(&p), "p - 1");
+        p[0] = 0xed;
+        assert!(!canonical_y(&p), "p");
+        p[31] = 0xff;
+        assert!(!canonical_y(&p), "p with the sign bit");
     }
 
     #[test]
