@@ -169,31 +169,13 @@ pub fn namespace<const N: usize>(name: &str) -> [Hash; N] {
 /// The six namespaces of `namespace("hypercore", 6)`.
 pub mod ns {
     use super::Hash;
+    use ferrocore_wire::encoding::hex32;
 
     macro_rules! ns_const {
         ($(#[$m:meta])* $name:ident = $hex:literal) => {
             $(#[$m])*
             pub const $name: Hash = hex32($hex);
         };
-    }
-
-    const fn nibble(c: u8) -> u8 {
-        match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => panic!("bad hex"),
-        }
-    }
-
-    const fn hex32(s: &str) -> Hash {
-        let b = s.as_bytes();
-        let mut out = [0u8; 32];
-        let mut i = 0;
-        while i < 32 {
-            out[i] = (nibble(b[2 * i]) << 4) | nibble(b[2 * i + 1]);
-            i += 1;
-        }
-        out
     }
 
     ns_const!(

@@ -602,3 +602,25 @@ fn safe(v: u64) -> Result<u64, DecodeError> {
         Ok(v)
     }
 }
+
+/// Decodes 64 lowercase hex digits into 32 bytes, at compile time: protocol constants are
+/// written as the reference prints them. A malformed literal fails the build.
+#[must_use]
+pub const fn hex32(s: &str) -> [u8; 32] {
+    const fn nibble(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not a lowercase hex digit"),
+        }
+    }
+    let b = s.as_bytes();
+    assert!(b.len() == 64, "not 64 hex digits");
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = (nibble(b[2 * i]) << 4) | nibble(b[2 * i + 1]);
+        i += 1;
+    }
+    out
+}

@@ -183,15 +183,24 @@ fn secret_scalar(seed: &[u8; 32]) -> [u8; 32] {
     scalar
 }
 
-/// BLAKE2b-512 of the concatenation of `parts`.
-fn hash(parts: &[&[u8]]) -> [u8; HASH_LEN] {
-    let mut state = Params::new().hash_length(HASH_LEN).to_state();
-    for p in parts {
-        state.update(p);
-    }
+/// A BLAKE2b-512 hashing state.
+fn hasher() -> blake2b_simd::State {
+    Params::new().hash_length(HASH_LEN).to_state()
+}
+
+fn finish(state: &blake2b_simd::State) -> [u8; HASH_LEN] {
     let mut out = [0u8; HASH_LEN];
     out.copy_from_slice(state.finalize().as_bytes());
     out
+}
+
+/// BLAKE2b-512 of the concatenation of `parts`.
+fn hash(parts: &[&[u8]]) -> [u8; HASH_LEN] {
+    let mut state = hasher();
+    for p in parts {
+        state.update(p);
+    }
+    finish(&state)
 }
 
 /// HMAC over BLAKE2b-512 (block 128 bytes); every key here is 64 bytes.
@@ -203,11 +212,12 @@ fn hmac(key: &[u8; HASH_LEN], parts: &[&[u8]]) -> [u8; HASH_LEN] {
         ipad[i] ^= k;
         opad[i] ^= k;
     }
-    let mut inner_parts: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
-    inner_parts.push(&ipad);
-    inner_parts.extend_from_slice(parts);
-    let inner = hash(&inner_parts);
-    let out = hash(&[&opad, &inner]);
+    let mut inner = hasher();
+    inner.update(&ipad);
+    for p in parts {
+        inner.update(p);
+    }
+    let out = hash(&[&opad, &finish(&inner)]);
     ipad.zeroize();
     opad.zeroize();
     out
@@ -286,8 +296,7 @@ impl Symmetric {
             out.extend_from_slice(&tag);
             self.n += 1;
         }
-        let h = hash(&[&self.h, &out[start..]]);
-        self.h = h;
+        self.mix_hash(&out[start..]);
     }
 
     /// `DecryptAndHash(ciphertext)`.
@@ -394,8 +403,7 @@ pub struct Handshake {
     sym: Symmetric,
     s: KeyPair,
     e: KeyPair,
-    /// The remote ephemeral key, checked once and used twice.
-    re: Option<EdwardsPoint>,
+    /// The remote static key, once read.
     rs: Option<[u8; 32]>,
 }
 
@@ -433,7 +441,6 @@ impl Handshake {
             sym: Symmetric::new(),
             s: static_key,
             e: KeyPair::from_seed(ephemeral_seed),
-            re: None,
             rs: None,
         }
     }
@@ -558,8 +565,8 @@ impl Handshake {
         let re = key32(message);
         self.sym.mix_hash(&re);
         self.sym.decrypt_and_hash(b"")?;
+        // The remote ephemeral key is checked once and used for two DHs.
         let re = remote_point(&re)?;
-        self.re = Some(re);
 
         let mut out = Vec::with_capacity(96);
         out.extend_from_slice(&self.e.public_key);
@@ -587,7 +594,6 @@ impl Handshake {
         let es = self.e.dh(&rs)?;
         self.sym.mix_key(&es);
         self.sym.decrypt_and_hash(&message[80..])?;
-        self.re = Some(re);
         self.rs = Some(rs);
 
         let mut out = Vec::with_capacity(64);

@@ -37,6 +37,7 @@ use core::time::Duration;
 use blake2b_simd::Params;
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::encoding::hex32;
 use crate::noise::{Handshake, HandshakeResult, KeyPair, NoiseError, Role};
 use crate::secretstream::{AuthError, Pull, Push, ABYTES, HEADER_LEN, MAC_LEN, TAG_MESSAGE};
 
@@ -57,26 +58,6 @@ pub const MAX_RECORD_LEN: usize = 0xff_ffff;
 pub const MAX_MESSAGE_LEN: usize = MAX_RECORD_LEN - ABYTES;
 /// Bytes of the length prefix.
 const PREFIX_LEN: usize = 3;
-
-/// Decodes 64 hex digits at compile time.
-const fn hex32(s: &str) -> [u8; 32] {
-    let b = s.as_bytes();
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        out[i] = (nibble(b[2 * i]) << 4) | nibble(b[2 * i + 1]);
-        i += 1;
-    }
-    out
-}
-
-const fn nibble(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => panic!("not a lowercase hex digit"),
-    }
-}
 
 /// The stream id a side of `role` sends: BLAKE2b-256 keyed by the handshake hash.
 #[must_use]
@@ -467,14 +448,18 @@ impl SecretStream {
             | usize::from(self.input[1]) << 8
             | usize::from(self.input[2]) << 16;
         match &self.phase {
-            Phase::Handshake(h) => match h.expected_len() {
-                Some(expected) if expected == len => Ok(Some(len)),
-                _ => Err(StreamError::Handshake(NoiseError::BadLength {
-                    message: h.expected_message(),
-                    len,
-                    expected: h.expected_len().unwrap_or(0),
-                })),
-            },
+            Phase::Handshake(h) => {
+                let expected = h.expected_len();
+                if expected == Some(len) {
+                    Ok(Some(len))
+                } else {
+                    Err(StreamError::Handshake(NoiseError::BadLength {
+                        message: h.expected_message(),
+                        len,
+                        expected: expected.unwrap_or(0),
+                    }))
+                }
+            }
             Phase::AwaitHeader { .. } => {
                 if len == HEADER_RECORD_LEN {
                     Ok(Some(len))
