@@ -174,15 +174,21 @@ async function rawRun(size, total) {
     a.on('error', reject)
     if (expect === 0) resolve()
   })
-  const t0 = now()
-  for (let i = 0; i < m; i++) {
-    if (!a.write(buf)) await waitDrain(a)
-  }
-  await done
-  const secs = secsSince(t0)
+  const secs = await timedSends(m, () => a.write(buf), a, done)
   if (received !== expect) throw new Error(`received ${received} != ${expect}`)
   await closePair(a, b)
   return { bytes: expect, secs }
+}
+
+// Times m calls of send() (awaiting the stream's 'drain' whenever one returns false) until
+// done resolves; the throughput workloads' timed loop.
+async function timedSends(m, send, stream, done) {
+  const t0 = now()
+  for (let i = 0; i < m; i++) {
+    if (!send()) await waitDrain(stream)
+  }
+  await done
+  return secsSince(t0)
 }
 
 // ---- protomux throughput ----------------------------------------------------------
@@ -213,12 +219,7 @@ async function muxRun(size, total) {
   if (expect === 0) resolveDone()
   const buf = Buffer.alloc(size, 0xa5)
   const send = ca.messages[0]
-  const t0 = now()
-  for (let i = 0; i < m; i++) {
-    if (!send.send(buf)) await waitDrain(a)
-  }
-  await done
-  const secs = secsSince(t0)
+  const secs = await timedSends(m, () => send.send(buf), a, done)
   if (received !== expect) throw new Error(`received ${received} != ${expect}`)
   await closePair(a, b)
   return { bytes: expect, secs }
