@@ -41,6 +41,7 @@ pub mod keys;
 pub mod log;
 pub mod manifest;
 pub mod proof;
+pub mod replication;
 pub mod signature;
 pub mod storage;
 

@@ -1,0 +1,53 @@
+//! Tunables of an [`Endpoint`](super::Endpoint).
+
+use core::time::Duration;
+
+use ferrocore_wire::mux::MuxConfig;
+use ferrocore_wire::stream::StreamConfig;
+
+/// How an [`Endpoint`](super::Endpoint) behaves towards its peers. The defaults follow the
+/// JS reference where it has a number and are conservative bounds elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointConfig {
+    /// Secret-stream settings (keep-alive, handshake and idle timeouts, record size).
+    pub stream: StreamConfig,
+    /// Protomux bounds (channels, pending opens, buffered bytes).
+    pub mux: MuxConfig,
+    /// Requests in flight per peer and core (JS: 48 on TCP).
+    pub max_inflight: usize,
+    /// A request unanswered this long is cancelled and retried elsewhere.
+    pub request_timeout: Duration,
+    /// Invalid requests a peer may send before it is disconnected (JS: 64).
+    pub max_invalid_requests: u32,
+    /// Pages (4 KiB each) of a peer's availability bitfield kept per core; `bitfield`
+    /// messages beyond are ignored, so a peer cannot grow our memory without bound.
+    pub max_remote_bitfield_pages: usize,
+    /// Blocks a peer answered `noData` for that are remembered (not asked again) per core.
+    pub max_refused_blocks: usize,
+    /// Upgrade to a peer's longer length as soon as it is announced (JS `eagerUpgrade`,
+    /// on by default); when off, only `update` and wants past the length upgrade.
+    pub eager_upgrade: bool,
+    /// Upload to peers by default (answer their requests).
+    pub uploading: bool,
+    /// Download from peers by default (advertised in `sync`; JS closes channels to peers
+    /// that are not downloading when it is idle itself).
+    pub downloading: bool,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            stream: StreamConfig::default(),
+            mux: MuxConfig::default(),
+            max_inflight: 48,
+            request_timeout: Duration::from_secs(20),
+            max_invalid_requests: 64,
+            max_remote_bitfield_pages: 256,
+            max_refused_blocks: 4096,
+            eager_upgrade: true,
+            uploading: true,
+            downloading: true,
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The application's outstanding requests on one core: gets, downloads, updates.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+/// Names one application request (a get, download or update) of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub(crate) u64);
+
+impl RequestId {
+    /// The number behind the id (unique within an endpoint).
+    #[must_use]
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What a download covers.
+#[derive(Debug, Clone)]
+pub(crate) enum Span {
+    /// `start..end`; `end: None` follows the core live (never completes).
+    Range { end: Option<u64> },
+    /// Exactly these blocks (those still missing).
+    List(BTreeSet<u64>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Download {
+    /// Every block below it (from the start) is stored.
+    pub cursor: u64,
+    pub span: Span,
+}
+
+/// One core's wants.
+#[derive(Debug, Default)]
+pub(crate) struct Wants {
+    /// Block index → the gets waiting for it.
+    pub gets: BTreeMap<u64, Vec<RequestId>>,
+    pub downloads: BTreeMap<RequestId, Download>,
+    pub updates: BTreeSet<RequestId>,
+    /// Deadline → requests, for expiry.
+    pub deadlines: BTreeMap<(Duration, RequestId), ()>,
+}
+
+impl Wants {
+    /// True if something wants blocks at or past `length` (a reason to upgrade).
+    pub fn wants_past(&self, length: u64) -> bool {
+        !self.updates.is_empty()
+            || self.gets.range(length..).next().is_some()
+            || self.downloads.values().any(|d| match &d.span {
+                Span::Range { end } => end.is_none_or(|e| e > length),
+                Span::List(set) => set.range(length..).next().is_some(),
+            })
+    }
+}
