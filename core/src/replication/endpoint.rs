@@ -66,6 +66,8 @@ struct CoreSlot<S: Storage> {
     announce: Vec<u64>,
     /// Cleared ranges to announce.
     drops: Vec<(u64, u64)>,
+    /// The shortest length truncated to since the last announcement.
+    truncated: Option<u64>,
     dirty: bool,
 }
 
@@ -159,6 +161,7 @@ impl<S: Storage> Endpoint<S> {
             upgrading: None,
             announce: Vec::new(),
             drops: Vec::new(),
+            truncated: None,
             dirty: true,
         }));
         let sids: Vec<SessionId> = self.sessions.keys().copied().collect();
@@ -539,6 +542,7 @@ impl<S: Storage> Endpoint<S> {
             slot.wants.downloads.insert(
                 id,
                 Download {
+                    start,
                     cursor: start,
                     span: Span::Range { end },
                 },
@@ -563,6 +567,7 @@ impl<S: Storage> Endpoint<S> {
             slot.wants.downloads.insert(
                 id,
                 Download {
+                    start: 0,
                     cursor: 0,
                     span: Span::List(blocks.iter().copied().collect()),
                 },
@@ -1158,6 +1163,11 @@ impl<S: Storage> Endpoint<S> {
                     self.events.push_back(Event::Append { core, length, fork });
                 }
                 LogEvent::Truncate { length, fork } => {
+                    // Blocks past the cut are wanted again.
+                    for d in slot.wants.downloads.values_mut() {
+                        d.cursor = d.cursor.min(length).max(d.start);
+                    }
+                    slot.truncated = Some(slot.truncated.map_or(length, |t| t.min(length)));
                     self.events
                         .push_back(Event::Truncate { core, length, fork });
                 }
@@ -1177,6 +1187,7 @@ impl<S: Storage> Endpoint<S> {
         let contiguous = slot.log.contiguous_length();
         let announce = core::mem::take(&mut slot.announce);
         let drops = core::mem::take(&mut slot.drops);
+        let truncated = slot.truncated.take();
         let sids: Vec<SessionId> = self.sessions.keys().copied().collect();
         for &sid in &sids {
             let Some(s) = self.sessions.get_mut(&sid) else {
@@ -1204,6 +1215,9 @@ impl<S: Storage> Endpoint<S> {
                         length: end - start,
                     }),
                 );
+            }
+            if let Some(t) = truncated {
+                r.sent_contiguous = r.sent_contiguous.min(t);
             }
             if contiguous > r.sent_contiguous {
                 send(

@@ -84,3 +84,6 @@ pub use requests::RequestId;
 
 /// The protomux protocol name of hypercore replication channels.
 pub const PROTOCOL: &str = "hypercore/alpha";
+
+#[cfg(test)]
+mod tests;

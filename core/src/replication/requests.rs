@@ -27,7 +27,9 @@ pub(crate) enum Span {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Download {
-    /// Every block below it (from the start) is stored.
+    /// The first block of a range.
+    pub start: u64,
+    /// Every block from `start` below it is stored.
     pub cursor: u64,
     pub span: Span,
 }

@@ -1,0 +1,162 @@
+//! The JS hypercore peer (`tests/js/hypercore-peer.mjs`) as a child process: JSON lines
+//! out, JSON commands in.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The `tests/js` directory.
+pub fn js_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
+}
+
+/// Block `index` of core `core` for a block size: the first `size` bytes of
+/// SHA-256("ferrocore {core} {index} {k}") for k = 0, 1, … (`tests/js/blocks.mjs`).
+pub fn block_value(core: usize, index: u64, size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 32);
+    let mut k = 0u64;
+    while out.len() < size {
+        out.extend_from_slice(&Sha256::digest(
+            format!("ferrocore {core} {index} {k}").as_bytes(),
+        ));
+        k += 1;
+    }
+    out.truncate(size);
+    out
+}
+
+/// A running JS peer.
+pub struct JsPeer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Value>,
+    /// Every line received so far.
+    pub seen: Vec<Value>,
+    next_id: u64,
+}
+
+impl JsPeer {
+    /// Spawns `node tests/js/<script> args…`.
+    pub fn spawn(script: &str, args: &[&str]) -> JsPeer {
+        assert!(
+            js_dir().join("node_modules/hypercore").is_dir(),
+            "tests/js has no hypercore: run `npm ci` in tests/js (scripts/test does)"
+        );
+        let mut child = Command::new("node")
+            .arg(js_dir().join(script))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs (is Node.js installed?)");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        if tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => eprintln!("js (not JSON): {line}"),
+                }
+            }
+        });
+        JsPeer {
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            seen: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Lines received since the last call, without waiting.
+    pub fn poll(&mut self) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Ok(v) = self.lines.try_recv() {
+            self.seen.push(v.clone());
+            out.push(v);
+        }
+        out
+    }
+
+    /// Waits (blocking) for a line matching `pred`.
+    pub fn wait_for(&mut self, timeout: Duration, mut pred: impl FnMut(&Value) -> bool) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        let until = Instant::now() + timeout;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("JS peer: timed out; seen {:?}", self.seen)
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("JS peer exited; seen {:?}", self.seen)
+                }
+            }
+        }
+    }
+
+    /// True if a line matching `pred` arrived (without waiting).
+    pub fn saw(&mut self, mut pred: impl FnMut(&Value) -> bool) -> bool {
+        self.poll();
+        self.seen.iter().any(&mut pred)
+    }
+
+    /// Sends a command (an `id` is added) and returns the id.
+    pub fn send(&mut self, mut cmd: Value) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        cmd["id"] = Value::from(id);
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{cmd}").unwrap();
+        stdin.flush().unwrap();
+        id
+    }
+
+    /// The reply to command `id`, if it arrived.
+    pub fn reply(&mut self, id: u64) -> Option<Value> {
+        self.poll();
+        self.seen
+            .iter()
+            .find(|v| v.get("reply").is_some() && v["id"] == id)
+            .cloned()
+    }
+
+    /// Closes stdin (the peer exits) and waits for the process.
+    pub fn finish(mut self) {
+        drop(self.stdin.take());
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+impl Drop for JsPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
