@@ -1403,9 +1403,21 @@ impl<S: Storage> Endpoint<S> {
                 } else {
                     (length, Asked::Upgrade)
                 };
+                // Live tail: the newest block rides along with the upgrade (one round trip,
+                // as the reference does), when it is wanted and the peer has it.
+                let last = rem.length - 1;
+                let block = if !forked && r.has(last) && slot.wants.wants(last) {
+                    slot.log
+                        .missing_nodes(2 * last)
+                        .ok()
+                        .map(|nodes| RequestBlock { index: last, nodes })
+                } else {
+                    None
+                };
                 let req = Request {
                     id,
                     fork: rem.fork,
+                    block,
                     upgrade: Some(RequestUpgrade {
                         start,
                         length: rem.length - start,

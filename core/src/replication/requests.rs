@@ -46,6 +46,15 @@ pub(crate) struct Wants {
 }
 
 impl Wants {
+    /// True if block `i` is wanted (by a get or a download).
+    pub fn wants(&self, i: u64) -> bool {
+        self.gets.contains_key(&i)
+            || self.downloads.values().any(|d| match &d.span {
+                Span::Range { end } => d.start <= i && end.is_none_or(|e| i < e),
+                Span::List(set) => set.contains(&i),
+            })
+    }
+
     /// True if something wants blocks at or past `length` (a reason to upgrade).
     pub fn wants_past(&self, length: u64) -> bool {
         !self.updates.is_empty()
