@@ -28,8 +28,9 @@
 //                          → median, p90, p99 in ms.
 //      replicate-idle-rss  (only with --idle-peers M) M more loopback connections between
 //                          the same two cores, each replicating both cores, left idle for
-//                          1 s: RSS delta / M = bytes per idle connected pair of peers
-//                          (both ends live in this process).
+//                          1 s: RSS delta / M = bytes per idle connection (both ends live
+//                          in this process, so this is two peers' worth); also the V8
+//                          heapUsed delta / M (RSS grows in coarse steps).
 //
 // 2. Cross-process, one side JS and the other an external (e.g. Rust) process:
 //
@@ -74,7 +75,7 @@
 //   {"bench":"replicate-latency","impl":"js","pair":"js->js","samples":K,"median_ms":..,
 //    "p90_ms":..,"p99_ms":..,"min_ms":..,"max_ms":..,"mean_ms":..,"transport":"pipe"}
 //   {"bench":"replicate-idle-rss","impl":"js","pair":"js->js","connections":M,
-//    "rss_delta_bytes":d,"bytes_per_connection":d/M}
+//    "rss_delta_bytes":d,"bytes_per_connection":d/M,"heap_used_per_connection":h/M,...}
 
 import net from 'node:net'
 import os from 'node:os'
@@ -301,6 +302,7 @@ async function inProcess(o) {
     if (o.idlePeers > 0) {
       await sleep(500)
       const before = process.memoryUsage().rss
+      const heapBefore = process.memoryUsage().heapUsed
       for (let m = 0; m < o.idlePeers; m++) {
         const s = net.connect({ host: '127.0.0.1', port })
         sockets.push(s)
@@ -309,6 +311,7 @@ async function inProcess(o) {
       }
       await sleep(1000)
       const after = process.memoryUsage().rss
+      const heapAfter = process.memoryUsage().heapUsed
       out({
         bench: 'replicate-idle-rss',
         impl: 'js',
@@ -316,6 +319,9 @@ async function inProcess(o) {
         connections: o.idlePeers,
         rss_delta_bytes: after - before,
         bytes_per_connection: Math.round((after - before) / o.idlePeers),
+        heap_used_per_connection: Math.round((heapAfter - heapBefore) / o.idlePeers),
+        reader_peers: reader.peers.length,
+        writer_peers: writer.peers.length,
         note: 'both ends of each connection are in this process',
         transport: o.transport
       })

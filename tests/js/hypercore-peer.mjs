@@ -25,10 +25,13 @@
 //   --blocks N        each writer core appends N formula blocks (see blocks.mjs) before the
 //                     `ready` event, in batches of up to 1000 (core.append(array)).
 //   --block-size B    block size for --blocks and the `append` command (default 1000).
-//   --compat          writers are created with {compat: true} (key = signer public key,
-//                     legacy signatures); readers are opened with {compat: true} too.
+//   --compat          writers are created with {compat: true} (key = the signer's public
+//                     key, as in hypercore 10; the default is a manifest core whose key is
+//                     the manifest hash); readers are opened with {compat: true} too.
 //                     (Not needed by readers in 11.37.1: a reader opened without it learns
-//                     the compat manifest from the writer; the flag only pre-sets it.)
+//                     the compat manifest from the writer; the flag only pre-sets it. A
+//                     reader opened with it assumes key = public key, so don't use it for
+//                     readers of manifest cores.)
 //   --encryption-key HEX  32-byte key, passed to every core as {encryption: {key, block}}:
 //                     hypercore 11.37.1 derives the block key from it (non-compat cores:
 //                     BLAKE2b(DEFAULT_ENCRYPTION ns ‖ coreKey ‖ key); compat cores:
@@ -41,7 +44,8 @@
 //   --noise-seed HEX  32-byte seed of the connection's static Noise key pair
 //                     (default: random).
 //   --dir PATH        storage; core c lives in PATH/<c> (kept). Default: a fresh temporary
-//                     directory, deleted on exit.
+//                     directory, deleted on exit (including SIGTERM/SIGINT/SIGHUP, but not
+//                     SIGKILL: callers that may kill -9 should pass --dir).
 //   --timeout MS      hard exit (code 3) after MS milliseconds (default 0 = none).
 //
 // stdout, one JSON object per line, in this order at start-up:
@@ -234,6 +238,15 @@ if (opts.timeout > 0) {
     cleanupDir()
     process.exit(3)
   }, opts.timeout).unref()
+}
+
+// SIGKILL (e.g. Rust's Child::kill) cannot be caught: the default temporary directory then
+// stays behind. Pass --dir inside the caller's own temporary directory to avoid that.
+for (const [sig, n] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]]) {
+  process.on(sig, () => {
+    cleanupDir()
+    process.exit(128 + n)
+  })
 }
 
 function cleanupDir() {

@@ -17,8 +17,8 @@
 //   sparse-get      roles swapped (reader listens as responder, writer connects as
 //                   initiator); a fresh reader without --download-all gets blocks 7, 99, 150
 //                   and nothing else is stored
-//   encrypted       --encryption-key on both sides; plus a reader without the key, which
-//                   receives the stored form (8-byte padding + ciphertext)
+//   encrypted       --encryption-key on both sides; a reader without the key, which
+//                   receives the stored form (8-byte padding + ciphertext); --block-key
 //   compat          --compat writer (key = signer public key) read by a --compat reader and
 //                   by a reader opened without --compat
 //   two-cores       --writer 2 and --reader K0,K1 over one connection
@@ -336,6 +336,17 @@ const scenarios = {
       check(raw.length === 1008 && !raw.subarray(8).equals(blockValue(0, 0, 1000)), 'keyless reader sees 8 + 1000 bytes of ciphertext', { len: raw.length })
       await p2.c.close()
       await p2.l.close()
+
+      // --block-key: the hex is the XSalsa20 block key itself
+      const p3 = await pair(
+        'writer3', ['--role', 'responder', '--writer', '1', '--blocks', '20', '--block-size', '1000', '--encryption-key', ek, '--block-key'],
+        'reader3', (wr3) => ['--role', 'initiator', '--reader', keyOf(wr3), '--block-size', '1000', '--download-all', '--encryption-key', ek, '--block-key']
+      )
+      peers.push(p3.l, p3.c)
+      await p3.c.waitUntil(allHave(p3.c, 0, 20), '20 downloads')
+      check((await p3.c.cmd({ op: 'check', core: 0 })).ok, '--block-key: reader check 0..20 ok')
+      await p3.c.close()
+      await p3.l.close()
     } finally {
       peers.forEach((p) => p.kill())
     }

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub mod js;
+pub mod net;
 pub mod reader;
+pub mod sim;
 pub use reader::ProofReader;
 
 /// The documented schemas of the vector files (see `tests/vectors/*/README.md`).

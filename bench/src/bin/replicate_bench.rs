@@ -56,7 +56,9 @@ pub fn block_value(index: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(BLOCK + 32);
     let mut k = 0u64;
     while out.len() < BLOCK {
-        out.extend_from_slice(&Sha256::digest(format!("ferrocore 0 {index} {k}").as_bytes()));
+        out.extend_from_slice(&Sha256::digest(
+            format!("ferrocore 0 {index} {k}").as_bytes(),
+        ));
         k += 1;
     }
     out.truncate(BLOCK);
@@ -144,8 +146,18 @@ fn engine(blocks: u64) {
         .unwrap(),
     );
     let t = Instant::now();
-    let ws = w.connect(Role::Initiator, NoiseKeyPair::from_seed([2; 32]), entropy(2), Duration::ZERO);
-    let rs = r.connect(Role::Responder, NoiseKeyPair::from_seed([3; 32]), entropy(3), Duration::ZERO);
+    let ws = w.connect(
+        Role::Initiator,
+        NoiseKeyPair::from_seed([2; 32]),
+        entropy(2),
+        Duration::ZERO,
+    );
+    let rs = r.connect(
+        Role::Responder,
+        NoiseKeyPair::from_seed([3; 32]),
+        entropy(3),
+        Duration::ZERO,
+    );
     r.download(core, 0, Some(blocks), None).unwrap();
     shuttle(&mut w, &mut r, ws, rs);
     let secs = t.elapsed().as_secs_f64();
@@ -177,8 +189,18 @@ fn idle_memory(peers: usize) {
             .unwrap(),
         );
         let b = (p % 200) as u8 + 10;
-        let ws = w.connect(Role::Initiator, NoiseKeyPair::from_seed([b; 32]), entropy(b), Duration::ZERO);
-        let rs = r.connect(Role::Responder, NoiseKeyPair::from_seed([b + 1; 32]), entropy(b + 1), Duration::ZERO);
+        let ws = w.connect(
+            Role::Initiator,
+            NoiseKeyPair::from_seed([b; 32]),
+            entropy(b),
+            Duration::ZERO,
+        );
+        let rs = r.connect(
+            Role::Responder,
+            NoiseKeyPair::from_seed([b + 1; 32]),
+            entropy(b + 1),
+            Duration::ZERO,
+        );
         // An idle peer: connected, channel open, synced, nothing wanted.
         shuttle(&mut w, &mut r, ws, rs);
         let _ = core;
@@ -208,13 +230,22 @@ fn disk_log(dir: &std::path::Path, key: Option<[u8; 32]>) -> Log<Disk> {
     .unwrap();
     let kp = KeyPair::from_seed(&[1; 32]);
     let core_key = key.unwrap_or_else(|| {
-        ferrocore::manifest::core_key(&ferrocore::manifest::default_manifest(&kp.public_key), false)
-            .unwrap()
+        ferrocore::manifest::core_key(
+            &ferrocore::manifest::default_manifest(&kp.public_key),
+            false,
+        )
+        .unwrap()
     });
     let storage = store.core(&ferrocore::hash::discovery_key(&core_key));
     let options = match key {
-        Some(k) => LogOptions { key: Some(k), ..LogOptions::default() },
-        None => LogOptions { key_pair: Some(kp), ..LogOptions::default() },
+        Some(k) => LogOptions {
+            key: Some(k),
+            ..LogOptions::default()
+        },
+        None => LogOptions {
+            key_pair: Some(kp),
+            ..LogOptions::default()
+        },
     };
     Log::open(storage, options).unwrap()
 }
@@ -250,7 +281,11 @@ fn tcp(blocks: u64, samples: usize) {
 
     let t = Instant::now();
     reader.connect(addr).unwrap();
-    reader.download(rc, 0, Some(blocks)).unwrap().wait().unwrap();
+    reader
+        .download(rc, 0, Some(blocks))
+        .unwrap()
+        .wait()
+        .unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
         "{{\"bench\":\"replicate-download\",\"impl\":\"ferrocore\",\"pair\":\"ferrocore->ferrocore\",\"blocks\":{blocks},\"bytes\":{},\"seconds\":{secs:.4},\"mb_per_s\":{:.1}}}",
@@ -269,7 +304,10 @@ fn tcp(blocks: u64, samples: usize) {
         let t = Instant::now();
         writer.append(wc, vec![value]).unwrap();
         loop {
-            match events.recv_timeout(Duration::from_secs(10)).expect("live block") {
+            match events
+                .recv_timeout(Duration::from_secs(10))
+                .expect("live block")
+            {
                 Event::Verified { index: i, .. } if i == index => break,
                 _ => {}
             }
@@ -298,7 +336,10 @@ fn send(blocks: u64, port: u16) {
     let writer: Node<Disk> = Node::new(EndpointConfig::default()).unwrap();
     writer.add_core(wlog).unwrap();
     let addr = writer.listen(("127.0.0.1", port)).unwrap();
-    println!("{{\"event\":\"ready\",\"key\":\"{key}\",\"port\":{}}}", addr.port());
+    println!(
+        "{{\"event\":\"ready\",\"key\":\"{key}\",\"port\":{}}}",
+        addr.port()
+    );
     // Serve until stdin closes.
     let mut sink = String::new();
     let _ = std::io::stdin().read_line(&mut sink);
@@ -315,7 +356,11 @@ fn receive(blocks: u64, addr: &str, key: &str) {
     let rc = reader.add_core(rlog).unwrap();
     let t = Instant::now();
     reader.connect(addr).unwrap();
-    reader.download(rc, 0, Some(blocks)).unwrap().wait().unwrap();
+    reader
+        .download(rc, 0, Some(blocks))
+        .unwrap()
+        .wait()
+        .unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
         "{{\"bench\":\"replicate-download\",\"impl\":\"ferrocore\",\"pair\":\"js->ferrocore\",\"blocks\":{blocks},\"bytes\":{},\"seconds\":{secs:.4},\"mb_per_s\":{:.1}}}",

@@ -352,7 +352,7 @@ impl<S: Storage> Endpoint<S> {
 
     /// Bytes from a session's socket, in any chunking.
     pub fn handle_input(&mut self, session: SessionId, now: Duration, bytes: &[u8]) {
-        self.now = now;
+        self.observe(now);
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
@@ -368,6 +368,7 @@ impl<S: Storage> Endpoint<S> {
                 }
             }
         }
+        self.observe(now);
     }
 
     /// The session's socket reported end of input.
@@ -426,7 +427,7 @@ impl<S: Storage> Endpoint<S> {
     /// Time passed: transport timers, request timeouts (cancelled and retried elsewhere),
     /// application deadlines.
     pub fn handle_timeout(&mut self, now: Duration) {
-        self.now = now;
+        self.observe(now);
         let sids: Vec<SessionId> = self.sessions.keys().copied().collect();
         for sid in sids {
             let Some(s) = self.sessions.get_mut(&sid) else {
@@ -443,7 +444,7 @@ impl<S: Storage> Endpoint<S> {
                 let expired: Vec<u64> = r
                     .inflight
                     .iter()
-                    .filter(|(_, i)| i.deadline <= now)
+                    .filter(|(_, i)| i.deadline.is_some_and(|d| d <= now))
                     .map(|(id, _)| *id)
                     .collect();
                 if expired.is_empty() {
@@ -453,7 +454,7 @@ impl<S: Storage> Endpoint<S> {
                     continue;
                 };
                 for id in expired {
-                    if let Some(inf) = r.finish(id) {
+                    if let Some(inf) = r.abandon(id) {
                         Self::release(slot, sid, inf.asked);
                         send(conn, r.channel, &Message::Cancel(Cancel { request: id }));
                     }
@@ -484,6 +485,18 @@ impl<S: Storage> Endpoint<S> {
             }
         }
         self.flush_all();
+        self.observe(now);
+    }
+
+    /// Takes the time and arms the deadlines of requests sent since the last observation.
+    fn observe(&mut self, now: Duration) {
+        self.now = now;
+        let deadline = now + self.config.request_timeout;
+        for s in self.sessions.values_mut() {
+            for r in s.replicators.values_mut() {
+                r.arm(deadline);
+            }
+        }
     }
 
     // ----- application requests ----------------------------------------------------------
@@ -862,10 +875,19 @@ impl<S: Storage> Endpoint<S> {
             Message::NoData(n) => {
                 if let Some(inf) = r.finish(n.request) {
                     Self::release(slot, sid, inf.asked);
+                    // A refusal is about the state that was asked: one for an older fork
+                    // or length says nothing of the peer's newer state.
+                    let current = r.remote.map(|s| (s.fork, s.length));
                     match inf.asked {
-                        Asked::Block(i) => r.refuse(i),
+                        Asked::Block(i) => {
+                            if current.is_some_and(|(f, _)| f == inf.fork) {
+                                r.refuse(i);
+                            }
+                        }
                         Asked::Upgrade | Asked::Reorg => {
-                            r.upgrade_refused_at = r.remote.map(|s| (s.fork, s.length));
+                            if current == Some((inf.fork, inf.length)) {
+                                r.upgrade_refused_at = current;
+                            }
                         }
                     }
                     slot.dirty = true;
@@ -1386,7 +1408,8 @@ impl<S: Storage> Endpoint<S> {
         let Some(rem) = r.remote.filter(|_| r.paired && r.downloading) else {
             return;
         };
-        let deadline = self.now + self.config.request_timeout;
+        let deadline = None;
+        let ask = (rem.fork, rem.length);
         let refused = r.upgrade_refused_at == Some((rem.fork, rem.length));
         let (fork, length) = (slot.log.fork(), slot.log.length());
         if slot.upgrading.is_none() && !refused && r.inflight.len() < self.config.max_inflight {
@@ -1426,7 +1449,15 @@ impl<S: Storage> Endpoint<S> {
                     ..Request::default()
                 };
                 send(conn, ch, &Message::Request(req));
-                r.inflight.insert(id, Inflight { asked, deadline });
+                r.inflight.insert(
+                    id,
+                    Inflight {
+                        asked,
+                        deadline,
+                        fork: ask.0,
+                        length: ask.1,
+                    },
+                );
                 slot.upgrading = Some(sid);
             }
         }
@@ -1457,6 +1488,8 @@ impl<S: Storage> Endpoint<S> {
                 Inflight {
                     asked: Asked::Block(index),
                     deadline,
+                    fork: ask.0,
+                    length: ask.1,
                 },
             );
             slot.inflight.insert(index, sid);

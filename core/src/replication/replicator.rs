@@ -25,7 +25,12 @@ pub(crate) enum Asked {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Inflight {
     pub asked: Asked,
-    pub deadline: Duration,
+    /// Armed (now + timeout) at the first time observation after sending: requests made
+    /// from application commands do not know the time.
+    pub deadline: Option<Duration>,
+    /// The peer's fork and length when asked (a refusal is about that state only).
+    pub fork: u64,
+    pub length: u64,
 }
 
 /// The replication state of one core with one peer (JS: a `Peer` of the replicator).
@@ -117,6 +122,19 @@ impl Replicator {
         Some(inflight)
     }
 
+    /// Ends request `id` without reusing the id: a late answer to it must not be taken
+    /// for a newer request's.
+    pub fn abandon(&mut self, id: u64) -> Option<Inflight> {
+        self.inflight.remove(&id)
+    }
+
+    /// Arms the deadline of every request sent since the last time observation.
+    pub fn arm(&mut self, deadline: Duration) {
+        for i in self.inflight.values_mut() {
+            i.deadline.get_or_insert(deadline);
+        }
+    }
+
     /// True if the peer announced block `i` and did not refuse it.
     pub fn has(&self, i: u64) -> bool {
         (i < self.remote_contiguous || self.remote_bits.get(i)) && !self.refused.contains(&i)
@@ -199,11 +217,12 @@ impl Replicator {
         } else {
             end.saturating_sub(start) / BITS_PER_PAGE + 2
         };
-        self.remote_bits.allocated_pages() as u64 + pages <= self.max_pages as u64
+        let runs = self.remote_bits.full_page_runs().count() as u64;
+        self.remote_bits.allocated_pages() as u64 + runs + pages <= self.max_pages as u64
     }
 
     /// The earliest request deadline.
     pub fn next_deadline(&self) -> Option<Duration> {
-        self.inflight.values().map(|i| i.deadline).min()
+        self.inflight.values().filter_map(|i| i.deadline).min()
     }
 }

@@ -1,0 +1,989 @@
+//! # ferrocore-blocking
+//!
+//! A blocking, thread-based binding of ferrocore's sans-IO replication [`Endpoint`] over
+//! `std::net`: no async runtime. It owns the TCP sockets, the clock and the OS random
+//! number generator; every bit of protocol behaviour stays in the endpoint.
+//!
+//! A [`Node`] is a cheap, cloneable handle to one driver thread that owns the endpoint. The
+//! driver waits (with a timeout at the endpoint's next deadline) on one channel that
+//! carries the handles' commands and the sockets' bytes; after each message it drains the
+//! endpoint, queues bytes for the sockets, answers pending commands and forwards every
+//! [`Event`] to the subscribers of [`Node::events`]. Each connection has one reader and one
+//! writer thread; a connection whose queued, unwritten output exceeds [`MAX_BACKLOG`] is
+//! not read from until the peer has taken some of it, so a peer that never reads cannot
+//! grow our memory.
+//!
+//! ```no_run
+//! use bytes::Bytes;
+//! use ferrocore::keys::KeyPair;
+//! use ferrocore::replication::EndpointConfig;
+//! use ferrocore::storage::MemoryStorage;
+//! use ferrocore::{Log, LogOptions};
+//! use ferrocore_blocking::Node;
+//!
+//! # fn run() -> Result<(), ferrocore_blocking::Error> {
+//! // A writer serving one core on port 4000...
+//! let options = LogOptions { key_pair: Some(KeyPair::from_seed(&[7; 32])), ..LogOptions::default() };
+//! let log = Log::open(MemoryStorage::new(), options)?;
+//! let key = *log.key();
+//! let writer = Node::new(EndpointConfig::default())?;
+//! let core = writer.add_core(log)?;
+//! writer.append(core, vec![Bytes::from("hello")])?;
+//! let addr = writer.listen("127.0.0.1:4000")?;
+//!
+//! // ...and a reader fetching block 0 from it.
+//! let reader = Node::new(EndpointConfig::default())?;
+//! let log = Log::open(MemoryStorage::new(), LogOptions { key: Some(key), ..LogOptions::default() })?;
+//! let core = reader.add_core(log)?;
+//! reader.connect(addr)?;
+//! assert_eq!(reader.get(core, 0, None)?, "hello");
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferrocore::replication::{
+    CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionId,
+};
+use ferrocore::storage::Storage;
+use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::stream::Entropy;
+use ferrocore::Log;
+
+pub use ferrocore;
+
+/// Output queued for a connection but not yet written, in bytes, above which the
+/// connection's input is no longer read (1 MiB). The bound is soft: input already read is
+/// still handled, and the endpoint answers every request in it at once.
+pub const MAX_BACKLOG: usize = 1 << 20;
+
+/// Events a subscriber of [`Node::events`] may fall behind; past that, newer events are
+/// dropped for it until it catches up.
+pub const EVENT_CAPACITY: usize = 4096;
+
+/// Bytes read from a socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Small writes are gathered up to this many bytes into one socket write.
+const WRITE_COALESCE: usize = 64 * 1024;
+
+/// How long a connection that ended in order may block writing its last bytes.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Messages (commands and socket input) that may wait for the driver.
+const QUEUE: usize = 256;
+
+/// Why a [`Node`] operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A socket operation (bind, connect) or spawning a thread failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// The core refused a local operation (append, truncate, a read), or storage failed.
+    #[error(transparent)]
+    Core(#[from] ferrocore::Error),
+    /// A replication request (get, download, update) ended without its result.
+    #[error("request failed: {0}")]
+    Request(#[from] RequestError),
+    /// No core with this id was added to the node.
+    #[error("no such core")]
+    NoSuchCore,
+    /// The OS random number generator failed.
+    #[error("OS random number generator: {0}")]
+    Random(getrandom::Error),
+    /// The node's driver has shut down.
+    #[error("the node has shut down")]
+    Shutdown,
+}
+
+/// A snapshot of a core's state, from [`Node::info`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CoreInfo {
+    /// The core key.
+    pub key: [u8; 32],
+    /// The discovery key.
+    pub discovery_key: [u8; 32],
+    /// The signed length.
+    pub length: u64,
+    /// Blocks held contiguously from 0.
+    pub contiguous_length: u64,
+    /// The user-visible byte length.
+    pub byte_length: u64,
+    /// The fork id.
+    pub fork: u64,
+    /// True if this node can append (holds the secret key).
+    pub writable: bool,
+    /// Peers replicating the core with us.
+    pub peers: usize,
+}
+
+/// A one-shot reply.
+type Reply<T> = SyncSender<Result<T, Error>>;
+type Call<S> = Box<dyn FnOnce(&mut Endpoint<S>) + Send>;
+
+fn reply<T>() -> (Reply<T>, Receiver<Result<T, Error>>) {
+    mpsc::sync_channel(1)
+}
+
+/// Everything the driver thread waits for.
+enum Msg<S: Storage> {
+    AddCore(Box<Log<S>>, Reply<CoreId>),
+    Attach(TcpStream, Role, Reply<SessionId>),
+    Listen(TcpListener, Reply<SocketAddr>),
+    Append(CoreId, Vec<Bytes>, Reply<u64>),
+    Truncate(CoreId, u64, Reply<()>),
+    Get(CoreId, u64, Option<Duration>, Reply<Bytes>),
+    Download(CoreId, Span, Reply<()>, Reply<RequestId>),
+    Update(CoreId, Option<Duration>, Reply<u64>),
+    Cancel(RequestId),
+    Info(CoreId, Reply<CoreInfo>),
+    Close(SessionId),
+    Call(Call<S>),
+    /// From [`Node::shutdown`] (with a reply) or the last handle's drop.
+    Shutdown(Option<SyncSender<Endpoint<S>>>),
+    // From the socket threads.
+    Input(SessionId, Bytes),
+    End(SessionId),
+    Accepted(TcpStream),
+}
+
+enum Span {
+    Range(u64, Option<u64>),
+    Blocks(Vec<u64>),
+}
+
+type Subscribers = Arc<Mutex<Vec<SyncSender<Event>>>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the handles share; dropping the last one stops the driver.
+struct Shared<S: Storage> {
+    tx: SyncSender<Msg<S>>,
+    subscribers: Subscribers,
+    public_key: [u8; 32],
+}
+
+impl<S: Storage> Drop for Shared<S> {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Shutdown(None));
+    }
+}
+
+/// A handle to a replication node: one [`Endpoint`] driven by a thread. Clones share the
+/// node; the driver shuts down (closing every connection) when the last handle is
+/// dropped, or at [`shutdown`](Self::shutdown).
+pub struct Node<S: Storage> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S: Storage> Clone for Node<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: Storage> std::fmt::Debug for Node<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("public_key", &self.shared.public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+fn random<const N: usize>() -> Result<[u8; N], Error> {
+    let mut out = [0u8; N];
+    getrandom::getrandom(&mut out).map_err(Error::Random)?;
+    Ok(out)
+}
+
+impl<S: Storage + Send + 'static> Node<S> {
+    /// Starts a node (its driver thread) with a random static Noise key pair.
+    ///
+    /// # Errors
+    /// [`Error::Random`] if the OS random number generator fails; [`Error::Io`] if the
+    /// thread cannot be spawned.
+    pub fn new(config: EndpointConfig) -> Result<Self, Error> {
+        Self::with_key_pair(config, NoiseKeyPair::from_seed(random()?))
+    }
+
+    /// Starts a node whose connections authenticate with `key_pair`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the driver thread cannot be spawned.
+    pub fn with_key_pair(config: EndpointConfig, key_pair: NoiseKeyPair) -> Result<Self, Error> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let subscribers = Subscribers::default();
+        let public_key = key_pair.public_key;
+        let driver = Driver {
+            endpoint: Endpoint::new(config),
+            origin: Instant::now(),
+            key_pair,
+            tx: tx.clone(),
+            links: HashMap::new(),
+            pending: HashMap::new(),
+            subscribers: subscribers.clone(),
+            listeners: Vec::new(),
+        };
+        thread::Builder::new()
+            .name("ferrocore-driver".into())
+            .spawn(move || driver.run(&rx))?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                tx,
+                subscribers,
+                public_key,
+            }),
+        })
+    }
+
+    /// Our static public key (what peers see in [`Event::Connected`]).
+    #[must_use]
+    pub fn public_key(&self) -> [u8; 32] {
+        self.shared.public_key
+    }
+
+    fn send(&self, msg: Msg<S>) -> Result<(), Error> {
+        self.shared.tx.send(msg).map_err(|_| Error::Shutdown)
+    }
+
+    fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Msg<S>) -> Result<T, Error> {
+        let (tx, rx) = reply();
+        self.send(make(tx))?;
+        rx.recv().unwrap_or(Err(Error::Shutdown))
+    }
+
+    /// Accepts connections on `addr` (as the Noise responder) on a thread of its own, until
+    /// the node shuts down. Returns the bound address (useful with port 0).
+    ///
+    /// # Errors
+    /// When binding fails.
+    pub fn listen(&self, addr: impl ToSocketAddrs) -> Result<SocketAddr, Error> {
+        let listener = TcpListener::bind(addr)?;
+        self.ask(|tx| Msg::Listen(listener, tx))
+    }
+
+    /// Dials `addr` and replicates every core with it (as the Noise initiator).
+    ///
+    /// # Errors
+    /// When the connection cannot be made.
+    pub fn connect(&self, addr: impl ToSocketAddrs) -> Result<SessionId, Error> {
+        let stream = TcpStream::connect(addr)?;
+        self.add_stream(stream, Role::Initiator)
+    }
+
+    /// Replicates over a TCP connection made elsewhere. By convention the side that dialed
+    /// is the [`Role::Initiator`].
+    ///
+    /// # Errors
+    /// [`Error::Random`] if the OS random number generator fails; [`Error::Io`] if the
+    /// socket cannot be cloned or its threads spawned.
+    pub fn add_stream(&self, stream: TcpStream, role: Role) -> Result<SessionId, Error> {
+        self.ask(|tx| Msg::Attach(stream, role, tx))
+    }
+
+    /// Adds a core, replicated with every connection, present and future.
+    ///
+    /// # Errors
+    /// [`Error::Shutdown`].
+    pub fn add_core(&self, log: Log<S>) -> Result<CoreId, Error> {
+        self.ask(|tx| Msg::AddCore(Box::new(log), tx))
+    }
+
+    /// Appends blocks to a writable core (one signature for the batch); returns the new
+    /// length. Peers learn of them at once.
+    ///
+    /// # Errors
+    /// [`Error::Core`] if the core is not writable or storage fails.
+    pub fn append(&self, core: CoreId, blocks: Vec<Bytes>) -> Result<u64, Error> {
+        self.ask(|tx| Msg::Append(core, blocks, tx))
+    }
+
+    /// Truncates a writable core to `length` blocks (a new fork).
+    ///
+    /// # Errors
+    /// [`Error::Core`] if the core is not writable or storage fails.
+    pub fn truncate(&self, core: CoreId, length: u64) -> Result<(), Error> {
+        self.ask(|tx| Msg::Truncate(core, length, tx))
+    }
+
+    /// Block `index`: from local storage, or from the first peer that has it, waiting for
+    /// it to be appended if need be. `timeout` bounds the wait ([`RequestError::Timeout`]);
+    /// without one this blocks until the block arrives or the node shuts down.
+    ///
+    /// # Errors
+    /// [`Error::Request`] when the request fails or times out.
+    pub fn get(&self, core: CoreId, index: u64, timeout: Option<Duration>) -> Result<Bytes, Error> {
+        self.ask(|tx| Msg::Get(core, index, timeout, tx))
+    }
+
+    /// Downloads blocks `start..end` (`end: None`: from `start` on, following appends
+    /// live, never ending by itself). Wait on the handle for the end; dropping it (or
+    /// [`DownloadHandle::cancel`]) cancels the download.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchCore`].
+    pub fn download(
+        &self,
+        core: CoreId,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<DownloadHandle<S>, Error> {
+        self.start_download(core, Span::Range(start, end))
+    }
+
+    /// Downloads exactly these blocks (see [`download`](Self::download)).
+    ///
+    /// # Errors
+    /// [`Error::NoSuchCore`].
+    pub fn download_blocks(
+        &self,
+        core: CoreId,
+        blocks: Vec<u64>,
+    ) -> Result<DownloadHandle<S>, Error> {
+        self.start_download(core, Span::Blocks(blocks))
+    }
+
+    fn start_download(&self, core: CoreId, span: Span) -> Result<DownloadHandle<S>, Error> {
+        let (done, done_rx) = reply();
+        let request = self.ask(|tx| Msg::Download(core, span, done, tx))?;
+        Ok(DownloadHandle {
+            request,
+            done: done_rx,
+            node: self.clone(),
+            finished: false,
+        })
+    }
+
+    /// Learns the newest length from the connected peers (see [`Endpoint::update`]).
+    ///
+    /// # Errors
+    /// [`Error::Request`] when it fails or times out.
+    pub fn update(&self, core: CoreId, timeout: Option<Duration>) -> Result<u64, Error> {
+        self.ask(|tx| Msg::Update(core, timeout, tx))
+    }
+
+    /// Cancels a request (a download by its [`DownloadHandle::request`]).
+    pub fn cancel(&self, request: RequestId) {
+        let _ = self.send(Msg::Cancel(request));
+    }
+
+    /// A core's lengths, fork and peer count.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchCore`].
+    pub fn info(&self, core: CoreId) -> Result<CoreInfo, Error> {
+        self.ask(|tx| Msg::Info(core, tx))
+    }
+
+    /// Every [`Event`] of the node from now on, until the receiver is dropped. A subscriber
+    /// more than [`EVENT_CAPACITY`] events behind misses newer events until it catches up.
+    #[must_use]
+    pub fn events(&self) -> Receiver<Event> {
+        let (tx, rx) = mpsc::sync_channel(EVENT_CAPACITY);
+        lock(&self.shared.subscribers).push(tx);
+        rx
+    }
+
+    /// Ends a connection in order.
+    pub fn close(&self, session: SessionId) {
+        let _ = self.send(Msg::Close(session));
+    }
+
+    /// Sends an extension message on a core's channel with a peer.
+    ///
+    /// # Errors
+    /// [`Error::Core`] if the session has no channel for the core.
+    pub fn send_extension(
+        &self,
+        session: SessionId,
+        core: CoreId,
+        name: &str,
+        message: &[u8],
+    ) -> Result<(), Error> {
+        let name = name.to_owned();
+        let message = message.to_vec();
+        self.with_endpoint(move |ep| ep.send_extension(session, core, &name, &message))?
+            .map_err(Error::Core)
+    }
+
+    /// Runs `f` on the endpoint inside the driver (for anything this handle does not wrap:
+    /// peers, remote lengths, uploading switches, removing a core, reading a log). The
+    /// endpoint's output is handled right after.
+    ///
+    /// # Errors
+    /// [`Error::Shutdown`].
+    pub fn with_endpoint<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Endpoint<S>) -> R + Send + 'static,
+    ) -> Result<R, Error> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Msg::Call(Box::new(move |ep| {
+            let _ = tx.send(f(ep));
+        })))?;
+        rx.recv().map_err(|_| Error::Shutdown)
+    }
+
+    /// Closes every connection in order (their last bytes are still written), stops
+    /// listening, fails pending requests with [`Error::Shutdown`] and hands back the
+    /// endpoint (and with it the logs).
+    ///
+    /// # Errors
+    /// [`Error::Shutdown`] if the node had already shut down.
+    pub fn shutdown(&self) -> Result<Endpoint<S>, Error> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Msg::Shutdown(Some(tx)))?;
+        rx.recv().map_err(|_| Error::Shutdown)
+    }
+}
+
+/// A running download, from [`Node::download`]. Dropping it before it ended cancels the
+/// download.
+#[derive(Debug)]
+pub struct DownloadHandle<S: Storage> {
+    request: RequestId,
+    done: Receiver<Result<(), Error>>,
+    node: Node<S>,
+    finished: bool,
+}
+
+impl<S: Storage + Send + 'static> DownloadHandle<S> {
+    /// The endpoint's id of the download.
+    #[must_use]
+    pub fn request(&self) -> RequestId {
+        self.request
+    }
+
+    /// Cancels the download: waiting on it yields [`RequestError::Cancelled`].
+    pub fn cancel(&self) {
+        self.node.cancel(self.request);
+    }
+
+    /// Blocks until the download ends.
+    ///
+    /// # Errors
+    /// [`Error::Request`] if it failed or was cancelled; [`Error::Shutdown`].
+    pub fn wait(mut self) -> Result<(), Error> {
+        self.finished = true;
+        self.done.recv().unwrap_or(Err(Error::Shutdown))
+    }
+
+    /// Blocks until the download ends or `timeout` passes (then `None`; the download goes
+    /// on).
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<(), Error>> {
+        match self.done.recv_timeout(timeout) {
+            Ok(result) => {
+                self.finished = true;
+                Some(result)
+            }
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                self.finished = true;
+                Some(Err(Error::Shutdown))
+            }
+        }
+    }
+}
+
+impl<S: Storage> Drop for DownloadHandle<S> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.node.shared.tx.send(Msg::Cancel(self.request));
+        }
+    }
+}
+
+/// Output queued for one connection, shared by the driver (which adds) and the writer
+/// (which subtracts); the reader waits while it is above [`MAX_BACKLOG`].
+#[derive(Default)]
+struct Backlog {
+    state: Mutex<BacklogState>,
+    drained: Condvar,
+}
+
+#[derive(Default)]
+struct BacklogState {
+    queued: usize,
+    closed: bool,
+}
+
+impl Backlog {
+    fn add(&self, n: usize) {
+        lock(&self.state).queued += n;
+    }
+
+    fn sub(&self, n: usize) {
+        let mut state = lock(&self.state);
+        let before = state.queued;
+        state.queued = before.saturating_sub(n);
+        if before > MAX_BACKLOG && state.queued <= MAX_BACKLOG {
+            self.drained.notify_all();
+        }
+    }
+
+    fn close(&self) {
+        lock(&self.state).closed = true;
+        self.drained.notify_all();
+    }
+
+    /// Waits while the backlog is full; false once the connection is closed.
+    fn wait(&self) -> bool {
+        let mut state = lock(&self.state);
+        while state.queued > MAX_BACKLOG && !state.closed {
+            state = self
+                .drained
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        !state.closed
+    }
+}
+
+/// The driver's half of a connection.
+struct Link {
+    out: Sender<Bytes>,
+    backlog: Arc<Backlog>,
+    stream: TcpStream,
+}
+
+enum Pending {
+    Get(Reply<Bytes>),
+    Download(Reply<()>),
+    Update(Reply<u64>),
+}
+
+struct Listening {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+struct Driver<S: Storage> {
+    endpoint: Endpoint<S>,
+    origin: Instant,
+    key_pair: NoiseKeyPair,
+    tx: SyncSender<Msg<S>>,
+    links: HashMap<SessionId, Link>,
+    pending: HashMap<RequestId, Pending>,
+    subscribers: Subscribers,
+    listeners: Vec<Listening>,
+}
+
+impl<S: Storage + Send + 'static> Driver<S> {
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    fn run(mut self, rx: &Receiver<Msg<S>>) {
+        loop {
+            self.flush();
+            let msg = match self.endpoint.poll_timeout() {
+                Some(deadline) => {
+                    let now = self.now();
+                    if deadline <= now {
+                        self.endpoint.handle_timeout(now);
+                        continue;
+                    }
+                    match rx.recv_timeout(deadline - now) {
+                        Ok(msg) => msg,
+                        Err(RecvTimeoutError::Timeout) => {
+                            let now = self.now();
+                            self.endpoint.handle_timeout(now);
+                            continue;
+                        }
+                        // The driver holds a sender itself.
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                None => match rx.recv() {
+                    Ok(msg) => msg,
+                    Err(_) => return,
+                },
+            };
+            if let Msg::Shutdown(reply) = msg {
+                self.shutdown();
+                if let Some(reply) = reply {
+                    let _ = reply.send(self.endpoint);
+                }
+                // Dropping `rx` fails later sends and drops queued messages (and with them
+                // their replies).
+                return;
+            }
+            self.on_msg(msg);
+        }
+    }
+
+    /// Drains the endpoint: bytes to the writers, events to their requests and subscribers.
+    fn flush(&mut self) {
+        loop {
+            let mut busy = self.flush_transmit();
+            while let Some(event) = self.endpoint.poll_event() {
+                busy = true;
+                self.on_event(event);
+            }
+            if !busy {
+                return;
+            }
+        }
+    }
+
+    fn flush_transmit(&mut self) -> bool {
+        let mut busy = false;
+        while let Some((session, bytes)) = self.endpoint.poll_transmit() {
+            busy = true;
+            if let Some(link) = self.links.get(&session) {
+                link.backlog.add(bytes.len());
+                // A writer that is gone failed, and has told us so.
+                let _ = link.out.send(bytes);
+            }
+        }
+        busy
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match &event {
+            Event::Get {
+                request, result, ..
+            } => {
+                if let Some(Pending::Get(tx)) = self.pending.remove(request) {
+                    let _ = tx.send(result.clone().map_err(Error::Request));
+                }
+            }
+            Event::Download {
+                request, result, ..
+            } => {
+                if let Some(Pending::Download(tx)) = self.pending.remove(request) {
+                    let _ = tx.send(result.clone().map_err(Error::Request));
+                }
+            }
+            Event::Update {
+                request, result, ..
+            } => {
+                if let Some(Pending::Update(tx)) = self.pending.remove(request) {
+                    let _ = tx.send(result.clone().map_err(Error::Request));
+                }
+            }
+            Event::Closed { session, error } => {
+                // Whatever the endpoint queued for the session goes out first.
+                self.flush_transmit();
+                if let Some(link) = self.links.remove(session) {
+                    link.backlog.close();
+                    if error.is_none() {
+                        // The writer writes what is queued (blocking at most LINGER per
+                        // write), then shuts the socket down, which ends the reader.
+                        let _ = link.stream.set_write_timeout(Some(LINGER));
+                    } else {
+                        let _ = link.stream.shutdown(Shutdown::Both);
+                    }
+                }
+            }
+            _ => {}
+        }
+        let mut subscribers = lock(&self.subscribers);
+        subscribers.retain(|s| match s.try_send(event.clone()) {
+            Ok(()) | Err(TrySendError::Full(_)) => true,
+            Err(TrySendError::Disconnected(_)) => false,
+        });
+    }
+
+    fn attach(&mut self, stream: TcpStream, role: Role) -> Result<SessionId, Error> {
+        let entropy = Entropy {
+            ephemeral_seed: random()?,
+            header: random()?,
+        };
+        // Without TCP_NODELAY, Nagle's algorithm holds small records (live latency ~55 ms
+        // instead of ~2 ms).
+        let _ = stream.set_nodelay(true);
+        let read = stream.try_clone()?;
+        let write = stream.try_clone()?;
+        let now = self.now();
+        let session = self
+            .endpoint
+            .connect(role, self.key_pair.clone(), entropy, now);
+        let backlog = Arc::new(Backlog::default());
+        let (out, out_rx) = mpsc::channel();
+        let spawned = spawn_reader(read, session, backlog.clone(), self.tx.clone())
+            .and_then(|_| spawn_writer(write, out_rx, session, backlog.clone(), self.tx.clone()));
+        if let Err(e) = spawned {
+            // The session never saw its socket: end it (and its reader, if it started).
+            let _ = stream.shutdown(Shutdown::Both);
+            self.endpoint.close(session);
+            return Err(Error::Io(e));
+        }
+        self.links.insert(
+            session,
+            Link {
+                out,
+                backlog,
+                stream,
+            },
+        );
+        Ok(session)
+    }
+
+    fn listen(&mut self, listener: TcpListener) -> Result<SocketAddr, Error> {
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let tx = self.tx.clone();
+        let stopped = stop.clone();
+        thread::Builder::new()
+            .name("ferrocore-accept".into())
+            .spawn(move || accept_loop(&listener, &stopped, &tx))?;
+        self.listeners.push(Listening { addr, stop });
+        Ok(addr)
+    }
+
+    fn core_exists(&self, core: CoreId) -> bool {
+        self.endpoint.log(core).is_some()
+    }
+
+    fn on_msg(&mut self, msg: Msg<S>) {
+        let now = self.now();
+        match msg {
+            Msg::Input(session, bytes) => {
+                if self.links.contains_key(&session) {
+                    self.endpoint.handle_input(session, now, &bytes);
+                }
+            }
+            Msg::End(session) => self.endpoint.handle_end(session),
+            Msg::Accepted(stream) => {
+                // Only the OS RNG or thread spawning can fail; the connection is dropped.
+                let _ = self.attach(stream, Role::Responder);
+            }
+            Msg::AddCore(log, tx) => {
+                let _ = tx.send(Ok(self.endpoint.add_core(*log)));
+            }
+            Msg::Attach(stream, role, tx) => {
+                let _ = tx.send(self.attach(stream, role));
+            }
+            Msg::Listen(listener, tx) => {
+                let _ = tx.send(self.listen(listener));
+            }
+            Msg::Append(core, blocks, tx) => {
+                let result = match self.endpoint.log_mut(core) {
+                    Some(log) => log
+                        .append_batch(&blocks)
+                        .map(|o| o.length)
+                        .map_err(Error::Core),
+                    None => Err(Error::NoSuchCore),
+                };
+                let _ = tx.send(result);
+            }
+            Msg::Truncate(core, length, tx) => {
+                let result = match self.endpoint.log_mut(core) {
+                    Some(log) => log.truncate(length, None).map_err(Error::Core),
+                    None => Err(Error::NoSuchCore),
+                };
+                let _ = tx.send(result);
+            }
+            Msg::Get(core, index, timeout, tx) => {
+                if !self.core_exists(core) {
+                    let _ = tx.send(Err(Error::NoSuchCore));
+                    return;
+                }
+                match self.endpoint.get(core, index, timeout.map(|t| now + t)) {
+                    Ok(id) => {
+                        self.pending.insert(id, Pending::Get(tx));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::Core(e)));
+                    }
+                }
+            }
+            Msg::Download(core, span, done, tx) => {
+                if !self.core_exists(core) {
+                    let _ = tx.send(Err(Error::NoSuchCore));
+                    return;
+                }
+                let started = match span {
+                    Span::Range(start, end) => self.endpoint.download(core, start, end, None),
+                    Span::Blocks(blocks) => self.endpoint.download_blocks(core, &blocks, None),
+                };
+                match started {
+                    Ok(id) => {
+                        self.pending.insert(id, Pending::Download(done));
+                        let _ = tx.send(Ok(id));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::Core(e)));
+                    }
+                }
+            }
+            Msg::Update(core, timeout, tx) => {
+                if !self.core_exists(core) {
+                    let _ = tx.send(Err(Error::NoSuchCore));
+                    return;
+                }
+                match self.endpoint.update(core, timeout.map(|t| now + t)) {
+                    Ok(id) => {
+                        self.pending.insert(id, Pending::Update(tx));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::Core(e)));
+                    }
+                }
+            }
+            Msg::Cancel(id) => {
+                self.endpoint.cancel(id);
+            }
+            Msg::Info(core, tx) => {
+                let peers = self.endpoint.peers(core).len();
+                let info = self.endpoint.log(core).map(|log| CoreInfo {
+                    key: *log.key(),
+                    discovery_key: *log.discovery_key(),
+                    length: log.length(),
+                    contiguous_length: log.contiguous_length(),
+                    byte_length: log.byte_length(),
+                    fork: log.fork(),
+                    writable: log.writable(),
+                    peers,
+                });
+                let _ = tx.send(info.ok_or(Error::NoSuchCore));
+            }
+            Msg::Close(session) => self.endpoint.close(session),
+            Msg::Call(f) => f(&mut self.endpoint),
+            // Handled by `run`.
+            Msg::Shutdown(_) => {}
+        }
+    }
+
+    fn shutdown(&mut self) {
+        for listening in self.listeners.drain(..) {
+            listening.stop.store(true, Ordering::Release);
+            // Wake the accepting thread with a connection of our own.
+            let mut addr = listening.addr;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(if addr.is_ipv4() {
+                    Ipv4Addr::LOCALHOST.into()
+                } else {
+                    Ipv6Addr::LOCALHOST.into()
+                });
+            }
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        }
+        let sessions: Vec<SessionId> = self.endpoint.sessions().collect();
+        for session in sessions {
+            self.endpoint.close(session);
+        }
+        self.flush();
+        // Pending requests fail with `Error::Shutdown` as their replies are dropped.
+        self.pending.clear();
+    }
+}
+
+fn accept_loop<S: Storage>(listener: &TcpListener, stop: &AtomicBool, tx: &SyncSender<Msg<S>>) {
+    loop {
+        let accepted = listener.accept();
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        match accepted {
+            Ok((stream, _)) => {
+                if tx.send(Msg::Accepted(stream)).is_err() {
+                    return;
+                }
+            }
+            // E.g. out of file descriptors: back off instead of spinning.
+            Err(_) => thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+fn spawn_reader<S: Storage + Send + 'static>(
+    mut stream: TcpStream,
+    session: SessionId,
+    backlog: Arc<Backlog>,
+    tx: SyncSender<Msg<S>>,
+) -> std::io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("ferrocore-read".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; READ_CHUNK];
+            while backlog.wait() {
+                let msg = match stream.read(&mut buf) {
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Ok(0) | Err(_) => Msg::End(session),
+                    Ok(n) => Msg::Input(session, Bytes::copy_from_slice(&buf[..n])),
+                };
+                let end = matches!(msg, Msg::End(_));
+                if tx.send(msg).is_err() || end {
+                    return;
+                }
+            }
+        })
+}
+
+fn spawn_writer<S: Storage + Send + 'static>(
+    mut stream: TcpStream,
+    out: Receiver<Bytes>,
+    session: SessionId,
+    backlog: Arc<Backlog>,
+    tx: SyncSender<Msg<S>>,
+) -> std::io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("ferrocore-write".into())
+        .spawn(move || {
+            let mut gather = Vec::new();
+            while let Ok(first) = out.recv() {
+                gather.clear();
+                gather.extend_from_slice(&first);
+                while gather.len() < WRITE_COALESCE {
+                    match out.try_recv() {
+                        Ok(more) => gather.extend_from_slice(&more),
+                        Err(_) => break,
+                    }
+                }
+                if stream.write_all(&gather).is_err() {
+                    let _ = stream.shutdown(Shutdown::Both);
+                    let _ = tx.send(Msg::End(session));
+                    return;
+                }
+                backlog.sub(gather.len());
+            }
+            // The session ended and everything was written: this also ends the reader.
+            let _ = stream.shutdown(Shutdown::Both);
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backlog_holds_the_reader_until_drained_or_closed() {
+        let backlog = Arc::new(Backlog::default());
+        backlog.add(MAX_BACKLOG + 10);
+        let waiter = thread::spawn({
+            let backlog = backlog.clone();
+            move || backlog.wait()
+        });
+        thread::sleep(Duration::from_millis(20));
+        assert!(!waiter.is_finished());
+        backlog.sub(10);
+        assert!(waiter.join().unwrap());
+
+        backlog.add(MAX_BACKLOG + 10);
+        let waiter = thread::spawn({
+            let backlog = backlog.clone();
+            move || backlog.wait()
+        });
+        thread::sleep(Duration::from_millis(20));
+        backlog.close();
+        assert!(!waiter.join().unwrap());
+    }
+}
