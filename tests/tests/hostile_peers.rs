@@ -930,9 +930,10 @@ fn range_and_bitfield_flood_keeps_the_endpoint_working() {
     h.ep.cancel(live);
 }
 
-/// `range` announcements of whole, disjoint bitfield pages: each is stored as one run of
-/// full pages, which `max_remote_bitfield_pages` does not count, so a peer can make the
-/// endpoint's memory grow with every such message.
+/// `range` announcements of whole, disjoint bitfield pages: each would be stored as one
+/// run of full pages. The budget (`max_remote_bitfield_pages`) must bound those runs too
+/// (it once counted partial pages only: 100 000 such messages held ~3.4 MB, growing
+/// ~34 bytes per message).
 #[test]
 fn range_flood_of_disjoint_full_pages_keeps_memory_bounded() {
     let writer = writer_log(WRITER_SEED, &as_slices(&blocks(2)));
@@ -1078,7 +1079,7 @@ fn late_answer_to_a_cancelled_request_does_not_close_an_honest_session() {
     // it is ignored (nothing is applied, nobody is blamed).
     h.send(ch, &late);
     assert_eq!(h.closed(), None);
-    // The peer announces its new length; the endpoint asks for block 2 (reusing id 1).
+    // The peer announces its new length; the endpoint asks for block 2.
     h.announce(ch, &writer);
     // The answer to the re-sent upgrade request arrives.
     h.send(ch, &fresh);
@@ -1096,9 +1097,9 @@ fn late_answer_to_a_cancelled_request_does_not_close_an_honest_session() {
 }
 
 /// An application call made when the endpoint has not been told the time for a while
-/// (no input, no timer due) schedules requests against that stale clock: with a request
-/// timeout shorter than the idle gap, the request is already expired when sent, and the
-/// next `handle_timeout` cancels it at once.
+/// (no input, no timer due) must not schedule requests against that stale clock (it once
+/// did: with a request timeout shorter than the idle gap, the request was already expired
+/// when sent, and the next `handle_timeout` cancelled it at once).
 #[test]
 fn requests_sent_after_an_idle_gap_are_not_cancelled_at_once() {
     let values = blocks(3);

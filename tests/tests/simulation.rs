@@ -16,11 +16,12 @@
 //! * the same seed gives the same transcript (every delivered chunk and every event).
 //!
 //! Endpoint configurations vary per seed (in-flight limit, eager upgrades), and so do the
-//! links (delay, jitter, chunking). The default run steers around three endpoint bugs
-//! (see the ignored tests at the end, which reproduce each): request timeouts stay at
-//! 20 s, final downloads wait until the readers reached the writer's fork, and the writer
-//! appends if a reader stays stuck on a refused reorg. `random_schedules_match_the_model_strict`
-//! (ignored) runs without these workarounds.
+//! links (delay, jitter, chunking). Two variants run: the default one keeps request
+//! timeouts at 20 s and lets the readers reach the writer's fork before the final
+//! downloads; the strict one uses short timeouts (300 ms, 2 s: requests time out and are
+//! retried while their answers are still on the way) and downloads at once (pending
+//! across reorgs). The strict variant found four endpoint bugs, each now pinned by a
+//! focused test at the end of this file or in `hostile_peers.rs`.
 //!
 //! `FERROCORE_SIM_CASES=n` runs more seeds (the default keeps the file well under a
 //! minute in debug on two cores); `FERROCORE_SIM_SEED=s` runs one seed (as printed by a
@@ -80,8 +81,8 @@ struct World {
     nonce: u64,
     /// Live downloads (`end: None`), cancelled before the final phase.
     live: Vec<(usize, RequestId)>,
-    /// Also exercise what currently fails (see the ignored test): short request timeouts,
-    /// and final downloads issued before the readers have adopted the writer's fork.
+    /// Short request timeouts, final downloads issued before the readers have adopted the
+    /// writer's fork, no append to nudge a stuck reader.
     strict: bool,
 }
 
@@ -429,63 +430,77 @@ impl World {
         }
         let k = self.rng.range(1, 3);
         self.append(k);
-        let mut len = self.writer_length();
-        let fork = self.model.fork;
-        let readers = self.readers.clone();
-        let mut updates = Vec::new();
         for r in 0..self.readers.len() {
             let (node, core) = self.readers[r];
             let u = self.sim.with(node, |e, _| e.update(core, None)).unwrap();
             self.request(r, Kind::Update, u);
-            updates.push((r, u));
         }
-        if !self.strict {
-            // A download pending across a reorg can skip blocks (see the ignored
-            // `download_pending_across_a_reorg_fetches_the_new_blocks`): download once every
-            // reader is on the writer's fork and length.
-            let caught_up = |fork: u64, len: u64| {
-                let readers = readers.clone();
-                move |sim: &Sim| {
-                    readers.iter().all(|&(node, core)| {
-                        let log = sim.endpoint(node).log(core).unwrap();
-                        (log.fork(), log.length()) == (fork, len)
-                    })
-                }
-            };
-            // Readers without eager upgrades learn a relay's newer length only by asking
-            // again: repeat `update` until they have caught up.
-            let mut ok = false;
-            for round in 0..120 {
-                if self.sim.run_until(secs(5), caught_up(fork, len)) {
-                    ok = true;
-                    break;
-                }
-                if round % 4 == 3 {
-                    // A refused reorg is only asked again once the writer's length changes
-                    // (the ignored `reorg_refused_for_an_outdated_fork_is_asked_again_for_the_new_one`):
-                    // the writer appends.
-                    self.append(1);
-                    len = self.writer_length();
-                }
-                for r in 0..self.readers.len() {
-                    let (node, core) = self.readers[r];
-                    let deadline = self.sim.now() + secs(5);
-                    let u = self
-                        .sim
-                        .with(node, |e, _| e.update(core, Some(deadline)))
-                        .unwrap();
-                    self.request(r, Kind::Update, u);
-                }
-            }
-            if !ok {
-                self.dump();
-            }
-            assert!(
-                ok,
-                "readers did not reach the writer's fork and length: {}",
-                self.describe()
-            );
+        let mut downloads = Vec::new();
+        if self.strict {
+            // Download at once: a reader may still be on an old fork (a download that
+            // completes there is right at that moment: downloaded again below, once caught
+            // up), or adopt the new fork while the download is pending (it must then fetch
+            // what the reorg dropped). A relay without eager upgrades may not upgrade for
+            // its downstream until it is asked to `update` (in `catch_up`).
+            downloads = self.issue_downloads();
+            self.catch_up(false);
+        } else {
+            // Readers reach the writer's fork and length first; a slow reader is nudged by
+            // an append now and then.
+            self.catch_up(true);
         }
+        downloads.extend(self.issue_downloads());
+        self.await_downloads(&downloads);
+        // Past every deadline of the random phase: every request has ended.
+        self.sim.advance(secs(60));
+        self.sim.settle(secs(10));
+    }
+
+    /// Runs until every reader is on the writer's fork and length, repeating `update`
+    /// (readers without eager upgrades learn a relay's newer length only by asking again);
+    /// with `nudge`, the writer appends a block every fourth round.
+    fn catch_up(&mut self, nudge: bool) {
+        let fork = self.model.fork;
+        let readers = self.readers.clone();
+        let caught_up = |fork: u64, len: u64| {
+            let readers = readers.clone();
+            move |sim: &Sim| {
+                readers.iter().all(|&(node, core)| {
+                    let log = sim.endpoint(node).log(core).unwrap();
+                    (log.fork(), log.length()) == (fork, len)
+                })
+            }
+        };
+        for round in 0..120 {
+            if self
+                .sim
+                .run_until(secs(5), caught_up(fork, self.writer_length()))
+            {
+                return;
+            }
+            if nudge && round % 4 == 3 {
+                self.append(1);
+            }
+            for r in 0..self.readers.len() {
+                let (node, core) = self.readers[r];
+                let deadline = self.sim.now() + secs(5);
+                let u = self
+                    .sim
+                    .with(node, |e, _| e.update(core, Some(deadline)))
+                    .unwrap();
+                self.request(r, Kind::Update, u);
+            }
+        }
+        self.dump();
+        panic!(
+            "readers did not reach the writer's fork and length in 600 s: {}",
+            self.describe()
+        );
+    }
+
+    /// Every reader downloads `0..length`.
+    fn issue_downloads(&mut self) -> Vec<(usize, RequestId)> {
+        let len = self.writer_length();
         let mut finals = Vec::new();
         for r in 0..self.readers.len() {
             let (node, core) = self.readers[r];
@@ -496,6 +511,12 @@ impl World {
             self.request(r, Kind::Download, d);
             finals.push((r, d));
         }
+        finals
+    }
+
+    /// Runs until these downloads ended; all must succeed.
+    fn await_downloads(&mut self, finals: &[(usize, RequestId)]) {
+        let readers = self.readers.clone();
         let done = |sim: &Sim| {
             finals.iter().all(|&(r, d)| {
                 sim.events(readers[r].0)
@@ -512,7 +533,7 @@ impl World {
             "readers did not converge in 600 s of simulated time: {}",
             self.describe()
         );
-        for &(r, d) in &finals {
+        for &(r, d) in finals {
             let o = self.outcomes(r);
             assert!(
                 matches!(o[&d][..], [Event::Download { result: Ok(()), .. }]),
@@ -520,9 +541,6 @@ impl World {
                 o[&d]
             );
         }
-        // Past every deadline of the random phase: every request has ended.
-        self.sim.advance(secs(60));
-        self.sim.settle(secs(10));
     }
 
     /// Prints every node's events (on failure, or with `FERROCORE_SIM_TRACE`).
@@ -681,14 +699,16 @@ fn random_schedules_match_the_model() {
     run_seeds(false);
 }
 
-/// The same without the workarounds of the default run: short request timeouts (300 ms,
-/// 2 s), the final downloads issued at once, and no extra append to unstick a refused
-/// reorg. Fails on endpoint bugs that each have a focused reproducer below or in
-/// `hostile_peers.rs`: a late answer to a cancelled request taken for a new request with
-/// the reused id (`late_answer_to_a_cancelled_request_does_not_close_an_honest_session`;
-/// seeds 11, 73, 122, 140, 143), blocks refused on an old fork never asked again
-/// (`blocks_refused_on_an_old_fork_are_asked_again_on_the_new_one`; seed 53).
+/// The same with short request timeouts (300 ms, 2 s), the final downloads issued at
+/// once, and no append to nudge a stuck reader. Before the endpoint fixes it failed on a
+/// late answer to a cancelled request taken for a new request with the reused id
+/// (`late_answer_to_a_cancelled_request_does_not_close_an_honest_session`; seeds 6, 11,
+/// 73, 122, 140, 143), blocks refused on an old fork never asked again
+/// (`blocks_refused_on_an_old_fork_are_asked_again_on_the_new_one`; seed 53), and a
+/// download cursor kept across a reorg (`download_pending_across_a_reorg_fetches_the_new_blocks`;
+/// seed 65).
 #[test]
+#[ignore = "known bug, open: seed 53 ends with reader 0 missing block 12 (FERROCORE_SIM_SEED=53); the default-mode run passes"]
 fn random_schedules_match_the_model_strict() {
     run_seeds(true);
 }
@@ -892,9 +912,10 @@ fn download_pending_across_a_reorg_fetches_the_new_blocks() {
 
 /// The writer moves to a new fork while the reader's reorg request for the previous new
 /// fork is in flight. The writer answers `noData` (not its fork any more) after its `sync`
-/// for the newest fork, so the reader records the refusal against the newest fork, never
-/// asks for it, and `update` reports the stale length for as long as the writer does not
-/// append again.
+/// for the newest fork. The refusal concerns the fork that was asked, not the newest one:
+/// the reader must still adopt the newest fork (it once recorded the refusal against the
+/// peer's latest `sync` and stayed on the old fork until the writer appended again; found
+/// by the simulation, seed 142).
 #[test]
 fn reorg_refused_for_an_outdated_fork_is_asked_again_for_the_new_one() {
     let mut p = pair(2, millis(100), EndpointConfig::default());
@@ -920,9 +941,10 @@ fn reorg_refused_for_an_outdated_fork_is_asked_again_for_the_new_one() {
 }
 
 /// Block requests on the old fork are in flight when the writer truncates: it announces its
-/// new fork (sync, range) and then answers them with `noData` (not its fork). The reader
-/// records the refusals after the announcement, adopts the new fork, and then never asks
-/// for blocks the writer does have: its download never ends.
+/// new fork (sync, range) and then answers them with `noData` (not its fork). Those
+/// refusals concern the old fork: on the new fork the reader must ask for the blocks again
+/// (it once kept them refused and its download never ended; found by the simulation,
+/// seed 53).
 #[test]
 fn blocks_refused_on_an_old_fork_are_asked_again_on_the_new_one() {
     let mut p = pair(3, millis(100), EndpointConfig::default());
@@ -956,6 +978,113 @@ fn blocks_refused_on_an_old_fork_are_asked_again_on_the_new_one() {
         .chain(values("b", 8..10))
         .collect();
     assert_eq!((log.fork(), log.length()), (1, 10));
+    for (i, v) in expected.iter().enumerate() {
+        assert_eq!(
+            log.get(i as u64).unwrap().as_deref(),
+            Some(&v[..]),
+            "block {i}"
+        );
+    }
+}
+
+/// A relay that truncated (here: adopted the writer's new fork) must stop claiming the
+/// blocks past the cut: the reference announces `range { drop: true }` on every truncation.
+/// Without it, a downstream reader still believes the relay holds its old-fork blocks,
+/// asks for the newest one together with the next upgrade, gets `noData` for the whole
+/// request (the relay lacks the block) and takes that as a refused upgrade: it stays on
+/// the old length, and its download never ends, even once the relay has every block.
+/// Found by the strict simulation (seed 1636).
+#[test]
+#[ignore = "bug: no range{drop} is announced on truncate/reorg, and noData for an upgrade+block request refuses the upgrade: a downstream reader stays behind a relay for good"]
+fn reader_behind_a_relay_that_reorged_gets_the_new_length() {
+    let mut sim = Sim::new(4);
+    let link = LinkConfig {
+        min_delay: millis(20),
+        max_delay: millis(20),
+        chunking: false,
+    };
+    let w = sim.add_node(EndpointConfig::default());
+    let a = sim.add_node(EndpointConfig::default());
+    let b = sim.add_node(EndpointConfig::default());
+    let options = LogOptions {
+        key_pair: Some(KeyPair::from_seed(&[5; 32])),
+        ..LogOptions::default()
+    };
+    let log = Log::open(MemoryStorage::new(), options).unwrap();
+    let key = *log.key();
+    let wc = sim.with(w, |e, _| e.add_core(log));
+    let reader = || {
+        Log::open(
+            MemoryStorage::new(),
+            LogOptions {
+                key: Some(key),
+                ..LogOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let ac = sim.with(a, |e, _| e.add_core(reader()));
+    let bc = sim.with(b, |e, _| e.add_core(reader()));
+    sim.connect(w, a, link);
+    sim.connect(a, b, link);
+    let ended = |sim: &Sim, node: NodeId, id: RequestId| {
+        sim.events(node)
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Download { request, .. } if *request == id))
+    };
+    // A holds fork 0 whole and tells B so.
+    sim.with(w, |e, _| {
+        e.log_mut(wc)
+            .unwrap()
+            .append_batch(values("a", 0..10))
+            .unwrap()
+    });
+    let d = sim
+        .with(a, |e, _| e.download(ac, 0, Some(10), None))
+        .unwrap();
+    assert!(sim.run_until(secs(30), |s| ended(s, a, d)));
+    sim.settle(secs(5));
+    // Fork 1: 5 blocks kept, 2 new. A and B adopt it (A fetches no block of it).
+    sim.with(w, |e, _| {
+        let log = e.log_mut(wc).unwrap();
+        log.truncate(5, None).unwrap();
+        log.append_batch(values("b", 5..7)).unwrap();
+    });
+    sim.settle(secs(5));
+    for (node, core) in [(a, ac), (b, bc)] {
+        let log = sim.endpoint(node).log(core).unwrap();
+        assert_eq!((log.fork(), log.length()), (1, 7));
+    }
+    // B wants the next block; the writer appends it; A learns the length (eager upgrade).
+    let all = sim
+        .with(b, |e, _| e.download(bc, 0, Some(8), None))
+        .unwrap();
+    sim.with(w, |e, _| {
+        e.log_mut(wc)
+            .unwrap()
+            .append_batch(values("b", 7..8))
+            .unwrap()
+    });
+    sim.settle(secs(5));
+    // A downloads everything: B can now get every block from it.
+    let da = sim
+        .with(a, |e, _| e.download(ac, 0, Some(8), None))
+        .unwrap();
+    assert!(sim.run_until(secs(30), |s| ended(s, a, da)));
+    let done = sim.run_until(secs(120), |s| ended(s, b, all));
+    let log = sim.endpoint(b).log(bc).unwrap();
+    assert!(
+        done,
+        "B's download never ended: B at fork {} length {}, A at length {}",
+        log.fork(),
+        log.length(),
+        sim.endpoint(a).log(ac).unwrap().length()
+    );
+    let expected: Vec<Vec<u8>> = values("a", 0..5)
+        .into_iter()
+        .chain(values("b", 5..8))
+        .collect();
+    assert_eq!((log.fork(), log.length()), (1, 8));
     for (i, v) in expected.iter().enumerate() {
         assert_eq!(
             log.get(i as u64).unwrap().as_deref(),
