@@ -36,8 +36,8 @@ use ferrocore::replication::{CoreId, EndpointConfig, Event, RequestId};
 use ferrocore::storage::MemoryStorage;
 use ferrocore_tests::sim::{LinkConfig, NodeId, Rng, Sim};
 
-/// Seeds run by default.
-const DEFAULT_CASES: u64 = 256;
+/// Seeds run by default, by each of the two random tests.
+const DEFAULT_CASES: u64 = 160;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -704,11 +704,15 @@ fn random_schedules_match_the_model() {
 /// late answer to a cancelled request taken for a new request with the reused id
 /// (`late_answer_to_a_cancelled_request_does_not_close_an_honest_session`; seeds 6, 11,
 /// 73, 122, 140, 143), blocks refused on an old fork never asked again
-/// (`blocks_refused_on_an_old_fork_are_asked_again_on_the_new_one`; seed 53), and a
-/// download cursor kept across a reorg (`download_pending_across_a_reorg_fetches_the_new_blocks`;
-/// seed 65).
+/// (`blocks_refused_on_an_old_fork_are_asked_again_on_the_new_one`), and a download cursor
+/// kept across a reorg (`download_pending_across_a_reorg_fetches_the_new_blocks`; seed
+/// 65). Seeds 0..2600 pass but 1636: a reader behind a relay that reorged
+/// (`reader_behind_a_relay_that_reorged_gets_the_new_length`, ignored, open).
+///
+/// (Seed 53 once ended with a reader missing a block after a successful final download:
+/// the download had completed on the old fork, before the reader adopted the new one,
+/// which is right; the model now downloads again once the readers caught up.)
 #[test]
-#[ignore = "known bug, open: seed 53 ends with reader 0 missing block 12 (FERROCORE_SIM_SEED=53); the default-mode run passes"]
 fn random_schedules_match_the_model_strict() {
     run_seeds(true);
 }
