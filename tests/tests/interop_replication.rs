@@ -70,6 +70,59 @@ fn js_listening(args: &[&str]) -> (JsPeer, Value, SocketAddr) {
     (js, ready, SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
+/// Sends a command to the JS peer and drives `d` until its reply arrives.
+fn ask(d: &mut Driver, js: &mut JsPeer, cmd: Value) -> Value {
+    let id = js.send(cmd);
+    let mut reply = None;
+    assert!(d.run_until(T, |_| {
+        reply = js.reply(id);
+        reply.is_some()
+    }));
+    reply.unwrap()
+}
+
+/// Serves `log` (whose first `blocks` blocks follow the formula of core 0) to a JS reader
+/// started with `--download-all` and `extra` arguments, and waits until the reader
+/// downloaded and checked every block byte for byte.
+fn serve_to_js(
+    seed: u8,
+    log: Log<MemoryStorage>,
+    blocks: u64,
+    extra: &[&str],
+) -> (Driver, JsPeer, CoreId) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut d = Driver::new(Endpoint::new(EndpointConfig::default()), seed);
+    let key = hex::encode(log.key());
+    let core = d.endpoint.add_core(log);
+    let mut args = vec![
+        "--role",
+        "initiator",
+        "--connect",
+        &addr,
+        "--reader",
+        &key,
+        "--download-all",
+        "--timeout",
+        "120000",
+    ];
+    args.extend_from_slice(extra);
+    let mut js = JsPeer::spawn("hypercore-peer.mjs", &args);
+    d.accept(&listener);
+    assert!(d.run_until(T, |_| js_downloaded(&mut js, blocks)
+        || js.saw(|v| v["event"] == "error")));
+    let reply = ask(
+        &mut d,
+        &mut js,
+        json!({"op": "check", "core": 0, "start": 0, "end": blocks}),
+    );
+    assert_eq!(
+        reply["ok"], true,
+        "JS has every block, byte for byte: {reply}"
+    );
+    (d, js, core)
+}
+
 /// True once the JS peer reported a download of every block below `n` (core 0).
 fn js_downloaded(js: &mut JsPeer, n: u64) -> bool {
     js.poll();
@@ -186,49 +239,7 @@ fn js_writer_to_ferrocore_reader_sparse_gets() {
 
 #[test]
 fn ferrocore_writer_to_js_reader_full_live_and_truncate() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut d = Driver::new(Endpoint::new(EndpointConfig::default()), 0x41);
-    let core = d.endpoint.add_core(writer_log(0x51, 300, 0));
-    let key = hex::encode(d.endpoint.log(core).unwrap().key());
-    let mut js = JsPeer::spawn(
-        "hypercore-peer.mjs",
-        &[
-            "--role",
-            "initiator",
-            "--connect",
-            &addr.to_string(),
-            "--reader",
-            &key,
-            "--download-all",
-            "--timeout",
-            "120000",
-        ],
-    );
-    d.accept(&listener);
-    let downloads = |js: &mut JsPeer, upto: u64| {
-        js.poll();
-        let got: std::collections::BTreeSet<u64> = js
-            .seen
-            .iter()
-            .filter(|v| v["event"] == "download")
-            .filter_map(|v| v["index"].as_u64())
-            .collect();
-        (0..upto).all(|i| got.contains(&i))
-    };
-    assert!(d.run_until(T, |_| downloads(&mut js, 300)
-        || js.saw(|v| v["event"] == "error")));
-    let id = js.send(json!({"op": "check", "core": 0, "start": 0, "end": 300}));
-    let mut reply = None;
-    assert!(d.run_until(T, |_| {
-        reply = js.reply(id);
-        reply.is_some()
-    }));
-    let reply = reply.unwrap();
-    assert_eq!(
-        reply["ok"], true,
-        "JS has every block, byte for byte: {reply}"
-    );
+    let (mut d, mut js, core) = serve_to_js(0x41, writer_log(0x51, 300, 0), 300, &[]);
 
     // Live: our appends reach the JS reader.
     let more: Vec<Vec<u8>> = (300..305).map(|i| block_value(0, i, SIZE)).collect();
@@ -238,7 +249,7 @@ fn ferrocore_writer_to_js_reader_full_live_and_truncate() {
         .append_batch(more.iter().map(|v| &v[..]))
         .unwrap();
     assert!(
-        d.run_until(T, |_| downloads(&mut js, 305)),
+        d.run_until(T, |_| js_downloaded(&mut js, 305)),
         "live tail to JS"
     );
 
@@ -257,25 +268,18 @@ fn ferrocore_writer_to_js_reader_full_live_and_truncate() {
             .filter(|v| v["event"] != "download")
             .collect::<Vec<_>>()
     );
-    let id = js.send(json!({"op": "info", "core": 0}));
-    let mut reply = None;
-    assert!(d.run_until(T, |_| {
-        reply = js.reply(id);
-        reply.is_some()
-    }));
-    let reply = reply.unwrap();
+    let reply = ask(&mut d, &mut js, json!({"op": "info", "core": 0}));
     assert_eq!(
         (reply["length"].as_u64(), reply["fork"].as_u64()),
         (Some(260), Some(1)),
         "{reply}"
     );
-    let id = js.send(json!({"op": "get", "core": 0, "index": 255}));
-    let mut reply = None;
-    assert!(d.run_until(T, |_| {
-        reply = js.reply(id);
-        reply.is_some()
-    }));
-    assert_eq!(reply.unwrap()["value"], hex::encode(block_value(9, 5, 700)));
+    let reply = ask(
+        &mut d,
+        &mut js,
+        json!({"op": "get", "core": 0, "index": 255}),
+    );
+    assert_eq!(reply["value"], hex::encode(block_value(9, 5, 700)));
     js.finish();
 }
 
@@ -303,9 +307,6 @@ fn encrypted_core_both_directions() {
     js.finish();
 
     // We write, JS reads.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut d = Driver::new(Endpoint::new(EndpointConfig::default()), 0x42);
     let mut log = Log::open(
         MemoryStorage::new(),
         LogOptions {
@@ -317,34 +318,7 @@ fn encrypted_core_both_directions() {
     .unwrap();
     let values: Vec<Vec<u8>> = (0..50).map(|i| block_value(0, i, SIZE)).collect();
     log.append_batch(values.iter().map(|v| &v[..])).unwrap();
-    let key = hex::encode(log.key());
-    d.endpoint.add_core(log);
-    let mut js = JsPeer::spawn(
-        "hypercore-peer.mjs",
-        &[
-            "--role",
-            "initiator",
-            "--connect",
-            &addr.to_string(),
-            "--reader",
-            &key,
-            "--encryption-key",
-            &ekey_hex,
-            "--download-all",
-            "--timeout",
-            "120000",
-        ],
-    );
-    d.accept(&listener);
-    assert!(d.run_until(T, |_| js_downloaded(&mut js, 50)));
-    let id = js.send(json!({"op": "check", "core": 0, "start": 0, "end": 50}));
-    let mut reply = None;
-    assert!(d.run_until(T, |_| {
-        reply = js.reply(id);
-        reply.is_some()
-    }));
-    let reply = reply.unwrap();
-    assert_eq!(reply["ok"], true, "{reply}");
+    let (_d, js, _) = serve_to_js(0x42, log, 50, &["--encryption-key", &ekey_hex]);
     js.finish();
 }
 
@@ -364,9 +338,6 @@ fn compat_core_from_js() {
 
 #[test]
 fn compat_core_to_js() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut d = Driver::new(Endpoint::new(EndpointConfig::default()), 0x43);
     let kp = KeyPair::from_seed(&[0x53; 32]);
     let mut log = Log::open(
         MemoryStorage::new(),
@@ -380,40 +351,13 @@ fn compat_core_to_js() {
     .unwrap();
     let values: Vec<Vec<u8>> = (0..40).map(|i| block_value(0, i, SIZE)).collect();
     log.append_batch(values.iter().map(|v| &v[..])).unwrap();
-    let key = hex::encode(log.key());
-    d.endpoint.add_core(log);
-    let mut js = JsPeer::spawn(
-        "hypercore-peer.mjs",
-        &[
-            "--role",
-            "initiator",
-            "--connect",
-            &addr.to_string(),
-            "--reader",
-            &key,
-            "--compat",
-            "--download-all",
-            "--timeout",
-            "120000",
-        ],
-    );
-    d.accept(&listener);
-    assert!(d.run_until(T, |_| js_downloaded(&mut js, 40)));
-    let id = js.send(json!({"op": "check", "core": 0, "start": 0, "end": 40}));
-    let mut reply = None;
-    assert!(d.run_until(T, |_| {
-        reply = js.reply(id);
-        reply.is_some()
-    }));
-    let reply = reply.unwrap();
-    assert_eq!(reply["ok"], true, "{reply}");
+    let (_d, js, _) = serve_to_js(0x43, log, 40, &["--compat"]);
     js.finish();
 }
 
 #[test]
 fn two_cores_over_one_connection() {
-    // JS writes two cores; we read both over one connection, and serve a third of our own
-    // on the same connection.
+    // JS writes two cores; we read both over one connection.
     let (js, ready, addr) = js_listening(&["--writer", "2", "--blocks", "60"]);
     let mut d = Driver::new(Endpoint::new(EndpointConfig::default()), 0x35);
     let a = d.endpoint.add_core(reader_log(key_of(&ready, 0), None));

@@ -50,19 +50,9 @@ static GLOBAL: Counting = Counting;
 
 pub const BLOCK: usize = 4096;
 
-/// Block `index` of core 0 (`tests/js/blocks.mjs`).
+/// Block `index` of core 0 (`tests/js/blocks.mjs`), 4 KiB.
 pub fn block_value(index: u64) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let mut out = Vec::with_capacity(BLOCK + 32);
-    let mut k = 0u64;
-    while out.len() < BLOCK {
-        out.extend_from_slice(&Sha256::digest(
-            format!("ferrocore 0 {index} {k}").as_bytes(),
-        ));
-        k += 1;
-    }
-    out.truncate(BLOCK);
-    out
+    ferrocore_tests::js::block_value(0, index, BLOCK)
 }
 
 fn arg(name: &str) -> Option<String> {
@@ -81,13 +71,7 @@ fn writer_log(blocks: u64) -> Log<MemoryStorage> {
         },
     )
     .unwrap();
-    let mut i = 0;
-    while i < blocks {
-        let n = (blocks - i).min(1000);
-        let values: Vec<Vec<u8>> = (i..i + n).map(block_value).collect();
-        log.append_batch(values.iter().map(|v| &v[..])).unwrap();
-        i += n;
-    }
+    fill(&mut log, 0, blocks);
     log
 }
 
@@ -250,7 +234,8 @@ fn disk_log(dir: &std::path::Path, key: Option<[u8; 32]>) -> Log<Disk> {
     Log::open(storage, options).unwrap()
 }
 
-fn fill(log: &mut Log<Disk>, from: u64, blocks: u64) {
+/// Appends formula blocks `from..from + blocks`, 1000 per batch.
+fn fill<S: ferrocore::storage::Storage>(log: &mut Log<S>, from: u64, blocks: u64) {
     let mut i = from;
     while i < from + blocks {
         let n = (from + blocks - i).min(1000);

@@ -420,7 +420,7 @@ impl<S: Storage> Endpoint<S> {
             .cores
             .iter()
             .flatten()
-            .filter_map(|c| c.wants.deadlines.keys().next().map(|(d, _)| *d));
+            .filter_map(|c| c.wants.next_deadline());
         sessions.chain(wants).min()
     }
 
@@ -467,13 +467,7 @@ impl<S: Storage> Endpoint<S> {
             let Some(slot) = self.cores[c].as_mut() else {
                 continue;
             };
-            let due: Vec<RequestId> = slot
-                .wants
-                .deadlines
-                .range(..=(now, RequestId(u64::MAX)))
-                .map(|((_, r), ())| *r)
-                .collect();
-            for id in due {
+            for id in slot.wants.due(now) {
                 self.requests.remove(&id);
                 Self::end_request(
                     slot,
@@ -513,7 +507,7 @@ impl<S: Storage> Endpoint<S> {
         self.next_request += 1;
         self.requests.insert(id, core);
         if let (Some(d), Some(slot)) = (deadline, self.slot_mut(core)) {
-            slot.wants.deadlines.insert((d, id), ());
+            slot.wants.set_deadline(id, d);
         }
         Ok(id)
     }
@@ -1123,7 +1117,7 @@ impl<S: Storage> Endpoint<S> {
         error: RequestError,
         events: &mut VecDeque<Event>,
     ) {
-        slot.wants.deadlines.retain(|(_, r), ()| *r != id);
+        slot.wants.clear_deadline(id);
         let mut found = false;
         for (&index, ids) in &mut slot.wants.gets {
             if let Some(p) = ids.iter().position(|r| *r == id) {
@@ -1298,15 +1292,7 @@ impl<S: Storage> Endpoint<S> {
                 }
             }
             if told > 0 && !newer {
-                for id in core::mem::take(&mut slot.wants.updates) {
-                    self.requests.remove(&id);
-                    slot.wants.deadlines.retain(|(_, r), ()| *r != id);
-                    self.events.push_back(Event::Update {
-                        request: id,
-                        core,
-                        result: Ok(length),
-                    });
-                }
+                Self::end_updates(slot, core, &mut self.requests, &mut self.events);
             }
         }
     }
@@ -1337,7 +1323,7 @@ impl<S: Storage> Endpoint<S> {
             };
             for id in ids {
                 requests.remove(&id);
-                slot.wants.deadlines.retain(|(_, r), ()| *r != id);
+                slot.wants.clear_deadline(id);
                 events.push_back(Event::Get {
                     request: id,
                     core,
@@ -1366,7 +1352,7 @@ impl<S: Storage> Endpoint<S> {
         for id in done {
             slot.wants.downloads.remove(&id);
             requests.remove(&id);
-            slot.wants.deadlines.retain(|(_, r), ()| *r != id);
+            slot.wants.clear_deadline(id);
             events.push_back(Event::Download {
                 request: id,
                 core,
@@ -1374,16 +1360,26 @@ impl<S: Storage> Endpoint<S> {
             });
         }
         if upgraded {
-            let length = log.length();
-            for id in core::mem::take(&mut slot.wants.updates) {
-                requests.remove(&id);
-                slot.wants.deadlines.retain(|(_, r), ()| *r != id);
-                events.push_back(Event::Update {
-                    request: id,
-                    core,
-                    result: Ok(length),
-                });
-            }
+            Self::end_updates(slot, core, requests, events);
+        }
+    }
+
+    /// Ends every pending update with the current length.
+    fn end_updates(
+        slot: &mut CoreSlot<S>,
+        core: CoreId,
+        requests: &mut BTreeMap<RequestId, CoreId>,
+        events: &mut VecDeque<Event>,
+    ) {
+        let length = slot.log.length();
+        for id in core::mem::take(&mut slot.wants.updates) {
+            requests.remove(&id);
+            slot.wants.clear_deadline(id);
+            events.push_back(Event::Update {
+                request: id,
+                core,
+                result: Ok(length),
+            });
         }
     }
 

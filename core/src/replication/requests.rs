@@ -41,11 +41,38 @@ pub(crate) struct Wants {
     pub gets: BTreeMap<u64, Vec<RequestId>>,
     pub downloads: BTreeMap<RequestId, Download>,
     pub updates: BTreeSet<RequestId>,
-    /// Deadline → requests, for expiry.
-    pub deadlines: BTreeMap<(Duration, RequestId), ()>,
+    /// Deadlines in expiry order, and by request (so ending a request is one lookup).
+    deadlines: BTreeSet<(Duration, RequestId)>,
+    deadline_of: BTreeMap<RequestId, Duration>,
 }
 
 impl Wants {
+    /// Sets the deadline of request `id`.
+    pub fn set_deadline(&mut self, id: RequestId, deadline: Duration) {
+        self.deadlines.insert((deadline, id));
+        self.deadline_of.insert(id, deadline);
+    }
+
+    /// Forgets the deadline of a request that ended.
+    pub fn clear_deadline(&mut self, id: RequestId) {
+        if let Some(d) = self.deadline_of.remove(&id) {
+            self.deadlines.remove(&(d, id));
+        }
+    }
+
+    /// The earliest deadline.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.deadlines.first().map(|(d, _)| *d)
+    }
+
+    /// The requests whose deadline is at or before `now`.
+    pub fn due(&self, now: Duration) -> Vec<RequestId> {
+        self.deadlines
+            .range(..=(now, RequestId(u64::MAX)))
+            .map(|(_, id)| *id)
+            .collect()
+    }
+
     /// True if block `i` is wanted (by a get or a download).
     pub fn wants(&self, i: u64) -> bool {
         self.gets.contains_key(&i)
