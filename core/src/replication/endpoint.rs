@@ -1538,11 +1538,19 @@ impl<S: Storage> Endpoint<S> {
                     let mut steps = 0;
                     while i < end && steps < SCAN_LIMIT {
                         steps += 1;
-                        if !slot.inflight.contains_key(&i) && r.has(i) {
-                            return Some(i);
+                        // Step over the run of in-flight blocks at `i` in one ordered walk
+                        // (a full window is one step, not one lookup per block).
+                        let mut run_end = i;
+                        for (&k, _) in slot.inflight.range(i..) {
+                            if k != run_end {
+                                break;
+                            }
+                            run_end += 1;
                         }
-                        let next = if slot.inflight.contains_key(&i) {
-                            i + 1
+                        let next = if run_end > i {
+                            run_end
+                        } else if r.has(i) {
+                            return Some(i);
                         } else {
                             r.next_available(i + 1)
                         };
