@@ -293,6 +293,7 @@ impl Run {
             let mut moved = false;
             while let Some((sid, bytes)) = self.ep.poll_transmit() {
                 moved = true;
+                self.ep.handle_sent(sid, bytes.len());
                 if sid != self.sid || self.peer_failed {
                     continue;
                 }

@@ -123,11 +123,12 @@ impl<S: Storage> NetDriver<S> {
             progressed = true;
         }
         progressed |= self.drain();
-        for sock in self.socks.values_mut() {
+        for (sid, sock) in &mut self.socks {
             while let Some(front) = sock.out.front() {
                 match sock.stream.write(&front[sock.written..]) {
                     Ok(n) => {
                         progressed = true;
+                        self.endpoint.handle_sent(*sid, n);
                         sock.written += n;
                         if sock.written == front.len() {
                             sock.out.pop_front();

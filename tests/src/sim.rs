@@ -456,6 +456,8 @@ impl Sim {
             while let Some((sid, bytes)) = self.nodes[node].endpoint.poll_transmit() {
                 progress = true;
                 self.route(node, sid, &bytes);
+                // The simulated socket takes everything at once.
+                self.nodes[node].endpoint.handle_sent(sid, bytes.len());
             }
             while let Some(event) = self.nodes[node].endpoint.poll_event() {
                 progress = true;

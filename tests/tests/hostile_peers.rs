@@ -29,8 +29,8 @@ use ferrocore::wire::mux::{ChannelId, CloseReason, MuxConfig, MuxEvent};
 use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
 use ferrocore::wire::stream::{Connected, Entropy, StreamConfig, StreamError};
 use ferrocore::wire::{
-    Bitfield, Data, DataBlock, Encode, Handshake, Message, NoData, Node, Proof, Range, Request,
-    RequestBlock, RequestUpgrade, Sync,
+    Bitfield, Cancel, Data, DataBlock, Encode, Handshake, Message, NoData, Node, Proof, Range,
+    Request, RequestBlock, RequestUpgrade, Sync,
 };
 use ferrocore::ProofError;
 use ferrocore_tests::sim::{LinkConfig, Rng, Sim};
@@ -157,6 +157,10 @@ struct Harness {
     /// The peer's transport error, if its connection failed.
     peer_error: Option<ConnectionError>,
     events: Vec<Event>,
+    /// While set, the endpoint's output is held in the "socket" (neither delivered to the
+    /// peer nor reported written): a peer that does not read.
+    hold: bool,
+    held: Vec<Bytes>,
 }
 
 impl Harness {
@@ -197,6 +201,8 @@ impl Harness {
             peer_closed: Vec::new(),
             peer_error: None,
             events: Vec::new(),
+            hold: false,
+            held: Vec::new(),
         };
         h.pump();
         assert!(h.connected.is_some(), "handshake completed");
@@ -223,6 +229,11 @@ impl Harness {
             let mut moved = false;
             while let Some((sid, bytes)) = self.ep.poll_transmit() {
                 moved = true;
+                if self.hold && sid == self.sid {
+                    self.held.push(bytes);
+                    continue;
+                }
+                self.ep.handle_sent(sid, bytes.len());
                 if sid == self.sid && self.peer_error.is_none() {
                     if let Err(e) = self.conn.handle_input(self.now, &bytes) {
                         self.peer_error = Some(e);
@@ -317,6 +328,19 @@ impl Harness {
 
     fn send(&mut self, ch: ChannelId, m: &Message) {
         self.send_quiet(ch, m);
+        self.pump();
+    }
+
+    /// Lets the held output through: delivered to the peer, reported written, in order.
+    fn release(&mut self) {
+        self.hold = false;
+        for bytes in std::mem::take(&mut self.held) {
+            self.ep.handle_sent(self.sid, bytes.len());
+            if let Err(e) = self.conn.handle_input(self.now, &bytes) {
+                self.peer_error = Some(e);
+            }
+            self.pump();
+        }
         self.pump();
     }
 
@@ -858,6 +882,101 @@ fn too_many_invalid_requests_close_the_session() {
     );
 }
 
+/// A peer that asks for much and does not read costs bounded output: answers wait while
+/// `max_unsent` bytes are unwritten, are all sent in order once the peer reads, and a peer
+/// with more than `max_queued_requests` waiting is disconnected.
+#[test]
+fn a_peer_that_does_not_read_gets_bounded_output() {
+    const BLOCKS: usize = 64;
+    let values: Vec<Vec<u8>> = (0..BLOCKS).map(|i| vec![i as u8; 16 * 1024]).collect();
+    let mut config = EndpointConfig::default();
+    config.max_unsent = Some(64 * 1024);
+    config.max_queued_requests = 100;
+    let mut ep = Endpoint::new(config);
+    let core = ep.add_core(writer_log(WRITER_SEED, &as_slices(&values)));
+    let key = *ep.log(core).unwrap().key();
+    let mut h = Harness::new(ep, OpenPolicy::Honest);
+    let ch = h.channel(&key);
+    h.take_received();
+    let block = |id: u64, index: u64| {
+        Message::Request(Request {
+            id,
+            fork: 0,
+            block: Some(RequestBlock { index, nodes: 0 }),
+            ..Request::default()
+        })
+    };
+
+    // 64 requests for 16 KiB blocks (1 MiB of answers), in one read, by a peer that reads
+    // nothing.
+    h.hold = true;
+    for i in 0..BLOCKS as u64 {
+        h.send_quiet(ch, &block(i + 1, i));
+    }
+    h.pump();
+    let unsent = h.ep.unsent(h.sid);
+    let waiting = h.ep.deferred_requests(h.sid);
+    assert!(unsent >= 64 * 1024, "served up to the budget: {unsent}");
+    assert!(
+        unsent < 64 * 1024 + 2 * 17 * 1024,
+        "at most one answer past the budget: {unsent}"
+    );
+    assert!(waiting >= BLOCKS - 6, "the rest waits: {waiting}");
+    assert_eq!(h.held.iter().map(Bytes::len).sum::<usize>(), unsent);
+
+    // The peer reads: every request is answered, in order, with the right block.
+    h.release();
+    assert_eq!(h.ep.deferred_requests(h.sid), 0);
+    let answers: Vec<(u64, Vec<u8>)> = h
+        .take_received()
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            Message::Data(d) => Some((d.request, d.proof.block.unwrap().value.to_vec())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), BLOCKS);
+    for (k, (id, value)) in answers.iter().enumerate() {
+        assert_eq!(*id, k as u64 + 1);
+        assert_eq!(value, &values[k]);
+    }
+    assert!(h.closed().is_none());
+
+    // A cancelled request that still waits is not answered.
+    h.hold = true;
+    for i in 0..BLOCKS as u64 {
+        h.send_quiet(ch, &block(1000 + i, i));
+    }
+    h.send(
+        ch,
+        &Message::Cancel(Cancel {
+            request: 1000 + BLOCKS as u64 - 1,
+        }),
+    );
+    h.release();
+    let ids: Vec<u64> = h
+        .take_received()
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            Message::Data(d) => Some(d.request),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, (1000..1000 + BLOCKS as u64 - 1).collect::<Vec<_>>());
+
+    // More than `max_queued_requests` waiting (a few are answered within the budget
+    // first): disconnected with a typed reason.
+    h.hold = true;
+    for i in 0..120 {
+        h.send_quiet(ch, &block(2000 + i, i % BLOCKS as u64));
+    }
+    h.pump();
+    match h.closed() {
+        Some(Some(SessionError::Peer(PeerError::TooManyRequests(c)))) => assert_eq!(*c, core),
+        other => panic!("expected TooManyRequests, got {other:?}"),
+    }
+}
+
 /// Random `range` and `bitfield` announcements (huge, overlapping, dropping) do not crash
 /// the endpoint, bound what it remembers, and the endpoint keeps working.
 #[test]
@@ -1135,4 +1254,204 @@ fn requests_sent_after_an_idle_gap_are_not_cancelled_at_once() {
         cancels.is_empty(),
         "a request cancelled 0 s after it was sent: {cancels:?}"
     );
+}
+
+// ----- truncations and forks on the wire --------------------------------------------------------
+
+/// The messages the endpoint sent, without their channel.
+fn messages(received: Vec<(ChannelId, Message)>) -> Vec<Message> {
+    received.into_iter().map(|(_, m)| m).collect()
+}
+
+/// A writer that truncates tells its peers as the reference does: the dropped blocks as
+/// `range { drop }`, then its `sync` with the new fork (`canUpgrade` false: the peer is on
+/// another fork), then the blocks it keeps.
+#[test]
+fn truncation_is_announced_as_a_dropped_range_then_the_new_fork() {
+    let (ep, core, _) = writer_endpoint(10);
+    let mut h = Harness::new(ep, OpenPolicy::Honest);
+    let key = *h.ep.log(core).unwrap().key();
+    let ch = h.channel(&key);
+    h.send(
+        ch,
+        &Message::Sync(Sync {
+            fork: 0,
+            length: 0,
+            remote_length: 10,
+            can_upgrade: false,
+            uploading: true,
+            downloading: true,
+            has_manifest: false,
+            allow_push: false,
+        }),
+    );
+    let before = messages(h.take_received());
+    assert!(
+        before.contains(&Message::Range(Range {
+            drop: false,
+            start: 0,
+            length: 10
+        })),
+        "{before:?}"
+    );
+    h.ep.log_mut(core).unwrap().truncate(7, None).unwrap();
+    h.pump();
+    let after = messages(h.take_received());
+    match &after[..] {
+        [Message::Range(dropped), Message::Sync(sync), Message::Range(kept)] => {
+            assert_eq!(
+                *dropped,
+                Range {
+                    drop: true,
+                    start: 7,
+                    length: 3
+                }
+            );
+            assert_eq!((sync.fork, sync.length), (1, 7));
+            assert_eq!(
+                sync.remote_length, 0,
+                "the peer's length is on another fork"
+            );
+            assert!(!sync.can_upgrade, "the peer must reorg, not upgrade");
+            assert_eq!(
+                *kept,
+                Range {
+                    drop: false,
+                    start: 0,
+                    length: 7
+                }
+            );
+        }
+        other => panic!("after a truncation: {other:?}"),
+    }
+    // Once the peer is on the new fork it may upgrade from us again.
+    h.send(
+        ch,
+        &Message::Sync(Sync {
+            fork: 1,
+            length: 7,
+            remote_length: 7,
+            can_upgrade: false,
+            uploading: true,
+            downloading: true,
+            has_manifest: false,
+            allow_push: false,
+        }),
+    );
+    h.ep.log_mut(core).unwrap().append(b"new").unwrap();
+    h.pump();
+    let syncs: Vec<Sync> = messages(h.take_received())
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Sync(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        syncs
+            .last()
+            .is_some_and(|s| s.can_upgrade && (s.fork, s.length) == (1, 8)),
+        "{syncs:?}"
+    );
+}
+
+/// Requests for blocks sent by the endpoint, by index.
+fn block_requests(received: &[Message]) -> Vec<u64> {
+    received
+        .iter()
+        .filter_map(|m| match m {
+            Message::Request(r) => r.block.map(|b| b.index),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A peer that moved to another fork is known only by what it announces on it: what it
+/// said it had on the old fork (here it sends no `range { drop }`) is forgotten, and the
+/// endpoint asks (`want`) before requesting blocks from it.
+#[test]
+fn a_peer_on_a_new_fork_is_asked_what_it_has() {
+    let values = blocks(10);
+    let mut writer = writer_log(WRITER_SEED, &as_slices(&values));
+    let key = *writer.key();
+    let (ep, core) = reader_endpoint(key, EndpointConfig::default());
+    let mut h = Harness::new(ep, OpenPolicy::Honest);
+    let ch = h.channel(&key);
+    h.announce(ch, &writer);
+    h.serve(ch, &writer, |_, _| {});
+    assert_eq!(h.ep.log(core).unwrap().length(), 10, "eager upgrade");
+    // The peer rewrites blocks 7.. on fork 1 and says only its new sync.
+    writer.truncate(7, None).unwrap();
+    let new: Vec<Vec<u8>> = (7..10)
+        .map(|i| format!("fork 1 block {i}").into_bytes())
+        .collect();
+    writer.append_batch(as_slices(&new)).unwrap();
+    h.send(
+        ch,
+        &Message::Sync(Sync {
+            fork: 1,
+            length: 10,
+            remote_length: 0,
+            can_upgrade: false,
+            uploading: true,
+            downloading: true,
+            has_manifest: true,
+            allow_push: false,
+        }),
+    );
+    h.serve(ch, &writer, |_, _| {});
+    let log = h.ep.log(core).unwrap();
+    assert_eq!((log.fork(), log.length()), (1, 10), "the reader reorged");
+    let get = h.ep.get(core, 8, None).unwrap();
+    h.pump();
+    let sent = messages(h.take_received());
+    assert!(block_requests(&sent).is_empty(), "{sent:?}");
+    assert!(
+        sent.iter()
+            .any(|m| matches!(m, Message::Want(w) if w.start <= 8 && 8 < w.start + w.length)),
+        "{sent:?}"
+    );
+    // The peer answers the want: now block 8 is requested and arrives.
+    h.send(
+        ch,
+        &Message::Range(Range {
+            drop: false,
+            start: 0,
+            length: 10,
+        }),
+    );
+    h.serve(ch, &writer, |_, _| {});
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::Get { request, result: Ok(v), .. } if *request == get && v[..] == new[1][..]
+    )));
+    assert_eq!(h.closed(), None);
+}
+
+/// `range { drop }` from a peer withdraws what it announced: those blocks are not requested
+/// from it.
+#[test]
+fn dropped_ranges_are_not_requested() {
+    let values = blocks(10);
+    let writer = writer_log(WRITER_SEED, &as_slices(&values));
+    let key = *writer.key();
+    let (ep, core) = reader_endpoint(key, EndpointConfig::default());
+    let mut h = Harness::new(ep, OpenPolicy::Honest);
+    let ch = h.channel(&key);
+    h.announce(ch, &writer);
+    h.serve(ch, &writer, |_, _| {});
+    assert_eq!(h.ep.log(core).unwrap().length(), 10, "eager upgrade");
+    h.send(
+        ch,
+        &Message::Range(Range {
+            drop: true,
+            start: 5,
+            length: 5,
+        }),
+    );
+    h.ep.get(core, 7, None).unwrap();
+    h.ep.get(core, 3, None).unwrap();
+    h.pump();
+    let sent = messages(h.take_received());
+    assert_eq!(block_requests(&sent), [3], "{sent:?}");
 }

@@ -14,7 +14,7 @@
 //! grow our memory.
 //!
 //! ```no_run
-//! use bytes::Bytes;
+//! use bytes::{Bytes, BytesMut};
 //! use ferrocore::keys::KeyPair;
 //! use ferrocore::replication::EndpointConfig;
 //! use ferrocore::storage::MemoryStorage;
@@ -44,7 +44,7 @@
 #![warn(missing_docs)]
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
@@ -52,9 +52,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use ferrocore::replication::{
-    CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionId,
+    CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionError, SessionId,
+    TransportError,
 };
 use ferrocore::storage::Storage;
 use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
@@ -72,11 +73,14 @@ pub const MAX_BACKLOG: usize = 1 << 20;
 /// dropped for it until it catches up.
 pub const EVENT_CAPACITY: usize = 4096;
 
-/// Bytes read from a socket at a time.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read from a socket at a time (at most).
+const READ_CHUNK: usize = 256 * 1024;
 
-/// Small writes are gathered up to this many bytes into one socket write.
-const WRITE_COALESCE: usize = 64 * 1024;
+/// Queued output buffers are written together (one vectored write) up to this many bytes.
+const WRITE_COALESCE: usize = 256 * 1024;
+
+/// Buffers per vectored write (below every platform's `IOV_MAX`).
+const WRITE_SLICES: usize = 64;
 
 /// How long a connection that ended in order may block writing its last bytes.
 const LINGER: Duration = Duration::from_secs(5);
@@ -157,6 +161,10 @@ enum Msg<S: Storage> {
     // From the socket threads.
     Input(SessionId, Bytes),
     End(SessionId),
+    /// A read or write failed.
+    Failed(SessionId, TransportError),
+    /// The writer wrote this many bytes of the session's output.
+    Sent(SessionId, usize),
     Accepted(TcpStream),
 }
 
@@ -683,7 +691,7 @@ impl<S: Storage + Send + 'static> Driver<S> {
                 self.flush_transmit();
                 if let Some(link) = self.links.remove(session) {
                     link.backlog.close();
-                    if error.is_none() {
+                    if error.as_ref().is_none_or(SessionError::is_orderly) {
                         // The writer writes what is queued (blocking at most LINGER per
                         // write), then shuts the socket down, which ends the reader.
                         let _ = link.stream.set_write_timeout(Some(LINGER));
@@ -761,6 +769,8 @@ impl<S: Storage + Send + 'static> Driver<S> {
                 }
             }
             Msg::End(session) => self.endpoint.handle_end(session),
+            Msg::Failed(session, error) => self.endpoint.abort(session, error),
+            Msg::Sent(session, n) => self.endpoint.handle_sent(session, n),
             Msg::Accepted(stream) => {
                 // Only the OS RNG or thread spawning can fail; the connection is dropped.
                 let _ = self.attach(stream, Role::Responder);
@@ -913,14 +923,17 @@ fn spawn_reader<S: Storage + Send + 'static>(
     thread::Builder::new()
         .name("ferrocore-read".into())
         .spawn(move || {
-            let mut buf = vec![0u8; READ_CHUNK];
+            let mut buf = BytesMut::new();
             while backlog.wait() {
+                // Read straight into a buffer that is handed over whole (no copy).
+                buf.resize(READ_CHUNK, 0);
                 let msg = match stream.read(&mut buf) {
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Ok(0) | Err(_) => Msg::End(session),
-                    Ok(n) => Msg::Input(session, Bytes::copy_from_slice(&buf[..n])),
+                    Ok(0) => Msg::End(session),
+                    Err(e) => Msg::Failed(session, e.kind().into()),
+                    Ok(n) => Msg::Input(session, buf.split_to(n).freeze()),
                 };
-                let end = matches!(msg, Msg::End(_));
+                let end = matches!(msg, Msg::End(_) | Msg::Failed(..));
                 if tx.send(msg).is_err() || end {
                     return;
                 }
@@ -938,26 +951,59 @@ fn spawn_writer<S: Storage + Send + 'static>(
     thread::Builder::new()
         .name("ferrocore-write".into())
         .spawn(move || {
-            let mut gather = Vec::new();
+            let mut queued: Vec<Bytes> = Vec::new();
             while let Ok(first) = out.recv() {
-                gather.clear();
-                gather.extend_from_slice(&first);
-                while gather.len() < WRITE_COALESCE {
+                queued.clear();
+                queued.push(first);
+                let mut len = queued[0].len();
+                while len < WRITE_COALESCE && queued.len() < WRITE_SLICES {
                     match out.try_recv() {
-                        Ok(more) => gather.extend_from_slice(&more),
+                        Ok(more) => {
+                            len += more.len();
+                            queued.push(more);
+                        }
                         Err(_) => break,
                     }
                 }
-                if stream.write_all(&gather).is_err() {
+                if let Err(e) = write_all_vectored(&mut stream, &mut queued) {
                     let _ = stream.shutdown(Shutdown::Both);
-                    let _ = tx.send(Msg::End(session));
+                    let _ = tx.send(Msg::Failed(session, e.kind().into()));
                     return;
                 }
-                backlog.sub(gather.len());
+                backlog.sub(len);
+                // A driver that is gone no longer counts (it shut down).
+                let _ = tx.send(Msg::Sent(session, len));
             }
             // The session ended and everything was written: this also ends the reader.
             let _ = stream.shutdown(Shutdown::Both);
         })
+}
+
+/// Writes every buffer in order with vectored writes (no gathering copy); empties `bufs`.
+fn write_all_vectored(stream: &mut TcpStream, bufs: &mut Vec<Bytes>) -> std::io::Result<()> {
+    use bytes::Buf;
+    bufs.retain(|b| !b.is_empty());
+    let mut first = 0;
+    while first < bufs.len() {
+        let slices: Vec<IoSlice<'_>> = bufs[first..].iter().map(|b| IoSlice::new(b)).collect();
+        let mut n = match stream.write_vectored(&slices) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        while n > 0 {
+            let b = &mut bufs[first];
+            let k = n.min(b.len());
+            b.advance(k);
+            n -= k;
+            if b.is_empty() {
+                first += 1;
+            }
+        }
+    }
+    bufs.clear();
+    Ok(())
 }
 
 #[cfg(test)]

@@ -63,7 +63,8 @@ use std::time::{Duration, Instant};
 use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use ferrocore::replication::{
-    CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionId,
+    CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionError, SessionId,
+    TransportError,
 };
 use ferrocore::storage::Storage;
 use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
@@ -198,6 +199,10 @@ enum Span {
 enum Net {
     Input(SessionId, Bytes),
     End(SessionId),
+    /// A read or write failed.
+    Failed(SessionId, TransportError),
+    /// The writer wrote this many bytes of the session's output.
+    Sent(SessionId, usize),
 }
 
 /// The driver's half of a connection, handed over when it is attached.
@@ -678,10 +683,11 @@ async fn run_connection<T>(
         loop {
             backlog.wait().await;
             let msg = match read.read(&mut buf).await {
-                Ok(0) | Err(_) => Net::End(session),
+                Ok(0) => Net::End(session),
+                Err(e) => Net::Failed(session, e.kind().into()),
                 Ok(n) => Net::Input(session, Bytes::copy_from_slice(&buf[..n])),
             };
-            let end = matches!(msg, Net::End(_));
+            let end = matches!(msg, Net::End(_) | Net::Failed(..));
             if net.send(msg).await.is_err() || end {
                 break;
             }
@@ -700,11 +706,17 @@ async fn run_connection<T>(
                     Err(_) => break,
                 }
             }
-            if write.write_all(&gather).await.is_err() || write.flush().await.is_err() {
-                let _ = net.send(Net::End(session)).await;
+            let written = match write.write_all(&gather).await {
+                Ok(()) => write.flush().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                let _ = net.send(Net::Failed(session, e.kind().into())).await;
                 return;
             }
             backlog.sub(gather.len());
+            // A driver that is gone no longer counts (it shut down).
+            let _ = net.send(Net::Sent(session, gather.len())).await;
         }
         // The session ended in order and everything was written.
         let _ = write.close().await;
@@ -869,7 +881,7 @@ impl<S: Storage + Send + 'static> DriverState<S> {
                 // Whatever the endpoint queued for the session goes out first.
                 self.flush_transmit();
                 if let Some(link) = self.links.remove(session) {
-                    let how = if error.is_none() {
+                    let how = if error.as_ref().is_none_or(SessionError::is_orderly) {
                         Control::Finish
                     } else {
                         Control::Abort
@@ -899,6 +911,8 @@ impl<S: Storage + Send + 'static> DriverState<S> {
                 }
             }
             Net::End(session) => self.endpoint.handle_end(session),
+            Net::Failed(session, error) => self.endpoint.abort(session, error),
+            Net::Sent(session, n) => self.endpoint.handle_sent(session, n),
         }
     }
 

@@ -53,7 +53,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrocore::replication::{
-    CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionId,
+    CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionError, SessionId,
+    TransportError,
 };
 use ferrocore::storage::Storage;
 use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
@@ -161,7 +162,10 @@ enum Span {
 enum Net {
     Input(SessionId, Bytes),
     End(SessionId),
-    WriteFailed(SessionId),
+    /// A read or write failed.
+    Failed(SessionId, TransportError),
+    /// The writer wrote this many bytes of the session's output.
+    Sent(SessionId, usize),
     Accepted(TcpStream),
 }
 
@@ -647,7 +651,10 @@ impl<S: Storage + Send + 'static> Driver<S> {
             Event::Closed { session, error } => {
                 // Whatever the endpoint queued for the session goes out first.
                 self.flush_transmit();
-                self.drop_conn(*session, error.is_none());
+                self.drop_conn(
+                    *session,
+                    error.as_ref().is_none_or(SessionError::is_orderly),
+                );
             }
             _ => {}
         }
@@ -681,7 +688,9 @@ impl<S: Storage + Send + 'static> Driver<S> {
                     self.endpoint.handle_input(session, now, &bytes);
                 }
             }
-            Net::End(session) | Net::WriteFailed(session) => self.endpoint.handle_end(session),
+            Net::End(session) => self.endpoint.handle_end(session),
+            Net::Failed(session, error) => self.endpoint.abort(session, error),
+            Net::Sent(session, n) => self.endpoint.handle_sent(session, n),
             Net::Accepted(stream) => {
                 // Only the OS RNG can fail here; the connection is then dropped.
                 let _ = self.attach(stream, Role::Responder);
@@ -882,10 +891,11 @@ async fn read_loop(
     loop {
         backlog.wait().await;
         let msg = match read.read(&mut buf).await {
-            Ok(0) | Err(_) => Net::End(session),
+            Ok(0) => Net::End(session),
+            Err(e) => Net::Failed(session, e.kind().into()),
             Ok(n) => Net::Input(session, Bytes::copy_from_slice(&buf[..n])),
         };
-        let end = matches!(msg, Net::End(_));
+        let end = matches!(msg, Net::End(_) | Net::Failed(..));
         if net.send(msg).await.is_err() || end {
             return;
         }
@@ -916,11 +926,13 @@ async fn write_loop(
             len = gather.len();
             write.write_all(&gather).await
         };
-        if result.is_err() {
-            let _ = net.send(Net::WriteFailed(session)).await;
+        if let Err(e) = result {
+            let _ = net.send(Net::Failed(session, e.kind().into())).await;
             return;
         }
         backlog.sub(len);
+        // A driver that is gone no longer counts (it shut down).
+        let _ = net.send(Net::Sent(session, len)).await;
     }
     // The session ended in order and everything was written.
     let _ = write.shutdown().await;

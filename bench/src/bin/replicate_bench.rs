@@ -94,10 +94,12 @@ fn shuttle(
         let mut moved = false;
         while let Some((_, bytes)) = a.poll_transmit() {
             b.handle_input(b_sid, Duration::ZERO, &bytes);
+            a.handle_sent(a_sid, bytes.len());
             moved = true;
         }
         while let Some((_, bytes)) = b.poll_transmit() {
             a.handle_input(a_sid, Duration::ZERO, &bytes);
+            b.handle_sent(b_sid, bytes.len());
             moved = true;
         }
         while let Some(e) = b.poll_event() {
@@ -251,14 +253,44 @@ fn median_p(sorted: &[f64], p: f64) -> f64 {
 
 /// ferrocore → ferrocore over loopback TCP (blocking adapter, one driver thread per node).
 fn tcp(blocks: u64, samples: usize) {
+    if std::env::args().any(|a| a == "--memory") {
+        let wlog = writer_log(blocks);
+        let key = *wlog.key();
+        let rlog = Log::open(
+            MemoryStorage::new(),
+            LogOptions {
+                key: Some(key),
+                ..LogOptions::default()
+            },
+        )
+        .unwrap();
+        tcp_with(
+            wlog,
+            rlog,
+            blocks,
+            samples,
+            "ferrocore->ferrocore (in memory)",
+        );
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wlog = disk_log(&dir.path().join("w"), None);
+        fill(&mut wlog, 0, blocks);
+        let key = *wlog.key();
+        let rlog = disk_log(&dir.path().join("r"), Some(key));
+        tcp_with(wlog, rlog, blocks, samples, "ferrocore->ferrocore");
+    }
+}
+
+fn tcp_with<S: ferrocore::storage::Storage + Send + 'static>(
+    wlog: Log<S>,
+    rlog: Log<S>,
+    blocks: u64,
+    samples: usize,
+    pair: &str,
+) {
     use ferrocore_blocking::Node;
-    let dir = tempfile::tempdir().unwrap();
-    let mut wlog = disk_log(&dir.path().join("w"), None);
-    fill(&mut wlog, 0, blocks);
-    let key = *wlog.key();
-    let rlog = disk_log(&dir.path().join("r"), Some(key));
-    let writer: Node<Disk> = Node::new(EndpointConfig::default()).unwrap();
-    let reader: Node<Disk> = Node::new(EndpointConfig::default()).unwrap();
+    let writer: Node<S> = Node::new(EndpointConfig::default()).unwrap();
+    let reader: Node<S> = Node::new(EndpointConfig::default()).unwrap();
     let wc = writer.add_core(wlog).unwrap();
     let rc = reader.add_core(rlog).unwrap();
     let addr = writer.listen("127.0.0.1:0").unwrap();
@@ -273,7 +305,7 @@ fn tcp(blocks: u64, samples: usize) {
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "{{\"bench\":\"replicate-download\",\"impl\":\"ferrocore\",\"pair\":\"ferrocore->ferrocore\",\"blocks\":{blocks},\"bytes\":{},\"seconds\":{secs:.4},\"mb_per_s\":{:.1}}}",
+        "{{\"bench\":\"replicate-download\",\"impl\":\"ferrocore\",\"pair\":\"{pair}\",\"blocks\":{blocks},\"bytes\":{},\"seconds\":{secs:.4},\"mb_per_s\":{:.1}}}",
         blocks * BLOCK as u64,
         (blocks * BLOCK as u64) as f64 / secs / 1e6
     );
@@ -302,7 +334,7 @@ fn tcp(blocks: u64, samples: usize) {
     }
     lat.sort_by(f64::total_cmp);
     println!(
-        "{{\"bench\":\"replicate-latency\",\"impl\":\"ferrocore\",\"pair\":\"ferrocore->ferrocore\",\"samples\":{samples},\"median_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3}}}",
+        "{{\"bench\":\"replicate-latency\",\"impl\":\"ferrocore\",\"pair\":\"{pair}\",\"samples\":{samples},\"median_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3}}}",
         median_p(&lat, 0.5),
         median_p(&lat, 0.9),
         median_p(&lat, 0.99)

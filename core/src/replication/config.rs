@@ -25,6 +25,16 @@ pub struct EndpointConfig {
     pub max_remote_bitfield_pages: usize,
     /// Blocks a peer answered `noData` for that are remembered (not asked again) per core.
     pub max_refused_blocks: usize,
+    /// Bytes of a session's output that may be unwritten (handed out by `poll_transmit`
+    /// and not yet reported by `Endpoint::handle_sent`, or queued inside the session)
+    /// before answers to the peer's requests wait: the bound on what a peer that asks a
+    /// lot and reads slowly costs. `None` serves at once, for transports that never
+    /// report writes (then a peer's requests are bounded only by what it sends).
+    pub max_unsent: Option<usize>,
+    /// Requests of a session that may wait for its output to drain; a peer with more
+    /// outstanding is disconnected ([`PeerError::TooManyRequests`](super::PeerError)).
+    /// JS hypercore keeps at most 512 requests in flight per peer and core.
+    pub max_queued_requests: usize,
     /// Upgrade to a peer's longer length as soon as it is announced (JS `eagerUpgrade`,
     /// on by default); when off, only `update` and wants past the length upgrade.
     pub eager_upgrade: bool,
@@ -45,6 +55,8 @@ impl Default for EndpointConfig {
             max_invalid_requests: 64,
             max_remote_bitfield_pages: 256,
             max_refused_blocks: 4096,
+            max_unsent: Some(1 << 20),
+            max_queued_requests: 4096,
             eager_upgrade: true,
             uploading: true,
             downloading: true,

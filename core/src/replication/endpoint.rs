@@ -18,7 +18,9 @@ use ferrocore_wire::{
 
 use super::replicator::{Asked, Inflight, Replicator, SEGMENT};
 use super::requests::{Download, RequestId, Span, Wants};
-use super::{EndpointConfig, Event, PeerError, RequestError, SessionError, PROTOCOL};
+use super::{
+    EndpointConfig, Event, PeerError, RequestError, SessionError, TransportError, PROTOCOL,
+};
 use crate::log::{Event as LogEvent, Log};
 use crate::storage::Storage;
 use crate::{hash, Error, ProofError};
@@ -66,8 +68,11 @@ struct CoreSlot<S: Storage> {
     announce: Vec<u64>,
     /// Cleared ranges to announce.
     drops: Vec<(u64, u64)>,
-    /// The shortest length truncated to since the last announcement.
-    truncated: Option<u64>,
+    /// Blocks dropped by truncations (local or by a reorg) since the last announcement:
+    /// from the shortest length truncated to, to the longest length before.
+    truncated: Option<(u64, u64)>,
+    /// The log's length as of the last log event handled (the length before a truncation).
+    seen_length: u64,
     dirty: bool,
 }
 
@@ -77,6 +82,28 @@ struct Session {
     connected: Option<Connected>,
     replicators: BTreeMap<ChannelId, Replicator>,
     by_core: BTreeMap<CoreId, ChannelId>,
+    /// Output bounding (see [`EndpointConfig::max_unsent`]).
+    out: Outbound,
+}
+
+/// What a session has produced that its transport has not written yet, and the requests
+/// waiting for that to drain.
+#[derive(Default)]
+struct Outbound {
+    /// Bytes handed out by `poll_transmit` and not yet reported by `handle_sent`.
+    unsent: usize,
+    /// Bytes of answers queued inside the connection since it was last drained.
+    pipeline: usize,
+    /// Requests not served yet because the output was over budget, oldest first.
+    deferred: VecDeque<(ChannelId, Request)>,
+}
+
+impl Outbound {
+    fn over(&self, config: &EndpointConfig) -> bool {
+        config
+            .max_unsent
+            .is_some_and(|max| self.unsent.saturating_add(self.pipeline) >= max)
+    }
 }
 
 /// The replication state machine of one process: its cores and one session per peer
@@ -103,11 +130,14 @@ impl<S: Storage> core::fmt::Debug for Endpoint<S> {
     }
 }
 
-fn send(conn: &mut Connection, channel: ChannelId, message: &Message) {
+/// Queues `message` on `channel`; returns its encoded length.
+fn send(conn: &mut Connection, channel: ChannelId, message: &Message) -> usize {
+    let payload = message.to_vec();
     // Fails only for a channel that is gone, whose messages no longer matter.
     let _ = conn
         .mux()
-        .send(channel, message.message_type() as u64, &message.to_vec());
+        .send(channel, message.message_type() as u64, &payload);
+    payload.len()
 }
 
 fn sync_message<S: Storage>(log: &Log<S>, r: &Replicator) -> Sync {
@@ -118,7 +148,8 @@ fn sync_message<S: Storage>(log: &Log<S>, r: &Replicator) -> Sync {
             Some(s) if s.fork == log.fork() => s.length,
             _ => 0,
         },
-        can_upgrade: true,
+        // As the reference: a peer on another fork cannot upgrade from us (it reorgs).
+        can_upgrade: r.remote.is_none_or(|s| s.fork == log.fork()),
         uploading: r.uploading,
         downloading: r.downloading,
         has_manifest: log.manifest().is_some() && !log.compat(),
@@ -154,6 +185,7 @@ impl<S: Storage> Endpoint<S> {
     /// Adds a core to replicate with every session, present and future.
     pub fn add_core(&mut self, log: Log<S>) -> CoreId {
         let id = CoreId(u32::try_from(self.cores.len()).unwrap_or(u32::MAX));
+        let seen_length = log.length();
         self.cores.push(Some(CoreSlot {
             log,
             wants: Wants::default(),
@@ -162,6 +194,7 @@ impl<S: Storage> Endpoint<S> {
             announce: Vec::new(),
             drops: Vec::new(),
             truncated: None,
+            seen_length,
             dirty: true,
         }));
         let sids: Vec<SessionId> = self.sessions.keys().copied().collect();
@@ -291,6 +324,7 @@ impl<S: Storage> Endpoint<S> {
                 connected: None,
                 replicators: BTreeMap::new(),
                 by_core: BTreeMap::new(),
+                out: Outbound::default(),
             },
         );
         self.process(sid);
@@ -335,6 +369,15 @@ impl<S: Storage> Endpoint<S> {
         r.remote.as_ref().map(|s| s.length)
     }
 
+    /// Whether we believe the peer has block `index` of a core (announced, not refused).
+    #[cfg(test)]
+    pub(crate) fn remote_has(&self, session: SessionId, core: CoreId, index: u64) -> bool {
+        self.sessions
+            .get(&session)
+            .and_then(|s| s.replicators.get(s.by_core.get(&core)?))
+            .is_some_and(|r| r.has(index))
+    }
+
     /// Requests in flight to a peer for a core.
     #[must_use]
     pub fn inflight(&self, session: SessionId, core: CoreId) -> usize {
@@ -350,6 +393,14 @@ impl<S: Storage> Endpoint<S> {
         self.finish_session(session, None);
     }
 
+    /// The session's socket failed (a read or write error, a reset): the session closes at
+    /// once, with nothing more to send, its requests to the peer are asked of other peers,
+    /// and [`Event::Closed`] follows with [`SessionError::Transport`]. Does nothing for a
+    /// session that already closed.
+    pub fn abort(&mut self, session: SessionId, error: TransportError) {
+        self.finish_session(session, Some(SessionError::Transport(error)));
+    }
+
     /// Bytes from a session's socket, in any chunking.
     pub fn handle_input(&mut self, session: SessionId, now: Duration, bytes: &[u8]) {
         self.observe(now);
@@ -362,6 +413,7 @@ impl<S: Storage> Endpoint<S> {
         match result {
             Err(e) => self.finish_session(session, Some(SessionError::Connection(e))),
             Ok(()) => {
+                self.serve_deferred(session);
                 self.flush_all();
                 if let Some(s) = self.sessions.get_mut(&session) {
                     s.conn.mux().uncork();
@@ -371,7 +423,41 @@ impl<S: Storage> Endpoint<S> {
         self.observe(now);
     }
 
-    /// The session's socket reported end of input.
+    /// The transport wrote `bytes` more bytes of this session's output (those handed out
+    /// by [`poll_transmit`](Self::poll_transmit)). With [`EndpointConfig::max_unsent`] set,
+    /// answers to the peer's requests wait while more than that is unwritten, so a peer
+    /// that asks for much and reads slowly costs bounded memory: call this as writes
+    /// complete, or serving stops once the budget is used up.
+    pub fn handle_sent(&mut self, session: SessionId, bytes: usize) {
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        s.out.unsent = s.out.unsent.saturating_sub(bytes);
+        if !s.out.deferred.is_empty() {
+            self.serve_deferred(session);
+        }
+    }
+
+    /// Bytes of this session's output handed out by [`poll_transmit`](Self::poll_transmit)
+    /// and not yet reported written by [`handle_sent`](Self::handle_sent).
+    #[must_use]
+    pub fn unsent(&self, session: SessionId) -> usize {
+        self.sessions.get(&session).map_or(0, |s| s.out.unsent)
+    }
+
+    /// Requests of this session waiting for its output to drain.
+    #[must_use]
+    pub fn deferred_requests(&self, session: SessionId) -> usize {
+        self.sessions
+            .get(&session)
+            .map_or(0, |s| s.out.deferred.len())
+    }
+
+    /// The session's socket reported end of input. At a record boundary that is the
+    /// peer's orderly end: the session ends in order too (its last bytes are queued) with
+    /// [`SessionError::RemoteEnded`]; inside a record it fails with
+    /// [`SessionError::Connection`]. A socket *error* is reported with
+    /// [`abort`](Self::abort) instead.
     pub fn handle_end(&mut self, session: SessionId) {
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
@@ -380,7 +466,7 @@ impl<S: Storage> Endpoint<S> {
         self.process(session);
         match result {
             Err(e) => self.finish_session(session, Some(SessionError::Connection(e))),
-            Ok(()) => self.finish_session(session, None),
+            Ok(()) => self.finish_session(session, Some(SessionError::RemoteEnded)),
         }
     }
 
@@ -393,6 +479,9 @@ impl<S: Storage> Endpoint<S> {
         }
         for (sid, s) in &mut self.sessions {
             if let Some(bytes) = s.conn.poll_transmit() {
+                // The connection hands out all it holds at once.
+                s.out.unsent = s.out.unsent.saturating_add(bytes.len());
+                s.out.pipeline = 0;
                 return Some((*sid, bytes));
             }
         }
@@ -738,7 +827,7 @@ impl<S: Storage> Endpoint<S> {
                 }
                 ConnectionEvent::Mux(ev) => self.on_mux_event(sid, ev),
                 ConnectionEvent::RemoteEnded => {
-                    self.finish_session(sid, None);
+                    self.finish_session(sid, Some(SessionError::RemoteEnded));
                     return;
                 }
             };
@@ -795,6 +884,7 @@ impl<S: Storage> Endpoint<S> {
                 let Some(s) = self.sessions.get_mut(&sid) else {
                     return Ok(());
                 };
+                s.out.deferred.retain(|(ch, _)| *ch != channel);
                 if let Some(r) = s.replicators.remove(&channel) {
                     s.by_core.remove(&r.core);
                     self.drop_replicator(sid, r);
@@ -840,7 +930,10 @@ impl<S: Storage> Endpoint<S> {
             return Ok(());
         };
         let Session {
-            conn, replicators, ..
+            conn,
+            replicators,
+            out,
+            ..
         } = s;
         let Some(r) = replicators.get_mut(&ch) else {
             return Ok(());
@@ -852,17 +945,34 @@ impl<S: Storage> Endpoint<S> {
         match m {
             Message::Sync(sync) => {
                 let stale = sync.fork == slot.log.fork() && sync.remote_length != slot.log.length();
-                r.remote = Some(sync);
+                r.on_sync(sync);
                 if stale || (sync.fork != slot.log.fork() && r.sent.is_none()) {
                     r.sent = None;
                 }
                 slot.dirty = true;
             }
             Message::Request(req) => {
-                let reply = Self::serve(slot, r, &req, &self.config, &mut self.events, core)?;
-                send(conn, ch, &reply);
+                if !out.deferred.is_empty() || out.over(&self.config) {
+                    if out.deferred.len() >= self.config.max_queued_requests {
+                        return Err(PeerError::TooManyRequests(core));
+                    }
+                    out.deferred.push_back((ch, req));
+                } else {
+                    let reply = Self::serve(slot, r, &req, &self.config, &mut self.events, core)?;
+                    out.pipeline += send(conn, ch, &reply);
+                }
             }
-            Message::Cancel(_) | Message::Unwant(_) => {}
+            Message::Cancel(c) => {
+                // A request still waiting is dropped (one already answered is not undone).
+                if let Some(at) = out
+                    .deferred
+                    .iter()
+                    .position(|(c2, q)| *c2 == ch && q.id == c.request)
+                {
+                    out.deferred.remove(at);
+                }
+            }
+            Message::Unwant(_) => {}
             Message::Data(d) => {
                 Self::on_data(slot, r, sid, d, &mut self.events)?;
             }
@@ -873,12 +983,14 @@ impl<S: Storage> Endpoint<S> {
                     // or length says nothing of the peer's newer state.
                     let current = r.remote.map(|s| (s.fork, s.length));
                     match inf.asked {
-                        Asked::Block(i) => {
+                        // The peer may have the new length but not the block that rode
+                        // along: the block is refused, and the upgrade asked again alone.
+                        Asked::Block(i) | Asked::Upgrade { block: Some(i) } => {
                             if current.is_some_and(|(f, _)| f == inf.fork) {
                                 r.refuse(i);
                             }
                         }
-                        Asked::Upgrade | Asked::Reorg => {
+                        Asked::Upgrade { block: None } | Asked::Reorg => {
                             if current == Some((inf.fork, inf.length)) {
                                 r.upgrade_refused_at = current;
                             }
@@ -912,6 +1024,42 @@ impl<S: Storage> Endpoint<S> {
             }
         }
         Ok(())
+    }
+
+    /// Answers waiting requests, oldest first, while the session's output is under budget.
+    fn serve_deferred(&mut self, sid: SessionId) {
+        loop {
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                return;
+            };
+            if s.out.over(&self.config) {
+                return;
+            }
+            let Some((ch, req)) = s.out.deferred.pop_front() else {
+                return;
+            };
+            let Session {
+                conn,
+                replicators,
+                out,
+                ..
+            } = s;
+            // The channel (or its core) may have closed since.
+            let Some(r) = replicators.get_mut(&ch) else {
+                continue;
+            };
+            let core = r.core;
+            let Some(Some(slot)) = self.cores.get_mut(core.0 as usize) else {
+                continue;
+            };
+            match Self::serve(slot, r, &req, &self.config, &mut self.events, core) {
+                Ok(reply) => out.pipeline += send(conn, ch, &reply),
+                Err(e) => {
+                    self.finish_session(sid, Some(SessionError::Peer(e)));
+                    return;
+                }
+            }
+        }
     }
 
     fn serve(
@@ -1058,7 +1206,7 @@ impl<S: Storage> Endpoint<S> {
                     slot.inflight.remove(&i);
                 }
             }
-            Asked::Upgrade | Asked::Reorg => {
+            Asked::Upgrade { .. } | Asked::Reorg => {
                 if slot.upgrading == Some(sid) {
                     slot.upgrading = None;
                 }
@@ -1087,12 +1235,13 @@ impl<S: Storage> Endpoint<S> {
         }
     }
 
-    /// Removes a session: with no error its last bytes go out and the stream half-closes.
+    /// Removes a session: on an orderly end (ours, or the peer's) its last bytes go out and
+    /// the stream half-closes; on a failure nothing more is sent.
     fn finish_session(&mut self, sid: SessionId, error: Option<SessionError>) {
         let Some(mut s) = self.sessions.remove(&sid) else {
             return;
         };
-        if error.is_none() {
+        if error.as_ref().is_none_or(SessionError::is_orderly) {
             s.conn.end();
             while let Some(bytes) = s.conn.poll_transmit() {
                 self.transmit.push_back((sid, bytes));
@@ -1168,6 +1317,7 @@ impl<S: Storage> Endpoint<S> {
             slot.dirty = true;
             match ev {
                 LogEvent::Append { length } => {
+                    slot.seen_length = length;
                     self.events.push_back(Event::Append {
                         core,
                         length,
@@ -1176,6 +1326,7 @@ impl<S: Storage> Endpoint<S> {
                 }
                 LogEvent::Upgrade { length, fork } => {
                     upgraded = true;
+                    slot.seen_length = length;
                     self.events.push_back(Event::Append { core, length, fork });
                 }
                 LogEvent::Truncate { length, fork } => {
@@ -1183,7 +1334,14 @@ impl<S: Storage> Endpoint<S> {
                     for d in slot.wants.downloads.values_mut() {
                         d.cursor = d.cursor.min(length).max(d.start);
                     }
-                    slot.truncated = Some(slot.truncated.map_or(length, |t| t.min(length)));
+                    // Peers are told the blocks past the cut are gone (as the reference
+                    // does: `range { drop }` from the new length to the old one).
+                    let end = slot.seen_length.max(length);
+                    slot.truncated = Some(match slot.truncated {
+                        Some((s, e)) => (s.min(length), e.max(end)),
+                        None => (length, end),
+                    });
+                    slot.seen_length = length;
                     self.events
                         .push_back(Event::Truncate { core, length, fork });
                 }
@@ -1232,8 +1390,33 @@ impl<S: Storage> Endpoint<S> {
                     }),
                 );
             }
-            if let Some(t) = truncated {
-                r.sent_contiguous = r.sent_contiguous.min(t);
+            // A truncation (or reorg) is announced as the reference does: the dropped
+            // blocks as `range { drop }`, then the `sync` with the new fork, then what we
+            // hold on it.
+            if let Some((start, end)) = truncated {
+                if end > start {
+                    send(
+                        conn,
+                        ch,
+                        &Message::Range(Range {
+                            drop: true,
+                            start,
+                            length: end - start,
+                        }),
+                    );
+                }
+                r.sent_contiguous = r.sent_contiguous.min(start);
+            }
+            let sync = sync_message(&slot.log, r);
+            if r.sent != Some(sync) {
+                send(conn, ch, &Message::Sync(sync));
+                r.sent = Some(sync);
+            }
+            // A peer forgets what we announced on another fork when our `sync` names a
+            // new one: announce the contiguous prefix again.
+            if r.announced_fork != Some(sync.fork) {
+                r.announced_fork = Some(sync.fork);
+                r.sent_contiguous = 0;
             }
             if contiguous > r.sent_contiguous {
                 send(
@@ -1257,11 +1440,6 @@ impl<S: Storage> Endpoint<S> {
                         length: 1,
                     }),
                 );
-            }
-            let sync = sync_message(&slot.log, r);
-            if r.sent != Some(sync) {
-                send(conn, ch, &Message::Sync(sync));
-                r.sent = Some(sync);
             }
         }
         for &sid in &sids {
@@ -1417,11 +1595,6 @@ impl<S: Storage> Endpoint<S> {
             let forked = rem.fork > fork && rem.length > 0 && !slot.log.writable();
             if ahead || forked {
                 let id = r.allocate_id();
-                let (start, asked) = if forked {
-                    (0, Asked::Reorg)
-                } else {
-                    (length, Asked::Upgrade)
-                };
                 // Live tail: the newest block rides along with the upgrade (one round trip,
                 // as the reference does), when it is wanted and the peer has it.
                 let last = rem.length - 1;
@@ -1432,6 +1605,12 @@ impl<S: Storage> Endpoint<S> {
                         .map(|nodes| RequestBlock { index: last, nodes })
                 } else {
                     None
+                };
+                let (start, asked) = if forked {
+                    (0, Asked::Reorg)
+                } else {
+                    let block = block.as_ref().map(|b| b.index);
+                    (length, Asked::Upgrade { block })
                 };
                 let req = Request {
                     id,

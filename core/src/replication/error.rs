@@ -35,35 +35,101 @@ pub enum PeerError {
     /// Too many requests that cannot be answered (beyond the length, malformed ranges).
     #[error("too many invalid requests on core {0:?}")]
     TooManyInvalidRequests(CoreId),
+    /// More requests waiting for our output to drain than
+    /// [`EndpointConfig::max_queued_requests`](super::EndpointConfig::max_queued_requests).
+    #[error("too many outstanding requests on core {0:?}")]
+    TooManyRequests(CoreId),
 }
 
-/// Why a session closed.
+/// A failure of the socket (or other byte stream) under a session, seen by the caller and
+/// reported with [`Endpoint::abort`](super::Endpoint::abort).
+///
+/// With `std::io`, map `ConnectionReset`, `ConnectionAborted`, `BrokenPipe` and
+/// `UnexpectedEof` to [`Reset`](Self::Reset), `TimedOut` to [`TimedOut`](Self::TimedOut),
+/// and anything else to [`Other`](Self::Other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The connection was reset or cut off (by the peer or the network).
+    #[error("connection reset")]
+    Reset,
+    /// A socket read or write timed out.
+    #[error("socket timed out")]
+    TimedOut,
+    /// The socket failed in another way.
+    #[error("socket failed")]
+    Other,
+}
+
+#[cfg(feature = "std")]
+impl From<std::io::ErrorKind> for TransportError {
+    fn from(kind: std::io::ErrorKind) -> Self {
+        use std::io::ErrorKind as K;
+        match kind {
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                TransportError::Reset
+            }
+            K::TimedOut => TransportError::TimedOut,
+            _ => TransportError::Other,
+        }
+    }
+}
+
+impl TransportError {
+    /// Whose fault it is: a reset is the peer's (or its network's), a timeout a timeout,
+    /// any other failure ours.
+    #[must_use]
+    pub fn blame(&self) -> Blame {
+        match self {
+            TransportError::Reset => Blame::Peer,
+            TransportError::TimedOut => Blame::Timeout,
+            TransportError::Other => Blame::Local,
+        }
+    }
+}
+
+/// Why a session closed (see [`Event::Closed`](super::Event::Closed); a local
+/// [`close`](super::Endpoint::close) reports no error).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
-    /// The transport failed: malformed or tampered bytes, a timeout, or misuse.
+    /// The encrypted stream or the mux failed: malformed or tampered bytes, a timeout, or
+    /// misuse.
     #[error("transport: {0}")]
     Connection(#[from] ConnectionError),
+    /// The socket failed, as the caller reported with
+    /// [`Endpoint::abort`](super::Endpoint::abort).
+    #[error("socket: {0}")]
+    Transport(#[from] TransportError),
     /// The peer broke the replication protocol.
     #[error("peer misbehaved: {0}")]
     Peer(#[from] PeerError),
-    /// The peer ended the connection.
+    /// The peer ended the stream (at a record boundary) before we closed the session. Our
+    /// side was ended in order too: its last bytes are queued, write them before closing
+    /// the socket.
     #[error("the peer ended the connection")]
     RemoteEnded,
-    /// The application closed the session.
-    #[error("closed locally")]
-    Closed,
 }
 
 impl SessionError {
-    /// Whose fault it is: the peer's, a timeout, or ours (`Local` also covers orderly ends).
+    /// Whose fault it is: the peer's, a timeout, or ours (`Local` also covers the orderly
+    /// [`RemoteEnded`](Self::RemoteEnded)).
     #[must_use]
     pub fn blame(&self) -> Blame {
         match self {
             SessionError::Connection(e) => e.blame(),
+            SessionError::Transport(e) => e.blame(),
             SessionError::Peer(_) => Blame::Peer,
-            SessionError::RemoteEnded | SessionError::Closed => Blame::Local,
+            SessionError::RemoteEnded => Blame::Local,
         }
+    }
+
+    /// True if the session ended in order ([`RemoteEnded`](Self::RemoteEnded)): its last
+    /// bytes were queued and the socket should be shut down after writing them, not
+    /// dropped.
+    #[must_use]
+    pub fn is_orderly(&self) -> bool {
+        matches!(self, SessionError::RemoteEnded)
     }
 }
 

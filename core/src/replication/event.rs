@@ -30,11 +30,18 @@ pub enum Event {
         /// The core.
         core: CoreId,
     },
-    /// A session ended; drop its socket. `error` is `None` for an orderly end.
+    /// A session ended: nothing more is sent or received on it. Its requests to the peer
+    /// were released (to be asked of other peers).
+    ///
+    /// `error` is `None` after a local [`close`](super::Endpoint::close) and
+    /// [`SessionError::RemoteEnded`] when the peer ended the stream first: in both cases
+    /// the session's last bytes were queued (write them, then shut the socket down; see
+    /// [`SessionError::is_orderly`]). Any other error means the session failed: drop the
+    /// socket.
     Closed {
         /// The session.
         session: SessionId,
-        /// Why, if not orderly.
+        /// Why it ended, unless we closed it.
         error: Option<SessionError>,
     },
     /// The core's signed length grew (a local append or a verified upgrade from a peer).

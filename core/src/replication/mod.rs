@@ -7,6 +7,13 @@
 //! [`Endpoint::poll_event`]. After any `&mut` call, drain `poll_transmit` and `poll_event`
 //! until they return `None`, then wait for input or the deadline.
 //!
+//! Two transport reports complete the loop. [`Endpoint::handle_sent`] says how many of the
+//! bytes handed out were written: answers to a peer's requests wait while more than
+//! [`EndpointConfig::max_unsent`] (1 MiB by default) is unwritten, which bounds what a peer
+//! that asks much and reads slowly costs (a transport that never reports writes sets it to
+//! `None`). [`Endpoint::handle_end`] reports the peer's orderly end of stream and
+//! [`Endpoint::abort`] a socket error.
+//!
 //! The application asks for data with commands that return a [`RequestId`]:
 //! [`get`](Endpoint::get) (one block), [`download`](Endpoint::download) (a range, or live
 //! to the end), [`download_blocks`](Endpoint::download_blocks) (a list) and
@@ -50,10 +57,12 @@
 //!     let mut moved = false;
 //!     while let Some((_, bytes)) = writer.poll_transmit() {
 //!         reader.handle_input(r, now, &bytes);
+//!         writer.handle_sent(w, bytes.len()); // written: more answers may follow
 //!         moved = true;
 //!     }
 //!     while let Some((_, bytes)) = reader.poll_transmit() {
 //!         writer.handle_input(w, now, &bytes);
+//!         reader.handle_sent(r, bytes.len());
 //!         moved = true;
 //!     }
 //!     while let Some(event) = reader.poll_event() {
@@ -78,7 +87,7 @@ mod requests;
 
 pub use config::EndpointConfig;
 pub use endpoint::{CoreId, Endpoint, SessionId};
-pub use error::{PeerError, RequestError, SessionError};
+pub use error::{PeerError, RequestError, SessionError, TransportError};
 pub use event::Event;
 pub use requests::RequestId;
 

@@ -16,8 +16,12 @@ use crate::bitfield::Bitfield;
 pub(crate) enum Asked {
     /// A block (below our length).
     Block(u64),
-    /// An upgrade from our length to the peer's.
-    Upgrade,
+    /// An upgrade from our length to the peer's, with the peer's newest block riding along
+    /// when `block` is set (the live tail).
+    Upgrade {
+        /// The block asked together with the upgrade.
+        block: Option<u64>,
+    },
     /// A whole signed state on the peer's (other) fork.
     Reorg,
 }
@@ -60,6 +64,8 @@ pub(crate) struct Replicator {
     pub sent: Option<Sync>,
     /// The contiguous length we last announced.
     pub sent_contiguous: u64,
+    /// The fork of the last `sync` we sent: our announcements since are about that fork.
+    pub announced_fork: Option<u64>,
     pub uploading: bool,
     pub downloading: bool,
     pub invalid_requests: u32,
@@ -97,6 +103,7 @@ impl Replicator {
             next_id: 1,
             sent: None,
             sent_contiguous: 0,
+            announced_fork: None,
             uploading,
             downloading,
             invalid_requests: 0,
@@ -156,6 +163,22 @@ impl Replicator {
             }
         }
         self.refused.insert(i);
+    }
+
+    /// Records the peer's `sync`. When it names another fork than the peer's previous one,
+    /// everything the peer announced or refused was about the old fork and is forgotten
+    /// (the peer re-announces what it has; `want`s are sent again). Returns true then.
+    pub fn on_sync(&mut self, sync: Sync) -> bool {
+        let forked = self.remote.is_some_and(|old| old.fork != sync.fork);
+        if forked {
+            self.remote_contiguous = 0;
+            self.remote_bits = Bitfield::new();
+            self.refused.clear();
+            self.wanted_segments.clear();
+            self.upgrade_refused_at = None;
+        }
+        self.remote = Some(sync);
+        forked
     }
 
     /// Applies a `range` announcement.
