@@ -238,14 +238,26 @@ impl Mux {
         message_type: u64,
         payload: &[u8],
     ) -> Result<(), MuxError> {
+        self.send_encoded(channel, message_type, &Raw(payload))
+    }
+
+    /// Sends a value that encodes itself as the payload of a message of type
+    /// `message_type` (e.g. a replication [`Message`](crate::Message)): encoded straight
+    /// into the outgoing frame, with no intermediate buffer.
+    pub fn send_encoded<T: Encode + ?Sized>(
+        &mut self,
+        channel: ChannelId,
+        message_type: u64,
+        payload: &T,
+    ) -> Result<(), MuxError> {
         if self.local.channel(channel.0).is_none() {
             return Err(Misuse::ChannelNotOpen(channel).into());
         }
         if self.corked > 0 {
-            let full = self.batch.push(channel.0, message_type, &Raw(payload));
+            let full = self.batch.push(channel.0, message_type, payload);
             self.transmit.extend(full);
         } else {
-            let frame = message_frame(channel.0, message_type, &Raw(payload));
+            let frame = message_frame(channel.0, message_type, payload);
             self.transmit.push_back(frame);
         }
         Ok(())

@@ -130,14 +130,14 @@ impl<S: Storage> core::fmt::Debug for Endpoint<S> {
     }
 }
 
-/// Queues `message` on `channel`; returns its encoded length.
+/// Queues `message` on `channel` (encoded straight into the frame); returns its encoded
+/// length.
 fn send(conn: &mut Connection, channel: ChannelId, message: &Message) -> usize {
-    let payload = message.to_vec();
     // Fails only for a channel that is gone, whose messages no longer matter.
     let _ = conn
         .mux()
-        .send(channel, message.message_type() as u64, &payload);
-    payload.len()
+        .send_encoded(channel, message.message_type() as u64, message);
+    message.encoded_len()
 }
 
 fn sync_message<S: Storage>(log: &Log<S>, r: &Replicator) -> Sync {
