@@ -135,6 +135,7 @@ impl<'v> Chunk<'v> {
     }
 
     /// Where the `j`th block (`j < count`) is.
+    #[cfg(test)]
     pub(crate) fn locate(&self, j: usize) -> Location {
         let e = self.entry(j);
         Location {
@@ -158,6 +159,56 @@ impl<'v> Chunk<'v> {
             self.offset + self.data_len(0, from),
             self.data_len(from, to),
         )
+    }
+}
+
+/// A checked chunk decoded for repeated reads: every block's place without summing the
+/// lengths before it again (kept by the store's read cache).
+#[derive(Debug, Clone)]
+pub(crate) struct Parsed {
+    /// Index of the first block.
+    first: u64,
+    /// Where each block starts in the data file, then where the last one ends.
+    starts: Vec<u64>,
+    /// Each block's table entry.
+    entries: Vec<Entry>,
+}
+
+impl Parsed {
+    /// Decodes `chunk`, whose first block is `first`.
+    pub(crate) fn new(first: u64, chunk: &Chunk<'_>) -> Self {
+        let count = chunk.count();
+        let mut starts = Vec::with_capacity(count + 1);
+        let mut entries = Vec::with_capacity(count);
+        let mut at = chunk.offset;
+        for j in 0..count {
+            let e = chunk.entry(j);
+            starts.push(at);
+            entries.push(e);
+            at += u64::from(e.len);
+        }
+        starts.push(at);
+        Self {
+            first,
+            starts,
+            entries,
+        }
+    }
+
+    /// The position of block `index` in the chunk, if it holds it.
+    pub(crate) fn position(&self, index: u64) -> Option<usize> {
+        let j = usize::try_from(index.checked_sub(self.first)?).ok()?;
+        (j < self.entries.len()).then_some(j)
+    }
+
+    /// Where the `j`th block (`j < count`) is.
+    pub(crate) fn locate(&self, j: usize) -> Location {
+        let e = self.entries[j];
+        Location {
+            offset: self.starts[j],
+            len: e.len as usize,
+            crc: e.crc,
+        }
     }
 }
 
@@ -204,6 +255,13 @@ mod tests {
         assert_eq!(c.piece(1, 3), (101, entries[1..].to_vec()));
         assert_eq!(c.span(0, 2), (100, 1));
         assert_eq!(lenient_count(&v), 3);
+        let parsed = Parsed::new(7, &c);
+        for j in 0..3 {
+            assert_eq!(parsed.locate(j), c.locate(j));
+            assert_eq!(parsed.position(7 + j as u64), Some(j));
+        }
+        assert_eq!(parsed.position(6), None);
+        assert_eq!(parsed.position(10), None);
 
         assert!(Chunk::parse(b"other key", &v, Record::Block(0)).is_err());
         for i in 0..v.len() {

@@ -1,6 +1,7 @@
 //! One core's view of a [`Store`]: the [`Storage`] trait over its key ranges.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrocore::storage::{Op, Record, Storage, StorageError, StorageEstimate, WriteBatch};
@@ -10,7 +11,7 @@ use redb::{ReadableTable, Table};
 use crate::chunk::{self, Chunk, Entry};
 use crate::node_page::{self, NodePage};
 use crate::record::{self, key, split_key, Kind};
-use crate::{db_error, guard, ReadTable, Store};
+use crate::{db_error, guard, ReadCache, ReadTable, Store};
 
 /// The records of one core in a [`Store`]. Each [`Storage::write`] is one transaction, or
 /// joins a group commit under [`Durability::Eventual`](crate::Durability::Eventual).
@@ -37,7 +38,7 @@ impl CoreStorage {
         &self,
         k: &[u8; record::KEY_LEN],
         record: Record,
-        read: impl FnOnce(&ReadTable) -> Result<Option<Bytes>, StorageError>,
+        read: impl FnOnce(&ReadTable, &mut ReadCache) -> Result<Option<Bytes>, StorageError>,
     ) -> Result<Option<Bytes>, StorageError> {
         if let Some(hit) = self.store.pending_lookup(k) {
             return Ok(hit);
@@ -48,7 +49,7 @@ impl CoreStorage {
     /// The verified payload of one record, if stored (pending writes first).
     fn get(&self, kind: Kind, index: u64, record: Record) -> Result<Option<Bytes>, StorageError> {
         let k = key(&self.core, kind, index);
-        self.lookup(&k, record, |table| {
+        self.lookup(&k, record, |table, _| {
             let Some(v) = table.get(&k[..]).map_err(|e| db_error(record, e))? else {
                 return Ok(None);
             };
@@ -60,12 +61,21 @@ impl CoreStorage {
         })
     }
 
-    /// Block `index` from the chunk holding it, if any (pending writes first).
+    /// Block `index` from the chunk holding it, if any (pending writes first, then the
+    /// chunks decoded by earlier reads).
     fn block_at(&self, index: u64) -> Result<Option<Bytes>, StorageError> {
         let record = Record::Block(index);
         let k = key(&self.core, Kind::Block, index);
         let lo = key(&self.core, Kind::Block, 0);
-        self.lookup(&k, record, |table| {
+        let read = |loc: chunk::Location| -> Result<Option<Bytes>, StorageError> {
+            let bytes = self.store.data().read(loc.offset, loc.len, record)?;
+            chunk::check(&bytes, &loc, record)?;
+            Ok(Some(Bytes::from(bytes)))
+        };
+        self.lookup(&k, record, |table, cache| {
+            if let Some((parsed, j)) = cache.chunk(&self.core, index) {
+                return read(parsed.locate(j));
+            }
             let mut range = table
                 .range::<&[u8]>(&lo[..]..=&k[..])
                 .map_err(|e| db_error(record, e))?;
@@ -80,10 +90,10 @@ impl CoreStorage {
             if j >= c.count() {
                 return Ok(None);
             }
-            let loc = c.locate(j);
-            let bytes = self.store.data().read(loc.offset, loc.len, record)?;
-            chunk::check(&bytes, &loc, record)?;
-            Ok(Some(Bytes::from(bytes)))
+            let parsed = Arc::new(chunk::Parsed::new(index - j as u64, &c));
+            let loc = parsed.locate(j);
+            cache.keep_chunk(&self.core, parsed);
+            read(loc)
         })
     }
 
@@ -577,12 +587,17 @@ impl Storage for CoreStorage {
         let (page, slot) = node_page::locate(index);
         let k = key(&self.core, Kind::NodePage, page);
         guard(record, || {
-            self.store.with_table(record, |table| {
+            self.store.with_table(record, |table, cache| {
+                if let Some(p) = cache.page(&self.core, page) {
+                    return Ok(p.get(slot));
+                }
                 let Some(v) = table.get(&k[..]).map_err(|e| db_error(record, e))? else {
                     return Ok(None);
                 };
                 let p = NodePage::decode(record::open(&k, v.value(), record)?, page, record)?;
-                Ok(p.get(slot))
+                let node = p.get(slot);
+                cache.keep_page(&self.core, page, Arc::new(p));
+                Ok(node)
             })
         })
     }

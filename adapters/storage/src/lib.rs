@@ -213,8 +213,74 @@ struct Inner {
     /// and its log disagree until it is reopened (which replays the log), so it refuses
     /// writes and never checkpoints.
     failed: AtomicBool,
-    /// The read transaction of the last commit, reused by point reads.
-    reader: Mutex<Option<ReadTable>>,
+    /// The read transaction of the last commit, reused by point reads, and what reads
+    /// decoded from it.
+    reader: Mutex<Reader>,
+}
+
+/// The read side of the last commit: its read transaction and the records decoded from it.
+/// A commit empties both (before it starts and after it lands, under this lock), so a
+/// cached record is never older than the committed state.
+#[derive(Debug, Default)]
+pub(crate) struct Reader {
+    table: Option<ReadTable>,
+    /// Decoded records (see [`ReadCache`]).
+    cache: ReadCache,
+}
+
+/// Records decoded by earlier reads of the last commit: serving blocks in order reads the
+/// same block chunk and the same few node pages again and again, and decoding and
+/// checksumming them each time was a third of a serving peer's work.
+#[derive(Debug, Default)]
+pub(crate) struct ReadCache {
+    /// Node pages by (core, page number).
+    pub(crate) pages: std::collections::HashMap<([u8; 32], u64), Arc<node_page::NodePage>>,
+    /// Block chunks, most recently used last.
+    pub(crate) chunks: Vec<([u8; 32], Arc<chunk::Parsed>)>,
+}
+
+impl ReadCache {
+    /// Node pages kept (about 2.6 KiB each).
+    const PAGES: usize = 1024;
+    /// Block chunks kept (up to 2 KiB of table each).
+    const CHUNKS: usize = 16;
+
+    /// The cached node page `page` of `core`.
+    pub(crate) fn page(&self, core: &[u8; 32], page: u64) -> Option<Arc<node_page::NodePage>> {
+        self.pages.get(&(*core, page)).cloned()
+    }
+
+    /// Keeps a decoded node page.
+    pub(crate) fn keep_page(&mut self, core: &[u8; 32], page: u64, p: Arc<node_page::NodePage>) {
+        if self.pages.len() >= Self::PAGES {
+            self.pages.clear();
+        }
+        self.pages.insert((*core, page), p);
+    }
+
+    /// The cached chunk of `core` holding block `index`, and the block's position in it.
+    pub(crate) fn chunk(
+        &mut self,
+        core: &[u8; 32],
+        index: u64,
+    ) -> Option<(Arc<chunk::Parsed>, usize)> {
+        let at = self
+            .chunks
+            .iter()
+            .rposition(|(c, p)| c == core && p.position(index).is_some())?;
+        let hit = self.chunks.remove(at);
+        let out = (Arc::clone(&hit.1), hit.1.position(index)?);
+        self.chunks.push(hit);
+        Some(out)
+    }
+
+    /// Keeps a parsed chunk.
+    pub(crate) fn keep_chunk(&mut self, core: &[u8; 32], p: Arc<chunk::Parsed>) {
+        if self.chunks.len() >= Self::CHUNKS {
+            self.chunks.remove(0);
+        }
+        self.chunks.push((*core, p));
+    }
 }
 
 impl Inner {
@@ -232,6 +298,7 @@ impl Drop for Inner {
             .reader
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
+            .table
             .take();
         let _ = guard(Record::Database, move || {
             drop(reader);
@@ -362,7 +429,7 @@ impl Store {
                 pending: Mutex::new(Pending::default()),
                 wal: Mutex::new(wal),
                 failed: AtomicBool::new(false),
-                reader: Mutex::new(None),
+                reader: Mutex::new(Reader::default()),
             }),
         })
     }
@@ -504,10 +571,10 @@ impl Store {
         durability: Durability,
         last: Option<(&[u8; 32], &WriteBatch)>,
     ) -> Result<(), StorageError> {
-        *self.reader() = None;
+        self.forget_reads();
         // A durable commit holds every logged batch (each is committed as it is logged).
         let seq = (durability == Durability::Immediate).then(|| self.wal().seq());
-        guard(Record::Database, || {
+        let result = guard(Record::Database, || {
             commit_batches(
                 self.inner.db(),
                 &self.inner.data,
@@ -516,9 +583,19 @@ impl Store {
                 last,
                 seq,
             )
-        })?;
+        });
+        // A read that ran during the commit may have kept the state before it.
+        self.forget_reads();
+        result?;
         pending.clear();
         Ok(())
+    }
+
+    /// Drops the cached read transaction and everything decoded from it.
+    fn forget_reads(&self) {
+        let mut reader = self.reader();
+        reader.table = None;
+        reader.cache = ReadCache::default();
     }
 
     /// The data file.
@@ -541,7 +618,7 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn reader(&self) -> MutexGuard<'_, Option<ReadTable>> {
+    fn reader(&self) -> MutexGuard<'_, Reader> {
         self.inner
             .reader
             .lock()
@@ -554,15 +631,15 @@ impl Store {
     pub(crate) fn with_table<T>(
         &self,
         record: Record,
-        f: impl FnOnce(&ReadTable) -> Result<T, StorageError>,
+        f: impl FnOnce(&ReadTable, &mut ReadCache) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         let mut reader = self.reader();
-        let table = match reader.take() {
+        let table = match reader.table.take() {
             Some(t) => t,
             None => self.read(record)?,
         };
-        let out = f(&table);
-        *reader = Some(table);
+        let out = f(&table, &mut reader.cache);
+        reader.table = Some(table);
         out
     }
 
