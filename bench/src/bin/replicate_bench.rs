@@ -3,8 +3,10 @@
 //! ```text
 //! replicate-bench engine      [--blocks N]   # two endpoints on one thread, in-memory pipe
 //! replicate-bench idle-memory [--peers K]    # heap bytes per connected idle peer
-//! replicate-bench tcp         [--blocks N] [--latency-samples K]
+//! replicate-bench tcp         [--blocks N] [--latency-samples K] [--memory] [--inflight N]
 //!                                            # ferrocore→ferrocore over loopback TCP
+//!                                            # (--memory: in-memory storage on both ends;
+//!                                            # --inflight: EndpointConfig::max_inflight)
 //! replicate-bench send    --listen PORT [--blocks N]   # serve N formula blocks (to JS)
 //! replicate-bench receive --connect ADDR --key HEX [--blocks N]   # download from JS
 //! ```
@@ -248,6 +250,9 @@ fn fill<S: ferrocore::storage::Storage>(log: &mut Log<S>, from: u64, blocks: u64
 }
 
 fn median_p(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
@@ -289,8 +294,12 @@ fn tcp_with<S: ferrocore::storage::Storage + Send + 'static>(
     pair: &str,
 ) {
     use ferrocore_blocking::Node;
-    let writer: Node<S> = Node::new(EndpointConfig::default()).unwrap();
-    let reader: Node<S> = Node::new(EndpointConfig::default()).unwrap();
+    let mut config = EndpointConfig::default();
+    if let Some(n) = arg("--inflight") {
+        config.max_inflight = n.parse().expect("--inflight N");
+    }
+    let writer: Node<S> = Node::new(config.clone()).unwrap();
+    let reader: Node<S> = Node::new(config).unwrap();
     let wc = writer.add_core(wlog).unwrap();
     let rc = reader.add_core(rlog).unwrap();
     let addr = writer.listen("127.0.0.1:0").unwrap();
@@ -333,12 +342,14 @@ fn tcp_with<S: ferrocore::storage::Storage + Send + 'static>(
         std::thread::sleep(Duration::from_millis(2));
     }
     lat.sort_by(f64::total_cmp);
-    println!(
+    if samples > 0 {
+        println!(
         "{{\"bench\":\"replicate-latency\",\"impl\":\"ferrocore\",\"pair\":\"{pair}\",\"samples\":{samples},\"median_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3}}}",
         median_p(&lat, 0.5),
         median_p(&lat, 0.9),
         median_p(&lat, 0.99)
     );
+    }
     let _ = writer.shutdown();
     let _ = reader.shutdown();
 }

@@ -14,7 +14,10 @@ pub struct EndpointConfig {
     pub stream: StreamConfig,
     /// Protomux bounds (channels, pending opens, buffered bytes).
     pub mux: MuxConfig,
-    /// Requests in flight per peer and core (JS: 48 on TCP).
+    /// Requests in flight per peer and core (JS: 48 on TCP, up to 512 on UDX by round-trip
+    /// time). Answers arrive in batches of a socket read, and a window of only a few
+    /// batches leaves each peer idle while the other works: 48 moved 85 MB/s of 4 KiB
+    /// blocks over loopback TCP, 512 moved 130–150 (`replicate-bench tcp`).
     pub max_inflight: usize,
     /// A request unanswered this long is cancelled and retried elsewhere.
     pub request_timeout: Duration,
@@ -50,7 +53,7 @@ impl Default for EndpointConfig {
         Self {
             stream: StreamConfig::default(),
             mux: MuxConfig::default(),
-            max_inflight: 48,
+            max_inflight: 512,
             request_timeout: Duration::from_secs(20),
             max_invalid_requests: 64,
             max_remote_bitfield_pages: 256,
