@@ -2,6 +2,7 @@
 //! out, JSON commands in.
 
 use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
@@ -159,4 +160,43 @@ impl Drop for JsPeer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A `hypercore-peer.mjs` listening on loopback as the Noise responder (the other side
+/// connects as the initiator), with `args` added: the peer, its `ready` event and its
+/// address. Waits at most `timeout` for each event.
+pub fn js_listening(args: &[&str], timeout: Duration) -> (JsPeer, Value, SocketAddr) {
+    let mut all = vec![
+        "--role",
+        "responder",
+        "--listen",
+        "0",
+        "--timeout",
+        "120000",
+    ];
+    all.extend_from_slice(args);
+    let mut js = JsPeer::spawn("hypercore-peer.mjs", &all);
+    let ready = js.wait_for(timeout, |v| v["event"] == "ready");
+    let listening = js.wait_for(timeout, |v| v["event"] == "listening");
+    let port = listening["port"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .expect("the JS peer reports its port");
+    (js, ready, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// The `hypercore-peer.mjs` arguments of a reader that connects to `addr` as the Noise
+/// initiator and downloads all of core `key` (hex).
+pub fn js_reader_args<'a>(addr: &'a str, key: &'a str) -> Vec<&'a str> {
+    vec![
+        "--role",
+        "initiator",
+        "--connect",
+        addr,
+        "--reader",
+        key,
+        "--download-all",
+        "--timeout",
+        "120000",
+    ]
 }

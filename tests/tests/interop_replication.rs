@@ -54,20 +54,7 @@ fn writer_log(seed: u8, blocks: u64, core: usize) -> Log<MemoryStorage> {
 
 /// A JS peer listening as the Noise responder, and the port.
 fn js_listening(args: &[&str]) -> (JsPeer, Value, SocketAddr) {
-    let mut all = vec![
-        "--role",
-        "responder",
-        "--listen",
-        "0",
-        "--timeout",
-        "120000",
-    ];
-    all.extend_from_slice(args);
-    let mut js = JsPeer::spawn("hypercore-peer.mjs", &all);
-    let ready = js.wait_for(T, |v| v["event"] == "ready");
-    let listening = js.wait_for(T, |v| v["event"] == "listening");
-    let port = listening["port"].as_u64().unwrap() as u16;
-    (js, ready, SocketAddr::from(([127, 0, 0, 1], port)))
+    ferrocore_tests::js::js_listening(args, T)
 }
 
 /// Sends a command to the JS peer and drives `d` until its reply arrives.
@@ -95,17 +82,7 @@ fn serve_to_js(
     let mut d = Driver::new(Endpoint::new(EndpointConfig::default()), seed);
     let key = hex::encode(log.key());
     let core = d.endpoint.add_core(log);
-    let mut args = vec![
-        "--role",
-        "initiator",
-        "--connect",
-        &addr,
-        "--reader",
-        &key,
-        "--download-all",
-        "--timeout",
-        "120000",
-    ];
+    let mut args = ferrocore_tests::js::js_reader_args(&addr, &key);
     args.extend_from_slice(extra);
     let mut js = JsPeer::spawn("hypercore-peer.mjs", &args);
     d.accept(&listener);

@@ -1,0 +1,287 @@
+//! The command line, as [`clap`] derive types: [`Cli`] and one argument struct per
+//! subcommand. Parse with [`clap::Parser::parse`] and hand the result to
+//! [`run`](crate::run).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::keys::{parse_encryption_key, parse_key};
+
+/// Exit codes, shown under `ferrocore --help` (see [`crate::exit`]).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success (also after SIGTERM/SIGINT for `serve` and `clone --live`)
+  1    error: no core in DIR, a core exists already, read-only core, wrong encryption key,
+       storage failure, ...
+  2    usage: bad arguments (a malformed key, index or option)
+  3    not found: the block is not stored locally (`get`), or the peer's core has no such
+       block (`clone --blocks`)
+  4    the peer misbehaved: it sent data that failed verification, a wrong capability or
+       malformed messages
+  5    network: could not connect or listen, or the connection was lost
+  6    timed out (`clone --timeout`)
+  130  `clone` (without --live) interrupted by SIGINT before it finished (143: SIGTERM)";
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  ferrocore create ./writer
+  ferrocore append ./writer hello world
+  ferrocore serve ./writer --listen 127.0.0.1:4000 --append-stdin
+  ferrocore clone ./reader <KEY> --connect 127.0.0.1:4000 --live
+  ferrocore cat ./reader
+
+A DIR holds one core: its database (core.db, core.db-data, core.db-wal) and ferrocore.json
+(the core key, and a check value of the encryption key if the core is encrypted). The
+writer's key pair is stored in the database: keep DIR private. An encryption key is never
+stored: pass --encryption-key on every command that reads, writes or serves an encrypted
+core.
+
+One process at a time may open a DIR: while `serve` or `clone` runs on it, other commands
+on that DIR fail until it stops (use `serve --append-stdin` to append while serving).
+
+KEY is a core key as 64 hex characters (either case) or as its 52-character z-base-32 id
+(as `ferrocore info` prints both).";
+
+/// `ferrocore`: create, append to, read, serve and clone Hypercore cores.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferrocore",
+    version,
+    about = "Create, append to, read, serve and clone Hypercore cores (wire-compatible with JS hypercore 11)",
+    after_help = format!("{TOP_EXAMPLES}\n\n{EXIT_CODES}"),
+    propagate_version = true
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new writable core in DIR (created if missing); prints `key <hex>`
+    #[command(after_help = "\
+Examples:
+  ferrocore create ./mycore
+  ferrocore create ./mycore --json
+  ferrocore create ./legacy --compat
+  ferrocore create ./secret --encryption-key $(openssl rand -hex 32)
+
+Fails (exit 1) if DIR already holds a core.")]
+    Create(CreateArgs),
+
+    /// Append blocks: each TEXT, or each line of stdin (printing `length <n>` as each is stored)
+    #[command(after_help = "\
+Examples:
+  ferrocore append ./mycore hello world      # two blocks, one signature; prints `length <n>`
+  printf 'a\\nb\\n' | ferrocore append ./mycore  # one block per line, `length <n>` after each
+
+With no TEXT, every line of stdin (without its \"\\n\" or \"\\r\\n\") becomes one block, and
+`length <n>` is printed (and flushed) once the block is durably stored.")]
+    Append(AppendArgs),
+
+    /// Show the core's key, id, lengths, fork and whether it is writable
+    #[command(after_help = "\
+Examples:
+  ferrocore info ./mycore
+  ferrocore info ./mycore --json
+
+--json prints one object: {\"key\",\"discoveryKey\",\"id\",\"length\",\"contiguousLength\",
+\"byteLength\",\"fork\",\"writable\"} (keys as lowercase hex, id in z-base-32).")]
+    Info(InfoArgs),
+
+    /// Write block INDEX's bytes to stdout (exit 3 if it is not stored locally)
+    #[command(after_help = "\
+Examples:
+  ferrocore get ./mycore 0
+  ferrocore get ./mycore 42 > block42.bin
+
+Exit code 3 if block INDEX is not stored locally (beyond the length, or not downloaded).")]
+    Get(GetArgs),
+
+    /// Write every locally stored block in [start, end), each followed by a newline
+    #[command(after_help = "\
+Examples:
+  ferrocore cat ./mycore
+  ferrocore cat ./mycore --start 10 --end 20
+
+Blocks that are not stored locally (a sparse clone) are skipped; --end defaults to the
+length and is capped at it.")]
+    Cat(CatArgs),
+
+    /// Truncate the core to LENGTH blocks (a new fork); prints `length <n>` and `fork <f>`
+    #[command(after_help = "\
+Examples:
+  ferrocore truncate ./mycore 0
+  ferrocore truncate ./mycore 10
+
+Only the writer can truncate; readers that replicate the core follow the new fork.")]
+    Truncate(TruncateArgs),
+
+    /// Serve the core to every peer that connects over TCP, until SIGTERM
+    #[command(after_help = "\
+Examples:
+  ferrocore serve ./mycore --listen 127.0.0.1:4000
+  ferrocore serve ./mycore --listen 0.0.0.0:0 --append-stdin
+
+Prints `key <hex>`, then `listening <HOST:PORT>` (the real port when 0 was given), both
+flushed. The connecting side is the Noise initiator, as with JS `core.replicate(socket)`
+over a raw socket. With --append-stdin every line of stdin is appended as a block while
+serving (and peers get it live). SIGTERM or SIGINT closes every connection in order and
+exits 0.")]
+    Serve(ServeArgs),
+
+    /// Download (and verify) a core from a peer into DIR, optionally following it live
+    #[command(after_help = "\
+Examples:
+  ferrocore clone ./copy <KEY> --connect 127.0.0.1:4000
+  ferrocore clone ./copy dui9qm615zpd4b9qbnsdeekhoe984ys7dfsf8d47xk1rhyuipogo --connect 127.0.0.1:4000
+  ferrocore clone ./copy <KEY> --connect 127.0.0.1:4000 --blocks 1,3,5
+  ferrocore clone ./copy <KEY> --connect 127.0.0.1:4000 --live
+  ferrocore clone ./copy <KEY> --connect host:4000 --timeout 0   # no time limit
+
+Opens the read-only core KEY in DIR (creating it if missing), connects, learns the peer's
+length and downloads every block below it (or only --blocks), verifying each against KEY.
+Exits 0 once done. With --live it then prints `Block <i>: <text>` (lossy UTF-8, flushed)
+for every block from that length on as it arrives, until SIGTERM/SIGINT (exit 0).
+Exit codes: 3 a --blocks index beyond the peer's length, 4 the peer sent data that failed
+verification, 5 connecting failed or the connection was lost, 6 --timeout passed.")]
+    Clone(CloneArgs),
+}
+
+/// `ferrocore create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The directory of the new core (created if missing; must not hold a core).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Compat mode (hypercore 10 style: the core key is the writer's public key).
+    #[arg(long)]
+    pub compat: bool,
+    /// Encrypt blocks with this 32-byte key (64 hex characters). Not stored: pass it again
+    /// on every later command that reads, writes or serves the core.
+    #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
+    pub encryption_key: Option<[u8; 32]>,
+    /// Print {"key","discoveryKey","id"} as JSON instead of `key <hex>`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferrocore append`.
+#[derive(Debug, Args)]
+pub struct AppendArgs {
+    /// The core's directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Blocks to append (each one block, its UTF-8 bytes). None: read lines from stdin.
+    #[arg(value_name = "TEXT")]
+    pub texts: Vec<String>,
+    /// The core's encryption key (required if the core is encrypted).
+    #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
+    pub encryption_key: Option<[u8; 32]>,
+}
+
+/// `ferrocore info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The core's directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Print one JSON object instead of aligned lines.
+    #[arg(long)]
+    pub json: bool,
+    /// The core's encryption key (optional here; checked if given).
+    #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
+    pub encryption_key: Option<[u8; 32]>,
+}
+
+/// `ferrocore get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The core's directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The block index (from 0).
+    #[arg(value_name = "INDEX")]
+    pub index: u64,
+    /// The core's encryption key (required if the core is encrypted).
+    #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
+    pub encryption_key: Option<[u8; 32]>,
+}
+
+/// `ferrocore cat`.
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    /// The core's directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The first block (default 0).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub start: u64,
+    /// The block after the last one (default: the length).
+    #[arg(long, value_name = "N")]
+    pub end: Option<u64>,
+    /// The core's encryption key (required if the core is encrypted).
+    #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
+    pub encryption_key: Option<[u8; 32]>,
+}
+
+/// `ferrocore truncate`.
+#[derive(Debug, Args)]
+pub struct TruncateArgs {
+    /// The core's directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The new length (at most the current one).
+    #[arg(value_name = "LENGTH")]
+    pub length: u64,
+    /// The core's encryption key (optional here; checked if given).
+    #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
+    pub encryption_key: Option<[u8; 32]>,
+}
+
+/// `ferrocore serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The core's directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The address to listen on (port 0: any free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: String,
+    /// Append every line of stdin as a block while serving.
+    #[arg(long)]
+    pub append_stdin: bool,
+    /// The core's encryption key (required if the core is encrypted).
+    #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
+    pub encryption_key: Option<[u8; 32]>,
+}
+
+/// `ferrocore clone`.
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    /// The directory of the copy (created if missing; may hold an earlier clone of KEY).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The core key: 64 hex characters or the 52-character z-base-32 id.
+    #[arg(value_name = "KEY", value_parser = parse_key)]
+    pub key: [u8; 32],
+    /// The peer to download from.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub connect: String,
+    /// Download only these blocks (comma-separated indices).
+    #[arg(long, value_name = "I,J,...", value_delimiter = ',', num_args = 1)]
+    pub blocks: Option<Vec<u64>>,
+    /// After the download, keep running and print `Block <i>: <text>` for each new block.
+    #[arg(long)]
+    pub live: bool,
+    /// The core's encryption key (needed to read an encrypted core's blocks).
+    #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
+    pub encryption_key: Option<[u8; 32]>,
+    /// Seconds that connecting and the download may take (0: no limit). With --live it
+    /// bounds only the initial download.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+}

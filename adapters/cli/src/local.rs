@@ -1,0 +1,245 @@
+//! The commands that work on the local core only: create, append, info, get, cat,
+//! truncate.
+
+use std::io::{BufRead, Write};
+
+use ferrocore::keys::KeyPair;
+use ferrocore::log::{Log, LogOptions};
+use ferrocore::manifest::{core_key, default_manifest};
+use ferrocore::storage::Storage;
+use ferrocore::{hash, id};
+use serde_json::json;
+
+use crate::args::{AppendArgs, CatArgs, CreateArgs, GetArgs, InfoArgs, TruncateArgs};
+use crate::dir::{self, CoreDir, Marker, DB_FILE};
+use crate::Error;
+
+/// `ferrocore create`.
+pub(crate) fn create(args: &CreateArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let d = &args.dir;
+    dir::make_dir(d)?;
+    if let Some(existing) = dir::read_marker(d)? {
+        return Err(Error::Failed(format!(
+            "{} already holds a core ({}); choose another directory",
+            d.display(),
+            id::core_id(&existing.key)
+        )));
+    }
+    if d.join(DB_FILE).exists() {
+        // `read_marker` reports a database without a marker; this is only a race.
+        return Err(Error::Failed(format!(
+            "{} already holds a database",
+            d.display()
+        )));
+    }
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| Error::Failed(format!("the OS random number generator failed: {e}")))?;
+    let key_pair = KeyPair::from_seed(&seed);
+    let key = core_key(&default_manifest(&key_pair.public_key), args.compat)
+        .map_err(|e| dir::core_error(d, e))?;
+    let store = dir::open_store(d, ferrocore_storage::Durability::Immediate)?;
+    let options = LogOptions {
+        key_pair: Some(key_pair),
+        key: Some(key),
+        compat: args.compat,
+        encryption_key: args.encryption_key,
+        ..LogOptions::default()
+    };
+    let log = Log::open(store.core(&hash::discovery_key(&key)), options)
+        .map_err(|e| dir::core_error(d, e))?;
+    debug_assert_eq!(*log.key(), key);
+    drop(log);
+    drop(store);
+    dir::write_marker(d, &Marker::new(key, args.encryption_key.as_ref()))?;
+    if args.json {
+        let v = json!({
+            "key": hex::encode(key),
+            "discoveryKey": hex::encode(hash::discovery_key(&key)),
+            "id": id::core_id(&key),
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(out, "key {}", hex::encode(key))?;
+    }
+    Ok(())
+}
+
+/// Opens the core of an existing directory.
+fn open(
+    dir: &std::path::Path,
+    encryption_key: Option<[u8; 32]>,
+    key_required: bool,
+) -> Result<(CoreDir, Log<ferrocore_storage::CoreStorage>), Error> {
+    let core_dir = CoreDir::existing(dir)?;
+    let encryption_key = core_dir.encryption(encryption_key, key_required)?;
+    let store = core_dir.open_store()?;
+    let log = core_dir.open_log(&store, encryption_key)?;
+    Ok((core_dir, log))
+}
+
+/// An error unless the log can append.
+pub(crate) fn require_writable<S: Storage>(
+    core_dir: &CoreDir,
+    log: &Log<S>,
+    what: &str,
+) -> Result<(), Error> {
+    if log.writable() {
+        return Ok(());
+    }
+    Err(Error::Failed(format!(
+        "the core in {} is read-only (a clone of {}): only its writer can {what}",
+        core_dir.path.display(),
+        id::core_id(log.key())
+    )))
+}
+
+/// Strips a trailing `\n` or `\r\n`.
+fn chomp(line: &mut Vec<u8>) {
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+    }
+}
+
+/// Calls `f` with every line of stdin (without its line ending) until stdin ends.
+pub(crate) fn each_stdin_line(mut f: impl FnMut(&[u8]) -> Result<(), Error>) -> Result<(), Error> {
+    let stdin = std::io::stdin();
+    let mut stdin = stdin.lock();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if stdin.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        chomp(&mut line);
+        f(&line)?;
+    }
+}
+
+/// `ferrocore append`.
+pub(crate) fn append(args: &AppendArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let (core_dir, mut log) = open(&args.dir, args.encryption_key, true)?;
+    require_writable(&core_dir, &log, "append")?;
+    let fail = |e| dir::core_error(&core_dir.path, e);
+    if !args.texts.is_empty() {
+        let outcome = log
+            .append_batch(args.texts.iter().map(String::as_bytes))
+            .map_err(fail)?;
+        writeln!(out, "length {}", outcome.length)?;
+        return Ok(());
+    }
+    each_stdin_line(|line| {
+        // Durable when it returns: the store writes with `Durability::Immediate`.
+        let outcome = log.append(line).map_err(fail)?;
+        writeln!(out, "length {}", outcome.length)?;
+        out.flush()?;
+        Ok(())
+    })
+}
+
+/// `ferrocore info`.
+pub(crate) fn info(args: &InfoArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let (core_dir, log) = open(&args.dir, args.encryption_key, false)?;
+    let key = *log.key();
+    let mut byte_length = log.byte_length();
+    if core_dir.encrypted() && log.padding() == 0 {
+        // Opened without the key: the log counts each block's encryption padding.
+        byte_length =
+            byte_length.saturating_sub(ferrocore::encryption::PADDING as u64 * log.length());
+    }
+    if args.json {
+        let v = json!({
+            "key": hex::encode(key),
+            "discoveryKey": hex::encode(log.discovery_key()),
+            "id": log.id(),
+            "length": log.length(),
+            "contiguousLength": log.contiguous_length(),
+            "byteLength": byte_length,
+            "fork": log.fork(),
+            "writable": log.writable(),
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(out, "key               {}", hex::encode(key))?;
+        writeln!(
+            out,
+            "discovery key     {}",
+            hex::encode(log.discovery_key())
+        )?;
+        writeln!(out, "id                {}", log.id())?;
+        writeln!(out, "length            {}", log.length())?;
+        writeln!(out, "contiguous length {}", log.contiguous_length())?;
+        writeln!(out, "byte length       {byte_length}")?;
+        writeln!(out, "fork              {}", log.fork())?;
+        writeln!(out, "writable          {}", log.writable())?;
+        writeln!(out, "encrypted         {}", core_dir.encrypted())?;
+        writeln!(out, "compat            {}", log.compat())?;
+    }
+    Ok(())
+}
+
+/// `ferrocore get`.
+pub(crate) fn get(args: &GetArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let (core_dir, log) = open(&args.dir, args.encryption_key, true)?;
+    let (i, length) = (args.index, log.length());
+    if i >= length {
+        return Err(Error::NotFound(format!(
+            "block {i} does not exist: the core in {} has length {length}",
+            core_dir.path.display()
+        )));
+    }
+    match log.get(i).map_err(|e| dir::core_error(&core_dir.path, e))? {
+        Some(block) => {
+            out.write_all(&block)?;
+            Ok(())
+        }
+        None => Err(Error::NotFound(format!(
+            "block {i} is not stored locally (the core has length {length}); download it with \
+             `ferrocore clone {d} {key} --connect HOST:PORT --blocks {i}`",
+            d = core_dir.path.display(),
+            key = hex::encode(log.key())
+        ))),
+    }
+}
+
+/// `ferrocore cat`.
+pub(crate) fn cat(args: &CatArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let (core_dir, log) = open(&args.dir, args.encryption_key, true)?;
+    let end = args.end.unwrap_or(u64::MAX).min(log.length());
+    if args.end.is_some_and(|e| e < args.start) {
+        return Err(Error::Usage(format!(
+            "--start {} is after --end {}",
+            args.start,
+            args.end.unwrap_or_default()
+        )));
+    }
+    for i in args.start..end {
+        if let Some(block) = log.get(i).map_err(|e| dir::core_error(&core_dir.path, e))? {
+            out.write_all(&block)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
+/// `ferrocore truncate`.
+pub(crate) fn truncate(args: &TruncateArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let (core_dir, mut log) = open(&args.dir, args.encryption_key, false)?;
+    require_writable(&core_dir, &log, "truncate")?;
+    if args.length > log.length() {
+        return Err(Error::Failed(format!(
+            "cannot truncate to {}: the core in {} has only {} blocks",
+            args.length,
+            core_dir.path.display(),
+            log.length()
+        )));
+    }
+    log.truncate(args.length, None)
+        .map_err(|e| dir::core_error(&core_dir.path, e))?;
+    writeln!(out, "length {}", log.length())?;
+    writeln!(out, "fork {}", log.fork())?;
+    Ok(())
+}
