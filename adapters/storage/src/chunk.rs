@@ -134,17 +134,6 @@ impl<'v> Chunk<'v> {
         (from..to).map(|j| u64::from(self.entry(j).len)).sum()
     }
 
-    /// Where the `j`th block (`j < count`) is.
-    #[cfg(test)]
-    pub(crate) fn locate(&self, j: usize) -> Location {
-        let e = self.entry(j);
-        Location {
-            offset: self.offset + self.data_len(0, j),
-            len: e.len as usize,
-            crc: e.crc,
-        }
-    }
-
     /// Blocks `from..to` as a chunk of their own: where they start and their entries.
     pub(crate) fn piece(&self, from: usize, to: usize) -> (u64, Vec<Entry>) {
         (
@@ -245,21 +234,18 @@ mod tests {
         let v = encode(key, 100, &entries);
         let c = Chunk::parse(key, &v, Record::Block(0)).unwrap();
         assert_eq!(c.count(), 3);
+        let parsed = Parsed::new(7, &c);
         let offsets = [100, 101, 101];
         for (j, b) in blocks.iter().enumerate() {
-            let loc = c.locate(j);
+            let loc = parsed.locate(j);
             assert_eq!((loc.offset, loc.len), (offsets[j], b.len()));
             check(b, &loc, Record::Block(0)).unwrap();
+            assert_eq!(parsed.position(7 + j as u64), Some(j));
         }
-        assert!(check(b"b", &c.locate(0), Record::Block(0)).is_err());
+        assert!(check(b"b", &parsed.locate(0), Record::Block(0)).is_err());
         assert_eq!(c.piece(1, 3), (101, entries[1..].to_vec()));
         assert_eq!(c.span(0, 2), (100, 1));
         assert_eq!(lenient_count(&v), 3);
-        let parsed = Parsed::new(7, &c);
-        for j in 0..3 {
-            assert_eq!(parsed.locate(j), c.locate(j));
-            assert_eq!(parsed.position(7 + j as u64), Some(j));
-        }
         assert_eq!(parsed.position(6), None);
         assert_eq!(parsed.position(10), None);
 

@@ -264,14 +264,21 @@ impl ReadCache {
         core: &[u8; 32],
         index: u64,
     ) -> Option<(Arc<chunk::Parsed>, usize)> {
-        let at = self
+        let (at, j) = self
             .chunks
             .iter()
-            .rposition(|(c, p)| c == core && p.position(index).is_some())?;
+            .enumerate()
+            .rev()
+            .find_map(|(at, (c, p))| {
+                (c == core)
+                    .then(|| p.position(index))
+                    .flatten()
+                    .map(|j| (at, j))
+            })?;
         let hit = self.chunks.remove(at);
-        let out = (Arc::clone(&hit.1), hit.1.position(index)?);
+        let parsed = Arc::clone(&hit.1);
         self.chunks.push(hit);
-        Some(out)
+        Some((parsed, j))
     }
 
     /// Keeps a parsed chunk.
