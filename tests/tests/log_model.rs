@@ -203,6 +203,9 @@ impl Persistent {
         durability: Durability::Eventual,
         verify_on_open: true,
         cache_bytes: ferrocore_storage::DEFAULT_CACHE_BYTES,
+        // Small groups: most appends start a group while the last one commits in the
+        // background.
+        group_bytes: 16 << 10,
     };
 
     fn new() -> Self {

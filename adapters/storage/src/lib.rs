@@ -84,7 +84,9 @@
 //! thus three files (the database, its data file and its log) whatever the number of
 //! cores. Writes of many megabytes start the data file's write-back early (a hint to the
 //! kernel, no wait), so the sync that makes them durable waits for less. [`Durability::Eventual`] holds batches in memory
-//! (at most 8 MiB) and commits them together; see its documentation for what a crash loses.
+//! (a group of at most 8 MiB) and commits them together, in a background thread while the
+//! next group fills (so at most two groups, 16 MiB, are held); see its documentation for
+//! what a crash loses.
 //! Point reads reuse one read transaction until the next commit; redb caches pages up to
 //! [`StoreOptions::cache_bytes`].
 #![forbid(unsafe_code)]
@@ -108,7 +110,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use core_storage::Sink;
 use data::DataFile;
-use pending::Pending;
+use pending::{Frozen, Pending};
 use wal::Wal;
 
 pub use core_storage::CoreStorage;
@@ -145,9 +147,11 @@ pub enum Durability {
     #[default]
     Immediate,
     /// Group commit: write batches are held in memory (reads see them at once) and committed
-    /// together when 8 MiB or 4096 batches are pending (without fsync, except every eighth
+    /// together when [`StoreOptions::group_bytes`] (8 MiB) or 4096 batches are pending (without fsync, except every eighth
     /// such group), durably on [`Store::flush`] and when the last handle of the store is
-    /// dropped. A process crash loses the pending batches, a power loss what was not flushed
+    /// dropped. A full group is committed by a background thread while the next one fills;
+    /// the write that fills the next one waits for that commit, and reports its failure
+    /// (after retrying it) by refusing its own batch. A process crash loses the pending batches, a power loss what was not flushed
     /// or fsync'd; the store comes back as of some earlier commit, each batch whole or
     /// absent. Batches that delete ranges (truncate, clear) commit at once, with everything
     /// pending before them, without fsync.
@@ -171,7 +175,15 @@ pub struct StoreOptions {
     /// Bytes of memory redb may use to cache pages it read and buffer pages it wrote
     /// (default [`DEFAULT_CACHE_BYTES`]).
     pub cache_bytes: usize,
+    /// With [`Durability::Eventual`]: payload bytes a group of write batches collects before
+    /// it is committed (default [`DEFAULT_GROUP_BYTES`]; at least one batch per group).
+    /// Two groups can be in memory at once, one filling and one being committed.
+    pub group_bytes: usize,
 }
+
+/// The default [`StoreOptions::group_bytes`]: 8 MiB (about 2,000 blocks of 4 KiB; at
+/// 200 MB/s a group commit every 40 ms).
+pub const DEFAULT_GROUP_BYTES: usize = pending::MAX_PENDING_BYTES;
 
 /// The default [`StoreOptions::cache_bytes`]: 1 GiB (redb's own default), filled only as
 /// pages are read or written. Random reads of a store larger than the cache go to the file,
@@ -186,6 +198,7 @@ impl Default for StoreOptions {
             durability: Durability::Immediate,
             verify_on_open: true,
             cache_bytes: DEFAULT_CACHE_BYTES,
+            group_bytes: DEFAULT_GROUP_BYTES,
         }
     }
 }
@@ -201,10 +214,11 @@ pub(crate) type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 #[derive(Debug)]
 struct Inner {
-    /// Always `Some` until dropped (taken by `Drop` to close it under a guard).
-    db: Option<Database>,
+    /// Always `Some` until dropped (taken by `Drop` to close it under a guard). Shared
+    /// with the thread committing a frozen group (see [`Pending`]).
+    db: Option<Arc<Database>>,
     /// The block bytes (see [`data`]).
-    data: DataFile,
+    data: Arc<DataFile>,
     options: StoreOptions,
     pending: Mutex<Pending>,
     /// The write-ahead log (locked after `pending`).
@@ -291,10 +305,79 @@ impl ReadCache {
 }
 
 impl Inner {
-    fn db(&self) -> &Database {
+    fn db(&self) -> &Arc<Database> {
         self.db
             .as_ref()
             .expect("the database is open until the store is dropped")
+    }
+
+    /// Commits the active group in a background thread (with `durability`), keeping it
+    /// readable as the frozen group; the caller retired the previous one, whose memory the
+    /// thread frees too (`retired`: thousands of batches, a few percent of a receiving
+    /// peer's time). If no thread can be started, the group waits frozen and the next
+    /// retire commits it.
+    fn commit_in_background(
+        &self,
+        pending: &mut Pending,
+        durability: Durability,
+        retired: Option<Arc<pending::Group>>,
+    ) {
+        let group = pending.freeze();
+        let (db, data, batches) = (
+            Arc::clone(self.db()),
+            Arc::clone(&self.data),
+            Arc::clone(&group),
+        );
+        let task = std::thread::Builder::new()
+            .name("ferrocore-store-commit".into())
+            .spawn(move || {
+                drop(retired);
+                guard(Record::Database, || {
+                    commit_batches(&db, &data, durability, batches.batches(), None, None)
+                })
+            })
+            .ok();
+        pending.set_frozen(Frozen { group, task });
+    }
+
+    /// Retires the frozen group, if any: waits for its commit (and commits it here if that
+    /// failed), drops the read transaction and records cached from before the commit, then
+    /// the group. Every commit retires first, so commits land in order, one at a time.
+    ///
+    /// On error the group stays frozen and readable, and the next retire tries again.
+    /// Returns the retired group, for the caller to drop.
+    fn retire(&self, pending: &mut Pending) -> Result<Option<Arc<pending::Group>>, StorageError> {
+        let Some(frozen) = pending.frozen_mut() else {
+            return Ok(None);
+        };
+        let landed = frozen.task.take().is_some_and(|task| {
+            // The thread runs the commit under `guard`, so it does not panic.
+            task.join().is_ok_and(|result| result.is_ok())
+        });
+        if !landed {
+            let batches = frozen.group.batches();
+            guard(Record::Database, || {
+                commit_batches(
+                    self.db(),
+                    &self.data,
+                    Durability::Eventual,
+                    batches,
+                    None,
+                    None,
+                )
+            })?;
+        }
+        // Reads that found nothing in the group went to the state before its commit; that
+        // state must go before the group does.
+        self.forget_reads();
+        Ok(pending.take_frozen())
+    }
+
+    /// Drops the cached read transaction and everything decoded from it.
+    fn forget_reads(&self) {
+        let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        reader.table = None;
+        reader.cache = ReadCache::default();
     }
 }
 
@@ -311,18 +394,25 @@ impl Drop for Inner {
             drop(reader);
             Ok(())
         });
-        let Some(db) = self.db.take() else { return };
+        if self.db.is_none() {
+            return;
+        }
         // Best effort: `Store::flush` is the way to learn about a failure. Closing a damaged
         // file can panic inside redb; a drop must not.
-        let pending = self
-            .pending
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut pending = core::mem::take(
+            self.pending
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        // A frozen group that cannot be committed keeps the newer batches out too: they may
+        // refer to its records.
+        let retired = self.retire(&mut pending).is_ok();
+        let Some(db) = self.db.take() else { return };
         let wal = self.wal.get_mut().unwrap_or_else(PoisonError::into_inner);
         let failed = *self.failed.get_mut();
         let data = &self.data;
         let _ = guard(Record::Database, move || {
-            if !failed && (!pending.is_empty() || wal.record_bytes() > 0) {
+            if !failed && retired && (!pending.is_empty() || wal.record_bytes() > 0) {
                 let seq = Some(wal.seq());
                 commit_batches(
                     &db,
@@ -334,7 +424,8 @@ impl Drop for Inner {
                 )?;
                 wal.reset()?;
             }
-            drop(db);
+            // No commit thread is left to share it.
+            drop(Arc::try_unwrap(db));
             data.trim();
             Ok(())
         });
@@ -430,8 +521,8 @@ impl Store {
         check_core_count(&db)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                db: Some(db),
-                data,
+                db: Some(Arc::new(db)),
+                data: Arc::new(data),
                 options,
                 pending: Mutex::new(Pending::default()),
                 wal: Mutex::new(wal),
@@ -533,16 +624,22 @@ impl Store {
             // Everything pending, then this batch, in one transaction.
             return self.commit_pending(&mut pending, Durability::Eventual, Some((core, &batch)));
         }
-        if pending.would_overflow(&batch) {
-            // Commit the older batches first: if that fails, this batch is refused whole.
-            // Every few group commits is durable: redb reuses freed pages only after a
-            // durable commit, so this bounds the file's growth without an fsync each time.
+        if pending.would_overflow(&batch, self.inner.options.group_bytes)
+            && !pending.batches().is_empty()
+        {
+            // The older batches are committed in the background while this one starts the
+            // next group. The group before them must have landed first: if it cannot be
+            // committed, this batch is refused whole. Every few group commits is durable:
+            // redb reuses freed pages only after a durable commit, so this bounds the
+            // file's growth without an fsync each time.
             let durability = if pending.next_group_is_durable() {
                 Durability::Immediate
             } else {
                 Durability::Eventual
             };
-            self.commit_pending(&mut pending, durability, None)?;
+            let retired = self.inner.retire(&mut pending)?;
+            self.inner
+                .commit_in_background(&mut pending, durability, retired);
             pending.count_group();
         }
         pending.push(*core, batch);
@@ -569,15 +666,17 @@ impl Store {
         self.commit_pending(&mut pending, Durability::Eventual, None)
     }
 
-    /// Commits the pending batches, then `last`, in one transaction and forgets them; on
-    /// failure nothing is forgotten. The cached read transaction goes first (a live reader
-    /// would keep the pages this commit frees from being reused).
+    /// Commits the pending batches (a frozen group first, see [`Inner::retire`]), then
+    /// `last`, in one transaction and forgets them; on failure nothing is forgotten. The
+    /// cached read transaction goes first (a live reader would keep the pages this commit
+    /// frees from being reused).
     fn commit_pending(
         &self,
         pending: &mut Pending,
         durability: Durability,
         last: Option<(&[u8; 32], &WriteBatch)>,
     ) -> Result<(), StorageError> {
+        self.inner.retire(pending)?;
         self.forget_reads();
         // A durable commit holds every logged batch (each is committed as it is logged).
         let seq = (durability == Durability::Immediate).then(|| self.wal().seq());
@@ -600,9 +699,7 @@ impl Store {
 
     /// Drops the cached read transaction and everything decoded from it.
     fn forget_reads(&self) {
-        let mut reader = self.reader();
-        reader.table = None;
-        reader.cache = ReadCache::default();
+        self.inner.forget_reads();
     }
 
     /// The data file.

@@ -2,52 +2,92 @@
 //! until they are committed together (group commit).
 //!
 //! Batches are kept in order (they are replayed through the same code as a direct write,
-//! inside one transaction) and indexed by record key, so reads see them at once.
+//! inside one transaction) and indexed by record key, so reads see them at once. A full
+//! group is frozen and committed by a background thread while the next one fills, so the
+//! writer does not wait for the data file and the B-tree; reads see the frozen group until
+//! the store retires it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use ferrocore::storage::{Op, WriteBatch};
+use ferrocore::storage::{Op, StorageError, WriteBatch};
 
 use crate::record::{self, key, Kind, KEY_LEN};
 
-/// Pending bytes (payloads of puts) past which the batches are committed durably.
+/// Pending bytes (payloads of puts) past which a group is committed, by default.
 pub(crate) const MAX_PENDING_BYTES: usize = 8 << 20;
 
-/// Pending batches past which they are committed durably.
+/// Pending batches past which a group is committed.
 pub(crate) const MAX_PENDING_BATCHES: usize = 4096;
 
 /// One group commit in this many (forced by the bounds above) is durable.
 const DURABLE_EVERY: u64 = 8;
 
-/// Write batches accepted but not yet committed to the database.
+/// Write batches accepted but not yet committed to the database: the group filling up,
+/// and the group before it while a background thread commits it.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
     /// Group commits forced by the bounds so far.
     groups: u64,
+    /// The group taking new batches.
+    active: Group,
+    /// The previous group, handed to a background commit (see [`Frozen`]).
+    frozen: Option<Frozen>,
+}
+
+/// A group of write batches committed together, with an index by record key.
+#[derive(Debug, Default)]
+pub(crate) struct Group {
     batches: Vec<([u8; 32], WriteBatch)>,
-    /// The latest payload of every record a pending batch wrote; `None` if it deleted it.
-    /// (foldhash, seeded per map: SipHash on these 41-byte keys was 5% of a receiving
+    /// The latest payload of every record a batch of the group wrote; `None` if it deleted
+    /// it. (foldhash, seeded per map: SipHash on these 41-byte keys was 5% of a receiving
     /// peer's work.)
     records: HashMap<[u8; KEY_LEN], Option<Bytes>, foldhash::fast::RandomState>,
     bytes: usize,
 }
 
-impl Pending {
-    /// True when nothing is pending.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.batches.is_empty()
-    }
-
-    /// The pending batches, oldest first.
+impl Group {
+    /// The group's batches, oldest first.
     pub(crate) fn batches(&self) -> &[([u8; 32], WriteBatch)] {
         &self.batches
     }
 
-    /// What the pending batches say about a record: `Some(Some(payload))` written,
-    /// `Some(None)` deleted, `None` untouched (ask the database).
-    pub(crate) fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<Option<Bytes>> {
+    fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<Option<Bytes>> {
         self.records.get(key).cloned()
+    }
+}
+
+/// A group being committed by a background thread, or committed and not yet retired. Reads
+/// keep finding its records here until the store retires it: it joins the thread, drops the
+/// read transaction from before the commit, then drops the group (see `Store::retire`).
+#[derive(Debug)]
+pub(crate) struct Frozen {
+    /// The batches (shared with the committing thread).
+    pub(crate) group: Arc<Group>,
+    /// The commit, until joined. `None` after a commit that failed, which the store retries.
+    pub(crate) task: Option<JoinHandle<Result<(), StorageError>>>,
+}
+
+impl Pending {
+    /// True when nothing is pending, in the active group or a frozen one.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.active.batches.is_empty() && self.frozen.is_none()
+    }
+
+    /// The active group's batches, oldest first (a frozen group's come before them).
+    pub(crate) fn batches(&self) -> &[([u8; 32], WriteBatch)] {
+        &self.active.batches
+    }
+
+    /// What the pending batches say about a record: `Some(Some(payload))` written,
+    /// `Some(None)` deleted, `None` untouched (ask the database). The active group is newer
+    /// than the frozen one.
+    pub(crate) fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<Option<Bytes>> {
+        self.active
+            .lookup(key)
+            .or_else(|| self.frozen.as_ref().and_then(|f| f.group.lookup(key)))
     }
 
     /// True if `batch` can wait in memory: it deletes no key range (a range delete would
@@ -60,14 +100,17 @@ impl Pending {
             .all(|op| !matches!(op, Op::DeleteNodes(_) | Op::DeleteBlocks(_)))
     }
 
-    /// True if adding `batch` would pass the memory bounds.
-    pub(crate) fn would_overflow(&self, batch: &WriteBatch) -> bool {
-        self.batches.len() >= MAX_PENDING_BATCHES
-            || self.bytes.saturating_add(payload_bytes(batch)) > MAX_PENDING_BYTES
+    /// True if adding `batch` to the active group would pass the memory bounds (`bytes`
+    /// of payload, or [`MAX_PENDING_BATCHES`]).
+    pub(crate) fn would_overflow(&self, batch: &WriteBatch, bytes: usize) -> bool {
+        self.active.batches.len() >= MAX_PENDING_BATCHES
+            || self.active.bytes.saturating_add(payload_bytes(batch)) > bytes
     }
 
-    /// Holds `batch` of `core` (the caller checked [`can_hold`](Self::can_hold)).
+    /// Holds `batch` of `core` in the active group (the caller checked
+    /// [`can_hold`](Self::can_hold)).
     pub(crate) fn push(&mut self, core: [u8; 32], batch: WriteBatch) {
+        let group = &mut self.active;
         for op in batch.ops() {
             let (k, v) = match op {
                 Op::PutHeader(h) => (key(&core, Kind::Header, 0), Some(h.clone())),
@@ -81,10 +124,10 @@ impl Pending {
                 // Excluded by `can_hold`.
                 Op::DeleteNodes(_) | Op::DeleteBlocks(_) => continue,
             };
-            self.records.insert(k, v);
+            group.records.insert(k, v);
         }
-        self.bytes = self.bytes.saturating_add(payload_bytes(&batch));
-        self.batches.push((core, batch));
+        group.bytes = group.bytes.saturating_add(payload_bytes(&batch));
+        group.batches.push((core, batch));
     }
 
     /// True if the next group commit forced by the bounds is one of the durable ones.
@@ -97,11 +140,41 @@ impl Pending {
         self.groups = self.groups.wrapping_add(1);
     }
 
-    /// Forgets everything (after the batches were committed).
+    /// Forgets the active group (after its batches were committed).
     pub(crate) fn clear(&mut self) {
-        self.batches.clear();
-        self.records.clear();
-        self.bytes = 0;
+        self.active = Group::default();
+    }
+
+    /// Takes the active group out for a background commit (the caller retired any frozen
+    /// group first) and returns it; [`set_frozen`](Self::set_frozen) keeps it readable.
+    /// The next group starts with room for as many records and batches (growing the index
+    /// batch by batch rehashes it again and again).
+    pub(crate) fn freeze(&mut self) -> Arc<Group> {
+        debug_assert!(self.frozen.is_none());
+        let next = Group {
+            batches: Vec::with_capacity(self.active.batches.len()),
+            records: HashMap::with_capacity_and_hasher(
+                self.active.records.len(),
+                foldhash::fast::RandomState::default(),
+            ),
+            bytes: 0,
+        };
+        Arc::new(core::mem::replace(&mut self.active, next))
+    }
+
+    /// Keeps `frozen` readable until it is retired.
+    pub(crate) fn set_frozen(&mut self, frozen: Frozen) {
+        self.frozen = Some(frozen);
+    }
+
+    /// The frozen group, if any.
+    pub(crate) fn frozen_mut(&mut self) -> Option<&mut Frozen> {
+        self.frozen.as_mut()
+    }
+
+    /// Takes the frozen group out (its commit landed and reads no longer need it).
+    pub(crate) fn take_frozen(&mut self) -> Option<Arc<Group>> {
+        self.frozen.take().map(|f| f.group)
     }
 }
 
@@ -158,7 +231,7 @@ mod tests {
         assert!(!Pending::can_hold(&del));
         let mut big = WriteBatch::new();
         big.put_block(0, Bytes::from(vec![0; MAX_PENDING_BYTES]));
-        assert!(p.would_overflow(&big));
+        assert!(p.would_overflow(&big, MAX_PENDING_BYTES));
         p.clear();
         assert!(p.is_empty() && p.lookup(&key(&core, Kind::Block, 3)).is_none());
     }

@@ -24,6 +24,7 @@ const VERIFY: StoreOptions = StoreOptions {
     durability: ferrocore_storage::Durability::Immediate,
     verify_on_open: true,
     cache_bytes: ferrocore_storage::DEFAULT_CACHE_BYTES,
+    group_bytes: ferrocore_storage::DEFAULT_GROUP_BYTES,
 };
 
 fn content(core: u8) -> WriteBatch {

@@ -97,12 +97,16 @@ proptest! {
     fn matches_memory_storage_and_survives_reopen(
         batches in proptest::collection::vec(batch(), 1..8),
         durability in prop_oneof![Just(Durability::Eventual), Just(Durability::Immediate)],
+        // Tiny groups freeze one at almost every write: reads then go through a group being
+        // committed in the background.
+        group_bytes in prop_oneof![Just(ferrocore_storage::DEFAULT_GROUP_BYTES), 1usize..30_000],
     ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
         let mut model = MemoryStorage::new();
         {
-            let store = Store::open(&path, StoreOptions { durability, ..StoreOptions::default() }).unwrap();
+            let options = StoreOptions { durability, group_bytes, ..StoreOptions::default() };
+            let store = Store::open(&path, options).unwrap();
             let mut core = store.core(&[3; 32]);
             // A neighbour core whose records sit on both sides of ours in key order.
             let mut before = store.core(&[2; 32]);
@@ -217,6 +221,48 @@ fn eventual_writes_are_visible_and_flush_makes_them_durable() {
     let c = store.core(&[9; 32]);
     assert_eq!(c.estimate().unwrap().blocks, 20);
     assert!(c.block(19).unwrap().is_some());
+}
+
+#[test]
+fn groups_committed_in_the_background_stay_readable_and_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let options = StoreOptions {
+        group_bytes: 200,
+        ..eventual()
+    };
+    let mut model = MemoryStorage::new();
+    {
+        let store = Store::open(&path, options).unwrap();
+        let mut c = store.core(&[9; 32]);
+        for i in 0..600u64 {
+            let mut b = WriteBatch::new();
+            b.put_block(i, Bytes::from(vec![i as u8; 100]))
+                .put_node(Node::new(2 * i, 8, [i as u8; 32]))
+                .put_header(Bytes::from(i.to_le_bytes().to_vec()));
+            if i % 97 == 96 {
+                // A range delete commits at once, behind the group in flight.
+                b.delete_blocks(i - 10..i - 5);
+            }
+            model.write(b.clone()).unwrap();
+            c.write(b).unwrap();
+            // The newest block (active group), one a group back (frozen, maybe still
+            // committing) and one long committed.
+            for j in [i, i.saturating_sub(3), i / 2] {
+                assert_eq!(
+                    c.block(j).unwrap(),
+                    model.block(j).unwrap(),
+                    "block {j} after {i}"
+                );
+                assert_eq!(c.node(2 * j).unwrap(), model.node(2 * j).unwrap());
+            }
+            assert_eq!(c.header().unwrap(), model.header().unwrap());
+        }
+        assert_same(&c, &model);
+        // Dropped without flush: the closing commit takes the frozen and the active group.
+    }
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    assert_same(&store.core(&[9; 32]), &model);
 }
 
 #[test]
