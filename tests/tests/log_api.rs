@@ -139,7 +139,7 @@ fn batch_append_equals_single_appends_and_simd_leaves_match() {
         .map(|i| vec![i as u8; (i * 7 % 50) as usize])
         .collect();
     let stored: Vec<Bytes> = blocks.iter().map(|b| Bytes::from(b.clone())).collect();
-    let many = ferrocore::log::leaf_hashes(&stored);
+    let many = hash::leaf_hashes(&stored);
     for (b, h) in blocks.iter().zip(&many) {
         assert_eq!(*h, hash::leaf_hash(b));
     }

@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrocore::flat_tree::sibling;
+use ferrocore::hash::leaf_hashes;
 use ferrocore::keys::KeyPair;
-use ferrocore::log::{leaf_hashes, Log, LogOptions};
+use ferrocore::log::{Log, LogOptions};
 use ferrocore::manifest::{default_manifest, key_from_public_key};
 use ferrocore::signature::Verifier;
 use ferrocore::{hash, Node};

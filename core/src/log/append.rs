@@ -2,8 +2,6 @@
 //! sign, and write everything in one batch.
 
 use alloc::vec::Vec;
-use blake2b_simd::many::{hash_many, HashManyJob};
-use blake2b_simd::Params;
 use bytes::Bytes;
 use ferrocore_wire::encoding::MAX_SAFE_INTEGER;
 
@@ -12,9 +10,6 @@ use crate::proof::tree::push_root;
 use crate::storage::{Storage, WriteBatch};
 use crate::{hash, Error, Node};
 
-/// Below this many blocks a batch hashes its leaves one by one (no lanes to fill).
-const MANY_THRESHOLD: usize = 4;
-
 /// The result of an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendOutcome {
@@ -22,29 +17,6 @@ pub struct AppendOutcome {
     pub length: u64,
     /// The new user-visible byte length.
     pub byte_length: u64,
-}
-
-/// The leaf hashes of `blocks` (as stored), several at a time in SIMD lanes.
-#[must_use]
-pub fn leaf_hashes(blocks: &[Bytes]) -> Vec<hash::Hash> {
-    if blocks.len() < MANY_THRESHOLD {
-        return blocks.iter().map(|b| hash::leaf_hash(b)).collect();
-    }
-    let preimages: Vec<Vec<u8>> = blocks.iter().map(|b| hash::leaf_preimage(b)).collect();
-    let mut params = Params::new();
-    params.hash_length(32);
-    let mut jobs: Vec<HashManyJob<'_>> = preimages
-        .iter()
-        .map(|p| HashManyJob::new(&params, p))
-        .collect();
-    hash_many(jobs.iter_mut());
-    jobs.iter()
-        .map(|j| {
-            let mut out = [0u8; 32];
-            out.copy_from_slice(j.to_hash().as_bytes());
-            out
-        })
-        .collect()
 }
 
 impl<S: Storage> Log<S> {
@@ -91,7 +63,7 @@ impl<S: Storage> Log<S> {
         }
         let mut state = self.state();
         let mut batch = WriteBatch::new();
-        for (i, (value, leaf_hash)) in stored.iter().zip(leaf_hashes(&stored)).enumerate() {
+        for (i, (value, leaf_hash)) in stored.iter().zip(hash::leaf_hashes(&stored)).enumerate() {
             let index = start + i as u64;
             let leaf = Node::new(2 * index, value.len() as u64, leaf_hash);
             state.tree_bytes = state

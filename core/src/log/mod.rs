@@ -35,7 +35,7 @@ mod truncate;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
-pub use append::{leaf_hashes, AppendOutcome};
+pub use append::AppendOutcome;
 pub use events::Event;
 pub use header::Header;
 pub use options::LogOptions;

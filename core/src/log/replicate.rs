@@ -73,6 +73,16 @@ impl<S: Storage> Log<S> {
     /// [`Error::Protocol`] for an invalid proof, [`Error::Storage`] on read/write failure;
     /// either way nothing changed.
     pub fn apply_proof(&mut self, proof: &Proof) -> Result<Applied, Error> {
+        self.apply_proof_hashed(proof, None)
+    }
+
+    /// [`apply_proof`](Self::apply_proof), given the leaf hash of the proof's block if it
+    /// was computed already (see [`proof::verify_hashed`]; it must be the block's).
+    pub(crate) fn apply_proof_hashed(
+        &mut self,
+        proof: &Proof,
+        leaf: Option<crate::hash::Hash>,
+    ) -> Result<Applied, Error> {
         // An empty log has no history to reorg: it takes the fork of its first upgrade.
         let fork = if self.state.length == 0 && proof.upgrade.is_some() {
             proof.fork
@@ -86,7 +96,8 @@ impl<S: Storage> Log<S> {
             length: self.state.length,
             roots: &self.state.roots,
         };
-        let batch = match proof::verify(&trusted, &StorageNodes(&self.storage), proof) {
+        let batch = match proof::verify_hashed(&trusted, &StorageNodes(&self.storage), proof, leaf)
+        {
             Ok(Verdict::Ignored { fork }) => return Ok(Applied::Ignored { fork }),
             Ok(Verdict::Accepted(b)) => b,
             Err(VerifyError::Proof(e)) => return Err(Error::Protocol(e)),

@@ -56,6 +56,7 @@ pub use error::{GenerateError, InvalidRequest, VerifyError};
 pub use generate::{generate, SenderState};
 pub use missing::missing_nodes;
 pub use source::NodeSource;
+pub(crate) use verify::verify_hashed;
 pub use verify::{verify, TrustedState, Verdict, VerifiedBatch, VerifiedBlock, VerifiedUpgrade};
 
 use ferrocore_wire::{DataUpgrade, Prologue, RequestUpgrade};

@@ -102,6 +102,18 @@ pub fn verify<S: NodeSource + ?Sized>(
     source: &S,
     proof: &Proof,
 ) -> Result<Verdict, VerifyError<S::Error>> {
+    verify_hashed(state, source, proof, None)
+}
+
+/// [`verify`], given the leaf hash of the proof's block if the caller computed it already
+/// (with others, in SIMD lanes). `leaf` must be [`hash::leaf_hash`] of the block's value:
+/// it is trusted, which is why this is not public.
+pub(crate) fn verify_hashed<S: NodeSource + ?Sized>(
+    state: &TrustedState<'_>,
+    source: &S,
+    proof: &Proof,
+    leaf: Option<hash::Hash>,
+) -> Result<Verdict, VerifyError<S::Error>> {
     if proof.fork != state.fork {
         return Ok(Verdict::Ignored { fork: proof.fork });
     }
@@ -109,7 +121,7 @@ pub fn verify<S: NodeSource + ?Sized>(
     check_numbers(proof)?;
 
     let mut created = Vec::new();
-    let unverified = verify_tree(proof, &mut created)?;
+    let unverified = verify_tree(proof, leaf, &mut created)?;
     let prologue = state.manifest.and_then(|m| m.prologue);
     let anchored = match &proof.upgrade {
         Some(up) => verify_upgrade(up, unverified, &mut batch, &mut created, prologue)?,
@@ -203,7 +215,11 @@ fn climb(
 }
 
 /// Step 1: the block / hash / seek sections up to their (unverified) subtree root.
-fn verify_tree(proof: &Proof, created: &mut Vec<Node>) -> Result<Option<Node>, ProofError> {
+fn verify_tree(
+    proof: &Proof,
+    leaf: Option<hash::Hash>,
+    created: &mut Vec<Node>,
+) -> Result<Option<Node>, ProofError> {
     let seek_root = match proof.seek.as_ref().map(|s| s.nodes.as_slice()) {
         Some(nodes @ [first, ..]) => {
             let mut queue = Queue::new(nodes, None);
@@ -216,7 +232,9 @@ fn verify_tree(proof: &Proof, created: &mut Vec<Node>) -> Result<Option<Node>, P
     let (mut queue, start) = match (&proof.block, &proof.hash) {
         (Some(_), Some(_)) => return Err(ProofError::Invalid("both a block and a hash section")),
         (Some(b), None) => {
-            let leaf = hash::leaf(b.index, &b.value);
+            let hash = leaf.unwrap_or_else(|| hash::leaf_hash(&b.value));
+            debug_assert_eq!(hash, hash::leaf_hash(&b.value));
+            let leaf = Node::new(2 * b.index, b.value.len() as u64, hash);
             (Queue::new(&b.nodes, seek_root), leaf)
         }
         (None, Some(h)) => {

@@ -16,6 +16,7 @@ use ferrocore_wire::{
     RequestBlock, RequestUpgrade, Sync, Want,
 };
 
+use super::inbound::{self, Inbound};
 use super::replicator::{Asked, Inflight, Replicator, SEGMENT};
 use super::requests::{Download, RequestId, Span, Wants};
 use super::{
@@ -808,10 +809,33 @@ impl<S: Storage> Endpoint<S> {
             let Some(s) = self.sessions.get_mut(&sid) else {
                 return;
             };
-            let Some(ev) = s.conn.poll_event() else {
+            // Everything the input produced, at once (see `inbound`); handling it may
+            // produce more, hence the loop.
+            let events: Vec<ConnectionEvent> =
+                core::iter::from_fn(|| s.conn.poll_event()).collect();
+            if events.is_empty() {
                 return;
-            };
-            let outcome = match ev {
+            }
+            for item in inbound::decode(events) {
+                if !self.process_one(sid, item) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Handles one inbound event; false once the session is gone.
+    fn process_one(&mut self, sid: SessionId, item: Inbound) -> bool {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return false;
+        };
+        let outcome = match item {
+            Inbound::Message {
+                channel,
+                message,
+                leaf,
+            } => self.on_channel_message(sid, channel, message, leaf),
+            Inbound::Event(ev) => match ev {
                 ConnectionEvent::Connected(c) => {
                     self.events.push_back(Event::Connected {
                         session: sid,
@@ -828,13 +852,37 @@ impl<S: Storage> Endpoint<S> {
                 ConnectionEvent::Mux(ev) => self.on_mux_event(sid, ev),
                 ConnectionEvent::RemoteEnded => {
                     self.finish_session(sid, Some(SessionError::RemoteEnded));
-                    return;
+                    return false;
                 }
-            };
-            if let Err(e) = outcome {
-                self.finish_session(sid, Some(SessionError::Peer(e)));
-                return;
-            }
+            },
+        };
+        if let Err(e) = outcome {
+            self.finish_session(sid, Some(SessionError::Peer(e)));
+            return false;
+        }
+        true
+    }
+
+    /// A decoded message on a channel (`leaf`: its block's hash, for a data message).
+    fn on_channel_message(
+        &mut self,
+        sid: SessionId,
+        channel: ChannelId,
+        message: Result<Option<Message>, ferrocore_wire::DecodeError>,
+        leaf: Option<hash::Hash>,
+    ) -> Result<(), PeerError> {
+        let Some(core) = self
+            .sessions
+            .get(&sid)
+            .and_then(|s| s.replicators.get(&channel))
+            .map(|r| r.core)
+        else {
+            return Ok(());
+        };
+        match message {
+            Ok(Some(m)) => self.on_message(sid, channel, m, leaf),
+            Ok(None) => Ok(()),
+            Err(error) => Err(PeerError::Malformed { core, error }),
         }
     }
 
@@ -861,25 +909,6 @@ impl<S: Storage> Endpoint<S> {
             MuxEvent::Opened {
                 channel, handshake, ..
             } => self.on_opened(sid, channel, &handshake),
-            MuxEvent::Message {
-                channel,
-                message_type,
-                payload,
-            } => {
-                let Some(core) = self
-                    .sessions
-                    .get(&sid)
-                    .and_then(|s| s.replicators.get(&channel))
-                    .map(|r| r.core)
-                else {
-                    return Ok(());
-                };
-                match Message::decode_payload(message_type, &payload) {
-                    Ok(Some(m)) => self.on_message(sid, channel, m),
-                    Ok(None) => Ok(()),
-                    Err(error) => Err(PeerError::Malformed { core, error }),
-                }
-            }
             MuxEvent::Closed { channel, .. } => {
                 let Some(s) = self.sessions.get_mut(&sid) else {
                     return Ok(());
@@ -925,7 +954,13 @@ impl<S: Storage> Endpoint<S> {
         Ok(())
     }
 
-    fn on_message(&mut self, sid: SessionId, ch: ChannelId, m: Message) -> Result<(), PeerError> {
+    fn on_message(
+        &mut self,
+        sid: SessionId,
+        ch: ChannelId,
+        m: Message,
+        leaf: Option<hash::Hash>,
+    ) -> Result<(), PeerError> {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return Ok(());
         };
@@ -974,7 +1009,7 @@ impl<S: Storage> Endpoint<S> {
             }
             Message::Unwant(_) => {}
             Message::Data(d) => {
-                Self::on_data(slot, r, sid, d, &mut self.events)?;
+                Self::on_data(slot, r, sid, d, leaf, &mut self.events)?;
             }
             Message::NoData(n) => {
                 if let Some(inf) = r.finish(n.request) {
@@ -1118,6 +1153,7 @@ impl<S: Storage> Endpoint<S> {
         r: &mut Replicator,
         sid: SessionId,
         d: Data,
+        leaf: Option<hash::Hash>,
         events: &mut VecDeque<Event>,
     ) -> Result<(), PeerError> {
         let core = r.core;
@@ -1133,7 +1169,7 @@ impl<S: Storage> Endpoint<S> {
                 slot.log.apply_reorg(&d.proof).map(|_| ())
             }
             Asked::Reorg => return Ok(()),
-            _ => slot.log.apply_proof(&d.proof).map(|_| ()),
+            _ => slot.log.apply_proof_hashed(&d.proof, leaf).map(|_| ()),
         };
         match result {
             Ok(()) => Ok(()),

@@ -82,6 +82,7 @@ mod config;
 mod endpoint;
 mod error;
 mod event;
+mod inbound;
 mod replicator;
 mod requests;
 
