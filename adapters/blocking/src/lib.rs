@@ -5,13 +5,18 @@
 //! number generator; every bit of protocol behaviour stays in the endpoint.
 //!
 //! A [`Node`] is a cheap, cloneable handle to one driver thread that owns the endpoint. The
-//! driver waits (with a timeout at the endpoint's next deadline) on one channel that
-//! carries the handles' commands and the sockets' bytes; after each message it drains the
-//! endpoint, queues bytes for the sockets, answers pending commands and forwards every
-//! [`Event`] to the subscribers of [`Node::events`]. Each connection has one reader and one
-//! writer thread; a connection whose queued, unwritten output exceeds [`MAX_BACKLOG`] is
-//! not read from until the peer has taken some of it, so a peer that never reads cannot
-//! grow our memory.
+//! driver waits in `poll(2)` (with a timeout at the endpoint's next deadline) on its
+//! sockets and on a wake-up socket that signals the handles' commands; it reads the
+//! sockets itself. After each command or read it drains the endpoint, writes what the
+//! sockets take at once, answers pending commands and forwards every [`Event`] to the
+//! subscribers of [`Node::events`]. Each connection has a writer thread for the output its
+//! socket does not take at once; a connection whose queued, unwritten output exceeds
+//! [`MAX_BACKLOG`] is not read from until the peer has taken some of it, so a peer that
+//! never reads cannot grow our memory. Reading in the driver (rather than in a thread per
+//! socket handing bytes over) saves two thread wake-ups per message each way.
+//!
+//! The adapter is for Unix-like systems (it uses `poll`); the tokio and futures-io
+//! adapters run anywhere.
 //!
 //! ```no_run
 //! use bytes::{Bytes, BytesMut};
@@ -42,13 +47,20 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#[cfg(not(unix))]
+compile_error!(
+    "ferrocore-blocking needs a Unix-like OS (poll); use ferrocore-tokio or ferrocore-futures"
+);
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc::{
+    self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, TrySendError,
+};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -179,16 +191,42 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The driver's inbox: a channel, and a socket whose readability wakes the driver out of
+/// `poll` when something was sent.
+struct Inbox<S: Storage> {
+    tx: SyncSender<Msg<S>>,
+    wake: Arc<UnixStream>,
+}
+
+impl<S: Storage> Clone for Inbox<S> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+}
+
+impl<S: Storage> Inbox<S> {
+    /// Queues `msg` and wakes the driver; `Err` once the driver is gone.
+    fn send(&self, msg: Msg<S>) -> Result<(), ()> {
+        self.tx.send(msg).map_err(|_| ())?;
+        // Non-blocking: a full wake-up socket wakes the driver already.
+        let _ = (&*self.wake).write(&[1]);
+        Ok(())
+    }
+}
+
 /// What the handles share; dropping the last one stops the driver.
 struct Shared<S: Storage> {
-    tx: SyncSender<Msg<S>>,
+    inbox: Inbox<S>,
     subscribers: Subscribers,
     public_key: [u8; 32],
 }
 
 impl<S: Storage> Drop for Shared<S> {
     fn drop(&mut self) {
-        let _ = self.tx.send(Msg::Shutdown(None));
+        let _ = self.inbox.send(Msg::Shutdown(None));
     }
 }
 
@@ -234,16 +272,25 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// Starts a node whose connections authenticate with `key_pair`.
     ///
     /// # Errors
-    /// [`Error::Io`] if the driver thread cannot be spawned.
+    /// [`Error::Io`] if the driver thread or its wake-up socket cannot be made.
     pub fn with_key_pair(config: EndpointConfig, key_pair: NoiseKeyPair) -> Result<Self, Error> {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let (wake, woken) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        woken.set_nonblocking(true)?;
+        let inbox = Inbox {
+            tx,
+            wake: Arc::new(wake),
+        };
         let subscribers = Subscribers::default();
         let public_key = key_pair.public_key;
         let driver = Driver {
             endpoint: Endpoint::new(config),
             origin: Instant::now(),
             key_pair,
-            tx: tx.clone(),
+            inbox: inbox.clone(),
+            woken,
+            read_buf: BytesMut::new(),
             links: HashMap::new(),
             pending: HashMap::new(),
             subscribers: subscribers.clone(),
@@ -254,7 +301,7 @@ impl<S: Storage + Send + 'static> Node<S> {
             .spawn(move || driver.run(&rx))?;
         Ok(Self {
             shared: Arc::new(Shared {
-                tx,
+                inbox,
                 subscribers,
                 public_key,
             }),
@@ -268,7 +315,7 @@ impl<S: Storage + Send + 'static> Node<S> {
     }
 
     fn send(&self, msg: Msg<S>) -> Result<(), Error> {
-        self.shared.tx.send(msg).map_err(|_| Error::Shutdown)
+        self.shared.inbox.send(msg).map_err(|()| Error::Shutdown)
     }
 
     fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Msg<S>) -> Result<T, Error> {
@@ -512,17 +559,17 @@ impl<S: Storage + Send + 'static> DownloadHandle<S> {
 impl<S: Storage> Drop for DownloadHandle<S> {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.node.shared.tx.send(Msg::Cancel(self.request));
+            let _ = self.node.shared.inbox.send(Msg::Cancel(self.request));
         }
     }
 }
 
 /// Output queued for one connection, shared by the driver (which adds) and the writer
-/// (which subtracts); the reader waits while it is above [`MAX_BACKLOG`].
+/// (which subtracts); the driver does not read the socket while it is above
+/// [`MAX_BACKLOG`] (the writer's report of each write wakes it).
 #[derive(Default)]
 struct Backlog {
     state: Mutex<BacklogState>,
-    drained: Condvar,
 }
 
 #[derive(Default)]
@@ -538,11 +585,12 @@ impl Backlog {
 
     fn sub(&self, n: usize) {
         let mut state = lock(&self.state);
-        let before = state.queued;
-        state.queued = before.saturating_sub(n);
-        if before > MAX_BACKLOG && state.queued <= MAX_BACKLOG {
-            self.drained.notify_all();
-        }
+        state.queued = state.queued.saturating_sub(n);
+    }
+
+    /// True while more than [`MAX_BACKLOG`] is queued: the socket is not read.
+    fn is_full(&self) -> bool {
+        lock(&self.state).queued > MAX_BACKLOG
     }
 
     /// True while nothing is queued for the writer (nor being written by it).
@@ -553,19 +601,6 @@ impl Backlog {
 
     fn close(&self) {
         lock(&self.state).closed = true;
-        self.drained.notify_all();
-    }
-
-    /// Waits while the backlog is full; false once the connection is closed.
-    fn wait(&self) -> bool {
-        let mut state = lock(&self.state);
-        while state.queued > MAX_BACKLOG && !state.closed {
-            state = self
-                .drained
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        !state.closed
     }
 }
 
@@ -574,6 +609,8 @@ struct Link {
     out: Sender<Bytes>,
     backlog: Arc<Backlog>,
     stream: TcpStream,
+    /// False once the socket's input ended or failed (it is no longer polled).
+    reading: bool,
 }
 
 enum Pending {
@@ -591,7 +628,11 @@ struct Driver<S: Storage> {
     endpoint: Endpoint<S>,
     origin: Instant,
     key_pair: NoiseKeyPair,
-    tx: SyncSender<Msg<S>>,
+    inbox: Inbox<S>,
+    /// The read end of the inbox's wake-up socket.
+    woken: UnixStream,
+    /// Socket input is read into this buffer and handed to the endpoint in pieces.
+    read_buf: BytesMut,
     links: HashMap<SessionId, Link>,
     pending: HashMap<RequestId, Pending>,
     subscribers: Subscribers,
@@ -606,28 +647,23 @@ impl<S: Storage + Send + 'static> Driver<S> {
     fn run(mut self, rx: &Receiver<Msg<S>>) {
         loop {
             self.flush();
-            let msg = match self.endpoint.poll_timeout() {
-                Some(deadline) => {
+            let msg = match rx.try_recv() {
+                Ok(msg) => msg,
+                // The driver holds a sender itself.
+                Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Empty) => {
                     let now = self.now();
-                    if deadline <= now {
-                        self.endpoint.handle_timeout(now);
-                        continue;
-                    }
-                    match rx.recv_timeout(deadline - now) {
-                        Ok(msg) => msg,
-                        Err(RecvTimeoutError::Timeout) => {
-                            let now = self.now();
+                    let timeout = match self.endpoint.poll_timeout() {
+                        Some(deadline) if deadline <= now => {
                             self.endpoint.handle_timeout(now);
                             continue;
                         }
-                        // The driver holds a sender itself.
-                        Err(RecvTimeoutError::Disconnected) => return,
-                    }
+                        Some(deadline) => Some(deadline - now),
+                        None => None,
+                    };
+                    self.wait(timeout);
+                    continue;
                 }
-                None => match rx.recv() {
-                    Ok(msg) => msg,
-                    Err(_) => return,
-                },
             };
             if let Msg::Shutdown(reply) = msg {
                 self.shutdown();
@@ -640,6 +676,73 @@ impl<S: Storage + Send + 'static> Driver<S> {
             }
             self.on_msg(msg);
         }
+    }
+
+    /// Waits up to `timeout` for input on a socket or a message in the inbox, and reads
+    /// what sockets have. A message sent before the inbox was found empty left a byte on
+    /// the wake-up socket, so it is never slept on.
+    fn wait(&mut self, timeout: Option<Duration>) {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let polled: Vec<SessionId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.reading && !l.backlog.is_full())
+            .map(|(s, _)| *s)
+            .collect();
+        let ready: Vec<SessionId> = {
+            let mut fds = Vec::with_capacity(polled.len() + 1);
+            fds.push(PollFd::new(&self.woken, PollFlags::IN));
+            for s in &polled {
+                fds.push(PollFd::new(&self.links[s].stream, PollFlags::IN));
+            }
+            let timeout = timeout.map(|t| Timespec {
+                tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: t.subsec_nanos().into(),
+            });
+            match poll(&mut fds, timeout.as_ref()) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => return,
+                // Out of memory or descriptors: try again shortly rather than spin.
+                Err(_) => {
+                    thread::sleep(Duration::from_millis(1));
+                    return;
+                }
+            }
+            if !fds[0].revents().is_empty() {
+                let mut sink = [0u8; 64];
+                while matches!((&self.woken).read(&mut sink), Ok(n) if n > 0) {}
+            }
+            polled
+                .iter()
+                .zip(&fds[1..])
+                .filter(|(_, fd)| !fd.revents().is_empty())
+                .map(|(s, _)| *s)
+                .collect()
+        };
+        for session in ready {
+            self.read_from(session);
+        }
+    }
+
+    /// Reads what the session's socket holds (one read, without blocking) and hands it to
+    /// the endpoint.
+    fn read_from(&mut self, session: SessionId) {
+        use rustix::net::{recv, RecvFlags};
+        let Some(link) = self.links.get_mut(&session) else {
+            return;
+        };
+        // Read straight into a buffer whose filled part is handed over whole (no copy).
+        self.read_buf.resize(READ_CHUNK, 0);
+        let msg = match recv(&link.stream, &mut self.read_buf[..], RecvFlags::DONTWAIT) {
+            Ok((0, _)) => Msg::End(session),
+            Ok((n, _)) => Msg::Input(session, self.read_buf.split_to(n).freeze()),
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::WOULDBLOCK) => return,
+            Err(e) => Msg::Failed(session, std::io::Error::from(e).kind().into()),
+        };
+        if matches!(msg, Msg::End(_) | Msg::Failed(..)) {
+            link.reading = false;
+        }
+        self.on_msg(msg);
     }
 
     /// Drains the endpoint: bytes to the writers, events to their requests and subscribers.
@@ -750,7 +853,6 @@ impl<S: Storage + Send + 'static> Driver<S> {
         // Without TCP_NODELAY, Nagle's algorithm holds small records (live latency ~55 ms
         // instead of ~2 ms).
         let _ = stream.set_nodelay(true);
-        let read = stream.try_clone()?;
         let write = stream.try_clone()?;
         let now = self.now();
         let session = self
@@ -758,10 +860,9 @@ impl<S: Storage + Send + 'static> Driver<S> {
             .connect(role, self.key_pair.clone(), entropy, now);
         let backlog = Arc::new(Backlog::default());
         let (out, out_rx) = mpsc::channel();
-        let spawned = spawn_reader(read, session, backlog.clone(), self.tx.clone())
-            .and_then(|_| spawn_writer(write, out_rx, session, backlog.clone(), self.tx.clone()));
+        let spawned = spawn_writer(write, out_rx, session, backlog.clone(), self.inbox.clone());
         if let Err(e) = spawned {
-            // The session never saw its socket: end it (and its reader, if it started).
+            // The session never saw its socket: end it.
             let _ = stream.shutdown(Shutdown::Both);
             self.endpoint.close(session);
             return Err(Error::Io(e));
@@ -772,6 +873,7 @@ impl<S: Storage + Send + 'static> Driver<S> {
                 out,
                 backlog,
                 stream,
+                reading: true,
             },
         );
         Ok(session)
@@ -780,11 +882,11 @@ impl<S: Storage + Send + 'static> Driver<S> {
     fn listen(&mut self, listener: TcpListener) -> Result<SocketAddr, Error> {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let tx = self.tx.clone();
+        let inbox = self.inbox.clone();
         let stopped = stop.clone();
         thread::Builder::new()
             .name("ferrocore-accept".into())
-            .spawn(move || accept_loop(&listener, &stopped, &tx))?;
+            .spawn(move || accept_loop(&listener, &stopped, &inbox))?;
         self.listeners.push(Listening { addr, stop });
         Ok(addr)
     }
@@ -929,7 +1031,7 @@ impl<S: Storage + Send + 'static> Driver<S> {
     }
 }
 
-fn accept_loop<S: Storage>(listener: &TcpListener, stop: &AtomicBool, tx: &SyncSender<Msg<S>>) {
+fn accept_loop<S: Storage>(listener: &TcpListener, stop: &AtomicBool, inbox: &Inbox<S>) {
     loop {
         let accepted = listener.accept();
         if stop.load(Ordering::Acquire) {
@@ -937,7 +1039,7 @@ fn accept_loop<S: Storage>(listener: &TcpListener, stop: &AtomicBool, tx: &SyncS
         }
         match accepted {
             Ok((stream, _)) => {
-                if tx.send(Msg::Accepted(stream)).is_err() {
+                if inbox.send(Msg::Accepted(stream)).is_err() {
                     return;
                 }
             }
@@ -947,39 +1049,12 @@ fn accept_loop<S: Storage>(listener: &TcpListener, stop: &AtomicBool, tx: &SyncS
     }
 }
 
-fn spawn_reader<S: Storage + Send + 'static>(
-    mut stream: TcpStream,
-    session: SessionId,
-    backlog: Arc<Backlog>,
-    tx: SyncSender<Msg<S>>,
-) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new()
-        .name("ferrocore-read".into())
-        .spawn(move || {
-            let mut buf = BytesMut::new();
-            while backlog.wait() {
-                // Read straight into a buffer that is handed over whole (no copy).
-                buf.resize(READ_CHUNK, 0);
-                let msg = match stream.read(&mut buf) {
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Ok(0) => Msg::End(session),
-                    Err(e) => Msg::Failed(session, e.kind().into()),
-                    Ok(n) => Msg::Input(session, buf.split_to(n).freeze()),
-                };
-                let end = matches!(msg, Msg::End(_) | Msg::Failed(..));
-                if tx.send(msg).is_err() || end {
-                    return;
-                }
-            }
-        })
-}
-
 fn spawn_writer<S: Storage + Send + 'static>(
     mut stream: TcpStream,
     out: Receiver<Bytes>,
     session: SessionId,
     backlog: Arc<Backlog>,
-    tx: SyncSender<Msg<S>>,
+    inbox: Inbox<S>,
 ) -> std::io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("ferrocore-write".into())
@@ -1000,14 +1075,14 @@ fn spawn_writer<S: Storage + Send + 'static>(
                 }
                 if let Err(e) = write_all_vectored(&mut stream, &mut queued) {
                     let _ = stream.shutdown(Shutdown::Both);
-                    let _ = tx.send(Msg::Failed(session, e.kind().into()));
+                    let _ = inbox.send(Msg::Failed(session, e.kind().into()));
                     return;
                 }
                 backlog.sub(len);
                 // A driver that is gone no longer counts (it shut down).
-                let _ = tx.send(Msg::Sent(session, len));
+                let _ = inbox.send(Msg::Sent(session, len));
             }
-            // The session ended and everything was written: this also ends the reader.
+            // The session ended and everything was written.
             let _ = stream.shutdown(Shutdown::Both);
         })
 }
@@ -1015,7 +1090,6 @@ fn spawn_writer<S: Storage + Send + 'static>(
 /// Writes what the socket takes of `bufs` now (one vectored send of up to [`WRITE_SLICES`]
 /// buffers), without blocking; 0 if it takes nothing or fails (the writer thread then meets
 /// the failure and reports it).
-#[cfg(unix)]
 fn send_now(stream: &TcpStream, bufs: &[Bytes]) -> usize {
     use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
     let slices: Vec<IoSlice<'_>> = bufs
@@ -1033,11 +1107,6 @@ fn send_now(stream: &TcpStream, bufs: &[Bytes]) -> usize {
 }
 
 /// Elsewhere every write goes through the writer thread.
-#[cfg(not(unix))]
-fn send_now(_: &TcpStream, _: &[Bytes]) -> usize {
-    0
-}
-
 /// Writes every buffer in order with vectored writes (no gathering copy); empties `bufs`.
 fn write_all_vectored(stream: &mut TcpStream, bufs: &mut Vec<Bytes>) -> std::io::Result<()> {
     use bytes::Buf;
@@ -1070,25 +1139,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backlog_holds_the_reader_until_drained_or_closed() {
-        let backlog = Arc::new(Backlog::default());
+    fn a_full_backlog_stops_reading_until_drained() {
+        let backlog = Backlog::default();
+        assert!(backlog.is_empty() && !backlog.is_full());
         backlog.add(MAX_BACKLOG + 10);
-        let waiter = thread::spawn({
-            let backlog = backlog.clone();
-            move || backlog.wait()
-        });
-        thread::sleep(Duration::from_millis(20));
-        assert!(!waiter.is_finished());
+        assert!(backlog.is_full());
         backlog.sub(10);
-        assert!(waiter.join().unwrap());
-
-        backlog.add(MAX_BACKLOG + 10);
-        let waiter = thread::spawn({
-            let backlog = backlog.clone();
-            move || backlog.wait()
-        });
-        thread::sleep(Duration::from_millis(20));
+        assert!(!backlog.is_full() && !backlog.is_empty());
+        backlog.sub(MAX_BACKLOG);
+        assert!(backlog.is_empty());
         backlog.close();
-        assert!(!waiter.join().unwrap());
+        assert!(!backlog.is_empty());
     }
 }
