@@ -170,8 +170,9 @@ enum Msg<S: Storage> {
     Call(Call<S>),
     /// From [`Node::shutdown`] (with a reply) or the last handle's drop.
     Shutdown(Option<SyncSender<Endpoint<S>>>),
-    // From the socket threads.
+    /// Bytes the driver read from the session's socket.
     Input(SessionId, Bytes),
+    /// The session's socket reported end of input.
     End(SessionId),
     /// A read or write failed.
     Failed(SessionId, TransportError),

@@ -45,8 +45,8 @@ pub(super) fn decode(events: Vec<ConnectionEvent>) -> Vec<Inbound> {
             other => Inbound::Event(other),
         })
         .collect();
-    // (position, block value): `Bytes` clones share the payload.
-    let blocks: Vec<(usize, Bytes)> = out
+    // Positions and block values (`Bytes` clones share the payload).
+    let (positions, values): (Vec<usize>, Vec<Bytes>) = out
         .iter()
         .enumerate()
         .filter_map(|(at, item)| match item {
@@ -56,10 +56,9 @@ pub(super) fn decode(events: Vec<ConnectionEvent>) -> Vec<Inbound> {
             } => d.proof.block.as_ref().map(|b| (at, b.value.clone())),
             _ => None,
         })
-        .collect();
-    let values: Vec<&[u8]> = blocks.iter().map(|(_, v)| &v[..]).collect();
-    for ((at, _), h) in blocks.iter().zip(hash::leaf_hashes(&values)) {
-        if let Some(Inbound::Message { leaf, .. }) = out.get_mut(*at) {
+        .unzip();
+    for (at, h) in positions.into_iter().zip(hash::leaf_hashes(&values)) {
+        if let Some(Inbound::Message { leaf, .. }) = out.get_mut(at) {
             *leaf = Some(h);
         }
     }
