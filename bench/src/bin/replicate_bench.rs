@@ -16,7 +16,7 @@
 //! as JS hypercore stores in RocksDB. MB = 10^6 bytes of block payload.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ferrocore::keys::KeyPair;
@@ -26,23 +26,32 @@ use ferrocore::storage::MemoryStorage;
 use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
 use ferrocore::wire::stream::Entropy;
 
-/// Counts live heap bytes (for `idle-memory`).
+/// Counts live heap bytes (for `idle-memory`), only while [`COUNTING`] is set: the other
+/// modes run threads on both cores, and one shared counter written by every allocation
+/// would bounce its cache line between them and slow what they measure.
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static COUNTING: AtomicBool = AtomicBool::new(false);
+
+fn count(delta: isize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        LIVE.fetch_add(delta, Ordering::Relaxed);
+    }
+}
 
 // SAFETY: forwards to the system allocator; only adds counting.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        count(layout.size() as isize);
         System.alloc(layout)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        count(-(layout.size() as isize));
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - layout.size() as isize, Ordering::Relaxed);
+        count(new as isize - layout.size() as isize);
         System.realloc(ptr, layout, new)
     }
 }
@@ -158,6 +167,7 @@ fn engine(blocks: u64) {
 }
 
 fn idle_memory(peers: usize) {
+    COUNTING.store(true, Ordering::Relaxed);
     let mut w = Endpoint::new(EndpointConfig::default());
     let wlog = writer_log(1000);
     let key = *wlog.key();
@@ -249,6 +259,18 @@ fn fill<S: ferrocore::storage::Storage>(log: &mut Log<S>, from: u64, blocks: u64
     }
 }
 
+/// User + system CPU time of the whole process (all threads, exited ones included), from
+/// `/proc/self/stat`; `None` where that is not available.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel reports USER_HZ ticks, 100 per second on Linux.
+    Some(ticks / 100.0)
+}
+
 fn median_p(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -306,6 +328,7 @@ fn tcp_with<S: ferrocore::storage::Storage + Send + 'static>(
     let events = reader.events();
 
     let t = Instant::now();
+    let cpu = process_cpu_seconds();
     reader.connect(addr).unwrap();
     reader
         .download(rc, 0, Some(blocks))
@@ -313,8 +336,13 @@ fn tcp_with<S: ferrocore::storage::Storage + Send + 'static>(
         .wait()
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
+    // Both peers' CPU (every thread of this process), per block: steadier than the
+    // throughput on a machine whose speed drifts, and what the two cores are spent on.
+    let cpu_us = cpu
+        .zip(process_cpu_seconds())
+        .map_or(f64::NAN, |(a, b)| (b - a) / blocks as f64 * 1e6);
     println!(
-        "{{\"bench\":\"replicate-download\",\"impl\":\"ferrocore\",\"pair\":\"{pair}\",\"blocks\":{blocks},\"bytes\":{},\"seconds\":{secs:.4},\"mb_per_s\":{:.1}}}",
+        "{{\"bench\":\"replicate-download\",\"impl\":\"ferrocore\",\"pair\":\"{pair}\",\"blocks\":{blocks},\"bytes\":{},\"seconds\":{secs:.4},\"mb_per_s\":{:.1},\"cpu_us_per_block\":{cpu_us:.1}}}",
         blocks * BLOCK as u64,
         (blocks * BLOCK as u64) as f64 / secs / 1e6
     );
