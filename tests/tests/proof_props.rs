@@ -15,7 +15,8 @@ use ferrocore::flat_tree::{exists_at, full_roots, left_span, parent, right_span}
 use ferrocore::hash::{self, blake2b256, ns, tree_hash};
 use ferrocore::manifest::{default_manifest, manifest_hash};
 use ferrocore::proof::{
-    generate, GenerateError, InvalidRequest, SenderState, Verdict, VerifiedBatch, VerifyError,
+    generate, GenerateError, InvalidRequest, MissingNodes, SenderState, Verdict, VerifiedBatch,
+    VerifyError,
 };
 use ferrocore::ProofError;
 use ferrocore_tests::ProofReader;
@@ -392,6 +393,27 @@ fn authentic(got: &VerifiedBatch, good: &VerifiedBatch) -> Result<(), TestCaseEr
     Ok(())
 }
 
+/// The roots of `length` blocks of `core`, by index (a reader that downloaded nothing).
+fn core_roots(core: &Core, length: u64) -> BTreeMap<u64, Node> {
+    roots_at(&core.nodes, length)
+        .into_iter()
+        .map(|x| (x.index, x))
+        .collect()
+}
+
+/// `index` and its first `levels` ancestors: the path a proof with `levels` uncles climbs.
+fn path_of(index: u64, levels: usize) -> Vec<u64> {
+    let mut path = vec![index];
+    for _ in 0..levels {
+        path.push(parent(*path.last().unwrap()));
+    }
+    path
+}
+
+fn uncles_empty(proof: &Proof) -> bool {
+    proof.block.as_ref().is_none_or(|b| b.nodes.is_empty())
+}
+
 fn scenario_strategy() -> impl Strategy<Value = Scenario> {
     (
         (
@@ -445,7 +467,10 @@ proptest! {
         let want = s.request.block.map(|b| (b.index, s.core.blocks[b.index as usize].clone()));
         prop_assert_eq!(block, want);
         if let Some(leaf) = s.request.block.map(|b| 2 * b.index) {
-            prop_assert!(batch.nodes.iter().any(|n| n.index == leaf), "the leaf is stored");
+            prop_assert!(
+                batch.nodes.iter().any(|n| n.index == leaf) || s.reader.nodes.contains_key(&leaf),
+                "the leaf is stored (unless it was already)"
+            );
         }
         match &batch.upgrade {
             Some(u) => {
@@ -467,6 +492,122 @@ proptest! {
             (None, _, m) => m.clone(),
         };
         prop_assert_eq!(&batch.manifest, &learned);
+    }
+
+    /// A pipelined download: every request of a run of blocks is made before any answer
+    /// arrives (so each asks for its whole missing path), then the answers are applied in
+    /// order. Each verifies to the writer's block; its climb stops at the first node an
+    /// earlier answer stored, so no node of the block's path already stored is in its
+    /// batch; nodes past that point are not checked, so a changed one is tolerated; and a
+    /// stored node that differs from the climb is a checksum mismatch.
+    #[test]
+    fn pipelined_answers_stop_at_nodes_stored_by_earlier_ones(
+        n in 2u64..1500,
+        seed in any::<u64>(),
+        start in any::<u32>(),
+        run in 1u64..64,
+        garble in any::<u32>(),
+    ) {
+        let core = Core::new(n, seed, Mode::Manifest, 0);
+        let mut reader = reader_at(&core, n, 0, true);
+        reader.nodes = core_roots(&core, n);
+        let first = pick(start, n);
+        let blocks: Vec<u64> = (first..n.min(first + run)).collect();
+        let proofs: Vec<Proof> = blocks
+            .iter()
+            .map(|&b| {
+                let request = Request {
+                    block: Some(RequestBlock { index: b, nodes: reader.missing(2 * b) }),
+                    ..Request::default()
+                };
+                core.answer(&request).unwrap()
+            })
+            .collect();
+        let full: usize = proofs.iter().map(|p| p.block.as_ref().unwrap().nodes.len()).sum();
+        let mut stored = 0;
+        for (&b, proof) in blocks.iter().zip(&proofs) {
+            // Changing the highest uncle changes nothing when the climb stops below it.
+            let mut garbled = proof.clone();
+            let uncles = &mut garbled.block.as_mut().unwrap().nodes;
+            let stops_below = if let Some(top) = uncles.last_mut() {
+                top.hash[pick(garble, 32) as usize] ^= 1;
+                let path: Vec<u64> = path_of(2 * b, uncles.len());
+                path[..path.len() - 1].iter().any(|i| reader.nodes.contains_key(i))
+            } else {
+                false
+            };
+            if stops_below {
+                let batch = accepted(reader.verify(&garbled));
+                prop_assert!(batch.nodes.iter().all(|x| *x == node(&core.nodes, x.index)));
+            } else if !uncles_empty(proof) {
+                prop_assert!(matches!(reader.verify(&garbled), Err(VerifyError::Proof(_))));
+            }
+
+            let batch = accepted(reader.verify(proof));
+            prop_assert_eq!(batch.block.as_ref().map(|x| x.index), Some(b));
+            for x in &batch.nodes {
+                prop_assert_eq!(*x, node(&core.nodes, x.index), "a stored node is the writer's");
+            }
+            let path = path_of(2 * b, proof.block.as_ref().unwrap().nodes.len());
+            for x in batch.nodes.iter().filter(|x| path.contains(&x.index)) {
+                prop_assert!(!reader.nodes.contains_key(&x.index), "path node {} stored twice", x.index);
+            }
+            stored += batch.nodes.len();
+            reader.nodes.extend(batch.nodes.iter().map(|x| (x.index, *x)));
+        }
+        // Without the stops, every answer would store its leaf, its uncles and their parents.
+        if blocks.len() >= 4 {
+            prop_assert!(stored < 2 * full + blocks.len(), "stored {stored} of {}", 2 * full + blocks.len());
+        }
+
+        // A stored path node that differs from what the proof hashes to is refused.
+        let b = blocks[0];
+        let mut conflicting = reader_at(&core, n, 0, true);
+        conflicting.nodes = core_roots(&core, n);
+        let proof = core
+            .answer(&Request {
+                block: Some(RequestBlock { index: b, nodes: conflicting.missing(2 * b) }),
+                ..Request::default()
+            })
+            .unwrap();
+        let mut wrong = node(&core.nodes, 2 * b);
+        wrong.hash[0] ^= 1;
+        conflicting.nodes.insert(2 * b, wrong);
+        prop_assert_eq!(
+            conflicting.verify(&proof),
+            Err(VerifyError::Proof(ProofError::ChecksumMismatch(2 * b)))
+        );
+    }
+
+    /// Counting missing nodes with a memo of earlier walks (one scheduling pass) gives the
+    /// same counts as walking every path in full, in any order of indexes.
+    #[test]
+    fn memoized_missing_counts_match_full_walks(
+        n in 1u64..1500,
+        known in any::<u64>(),
+        length in any::<u32>(),
+        indexes in proptest::collection::vec((any::<u32>(), 0u32..4, any::<bool>()), 1..120),
+    ) {
+        let core = Core::new(n, 3, Mode::Manifest, 0);
+        let reader = reader_at(&core, pick(length, n + 1), known, true);
+        let mut memo = MissingNodes::default();
+        let mut next = 0;
+        for (at, level, sequential) in indexes {
+            // Runs of consecutive leaves (a download) mixed with any node.
+            let index = if sequential {
+                next += 2;
+                next
+            } else {
+                let leaf = 2 * pick(at, n + 2);
+                next = leaf;
+                (0..level).fold(leaf, |i, _| parent(i))
+            };
+            prop_assert_eq!(
+                memo.count(index, reader.length, &reader.nodes),
+                Ok::<u64, core::convert::Infallible>(reader.missing(index)),
+                "index {}", index
+            );
+        }
     }
 
     /// Flipping any one bit of the message never makes different data verify.

@@ -65,6 +65,20 @@ impl<S: Storage> Log<S> {
         )?)
     }
 
+    /// [`missing_nodes`](Self::missing_nodes) for one of many requests made while the log
+    /// does not change: `memo` remembers the paths walked so far (see
+    /// [`proof::MissingNodes`]); use a new one after anything is stored or truncated.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] on read failure.
+    pub fn missing_nodes_with(
+        &self,
+        index: u64,
+        memo: &mut proof::MissingNodes,
+    ) -> Result<u64, Error> {
+        Ok(memo.count(index, self.state.length, &StorageNodes(&self.storage))?)
+    }
+
     /// Verifies a peer's proof against the log's trusted state and stores what it proves
     /// in one batch: nodes, the block and its bitfield page, the grown signed state and a
     /// learned manifest. A proof for another fork is [`Applied::Ignored`].

@@ -54,7 +54,7 @@ mod verify;
 
 pub use error::{GenerateError, InvalidRequest, VerifyError};
 pub use generate::{generate, SenderState};
-pub use missing::missing_nodes;
+pub use missing::{missing_nodes, MissingNodes};
 pub use source::NodeSource;
 pub(crate) use verify::verify_hashed;
 pub use verify::{verify, TrustedState, Verdict, VerifiedBatch, VerifiedBlock, VerifiedUpgrade};

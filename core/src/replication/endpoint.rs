@@ -23,6 +23,7 @@ use super::{
     EndpointConfig, Event, PeerError, RequestError, SessionError, TransportError, PROTOCOL,
 };
 use crate::log::{Event as LogEvent, Log};
+use crate::proof::MissingNodes;
 use crate::storage::Storage;
 use crate::{hash, Error, ProofError};
 
@@ -1675,11 +1676,14 @@ impl<S: Storage> Endpoint<S> {
         if rem.fork != fork {
             return;
         }
+        // Nothing is stored while requests are made: the paths of nearby blocks are
+        // walked once.
+        let mut missing = MissingNodes::default();
         while r.inflight.len() < self.config.max_inflight {
             let Some(index) = Self::pick(slot, r) else {
                 break;
             };
-            let nodes = match slot.log.missing_nodes(2 * index) {
+            let nodes = match slot.log.missing_nodes_with(2 * index, &mut missing) {
                 Ok(n) => n,
                 Err(error) => {
                     self.events.push_back(Event::StorageFailed { core, error });
