@@ -418,8 +418,22 @@ impl SecretStream {
         }
         self.last_received = now;
         while !bytes.is_empty() {
-            // Take only what completes the current unit, so a bad prefix is refused before
-            // its body is buffered and the buffer never holds more than one unit.
+            // The complete records at the front of `bytes`, once the stream is open, are
+            // copied together into one buffer their messages then share: one allocation
+            // per input rather than one (grown in steps) per record.
+            let run = self.complete_records(bytes);
+            if run > 0 {
+                self.input.reserve(run);
+                self.input.extend_from_slice(&bytes[..run]);
+                bytes = &bytes[run..];
+                if let Err(e) = self.drain_units() {
+                    return self.fail(e);
+                }
+                continue;
+            }
+            // Otherwise take only what completes the current unit, so a bad prefix is
+            // refused before its body is buffered and the buffer never holds more than
+            // one unit.
             let want = match self.unit_len() {
                 Ok(Some(body)) => PREFIX_LEN + body,
                 Ok(None) => PREFIX_LEN,
@@ -429,6 +443,10 @@ impl SecretStream {
                 .saturating_sub(self.input.len())
                 .min(bytes.len())
                 .max(1);
+            if self.input.len() >= PREFIX_LEN {
+                // The length is known: room for the whole unit at once.
+                self.input.reserve(want - self.input.len());
+            }
             self.input.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
             if let Err(e) = self.drain_units() {
@@ -436,6 +454,26 @@ impl SecretStream {
             }
         }
         Ok(())
+    }
+
+    /// How many bytes at the front of `bytes` are complete records of an open stream with
+    /// valid lengths, when nothing is buffered; 0 otherwise (the unit-by-unit path then
+    /// buffers, and refuses a bad prefix with its error).
+    fn complete_records(&self, bytes: &[u8]) -> usize {
+        if !self.input.is_empty() || !matches!(self.phase, Phase::Open(_)) {
+            return 0;
+        }
+        let mut at = 0;
+        while let Some(prefix) = bytes.get(at..at + PREFIX_LEN) {
+            let len =
+                usize::from(prefix[0]) | usize::from(prefix[1]) << 8 | usize::from(prefix[2]) << 16;
+            let end = at + PREFIX_LEN + len;
+            if len < ABYTES || len > self.config.max_record_len || end > bytes.len() {
+                break;
+            }
+            at = end;
+        }
+        at
     }
 
     /// The body length of the unit at the front of the input, once its prefix is in;

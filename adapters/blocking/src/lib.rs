@@ -19,7 +19,7 @@
 //! adapters run anywhere.
 //!
 //! ```no_run
-//! use bytes::{Bytes, BytesMut};
+//! use bytes::Bytes;
 //! use ferrocore::keys::KeyPair;
 //! use ferrocore::replication::EndpointConfig;
 //! use ferrocore::storage::MemoryStorage;
@@ -64,7 +64,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ferrocore::replication::{
     CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionError, SessionId,
     TransportError,
@@ -170,8 +170,6 @@ enum Msg<S: Storage> {
     Call(Call<S>),
     /// From [`Node::shutdown`] (with a reply) or the last handle's drop.
     Shutdown(Option<SyncSender<Endpoint<S>>>),
-    /// Bytes the driver read from the session's socket.
-    Input(SessionId, Bytes),
     /// The session's socket reported end of input.
     End(SessionId),
     /// A read or write failed.
@@ -291,7 +289,7 @@ impl<S: Storage + Send + 'static> Node<S> {
             key_pair,
             inbox: inbox.clone(),
             woken,
-            read_buf: BytesMut::new(),
+            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
             links: HashMap::new(),
             pending: HashMap::new(),
             subscribers: subscribers.clone(),
@@ -633,7 +631,7 @@ struct Driver<S: Storage> {
     /// The read end of the inbox's wake-up socket.
     woken: UnixStream,
     /// Socket input is read into this buffer and handed to the endpoint in pieces.
-    read_buf: BytesMut,
+    read_buf: Box<[u8]>,
     links: HashMap<SessionId, Link>,
     pending: HashMap<RequestId, Pending>,
     subscribers: Subscribers,
@@ -732,17 +730,19 @@ impl<S: Storage + Send + 'static> Driver<S> {
         let Some(link) = self.links.get_mut(&session) else {
             return;
         };
-        // Read straight into a buffer whose filled part is handed over whole (no copy).
-        self.read_buf.resize(READ_CHUNK, 0);
+        // One buffer, allocated once, for every read: the endpoint copies what it keeps.
         let msg = match recv(&link.stream, &mut self.read_buf[..], RecvFlags::DONTWAIT) {
             Ok((0, _)) => Msg::End(session),
-            Ok((n, _)) => Msg::Input(session, self.read_buf.split_to(n).freeze()),
+            Ok((n, _)) => {
+                let now = self.now();
+                self.endpoint
+                    .handle_input(session, now, &self.read_buf[..n]);
+                return;
+            }
             Err(rustix::io::Errno::INTR | rustix::io::Errno::WOULDBLOCK) => return,
             Err(e) => Msg::Failed(session, std::io::Error::from(e).kind().into()),
         };
-        if matches!(msg, Msg::End(_) | Msg::Failed(..)) {
-            link.reading = false;
-        }
+        link.reading = false;
         self.on_msg(msg);
     }
 
@@ -899,11 +899,6 @@ impl<S: Storage + Send + 'static> Driver<S> {
     fn on_msg(&mut self, msg: Msg<S>) {
         let now = self.now();
         match msg {
-            Msg::Input(session, bytes) => {
-                if self.links.contains_key(&session) {
-                    self.endpoint.handle_input(session, now, &bytes);
-                }
-            }
             Msg::End(session) => self.endpoint.handle_end(session),
             Msg::Failed(session, error) => self.endpoint.abort(session, error),
             Msg::Sent(session, n) => self.endpoint.handle_sent(session, n),
