@@ -428,26 +428,53 @@ struct State {
     contiguous_length: u64,
 }
 
-/// Bitfield pages as they were before a staged change, to restore if the write fails.
+/// The bitfield words a staged change covers, as they were before it: to restore if the
+/// write fails, and to tell which pages changed. Only the covered words are kept (one for
+/// a single block), not whole 4 KiB pages.
 #[derive(Debug, Default)]
-struct Undo(Vec<(u64, [u32; WORDS_PER_PAGE])>);
+struct Undo {
+    /// `(page, first word, word count)`, each span's words following the previous
+    /// span's in `words`.
+    spans: Vec<(u64, usize, usize)>,
+    words: Vec<u32>,
+}
 
 impl Undo {
+    /// Records words `first .. first + count` of page `p` as they are in `bitfield`.
+    fn save(&mut self, bitfield: &Bitfield, p: u64, first: usize, count: usize) {
+        match bitfield.page(p) {
+            Some(page) => self.words.extend_from_slice(&page[first..first + count]),
+            None => self.words.resize(self.words.len() + count, 0),
+        }
+        self.spans.push((p, first, count));
+    }
+
+    /// Each span with its saved words.
+    fn iter(&self) -> impl Iterator<Item = (u64, usize, &[u32])> {
+        let mut at = 0;
+        self.spans.iter().map(move |&(p, first, count)| {
+            let words = &self.words[at..at + count];
+            at += count;
+            (p, first, words)
+        })
+    }
+
     fn revert(self, bitfield: &mut Bitfield) {
-        for (p, words) in self.0 {
+        for (p, first, saved) in self.iter() {
+            let mut page = bitfield.page(p).copied().unwrap_or([0; WORDS_PER_PAGE]);
+            page[first..first + saved.len()].copy_from_slice(saved);
             // Pages come from the bitfield itself, so they are in range.
-            let _ = bitfield.insert_page(p, &words);
+            let _ = bitfield.insert_page(p, &page);
         }
     }
 }
 
 /// Sets bits `start..end` of `bitfield` to `value` and records the previous content of the
-/// pages it changes in `undo` (which [`Log::commit`] also uses to know which pages to
+/// words it changes in `undo` (which [`Log::commit`] also uses to know which pages to
 /// write). Only pages that can change are visited (for a clear, the pages holding set
 /// bits), so a huge sparse range costs what it holds.
 fn stage_bits(bitfield: &mut Bitfield, start: u64, end: u64, value: bool, undo: &mut Undo) {
     use crate::bitfield::BITS_PER_PAGE;
-    let mut pages = Vec::new();
     let mut pos = start;
     while pos < end {
         let next = if value {
@@ -457,18 +484,17 @@ fn stage_bits(bitfield: &mut Bitfield, start: u64, end: u64, value: bool, undo: 
         };
         let Some(i) = next else { break };
         let p = i / BITS_PER_PAGE;
-        pages.push(p);
+        let base = p * BITS_PER_PAGE;
+        let lo = base.max(start);
+        let hi = (p + 1).saturating_mul(BITS_PER_PAGE).min(end);
+        // Offsets in the page: below BITS_PER_PAGE, so they fit.
+        let (first, last) = (((lo - base) / 32) as usize, ((hi - 1 - base) / 32) as usize);
+        undo.save(bitfield, p, first, last - first + 1);
+        bitfield.set_range(lo, hi, value);
         pos = (p + 1).saturating_mul(BITS_PER_PAGE);
         if pos == u64::MAX {
             break;
         }
-    }
-    for &p in &pages {
-        undo.0
-            .push((p, bitfield.page(p).copied().unwrap_or([0; WORDS_PER_PAGE])));
-        let lo = (p * BITS_PER_PAGE).max(start);
-        let hi = (p + 1).saturating_mul(BITS_PER_PAGE).min(end);
-        bitfield.set_range(lo, hi, value);
     }
 }
 
@@ -480,13 +506,16 @@ fn stage_bits(bitfield: &mut Bitfield, start: u64, end: u64, value: bool, undo: 
 fn persist_pages(bitfield: &Bitfield, undo: &Undo, old: u64, new: u64, batch: &mut WriteBatch) {
     use crate::bitfield::BITS_PER_PAGE;
     let mut pages: Vec<u64> = undo
-        .0
         .iter()
-        .filter(|(p, before)| {
-            let now = bitfield.page(*p).copied().unwrap_or([0; WORDS_PER_PAGE]);
-            changed_from(before, &now, new.saturating_sub(p * BITS_PER_PAGE))
+        .filter(|(p, first, before)| {
+            let now = bitfield
+                .page(*p)
+                .map_or(&[0; WORDS_PER_PAGE][..], |w| &w[..]);
+            let now = &now[*first..*first + before.len()];
+            let from = new.saturating_sub(p * BITS_PER_PAGE);
+            changed_from(before, now, from.saturating_sub(*first as u64 * 32))
         })
-        .map(|(p, _)| *p)
+        .map(|(p, _, _)| p)
         .collect();
     if new < old {
         pages.extend(new / BITS_PER_PAGE..=(old - 1) / BITS_PER_PAGE);
@@ -501,13 +530,14 @@ fn persist_pages(bitfield: &Bitfield, undo: &Undo, old: u64, new: u64, batch: &m
     }
 }
 
-/// True if any bit at or after `from` (an offset in the page) differs.
-fn changed_from(a: &[u32; WORDS_PER_PAGE], b: &[u32; WORDS_PER_PAGE], from: u64) -> bool {
+/// True if any bit at or after `from` (a bit offset in the words `a` and `b`, of equal
+/// length) differs.
+fn changed_from(a: &[u32], b: &[u32], from: u64) -> bool {
     let Ok(from) = usize::try_from(from) else {
         return false;
     };
     let (word, bit) = (from / 32, from % 32);
-    if word >= WORDS_PER_PAGE {
+    if word >= a.len() {
         return false;
     }
     let first = (a[word] ^ b[word]) >> bit != 0;
