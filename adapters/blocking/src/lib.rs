@@ -290,6 +290,7 @@ impl<S: Storage + Send + 'static> Node<S> {
             inbox: inbox.clone(),
             woken,
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            appended: Vec::new(),
             links: HashMap::new(),
             pending: HashMap::new(),
             subscribers: subscribers.clone(),
@@ -632,6 +633,8 @@ struct Driver<S: Storage> {
     woken: UnixStream,
     /// Socket input is read into this buffer and handed to the endpoint in pieces.
     read_buf: Box<[u8]>,
+    /// Replies to appends, sent at the end of the next [`flush`](Self::flush).
+    appended: Vec<(Reply<u64>, Result<u64, Error>)>,
     links: HashMap<SessionId, Link>,
     pending: HashMap<RequestId, Pending>,
     subscribers: Subscribers,
@@ -747,16 +750,25 @@ impl<S: Storage + Send + 'static> Driver<S> {
     }
 
     /// Drains the endpoint: bytes to the writers, events to their requests and subscribers.
+    ///
+    /// Events go out before bytes, and append replies after both: a write wakes the
+    /// peer's driver, which on a busy machine may take this core at once, so what an
+    /// application waits for (a verified block) goes first and what only the appender
+    /// waits for (the new length) goes after the peers are told of it.
     fn flush(&mut self) {
         loop {
-            let mut busy = self.flush_transmit();
+            let mut busy = false;
             while let Some(event) = self.endpoint.poll_event() {
                 busy = true;
                 self.on_event(event);
             }
+            busy |= self.flush_transmit();
             if !busy {
-                return;
+                break;
             }
+        }
+        for (tx, result) in self.appended.drain(..) {
+            let _ = tx.send(result);
         }
     }
 
@@ -923,7 +935,8 @@ impl<S: Storage + Send + 'static> Driver<S> {
                         .map_err(Error::Core),
                     None => Err(Error::NoSuchCore),
                 };
-                let _ = tx.send(result);
+                // Answered by `flush`, once the peers were sent the new length.
+                self.appended.push((tx, result));
             }
             Msg::Truncate(core, length, tx) => {
                 let result = match self.endpoint.log_mut(core) {
