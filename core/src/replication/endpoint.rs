@@ -1679,8 +1679,9 @@ impl<S: Storage> Endpoint<S> {
         // Nothing is stored while requests are made: the paths of nearby blocks are
         // walked once.
         let mut missing = MissingNodes::default();
+        let mut run = None;
         while r.inflight.len() < self.config.max_inflight {
-            let Some(index) = Self::pick(slot, r) else {
+            let Some(index) = Self::pick(slot, r, &mut run) else {
                 break;
             };
             let nodes = match slot.log.missing_nodes_with(2 * index, &mut missing) {
@@ -1730,7 +1731,11 @@ impl<S: Storage> Endpoint<S> {
 
     /// The next block to request from peer `r`: wanted, missing, not in flight, and
     /// announced by the peer. Gets come first, then downloads in request order.
-    fn pick(slot: &CoreSlot<S>, r: &Replicator) -> Option<u64> {
+    ///
+    /// `run` carries, between the picks of one scheduling pass (which only add in-flight
+    /// blocks), the run of in-flight blocks last stepped over: `(start, end)`. The next
+    /// pick resumes at its end instead of walking the whole window again.
+    fn pick(slot: &CoreSlot<S>, r: &Replicator, run: &mut Option<(u64, u64)>) -> Option<u64> {
         let log = &slot.log;
         let length = log.length();
         let takes = |i: u64| !log.has_block(i) && !slot.inflight.contains_key(&i) && r.has(i);
@@ -1759,13 +1764,17 @@ impl<S: Storage> Endpoint<S> {
                         steps += 1;
                         // Step over the run of in-flight blocks at `i` in one ordered walk
                         // (a full window is one step, not one lookup per block).
-                        let mut run_end = i;
-                        for (&k, _) in slot.inflight.range(i..) {
+                        let mut run_end = match *run {
+                            Some((start, end)) if start == i => end,
+                            _ => i,
+                        };
+                        for (&k, _) in slot.inflight.range(run_end..) {
                             if k != run_end {
                                 break;
                             }
                             run_end += 1;
                         }
+                        *run = Some((i, run_end));
                         let next = if run_end > i {
                             run_end
                         } else if r.has(i) {
