@@ -828,13 +828,16 @@ impl<S: Storage + Send + 'static> DriverState<S> {
 
     /// Drains the endpoint: bytes to the connections, events to their requests and
     /// subscribers.
+    /// Events go out before bytes, as in the blocking driver: an application waiting for
+    /// a verified block hears of it before the writes wake the peer.
     fn flush(&mut self) {
         loop {
-            let mut busy = self.flush_transmit();
+            let mut busy = false;
             while let Some(event) = self.endpoint.poll_event() {
                 busy = true;
                 self.on_event(event);
             }
+            busy |= self.flush_transmit();
             if !busy {
                 return;
             }
