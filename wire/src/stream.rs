@@ -465,10 +465,9 @@ impl SecretStream {
         }
         let mut at = 0;
         while let Some(prefix) = bytes.get(at..at + PREFIX_LEN) {
-            let len =
-                usize::from(prefix[0]) | usize::from(prefix[1]) << 8 | usize::from(prefix[2]) << 16;
+            let len = get_u24(prefix);
             let end = at + PREFIX_LEN + len;
-            if len < ABYTES || len > self.config.max_record_len || end > bytes.len() {
+            if self.check_record_len(len).is_err() || end > bytes.len() {
                 break;
             }
             at = end;
@@ -482,9 +481,7 @@ impl SecretStream {
         if self.input.len() < PREFIX_LEN {
             return Ok(None);
         }
-        let len = usize::from(self.input[0])
-            | usize::from(self.input[1]) << 8
-            | usize::from(self.input[2]) << 16;
+        let len = get_u24(&self.input);
         match &self.phase {
             Phase::Handshake(h) => {
                 let expected = h.expected_len();
@@ -505,19 +502,23 @@ impl SecretStream {
                     Err(StreamError::Malformed("invalid header message received"))
                 }
             }
-            Phase::Open(_) => {
-                if len < ABYTES {
-                    Err(StreamError::Malformed("record shorter than 17 bytes"))
-                } else if len > self.config.max_record_len {
-                    Err(StreamError::Oversize {
-                        len,
-                        max: self.config.max_record_len,
-                    })
-                } else {
-                    Ok(Some(len))
-                }
-            }
+            Phase::Open(_) => self.check_record_len(len).map(Some),
             Phase::Failed(e) => Err(*e),
+        }
+    }
+
+    /// A record body length an open stream accepts: at least a tag and a MAC, at most
+    /// the configured maximum.
+    fn check_record_len(&self, len: usize) -> Result<usize, StreamError> {
+        if len < ABYTES {
+            Err(StreamError::Malformed("record shorter than 17 bytes"))
+        } else if len > self.config.max_record_len {
+            Err(StreamError::Oversize {
+                len,
+                max: self.config.max_record_len,
+            })
+        } else {
+            Ok(len)
         }
     }
 
@@ -752,6 +753,11 @@ impl SecretStream {
         self.queued.clear();
         Err(e)
     }
+}
+
+/// The little-endian 24-bit length at the front of `prefix` (at least 3 bytes).
+fn get_u24(prefix: &[u8]) -> usize {
+    usize::from(prefix[0]) | usize::from(prefix[1]) << 8 | usize::from(prefix[2]) << 16
 }
 
 fn put_u24(out: &mut BytesMut, len: usize) {
