@@ -29,12 +29,14 @@ pub(crate) fn beside(db: &Path, suffix: &str) -> PathBuf {
 
 /// Opens `path` for reading and writing, creating it if absent, keeping its bytes.
 pub(crate) fn open_rw(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
+    rw_options().open(path)
+}
+
+/// Read and write, created if absent, bytes kept.
+fn rw_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    options
 }
 
 /// [`open_rw`] without access-time updates where the platform allows it: every block read
@@ -44,11 +46,7 @@ pub(crate) fn open_rw(path: &Path) -> std::io::Result<File> {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn open_data(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let no_atime = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
+    let no_atime = rw_options()
         .custom_flags(rustix::fs::OFlags::NOATIME.bits() as i32)
         .open(path);
     match no_atime {
