@@ -73,6 +73,18 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| argv.get(i + 1).cloned())
 }
 
+/// An empty in-memory reader of the core `key`.
+fn reader_log(key: [u8; 32]) -> Log<MemoryStorage> {
+    Log::open(
+        MemoryStorage::new(),
+        LogOptions {
+            key: Some(key),
+            ..LogOptions::default()
+        },
+    )
+    .unwrap()
+}
+
 fn writer_log(blocks: u64) -> Log<MemoryStorage> {
     let mut log = Log::open(
         MemoryStorage::new(),
@@ -132,16 +144,7 @@ fn engine(blocks: u64) {
     let mut w = Endpoint::new(EndpointConfig::default());
     w.add_core(wlog);
     let mut r = Endpoint::new(EndpointConfig::default());
-    let core = r.add_core(
-        Log::open(
-            MemoryStorage::new(),
-            LogOptions {
-                key: Some(key),
-                ..LogOptions::default()
-            },
-        )
-        .unwrap(),
-    );
+    let core = r.add_core(reader_log(key));
     let t = Instant::now();
     let ws = w.connect(
         Role::Initiator,
@@ -176,16 +179,7 @@ fn idle_memory(peers: usize) {
     let mut readers = Vec::new();
     for p in 0..peers {
         let mut r = Endpoint::new(EndpointConfig::default());
-        let core = r.add_core(
-            Log::open(
-                MemoryStorage::new(),
-                LogOptions {
-                    key: Some(key),
-                    ..LogOptions::default()
-                },
-            )
-            .unwrap(),
-        );
+        let core = r.add_core(reader_log(key));
         let b = (p % 200) as u8 + 10;
         let ws = w.connect(
             Role::Initiator,
@@ -283,14 +277,7 @@ fn tcp(blocks: u64, samples: usize) {
     if std::env::args().any(|a| a == "--memory") {
         let wlog = writer_log(blocks);
         let key = *wlog.key();
-        let rlog = Log::open(
-            MemoryStorage::new(),
-            LogOptions {
-                key: Some(key),
-                ..LogOptions::default()
-            },
-        )
-        .unwrap();
+        let rlog = reader_log(key);
         tcp_with(
             wlog,
             rlog,
