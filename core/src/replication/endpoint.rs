@@ -16,6 +16,7 @@ use ferrocore_wire::{
     RequestBlock, RequestUpgrade, Sync, Want,
 };
 
+use super::claims::Claims;
 use super::inbound::{self, Inbound};
 use super::replicator::{Asked, Inflight, Replicator, SEGMENT};
 use super::requests::{Download, RequestId, Span, Wants};
@@ -63,7 +64,7 @@ struct CoreSlot<S: Storage> {
     log: Log<S>,
     wants: Wants,
     /// Blocks requested, and from whom.
-    inflight: BTreeMap<u64, SessionId>,
+    inflight: Claims,
     /// The session with an upgrade or reorg outstanding.
     upgrading: Option<SessionId>,
     /// Verified blocks to announce (those past the contiguous prefix).
@@ -191,7 +192,7 @@ impl<S: Storage> Endpoint<S> {
         self.cores.push(Some(CoreSlot {
             log,
             wants: Wants::default(),
-            inflight: BTreeMap::new(),
+            inflight: Claims::default(),
             upgrading: None,
             announce: Vec::new(),
             drops: Vec::new(),
@@ -1239,8 +1240,8 @@ impl<S: Storage> Endpoint<S> {
     fn release(slot: &mut CoreSlot<S>, sid: SessionId, asked: Asked) {
         match asked {
             Asked::Block(i) => {
-                if slot.inflight.get(&i) == Some(&sid) {
-                    slot.inflight.remove(&i);
+                if slot.inflight.owner(i) == Some(sid) {
+                    slot.inflight.remove(i);
                 }
             }
             Asked::Upgrade { .. } | Asked::Reorg => {
@@ -1679,9 +1680,8 @@ impl<S: Storage> Endpoint<S> {
         // Nothing is stored while requests are made: the paths of nearby blocks are
         // walked once.
         let mut missing = MissingNodes::default();
-        let mut run = None;
         while r.inflight.len() < self.config.max_inflight {
-            let Some(index) = Self::pick(slot, r, &mut run) else {
+            let Some(index) = Self::pick(slot, r) else {
                 break;
             };
             let nodes = match slot.log.missing_nodes_with(2 * index, &mut missing) {
@@ -1731,14 +1731,10 @@ impl<S: Storage> Endpoint<S> {
 
     /// The next block to request from peer `r`: wanted, missing, not in flight, and
     /// announced by the peer. Gets come first, then downloads in request order.
-    ///
-    /// `run` carries, between the picks of one scheduling pass (which only add in-flight
-    /// blocks), the run of in-flight blocks last stepped over: `(start, end)`. The next
-    /// pick resumes at its end instead of walking the whole window again.
-    fn pick(slot: &CoreSlot<S>, r: &Replicator, run: &mut Option<(u64, u64)>) -> Option<u64> {
+    fn pick(slot: &CoreSlot<S>, r: &Replicator) -> Option<u64> {
         let log = &slot.log;
         let length = log.length();
-        let takes = |i: u64| !log.has_block(i) && !slot.inflight.contains_key(&i) && r.has(i);
+        let takes = |i: u64| !log.has_block(i) && !slot.inflight.contains(i) && r.has(i);
         if let Some(&i) = slot
             .wants
             .gets
@@ -1762,19 +1758,9 @@ impl<S: Storage> Endpoint<S> {
                     let mut steps = 0;
                     while i < end && steps < SCAN_LIMIT {
                         steps += 1;
-                        // Step over the run of in-flight blocks at `i` in one ordered walk
-                        // (a full window is one step, not one lookup per block).
-                        let mut run_end = match *run {
-                            Some((start, end)) if start == i => end,
-                            _ => i,
-                        };
-                        for (&k, _) in slot.inflight.range(run_end..) {
-                            if k != run_end {
-                                break;
-                            }
-                            run_end += 1;
-                        }
-                        *run = Some((i, run_end));
+                        // Step over the run of in-flight blocks at `i` (a pipelined
+                        // window) a bitmap word at a time.
+                        let run_end = slot.inflight.run_end(i);
                         let next = if run_end > i {
                             run_end
                         } else if r.has(i) {

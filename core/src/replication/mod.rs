@@ -78,6 +78,7 @@
 //! assert_eq!(reader.log(core).unwrap().length(), 2);
 //! ```
 
+mod claims;
 mod config;
 mod endpoint;
 mod error;
