@@ -121,6 +121,37 @@ proptest! {
         prop_assert_eq!(b.handle_input(T0, &[0]), Err(err));
         prop_assert!(b.poll_transmit().is_none());
     }
+
+    /// Whole records arriving in one input (decrypted straight from it): a tampered body
+    /// or MAC in record `k` delivers exactly the messages before it, then fails for good.
+    #[test]
+    fn a_tampered_record_among_whole_ones_delivers_exactly_those_before_it(
+        msgs in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..600), 1..12),
+        pick in any::<prop::sample::Index>(),
+        bit in any::<prop::sample::Index>(),
+    ) {
+        let (mut a, mut b) = connected();
+        let mut bytes = Vec::new();
+        let mut starts = Vec::new();
+        for m in &msgs {
+            a.send(m).unwrap();
+            while let Some(x) = a.poll_transmit() {
+                starts.push(bytes.len());
+                bytes.extend_from_slice(&x);
+            }
+        }
+        prop_assert_eq!(starts.len(), msgs.len(), "one record per message");
+        let k = pick.index(msgs.len());
+        let end = starts.get(k + 1).copied().unwrap_or(bytes.len());
+        // Any bit past the 3-byte length prefix: tag, body or MAC.
+        let i = bit.index((end - starts[k] - 3) * 8) + (starts[k] + 3) * 8;
+        bytes[i / 8] ^= 1 << (i % 8);
+        let err = b.handle_input(T0, &bytes).expect_err("the tampered record fails");
+        prop_assert_eq!(err.blame(), Blame::Peer);
+        let want: Vec<Vec<u8>> = msgs[..k].iter().filter(|m| !m.is_empty()).cloned().collect();
+        prop_assert_eq!(messages(&mut b), want);
+        prop_assert!(b.is_failed());
+    }
 }
 
 #[test]

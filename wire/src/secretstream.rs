@@ -206,13 +206,42 @@ impl Pull {
     /// state does not move, so the stream must be abandoned (the next message cannot be
     /// opened either).
     pub fn open<'a>(&mut self, record: &'a mut [u8]) -> Result<(u8, &'a mut [u8]), AuthError> {
+        let (tag, mut cipher) = self.authenticate(record)?;
+        let body_end = record.len() - MAC_LEN;
+        let body = &mut record[1..body_end];
+        cipher.apply_keystream(body);
+        Ok((tag, body))
+    }
+
+    /// Opens one sealed message from `record` into `plain`, which must be exactly
+    /// `record.len() - ABYTES` bytes long: checks the MAC, then decrypts in one pass from
+    /// the record to `plain` (no copy of the record first). Returns the tag. On failure
+    /// `plain` is untouched and the state does not move, as with [`open`](Self::open).
+    /// Panics if `plain` has the wrong length (a caller bug, not input).
+    pub fn open_into(&mut self, record: &[u8], plain: &mut [u8]) -> Result<u8, AuthError> {
+        assert_eq!(
+            plain.len(),
+            record.len().saturating_sub(ABYTES),
+            "room for exactly the plaintext"
+        );
+        let (tag, mut cipher) = self.authenticate(record)?;
+        let body = &record[1..record.len() - MAC_LEN];
+        cipher
+            .apply_keystream_b2b(body, plain)
+            .map_err(|_| AuthError)?;
+        Ok(tag)
+    }
+
+    /// Checks `record`'s MAC and, if it holds, moves the state past it: the decrypted tag
+    /// and the cipher positioned at the body.
+    fn authenticate(&mut self, record: &[u8]) -> Result<(u8, ChaCha20), AuthError> {
         if record.len() < ABYTES {
             return Err(AuthError);
         }
         let body_end = record.len() - MAC_LEN;
         let mut tag_block = [0u8; 64];
         tag_block[0] = record[0];
-        let (mut cipher, mut mac) = self.state.start(&mut tag_block);
+        let (cipher, mut mac) = self.state.start(&mut tag_block);
         let tag = tag_block[0];
         tag_block[0] = record[0];
         mac.update_padded(&tag_block);
@@ -221,9 +250,7 @@ impl Pull {
             return Err(AuthError);
         }
         self.state.advance(&expected, tag);
-        let body = &mut record[1..body_end];
-        cipher.apply_keystream(body);
-        Ok((tag, body))
+        Ok((tag, cipher))
     }
 }
 
@@ -253,6 +280,7 @@ mod tests {
     fn round_trips_every_length_and_tag_and_rekeys() {
         let (key, header) = ([5u8; 32], [6u8; 24]);
         let (mut push, mut pull) = (Push::new(&key, &header), Pull::new(&key, &header));
+        let mut pull_into = Pull::new(&key, &header);
         for len in 0..200usize {
             let plain: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
             let tag = [TAG_MESSAGE, TAG_PUSH, TAG_REKEY, TAG_FINAL][len % 4];
@@ -260,6 +288,9 @@ mod tests {
             if len > 0 {
                 assert_ne!(&record[1..=len], &plain[..], "len {len} is encrypted");
             }
+            let mut out = vec![0u8; len];
+            assert_eq!(pull_into.open_into(&record, &mut out), Ok(tag));
+            assert_eq!(out, plain, "open_into, len {len}");
             let (t, p) = pull.open(&mut record).unwrap();
             assert_eq!((t, &*p), (tag, &plain[..]));
         }
@@ -275,6 +306,12 @@ mod tests {
             let mut bad = record.clone();
             bad[bit / 8] ^= 1 << (bit % 8);
             assert_eq!(pull.open(&mut bad), Err(AuthError), "bit {bit}");
+            let mut out = vec![7u8; record.len() - ABYTES];
+            assert_eq!(pull.open_into(&bad, &mut out), Err(AuthError), "bit {bit}");
+            assert!(
+                out.iter().all(|&b| b == 7),
+                "a failed open_into writes nothing"
+            );
             let mut good = record.clone();
             assert!(
                 pull.open(&mut good).is_ok(),
