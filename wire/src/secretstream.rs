@@ -163,6 +163,32 @@ impl Push {
     /// contents are overwritten. Panics if `record` is shorter than [`ABYTES`] (a caller
     /// bug, not input).
     pub fn seal(&mut self, record: &mut [u8], tag: u8) {
+        self.seal_with(record, tag, |cipher, body| cipher.apply_keystream(body));
+    }
+
+    /// Seals `plain` into `record`, which must be exactly `plain.len() + ABYTES` bytes:
+    /// encrypts in one pass from `plain` into the record (no copy into it first). Panics
+    /// if `record` has the wrong length (a caller bug, not input).
+    pub fn seal_from(&mut self, plain: &[u8], record: &mut [u8], tag: u8) {
+        assert_eq!(
+            record.len(),
+            plain.len() + ABYTES,
+            "room for exactly the record"
+        );
+        self.seal_with(record, tag, |cipher, body| {
+            cipher
+                .apply_keystream_b2b(plain, body)
+                .expect("lengths checked above");
+        });
+    }
+
+    /// Seals `record` once `fill` has written the encrypted body into `record[1..len - 16]`.
+    fn seal_with(
+        &mut self,
+        record: &mut [u8],
+        tag: u8,
+        fill: impl FnOnce(&mut ChaCha20, &mut [u8]),
+    ) {
         assert!(
             record.len() >= ABYTES,
             "a record has room for its tag and MAC"
@@ -174,7 +200,7 @@ impl Push {
         record[0] = tag_block[0];
         mac.update_padded(&tag_block);
         let body = &mut record[1..body_end];
-        cipher.apply_keystream(body);
+        fill(&mut cipher, body);
         let mac = State::finish_mac(mac, body);
         record[body_end..].copy_from_slice(&mac);
         self.state.advance(&mac, tag);
@@ -281,6 +307,7 @@ mod tests {
         let (key, header) = ([5u8; 32], [6u8; 24]);
         let (mut push, mut pull) = (Push::new(&key, &header), Pull::new(&key, &header));
         let mut pull_into = Pull::new(&key, &header);
+        let mut push_from = Push::new(&key, &header);
         for len in 0..200usize {
             let plain: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
             let tag = [TAG_MESSAGE, TAG_PUSH, TAG_REKEY, TAG_FINAL][len % 4];
@@ -288,6 +315,9 @@ mod tests {
             if len > 0 {
                 assert_ne!(&record[1..=len], &plain[..], "len {len} is encrypted");
             }
+            let mut from = vec![0u8; len + ABYTES];
+            push_from.seal_from(&plain, &mut from, tag);
+            assert_eq!(from, record, "seal_from, len {len}");
             let mut out = vec![0u8; len];
             assert_eq!(pull_into.open_into(&record, &mut out), Ok(tag));
             assert_eq!(out, plain, "open_into, len {len}");

@@ -39,7 +39,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::encoding::hex32;
 use crate::noise::{Handshake, HandshakeResult, KeyPair, NoiseError, Role};
-use crate::secretstream::{AuthError, Pull, Push, ABYTES, HEADER_LEN, MAC_LEN, TAG_MESSAGE};
+use crate::secretstream::{AuthError, Pull, Push, ABYTES, HEADER_LEN, TAG_MESSAGE};
 
 /// `namespace("hyperswarm/secret-stream", 3)[0]`: hashed into the initiator's stream id.
 pub const NS_INITIATOR: [u8; 32] =
@@ -658,10 +658,8 @@ impl SecretStream {
         self.output.reserve(PREFIX_LEN + record_len);
         put_u24(&mut self.output, record_len);
         let start = self.output.len();
-        self.output.put_u8(TAG_MESSAGE);
-        self.output.put_slice(plaintext);
-        self.output.put_bytes(0, MAC_LEN);
-        push.seal(&mut self.output[start..], TAG_MESSAGE);
+        self.output.put_bytes(0, record_len);
+        push.seal_from(plaintext, &mut self.output[start..], TAG_MESSAGE);
         self.last_sent = self.now;
     }
 
