@@ -10,7 +10,8 @@
 //! * [`protomux`]: protomux frames (open, close, reject, message, batch);
 //! * [`noise`]: the Noise XX handshake of `@hyperswarm/secret-stream` (Ed25519 DH,
 //!   BLAKE2b, ChaChaPoly);
-//! * [`secretstream`]: libsodium's `crypto_secretstream_xchacha20poly1305`, in place;
+//! * [`secretstream`]: libsodium's `crypto_secretstream_xchacha20poly1305`, in place or
+//!   buffer to buffer;
 //! * [`stream`]: the secret-stream transport as a sans-IO state machine (framing, header
 //!   records, keep-alives, timeouts, end);
 //! * [`mux`]: the protomux state machine (channels, pairing, batches, bounds);

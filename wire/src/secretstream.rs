@@ -1,5 +1,6 @@
 //! libsodium's `crypto_secretstream_xchacha20poly1305`, byte for byte, built on the
-//! RustCrypto ChaCha20 and Poly1305 primitives, encrypting and decrypting **in place**.
+//! RustCrypto ChaCha20 and Poly1305 primitives, encrypting and decrypting in place or in
+//! one pass from one buffer to another ([`Push::seal_from`], [`Pull::open_into`]).
 //!
 //! One direction of a secret-stream connection is one [`Push`] (the sender) and one
 //! [`Pull`] (the receiver) sharing a key and a 24-byte header. A message of `m` bytes
