@@ -161,23 +161,30 @@ impl DataFile {
         let _ = self.file.set_len(self.end());
     }
 
-    /// Makes the written bytes durable.
-    pub(crate) fn sync(&self) -> Result<(), StorageError> {
+    /// Makes the written bytes durable, those of a commit not landed yet up to `through`
+    /// included (its end, which [`set_end`](Self::set_end) records only once it lands).
+    ///
+    /// Everything up to `through` is then clean in the page cache, so no later
+    /// [`start_write_back`](Self::start_write_back) covers it: its `POSIX_FADV_DONTNEED`
+    /// would drop those pages, and a peer serving them would read them back from disk.
+    pub(crate) fn sync(&self, through: u64) -> Result<(), StorageError> {
         self.file.sync_data().map_err(|e| io(&e))?;
-        self.kicked.store(self.end(), Ordering::Release);
+        self.kicked.fetch_max(through, Ordering::AcqRel);
         Ok(())
     }
 
     /// Asks the kernel to start writing the committed bytes not yet on their way to disk,
     /// once there are [`WRITE_BACK_BYTES`] of them, without waiting: the next
     /// [`sync`](Self::sync) then waits for less, and the writing happens on another core
-    /// while the caller goes on. Only a hint; it never fails.
-    pub(crate) fn start_write_back(&self) {
+    /// while the caller goes on. Only a hint; it never fails. Returns the range it kicked.
+    pub(crate) fn start_write_back(&self) -> Option<core::ops::Range<u64>> {
         let (from, to) = (self.kicked.load(Ordering::Acquire), self.end());
         if to.saturating_sub(from) >= WRITE_BACK_BYTES {
             start_write_back(&self.file, from, to - from);
             self.kicked.store(to, Ordering::Release);
+            return Some(from..to);
         }
+        None
     }
 
     /// Reads `len` bytes at `offset` (block `record`'s bytes; a short file is damage).
@@ -300,5 +307,27 @@ mod tests {
         assert_eq!(d.end(), 11);
         drop(d);
         assert!(DataFile::open(&path, 12).is_err());
+    }
+
+    /// A durable commit's bytes are synced before the commit lands; the write-back kick
+    /// after it must not cover them (its `POSIX_FADV_DONTNEED` drops clean pages, which a
+    /// serving peer would then read back from disk). Unsynced bytes past the threshold are
+    /// kicked once.
+    #[test]
+    fn synced_bytes_are_not_kicked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = DataFile::open(&dir.path().join("x-data"), 0).unwrap();
+        let big = vec![7u8; WRITE_BACK_BYTES as usize];
+        let end = d.write(&[&big]).unwrap();
+        d.sync(end).unwrap();
+        d.set_end(end);
+        assert_eq!(d.start_write_back(), None, "synced bytes are not kicked");
+        let later = d.write(&[&big]).unwrap();
+        d.set_end(later);
+        assert_eq!(d.start_write_back(), Some(end..later), "unsynced bytes are");
+        assert_eq!(d.start_write_back(), None, "once");
+        // A sync that lands behind an earlier kick does not move it back.
+        d.sync(end).unwrap();
+        assert_eq!(d.kicked.load(Ordering::Acquire), later);
     }
 }

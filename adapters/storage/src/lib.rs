@@ -824,12 +824,12 @@ fn commit_batches(
         end = data.write(sink.parts())?;
         meta.insert(DATA_END, end).map_err(|e| err(e.into()))?;
         if durable {
-            data.sync()?;
+            data.sync(end)?;
         }
     }
     tx.commit().map_err(|e| err(e.into()))?;
     data.set_end(end);
-    data.start_write_back();
+    let _ = data.start_write_back();
     for (at, len) in punch {
         data.punch(at, len);
     }
