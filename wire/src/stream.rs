@@ -461,16 +461,10 @@ impl SecretStream {
         if !self.input.is_empty() || !matches!(self.phase, Phase::Open(_)) {
             return 0;
         }
-        let mut at = 0;
-        while let Some(prefix) = bytes.get(at..at + PREFIX_LEN) {
-            let len = get_u24(prefix);
-            let end = at + PREFIX_LEN + len;
-            if self.check_record_len(len).is_err() || end > bytes.len() {
-                break;
-            }
-            at = end;
-        }
-        at
+        whole_records(bytes)
+            .take_while(|record| self.check_record_len(record.len()).is_ok())
+            .map(|record| PREFIX_LEN + record.len())
+            .sum()
     }
 
     /// Opens `run`, whole records found by [`complete_records`](Self::complete_records),
@@ -479,18 +473,11 @@ impl SecretStream {
         let Phase::Open(pull) = &mut self.phase else {
             return Err(StreamError::Malformed("records before the stream is open"));
         };
-        let records = || {
-            let mut at = 0;
-            core::iter::from_fn(move || {
-                let len = get_u24(run.get(at..at + PREFIX_LEN)?);
-                let record = run.get(at + PREFIX_LEN..at + PREFIX_LEN + len)?;
-                at += PREFIX_LEN + len;
-                Some(record)
-            })
-        };
-        let total = records().map(|r| r.len().saturating_sub(ABYTES)).sum();
+        let total = whole_records(run)
+            .map(|r| r.len().saturating_sub(ABYTES))
+            .sum();
         let mut plain = BytesMut::zeroed(total);
-        for record in records() {
+        for record in whole_records(run) {
             let mut message = plain.split_to(record.len().saturating_sub(ABYTES));
             pull.open_into(record, &mut message)?;
             if !message.is_empty() {
@@ -780,6 +767,18 @@ impl SecretStream {
 }
 
 /// The little-endian 24-bit length at the front of `prefix` (at least 3 bytes).
+/// The records whose prefix and body are whole at the front of `bytes` (each without its
+/// prefix), in order, up to the first one cut off. Their lengths are not checked.
+fn whole_records(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 0;
+    core::iter::from_fn(move || {
+        let len = get_u24(bytes.get(at..at + PREFIX_LEN)?);
+        let record = bytes.get(at + PREFIX_LEN..at + PREFIX_LEN + len)?;
+        at += PREFIX_LEN + len;
+        Some(record)
+    })
+}
+
 fn get_u24(prefix: &[u8]) -> usize {
     usize::from(prefix[0]) | usize::from(prefix[1]) << 8 | usize::from(prefix[2]) << 16
 }
