@@ -16,6 +16,18 @@ pub mod reader;
 pub mod sim;
 pub use reader::ProofReader;
 
+/// An empty in-memory log of the core `key`: a reader for it to replicate into.
+pub fn memory_reader(key: [u8; 32]) -> ferrocore::log::Log<ferrocore::storage::MemoryStorage> {
+    ferrocore::log::Log::open(
+        ferrocore::storage::MemoryStorage::new(),
+        ferrocore::log::LogOptions {
+            key: Some(key),
+            ..ferrocore::log::LogOptions::default()
+        },
+    )
+    .expect("an empty in-memory reader opens")
+}
+
 /// The documented schemas of the vector files (see `tests/vectors/*/README.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Schema {

@@ -33,6 +33,7 @@ use ferrocore::wire::{
     Request, RequestBlock, RequestUpgrade, Sync,
 };
 use ferrocore::ProofError;
+use ferrocore_tests::memory_reader;
 use ferrocore_tests::sim::{LinkConfig, Rng, Sim};
 
 // ----- a per-thread heap counter ------------------------------------------------------------
@@ -106,17 +107,6 @@ fn writer_log(seed: [u8; 32], blocks: &[&[u8]]) -> Log<MemoryStorage> {
         log.append_batch(blocks).expect("append");
     }
     log
-}
-
-fn reader_log(key: [u8; 32]) -> Log<MemoryStorage> {
-    Log::open(
-        MemoryStorage::new(),
-        LogOptions {
-            key: Some(key),
-            ..LogOptions::default()
-        },
-    )
-    .expect("reader log")
 }
 
 fn blocks(n: usize) -> Vec<Vec<u8>> {
@@ -464,7 +454,7 @@ fn answer(log: &Log<MemoryStorage>, req: &Request) -> Message {
 /// A reader endpoint of the default writer's core and its core id.
 fn reader_endpoint(key: [u8; 32], config: EndpointConfig) -> (Endpoint<MemoryStorage>, CoreId) {
     let mut ep = Endpoint::new(config);
-    let core = ep.add_core(reader_log(key));
+    let core = ep.add_core(memory_reader(key));
     (ep, core)
 }
 
@@ -702,7 +692,7 @@ fn open_for_an_unknown_core_is_rejected_and_the_session_keeps_working() {
             _ => None,
         })
         .expect("the writer answered");
-    let mut reader = reader_log(key);
+    let mut reader = memory_reader(key);
     reader.apply_proof(&data.proof).expect("a valid proof");
     assert_eq!(reader.get(2).unwrap(), copy.get(2).unwrap());
     assert!(h.closed().is_none());
@@ -1117,7 +1107,7 @@ fn conflicting_writer_under_the_same_key_is_rejected() {
         let key = *la.key();
         sim.with(a, |e, _| e.add_core(la));
         sim.with(b, |e, _| e.add_core(lb));
-        let core = sim.with(r, |e, _| e.add_core(reader_log(key)));
+        let core = sim.with(r, |e, _| e.add_core(memory_reader(key)));
         let link_a = sim.connect(a, r, LinkConfig::default());
         let d = sim
             .with(r, |e, _| e.download(core, 0, Some(3), None))

@@ -35,6 +35,7 @@ use ferrocore::keys::KeyPair;
 use ferrocore::log::{Log, LogOptions};
 use ferrocore::replication::{CoreId, EndpointConfig, Event, RequestId};
 use ferrocore::storage::MemoryStorage;
+use ferrocore_tests::memory_reader;
 use ferrocore_tests::sim::{LinkConfig, NodeId, Rng, Sim};
 
 /// Seeds run by default, by each of the two random tests.
@@ -118,14 +119,7 @@ impl World {
         let mut readers = Vec::new();
         for c in rconfigs.into_iter().take(n) {
             let node = sim.add_node(c);
-            let log = Log::open(
-                MemoryStorage::new(),
-                LogOptions {
-                    key: Some(key),
-                    ..LogOptions::default()
-                },
-            )
-            .expect("reader log");
+            let log = memory_reader(key);
             let core = sim.with(node, |e, _| e.add_core(log));
             readers.push((node, core));
         }
@@ -755,18 +749,8 @@ fn relay_chain_converges() {
         log.append_batch(&blocks).unwrap();
         let key = *log.key();
         sim.with(w, |e, _| e.add_core(log));
-        let reader = || {
-            Log::open(
-                MemoryStorage::new(),
-                LogOptions {
-                    key: Some(key),
-                    ..LogOptions::default()
-                },
-            )
-            .unwrap()
-        };
-        let ca = sim.with(a, |e, _| e.add_core(reader()));
-        let cb = sim.with(b, |e, _| e.add_core(reader()));
+        let ca = sim.with(a, |e, _| e.add_core(memory_reader(key)));
+        let cb = sim.with(b, |e, _| e.add_core(memory_reader(key)));
         sim.connect(w, a, LinkConfig::default());
         sim.connect(a, b, LinkConfig::default());
         let da = sim
@@ -812,14 +796,7 @@ fn pair(seed: u64, delay: Duration, reader_config: EndpointConfig) -> Pair {
     let log = Log::open(MemoryStorage::new(), options).unwrap();
     let key = *log.key();
     let wcore = sim.with(writer, |e, _| e.add_core(log));
-    let rlog = Log::open(
-        MemoryStorage::new(),
-        LogOptions {
-            key: Some(key),
-            ..LogOptions::default()
-        },
-    )
-    .unwrap();
+    let rlog = memory_reader(key);
     let rcore = sim.with(reader, |e, _| e.add_core(rlog));
     let link = sim.connect(
         writer,
@@ -1024,18 +1001,8 @@ fn reader_behind_a_relay_that_reorged_gets_the_new_length() {
     let log = Log::open(MemoryStorage::new(), options).unwrap();
     let key = *log.key();
     let wc = sim.with(w, |e, _| e.add_core(log));
-    let reader = || {
-        Log::open(
-            MemoryStorage::new(),
-            LogOptions {
-                key: Some(key),
-                ..LogOptions::default()
-            },
-        )
-        .unwrap()
-    };
-    let ac = sim.with(a, |e, _| e.add_core(reader()));
-    let bc = sim.with(b, |e, _| e.add_core(reader()));
+    let ac = sim.with(a, |e, _| e.add_core(memory_reader(key)));
+    let bc = sim.with(b, |e, _| e.add_core(memory_reader(key)));
     sim.connect(w, a, link);
     sim.connect(a, b, link);
     let ended = |sim: &Sim, node: NodeId, id: RequestId| {

@@ -25,6 +25,7 @@ use ferrocore::replication::{Endpoint, EndpointConfig, Event};
 use ferrocore::storage::MemoryStorage;
 use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
 use ferrocore::wire::stream::Entropy;
+use ferrocore_tests::memory_reader;
 
 /// Counts live heap bytes (for `idle-memory`), only while [`COUNTING`] is set: the other
 /// modes run threads on both cores, and one shared counter written by every allocation
@@ -71,18 +72,6 @@ fn arg(name: &str) -> Option<String> {
     argv.iter()
         .position(|a| a == name)
         .and_then(|i| argv.get(i + 1).cloned())
-}
-
-/// An empty in-memory reader of the core `key`.
-fn reader_log(key: [u8; 32]) -> Log<MemoryStorage> {
-    Log::open(
-        MemoryStorage::new(),
-        LogOptions {
-            key: Some(key),
-            ..LogOptions::default()
-        },
-    )
-    .unwrap()
 }
 
 fn writer_log(blocks: u64) -> Log<MemoryStorage> {
@@ -144,7 +133,7 @@ fn engine(blocks: u64) {
     let mut w = Endpoint::new(EndpointConfig::default());
     w.add_core(wlog);
     let mut r = Endpoint::new(EndpointConfig::default());
-    let core = r.add_core(reader_log(key));
+    let core = r.add_core(memory_reader(key));
     let t = Instant::now();
     let ws = w.connect(
         Role::Initiator,
@@ -179,7 +168,7 @@ fn idle_memory(peers: usize) {
     let mut readers = Vec::new();
     for p in 0..peers {
         let mut r = Endpoint::new(EndpointConfig::default());
-        let core = r.add_core(reader_log(key));
+        let core = r.add_core(memory_reader(key));
         let b = (p % 200) as u8 + 10;
         let ws = w.connect(
             Role::Initiator,
@@ -277,7 +266,7 @@ fn tcp(blocks: u64, samples: usize) {
     if std::env::args().any(|a| a == "--memory") {
         let wlog = writer_log(blocks);
         let key = *wlog.key();
-        let rlog = reader_log(key);
+        let rlog = memory_reader(key);
         tcp_with(
             wlog,
             rlog,
