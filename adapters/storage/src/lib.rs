@@ -345,10 +345,11 @@ impl Inner {
     /// the group. Every commit retires first, so commits land in order, one at a time.
     ///
     /// On error the group stays frozen and readable, and the next retire tries again.
-    /// Returns the retired group, for the caller to drop.
+    /// Returns the retired group (or one a read retired earlier), for the caller to drop.
     fn retire(&self, pending: &mut Pending) -> Result<Option<Arc<pending::Group>>, StorageError> {
         let Some(frozen) = pending.frozen_mut() else {
-            return Ok(None);
+            // A group a read retired (see `Pending::retire_landed`), if any.
+            return Ok(pending.take_frozen());
         };
         let landed = frozen.task.take().is_some_and(|task| {
             // The thread runs the commit under `guard`, so it does not panic.
@@ -654,7 +655,12 @@ impl Store {
         if self.inner.options.durability == Durability::Immediate {
             return None;
         }
-        self.pending().lookup(key)
+        let mut pending = self.pending();
+        if pending.retire_landed() {
+            // Reads that found nothing in the group went to the state before its commit.
+            self.forget_reads();
+        }
+        pending.lookup(key)
     }
 
     /// Commits the pending batches without fsync, so a database scan sees them.
@@ -962,7 +968,56 @@ fn successor(core: &[u8; 32]) -> Option<[u8; 32]> {
 
 #[cfg(test)]
 mod tests {
-    use super::successor;
+    use super::*;
+    use bytes::Bytes;
+    use ferrocore::storage::Storage;
+
+    #[test]
+    fn a_read_retires_a_group_whose_commit_landed_and_still_sees_its_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            durability: Durability::Eventual,
+            group_bytes: 64 << 10,
+            ..StoreOptions::default()
+        };
+        let store = Store::open(dir.path().join("db"), options).unwrap();
+        let mut core = store.core(&[3; 32]);
+        let block = |i: u64| Bytes::from(vec![i as u8; 4096]);
+        let mut i = 0;
+        while store.pending().frozen_mut().is_none() {
+            let mut batch = WriteBatch::new();
+            batch.put_block(i, block(i));
+            core.write(batch).unwrap();
+            i += 1;
+        }
+        // The frozen group's background commit lands; nothing joins it until a read.
+        while !store
+            .pending()
+            .frozen_mut()
+            .and_then(|f| f.task.as_ref())
+            .is_some_and(std::thread::JoinHandle::is_finished)
+        {
+            std::thread::yield_now();
+        }
+        assert_eq!(core.block(0).unwrap(), Some(block(0)));
+        assert!(
+            store.pending().frozen_mut().is_none(),
+            "the read retired it"
+        );
+        for j in 0..i {
+            assert_eq!(core.block(j).unwrap(), Some(block(j)), "block {j}");
+        }
+        // The next group commit frees the retired group and everything still reads back.
+        for j in i..i + 40 {
+            let mut batch = WriteBatch::new();
+            batch.put_block(j, block(j));
+            core.write(batch).unwrap();
+        }
+        store.flush().unwrap();
+        for j in 0..i + 40 {
+            assert_eq!(core.block(j).unwrap(), Some(block(j)), "block {j}");
+        }
+    }
 
     #[test]
     fn successor_carries_and_ends() {

@@ -35,6 +35,10 @@ pub(crate) struct Pending {
     active: Group,
     /// The previous group, handed to a background commit (see [`Frozen`]).
     frozen: Option<Frozen>,
+    /// A frozen group retired by a read once its commit landed
+    /// ([`retire_landed`](Self::retire_landed)), kept for the next background commit to
+    /// free: thousands of batches, which the reading thread need not spend time on.
+    landed: Option<Arc<Group>>,
 }
 
 /// A group of write batches committed together, with an index by record key.
@@ -45,7 +49,26 @@ pub(crate) struct Group {
     /// it. (foldhash, seeded per map: SipHash on these 41-byte keys was 5% of a receiving
     /// peer's work.)
     records: HashMap<[u8; KEY_LEN], Option<Bytes>, foldhash::fast::RandomState>,
+    /// The lowest and highest index the group wrote for each key prefix (core and kind),
+    /// so most lookups miss without touching the index: a peer serving old blocks while
+    /// its last writes wait in a group asked the index about every block and node it read.
+    spans: Vec<Span>,
     bytes: usize,
+}
+
+/// The indices a group wrote under one key prefix lie in `low..=high`.
+#[derive(Debug)]
+struct Span {
+    prefix: [u8; KEY_LEN - 8],
+    low: u64,
+    high: u64,
+}
+
+/// A key's prefix (core and kind) and index.
+fn split(key: &[u8; KEY_LEN]) -> (&[u8], u64) {
+    let (prefix, index) = key.split_at(KEY_LEN - 8);
+    let index: [u8; 8] = index.try_into().expect("8 bytes");
+    (prefix, u64::from_be_bytes(index))
 }
 
 impl Group {
@@ -55,7 +78,29 @@ impl Group {
     }
 
     fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<Option<Bytes>> {
+        let (prefix, index) = split(key);
+        let span = self.spans.iter().find(|s| s.prefix[..] == *prefix)?;
+        if !(span.low..=span.high).contains(&index) {
+            return None;
+        }
         self.records.get(key).cloned()
+    }
+
+    /// Records `v` as the latest word on `k`.
+    fn insert(&mut self, k: [u8; KEY_LEN], v: Option<Bytes>) {
+        let (prefix, index) = split(&k);
+        match self.spans.iter_mut().find(|s| s.prefix[..] == *prefix) {
+            Some(span) => {
+                span.low = span.low.min(index);
+                span.high = span.high.max(index);
+            }
+            None => self.spans.push(Span {
+                prefix: prefix.try_into().expect("prefix length"),
+                low: index,
+                high: index,
+            }),
+        }
+        self.records.insert(k, v);
     }
 }
 
@@ -124,7 +169,7 @@ impl Pending {
                 // Excluded by `can_hold`.
                 Op::DeleteNodes(_) | Op::DeleteBlocks(_) => continue,
             };
-            group.records.insert(k, v);
+            group.insert(k, v);
         }
         group.bytes = group.bytes.saturating_add(payload_bytes(&batch));
         group.batches.push((core, batch));
@@ -157,6 +202,7 @@ impl Pending {
                 self.active.records.len(),
                 foldhash::fast::RandomState::default(),
             ),
+            spans: Vec::new(),
             bytes: 0,
         };
         Arc::new(core::mem::replace(&mut self.active, next))
@@ -172,9 +218,36 @@ impl Pending {
         self.frozen.as_mut()
     }
 
-    /// Takes the frozen group out (its commit landed and reads no longer need it).
+    /// Takes the frozen group out (its commit landed and reads no longer need it), or else
+    /// a group [`retire_landed`](Self::retire_landed) set aside.
     pub(crate) fn take_frozen(&mut self) -> Option<Arc<Group>> {
-        self.frozen.take().map(|f| f.group)
+        self.frozen
+            .take()
+            .map(|f| f.group)
+            .or_else(|| self.landed.take())
+    }
+
+    /// If the frozen group's background commit has finished, joins it without waiting:
+    /// when it landed, the group stops being read (it is set aside for the next background
+    /// commit to free) and `true` is returned, so the caller drops reads from before that
+    /// commit; when it failed, the group stays frozen for the next retire to commit again.
+    /// A peer serving a core written long ago would otherwise look every read up in its
+    /// last group for good.
+    pub(crate) fn retire_landed(&mut self) -> bool {
+        let Some(frozen) = self.frozen.as_mut() else {
+            return false;
+        };
+        if !frozen.task.as_ref().is_some_and(JoinHandle::is_finished) {
+            return false;
+        }
+        let landed = frozen
+            .task
+            .take()
+            .is_some_and(|task| task.join().is_ok_and(|result| result.is_ok()));
+        if landed {
+            self.landed = self.frozen.take().map(|f| f.group);
+        }
+        landed
     }
 }
 
@@ -234,5 +307,35 @@ mod tests {
         assert!(p.would_overflow(&big, MAX_PENDING_BYTES));
         p.clear();
         assert!(p.is_empty() && p.lookup(&key(&core, Kind::Block, 3)).is_none());
+    }
+
+    proptest::proptest! {
+        /// A group's lookups (span check, then the index) answer as a plain map of its
+        /// writes does, for keys inside, outside and at the edges of each span.
+        #[test]
+        fn group_lookups_match_a_map(
+            writes in proptest::collection::vec(
+                (0u8..3, 0usize..3, proptest::prop_oneof![0u64..40, u64::MAX - 3..=u64::MAX], proptest::bool::ANY),
+                0..60,
+            ),
+            probes in proptest::collection::vec(
+                (0u8..3, 0usize..3, proptest::prop_oneof![0u64..45, u64::MAX - 5..=u64::MAX]),
+                0..80,
+            ),
+        ) {
+            let kinds = [Kind::Block, Kind::Node, Kind::BitfieldPage];
+            let mut group = Group::default();
+            let mut model = std::collections::BTreeMap::new();
+            for (c, kind, index, put) in writes {
+                let k = key(&[c; 32], kinds[kind], index);
+                let v = put.then(|| Bytes::from(index.to_le_bytes().to_vec()));
+                group.insert(k, v.clone());
+                model.insert(k, v);
+            }
+            for (c, kind, index) in probes {
+                let k = key(&[c; 32], kinds[kind], index);
+                proptest::prop_assert_eq!(group.lookup(&k), model.get(&k).cloned());
+            }
+        }
     }
 }
