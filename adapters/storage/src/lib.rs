@@ -356,11 +356,7 @@ impl Inner {
             // A group a read retired (see `Pending::retire_landed`), if any.
             return Ok(pending.take_frozen());
         };
-        let landed = frozen.task.take().is_some_and(|task| {
-            // The thread runs the commit under `guard`, so it does not panic.
-            task.join().is_ok_and(|result| result.is_ok())
-        });
-        if !landed {
+        if !frozen.join() {
             let batches = frozen.group.batches();
             guard(Record::Database, || {
                 commit_batches(

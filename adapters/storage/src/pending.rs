@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use ferrocore::storage::{Op, StorageError, WriteBatch};
 
-use crate::record::{self, key, Kind, KEY_LEN};
+use crate::record::{self, key, split_prefix, Kind, KEY_LEN};
 
 /// Pending bytes (payloads of puts) past which a group is committed, by default.
 pub(crate) const MAX_PENDING_BYTES: usize = 8 << 20;
@@ -64,13 +64,6 @@ struct Span {
     high: u64,
 }
 
-/// A key's prefix (core and kind) and index.
-fn split(key: &[u8; KEY_LEN]) -> (&[u8], u64) {
-    let (prefix, index) = key.split_at(KEY_LEN - 8);
-    let index: [u8; 8] = index.try_into().expect("8 bytes");
-    (prefix, u64::from_be_bytes(index))
-}
-
 impl Group {
     /// The group's batches, oldest first.
     pub(crate) fn batches(&self) -> &[([u8; 32], WriteBatch)] {
@@ -78,8 +71,8 @@ impl Group {
     }
 
     fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<Option<Bytes>> {
-        let (prefix, index) = split(key);
-        let span = self.spans.iter().find(|s| s.prefix[..] == *prefix)?;
+        let (prefix, index) = split_prefix(key);
+        let span = self.spans.iter().find(|s| s.prefix == *prefix)?;
         if !(span.low..=span.high).contains(&index) {
             return None;
         }
@@ -88,14 +81,14 @@ impl Group {
 
     /// Records `v` as the latest word on `k`.
     fn insert(&mut self, k: [u8; KEY_LEN], v: Option<Bytes>) {
-        let (prefix, index) = split(&k);
-        match self.spans.iter_mut().find(|s| s.prefix[..] == *prefix) {
+        let (prefix, index) = split_prefix(&k);
+        match self.spans.iter_mut().find(|s| s.prefix == *prefix) {
             Some(span) => {
                 span.low = span.low.min(index);
                 span.high = span.high.max(index);
             }
             None => self.spans.push(Span {
-                prefix: prefix.try_into().expect("prefix length"),
+                prefix: *prefix,
                 low: index,
                 high: index,
             }),
@@ -113,6 +106,17 @@ pub(crate) struct Frozen {
     pub(crate) group: Arc<Group>,
     /// The commit, until joined. `None` after a commit that failed, which the store retries.
     pub(crate) task: Option<JoinHandle<Result<(), StorageError>>>,
+}
+
+impl Frozen {
+    /// Joins the commit (waiting for it if it runs) and tells whether it landed; false
+    /// after a commit that failed, now or before (the group then stays for a retry).
+    pub(crate) fn join(&mut self) -> bool {
+        // The thread runs the commit under the store's panic guard, so it does not panic.
+        self.task
+            .take()
+            .is_some_and(|task| task.join().is_ok_and(|result| result.is_ok()))
+    }
 }
 
 impl Pending {
@@ -240,10 +244,7 @@ impl Pending {
         if !frozen.task.as_ref().is_some_and(JoinHandle::is_finished) {
             return false;
         }
-        let landed = frozen
-            .task
-            .take()
-            .is_some_and(|task| task.join().is_ok_and(|result| result.is_ok()));
+        let landed = frozen.join();
         if landed {
             self.landed = self.frozen.take().map(|f| f.group);
         }

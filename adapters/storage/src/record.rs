@@ -47,6 +47,16 @@ pub(crate) fn key(core: &[u8; 32], kind: Kind, index: u64) -> [u8; KEY_LEN] {
     k
 }
 
+/// A key's prefix (core and kind) and its index: the records of one kind of one core share
+/// the prefix.
+pub(crate) fn split_prefix(key: &[u8; KEY_LEN]) -> (&[u8; KEY_LEN - 8], u64) {
+    let (prefix, index) = key.split_at(KEY_LEN - 8);
+    (
+        prefix.try_into().expect("prefix length"),
+        u64::from_be_bytes(index.try_into().expect("8 bytes")),
+    )
+}
+
 /// The core and index of a key this crate wrote, or `None` for a key of another shape.
 pub(crate) fn split_key(key: &[u8]) -> Option<([u8; 32], u64)> {
     let core: [u8; 32] = key.get(..32)?.try_into().ok()?;
