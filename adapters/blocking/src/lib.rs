@@ -66,13 +66,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrocore::replication::{
-    CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionError, SessionId,
-    TransportError,
+    CoreId, Endpoint, EndpointConfig, Event, RequestId, SessionError, SessionId, TransportError,
 };
 use ferrocore::storage::Storage;
 use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
-use ferrocore::wire::stream::Entropy;
 use ferrocore::Log;
+use ferrocore_driver::{Channel, Command as Op, Requests, Span};
 
 pub use ferrocore;
 
@@ -100,55 +99,10 @@ const LINGER: Duration = Duration::from_secs(5);
 /// Messages (commands and socket input) that may wait for the driver.
 const QUEUE: usize = 256;
 
-/// Why a [`Node`] operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// A socket operation (bind, connect) or spawning a thread failed.
-    #[error("I/O: {0}")]
-    Io(#[from] std::io::Error),
-    /// The core refused a local operation (append, truncate, a read), or storage failed.
-    #[error(transparent)]
-    Core(#[from] ferrocore::Error),
-    /// A replication request (get, download, update) ended without its result.
-    #[error("request failed: {0}")]
-    Request(#[from] RequestError),
-    /// No core with this id was added to the node.
-    #[error("no such core")]
-    NoSuchCore,
-    /// The OS random number generator failed.
-    #[error("OS random number generator: {0}")]
-    Random(getrandom::Error),
-    /// The node's driver has shut down.
-    #[error("the node has shut down")]
-    Shutdown,
-}
-
-/// A snapshot of a core's state, from [`Node::info`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CoreInfo {
-    /// The core key.
-    pub key: [u8; 32],
-    /// The discovery key.
-    pub discovery_key: [u8; 32],
-    /// The signed length.
-    pub length: u64,
-    /// Blocks held contiguously from 0.
-    pub contiguous_length: u64,
-    /// The user-visible byte length.
-    pub byte_length: u64,
-    /// The fork id.
-    pub fork: u64,
-    /// True if this node can append (holds the secret key).
-    pub writable: bool,
-    /// Peers replicating the core with us.
-    pub peers: usize,
-}
+pub use ferrocore_driver::{CoreInfo, Error};
 
 /// A one-shot reply.
 type Reply<T> = SyncSender<Result<T, Error>>;
-type Call<S> = Box<dyn FnOnce(&mut Endpoint<S>) + Send>;
 
 fn reply<T>() -> (Reply<T>, Receiver<Result<T, Error>>) {
     mpsc::sync_channel(1)
@@ -156,18 +110,10 @@ fn reply<T>() -> (Reply<T>, Receiver<Result<T, Error>>) {
 
 /// Everything the driver thread waits for.
 enum Msg<S: Storage> {
-    AddCore(Box<Log<S>>, Reply<CoreId>),
+    /// What every adapter handles alike.
+    Node(Op<Blocking, S>),
     Attach(TcpStream, Role, Reply<SessionId>),
     Listen(TcpListener, Reply<SocketAddr>),
-    Append(CoreId, Vec<Bytes>, Reply<u64>),
-    Truncate(CoreId, u64, Reply<()>),
-    Get(CoreId, u64, Option<Duration>, Reply<Bytes>),
-    Download(CoreId, Span, Reply<()>, Reply<RequestId>),
-    Update(CoreId, Option<Duration>, Reply<u64>),
-    Cancel(RequestId),
-    Info(CoreId, Reply<CoreInfo>),
-    Close(SessionId),
-    Call(Call<S>),
     /// From [`Node::shutdown`] (with a reply) or the last handle's drop.
     Shutdown(Option<SyncSender<Endpoint<S>>>),
     /// The session's socket reported end of input.
@@ -179,9 +125,15 @@ enum Msg<S: Storage> {
     Accepted(TcpStream),
 }
 
-enum Span {
-    Range(u64, Option<u64>),
-    Blocks(Vec<u64>),
+/// Replies go over synchronous channels of capacity 1.
+struct Blocking;
+
+impl Channel for Blocking {
+    type Reply<T> = Reply<T>;
+
+    fn send<T>(reply: Reply<T>, result: Result<T, Error>) {
+        let _ = reply.try_send(result);
+    }
 }
 
 type Subscribers = Arc<Mutex<Vec<SyncSender<Event>>>>;
@@ -252,12 +204,6 @@ impl<S: Storage> std::fmt::Debug for Node<S> {
     }
 }
 
-fn random<const N: usize>() -> Result<[u8; N], Error> {
-    let mut out = [0u8; N];
-    getrandom::getrandom(&mut out).map_err(Error::Random)?;
-    Ok(out)
-}
-
 impl<S: Storage + Send + 'static> Node<S> {
     /// Starts a node (its driver thread) with a random static Noise key pair.
     ///
@@ -265,7 +211,7 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// [`Error::Random`] if the OS random number generator fails; [`Error::Io`] if the
     /// thread cannot be spawned.
     pub fn new(config: EndpointConfig) -> Result<Self, Error> {
-        Self::with_key_pair(config, NoiseKeyPair::from_seed(random()?))
+        Self::with_key_pair(config, NoiseKeyPair::from_seed(ferrocore_driver::random()?))
     }
 
     /// Starts a node whose connections authenticate with `key_pair`.
@@ -290,9 +236,8 @@ impl<S: Storage + Send + 'static> Node<S> {
             inbox: inbox.clone(),
             woken,
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
-            appended: Vec::new(),
             links: HashMap::new(),
-            pending: HashMap::new(),
+            requests: Requests::new(),
             subscribers: subscribers.clone(),
             listeners: Vec::new(),
         };
@@ -358,7 +303,7 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// # Errors
     /// [`Error::Shutdown`].
     pub fn add_core(&self, log: Log<S>) -> Result<CoreId, Error> {
-        self.ask(|tx| Msg::AddCore(Box::new(log), tx))
+        self.ask(|tx| Msg::Node(Op::AddCore(Box::new(log), tx)))
     }
 
     /// Appends blocks to a writable core (one signature for the batch); returns the new
@@ -367,7 +312,7 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// # Errors
     /// [`Error::Core`] if the core is not writable or storage fails.
     pub fn append(&self, core: CoreId, blocks: Vec<Bytes>) -> Result<u64, Error> {
-        self.ask(|tx| Msg::Append(core, blocks, tx))
+        self.ask(|tx| Msg::Node(Op::Append(core, blocks, tx)))
     }
 
     /// Truncates a writable core to `length` blocks (a new fork).
@@ -375,17 +320,17 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// # Errors
     /// [`Error::Core`] if the core is not writable or storage fails.
     pub fn truncate(&self, core: CoreId, length: u64) -> Result<(), Error> {
-        self.ask(|tx| Msg::Truncate(core, length, tx))
+        self.ask(|tx| Msg::Node(Op::Truncate(core, length, tx)))
     }
 
     /// Block `index`: from local storage, or from the first peer that has it, waiting for
-    /// it to be appended if need be. `timeout` bounds the wait ([`RequestError::Timeout`]);
+    /// it to be appended if need be. `timeout` bounds the wait ([`RequestError::Timeout`](ferrocore::replication::RequestError::Timeout));
     /// without one this blocks until the block arrives or the node shuts down.
     ///
     /// # Errors
     /// [`Error::Request`] when the request fails or times out.
     pub fn get(&self, core: CoreId, index: u64, timeout: Option<Duration>) -> Result<Bytes, Error> {
-        self.ask(|tx| Msg::Get(core, index, timeout, tx))
+        self.ask(|tx| Msg::Node(Op::Get(core, index, timeout, tx)))
     }
 
     /// Downloads blocks `start..end` (`end: None`: from `start` on, following appends
@@ -417,7 +362,7 @@ impl<S: Storage + Send + 'static> Node<S> {
 
     fn start_download(&self, core: CoreId, span: Span) -> Result<DownloadHandle<S>, Error> {
         let (done, done_rx) = reply();
-        let request = self.ask(|tx| Msg::Download(core, span, done, tx))?;
+        let request = self.ask(|tx| Msg::Node(Op::Download(core, span, done, tx)))?;
         Ok(DownloadHandle {
             request,
             done: done_rx,
@@ -431,12 +376,12 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// # Errors
     /// [`Error::Request`] when it fails or times out.
     pub fn update(&self, core: CoreId, timeout: Option<Duration>) -> Result<u64, Error> {
-        self.ask(|tx| Msg::Update(core, timeout, tx))
+        self.ask(|tx| Msg::Node(Op::Update(core, timeout, tx)))
     }
 
     /// Cancels a request (a download by its [`DownloadHandle::request`]).
     pub fn cancel(&self, request: RequestId) {
-        let _ = self.send(Msg::Cancel(request));
+        let _ = self.send(Msg::Node(Op::Cancel(request)));
     }
 
     /// A core's lengths, fork and peer count.
@@ -444,7 +389,7 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// # Errors
     /// [`Error::NoSuchCore`].
     pub fn info(&self, core: CoreId) -> Result<CoreInfo, Error> {
-        self.ask(|tx| Msg::Info(core, tx))
+        self.ask(|tx| Msg::Node(Op::Info(core, tx)))
     }
 
     /// Every [`Event`] of the node from now on, until the receiver is dropped. A subscriber
@@ -458,7 +403,7 @@ impl<S: Storage + Send + 'static> Node<S> {
 
     /// Ends a connection in order.
     pub fn close(&self, session: SessionId) {
-        let _ = self.send(Msg::Close(session));
+        let _ = self.send(Msg::Node(Op::Close(session)));
     }
 
     /// Sends an extension message on a core's channel with a peer.
@@ -489,9 +434,9 @@ impl<S: Storage + Send + 'static> Node<S> {
         f: impl FnOnce(&mut Endpoint<S>) -> R + Send + 'static,
     ) -> Result<R, Error> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Msg::Call(Box::new(move |ep| {
+        self.send(Msg::Node(Op::Call(Box::new(move |ep| {
             let _ = tx.send(f(ep));
-        })))?;
+        }))))?;
         rx.recv().map_err(|_| Error::Shutdown)
     }
 
@@ -525,7 +470,7 @@ impl<S: Storage + Send + 'static> DownloadHandle<S> {
         self.request
     }
 
-    /// Cancels the download: waiting on it yields [`RequestError::Cancelled`].
+    /// Cancels the download: waiting on it yields [`RequestError::Cancelled`](ferrocore::replication::RequestError::Cancelled).
     pub fn cancel(&self) {
         self.node.cancel(self.request);
     }
@@ -559,7 +504,11 @@ impl<S: Storage + Send + 'static> DownloadHandle<S> {
 impl<S: Storage> Drop for DownloadHandle<S> {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.node.shared.inbox.send(Msg::Cancel(self.request));
+            let _ = self
+                .node
+                .shared
+                .inbox
+                .send(Msg::Node(Op::Cancel(self.request)));
         }
     }
 }
@@ -613,12 +562,6 @@ struct Link {
     reading: bool,
 }
 
-enum Pending {
-    Get(Reply<Bytes>),
-    Download(Reply<()>),
-    Update(Reply<u64>),
-}
-
 struct Listening {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
@@ -633,10 +576,10 @@ struct Driver<S: Storage> {
     woken: UnixStream,
     /// Socket input is read into this buffer and handed to the endpoint in pieces.
     read_buf: Box<[u8]>,
-    /// Replies to appends, sent at the end of the next [`flush`](Self::flush).
-    appended: Vec<(Reply<u64>, Result<u64, Error>)>,
     links: HashMap<SessionId, Link>,
-    pending: HashMap<RequestId, Pending>,
+    /// Outstanding requests, and replies to appends (sent at the end of the next
+    /// [`flush`](Self::flush)).
+    requests: Requests<Blocking, S>,
     subscribers: Subscribers,
     listeners: Vec<Listening>,
 }
@@ -767,9 +710,7 @@ impl<S: Storage + Send + 'static> Driver<S> {
                 break;
             }
         }
-        for (tx, result) in self.appended.drain(..) {
-            let _ = tx.send(result);
-        }
+        self.requests.answer_appends();
     }
 
     fn flush_transmit(&mut self) -> bool {
@@ -813,43 +754,20 @@ impl<S: Storage + Send + 'static> Driver<S> {
     }
 
     fn on_event(&mut self, event: Event) {
-        match &event {
-            Event::Get {
-                request, result, ..
-            } => {
-                if let Some(Pending::Get(tx)) = self.pending.remove(request) {
-                    let _ = tx.send(result.clone().map_err(Error::Request));
+        self.requests.on_event(&event);
+        if let Event::Closed { session, error } = &event {
+            // Whatever the endpoint queued for the session goes out first.
+            self.flush_transmit();
+            if let Some(link) = self.links.remove(session) {
+                link.backlog.close();
+                if error.as_ref().is_none_or(SessionError::is_orderly) {
+                    // The writer writes what is queued (blocking at most LINGER per
+                    // write), then shuts the socket down, which ends the reader.
+                    let _ = link.stream.set_write_timeout(Some(LINGER));
+                } else {
+                    let _ = link.stream.shutdown(Shutdown::Both);
                 }
             }
-            Event::Download {
-                request, result, ..
-            } => {
-                if let Some(Pending::Download(tx)) = self.pending.remove(request) {
-                    let _ = tx.send(result.clone().map_err(Error::Request));
-                }
-            }
-            Event::Update {
-                request, result, ..
-            } => {
-                if let Some(Pending::Update(tx)) = self.pending.remove(request) {
-                    let _ = tx.send(result.clone().map_err(Error::Request));
-                }
-            }
-            Event::Closed { session, error } => {
-                // Whatever the endpoint queued for the session goes out first.
-                self.flush_transmit();
-                if let Some(link) = self.links.remove(session) {
-                    link.backlog.close();
-                    if error.as_ref().is_none_or(SessionError::is_orderly) {
-                        // The writer writes what is queued (blocking at most LINGER per
-                        // write), then shuts the socket down, which ends the reader.
-                        let _ = link.stream.set_write_timeout(Some(LINGER));
-                    } else {
-                        let _ = link.stream.shutdown(Shutdown::Both);
-                    }
-                }
-            }
-            _ => {}
         }
         let mut subscribers = lock(&self.subscribers);
         subscribers.retain(|s| match s.try_send(event.clone()) {
@@ -859,10 +777,7 @@ impl<S: Storage + Send + 'static> Driver<S> {
     }
 
     fn attach(&mut self, stream: TcpStream, role: Role) -> Result<SessionId, Error> {
-        let entropy = Entropy {
-            ephemeral_seed: random()?,
-            header: random()?,
-        };
+        let entropy = ferrocore_driver::entropy()?;
         // Without TCP_NODELAY, Nagle's algorithm holds small records (live latency ~55 ms
         // instead of ~2 ms).
         let _ = stream.set_nodelay(true);
@@ -904,10 +819,6 @@ impl<S: Storage + Send + 'static> Driver<S> {
         Ok(addr)
     }
 
-    fn core_exists(&self, core: CoreId) -> bool {
-        self.endpoint.log(core).is_some()
-    }
-
     fn on_msg(&mut self, msg: Msg<S>) {
         let now = self.now();
         match msg {
@@ -918,99 +829,13 @@ impl<S: Storage + Send + 'static> Driver<S> {
                 // Only the OS RNG or thread spawning can fail; the connection is dropped.
                 let _ = self.attach(stream, Role::Responder);
             }
-            Msg::AddCore(log, tx) => {
-                let _ = tx.send(Ok(self.endpoint.add_core(*log)));
-            }
             Msg::Attach(stream, role, tx) => {
                 let _ = tx.send(self.attach(stream, role));
             }
             Msg::Listen(listener, tx) => {
                 let _ = tx.send(self.listen(listener));
             }
-            Msg::Append(core, blocks, tx) => {
-                let result = match self.endpoint.log_mut(core) {
-                    Some(log) => log
-                        .append_batch(&blocks)
-                        .map(|o| o.length)
-                        .map_err(Error::Core),
-                    None => Err(Error::NoSuchCore),
-                };
-                // Answered by `flush`, once the peers were sent the new length.
-                self.appended.push((tx, result));
-            }
-            Msg::Truncate(core, length, tx) => {
-                let result = match self.endpoint.log_mut(core) {
-                    Some(log) => log.truncate(length, None).map_err(Error::Core),
-                    None => Err(Error::NoSuchCore),
-                };
-                let _ = tx.send(result);
-            }
-            Msg::Get(core, index, timeout, tx) => {
-                if !self.core_exists(core) {
-                    let _ = tx.send(Err(Error::NoSuchCore));
-                    return;
-                }
-                match self.endpoint.get(core, index, timeout.map(|t| now + t)) {
-                    Ok(id) => {
-                        self.pending.insert(id, Pending::Get(tx));
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Error::Core(e)));
-                    }
-                }
-            }
-            Msg::Download(core, span, done, tx) => {
-                if !self.core_exists(core) {
-                    let _ = tx.send(Err(Error::NoSuchCore));
-                    return;
-                }
-                let started = match span {
-                    Span::Range(start, end) => self.endpoint.download(core, start, end, None),
-                    Span::Blocks(blocks) => self.endpoint.download_blocks(core, &blocks, None),
-                };
-                match started {
-                    Ok(id) => {
-                        self.pending.insert(id, Pending::Download(done));
-                        let _ = tx.send(Ok(id));
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Error::Core(e)));
-                    }
-                }
-            }
-            Msg::Update(core, timeout, tx) => {
-                if !self.core_exists(core) {
-                    let _ = tx.send(Err(Error::NoSuchCore));
-                    return;
-                }
-                match self.endpoint.update(core, timeout.map(|t| now + t)) {
-                    Ok(id) => {
-                        self.pending.insert(id, Pending::Update(tx));
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Error::Core(e)));
-                    }
-                }
-            }
-            Msg::Cancel(id) => {
-                self.endpoint.cancel(id);
-            }
-            Msg::Info(core, tx) => {
-                let peers = self.endpoint.peers(core).len();
-                let info = self.endpoint.log(core).map(|log| CoreInfo {
-                    key: *log.key(),
-                    discovery_key: *log.discovery_key(),
-                    length: log.length(),
-                    contiguous_length: log.contiguous_length(),
-                    byte_length: log.byte_length(),
-                    fork: log.fork(),
-                    writable: log.writable(),
-                    peers,
-                });
-                let _ = tx.send(info.ok_or(Error::NoSuchCore));
-            }
-            Msg::Close(session) => self.endpoint.close(session),
-            Msg::Call(f) => f(&mut self.endpoint),
+            Msg::Node(op) => self.requests.handle(&mut self.endpoint, now, op),
             // Handled by `run`.
             Msg::Shutdown(_) => {}
         }
@@ -1036,7 +861,7 @@ impl<S: Storage + Send + 'static> Driver<S> {
         }
         self.flush();
         // Pending requests fail with `Error::Shutdown` as their replies are dropped.
-        self.pending.clear();
+        self.requests.clear();
     }
 }
 

@@ -53,13 +53,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrocore::replication::{
-    CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionError, SessionId,
-    TransportError,
+    CoreId, Endpoint, EndpointConfig, Event, RequestId, SessionError, SessionId, TransportError,
 };
 use ferrocore::storage::Storage;
 use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
-use ferrocore::wire::stream::Entropy;
 use ferrocore::Log;
+use ferrocore_driver::{Channel, Command as Op, Requests, Span};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -88,74 +87,31 @@ const LINGER: Duration = Duration::from_secs(5);
 /// Input chunks (from all connections) that may wait for the driver.
 const NET_QUEUE: usize = 64;
 
-/// Why a [`Node`] operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// A socket operation (bind, connect, accept) failed.
-    #[error("I/O: {0}")]
-    Io(#[from] std::io::Error),
-    /// The core refused a local operation (append, truncate, a read), or storage failed.
-    #[error(transparent)]
-    Core(#[from] ferrocore::Error),
-    /// A replication request (get, download, update) ended without its result.
-    #[error("request failed: {0}")]
-    Request(#[from] RequestError),
-    /// No core with this id was added to the node.
-    #[error("no such core")]
-    NoSuchCore,
-    /// The OS random number generator failed.
-    #[error("OS random number generator: {0}")]
-    Random(getrandom::Error),
-    /// The node's driver has shut down.
-    #[error("the node has shut down")]
-    Shutdown,
-}
-
-/// A snapshot of a core's state, from [`Node::info`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CoreInfo {
-    /// The core key.
-    pub key: [u8; 32],
-    /// The discovery key.
-    pub discovery_key: [u8; 32],
-    /// The signed length.
-    pub length: u64,
-    /// Blocks held contiguously from 0.
-    pub contiguous_length: u64,
-    /// The user-visible byte length.
-    pub byte_length: u64,
-    /// The fork id.
-    pub fork: u64,
-    /// True if this node can append (holds the secret key).
-    pub writable: bool,
-    /// Peers replicating the core with us.
-    pub peers: usize,
-}
+pub use ferrocore_driver::{CoreInfo, Error};
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
-type Call<S> = Box<dyn FnOnce(&mut Endpoint<S>) + Send>;
 
-enum Command<S: Storage> {
-    AddCore(Box<Log<S>>, Reply<CoreId>),
-    Attach(TcpStream, Role, Reply<SessionId>),
-    Listen(TcpListener),
-    Append(CoreId, Vec<Bytes>, Reply<u64>),
-    Truncate(CoreId, u64, Reply<()>),
-    Get(CoreId, u64, Option<Duration>, Reply<Bytes>),
-    Download(CoreId, Span, Reply<()>, Reply<RequestId>),
-    Update(CoreId, Option<Duration>, Reply<u64>),
-    Cancel(RequestId),
-    Info(CoreId, Reply<CoreInfo>),
-    Close(SessionId),
-    Call(Call<S>),
-    Shutdown(oneshot::Sender<Endpoint<S>>),
+/// Replies go over Tokio one-shot channels.
+struct Tokio;
+
+impl Channel for Tokio {
+    type Reply<T> = Reply<T>;
+
+    fn send<T>(reply: Reply<T>, result: Result<T, Error>) {
+        let _ = reply.send(result);
+    }
+
+    fn is_closed<T>(reply: &Reply<T>) -> bool {
+        reply.is_closed()
+    }
 }
 
-enum Span {
-    Range(u64, Option<u64>),
-    Blocks(Vec<u64>),
+enum Command<S: Storage> {
+    /// What every adapter handles alike.
+    Node(Op<Tokio, S>),
+    Attach(TcpStream, Role, Reply<SessionId>),
+    Listen(TcpListener),
+    Shutdown(oneshot::Sender<Endpoint<S>>),
 }
 
 /// What the socket tasks tell the driver.
@@ -196,12 +152,6 @@ impl<S: Storage> std::fmt::Debug for Node<S> {
     }
 }
 
-fn random<const N: usize>() -> Result<[u8; N], Error> {
-    let mut out = [0u8; N];
-    getrandom::getrandom(&mut out).map_err(Error::Random)?;
-    Ok(out)
-}
-
 impl<S: Storage + Send + 'static> Node<S> {
     /// Starts a node with a random static Noise key pair.
     ///
@@ -213,7 +163,7 @@ impl<S: Storage + Send + 'static> Node<S> {
     pub fn new(config: EndpointConfig) -> Result<Self, Error> {
         Ok(Self::with_key_pair(
             config,
-            NoiseKeyPair::from_seed(random()?),
+            NoiseKeyPair::from_seed(ferrocore_driver::random()?),
         ))
     }
 
@@ -232,7 +182,7 @@ impl<S: Storage + Send + 'static> Node<S> {
             origin: Instant::now(),
             key_pair,
             conns: HashMap::new(),
-            pending: HashMap::new(),
+            requests: Requests::new(),
             events: events.clone(),
             net,
             listeners: Vec::new(),
@@ -297,7 +247,7 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// [`Error::Shutdown`].
     pub async fn add_core(&self, log: Log<S>) -> Result<CoreId, Error> {
         let (tx, rx) = oneshot::channel();
-        self.send(Command::AddCore(Box::new(log), tx))?;
+        self.send(Command::Node(Op::AddCore(Box::new(log), tx)))?;
         rx.await.unwrap_or(Err(Error::Shutdown))
     }
 
@@ -307,7 +257,8 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// # Errors
     /// [`Error::Core`] if the core is not writable or storage fails.
     pub async fn append(&self, core: CoreId, blocks: Vec<Bytes>) -> Result<u64, Error> {
-        self.ask(|tx| Command::Append(core, blocks, tx)).await
+        self.ask(|tx| Command::Node(Op::Append(core, blocks, tx)))
+            .await
     }
 
     /// Truncates a writable core to `length` blocks (a new fork).
@@ -315,11 +266,12 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// # Errors
     /// [`Error::Core`] if the core is not writable or storage fails.
     pub async fn truncate(&self, core: CoreId, length: u64) -> Result<(), Error> {
-        self.ask(|tx| Command::Truncate(core, length, tx)).await
+        self.ask(|tx| Command::Node(Op::Truncate(core, length, tx)))
+            .await
     }
 
     /// Block `index`: from local storage, or from the first peer that has it, waiting for
-    /// it to be appended if need be. `timeout` bounds the wait ([`RequestError::Timeout`]).
+    /// it to be appended if need be. `timeout` bounds the wait ([`RequestError::Timeout`](ferrocore::replication::RequestError::Timeout)).
     /// Dropping the future cancels the request (when the node takes its next command).
     ///
     /// # Errors
@@ -330,7 +282,8 @@ impl<S: Storage + Send + 'static> Node<S> {
         index: u64,
         timeout: Option<Duration>,
     ) -> Result<Bytes, Error> {
-        self.ask(|tx| Command::Get(core, index, timeout, tx)).await
+        self.ask(|tx| Command::Node(Op::Get(core, index, timeout, tx)))
+            .await
     }
 
     /// Downloads blocks `start..end` (`end: None`: from `start` on, following appends
@@ -363,7 +316,7 @@ impl<S: Storage + Send + 'static> Node<S> {
     async fn start_download(&self, core: CoreId, span: Span) -> Result<DownloadHandle<S>, Error> {
         let (done, done_rx) = oneshot::channel();
         let request = self
-            .ask(|tx| Command::Download(core, span, done, tx))
+            .ask(|tx| Command::Node(Op::Download(core, span, done, tx)))
             .await?;
         Ok(DownloadHandle {
             request,
@@ -378,12 +331,13 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// # Errors
     /// [`Error::Request`] when it fails or times out.
     pub async fn update(&self, core: CoreId, timeout: Option<Duration>) -> Result<u64, Error> {
-        self.ask(|tx| Command::Update(core, timeout, tx)).await
+        self.ask(|tx| Command::Node(Op::Update(core, timeout, tx)))
+            .await
     }
 
     /// Cancels a request (a download by its [`DownloadHandle::request`]).
     pub fn cancel(&self, request: RequestId) {
-        let _ = self.send(Command::Cancel(request));
+        let _ = self.send(Command::Node(Op::Cancel(request)));
     }
 
     /// A core's lengths, fork and peer count.
@@ -391,7 +345,7 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// # Errors
     /// [`Error::NoSuchCore`].
     pub async fn info(&self, core: CoreId) -> Result<CoreInfo, Error> {
-        self.ask(|tx| Command::Info(core, tx)).await
+        self.ask(|tx| Command::Node(Op::Info(core, tx))).await
     }
 
     /// Every [`Event`] of the node from now on. A subscriber more than [`EVENT_CAPACITY`]
@@ -403,7 +357,7 @@ impl<S: Storage + Send + 'static> Node<S> {
 
     /// Ends a connection in order.
     pub fn close(&self, session: SessionId) {
-        let _ = self.send(Command::Close(session));
+        let _ = self.send(Command::Node(Op::Close(session)));
     }
 
     /// Sends an extension message on a core's channel with a peer.
@@ -433,9 +387,9 @@ impl<S: Storage + Send + 'static> Node<S> {
         f: impl FnOnce(&mut Endpoint<S>) -> R + Send + 'static,
     ) -> Result<R, Error> {
         let (tx, rx) = oneshot::channel();
-        self.send(Command::Call(Box::new(move |ep| {
+        self.send(Command::Node(Op::Call(Box::new(move |ep| {
             let _ = tx.send(f(ep));
-        })))?;
+        }))))?;
         rx.await.map_err(|_| Error::Shutdown)
     }
 
@@ -469,7 +423,7 @@ impl<S: Storage + Send + 'static> DownloadHandle<S> {
         self.request
     }
 
-    /// Cancels the download: awaiting it yields [`RequestError::Cancelled`].
+    /// Cancels the download: awaiting it yields [`RequestError::Cancelled`](ferrocore::replication::RequestError::Cancelled).
     pub fn cancel(&self) {
         self.node.cancel(self.request);
     }
@@ -488,7 +442,10 @@ impl<S: Storage> Future for DownloadHandle<S> {
 impl<S: Storage> Drop for DownloadHandle<S> {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.node.commands.send(Command::Cancel(self.request));
+            let _ = self
+                .node
+                .commands
+                .send(Command::Node(Op::Cancel(self.request)));
         }
     }
 }
@@ -527,28 +484,12 @@ struct Conn {
     writer: JoinHandle<()>,
 }
 
-enum Pending {
-    Get(Reply<Bytes>),
-    Download(Reply<()>),
-    Update(Reply<u64>),
-}
-
-impl Pending {
-    fn is_closed(&self) -> bool {
-        match self {
-            Pending::Get(tx) => tx.is_closed(),
-            Pending::Download(tx) => tx.is_closed(),
-            Pending::Update(tx) => tx.is_closed(),
-        }
-    }
-}
-
 struct Driver<S: Storage> {
     endpoint: Endpoint<S>,
     origin: Instant,
     key_pair: NoiseKeyPair,
     conns: HashMap<SessionId, Conn>,
-    pending: HashMap<RequestId, Pending>,
+    requests: Requests<Tokio, S>,
     events: broadcast::Sender<Event>,
     net: mpsc::Sender<Net>,
     listeners: Vec<JoinHandle<()>>,
@@ -610,6 +551,8 @@ impl<S: Storage + Send + 'static> Driver<S> {
             }
             busy |= self.flush_transmit();
             if !busy {
+                // Appends return once the peers were sent the new length.
+                self.requests.answer_appends();
                 return;
             }
         }
@@ -629,37 +572,14 @@ impl<S: Storage + Send + 'static> Driver<S> {
     }
 
     fn on_event(&mut self, event: Event) {
-        match &event {
-            Event::Get {
-                request, result, ..
-            } => {
-                if let Some(Pending::Get(tx)) = self.pending.remove(request) {
-                    let _ = tx.send(result.clone().map_err(Error::Request));
-                }
-            }
-            Event::Download {
-                request, result, ..
-            } => {
-                if let Some(Pending::Download(tx)) = self.pending.remove(request) {
-                    let _ = tx.send(result.clone().map_err(Error::Request));
-                }
-            }
-            Event::Update {
-                request, result, ..
-            } => {
-                if let Some(Pending::Update(tx)) = self.pending.remove(request) {
-                    let _ = tx.send(result.clone().map_err(Error::Request));
-                }
-            }
-            Event::Closed { session, error } => {
-                // Whatever the endpoint queued for the session goes out first.
-                self.flush_transmit();
-                self.drop_conn(
-                    *session,
-                    error.as_ref().is_none_or(SessionError::is_orderly),
-                );
-            }
-            _ => {}
+        self.requests.on_event(&event);
+        if let Event::Closed { session, error } = &event {
+            // Whatever the endpoint queued for the session goes out first.
+            self.flush_transmit();
+            self.drop_conn(
+                *session,
+                error.as_ref().is_none_or(SessionError::is_orderly),
+            );
         }
         // No subscribers is fine.
         let _ = self.events.send(event);
@@ -702,10 +622,7 @@ impl<S: Storage + Send + 'static> Driver<S> {
     }
 
     fn attach(&mut self, stream: TcpStream, role: Role) -> Result<SessionId, Error> {
-        let entropy = Entropy {
-            ephemeral_seed: random()?,
-            header: random()?,
-        };
+        let entropy = ferrocore_driver::entropy()?;
         // Without TCP_NODELAY, Nagle's algorithm holds small records (live latency ~55 ms
         // instead of ~2 ms).
         let _ = stream.set_nodelay(true);
@@ -736,26 +653,11 @@ impl<S: Storage + Send + 'static> Driver<S> {
         Ok(session)
     }
 
-    fn core_exists(&self, core: CoreId) -> bool {
-        self.endpoint.log(core).is_some()
-    }
-
     fn on_command(&mut self, command: Command<S>) {
-        // Requests whose caller went away (a dropped `get` or `update` future).
-        let abandoned: Vec<RequestId> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.is_closed())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in abandoned {
-            self.pending.remove(&id);
-            self.endpoint.cancel(id);
-        }
-        let now = self.now();
         match command {
-            Command::AddCore(log, tx) => {
-                let _ = tx.send(Ok(self.endpoint.add_core(*log)));
+            Command::Node(op) => {
+                let now = self.now();
+                self.requests.handle(&mut self.endpoint, now, op);
             }
             Command::Attach(stream, role, tx) => {
                 let _ = tx.send(self.attach(stream, role));
@@ -765,89 +667,6 @@ impl<S: Storage + Send + 'static> Driver<S> {
                 self.listeners
                     .push(tokio::spawn(accept_loop(listener, net)));
             }
-            Command::Append(core, blocks, tx) => {
-                let result = match self.endpoint.log_mut(core) {
-                    Some(log) => log
-                        .append_batch(&blocks)
-                        .map(|o| o.length)
-                        .map_err(Error::Core),
-                    None => Err(Error::NoSuchCore),
-                };
-                let _ = tx.send(result);
-            }
-            Command::Truncate(core, length, tx) => {
-                let result = match self.endpoint.log_mut(core) {
-                    Some(log) => log.truncate(length, None).map_err(Error::Core),
-                    None => Err(Error::NoSuchCore),
-                };
-                let _ = tx.send(result);
-            }
-            Command::Get(core, index, timeout, tx) => {
-                if !self.core_exists(core) {
-                    let _ = tx.send(Err(Error::NoSuchCore));
-                    return;
-                }
-                match self.endpoint.get(core, index, timeout.map(|t| now + t)) {
-                    Ok(id) => {
-                        self.pending.insert(id, Pending::Get(tx));
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Error::Core(e)));
-                    }
-                }
-            }
-            Command::Download(core, span, done, tx) => {
-                if !self.core_exists(core) {
-                    let _ = tx.send(Err(Error::NoSuchCore));
-                    return;
-                }
-                let started = match span {
-                    Span::Range(start, end) => self.endpoint.download(core, start, end, None),
-                    Span::Blocks(blocks) => self.endpoint.download_blocks(core, &blocks, None),
-                };
-                match started {
-                    Ok(id) => {
-                        self.pending.insert(id, Pending::Download(done));
-                        let _ = tx.send(Ok(id));
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Error::Core(e)));
-                    }
-                }
-            }
-            Command::Update(core, timeout, tx) => {
-                if !self.core_exists(core) {
-                    let _ = tx.send(Err(Error::NoSuchCore));
-                    return;
-                }
-                match self.endpoint.update(core, timeout.map(|t| now + t)) {
-                    Ok(id) => {
-                        self.pending.insert(id, Pending::Update(tx));
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Error::Core(e)));
-                    }
-                }
-            }
-            Command::Cancel(id) => {
-                self.endpoint.cancel(id);
-            }
-            Command::Info(core, tx) => {
-                let peers = self.endpoint.peers(core).len();
-                let info = self.endpoint.log(core).map(|log| CoreInfo {
-                    key: *log.key(),
-                    discovery_key: *log.discovery_key(),
-                    length: log.length(),
-                    contiguous_length: log.contiguous_length(),
-                    byte_length: log.byte_length(),
-                    fork: log.fork(),
-                    writable: log.writable(),
-                    peers,
-                });
-                let _ = tx.send(info.ok_or(Error::NoSuchCore));
-            }
-            Command::Close(session) => self.endpoint.close(session),
-            Command::Call(f) => f(&mut self.endpoint),
             // Handled by `run`.
             Command::Shutdown(_) => {}
         }
@@ -866,7 +685,7 @@ impl<S: Storage + Send + 'static> Driver<S> {
         }
         self.flush();
         // Pending requests fail with `Error::Shutdown` as their replies are dropped.
-        self.pending.clear();
+        self.requests.clear();
     }
 }
 
