@@ -324,7 +324,8 @@ impl<S: Storage + Send + 'static> Node<S> {
     }
 
     /// Block `index`: from local storage, or from the first peer that has it, waiting for
-    /// it to be appended if need be. `timeout` bounds the wait ([`RequestError::Timeout`](ferrocore::replication::RequestError::Timeout));
+    /// it to be appended if need be. `timeout` bounds the wait
+    /// ([`RequestError::Timeout`](ferrocore::replication::RequestError::Timeout));
     /// without one this blocks until the block arrives or the node shuts down.
     ///
     /// # Errors
@@ -470,7 +471,8 @@ impl<S: Storage + Send + 'static> DownloadHandle<S> {
         self.request
     }
 
-    /// Cancels the download: waiting on it yields [`RequestError::Cancelled`](ferrocore::replication::RequestError::Cancelled).
+    /// Cancels the download: waiting on it yields
+    /// [`RequestError::Cancelled`](ferrocore::replication::RequestError::Cancelled).
     pub fn cancel(&self) {
         self.node.cancel(self.request);
     }
@@ -579,7 +581,7 @@ struct Driver<S: Storage> {
     links: HashMap<SessionId, Link>,
     /// Outstanding requests, and replies to appends (sent at the end of the next
     /// [`flush`](Self::flush)).
-    requests: Requests<Blocking, S>,
+    requests: Requests<Blocking>,
     subscribers: Subscribers,
     listeners: Vec<Listening>,
 }

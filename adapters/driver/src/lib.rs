@@ -28,7 +28,7 @@
 //! let options = LogOptions { key_pair: Some(KeyPair::from_seed(&[1; 32])), ..LogOptions::default() };
 //! let log = Log::open(MemoryStorage::new(), options).unwrap();
 //! let core = endpoint.add_core(log);
-//! let mut requests = Requests::<Std, MemoryStorage>::new();
+//! let mut requests = Requests::<Std>::new();
 //! let (tx, rx) = mpsc::channel();
 //! requests.handle(&mut endpoint, std::time::Duration::ZERO,
 //!     Command::Append(core, vec![Bytes::from_static(b"hello")], tx));
@@ -52,7 +52,7 @@ use ferrocore::Log;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A socket operation (bind, connect, accept) failed.
+    /// A socket operation (bind, connect, accept) or spawning a thread failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     /// The core refused a local operation (append, truncate, a read), or storage failed.
@@ -207,25 +207,23 @@ impl<C: Channel> Pending<C> {
 /// A driver's commands and outstanding requests: [`handle`](Self::handle) applies a
 /// command to the endpoint, [`on_event`](Self::on_event) answers the request an event
 /// ends, [`answer_appends`](Self::answer_appends) answers appends after a flush.
-pub struct Requests<C: Channel, S: Storage> {
+pub struct Requests<C: Channel> {
     pending: HashMap<RequestId, Pending<C>>,
     appended: Vec<(C::Reply<u64>, Result<u64, Error>)>,
-    storage: core::marker::PhantomData<fn(S)>,
 }
 
-impl<C: Channel, S: Storage> Default for Requests<C, S> {
+impl<C: Channel> Default for Requests<C> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<C: Channel, S: Storage> Requests<C, S> {
+impl<C: Channel> Requests<C> {
     /// No requests.
     pub fn new() -> Self {
         Self {
             pending: HashMap::new(),
             appended: Vec::new(),
-            storage: core::marker::PhantomData,
         }
     }
 
@@ -236,7 +234,12 @@ impl<C: Channel, S: Storage> Requests<C, S> {
 
     /// Applies `command` at time `now` (the endpoint's clock). Requests whose callers
     /// went away are cancelled first.
-    pub fn handle(&mut self, endpoint: &mut Endpoint<S>, now: Duration, command: Command<C, S>) {
+    pub fn handle<S: Storage>(
+        &mut self,
+        endpoint: &mut Endpoint<S>,
+        now: Duration,
+        command: Command<C, S>,
+    ) {
         self.reap(endpoint);
         let deadline = |timeout: Option<Duration>| timeout.map(|t| now + t);
         match command {
@@ -308,7 +311,7 @@ impl<C: Channel, S: Storage> Requests<C, S> {
     }
 
     /// Cancels the requests whose callers went away.
-    fn reap(&mut self, endpoint: &mut Endpoint<S>) {
+    fn reap<S: Storage>(&mut self, endpoint: &mut Endpoint<S>) {
         let abandoned: Vec<RequestId> = self
             .pending
             .iter()
@@ -323,33 +326,29 @@ impl<C: Channel, S: Storage> Requests<C, S> {
 
     /// Answers the request `event` ends, if it is one of ours.
     pub fn on_event(&mut self, event: &Event) {
-        let (request, answer) = match event {
+        match event {
             Event::Get {
                 request, result, ..
-            } => (request, Answer::Get(result)),
+            } => {
+                if let Some(Pending::Get(tx)) = self.pending.remove(request) {
+                    C::send(tx, result.clone().map_err(Error::Request));
+                }
+            }
             Event::Download {
                 request, result, ..
-            } => (request, Answer::Download(result)),
+            } => {
+                if let Some(Pending::Download(tx)) = self.pending.remove(request) {
+                    C::send(tx, result.clone().map_err(Error::Request));
+                }
+            }
             Event::Update {
                 request, result, ..
-            } => (request, Answer::Update(result)),
-            _ => return,
-        };
-        let Some(pending) = self.pending.remove(request) else {
-            return;
-        };
-        match (pending, answer) {
-            (Pending::Get(tx), Answer::Get(r)) => C::send(tx, r.clone().map_err(Error::Request)),
-            (Pending::Download(tx), Answer::Download(r)) => {
-                C::send(tx, r.clone().map_err(Error::Request));
+            } => {
+                if let Some(Pending::Update(tx)) = self.pending.remove(request) {
+                    C::send(tx, result.clone().map_err(Error::Request));
+                }
             }
-            (Pending::Update(tx), Answer::Update(r)) => {
-                C::send(tx, r.clone().map_err(Error::Request));
-            }
-            // An id names one request, of one kind.
-            (pending, _) => {
-                self.pending.insert(*request, pending);
-            }
+            _ => {}
         }
     }
 
@@ -367,13 +366,6 @@ impl<C: Channel, S: Storage> Requests<C, S> {
         self.pending.clear();
         self.appended.clear();
     }
-}
-
-/// The result an event carries, by request kind.
-enum Answer<'a> {
-    Get(&'a Result<Bytes, RequestError>),
-    Download(&'a Result<(), RequestError>),
-    Update(&'a Result<u64, RequestError>),
 }
 
 fn known<S: Storage>(endpoint: &Endpoint<S>, core: CoreId) -> Result<(), Error> {
@@ -438,7 +430,7 @@ mod tests {
         (endpoint, core)
     }
 
-    type R = Requests<Test, MemoryStorage>;
+    type R = Requests<Test>;
 
     #[test]
     fn appends_are_answered_only_after_the_flush() {

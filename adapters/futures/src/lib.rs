@@ -393,7 +393,8 @@ impl<S: Storage + Send + 'static> Node<S> {
     }
 
     /// Block `index`: from local storage, or from the first peer that has it, waiting for
-    /// it to be appended if need be. `timeout` bounds the wait ([`RequestError::Timeout`](ferrocore::replication::RequestError::Timeout)).
+    /// it to be appended if need be. `timeout` bounds the wait
+    /// ([`RequestError::Timeout`](ferrocore::replication::RequestError::Timeout)).
     /// Dropping the future cancels the request (when the node takes its next command).
     ///
     /// # Errors
@@ -550,7 +551,8 @@ impl<S: Storage + Send + 'static> DownloadHandle<S> {
         self.request
     }
 
-    /// Cancels the download: awaiting it yields [`RequestError::Cancelled`](ferrocore::replication::RequestError::Cancelled).
+    /// Cancels the download: awaiting it yields
+    /// [`RequestError::Cancelled`](ferrocore::replication::RequestError::Cancelled).
     pub fn cancel(&self) {
         self.node.cancel(self.request);
     }
@@ -700,7 +702,7 @@ struct DriverState<S: Storage> {
     key_pair: NoiseKeyPair,
     timer: Arc<dyn Timer>,
     links: HashMap<SessionId, Arc<Link>>,
-    requests: Requests<Async, S>,
+    requests: Requests<Async>,
     subscribers: Subscribers,
 }
 
@@ -770,8 +772,9 @@ impl<S: Storage + Send + 'static> DriverState<S> {
 
     /// Drains the endpoint: bytes to the connections, events to their requests and
     /// subscribers.
-    /// Events go out before bytes, as in the blocking driver: an application waiting for
-    /// a verified block hears of it before the writes wake the peer.
+    /// Events go out before bytes and append replies after both, as in the blocking
+    /// driver: an application waiting for a verified block hears of it before the writes
+    /// wake the peer, and an append returns once the peers were sent the new length.
     fn flush(&mut self) {
         loop {
             let mut busy = false;
