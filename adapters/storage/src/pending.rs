@@ -35,10 +35,6 @@ pub(crate) struct Pending {
     active: Group,
     /// The previous group, handed to a background commit (see [`Frozen`]).
     frozen: Option<Frozen>,
-    /// A frozen group retired by a read once its commit landed
-    /// ([`retire_landed`](Self::retire_landed)), kept for the next background commit to
-    /// free: thousands of batches, which the reading thread need not spend time on.
-    landed: Option<Arc<Group>>,
 }
 
 /// A group of write batches committed together, with an index by record key.
@@ -222,21 +218,16 @@ impl Pending {
         self.frozen.as_mut()
     }
 
-    /// Takes the frozen group out (its commit landed and reads no longer need it), or else
-    /// a group [`retire_landed`](Self::retire_landed) set aside.
+    /// Takes the frozen group out (its commit landed and reads no longer need it).
     pub(crate) fn take_frozen(&mut self) -> Option<Arc<Group>> {
-        self.frozen
-            .take()
-            .map(|f| f.group)
-            .or_else(|| self.landed.take())
+        self.frozen.take().map(|f| f.group)
     }
 
     /// If the frozen group's background commit has finished, joins it without waiting:
-    /// when it landed, the group stops being read (it is set aside for the next background
-    /// commit to free) and `true` is returned, so the caller drops reads from before that
-    /// commit; when it failed, the group stays frozen for the next retire to commit again.
-    /// A peer serving a core written long ago would otherwise look every read up in its
-    /// last group for good.
+    /// when it landed, the group stops being read (it is freed here) and `true` is
+    /// returned, so the caller drops reads from before that commit; when it failed, the
+    /// group stays frozen for the next retire to commit again. A peer serving a core
+    /// written long ago would otherwise look every read up in its last group for good.
     pub(crate) fn retire_landed(&mut self) -> bool {
         let Some(frozen) = self.frozen.as_mut() else {
             return false;
@@ -246,7 +237,7 @@ impl Pending {
         }
         let landed = frozen.join();
         if landed {
-            self.landed = self.frozen.take().map(|f| f.group);
+            self.frozen = None;
         }
         landed
     }
