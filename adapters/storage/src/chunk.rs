@@ -190,6 +190,16 @@ impl Parsed {
         (j < self.entries.len()).then_some(j)
     }
 
+    /// Where the run of blocks from the `j`th on (`j < count`) that fits in `max` bytes
+    /// ends in the data file: past the `j`th block at least. The blocks of a chunk lie
+    /// back to back.
+    pub(crate) fn run_end(&self, j: usize, max: u64) -> u64 {
+        let limit = self.starts[j].saturating_add(max);
+        // `starts[k]` is where block `k - 1` ends; the last end within the limit.
+        let fits = self.starts[j + 1..].partition_point(|&end| end <= limit);
+        self.starts[j + fits.max(1)]
+    }
+
     /// Where the `j`th block (`j < count`) is.
     pub(crate) fn locate(&self, j: usize) -> Location {
         let e = self.entries[j];

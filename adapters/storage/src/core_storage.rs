@@ -63,18 +63,56 @@ impl CoreStorage {
 
     /// Block `index` from the chunk holding it, if any (pending writes first, then the
     /// chunks decoded by earlier reads).
+    ///
+    /// A read that starts where the last one ended (blocks read in order, as a peer
+    /// downloading a range asks for them) reads the blocks after it in its chunk too, up
+    /// to [`ReadCache::AHEAD`] bytes in all, and the next reads take their bytes from
+    /// there: one system call and one buffer for many blocks instead of one each. A block
+    /// served from there shares that buffer, so holding on to it keeps the buffer alive.
     fn block_at(&self, index: u64) -> Result<Option<Bytes>, StorageError> {
         let record = Record::Block(index);
         let k = key(&self.core, Kind::Block, index);
         let lo = key(&self.core, Kind::Block, 0);
-        let read = |loc: chunk::Location| -> Result<Option<Bytes>, StorageError> {
-            let bytes = self.store.data().read(loc.offset, loc.len, record)?;
-            chunk::check(&bytes, &loc, record)?;
-            Ok(Some(Bytes::from(bytes)))
+        let read = |cache: &mut ReadCache,
+                    parsed: &chunk::Parsed,
+                    j: usize|
+         -> Result<Option<Bytes>, StorageError> {
+            let loc = parsed.locate(j);
+            let block = match cache.ahead_of(loc.offset, loc.len) {
+                Some(bytes) => bytes,
+                None => {
+                    let end = if cache.last_end == Some(loc.offset) {
+                        parsed.run_end(j, ReadCache::AHEAD)
+                    } else {
+                        loc.offset + loc.len as u64
+                    };
+                    let len = usize::try_from(end - loc.offset).map_err(|_| {
+                        StorageError::corrupt(record, "block run does not fit in memory")
+                    })?;
+                    let data = self.store.data();
+                    match data.read(loc.offset, len, record) {
+                        Ok(run) if len > loc.len => {
+                            let run = Bytes::from(run);
+                            cache.ahead = Some((loc.offset, run.clone()));
+                            run.slice(..loc.len)
+                        }
+                        Ok(block) => Bytes::from(block),
+                        // A data file cut short within the blocks after this one is their
+                        // damage, not this block's.
+                        Err(_) if len > loc.len => {
+                            Bytes::from(data.read(loc.offset, loc.len, record)?)
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+            chunk::check(&block, &loc, record)?;
+            cache.last_end = Some(loc.offset + loc.len as u64);
+            Ok(Some(block))
         };
         self.lookup(&k, record, |table, cache| {
             if let Some((parsed, j)) = cache.chunk(&self.core, index) {
-                return read(parsed.locate(j));
+                return read(cache, &parsed, j);
             }
             let mut range = table
                 .range::<&[u8]>(&lo[..]..=&k[..])
@@ -91,9 +129,8 @@ impl CoreStorage {
                 return Ok(None);
             }
             let parsed = Arc::new(chunk::Parsed::new(index - j as u64, &c));
-            let loc = parsed.locate(j);
-            cache.keep_chunk(&self.core, parsed);
-            read(loc)
+            cache.keep_chunk(&self.core, Arc::clone(&parsed));
+            read(cache, &parsed, j)
         })
     }
 

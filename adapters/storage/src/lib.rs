@@ -88,7 +88,9 @@
 //! next group fills (so at most two groups, 16 MiB, are held); see its documentation for
 //! what a crash loses.
 //! Point reads reuse one read transaction until the next commit; redb caches pages up to
-//! [`StoreOptions::cache_bytes`].
+//! [`StoreOptions::cache_bytes`]. Blocks read in order (a peer serving a download) are
+//! read ahead from the data file, up to 64 KiB at a time: one system call and one buffer
+//! for many blocks, which the blocks served from it share.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -256,6 +258,12 @@ pub(crate) struct ReadCache {
     >,
     /// Block chunks, most recently used last.
     pub(crate) chunks: Vec<([u8; 32], Arc<chunk::Parsed>)>,
+    /// Data-file bytes read ahead of a block (where they start, and the bytes), from the
+    /// blocks after it in its chunk: see [`ReadCache::ahead_of`].
+    pub(crate) ahead: Option<(u64, bytes::Bytes)>,
+    /// Where the last block read ended in the data file: a read that starts there is
+    /// sequential.
+    pub(crate) last_end: Option<u64>,
 }
 
 impl ReadCache {
@@ -263,6 +271,17 @@ impl ReadCache {
     const PAGES: usize = 1024;
     /// Block chunks kept (up to 2 KiB of table each).
     const CHUNKS: usize = 16;
+    /// Bytes a sequential block read reads ahead, at most.
+    pub(crate) const AHEAD: u64 = 64 << 10;
+
+    /// The bytes at `offset .. offset + len` of the data file, if the last read ahead
+    /// holds them.
+    pub(crate) fn ahead_of(&self, offset: u64, len: usize) -> Option<bytes::Bytes> {
+        let (at, bytes) = self.ahead.as_ref()?;
+        let start = usize::try_from(offset.checked_sub(*at)?).ok()?;
+        let end = start.checked_add(len)?;
+        (end <= bytes.len()).then(|| bytes.slice(start..end))
+    }
 
     /// The cached node page `page` of `core`.
     pub(crate) fn page(&self, core: &[u8; 32], page: u64) -> Option<Arc<node_page::NodePage>> {
@@ -1015,6 +1034,92 @@ mod tests {
         store.flush().unwrap();
         for j in 0..i + 40 {
             assert_eq!(core.block(j).unwrap(), Some(block(j)), "block {j}");
+        }
+    }
+
+    /// Blocks of 1000 to 1099 bytes, each filled with its index.
+    fn run_block(i: u64) -> Bytes {
+        Bytes::from(vec![i as u8; 1000 + i as usize])
+    }
+
+    /// A store (writes durable at once) holding blocks `0..n` in one chunk, and its path.
+    fn store_with_run(dir: &Path, n: u64) -> (Store, std::path::PathBuf) {
+        let path = dir.join("db");
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        let mut batch = WriteBatch::new();
+        for i in 0..n {
+            batch.put_block(i, run_block(i));
+        }
+        store.core(&[5; 32]).write(batch).unwrap();
+        (store, path)
+    }
+
+    #[test]
+    fn blocks_read_in_order_come_from_one_read_ahead_and_a_commit_forgets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = store_with_run(dir.path(), 100);
+        let mut core = store.core(&[5; 32]);
+        assert_eq!(core.block(0).unwrap(), Some(run_block(0)));
+        assert!(
+            store.reader().cache.ahead.is_none(),
+            "a first read reads one block"
+        );
+        assert_eq!(core.block(1).unwrap(), Some(run_block(1)));
+        let (at, run) = store.reader().cache.ahead.clone().expect("read ahead");
+        assert!(run.len() as u64 <= ReadCache::AHEAD && run.len() > 40_000);
+        for i in 2..100 {
+            assert_eq!(core.block(i).unwrap(), Some(run_block(i)), "block {i}");
+        }
+        // Out of order: still right.
+        for i in [7, 3, 99, 50, 51, 0] {
+            assert_eq!(core.block(i).unwrap(), Some(run_block(i)), "block {i}");
+        }
+        // Read ahead again, then overwrite a block it holds: the commit forgets it.
+        assert_eq!(core.block(60).unwrap(), Some(run_block(60)));
+        assert_eq!(core.block(61).unwrap(), Some(run_block(61)));
+        assert_ne!(store.reader().cache.ahead.as_ref().map(|a| a.0), Some(at));
+        let mut batch = WriteBatch::new();
+        batch.put_block(62, Bytes::from_static(b"new"));
+        core.write(batch).unwrap();
+        assert!(store.reader().cache.ahead.is_none());
+        assert_eq!(
+            core.block(62).unwrap().as_deref(),
+            Some(&b"new"[..]),
+            "not the bytes read ahead"
+        );
+    }
+
+    #[test]
+    fn damage_within_a_read_ahead_is_the_damaged_blocks_error_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store_with_run(dir.path(), 40);
+        let data = data::beside(&path, "-data");
+        let start = |i: u64| (0..i).map(|j| 1000 + j).sum::<u64>();
+        // A flipped byte in block 5, and (behind the open store's back) the file cut
+        // inside block 30.
+        let mut bytes = std::fs::read(&data).unwrap();
+        bytes[start(5) as usize + 9] ^= 0x40;
+        bytes.truncate(start(30) as usize + 10);
+        std::fs::write(&data, &bytes).unwrap();
+        let core = store.core(&[5; 32]);
+        for round in 0..2 {
+            for i in 0..40 {
+                let read = core.block(i);
+                if i == 5 || i >= 30 {
+                    let err = read.expect_err("damaged block read as data");
+                    assert_eq!(
+                        err.kind,
+                        ferrocore::storage::StorageErrorKind::Corrupt,
+                        "round {round}, block {i}"
+                    );
+                } else {
+                    assert_eq!(
+                        read.unwrap(),
+                        Some(run_block(i)),
+                        "round {round}, block {i}"
+                    );
+                }
+            }
         }
     }
 
