@@ -47,8 +47,10 @@ if (transportRows.length) {
   add('transport', 'Noise XX handshakes', tr('js', 'handshake')?.per_sec, tr('ferrocore', 'handshake')?.per_sec, '/s')
 }
 
-// Replication (bench-replicate): every pair against JS → JS, and live latency.
-const dl = (pair) => replicateRows.find((r) => r.bench === 'replicate-download' && r.pair === pair)?.mb_per_s
+// Replication (bench-replicate): every pair against JS → JS (the median over its rounds),
+// and live latency.
+const dl = (pair) =>
+  median(replicateRows.filter((r) => r.bench === 'replicate-download' && r.pair === pair).map((r) => r.mb_per_s))
 const lat = (pair) => replicateRows.find((r) => r.bench === 'replicate-latency' && r.pair === pair)?.median_ms
 if (replicateRows.length) {
   const base = dl('js->js')
