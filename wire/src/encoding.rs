@@ -124,9 +124,8 @@ pub trait Encode {
     /// Appends the encoding to `out`, growing it once.
     fn encode_append(&self, out: &mut Vec<u8>) {
         let len = self.encoded_len();
-        let start = out.len();
-        out.resize(start + len, 0);
-        let mut w = Writer::new(&mut out[start..]);
+        out.reserve(len);
+        let mut w = Writer::append(out);
         self.encode(&mut w);
         debug_assert_eq!(w.position(), len, "encoded_len disagrees with encode");
     }
@@ -172,21 +171,43 @@ impl Encode for Raw<'_> {
     }
 }
 
-/// Writes compact-encoded values into a pre-sized buffer.
+/// Writes compact-encoded values into a pre-sized buffer, or onto the end of a `Vec`.
 ///
-/// The buffer is sized by [`Encode::encoded_len`]; writing past its end is a bug in an
-/// `Encode` implementation and panics.
+/// A slice writer ([`Writer::new`]) is sized by [`Encode::encoded_len`]; writing past its
+/// end is a bug in an `Encode` implementation and panics. An appending writer
+/// ([`Writer::append`]) grows its `Vec` as it writes, so the bytes are written once
+/// (not zero-filled first).
 #[derive(Debug)]
 pub struct Writer<'a> {
-    buf: &'a mut [u8],
+    buf: Target<'a>,
     pos: usize,
+}
+
+/// Where a [`Writer`] puts its bytes.
+#[derive(Debug)]
+enum Target<'a> {
+    Slice(&'a mut [u8]),
+    Append(&'a mut Vec<u8>),
 }
 
 impl<'a> Writer<'a> {
     /// A writer at the start of `buf`.
     #[must_use]
     pub fn new(buf: &'a mut [u8]) -> Self {
-        Self { buf, pos: 0 }
+        Self {
+            buf: Target::Slice(buf),
+            pos: 0,
+        }
+    }
+
+    /// A writer appending to `out` (its [`position`](Self::position) counts the bytes
+    /// this writer appended).
+    #[must_use]
+    pub fn append(out: &'a mut Vec<u8>) -> Self {
+        Self {
+            buf: Target::Append(out),
+            pos: 0,
+        }
     }
 
     /// Bytes written so far.
@@ -196,38 +217,48 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes raw bytes.
+    #[inline]
     pub fn raw(&mut self, bytes: &[u8]) -> &mut Self {
-        self.buf[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        match &mut self.buf {
+            Target::Slice(buf) => buf[self.pos..self.pos + bytes.len()].copy_from_slice(bytes),
+            Target::Append(out) => out.extend_from_slice(bytes),
+        }
         self.pos += bytes.len();
         self
     }
 
     /// Writes one byte.
+    #[inline]
     pub fn u8(&mut self, v: u8) -> &mut Self {
         self.raw(&[v])
     }
 
     /// Writes a fixed-width little-endian `uint16`.
+    #[inline]
     pub fn u16(&mut self, v: u16) -> &mut Self {
         self.raw(&v.to_le_bytes())
     }
 
     /// Writes a fixed-width little-endian `uint24` (the low 24 bits of `v`).
+    #[inline]
     pub fn u24(&mut self, v: u32) -> &mut Self {
         self.raw(&v.to_le_bytes()[..3])
     }
 
     /// Writes a fixed-width little-endian `uint32`.
+    #[inline]
     pub fn u32(&mut self, v: u32) -> &mut Self {
         self.raw(&v.to_le_bytes())
     }
 
     /// Writes a fixed-width little-endian `uint64`.
+    #[inline]
     pub fn u64(&mut self, v: u64) -> &mut Self {
         self.raw(&v.to_le_bytes())
     }
 
     /// Writes a variable-length `uint` in its shortest form.
+    #[inline]
     pub fn uint(&mut self, v: u64) -> &mut Self {
         if v <= 0xfc {
             self.u8(v as u8)
