@@ -619,7 +619,7 @@ fn failed_writes_leave_the_log_unchanged() {
     // apply_proof on a failing reader.
     let mut w = writer(10);
     w.append_batch(["a", "b"]).unwrap();
-    let mut r = Log::open(
+    let r = Log::open(
         Flaky {
             fail: true,
             ..Flaky::default()
@@ -634,8 +634,7 @@ fn failed_writes_leave_the_log_unchanged() {
         inner: reader_of(*w.key()).close(),
         fail: true,
     };
-    r = Log::open(f, LogOptions::default());
-    let r = r.as_mut().unwrap();
+    let mut r = Log::open(f, LogOptions::default()).unwrap();
     let proof = w
         .proof(&Request {
             block: Some(RequestBlock { index: 1, nodes: 0 }),
@@ -647,10 +646,36 @@ fn failed_writes_leave_the_log_unchanged() {
             ..Request::default()
         })
         .unwrap();
-    let before = state(r);
+    let before = state(&r);
     assert!(matches!(r.apply_proof(&proof), Err(Error::Storage(_))));
-    assert_eq!(state(r), before);
+    assert_eq!(state(&r), before);
     assert!(r.manifest().is_none());
+    // A proof of a block alone (the common case, which only moves the contiguous length)
+    // on a reader that has the upgrade: the failed write leaves the block unset.
+    let mut s = r.close();
+    s.fail = false;
+    let mut r = Log::open(s, LogOptions::default()).unwrap();
+    r.apply_proof(&proof).unwrap();
+    let block0 = w
+        .proof(&Request {
+            block: Some(RequestBlock { index: 0, nodes: 0 }),
+            ..Request::default()
+        })
+        .unwrap();
+    let mut s = r.close();
+    s.fail = true;
+    let mut r = Log::open(s, LogOptions::default()).unwrap();
+    let before = state(&r);
+    assert_eq!(before.3, 0, "block 0 missing: nothing contiguous");
+    assert!(matches!(r.apply_proof(&block0), Err(Error::Storage(_))));
+    assert_eq!(state(&r), before);
+    assert!(!r.has(0, 1));
+    // Once writes work again the same proof stores the block.
+    let mut s = r.close();
+    s.fail = false;
+    let mut r = Log::open(s, LogOptions::default()).unwrap();
+    r.apply_proof(&block0).unwrap();
+    assert_eq!(r.contiguous_length(), 2);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use ferrocore_wire::encoding::MAX_SAFE_INTEGER;
 
-use super::{stage_bits, Event, Log, Undo};
+use super::{stage_bits, Event, Log};
 use crate::proof::tree::push_root;
 use crate::storage::{Storage, WriteBatch};
 use crate::{hash, Error, Node};
@@ -78,7 +78,7 @@ impl<S: Storage> Log<S> {
         }
         state.length = end;
         state.signature = Some(self.sign(&state.roots, end, state.fork)?);
-        let mut undo = Undo::default();
+        let mut undo = self.undo();
         stage_bits(&mut self.bitfield, start, end, true, &mut undo);
         state.contiguous_length = self.contiguous_from(state.contiguous_length, end);
         self.commit(batch, state, undo)?;

@@ -54,7 +54,21 @@ pub struct Header {
     pub signature: Option<Bytes>,
 }
 
-impl Header {
+/// A header to encode, borrowing its parts from wherever they live (the log encodes one
+/// per commit, and cloning a manifest and key pair for each would cost allocations).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HeaderRef<'a> {
+    pub(super) key: &'a [u8; 32],
+    pub(super) manifest: Option<&'a Manifest>,
+    pub(super) secret_key: Option<&'a [u8; 64]>,
+    pub(super) compat: bool,
+    pub(super) fork: u64,
+    pub(super) length: u64,
+    pub(super) contiguous_length: u64,
+    pub(super) signature: Option<&'a [u8]>,
+}
+
+impl HeaderRef<'_> {
     fn flags(&self) -> u64 {
         let mut f = 0;
         if self.compat {
@@ -63,13 +77,58 @@ impl Header {
         if self.manifest.is_some() {
             f |= MANIFEST;
         }
-        if self.key_pair.is_some() {
+        if self.secret_key.is_some() {
             f |= KEY_PAIR;
         }
         if self.signature.is_some() {
             f |= SIGNATURE;
         }
         f
+    }
+}
+
+impl Encode for HeaderRef<'_> {
+    fn encoded_len(&self) -> usize {
+        1 + uint_len(self.flags())
+            + 32
+            + self.manifest.map_or(0, Encode::encoded_len)
+            + if self.secret_key.is_some() { 64 } else { 0 }
+            + uint_len(self.fork)
+            + uint_len(self.length)
+            + uint_len(self.contiguous_length)
+            + self.signature.map_or(0, |s| buffer_len(s.len()))
+    }
+
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.u8(VERSION).uint(self.flags()).raw(self.key);
+        if let Some(m) = self.manifest {
+            w.value(m);
+        }
+        if let Some(secret) = self.secret_key {
+            w.raw(secret);
+        }
+        w.uint(self.fork)
+            .uint(self.length)
+            .uint(self.contiguous_length);
+        if let Some(sig) = self.signature {
+            w.buffer(sig);
+        }
+    }
+}
+
+impl Header {
+    /// This header, borrowed for encoding.
+    fn borrowed(&self) -> HeaderRef<'_> {
+        HeaderRef {
+            key: &self.key,
+            manifest: self.manifest.as_ref(),
+            secret_key: self.key_pair.as_ref().map(|kp| &kp.secret_key),
+            compat: self.compat,
+            fork: self.fork,
+            length: self.length,
+            contiguous_length: self.contiguous_length,
+            signature: self.signature.as_deref(),
+        }
     }
 
     /// Decodes a stored header; any malformation is [`StorageError`] `Corrupt(Header)`.
@@ -89,30 +148,11 @@ impl Header {
 
 impl Encode for Header {
     fn encoded_len(&self) -> usize {
-        1 + uint_len(self.flags())
-            + 32
-            + self.manifest.as_ref().map_or(0, Encode::encoded_len)
-            + if self.key_pair.is_some() { 64 } else { 0 }
-            + uint_len(self.fork)
-            + uint_len(self.length)
-            + uint_len(self.contiguous_length)
-            + self.signature.as_ref().map_or(0, |s| buffer_len(s.len()))
+        self.borrowed().encoded_len()
     }
 
     fn encode(&self, w: &mut Writer<'_>) {
-        w.u8(VERSION).uint(self.flags()).raw(&self.key);
-        if let Some(m) = &self.manifest {
-            w.value(m);
-        }
-        if let Some(kp) = &self.key_pair {
-            w.raw(&kp.secret_key);
-        }
-        w.uint(self.fork)
-            .uint(self.length)
-            .uint(self.contiguous_length);
-        if let Some(sig) = &self.signature {
-            w.buffer(sig);
-        }
+        self.borrowed().encode(w);
     }
 }
 

@@ -71,6 +71,8 @@ pub struct Log<S: Storage> {
     bitfield: Bitfield,
     events: Events,
     truncations: Truncations,
+    /// The room of the last commit's [`Undo`], reused by the next.
+    spare_undo: Undo,
 }
 
 impl<S: Storage> core::fmt::Debug for Log<S> {
@@ -204,6 +206,7 @@ impl<S: Storage> Log<S> {
             bitfield,
             events: Events::default(),
             truncations: Truncations::default(),
+            spare_undo: Undo::default(),
         })
     }
 
@@ -339,42 +342,35 @@ impl<S: Storage> Log<S> {
         &self.storage
     }
 
-    /// The header describing the in-memory state with the given changes.
-    fn header(&self, state: &State) -> Bytes {
-        Bytes::from(
-            Header {
-                key: self.key,
-                manifest: state.manifest.clone(),
-                key_pair: self.key_pair.clone(),
-                compat: self.compat,
-                fork: state.fork,
-                length: state.length,
-                contiguous_length: state.contiguous_length,
-                signature: state.signature.clone(),
-            }
-            .to_vec(),
-        )
+    /// The header describing `state` with contiguous length `contiguous_length`.
+    fn header(&self, state: &State, contiguous_length: u64) -> Bytes {
+        let header = header::HeaderRef {
+            key: &self.key,
+            manifest: state.manifest.as_ref(),
+            secret_key: self.key_pair.as_ref().map(|kp| &kp.secret_key),
+            compat: self.compat,
+            fork: state.fork,
+            length: state.length,
+            contiguous_length,
+            signature: state.signature.as_deref(),
+        };
+        Bytes::from(header.to_vec())
     }
 
     fn state(&self) -> State {
         self.state.clone()
     }
 
+    /// An empty [`Undo`] to stage a change in (the last commit's, its room kept).
+    fn undo(&mut self) -> Undo {
+        core::mem::take(&mut self.spare_undo)
+    }
+
     /// Writes `batch` plus the header of `state`; on success adopts `state`. On failure
     /// the bitfield changes staged in `undo` are reverted and nothing else changes.
-    fn commit(&mut self, mut batch: WriteBatch, state: State, undo: Undo) -> Result<(), Error> {
-        persist_pages(
-            &self.bitfield,
-            &undo,
-            self.state.contiguous_length,
-            state.contiguous_length,
-            &mut batch,
-        );
-        batch.put_header(self.header(&state));
-        if let Err(e) = self.storage.write(batch) {
-            undo.revert(&mut self.bitfield);
-            return Err(e.into());
-        }
+    fn commit(&mut self, batch: WriteBatch, state: State, undo: Undo) -> Result<(), Error> {
+        let header = self.header(&state, state.contiguous_length);
+        self.write(batch, header, state.contiguous_length, undo)?;
         if self.state.manifest.is_none() {
             if let Some(m) = &state.manifest {
                 self.adopt_manifest_mode(m);
@@ -382,6 +378,46 @@ impl<S: Storage> Log<S> {
         }
         self.state = state;
         Ok(())
+    }
+
+    /// [`commit`](Self::commit) of a change to the contiguous length alone (a stored
+    /// block): the signed state is neither copied nor replaced.
+    fn commit_contiguous(
+        &mut self,
+        batch: WriteBatch,
+        contiguous_length: u64,
+        undo: Undo,
+    ) -> Result<(), Error> {
+        let header = self.header(&self.state, contiguous_length);
+        self.write(batch, header, contiguous_length, undo)?;
+        self.state.contiguous_length = contiguous_length;
+        Ok(())
+    }
+
+    /// Writes `batch` with the bitfield pages `undo` changed and `header` (for contiguous
+    /// length `contiguous_length`); on failure reverts the staged bitfield changes.
+    fn write(
+        &mut self,
+        mut batch: WriteBatch,
+        header: Bytes,
+        contiguous_length: u64,
+        mut undo: Undo,
+    ) -> Result<(), Error> {
+        persist_pages(
+            &self.bitfield,
+            &undo,
+            self.state.contiguous_length,
+            contiguous_length,
+            &mut batch,
+        );
+        batch.put_header(header);
+        let written = self.storage.write(batch);
+        if written.is_err() {
+            undo.revert(&mut self.bitfield);
+        }
+        undo.clear();
+        self.spare_undo = undo;
+        Ok(written?)
     }
 
     /// A learned manifest that is compat with the key switches the log to compat mode
@@ -459,7 +495,18 @@ impl Undo {
         })
     }
 
-    fn revert(self, bitfield: &mut Bitfield) {
+    /// Forgets every span, keeping the room of small ones for the next change.
+    fn clear(&mut self) {
+        /// Words an idle log keeps room for (a huge clear's are let go).
+        const KEEP: usize = 64;
+        if self.words.capacity() > KEEP || self.spans.capacity() > KEEP {
+            *self = Undo::default();
+        }
+        self.spans.clear();
+        self.words.clear();
+    }
+
+    fn revert(&self, bitfield: &mut Bitfield) {
         for (p, first, saved) in self.iter() {
             let mut page = bitfield.page(p).copied().unwrap_or([0; WORDS_PER_PAGE]);
             page[first..first + saved.len()].copy_from_slice(saved);

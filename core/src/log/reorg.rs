@@ -2,7 +2,7 @@
 
 use alloc::collections::BTreeMap;
 
-use super::{stage_bits, Event, Log, Undo};
+use super::{stage_bits, Event, Log};
 use crate::flat_tree::{parent, right_span};
 use crate::proof::{self, TrustedState, Verdict, VerifyError};
 use crate::storage::{Storage, WriteBatch};
@@ -91,7 +91,7 @@ impl<S: Storage> Log<S> {
             cur = parent(cur);
         }
         writes.delete_blocks(ancestors..u64::MAX);
-        let mut undo = Undo::default();
+        let mut undo = self.undo();
         stage_bits(&mut self.bitfield, ancestors, u64::MAX, false, &mut undo);
         for n in &batch.nodes {
             writes.put_node(*n);

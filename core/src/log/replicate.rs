@@ -2,7 +2,7 @@
 
 use ferrocore_wire::Request;
 
-use super::{stage_bits, Event, Log, Undo};
+use super::{stage_bits, Event, Log};
 use crate::proof::{self, GenerateError, SenderState, TrustedState, Verdict, VerifyError};
 use crate::storage::{Record, Storage, StorageError, StorageNodes, WriteBatch};
 use crate::{Error, Proof};
@@ -122,33 +122,40 @@ impl<S: Storage> Log<S> {
                 )
             }
         };
-        let mut state = self.state();
         let mut writes = WriteBatch::new();
         for n in &batch.nodes {
             writes.put_node(*n);
         }
-        let upgrade = batch.upgrade.map(|u| {
-            state.length = u.length;
-            state.fork = u.fork;
-            state.tree_bytes = u.byte_length;
-            state.roots = u.roots;
-            state.signature = u.signature;
-            (u.length, u.fork)
-        });
-        if let Some(m) = batch.manifest {
-            state.manifest = Some(m);
-        }
-        let mut undo = Undo::default();
+        let upgrade = batch.upgrade.as_ref().map(|u| (u.length, u.fork));
+        let length = upgrade.map_or(self.state.length, |(l, _)| l);
+        let mut undo = self.undo();
         let block = match batch.block {
-            Some(b) if b.index < state.length => {
+            Some(b) if b.index < length => {
                 writes.put_block(b.index, b.value.clone());
                 stage_bits(&mut self.bitfield, b.index, b.index + 1, true, &mut undo);
                 Some(b.index)
             }
             _ => None,
         };
-        state.contiguous_length = self.contiguous_from(state.contiguous_length, state.length);
-        self.commit(writes, state, undo)?;
+        if batch.upgrade.is_none() && batch.manifest.is_none() {
+            // A block alone (most proofs): only the contiguous length can change.
+            let contiguous = self.contiguous_from(self.state.contiguous_length, length);
+            self.commit_contiguous(writes, contiguous, undo)?;
+        } else {
+            let mut state = self.state();
+            if let Some(u) = batch.upgrade {
+                state.length = u.length;
+                state.fork = u.fork;
+                state.tree_bytes = u.byte_length;
+                state.roots = u.roots;
+                state.signature = u.signature;
+            }
+            if let Some(m) = batch.manifest {
+                state.manifest = Some(m);
+            }
+            state.contiguous_length = self.contiguous_from(state.contiguous_length, state.length);
+            self.commit(writes, state, undo)?;
+        }
         if let Some((length, fork)) = upgrade {
             self.events.push(Event::Upgrade { length, fork });
         }

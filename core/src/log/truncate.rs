@@ -3,7 +3,7 @@
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
-use super::{stage_bits, wipe, Event, Log, Undo};
+use super::{stage_bits, wipe, Event, Log};
 use crate::flat_tree::{
     count_leaves, exists_at, full_roots, left_span, parent, right_span, sibling,
 };
@@ -73,7 +73,7 @@ impl<S: Storage> Log<S> {
             cur = parent(cur);
         }
         batch.delete_blocks(new_length..u64::MAX);
-        let mut undo = Undo::default();
+        let mut undo = self.undo();
         stage_bits(&mut self.bitfield, new_length, u64::MAX, false, &mut undo);
         self.commit(batch, state, undo)?;
         self.truncations.push(new_length);
@@ -110,7 +110,7 @@ impl<S: Storage> Log<S> {
         let mut state = self.state();
         let mut batch = WriteBatch::new();
         batch.delete_blocks(start..end);
-        let mut undo = Undo::default();
+        let mut undo = self.undo();
         stage_bits(&mut self.bitfield, start, end, false, &mut undo);
         let mut dropped = BTreeSet::new();
         for &i in &present {
