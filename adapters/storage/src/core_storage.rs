@@ -10,6 +10,7 @@ use redb::{ReadableTable, Table};
 
 use crate::chunk::{self, Chunk, Entry};
 use crate::node_page::{self, NodePage};
+use crate::pending::Hit;
 use crate::record::{self, key, split_key, Kind};
 use crate::{db_error, guard, ReadCache, ReadTable, Store};
 
@@ -41,7 +42,7 @@ impl CoreStorage {
         read: impl FnOnce(&ReadTable, &mut ReadCache) -> Result<Option<Bytes>, StorageError>,
     ) -> Result<Option<Bytes>, StorageError> {
         if let Some(hit) = self.store.pending_lookup(k) {
-            return Ok(hit);
+            return Ok(hit.payload());
         }
         guard(record, || self.store.with_table(record, read))
     }
@@ -619,7 +620,11 @@ impl Storage for CoreStorage {
             .store
             .pending_lookup(&key(&self.core, Kind::Node, index))
         {
-            return hit.map(|p| record::decode_node(index, &p)).transpose();
+            return match hit {
+                Hit::Node(n) => Ok(Some(n)),
+                Hit::Deleted => Ok(None),
+                Hit::Payload(p) => record::decode_node(index, &p).map(Some),
+            };
         }
         let (page, slot) = node_page::locate(index);
         let k = key(&self.core, Kind::NodePage, page);

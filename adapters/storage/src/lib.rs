@@ -664,10 +664,7 @@ impl Store {
     }
 
     /// What the pending batches say about a record (see [`Pending::lookup`]).
-    pub(crate) fn pending_lookup(
-        &self,
-        key: &[u8; record::KEY_LEN],
-    ) -> Option<Option<bytes::Bytes>> {
+    pub(crate) fn pending_lookup(&self, key: &[u8; record::KEY_LEN]) -> Option<pending::Hit> {
         if self.inner.options.durability == Durability::Immediate {
             return None;
         }

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use ferrocore::storage::{Op, StorageError, WriteBatch};
+use ferrocore::Node;
 
 use crate::record::{self, key, split_prefix, Kind, KEY_LEN};
 
@@ -41,10 +42,11 @@ pub(crate) struct Pending {
 #[derive(Debug, Default)]
 pub(crate) struct Group {
     batches: Vec<([u8; 32], WriteBatch)>,
-    /// The latest payload of every record a batch of the group wrote; `None` if it deleted
-    /// it. (foldhash, seeded per map: SipHash on these 41-byte keys was 5% of a receiving
-    /// peer's work.)
-    records: HashMap<[u8; KEY_LEN], Option<Bytes>, foldhash::fast::RandomState>,
+    /// Where the latest operation on every record a batch of the group wrote lies: the
+    /// index of its batch and of the operation in it (the payloads stay in the batches, so
+    /// holding a write copies nothing). (foldhash, seeded per map: SipHash on these 41-byte
+    /// keys was 5% of a receiving peer's work.)
+    records: HashMap<[u8; KEY_LEN], (usize, usize), foldhash::fast::RandomState>,
     /// The lowest and highest index the group wrote for each key prefix (core and kind),
     /// so most lookups miss without touching the index: a peer serving old blocks while
     /// its last writes wait in a group asked the index about every block and node it read.
@@ -66,17 +68,46 @@ impl Group {
         &self.batches
     }
 
-    fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<Option<Bytes>> {
+    fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<Hit> {
         let (prefix, index) = split_prefix(key);
         let span = self.spans.iter().find(|s| s.prefix == *prefix)?;
         if !(span.low..=span.high).contains(&index) {
             return None;
         }
-        self.records.get(key).cloned()
+        let &(batch, op) = self.records.get(key)?;
+        match self.batches.get(batch)?.1.ops().get(op)? {
+            Op::PutHeader(p) | Op::PutBlock(_, p) | Op::PutBitfieldPage(_, p) => {
+                Some(Hit::Payload(p.clone()))
+            }
+            Op::PutNode(n) => Some(Hit::Node(*n)),
+            Op::DeleteBitfieldPage(_) => Some(Hit::Deleted),
+            // Never indexed (see `Pending::can_hold`).
+            Op::DeleteNodes(_) | Op::DeleteBlocks(_) => None,
+        }
     }
 
-    /// Records `v` as the latest word on `k`.
-    fn insert(&mut self, k: [u8; KEY_LEN], v: Option<Bytes>) {
+    /// Holds `batch` of `core`, indexing each record it writes.
+    fn push(&mut self, core: [u8; 32], batch: WriteBatch) {
+        let at = self.batches.len();
+        for (i, op) in batch.ops().iter().enumerate() {
+            let k = match op {
+                Op::PutHeader(_) => key(&core, Kind::Header, 0),
+                Op::PutNode(n) => key(&core, Kind::Node, n.index),
+                Op::PutBlock(b, _) => key(&core, Kind::Block, *b),
+                Op::PutBitfieldPage(p, _) | Op::DeleteBitfieldPage(p) => {
+                    key(&core, Kind::BitfieldPage, *p)
+                }
+                // Excluded by `can_hold`.
+                Op::DeleteNodes(_) | Op::DeleteBlocks(_) => continue,
+            };
+            self.insert(k, (at, i));
+        }
+        self.bytes = self.bytes.saturating_add(payload_bytes(&batch));
+        self.batches.push((core, batch));
+    }
+
+    /// Records that operation `slot` (batch, operation) is the latest word on `k`.
+    fn insert(&mut self, k: [u8; KEY_LEN], slot: (usize, usize)) {
         let (prefix, index) = split_prefix(&k);
         match self.spans.iter_mut().find(|s| s.prefix == *prefix) {
             Some(span) => {
@@ -89,7 +120,29 @@ impl Group {
                 high: index,
             }),
         }
-        self.records.insert(k, v);
+        self.records.insert(k, slot);
+    }
+}
+
+/// What the pending batches last did to a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Hit {
+    /// Deleted it.
+    Deleted,
+    /// Wrote this payload (a node comes as [`Hit::Node`]).
+    Payload(Bytes),
+    /// Wrote this tree node.
+    Node(Node),
+}
+
+impl Hit {
+    /// The record's payload, `None` if deleted (a node encoded as stored).
+    pub(crate) fn payload(self) -> Option<Bytes> {
+        match self {
+            Hit::Deleted => None,
+            Hit::Payload(p) => Some(p),
+            Hit::Node(n) => Some(Bytes::copy_from_slice(&record::encode_node(&n))),
+        }
     }
 }
 
@@ -126,10 +179,9 @@ impl Pending {
         &self.active.batches
     }
 
-    /// What the pending batches say about a record: `Some(Some(payload))` written,
-    /// `Some(None)` deleted, `None` untouched (ask the database). The active group is newer
-    /// than the frozen one.
-    pub(crate) fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<Option<Bytes>> {
+    /// What the pending batches last did to a record, `None` if untouched (ask the
+    /// database). The active group is newer than the frozen one.
+    pub(crate) fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<Hit> {
         self.active
             .lookup(key)
             .or_else(|| self.frozen.as_ref().and_then(|f| f.group.lookup(key)))
@@ -155,24 +207,7 @@ impl Pending {
     /// Holds `batch` of `core` in the active group (the caller checked
     /// [`can_hold`](Self::can_hold)).
     pub(crate) fn push(&mut self, core: [u8; 32], batch: WriteBatch) {
-        let group = &mut self.active;
-        for op in batch.ops() {
-            let (k, v) = match op {
-                Op::PutHeader(h) => (key(&core, Kind::Header, 0), Some(h.clone())),
-                Op::PutNode(n) => (
-                    key(&core, Kind::Node, n.index),
-                    Some(Bytes::copy_from_slice(&record::encode_node(n))),
-                ),
-                Op::PutBlock(i, b) => (key(&core, Kind::Block, *i), Some(b.clone())),
-                Op::PutBitfieldPage(p, b) => (key(&core, Kind::BitfieldPage, *p), Some(b.clone())),
-                Op::DeleteBitfieldPage(p) => (key(&core, Kind::BitfieldPage, *p), None),
-                // Excluded by `can_hold`.
-                Op::DeleteNodes(_) | Op::DeleteBlocks(_) => continue,
-            };
-            group.insert(k, v);
-        }
-        group.bytes = group.bytes.saturating_add(payload_bytes(&batch));
-        group.batches.push((core, batch));
+        self.active.push(core, batch);
     }
 
     /// True if the next group commit forced by the bounds is one of the durable ones.
@@ -280,13 +315,18 @@ mod tests {
         p.push(core, b);
         assert_eq!(
             p.lookup(&key(&core, Kind::Block, 3)),
-            Some(Some(Bytes::from_static(b"b")))
+            Some(Hit::Payload(Bytes::from_static(b"b")))
         );
-        assert_eq!(p.lookup(&key(&core, Kind::BitfieldPage, 0)), Some(None));
-        assert_eq!(p.lookup(&key(&[2; 32], Kind::Block, 3)), None);
-        let node = p.lookup(&key(&core, Kind::Node, 6)).unwrap().unwrap();
         assert_eq!(
-            record::decode_node(6, &node).unwrap(),
+            p.lookup(&key(&core, Kind::BitfieldPage, 0)),
+            Some(Hit::Deleted)
+        );
+        assert_eq!(p.lookup(&key(&[2; 32], Kind::Block, 3)), None);
+        let node = p.lookup(&key(&core, Kind::Node, 6)).unwrap();
+        assert_eq!(node, Hit::Node(Node::new(6, 1, [9; 32])));
+        let payload = node.payload().unwrap();
+        assert_eq!(
+            record::decode_node(6, &payload).unwrap(),
             Node::new(6, 1, [9; 32])
         );
         assert_eq!(p.batches().len(), 2);
@@ -319,10 +359,29 @@ mod tests {
             let mut group = Group::default();
             let mut model = std::collections::BTreeMap::new();
             for (c, kind, index, put) in writes {
-                let k = key(&[c; 32], kinds[kind], index);
-                let v = put.then(|| Bytes::from(index.to_le_bytes().to_vec()));
-                group.insert(k, v.clone());
-                model.insert(k, v);
+                let value = Bytes::from(index.to_le_bytes().to_vec());
+                let node = Node::new(index, index, [c; 32]);
+                let mut batch = WriteBatch::new();
+                let hit = match (kind, put) {
+                    (0, _) => {
+                        batch.put_block(index, value.clone());
+                        Hit::Payload(value)
+                    }
+                    (1, _) => {
+                        batch.put_node(node);
+                        Hit::Node(node)
+                    }
+                    (_, true) => {
+                        batch.put_bitfield_page(index, value.clone());
+                        Hit::Payload(value)
+                    }
+                    (_, false) => {
+                        batch.delete_bitfield_page(index);
+                        Hit::Deleted
+                    }
+                };
+                group.push([c; 32], batch);
+                model.insert(key(&[c; 32], kinds[kind], index), hit);
             }
             for (c, kind, index) in probes {
                 let k = key(&[c; 32], kinds[kind], index);
