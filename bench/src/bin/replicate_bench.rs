@@ -4,9 +4,11 @@
 //! replicate-bench engine      [--blocks N]   # two endpoints on one thread, in-memory pipe
 //! replicate-bench idle-memory [--peers K]    # heap bytes per connected idle peer
 //! replicate-bench tcp         [--blocks N] [--latency-samples K] [--memory] [--inflight N]
-//!                                            # ferrocore→ferrocore over loopback TCP
+//!                             [--allocs]     # ferrocore→ferrocore over loopback TCP
 //!                                            # (--memory: in-memory storage on both ends;
-//!                                            # --inflight: EndpointConfig::max_inflight)
+//!                                            # --inflight: EndpointConfig::max_inflight;
+//!                                            # --allocs: count heap allocations per block,
+//!                                            # which slows the download)
 //! replicate-bench send    --listen PORT [--blocks N]   # serve N formula blocks (to JS)
 //! replicate-bench receive --connect ADDR --key HEX [--blocks N]   # download from JS
 //! ```
@@ -27,12 +29,14 @@ use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
 use ferrocore::wire::stream::Entropy;
 use ferrocore_tests::memory_reader;
 
-/// Counts live heap bytes (for `idle-memory`), only while [`COUNTING`] is set: the other
-/// modes run threads on both cores, and one shared counter written by every allocation
-/// would bounce its cache line between them and slow what they measure.
+/// Counts live heap bytes (for `idle-memory`) and allocations (`tcp --allocs`), only
+/// while [`COUNTING`] is set: the other modes run threads on both cores, and one shared
+/// counter written by every allocation would bounce its cache line between them and slow
+/// what they measure.
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCATIONS: AtomicIsize = AtomicIsize::new(0);
 static COUNTING: AtomicBool = AtomicBool::new(false);
 
 fn count(delta: isize) {
@@ -45,6 +49,9 @@ fn count(delta: isize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count(layout.size() as isize);
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
         System.alloc(layout)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -303,6 +310,8 @@ fn tcp_with<S: ferrocore::storage::Storage + Send + 'static>(
     let addr = writer.listen("127.0.0.1:0").unwrap();
     let events = reader.events();
 
+    let allocs = std::env::args().any(|a| a == "--allocs");
+    COUNTING.store(allocs, Ordering::Relaxed);
     let t = Instant::now();
     let cpu = process_cpu_seconds();
     reader.connect(addr).unwrap();
@@ -312,6 +321,11 @@ fn tcp_with<S: ferrocore::storage::Storage + Send + 'static>(
         .wait()
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
+    COUNTING.store(false, Ordering::Relaxed);
+    if allocs {
+        let n = ALLOCATIONS.load(Ordering::Relaxed) as f64 / blocks as f64;
+        println!("{{\"bench\":\"replicate-allocations\",\"impl\":\"ferrocore\",\"pair\":\"{pair}\",\"allocations_per_block\":{n:.2}}}");
+    }
     // Both peers' CPU (every thread of this process), per block: steadier than the
     // throughput on a machine whose speed drifts, and what the two cores are spent on.
     let cpu_us = cpu
