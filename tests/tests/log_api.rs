@@ -813,3 +813,33 @@ fn byte_ranges_and_live_cursors() {
         assert_eq!(tail, [&b"new"[..], b"more", b"x"]);
     }
 }
+
+#[test]
+fn append_bytes_matches_append_batch_and_shares_unencrypted_blocks() {
+    let values: Vec<Bytes> = (0..5u8)
+        .map(|i| Bytes::from(vec![i; 100 + i as usize]))
+        .collect();
+    for encryption_key in [None, Some([3; 32])] {
+        let opts = LogOptions {
+            encryption_key,
+            ..writer_opts(21)
+        };
+        let mut copied = Log::open(MemoryStorage::new(), opts.clone()).unwrap();
+        let mut shared = Log::open(MemoryStorage::new(), opts).unwrap();
+        copied.append_batch(&values).unwrap();
+        let out = shared.append_bytes(values.iter().cloned()).unwrap();
+        assert_eq!((out.length, out.byte_length), (5, 510));
+        assert_eq!(state(&shared), state(&copied));
+        for (i, v) in values.iter().enumerate() {
+            let stored = shared.storage().block(i as u64).unwrap().unwrap();
+            // Unencrypted, the stored block is the caller's own buffer; encrypted, a new one.
+            assert_eq!(stored.as_ptr() == v.as_ptr(), encryption_key.is_none());
+        }
+    }
+    // Not writable: refused, as append_batch is.
+    let mut r = reader_of(*writer(21).key());
+    assert!(matches!(
+        r.append_bytes([Bytes::from_static(b"x")]),
+        Err(Error::Misuse(_))
+    ));
+}

@@ -247,7 +247,7 @@ impl<C: Channel> Requests<C> {
             Command::Append(core, blocks, tx) => {
                 let result = match endpoint.log_mut(core) {
                     Some(log) => log
-                        .append_batch(&blocks)
+                        .append_bytes(blocks)
                         .map(|o| o.length)
                         .map_err(Error::Core),
                     None => Err(Error::NoSuchCore),

@@ -39,6 +39,32 @@ impl<S: Storage> Log<S> {
         I: IntoIterator<Item = B>,
         B: AsRef<[u8]>,
     {
+        self.append_stored(blocks, |b| Bytes::copy_from_slice(b.as_ref()))
+    }
+
+    /// [`append_batch`](Self::append_batch) of blocks the caller already holds as
+    /// [`Bytes`]: an unencrypted log stores them as they are, without copying (a block
+    /// that is a slice of a larger buffer keeps that buffer alive until it is written).
+    ///
+    /// # Errors
+    /// See [`append_batch`](Self::append_batch).
+    pub fn append_bytes<I>(&mut self, blocks: I) -> Result<AppendOutcome, Error>
+    where
+        I: IntoIterator<Item = Bytes>,
+    {
+        self.append_stored(blocks, |b| b)
+    }
+
+    /// Appends `blocks`, each stored as `keep` makes it when the log is not encrypted.
+    fn append_stored<I, B>(
+        &mut self,
+        blocks: I,
+        keep: impl Fn(B) -> Bytes,
+    ) -> Result<AppendOutcome, Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
         if !self.writable() {
             return Err(Error::Misuse("log is not writable"));
         }
@@ -50,7 +76,7 @@ impl<S: Storage> Log<S> {
                 let index = start.saturating_add(i as u64);
                 match &self.encryption {
                     Some(e) => Bytes::from(e.encrypt(index, self.state.fork, b.as_ref())),
-                    None => Bytes::copy_from_slice(b.as_ref()),
+                    None => keep(b),
                 }
             })
             .collect();
