@@ -252,7 +252,7 @@ pub(crate) struct ReadCache {
     /// Node pages by (core, page number). (foldhash: SipHash on these keys was 3% of a
     /// serving peer's work.)
     pub(crate) pages: std::collections::HashMap<
-        ([u8; 32], u64),
+        record::MapKey,
         Arc<node_page::NodePage>,
         foldhash::fast::RandomState,
     >,
@@ -284,8 +284,10 @@ impl ReadCache {
     }
 
     /// The cached node page `page` of `core`.
-    pub(crate) fn page(&self, core: &[u8; 32], page: u64) -> Option<Arc<node_page::NodePage>> {
-        self.pages.get(&(*core, page)).cloned()
+    pub(crate) fn page(&self, core: &[u8; 32], page: u64) -> Option<&node_page::NodePage> {
+        self.pages
+            .get(&record::MapKey::page(core, page))
+            .map(|p| &**p)
     }
 
     /// Keeps a decoded node page.
@@ -293,7 +295,7 @@ impl ReadCache {
         if self.pages.len() >= Self::PAGES {
             self.pages.clear();
         }
-        self.pages.insert((*core, page), p);
+        self.pages.insert(record::MapKey::page(core, page), p);
     }
 
     /// The cached chunk of `core` holding block `index`, and the block's position in it.

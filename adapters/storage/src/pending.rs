@@ -15,7 +15,7 @@ use bytes::Bytes;
 use ferrocore::storage::{Op, StorageError, WriteBatch};
 use ferrocore::Node;
 
-use crate::record::{self, key, split_prefix, Kind, KEY_LEN};
+use crate::record::{self, key, split_prefix, Kind, MapKey, KEY_LEN};
 
 /// Pending bytes (payloads of puts) past which a group is committed, by default.
 pub(crate) const MAX_PENDING_BYTES: usize = 8 << 20;
@@ -46,7 +46,7 @@ pub(crate) struct Group {
     /// index of its batch and of the operation in it (the payloads stay in the batches, so
     /// holding a write copies nothing). (foldhash, seeded per map: SipHash on these 41-byte
     /// keys was 5% of a receiving peer's work.)
-    records: HashMap<[u8; KEY_LEN], (usize, usize), foldhash::fast::RandomState>,
+    records: HashMap<MapKey, (usize, usize), foldhash::fast::RandomState>,
     /// The lowest and highest index the group wrote for each key prefix (core and kind),
     /// so most lookups miss without touching the index: a peer serving old blocks while
     /// its last writes wait in a group asked the index about every block and node it read.
@@ -74,7 +74,7 @@ impl Group {
         if !(span.low..=span.high).contains(&index) {
             return None;
         }
-        let &(batch, op) = self.records.get(key)?;
+        let &(batch, op) = self.records.get(&MapKey::record(key))?;
         match self.batches.get(batch)?.1.ops().get(op)? {
             Op::PutHeader(p) | Op::PutBlock(_, p) | Op::PutBitfieldPage(_, p) => {
                 Some(Hit::Payload(p.clone()))
@@ -120,7 +120,7 @@ impl Group {
                 high: index,
             }),
         }
-        self.records.insert(k, slot);
+        self.records.insert(MapKey::record(&k), slot);
     }
 }
 

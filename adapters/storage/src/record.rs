@@ -38,6 +38,52 @@ pub(crate) enum Kind {
     Stats = 0xff,
 }
 
+/// A key of an in-memory map over a core's records: a core's discovery key and a number
+/// (a record's kind and index, or a node page's number). It hashes 16 bytes of the
+/// discovery key and the number rather than every byte (hashing the 41 bytes of a record
+/// key was most of what indexing a write cost): discovery keys are hashes, so 16 of their
+/// bytes tell cores apart as well as 32, and equality still compares the whole key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MapKey {
+    core: [u8; 32],
+    /// The record kind (0 for a node page).
+    kind: u8,
+    number: u64,
+}
+
+impl MapKey {
+    /// The key of record `key` (core, kind, index).
+    pub(crate) fn record(key: &[u8; KEY_LEN]) -> Self {
+        let (prefix, index) = split_prefix(key);
+        let mut core = [0u8; 32];
+        core.copy_from_slice(&prefix[..32]);
+        Self {
+            core,
+            kind: prefix[32],
+            number: index,
+        }
+    }
+
+    /// The key of node page `page` of `core`.
+    pub(crate) fn page(core: &[u8; 32], page: u64) -> Self {
+        Self {
+            core: *core,
+            kind: 0,
+            number: page,
+        }
+    }
+}
+
+impl core::hash::Hash for MapKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(u64_at(&self.core, 0));
+        state.write_u64(u64_at(&self.core, 8));
+        // Indexes stay far below 2^56, so the kind in the top byte keeps kinds apart (and
+        // where it does not, equality still does).
+        state.write_u64(self.number ^ u64::from(self.kind) << 56);
+    }
+}
+
 /// The key of one record.
 pub(crate) fn key(core: &[u8; 32], kind: Kind, index: u64) -> [u8; KEY_LEN] {
     let mut k = [0u8; KEY_LEN];
