@@ -84,8 +84,8 @@
 //! thus three files (the database, its data file and its log) whatever the number of
 //! cores. Writes of many megabytes start the data file's write-back early (a hint to the
 //! kernel, no wait), so the sync that makes them durable waits for less. [`Durability::Eventual`] holds batches in memory
-//! (a group of at most 8 MiB) and commits them together, in a background thread while the
-//! next group fills (so at most two groups, 16 MiB, are held); see its documentation for
+//! (a group of at most 2 MiB) and commits them together, in a background thread while the
+//! next group fills (so at most two groups, 4 MiB, are held); see its documentation for
 //! what a crash loses.
 //! Point reads reuse one read transaction until the next commit; redb caches pages up to
 //! [`StoreOptions::cache_bytes`]. Blocks read in order (a peer serving a download) are
@@ -149,7 +149,7 @@ pub enum Durability {
     #[default]
     Immediate,
     /// Group commit: write batches are held in memory (reads see them at once) and committed
-    /// together when [`StoreOptions::group_bytes`] (8 MiB) or 4096 batches are pending (without fsync, except every eighth
+    /// together when [`StoreOptions::group_bytes`] (2 MiB) or 4096 batches are pending (without fsync, except every eighth
     /// such group), durably on [`Store::flush`] and when the last handle of the store is
     /// dropped. A full group is committed by a background thread while the next one fills;
     /// the write that fills the next one waits for that commit, and reports its failure
@@ -183,8 +183,15 @@ pub struct StoreOptions {
     pub group_bytes: usize,
 }
 
-/// The default [`StoreOptions::group_bytes`]: 8 MiB (about 2,000 blocks of 4 KiB; at
-/// 200 MB/s a group commit every 40 ms).
+/// The default [`StoreOptions::group_bytes`]: 2 MiB (about 500 blocks of 4 KiB; at
+/// 250 MB/s a group commit every 8 ms).
+///
+/// Small groups are faster, not only safer: a group's blocks are still in the CPU's caches
+/// when its commit copies them into the data file, and the two groups in memory touch
+/// little memory. Measured on the 2-core development VM against 8 MiB groups (alternating
+/// runs): a replicated 4 KiB block cost both peers 26.0 instead of 31.8 µs of CPU, and
+/// appends of 100 × 4 KiB ran 1.5× faster (147k against 82–98k blocks/s); 1 MiB groups
+/// commit too often (replication slower again).
 pub const DEFAULT_GROUP_BYTES: usize = pending::MAX_PENDING_BYTES;
 
 /// The default [`StoreOptions::cache_bytes`]: 1 GiB (redb's own default), filled only as

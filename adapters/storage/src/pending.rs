@@ -17,8 +17,9 @@ use ferrocore::Node;
 
 use crate::record::{self, key, split_prefix, Kind, MapKey, KEY_LEN};
 
-/// Pending bytes (payloads of puts) past which a group is committed, by default.
-pub(crate) const MAX_PENDING_BYTES: usize = 8 << 20;
+/// Pending bytes (payloads of puts) past which a group is committed, by default (see
+/// [`DEFAULT_GROUP_BYTES`](crate::DEFAULT_GROUP_BYTES)).
+pub(crate) const MAX_PENDING_BYTES: usize = 2 << 20;
 
 /// Pending batches past which a group is committed.
 pub(crate) const MAX_PENDING_BATCHES: usize = 4096;

@@ -347,7 +347,8 @@ fn cleared_blocks_give_their_space_back_and_their_neighbours_stay_whole() {
         {
             let store = Store::open(&path, options).unwrap();
             let mut core = store.core(&[5; 32]);
-            // 8 MiB in batches of 32 blocks: chunks of 32 that the clear below cuts.
+            // 8 MiB in batches of 32 blocks (several group commits): chunks of 32 that the
+            // clear below cuts.
             for b in 0..16u64 {
                 let mut batch = WriteBatch::new();
                 for i in b * 32..(b + 1) * 32 {
