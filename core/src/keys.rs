@@ -158,13 +158,63 @@ fn seed_of(secret_key: &[u8; 64]) -> [u8; 32] {
 /// ```
 #[must_use]
 pub fn verify(public_key: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
-    if !is_canonical_point(public_key) {
-        return false;
+    DecodedKey::new(public_key).verify(msg, sig)
+}
+
+/// A public key decoded once for many verifications: decoding its point takes a square
+/// root in the field, about a sixth of what a verification costs. Verifies exactly as
+/// [`verify`] does with the same key.
+///
+/// ```
+/// use ferrocore::keys::{DecodedKey, KeyPair};
+/// let kp = KeyPair::from_seed(&[1; 32]);
+/// let key = DecodedKey::new(&kp.public_key);
+/// assert_eq!(key.public_key(), &kp.public_key);
+/// assert!(key.verify(b"m", &kp.sign(b"m")));
+/// assert!(!key.verify(b"n", &kp.sign(b"m")));
+/// ```
+#[derive(Clone)]
+pub struct DecodedKey {
+    public_key: [u8; 32],
+    /// `None` for an encoding libsodium refuses (every verification fails).
+    point: Option<VerifyingKey>,
+}
+
+impl DecodedKey {
+    /// Decodes `public_key` (an invalid one makes every verification fail).
+    #[must_use]
+    pub fn new(public_key: &[u8; 32]) -> Self {
+        let point = is_canonical_point(public_key)
+            .then(|| VerifyingKey::from_bytes(public_key).ok())
+            .flatten();
+        Self {
+            public_key: *public_key,
+            point,
+        }
     }
-    let Ok(vk) = VerifyingKey::from_bytes(public_key) else {
-        return false;
-    };
-    vk.verify_strict(msg, &Signature::from_bytes(sig)).is_ok()
+
+    /// The encoded public key.
+    #[must_use]
+    pub fn public_key(&self) -> &[u8; 32] {
+        &self.public_key
+    }
+
+    /// Verifies a detached signature by this key (see [`verify`]).
+    #[must_use]
+    pub fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
+        self.point
+            .as_ref()
+            .is_some_and(|vk| vk.verify_strict(msg, &Signature::from_bytes(sig)).is_ok())
+    }
+}
+
+impl fmt::Debug for DecodedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodedKey")
+            .field("public_key", &HexBytes(&self.public_key))
+            .field("valid", &self.point.is_some())
+            .finish()
+    }
 }
 
 /// True unless `encoding`'s y coordinate (its low 255 bits) is at least the field prime

@@ -41,7 +41,7 @@ use ferrocore_wire::{
 
 use crate::flat_tree;
 use crate::hash::{self, ns, Hash};
-use crate::keys::{self, KeyPair};
+use crate::keys::{self, DecodedKey, KeyPair};
 use crate::proof::tree::push_root;
 use crate::Error;
 
@@ -514,6 +514,8 @@ pub struct Verifier<'a> {
     manifest: &'a Manifest,
     compat: bool,
     legacy: bool,
+    /// Signers' keys decoded ahead (see [`with_decoded`](Self::with_decoded)).
+    decoded: &'a [DecodedKey],
 }
 
 impl<'a> Verifier<'a> {
@@ -525,7 +527,17 @@ impl<'a> Verifier<'a> {
             manifest,
             compat: crate::manifest::is_compat(key, manifest),
             legacy: false,
+            decoded: &[],
         }
+    }
+
+    /// Verifies with signer keys decoded ahead ([`decode_signers`]) instead of decoding
+    /// each signer's key per verification. A key whose bytes are not the signer's is not
+    /// used, so stale keys cost time, never correctness.
+    #[must_use]
+    pub fn with_decoded(mut self, decoded: &'a [DecodedKey]) -> Self {
+        self.decoded = decoded;
+        self
     }
 
     /// Forces compat mode on or off (the reference's `compat` option).
@@ -617,8 +629,15 @@ impl<'a> Verifier<'a> {
         let (Some(s), Ok(sig)) = (self.signer(signer), <&[u8; 64]>::try_from(sig)) else {
             return false;
         };
+        let decoded = usize::try_from(signer)
+            .ok()
+            .and_then(|i| self.decoded.get(i))
+            .filter(|k| k.public_key() == &s.public_key);
         self.signable(signer, tree_hash, length, fork)
-            .is_some_and(|m| keys::verify(&s.public_key, &m, sig))
+            .is_some_and(|m| match decoded {
+                Some(k) => k.verify(&m, sig),
+                None => keys::verify(&s.public_key, &m, sig),
+            })
     }
 
     /// Verifies `signature` for the tree with `roots` (ascending, the full roots of
@@ -776,6 +795,16 @@ impl<'a> Verifier<'a> {
     }
 }
 
+/// The keys of `manifest`'s signers, decoded once for [`Verifier::with_decoded`].
+#[must_use]
+pub fn decode_signers(manifest: &Manifest) -> Vec<DecodedKey> {
+    manifest
+        .signers
+        .iter()
+        .map(|s| DecodedKey::new(&s.public_key))
+        .collect()
+}
+
 /// Verifies `signature` for the tree state `(roots, length, fork)` of the core `key` with
 /// `manifest`: [`Verifier::new`]`(key, manifest).verify(...)`; see [`Verifier::verify`].
 #[must_use]
@@ -842,6 +871,39 @@ mod tests {
         })
         .unwrap();
         (m, a, b)
+    }
+
+    #[test]
+    fn decoded_signer_keys_verify_as_the_raw_keys_and_stale_ones_are_not_used() {
+        for version in [0, 1] {
+            let (m, a, b) = two_signers(false, version);
+            let key = manifest_hash(&m);
+            let v = Verifier::new(&key, &m);
+            let (roots, th) = (tree(7), hash::tree_hash(&tree(7)));
+            let sig = v
+                .assemble(&[
+                    v.partial_sign(&a, &th, 7, 0).unwrap(),
+                    v.partial_sign(&b, &th, 7, 0).unwrap(),
+                ])
+                .unwrap();
+            let mut forged = sig.clone();
+            let last = forged.len() - 1;
+            forged[last] ^= 1;
+            let right = decode_signers(&m);
+            // Keys of other signers (as a stale cache would hold) and a short list.
+            let (other, ..) = two_signers(true, version);
+            let mut wrong = decode_signers(&other);
+            wrong.reverse();
+            for decoded in [&right[..], &wrong[..], &right[..1], &[]] {
+                let v = Verifier::new(&key, &m).with_decoded(decoded);
+                assert!(v.verify(&roots, 7, 0, Some(&sig)), "v{version}");
+                assert!(!v.verify(&roots, 7, 0, Some(&forged)), "v{version}");
+                assert!(
+                    !v.verify(&roots, 8 - 1, 1, Some(&sig)),
+                    "v{version}: other fork"
+                );
+            }
+        }
     }
 
     #[test]

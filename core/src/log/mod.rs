@@ -73,6 +73,8 @@ pub struct Log<S: Storage> {
     truncations: Truncations,
     /// The room of the last commit's [`Undo`], reused by the next.
     spare_undo: Undo,
+    /// The manifest's signer keys, decoded once for the signatures of upgrades.
+    signers: Vec<crate::keys::DecodedKey>,
 }
 
 impl<S: Storage> core::fmt::Debug for Log<S> {
@@ -187,6 +189,11 @@ impl<S: Storage> Log<S> {
             KeyMode::Manifest
         };
         Ok(Log {
+            signers: h
+                .manifest
+                .as_ref()
+                .map(crate::signature::decode_signers)
+                .unwrap_or_default(),
             storage,
             discovery_key: hash::discovery_key(&h.key),
             encryption: encryption_key.map(|k| BlockEncryption::new(k, &h.key, mode)),
@@ -374,6 +381,7 @@ impl<S: Storage> Log<S> {
         if self.state.manifest.is_none() {
             if let Some(m) = &state.manifest {
                 self.adopt_manifest_mode(m);
+                self.signers = crate::signature::decode_signers(m);
             }
         }
         self.state = state;

@@ -110,8 +110,8 @@ impl<S: Storage> Log<S> {
             length: self.state.length,
             roots: &self.state.roots,
         };
-        let batch = match proof::verify_hashed(&trusted, &StorageNodes(&self.storage), proof, leaf)
-        {
+        let nodes = StorageNodes(&self.storage);
+        let batch = match proof::verify_hashed(&trusted, &nodes, proof, leaf, &self.signers) {
             Ok(Verdict::Ignored { fork }) => return Ok(Applied::Ignored { fork }),
             Ok(Verdict::Accepted(b)) => b,
             Err(VerifyError::Proof(e)) => return Err(Error::Protocol(e)),

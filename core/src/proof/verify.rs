@@ -9,6 +9,7 @@ use super::queue::Queue;
 use super::source::NodeSource;
 use super::tree::{parent_node, MAX_NUMBER};
 use crate::flat_tree::{contains, full_roots, left_child, sibling};
+use crate::keys::DecodedKey;
 use crate::manifest::{default_manifest, is_compat, manifest_hash};
 use crate::{hash, signature, Manifest, Node, Proof, ProofError};
 use ferrocore_wire::{DataUpgrade, Prologue};
@@ -102,17 +103,19 @@ pub fn verify<S: NodeSource + ?Sized>(
     source: &S,
     proof: &Proof,
 ) -> Result<Verdict, VerifyError<S::Error>> {
-    verify_hashed(state, source, proof, None)
+    verify_hashed(state, source, proof, None, &[])
 }
 
 /// [`verify`], given the leaf hash of the proof's block if the caller computed it already
 /// (with others, in SIMD lanes). `leaf` must be [`hash::leaf_hash`] of the block's value:
-/// it is trusted, which is why this is not public.
+/// it is trusted, which is why this is not public. `signers` are the manifest's signer
+/// keys decoded ahead, if the caller keeps them ([`signature::decode_signers`]).
 pub(crate) fn verify_hashed<S: NodeSource + ?Sized>(
     state: &TrustedState<'_>,
     source: &S,
     proof: &Proof,
     leaf: Option<hash::Hash>,
+    signers: &[DecodedKey],
 ) -> Result<Verdict, VerifyError<S::Error>> {
     if proof.fork != state.fork {
         return Ok(Verdict::Ignored { fork: proof.fork });
@@ -144,7 +147,7 @@ pub(crate) fn verify_hashed<S: NodeSource + ?Sized>(
     debug_assert!(!batch.upgraded || batch.length > state.length);
 
     let manifest = if batch.upgraded {
-        check_signature(state, proof, &batch)?
+        check_signature(state, proof, &batch, signers)?
     } else {
         adopt_unsigned(state, proof)?
     };
@@ -385,19 +388,15 @@ fn check_signature(
     state: &TrustedState<'_>,
     proof: &Proof,
     batch: &Batch,
+    signers: &[DecodedKey],
 ) -> Result<Option<Manifest>, ProofError> {
     let signature = proof.upgrade.as_ref().and_then(|u| u.signature.as_deref());
     let signed = |m: &Manifest| {
-        signature::verify(
-            m,
-            state.key,
-            &batch.roots,
-            batch.length,
-            proof.fork,
-            signature,
-        )
-        .then_some(())
-        .ok_or(ProofError::InvalidSignature)
+        signature::Verifier::new(state.key, m)
+            .with_decoded(signers)
+            .verify(&batch.roots, batch.length, proof.fork, signature)
+            .then_some(())
+            .ok_or(ProofError::InvalidSignature)
     };
     match state.manifest {
         Some(m) => signed(m).map(|()| None),
