@@ -48,10 +48,11 @@ if (transportRows.length) {
 }
 
 // Replication (bench-replicate): every pair against JS → JS (the median over its rounds),
-// and live latency.
+// and live latency (the median of the rounds' medians).
 const dl = (pair) =>
   median(replicateRows.filter((r) => r.bench === 'replicate-download' && r.pair === pair).map((r) => r.mb_per_s))
-const lat = (pair) => replicateRows.find((r) => r.bench === 'replicate-latency' && r.pair === pair)?.median_ms
+const lat = (pair) =>
+  median(replicateRows.filter((r) => r.bench === 'replicate-latency' && r.pair === pair).map((r) => r.median_ms))
 if (replicateRows.length) {
   const base = dl('js->js')
   for (const pair of ['ferrocore->ferrocore', 'js->ferrocore', 'ferrocore->js']) {
