@@ -45,8 +45,8 @@ pub(crate) struct Group {
     batches: Vec<([u8; 32], WriteBatch)>,
     /// Where the latest operation on every record a batch of the group wrote lies: the
     /// index of its batch and of the operation in it (the payloads stay in the batches, so
-    /// holding a write copies nothing). (foldhash, seeded per map: SipHash on these 41-byte
-    /// keys was 5% of a receiving peer's work.)
+    /// holding a write copies nothing). (foldhash, seeded per map, over a [`MapKey`]:
+    /// SipHash on the 41-byte record keys was 5% of a receiving peer's work.)
     records: HashMap<MapKey, (usize, usize), foldhash::fast::RandomState>,
     /// The lowest and highest index the group wrote for each key prefix (core and kind),
     /// so most lookups miss without touching the index: a peer serving old blocks while
