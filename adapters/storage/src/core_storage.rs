@@ -636,12 +636,12 @@ impl Storage for CoreStorage {
                 let Some(v) = table.get(&k[..]).map_err(|e| db_error(record, e))? else {
                     // An absent page is kept as an empty one: a receiver asks about nodes
                     // it lacks (to know what to request) far more often than it has them.
-                    cache.keep_page(&self.core, page, Arc::new(NodePage::default()));
+                    cache.keep_page(&self.core, page, NodePage::default());
                     return Ok(None);
                 };
                 let p = NodePage::decode(record::open(&k, v.value(), record)?, page, record)?;
                 let node = p.get(slot);
-                cache.keep_page(&self.core, page, Arc::new(p));
+                cache.keep_page(&self.core, page, p);
                 Ok(node)
             })
         })

@@ -256,11 +256,12 @@ pub(crate) struct Reader {
 /// checksumming them each time was a third of a serving peer's work.
 #[derive(Debug, Default)]
 pub(crate) struct ReadCache {
-    /// Node pages by (core, page number). (foldhash: SipHash on these keys was 3% of a
-    /// serving peer's work.)
+    /// Node pages by (core, page number), boxed (a page is about 2.6 KiB, and the map moves
+    /// its values when it grows). (foldhash: SipHash on these keys was 3% of a serving
+    /// peer's work.)
     pub(crate) pages: std::collections::HashMap<
         record::MapKey,
-        Arc<node_page::NodePage>,
+        Box<node_page::NodePage>,
         foldhash::fast::RandomState,
     >,
     /// Block chunks, most recently used last.
@@ -298,11 +299,12 @@ impl ReadCache {
     }
 
     /// Keeps a decoded node page.
-    pub(crate) fn keep_page(&mut self, core: &[u8; 32], page: u64, p: Arc<node_page::NodePage>) {
+    pub(crate) fn keep_page(&mut self, core: &[u8; 32], page: u64, p: node_page::NodePage) {
         if self.pages.len() >= Self::PAGES {
             self.pages.clear();
         }
-        self.pages.insert(record::MapKey::page(core, page), p);
+        self.pages
+            .insert(record::MapKey::page(core, page), Box::new(p));
     }
 
     /// The cached chunk of `core` holding block `index`, and the block's position in it.
