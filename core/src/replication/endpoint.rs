@@ -160,6 +160,22 @@ fn sync_message<S: Storage>(log: &Log<S>, r: &Replicator) -> Sync {
     }
 }
 
+/// Whether a peer's `sync` is answered with ours (as the reference does): on our fork,
+/// when the peer's view of our length is out of date, or its own length is below ours
+/// (it then learns that we heard its length, which a JS reader waits for before it asks
+/// us for an upgrade). A peer that merely caught up with us is not answered.
+pub(super) fn sync_needs_answer(theirs: &Sync, fork: u64, length: u64) -> bool {
+    theirs.fork == fork && (theirs.remote_length != length || theirs.length < length)
+}
+
+/// True when two of our `sync`s differ at most in what they say of the peer's length.
+pub(super) fn same_but_remote_length(a: &Sync, b: &Sync) -> bool {
+    Sync {
+        remote_length: b.remote_length,
+        ..*a
+    } == *b
+}
+
 impl<S: Storage> Endpoint<S> {
     /// An endpoint with no cores and no sessions.
     #[must_use]
@@ -981,9 +997,10 @@ impl<S: Storage> Endpoint<S> {
         };
         match m {
             Message::Sync(sync) => {
-                let stale = sync.fork == slot.log.fork() && sync.remote_length != slot.log.length();
+                let answer = sync_needs_answer(&sync, slot.log.fork(), slot.log.length());
+                let same_fork = sync.fork == slot.log.fork();
                 r.on_sync(sync);
-                if stale || (sync.fork != slot.log.fork() && r.sent.is_none()) {
+                if answer || (!same_fork && r.sent.is_none()) {
                     r.sent = None;
                 }
                 slot.dirty = true;
@@ -1445,8 +1462,12 @@ impl<S: Storage> Endpoint<S> {
                 }
                 r.sent_contiguous = r.sent_contiguous.min(start);
             }
+            // Our own state changed, or an answer is due (`sent` cleared): a change in the
+            // peer's length alone is carried by our next `sync`, not sent by itself.
             let sync = sync_message(&slot.log, r);
-            if r.sent != Some(sync) {
+            if r.sent
+                .is_none_or(|sent| !same_but_remote_length(&sent, &sync))
+            {
                 send(conn, ch, &Message::Sync(sync));
                 r.sent = Some(sync);
             }

@@ -470,3 +470,58 @@ fn abort_closes_at_once_and_asks_other_peers() {
         ferrocore_wire::stream::Blame::Timeout
     );
 }
+
+/// A live append takes four messages, as with the reference: the writer's `range` and
+/// `sync`, the reader's request, the writer's data, the reader's `sync` and `range`. The
+/// writer does not answer a reader that only caught up with it (its next `sync` carries
+/// the reader's new length).
+#[test]
+fn a_live_append_is_four_messages() {
+    let mut p = Pair::new(5);
+    p.r.download(p.rc, 0, None, None).unwrap();
+    p.run();
+    assert_eq!(p.r.log(p.rc).unwrap().contiguous_length(), 5);
+    p.w.log_mut(p.wc).unwrap().append(&block(5, 0)).unwrap();
+    assert!(p.w_to_r(), "the writer announces the append");
+    assert!(p.r_to_w(), "the reader asks for it");
+    assert!(p.w_to_r(), "the writer answers");
+    assert_eq!(p.r.log(p.rc).unwrap().contiguous_length(), 6);
+    assert!(p.r_to_w(), "the reader tells its new length");
+    assert!(p.w.poll_transmit().is_none(), "the writer stays quiet");
+    assert!(!p.r_to_w());
+    // The next append still reaches the reader, and its `sync` names the reader's length.
+    p.w.log_mut(p.wc).unwrap().append(&block(6, 0)).unwrap();
+    p.run();
+    assert_eq!(p.r.log(p.rc).unwrap().contiguous_length(), 7);
+}
+
+#[test]
+fn a_sync_is_answered_when_the_peer_is_behind_or_out_of_date() {
+    use super::endpoint::{same_but_remote_length, sync_needs_answer};
+    use ferrocore_wire::Sync;
+    let theirs = |fork, length, remote_length| Sync {
+        fork,
+        length,
+        remote_length,
+        ..Sync::default()
+    };
+    // We are at fork 0, length 10.
+    assert!(!sync_needs_answer(&theirs(0, 10, 10), 0, 10), "caught up");
+    assert!(!sync_needs_answer(&theirs(0, 12, 10), 0, 10), "ahead of us");
+    assert!(sync_needs_answer(&theirs(0, 7, 10), 0, 10), "behind us");
+    assert!(
+        sync_needs_answer(&theirs(0, 10, 9), 0, 10),
+        "an old view of us"
+    );
+    assert!(!sync_needs_answer(&theirs(1, 3, 0), 0, 10), "another fork");
+    let ours = theirs(0, 10, 7);
+    assert!(same_but_remote_length(&ours, &theirs(0, 10, 9)));
+    assert!(!same_but_remote_length(&ours, &theirs(0, 11, 7)));
+    assert!(!same_but_remote_length(
+        &ours,
+        &Sync {
+            uploading: true,
+            ..ours
+        }
+    ));
+}
