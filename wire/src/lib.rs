@@ -12,6 +12,8 @@
 //!   BLAKE2b, ChaChaPoly);
 //! * [`secretstream`]: libsodium's `crypto_secretstream_xchacha20poly1305`, in place or
 //!   buffer to buffer;
+//! * [`poly1305`]: its one-time authenticator, by whichever implementation is faster at a
+//!   message's length;
 //! * [`stream`]: the secret-stream transport as a sans-IO state machine (framing, header
 //!   records, keep-alives, timeouts, end);
 //! * [`mux`]: the protomux state machine (channels, pairing, batches, bounds);
@@ -40,6 +42,7 @@ pub mod manifest;
 pub mod messages;
 pub mod mux;
 pub mod noise;
+pub mod poly1305;
 pub mod protomux;
 pub mod secretstream;
 pub mod stream;

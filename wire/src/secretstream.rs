@@ -1,5 +1,6 @@
 //! libsodium's `crypto_secretstream_xchacha20poly1305`, byte for byte, built on the
-//! RustCrypto ChaCha20 and Poly1305 primitives, encrypting and decrypting in place or in
+//! RustCrypto ChaCha20 and [Poly1305](crate::poly1305) (ours for short messages, see there
+//! why), encrypting and decrypting in place or in
 //! one pass from one buffer to another ([`Push::seal_from`], [`Pull::open_into`]).
 //!
 //! One direction of a secret-stream connection is one [`Push`] (the sender) and one
@@ -18,10 +19,9 @@
 //! assert_eq!((tag, &*plain), (TAG_MESSAGE, &b"hello"[..]));
 //! ```
 
+use crate::poly1305::Mac;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::{hchacha, ChaCha20};
-use poly1305::universal_hash::{KeyInit, UniversalHash};
-use poly1305::Poly1305;
 use zeroize::Zeroize;
 
 /// Bytes a sealed message adds to its plaintext: the tag byte and the MAC.
@@ -82,12 +82,15 @@ impl State {
     }
 
     /// Runs the message's cipher over `tag_block` (block 1) and `body` (blocks 2..),
-    /// returning the Poly1305 instance keyed by block 0, fed with the encrypted tag block.
-    fn start(&self, tag_block: &mut [u8; 64]) -> (ChaCha20, Poly1305) {
+    /// returning the Poly1305 instance keyed by block 0 for a body of `len` bytes.
+    fn start(&self, tag_block: &mut [u8; 64], len: usize) -> (ChaCha20, Mac) {
         let mut cipher = self.cipher();
         let mut block0 = [0u8; 64];
         cipher.apply_keystream(&mut block0);
-        let mac = Poly1305::new(poly1305::Key::from_slice(&block0[..32]));
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&block0[..32]);
+        let mac = Mac::new(&key, len);
+        key.zeroize();
         block0.zeroize();
         cipher.apply_keystream(tag_block);
         (cipher, mac)
@@ -95,7 +98,7 @@ impl State {
 
     /// Poly1305 over `ciphertext ‖ pad ‖ le64(0) ‖ le64(64 + len)`, libsodium's way: the
     /// pad is `len mod 16` zero bytes.
-    fn finish_mac(mut mac: Poly1305, ciphertext: &[u8]) -> [u8; MAC_LEN] {
+    fn finish_mac(mut mac: Mac, ciphertext: &[u8]) -> [u8; MAC_LEN] {
         let whole = ciphertext.len() & !15;
         mac.update_padded(&ciphertext[..whole]);
         let rest = &ciphertext[whole..];
@@ -107,7 +110,7 @@ impl State {
         at += 8;
         tail[at..at + 8].copy_from_slice(&(64 + ciphertext.len() as u64).to_le_bytes());
         at += 8;
-        mac.compute_unpadded(&tail[..at]).into()
+        mac.finalize(&tail[..at])
     }
 
     /// After a message: fold the MAC into the inonce, step the counter, rekey on wrap or
@@ -197,7 +200,7 @@ impl Push {
         let body_end = record.len() - MAC_LEN;
         let mut tag_block = [0u8; 64];
         tag_block[0] = tag;
-        let (mut cipher, mut mac) = self.state.start(&mut tag_block);
+        let (mut cipher, mut mac) = self.state.start(&mut tag_block, record.len() - ABYTES);
         record[0] = tag_block[0];
         mac.update_padded(&tag_block);
         let body = &mut record[1..body_end];
@@ -268,7 +271,7 @@ impl Pull {
         let body_end = record.len() - MAC_LEN;
         let mut tag_block = [0u8; 64];
         tag_block[0] = record[0];
-        let (cipher, mut mac) = self.state.start(&mut tag_block);
+        let (cipher, mut mac) = self.state.start(&mut tag_block, record.len() - ABYTES);
         let tag = tag_block[0];
         tag_block[0] = record[0];
         mac.update_padded(&tag_block);
@@ -309,7 +312,8 @@ mod tests {
         let (mut push, mut pull) = (Push::new(&key, &header), Pull::new(&key, &header));
         let mut pull_into = Pull::new(&key, &header);
         let mut push_from = Push::new(&key, &header);
-        for len in 0..200usize {
+        let long = crate::poly1305::LONG;
+        for len in (0..200usize).chain([long - 1, long, 70_000]) {
             let plain: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
             let tag = [TAG_MESSAGE, TAG_PUSH, TAG_REKEY, TAG_FINAL][len % 4];
             let mut record = seal(&mut push, &plain, tag);
