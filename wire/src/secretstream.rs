@@ -1,7 +1,7 @@
 //! libsodium's `crypto_secretstream_xchacha20poly1305`, byte for byte, built on the
 //! RustCrypto ChaCha20 and [Poly1305](crate::poly1305) (ours for short messages, see there
-//! why), encrypting and decrypting in place or in
-//! one pass from one buffer to another ([`Push::seal_from`], [`Pull::open_into`]).
+//! why), encrypting and decrypting in place or in one pass from one buffer to another
+//! ([`Push::seal_from`], [`Pull::open_into`]).
 //!
 //! One direction of a secret-stream connection is one [`Push`] (the sender) and one
 //! [`Pull`] (the receiver) sharing a key and a 24-byte header. A message of `m` bytes

@@ -84,6 +84,15 @@ impl Pair {
         }
     }
 
+    /// A pair whose reader downloads every block live (from 0 on, no end), run until
+    /// quiet: it holds the writer's `blocks`.
+    fn following(blocks: u64) -> Pair {
+        let mut p = Pair::new(blocks);
+        p.r.download(p.rc, 0, None, None).unwrap();
+        p.run();
+        p
+    }
+
     /// Delivers what the writer has to send to the reader; true if anything moved.
     fn w_to_r(&mut self) -> bool {
         let mut moved = false;
@@ -142,9 +151,7 @@ impl Pair {
 
 #[test]
 fn live_download_follows_appends_and_truncation() {
-    let mut p = Pair::new(10);
-    p.r.download(p.rc, 0, None, None).unwrap();
-    p.run();
+    let mut p = Pair::following(10);
     assert_eq!(p.r.log(p.rc).unwrap().contiguous_length(), 10);
     let w = p.w.log_mut(p.wc).unwrap();
     w.append(&block(10, 0)).unwrap();
@@ -193,9 +200,7 @@ fn get_waits_for_the_append() {
 
 #[test]
 fn reorg_clears_blocks_past_the_ancestor() {
-    let mut p = Pair::new(11);
-    p.r.download(p.rc, 0, None, None).unwrap();
-    p.run();
+    let mut p = Pair::following(11);
     let w = p.w.log_mut(p.wc).unwrap();
     w.truncate(7, None).unwrap();
     w.append(&block(7, 1)).unwrap();
@@ -285,9 +290,7 @@ fn a_peer_on_a_new_fork_is_known_by_its_new_announcements() {
 /// ask for the upgrade again, alone, rather than take the length as refused.
 #[test]
 fn no_data_for_an_upgrade_with_a_block_retries_the_upgrade_alone() {
-    let mut p = Pair::new(9);
-    p.r.download(p.rc, 0, None, None).unwrap();
-    p.run();
+    let mut p = Pair::following(9);
     assert_eq!(p.r.log(p.rc).unwrap().contiguous_length(), 9);
     p.w.log_mut(p.wc).unwrap().append(&block(9, 0)).unwrap();
     // The reader learns of length 10 and block 9 and asks for both in one request ...
@@ -477,9 +480,7 @@ fn abort_closes_at_once_and_asks_other_peers() {
 /// the reader's new length).
 #[test]
 fn a_live_append_is_four_messages() {
-    let mut p = Pair::new(5);
-    p.r.download(p.rc, 0, None, None).unwrap();
-    p.run();
+    let mut p = Pair::following(5);
     assert_eq!(p.r.log(p.rc).unwrap().contiguous_length(), 5);
     p.w.log_mut(p.wc).unwrap().append(&block(5, 0)).unwrap();
     assert!(p.w_to_r(), "the writer announces the append");
