@@ -1,0 +1,610 @@
+//! The [`Endpoint`]: cores, sessions, and the scheduling between them.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use bytes::Bytes;
+use core::time::Duration;
+
+use ferrocore_wire::connection::{Connection, ConnectionEvent};
+use ferrocore_wire::messages::Handshake;
+use ferrocore_wire::mux::{ChannelId, Mux, MuxEvent};
+use ferrocore_wire::noise::{KeyPair as NoiseKeyPair, Role};
+use ferrocore_wire::stream::{Connected, Entropy, SecretStream};
+use ferrocore_wire::{
+    Cancel, Data, Decode, Encode, Extension, Message, NoData, Proof, Range, Reader, Request,
+    RequestBlock, RequestUpgrade, Sync, Want,
+};
+
+use super::claims::Claims;
+use super::inbound::{self, Inbound};
+use super::replicator::{Asked, Inflight, Replicator, SEGMENT};
+use super::requests::{Download, RequestId, Span, Wants};
+use super::{
+    EndpointConfig, Event, PeerError, RequestError, SessionError, TransportError, PROTOCOL,
+};
+use crate::log::{Event as LogEvent, Log};
+use crate::proof::MissingNodes;
+use crate::storage::Storage;
+use crate::{hash, Error, ProofError};
+
+mod announce;
+mod api;
+mod complete;
+mod dispatch;
+mod schedule;
+mod serve;
+
+/// Names a core added to an [`Endpoint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CoreId(pub(crate) u32);
+
+impl CoreId {
+    /// The index behind the id (cores are numbered from 0 in the order they were added).
+    #[must_use]
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// Names one peer connection of an [`Endpoint`] (never reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub(crate) u64);
+
+impl SessionId {
+    /// The number behind the id.
+    #[must_use]
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// `noData` reasons.
+const NOT_AVAILABLE: u64 = 1;
+const INVALID_REQUEST: u64 = 2;
+
+/// Blocks looked at per scheduling pass and peer before giving up (bounds the CPU a pass
+/// costs when a peer has little of what is wanted).
+const SCAN_LIMIT: usize = 1024;
+
+struct CoreSlot<S: Storage> {
+    log: Log<S>,
+    wants: Wants,
+    /// Blocks requested, and from whom.
+    inflight: Claims,
+    /// The session with an upgrade or reorg outstanding.
+    upgrading: Option<SessionId>,
+    /// Verified blocks to announce (those past the contiguous prefix).
+    announce: Vec<u64>,
+    /// Cleared ranges to announce.
+    drops: Vec<(u64, u64)>,
+    /// Blocks dropped by truncations (local or by a reorg) since the last announcement:
+    /// from the shortest length truncated to, to the longest length before.
+    truncated: Option<(u64, u64)>,
+    /// The log's length as of the last log event handled (the length before a truncation).
+    seen_length: u64,
+    dirty: bool,
+}
+
+/// One peer connection: transport ▸ mux ▸ one replicator per core.
+struct Session {
+    conn: Connection,
+    connected: Option<Connected>,
+    replicators: BTreeMap<ChannelId, Replicator>,
+    by_core: BTreeMap<CoreId, ChannelId>,
+    /// Output bounding (see [`EndpointConfig::max_unsent`]).
+    out: Outbound,
+}
+
+/// What a session has produced that its transport has not written yet, and the requests
+/// waiting for that to drain.
+#[derive(Default)]
+struct Outbound {
+    /// Bytes handed out by `poll_transmit` and not yet reported by `handle_sent`.
+    unsent: usize,
+    /// Bytes of answers queued inside the connection since it was last drained.
+    pipeline: usize,
+    /// Requests not served yet because the output was over budget, oldest first.
+    deferred: VecDeque<(ChannelId, Request)>,
+}
+
+impl Outbound {
+    fn over(&self, config: &EndpointConfig) -> bool {
+        config
+            .max_unsent
+            .is_some_and(|max| self.unsent.saturating_add(self.pipeline) >= max)
+    }
+}
+
+/// The replication state machine of one process: its cores and one session per peer
+/// connection (see the [module docs](super)).
+pub struct Endpoint<S: Storage> {
+    config: EndpointConfig,
+    cores: Vec<Option<CoreSlot<S>>>,
+    sessions: BTreeMap<SessionId, Session>,
+    next_session: u64,
+    next_request: u64,
+    requests: BTreeMap<RequestId, CoreId>,
+    events: VecDeque<Event>,
+    transmit: VecDeque<(SessionId, Bytes)>,
+    now: Duration,
+}
+
+impl<S: Storage> core::fmt::Debug for Endpoint<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("cores", &self.cores.iter().flatten().count())
+            .field("sessions", &self.sessions.len())
+            .field("requests", &self.requests.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Queues `message` on `channel` (encoded straight into the frame); returns its encoded
+/// length.
+fn send(conn: &mut Connection, channel: ChannelId, message: &Message) -> usize {
+    // Fails only for a channel that is gone, whose messages no longer matter.
+    let _ = conn
+        .mux()
+        .send_encoded(channel, message.message_type() as u64, message);
+    message.encoded_len()
+}
+
+fn sync_message<S: Storage>(log: &Log<S>, r: &Replicator) -> Sync {
+    Sync {
+        fork: log.fork(),
+        length: log.length(),
+        remote_length: match &r.remote {
+            Some(s) if s.fork == log.fork() => s.length,
+            _ => 0,
+        },
+        // As the reference: a peer on another fork cannot upgrade from us (it reorgs).
+        can_upgrade: r.remote.is_none_or(|s| s.fork == log.fork()),
+        uploading: r.uploading,
+        downloading: r.downloading,
+        has_manifest: log.manifest().is_some() && !log.compat(),
+        allow_push: false,
+    }
+}
+
+/// Whether a peer's `sync` is answered with ours (as the reference does): on our fork,
+/// when the peer's view of our length is out of date, or its own length is below ours
+/// (it then learns that we heard its length, which a JS reader waits for before it asks
+/// us for an upgrade). A peer that merely caught up with us is not answered.
+pub(super) fn sync_needs_answer(theirs: &Sync, fork: u64, length: u64) -> bool {
+    theirs.fork == fork && (theirs.remote_length != length || theirs.length < length)
+}
+
+/// True when two of our `sync`s differ at most in what they say of the peer's length.
+pub(super) fn same_but_remote_length(a: &Sync, b: &Sync) -> bool {
+    Sync {
+        remote_length: b.remote_length,
+        ..*a
+    } == *b
+}
+
+impl<S: Storage> Endpoint<S> {
+    /// An endpoint with no cores and no sessions.
+    #[must_use]
+    pub fn new(config: EndpointConfig) -> Self {
+        Self {
+            config,
+            cores: Vec::new(),
+            sessions: BTreeMap::new(),
+            next_session: 0,
+            next_request: 1,
+            requests: BTreeMap::new(),
+            events: VecDeque::new(),
+            transmit: VecDeque::new(),
+            now: Duration::ZERO,
+        }
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    // ----- cores -------------------------------------------------------------------------
+
+    /// Adds a core to replicate with every session, present and future.
+    pub fn add_core(&mut self, log: Log<S>) -> CoreId {
+        let id = CoreId(u32::try_from(self.cores.len()).unwrap_or(u32::MAX));
+        let seen_length = log.length();
+        self.cores.push(Some(CoreSlot {
+            log,
+            wants: Wants::default(),
+            inflight: Claims::default(),
+            upgrading: None,
+            announce: Vec::new(),
+            drops: Vec::new(),
+            truncated: None,
+            seen_length,
+            dirty: true,
+        }));
+        let sids: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for sid in sids {
+            self.open_channel(sid, id);
+        }
+        id
+    }
+
+    /// Stops replicating a core: closes its channels, fails its requests with
+    /// [`RequestError::CoreRemoved`] and hands back the log.
+    pub fn remove_core(&mut self, core: CoreId) -> Option<Log<S>> {
+        let slot = self.cores.get_mut(core.0 as usize)?.take()?;
+        for (sid, s) in &mut self.sessions {
+            if let Some(ch) = s.by_core.remove(&core) {
+                if let Some(r) = s.replicators.remove(&ch) {
+                    if r.paired {
+                        self.events.push_back(Event::PeerRemoved {
+                            session: *sid,
+                            core,
+                        });
+                    }
+                }
+                let _ = s.conn.mux().close(ch);
+            }
+        }
+        let ids: Vec<RequestId> = self
+            .requests
+            .iter()
+            .filter(|(_, c)| **c == core)
+            .map(|(r, _)| *r)
+            .collect();
+        let mut slot = slot;
+        for id in ids {
+            self.requests.remove(&id);
+            Self::end_request(
+                &mut slot,
+                core,
+                id,
+                RequestError::CoreRemoved,
+                &mut self.events,
+            );
+        }
+        Some(slot.log)
+    }
+
+    /// The log of a core.
+    #[must_use]
+    pub fn log(&self, core: CoreId) -> Option<&Log<S>> {
+        self.slot(core).map(|s| &s.log)
+    }
+
+    /// The log of a core, for local writes (append, truncate, clear). Connected peers
+    /// learn of the change at the next [`poll_transmit`](Self::poll_transmit) or
+    /// [`poll_event`](Self::poll_event).
+    pub fn log_mut(&mut self, core: CoreId) -> Option<&mut Log<S>> {
+        self.slot_mut(core).map(|s| {
+            s.dirty = true;
+            &mut s.log
+        })
+    }
+
+    /// The core with this discovery key.
+    #[must_use]
+    pub fn find_core(&self, discovery_key: &[u8; 32]) -> Option<CoreId> {
+        self.cores.iter().enumerate().find_map(|(i, s)| {
+            s.as_ref()
+                .filter(|s| s.log.discovery_key() == discovery_key)
+                .map(|_| CoreId(i as u32))
+        })
+    }
+
+    /// The cores, in the order they were added.
+    pub fn cores(&self) -> impl Iterator<Item = CoreId> + '_ {
+        self.cores
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| CoreId(i as u32))
+    }
+
+    fn slot(&self, core: CoreId) -> Option<&CoreSlot<S>> {
+        self.cores.get(core.0 as usize)?.as_ref()
+    }
+
+    fn slot_mut(&mut self, core: CoreId) -> Option<&mut CoreSlot<S>> {
+        self.cores.get_mut(core.0 as usize)?.as_mut()
+    }
+
+    // ----- sessions ----------------------------------------------------------------------
+
+    /// Starts a session over a new byte stream (e.g. a TCP connection) that runs the Noise
+    /// XX handshake in band as `role`. Its first bytes are ready at once for an initiator.
+    pub fn connect(
+        &mut self,
+        role: Role,
+        key_pair: NoiseKeyPair,
+        entropy: Entropy,
+        now: Duration,
+    ) -> SessionId {
+        self.now = now;
+        let conn = Connection::new(
+            role,
+            key_pair,
+            entropy,
+            self.config.stream,
+            self.config.mux.clone(),
+            now,
+        );
+        self.add_connection(conn)
+    }
+
+    /// Starts a session over a stream whose handshake happened elsewhere (see
+    /// [`SecretStream::from_handshake`]).
+    pub fn add_stream(&mut self, stream: SecretStream) -> SessionId {
+        let conn = Connection::from_stream(stream, Mux::new(self.config.mux.clone()));
+        self.add_connection(conn)
+    }
+
+    fn add_connection(&mut self, conn: Connection) -> SessionId {
+        let sid = SessionId(self.next_session);
+        self.next_session += 1;
+        self.sessions.insert(
+            sid,
+            Session {
+                conn,
+                connected: None,
+                replicators: BTreeMap::new(),
+                by_core: BTreeMap::new(),
+                out: Outbound::default(),
+            },
+        );
+        self.process(sid);
+        sid
+    }
+
+    /// The live sessions.
+    pub fn sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.sessions.keys().copied()
+    }
+
+    /// The peer's static public key, once the handshake is done.
+    #[must_use]
+    pub fn remote_public_key(&self, session: SessionId) -> Option<[u8; 32]> {
+        self.sessions
+            .get(&session)?
+            .connected
+            .as_ref()
+            .map(|c| c.remote_public_key)
+    }
+
+    /// The sessions that replicate `core` with a paired channel.
+    #[must_use]
+    pub fn peers(&self, core: CoreId) -> Vec<SessionId> {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| {
+                s.by_core
+                    .get(&core)
+                    .and_then(|ch| s.replicators.get(ch))
+                    .is_some_and(|r| r.paired)
+            })
+            .map(|(sid, _)| *sid)
+            .collect()
+    }
+
+    /// The length a peer announced for a core (its last `sync`).
+    #[must_use]
+    pub fn remote_length(&self, session: SessionId, core: CoreId) -> Option<u64> {
+        let s = self.sessions.get(&session)?;
+        let r = s.replicators.get(s.by_core.get(&core)?)?;
+        r.remote.as_ref().map(|s| s.length)
+    }
+
+    /// Whether we believe the peer has block `index` of a core (announced, not refused).
+    #[cfg(test)]
+    pub(crate) fn remote_has(&self, session: SessionId, core: CoreId, index: u64) -> bool {
+        self.sessions
+            .get(&session)
+            .and_then(|s| s.replicators.get(s.by_core.get(&core)?))
+            .is_some_and(|r| r.has(index))
+    }
+
+    /// Requests in flight to a peer for a core.
+    #[must_use]
+    pub fn inflight(&self, session: SessionId, core: CoreId) -> usize {
+        self.sessions
+            .get(&session)
+            .and_then(|s| s.replicators.get(s.by_core.get(&core)?))
+            .map_or(0, |r| r.inflight.len())
+    }
+
+    /// Ends a session in order: its last bytes (and a half-close) are queued, then
+    /// [`Event::Closed`] with no error follows.
+    pub fn close(&mut self, session: SessionId) {
+        self.finish_session(session, None);
+    }
+
+    /// The session's socket failed (a read or write error, a reset): the session closes at
+    /// once, with nothing more to send, its requests to the peer are asked of other peers,
+    /// and [`Event::Closed`] follows with [`SessionError::Transport`]. Does nothing for a
+    /// session that already closed.
+    pub fn abort(&mut self, session: SessionId, error: TransportError) {
+        self.finish_session(session, Some(SessionError::Transport(error)));
+    }
+
+    /// Bytes from a session's socket, in any chunking.
+    pub fn handle_input(&mut self, session: SessionId, now: Duration, bytes: &[u8]) {
+        self.observe(now);
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        s.conn.mux().cork();
+        let result = s.conn.handle_input(now, bytes);
+        self.process(session);
+        match result {
+            Err(e) => self.finish_session(session, Some(SessionError::Connection(e))),
+            Ok(()) => {
+                self.serve_deferred(session);
+                self.flush_all();
+                if let Some(s) = self.sessions.get_mut(&session) {
+                    s.conn.mux().uncork();
+                }
+            }
+        }
+        self.observe(now);
+    }
+
+    /// The transport wrote `bytes` more bytes of this session's output (those handed out
+    /// by [`poll_transmit`](Self::poll_transmit)). With [`EndpointConfig::max_unsent`] set,
+    /// answers to the peer's requests wait while more than that is unwritten, so a peer
+    /// that asks for much and reads slowly costs bounded memory: call this as writes
+    /// complete, or serving stops once the budget is used up.
+    pub fn handle_sent(&mut self, session: SessionId, bytes: usize) {
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        s.out.unsent = s.out.unsent.saturating_sub(bytes);
+        if !s.out.deferred.is_empty() {
+            self.serve_deferred(session);
+        }
+    }
+
+    /// Bytes of this session's output handed out by [`poll_transmit`](Self::poll_transmit)
+    /// and not yet reported written by [`handle_sent`](Self::handle_sent).
+    #[must_use]
+    pub fn unsent(&self, session: SessionId) -> usize {
+        self.sessions.get(&session).map_or(0, |s| s.out.unsent)
+    }
+
+    /// Requests of this session waiting for its output to drain.
+    #[must_use]
+    pub fn deferred_requests(&self, session: SessionId) -> usize {
+        self.sessions
+            .get(&session)
+            .map_or(0, |s| s.out.deferred.len())
+    }
+
+    /// The session's socket reported end of input. At a record boundary that is the
+    /// peer's orderly end: the session ends in order too (its last bytes are queued) with
+    /// [`SessionError::RemoteEnded`]; inside a record it fails with
+    /// [`SessionError::Connection`]. A socket *error* is reported with
+    /// [`abort`](Self::abort) instead.
+    pub fn handle_end(&mut self, session: SessionId) {
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        let result = s.conn.handle_end();
+        self.process(session);
+        match result {
+            Err(e) => self.finish_session(session, Some(SessionError::Connection(e))),
+            Ok(()) => self.finish_session(session, Some(SessionError::RemoteEnded)),
+        }
+    }
+
+    /// Bytes to write to a session's socket. Drain until `None`.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<(SessionId, Bytes)> {
+        self.flush_all();
+        if let Some(t) = self.transmit.pop_front() {
+            return Some(t);
+        }
+        for (sid, s) in &mut self.sessions {
+            if let Some(bytes) = s.conn.poll_transmit() {
+                // The connection hands out all it holds at once.
+                s.out.unsent = s.out.unsent.saturating_add(bytes.len());
+                s.out.pipeline = 0;
+                return Some((*sid, bytes));
+            }
+        }
+        None
+    }
+
+    /// The next event. Drain until `None`.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.flush_all();
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called (keep-alives,
+    /// handshake and idle timeouts, request and application deadlines).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let sessions = self.sessions.values().flat_map(|s| {
+            s.conn
+                .poll_timeout()
+                .into_iter()
+                .chain(s.replicators.values().filter_map(Replicator::next_deadline))
+        });
+        let wants = self
+            .cores
+            .iter()
+            .flatten()
+            .filter_map(|c| c.wants.next_deadline());
+        sessions.chain(wants).min()
+    }
+
+    /// Time passed: transport timers, request timeouts (cancelled and retried elsewhere),
+    /// application deadlines.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.observe(now);
+        let sids: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for sid in sids {
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                continue;
+            };
+            if let Err(e) = s.conn.handle_timeout(now) {
+                self.finish_session(sid, Some(SessionError::Connection(e)));
+                continue;
+            }
+            let Session {
+                conn, replicators, ..
+            } = s;
+            for r in replicators.values_mut() {
+                let expired: Vec<u64> = r
+                    .inflight
+                    .iter()
+                    .filter(|(_, i)| i.deadline.is_some_and(|d| d <= now))
+                    .map(|(id, _)| *id)
+                    .collect();
+                if expired.is_empty() {
+                    continue;
+                }
+                let Some(Some(slot)) = self.cores.get_mut(r.core.0 as usize) else {
+                    continue;
+                };
+                for id in expired {
+                    if let Some(inf) = r.abandon(id) {
+                        Self::release(slot, sid, inf.asked);
+                        send(conn, r.channel, &Message::Cancel(Cancel { request: id }));
+                    }
+                }
+                slot.dirty = true;
+            }
+            self.process(sid);
+        }
+        for c in 0..self.cores.len() {
+            let Some(slot) = self.cores[c].as_mut() else {
+                continue;
+            };
+            for id in slot.wants.due(now) {
+                self.requests.remove(&id);
+                Self::end_request(
+                    slot,
+                    CoreId(c as u32),
+                    id,
+                    RequestError::Timeout,
+                    &mut self.events,
+                );
+            }
+        }
+        self.flush_all();
+        self.observe(now);
+    }
+
+    /// Takes the time and arms the deadlines of requests sent since the last observation.
+    fn observe(&mut self, now: Duration) {
+        self.now = now;
+        let deadline = now + self.config.request_timeout;
+        for s in self.sessions.values_mut() {
+            for r in s.replicators.values_mut() {
+                r.arm(deadline);
+            }
+        }
+    }
+}
