@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub mod heap;
+pub mod hostile;
 pub mod js;
 pub mod net;
 pub mod reader;
