@@ -23,6 +23,7 @@ const CONFIG: MuxConfig = MuxConfig {
     max_channels: 8,
     max_buffered_bytes: 4096,
     max_pending_opens: 4,
+    max_batch_entries: 64,
 };
 
 struct Input<'a>(&'a [u8]);
@@ -195,6 +196,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             }
         }
         s.drain();
+        if s.mux.error().is_some() {
+            assert!(s.mux.is_ended(), "a fault found while polling ends the mux");
+        }
     }
     if s.corked {
         s.mux.uncork();

@@ -83,12 +83,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
-pub use config::{MuxConfig, BUFFER_ENTRY_OVERHEAD, MAX_BATCH_DEPTH, PAUSE_THRESHOLD};
+pub use config::{MuxConfig, BUFFER_ENTRY_OVERHEAD, MAX_BATCH_DEPTH, PAUSE_THRESHOLD, READ_AHEAD};
 pub use error::{Misuse, MuxError, PeerFault};
 pub use event::{ChannelId, CloseReason, MuxEvent};
 
 use crate::encoding::{Encode, Raw};
-use crate::protomux::{message_frame, BatchBuilder, Frame, Open};
+use crate::protomux::{message_frame, BatchBuilder, BatchEntries, Frame, Open};
 use table::{Key, LocalChannel, LocalIds, PendingOpen, Queues, RemoteIds, RemoteSlot};
 
 /// The protomux state machine of one connection (see the [module docs](self)).
@@ -109,6 +109,14 @@ pub struct Mux {
     /// The mux corked itself for an incoming multi-entry batch (see the module docs).
     batch_hold: bool,
     ended: bool,
+    /// Frames received and not handled yet (while a batch before them is walked).
+    inbox: VecDeque<Bytes>,
+    /// The batch being handled one entry at a time, and the batches nested in it.
+    walking: Vec<BatchEntries>,
+    /// Entries of the current frame's batches handled so far.
+    walked: usize,
+    /// The peer's fault that failed the mux.
+    failure: Option<MuxError>,
     transmit: VecDeque<Vec<u8>>,
     events: VecDeque<MuxEvent>,
 }
@@ -136,6 +144,10 @@ impl Mux {
             batch: BatchBuilder::new(),
             batch_hold: false,
             ended: false,
+            inbox: VecDeque::new(),
+            walking: Vec::new(),
+            walked: 0,
+            failure: None,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -324,10 +336,16 @@ impl Mux {
         self.transmit.pop_front()
     }
 
-    /// The next event. Once there is none, a batch the mux held corked since an incoming
-    /// multi-entry batch is released: poll transmits afterwards.
+    /// The next event. Incoming frames and batch entries waiting to be handled are handled
+    /// here as the events before them are drained (see [`handle_frame`](Mux::handle_frame)),
+    /// which can fail the mux ([`error`](Mux::error)). Once there is no event, a batch the
+    /// mux held corked since an incoming multi-entry batch is released: poll transmits
+    /// afterwards.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<MuxEvent> {
+        if self.events.is_empty() {
+            self.advance();
+        }
         let event = self.events.pop_front();
         if event.is_none() {
             self.release_hold();
@@ -460,6 +478,8 @@ impl Mux {
         self.incoming = Queues::default();
         self.pending_opens = 0;
         self.buffered = 0;
+        self.inbox.clear();
+        self.walking.clear();
         self.release_hold();
     }
 }

@@ -145,8 +145,8 @@ impl Batch {
 
     /// Iterates the entries of an encoded batch payload (what follows `00 00`) without
     /// collecting them.
-    pub fn entries(payload: &Bytes) -> Result<BatchEntries<'_>, DecodeError> {
-        BatchEntries::new(Reader::from_bytes(payload))
+    pub fn entries(payload: &Bytes) -> Result<BatchEntries, DecodeError> {
+        BatchEntries::new(payload.clone())
     }
 }
 
@@ -189,54 +189,72 @@ impl Decode for Batch {
     /// Every entry takes at least two input bytes, so the entry vector stays proportional
     /// to the input.
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let window = r.sub_reader(r.remaining())?;
-        let entries = BatchEntries::new(window)?.collect::<Result<Vec<_>, _>>()?;
+        let payload = r.take_bytes(r.remaining())?;
+        let entries = BatchEntries::new(payload)?.collect::<Result<Vec<_>, _>>()?;
         Ok(Self { entries })
     }
 }
 
 /// Lazy decoder of a batch payload: yields each entry as a [`ChannelMessage`] (channel
-/// switches applied). Stops after the first error.
+/// switches applied), decoding only as far as asked. It owns (a reference count of) the
+/// payload, so it can be kept while entries are handled one at a time, which is how the
+/// [`Mux`](crate::mux::Mux) walks a batch: a record of millions of tiny entries costs no
+/// more memory than its own bytes. Stops after the first error.
 #[derive(Debug, Clone)]
-pub struct BatchEntries<'a> {
-    r: Reader<'a>,
+pub struct BatchEntries {
+    payload: Bytes,
+    pos: usize,
     channel: u64,
     failed: bool,
 }
 
-impl<'a> BatchEntries<'a> {
-    /// Starts decoding a batch payload (`uint firstChannel ‖ entries`) spanning `r`'s
-    /// window.
-    pub fn new(mut r: Reader<'a>) -> Result<Self, DecodeError> {
+impl BatchEntries {
+    /// Starts decoding a batch payload (`uint firstChannel ‖ entries`).
+    pub fn new(payload: Bytes) -> Result<Self, DecodeError> {
+        let mut r = Reader::from_bytes(&payload);
         let channel = r.uint()?;
+        let pos = r.position();
         Ok(Self {
-            r,
+            payload,
+            pos,
             channel,
             failed: false,
         })
     }
 
+    /// Bytes of the payload not decoded yet.
+    #[must_use]
+    pub fn remaining(&self) -> usize {
+        self.payload.len() - self.pos
+    }
+
     fn next_entry(&mut self) -> Result<Option<ChannelMessage>, DecodeError> {
-        while !self.r.is_empty() {
-            let len = self.r.uint()?;
+        let mut r = Reader::from_bytes(&self.payload);
+        r.take(self.pos)?;
+        while !r.is_empty() {
+            let len = r.uint()?;
             if len == 0 {
-                self.channel = self.r.uint()?;
+                self.channel = r.uint()?;
+                self.pos = r.position();
                 continue;
             }
             let len = usize::try_from(len).map_err(|_| DecodeError::IntegerOutOfRange(len))?;
-            let mut entry = self.r.sub_reader(len)?;
+            let mut entry = r.sub_reader(len)?;
             let message_type = entry.uint()?;
+            let payload = entry.rest_bytes();
+            self.pos = r.position();
             return Ok(Some(ChannelMessage {
                 channel: self.channel,
                 message_type,
-                payload: entry.rest_bytes(),
+                payload,
             }));
         }
+        self.pos = r.position();
         Ok(None)
     }
 }
 
-impl Iterator for BatchEntries<'_> {
+impl Iterator for BatchEntries {
     type Item = Result<ChannelMessage, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {

@@ -6,9 +6,11 @@ use crate::DecodeError;
 /// Why a [`Mux`](super::Mux) call failed.
 ///
 /// [`Malformed`](MuxError::Malformed) and [`PeerMisbehaved`](MuxError::PeerMisbehaved) come
-/// from [`handle_frame`](super::Mux::handle_frame) and are fatal, as in protomux (which
-/// destroys the stream): the mux closes every channel ([`CloseReason::Failed`]) and ignores
-/// later frames. [`ApiMisuse`](MuxError::ApiMisuse) is the caller's mistake and changes
+/// from the peer's frames and are fatal, as in protomux (which destroys the stream): the mux
+/// closes every channel ([`CloseReason::Failed`]), ignores later frames and keeps the error
+/// in [`Mux::error`](super::Mux::error). [`handle_frame`](super::Mux::handle_frame) returns
+/// one found while it runs; one found later, in a batch entry decoded while events are
+/// polled, is only in [`Mux::error`](super::Mux::error). [`ApiMisuse`](MuxError::ApiMisuse) is the caller's mistake and changes
 /// nothing.
 ///
 /// [`CloseReason::Failed`]: super::CloseReason::Failed
@@ -57,6 +59,13 @@ pub enum PeerFault {
     /// Batches nested deeper than [`MAX_BATCH_DEPTH`](super::MAX_BATCH_DEPTH).
     #[error("batches nested too deep")]
     BatchTooDeep,
+    /// One frame's batches held more than
+    /// [`MuxConfig::max_batch_entries`](super::MuxConfig) entries.
+    #[error("batch of more than {max} entries")]
+    BatchTooLarge {
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// A mistake of the application.

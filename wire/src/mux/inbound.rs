@@ -6,30 +6,89 @@ use bytes::Bytes;
 use super::table::{Key, PendingOpen, RemoteSlot};
 use super::{
     ChannelId, CloseReason, Mux, MuxError, MuxEvent, PeerFault, BUFFER_ENTRY_OVERHEAD,
-    MAX_BATCH_DEPTH,
+    MAX_BATCH_DEPTH, READ_AHEAD,
 };
 use crate::encoding::Reader;
-use crate::protomux::{Batch, ChannelMessage, Frame, Open, CONTROL_BATCH};
+use crate::protomux::{BatchEntries, ChannelMessage, Frame, Open, CONTROL_BATCH};
 
 impl Mux {
     /// Handles one incoming frame (the plaintext of one secret-stream record). Empty frames
-    /// are keep-alives and ignored, and so is everything after the mux ended. A batch has
-    /// every entry handled in order; after one with more than one entry the mux stays
-    /// corked until its events are drained (see the [module docs](super)).
+    /// are keep-alives and ignored, and so is everything after the mux ended.
     ///
-    /// An error is fatal: the mux closes every channel ([`CloseReason::Failed`]) and ends;
-    /// the caller should drop the connection.
+    /// Frames are handled in order, a plain frame at once and a batch one entry at a time:
+    /// entries are decoded and handled while fewer than [`READ_AHEAD`] events wait, and the
+    /// rest as [`poll_event`](Mux::poll_event) drains them. So a record of millions of tiny
+    /// entries costs the memory of the record and of [`READ_AHEAD`] events, never an event
+    /// per entry at once. Frames that arrive while a batch is still being walked wait for
+    /// it. After a
+    /// batch with more than one entry the mux stays corked until its events are drained
+    /// (see the [module docs](super)).
+    ///
+    /// An error is fatal: the mux closes every channel ([`CloseReason::Failed`]) and ends,
+    /// and [`error`](Mux::error) keeps it; the caller should drop the connection. This call
+    /// returns an error found while it runs; one found while events are polled (a bad entry
+    /// further into a batch) is reported by [`error`](Mux::error) only.
     pub fn handle_frame(&mut self, frame: Bytes) -> Result<(), MuxError> {
         if self.ended || frame.is_empty() {
             return Ok(());
         }
-        let result = self.process_frame(&frame);
-        if result.is_err() {
-            self.shut_down(CloseReason::Failed);
-        } else if self.events.is_empty() {
+        self.inbox.push_back(frame);
+        self.advance();
+        if self.ended {
+            if let Some(e) = &self.failure {
+                return Err(e.clone());
+            }
+        }
+        if self.events.is_empty() {
             self.release_hold();
         }
-        result
+        Ok(())
+    }
+
+    /// The peer's fault that failed the mux, if one did.
+    #[must_use]
+    pub fn error(&self) -> Option<&MuxError> {
+        self.failure.as_ref()
+    }
+
+    /// Handles queued frames, and the entries of the batch being walked while fewer than
+    /// [`READ_AHEAD`] events wait.
+    pub(super) fn advance(&mut self) {
+        while !self.ended {
+            let result = if let Some(batch) = self.walking.last_mut() {
+                if self.events.len() >= READ_AHEAD {
+                    return;
+                }
+                match batch.next() {
+                    None => {
+                        self.walking.pop();
+                        continue;
+                    }
+                    Some(Err(e)) => Err(e.into()),
+                    Some(Ok(entry)) => {
+                        self.walked += 1;
+                        if self.walked > self.config.max_batch_entries {
+                            Err(PeerFault::BatchTooLarge {
+                                max: self.config.max_batch_entries,
+                            }
+                            .into())
+                        } else {
+                            let depth = self.walking.len();
+                            self.dispatch(entry, depth)
+                        }
+                    }
+                }
+            } else if let Some(frame) = self.inbox.pop_front() {
+                self.walked = 0;
+                self.process_frame(&frame)
+            } else {
+                return;
+            };
+            if let Err(e) = result {
+                self.failure = Some(e);
+                self.shut_down(CloseReason::Failed);
+            }
+        }
     }
 
     fn process_frame(&mut self, frame: &Bytes) -> Result<(), MuxError> {
@@ -53,7 +112,7 @@ impl Mux {
             return self.on_message(entry);
         }
         if entry.message_type == CONTROL_BATCH {
-            return self.on_batch(&entry.payload, depth + 1);
+            return self.on_batch(entry.payload, depth + 1);
         }
         match Frame::from_parts(0, entry.message_type, &entry.payload)? {
             Frame::Open(open) => self.on_open(open),
@@ -67,18 +126,16 @@ impl Mux {
         }
     }
 
-    fn on_batch(&mut self, payload: &Bytes, depth: usize) -> Result<(), MuxError> {
+    /// Starts walking a batch: its entries are handled by [`advance`](Self::advance).
+    fn on_batch(&mut self, payload: Bytes, depth: usize) -> Result<(), MuxError> {
         if depth > MAX_BATCH_DEPTH {
             return Err(PeerFault::BatchTooDeep.into());
         }
-        let entries = Batch::entries(payload)?;
-        let mut probe = entries.clone();
-        if probe.nth(1).is_some() {
+        let entries = BatchEntries::new(payload)?;
+        if entries.clone().nth(1).is_some() {
             self.hold_cork();
         }
-        for entry in entries {
-            self.dispatch(entry?, depth)?;
-        }
+        self.walking.push(entries);
         Ok(())
     }
 
