@@ -261,6 +261,7 @@ fn run_ferrocore(sock: TcpStream, role: Role) -> Outcome {
                     out.close_reason.get_or_insert(reason);
                 }
                 ConnectionEvent::Mux(other) => panic!("unexpected {other:?}"),
+                ConnectionEvent::Failed(e) => panic!("the JS peer's frames failed the mux: {e}"),
                 ConnectionEvent::RemoteEnded => {}
             }
         }

@@ -80,6 +80,11 @@ pub enum ConnectionEvent {
     Mux(MuxEvent),
     /// The peer ended its side: every channel has closed.
     RemoteEnded,
+    /// The peer's frames failed the mux (a malformed frame or a broken rule, found as its
+    /// records were handed to the mux while events were polled): every channel has closed
+    /// ([`CloseReason::Failed`](crate::mux::CloseReason::Failed)) and the connection failed
+    /// for good; drop the socket. Reported once, after the events before the failure.
+    Failed(ConnectionError),
 }
 
 /// One peer connection: secret-stream ▸ protomux.
@@ -92,6 +97,9 @@ pub struct Connection {
     remote_ended: bool,
     remote_end_reported: bool,
     failed: Option<ConnectionError>,
+    /// The stream failed: the mux ends once the records opened before the failure have
+    /// reached it.
+    stream_failed: bool,
 }
 
 impl Connection {
@@ -122,6 +130,7 @@ impl Connection {
             remote_ended: false,
             remote_end_reported: false,
             failed: None,
+            stream_failed: false,
         }
     }
 
@@ -142,8 +151,13 @@ impl Connection {
         self.failed.as_ref()
     }
 
-    /// Bytes from the socket, in any chunking: decrypted records go to the mux at once.
-    /// An error fails the connection for good; drop the socket.
+    /// Bytes from the socket, in any chunking. Records are opened at once, and handed to
+    /// the mux one at a time as [`poll_event`](Self::poll_event) drains the events of the
+    /// ones before (so an input of many records, or one record of a huge batch, never
+    /// becomes an event per message at once). An error here is the stream's: it fails the
+    /// connection for good (drop the socket), though the records opened before it still
+    /// reach the mux, as in the reference. The mux's errors come from `poll_event` as
+    /// [`ConnectionEvent::Failed`].
     pub fn handle_input(&mut self, now: Duration, bytes: &[u8]) -> Result<(), ConnectionError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
@@ -152,31 +166,14 @@ impl Connection {
             .stream
             .handle_input(now, bytes)
             .map_err(ConnectionError::from);
-        // Records decrypted before a failure still reach the mux, as in the reference.
-        let routed = self.route();
-        self.check(result.and(routed))
-    }
-
-    /// Feeds decrypted records to the mux; keeps the stream's own events.
-    fn route(&mut self) -> Result<(), ConnectionError> {
-        while let Some(ev) = self.stream.poll_event() {
-            match ev {
-                StreamEvent::Message(frame) => self.mux.handle_frame(frame)?,
-                StreamEvent::Connected(c) => self.pending_connected = Some(c),
-                StreamEvent::RemoteEnded => {
-                    self.remote_ended = true;
-                    self.mux.handle_end();
-                }
-            }
-        }
-        Ok(())
+        self.check(result)
     }
 
     fn check(&mut self, result: Result<(), ConnectionError>) -> Result<(), ConnectionError> {
         if let Err(e) = &result {
             if e.blame() != Blame::Local {
                 self.failed = Some(e.clone());
-                self.mux.handle_end();
+                self.stream_failed = true;
             }
         }
         result
@@ -185,8 +182,7 @@ impl Connection {
     /// The socket reported end of input.
     pub fn handle_end(&mut self) -> Result<(), ConnectionError> {
         let result = self.stream.handle_end().map_err(ConnectionError::from);
-        let routed = self.route();
-        self.check(result.and(routed))
+        self.check(result)
     }
 
     /// Ends this side: closes every channel (the mux ends) and half-closes the stream once
@@ -209,6 +205,15 @@ impl Connection {
         self.remote_ended
     }
 
+    /// Sends `frame` as one record after the frames the mux has queued, bypassing the mux:
+    /// for frames built elsewhere (a relay, a test's hand-made batch). The mux does not see
+    /// it, so a frame that opens or closes channels leaves the peer's view of this mux
+    /// out of step with it.
+    pub fn send_frame(&mut self, frame: &[u8]) -> Result<(), ConnectionError> {
+        self.flush_mux();
+        self.stream.send(frame).map_err(ConnectionError::from)
+    }
+
     /// Seals every frame the mux has ready.
     fn flush_mux(&mut self) {
         if self.stream.is_ended() {
@@ -227,13 +232,42 @@ impl Connection {
         self.stream.poll_transmit()
     }
 
-    /// The next event, if any.
+    /// The next event, if any. Records waiting in the stream are handed to the mux here, one
+    /// at a time once the mux's events are drained (see [`handle_input`](Self::handle_input)).
     pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
         if let Some(c) = self.pending_connected.take() {
             return Some(ConnectionEvent::Connected(c));
         }
-        if let Some(ev) = self.mux.poll_event() {
-            return Some(ConnectionEvent::Mux(ev));
+        loop {
+            if let Some(ev) = self.mux.poll_event() {
+                return Some(ConnectionEvent::Mux(ev));
+            }
+            if let Some(e) = self.mux.error() {
+                if self.failed.is_none() {
+                    let e = ConnectionError::Mux(e.clone());
+                    self.failed = Some(e.clone());
+                    return Some(ConnectionEvent::Failed(e));
+                }
+            }
+            match self.stream.poll_event() {
+                // An error fails the mux, reported above once its events are out.
+                Some(StreamEvent::Message(frame)) => {
+                    let _ = self.mux.handle_frame(frame);
+                }
+                Some(StreamEvent::Connected(c)) => return Some(ConnectionEvent::Connected(c)),
+                Some(StreamEvent::RemoteEnded) => {
+                    self.remote_ended = true;
+                    self.mux.handle_end();
+                }
+                None => {
+                    if self.stream_failed && !self.mux.is_ended() {
+                        // Everything opened before the stream failed has been handled.
+                        self.mux.handle_end();
+                        continue;
+                    }
+                    break;
+                }
+            }
         }
         if self.remote_ended && !self.remote_end_reported {
             self.remote_end_reported = true;

@@ -30,12 +30,14 @@ pub struct EndpointConfig {
     pub max_refused_blocks: usize,
     /// Bytes of a session's output that may be unwritten (handed out by `poll_transmit`
     /// and not yet reported by `Endpoint::handle_sent`, or queued inside the session)
-    /// before answers to the peer's requests wait: the bound on what a peer that asks a
+    /// before answers to the peer's requests and wants wait: the bound on what a peer that asks a
     /// lot and reads slowly costs. `None` serves at once, for transports that never
     /// report writes (then a peer's requests are bounded only by what it sends).
     pub max_unsent: Option<usize>,
-    /// Requests of a session that may wait for its output to drain; a peer with more
-    /// outstanding is disconnected ([`PeerError::TooManyRequests`](super::PeerError)).
+    /// Requests and wants of a session that may wait for its output to drain (a `want` is
+    /// answered with bitfields of up to a megabyte, so it waits like a request); a peer with
+    /// more outstanding is disconnected
+    /// ([`PeerError::TooManyRequests`](super::PeerError)).
     /// JS hypercore keeps at most 512 requests in flight per peer and core.
     pub max_queued_requests: usize,
     /// Upgrade to a peer's longer length as soon as it is announced (JS `eagerUpgrade`,
@@ -43,6 +45,13 @@ pub struct EndpointConfig {
     pub eager_upgrade: bool,
     /// Upload to peers by default (answer their requests).
     pub uploading: bool,
+    /// Bytes of events the endpoint queues for the application (each event's size, plus
+    /// the payload of an extension message) before it stops handling a session's input:
+    /// the input waits in the session until [`Endpoint::poll_event`](super::Endpoint)
+    /// has drained the queue, then is handled on. So a peer cannot make the queue grow
+    /// with what it sends (a record of millions of extension messages); a window of input
+    /// (64 messages) can pass the mark before it is checked again. Default 1 MiB.
+    pub max_event_bytes: usize,
     /// Download from peers by default (advertised in `sync`; JS closes channels to peers
     /// that are not downloading when it is idle itself).
     pub downloading: bool,
@@ -63,6 +72,7 @@ impl Default for EndpointConfig {
             eager_upgrade: true,
             uploading: true,
             downloading: true,
+            max_event_bytes: 1 << 20,
         }
     }
 }

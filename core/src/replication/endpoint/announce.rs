@@ -8,7 +8,7 @@ impl<S: Storage> Endpoint<S> {
         core: CoreId,
         id: RequestId,
         error: RequestError,
-        events: &mut VecDeque<Event>,
+        events: &mut EventQueue,
     ) {
         slot.wants.clear_deadline(id);
         let mut found = false;

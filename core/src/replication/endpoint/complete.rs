@@ -9,7 +9,7 @@ impl<S: Storage> Endpoint<S> {
         core: CoreId,
         upgraded: bool,
         requests: &mut BTreeMap<RequestId, CoreId>,
-        events: &mut VecDeque<Event>,
+        events: &mut EventQueue,
     ) {
         let log = &slot.log;
         let ready: Vec<u64> = slot
@@ -75,7 +75,7 @@ impl<S: Storage> Endpoint<S> {
         slot: &mut CoreSlot<S>,
         core: CoreId,
         requests: &mut BTreeMap<RequestId, CoreId>,
-        events: &mut VecDeque<Event>,
+        events: &mut EventQueue,
     ) {
         let length = slot.log.length();
         for id in core::mem::take(&mut slot.wants.updates) {

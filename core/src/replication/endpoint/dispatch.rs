@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// Connection events decoded and handled together: the blocks of a window's data messages
+/// are hashed four at a time (see `inbound`), and a window bounds what one pass holds
+/// however much input waits.
+const WINDOW: usize = 64;
+
 impl<S: Storage> Endpoint<S> {
     pub(super) fn open_channel(&mut self, sid: SessionId, core: CoreId) {
         let (Some(s), Some(Some(slot))) =
@@ -42,20 +47,29 @@ impl<S: Storage> Endpoint<S> {
         );
     }
 
-    /// Handles a session's pending connection events.
+    /// Handles a session's connection events, a window at a time, while the application's
+    /// events hold less than [`EndpointConfig::max_event_bytes`]; past that the session
+    /// stalls (its input waits in the connection) until
+    /// [`poll_event`](Endpoint::poll_event) has drained them.
     pub(super) fn process(&mut self, sid: SessionId) {
         loop {
+            let budget = self.events.bytes() < self.config.max_event_bytes;
             let Some(s) = self.sessions.get_mut(&sid) else {
                 return;
             };
-            // Everything the input produced, at once (see `inbound`); handling it may
-            // produce more, hence the loop.
-            let events: Vec<ConnectionEvent> =
-                core::iter::from_fn(|| s.conn.poll_event()).collect();
-            if events.is_empty() {
+            s.stalled = !budget;
+            if !budget {
                 return;
             }
-            for item in inbound::decode(events) {
+            // One window, decoded together (see `inbound`); handling it may produce more
+            // events, hence the loop.
+            let window: Vec<ConnectionEvent> = core::iter::from_fn(|| s.conn.poll_event())
+                .take(WINDOW)
+                .collect();
+            if window.is_empty() {
+                return;
+            }
+            for item in inbound::decode(window) {
                 if !self.process_one(sid, item) {
                     return;
                 }
@@ -91,6 +105,10 @@ impl<S: Storage> Endpoint<S> {
                 ConnectionEvent::Mux(ev) => self.on_mux_event(sid, ev),
                 ConnectionEvent::RemoteEnded => {
                     self.finish_session(sid, Some(SessionError::RemoteEnded));
+                    return false;
+                }
+                ConnectionEvent::Failed(e) => {
+                    self.finish_session(sid, Some(SessionError::Connection(e)));
                     return false;
                 }
             },
@@ -228,10 +246,7 @@ impl<S: Storage> Endpoint<S> {
             }
             Message::Request(req) => {
                 if !out.deferred.is_empty() || out.over(&self.config) {
-                    if out.deferred.len() >= self.config.max_queued_requests {
-                        return Err(PeerError::TooManyRequests(core));
-                    }
-                    out.deferred.push_back((ch, req));
+                    Self::defer(out, ch, Deferred::Request(req), &self.config, core)?;
                 } else {
                     let reply = Self::serve(slot, r, &req, &self.config, &mut self.events, core)?;
                     out.pipeline += send(conn, ch, &reply);
@@ -239,11 +254,9 @@ impl<S: Storage> Endpoint<S> {
             }
             Message::Cancel(c) => {
                 // A request still waiting is dropped (one already answered is not undone).
-                if let Some(at) = out
-                    .deferred
-                    .iter()
-                    .position(|(c2, q)| *c2 == ch && q.id == c.request)
-                {
+                if let Some(at) = out.deferred.iter().position(
+                    |(c2, d)| matches!(d, Deferred::Request(q) if *c2 == ch && q.id == c.request),
+                ) {
                     out.deferred.remove(at);
                 }
             }
@@ -274,7 +287,13 @@ impl<S: Storage> Endpoint<S> {
                     slot.dirty = true;
                 }
             }
-            Message::Want(w) => Self::answer_want(slot, conn, ch, &w),
+            Message::Want(w) => {
+                if !out.deferred.is_empty() || out.over(&self.config) {
+                    Self::defer(out, ch, Deferred::Want(w), &self.config, core)?;
+                } else {
+                    out.pipeline += Self::answer_want(slot, conn, ch, &w);
+                }
+            }
             Message::Bitfield(b) => {
                 r.on_bitfield(&b);
                 slot.dirty = true;
@@ -290,11 +309,12 @@ impl<S: Storage> Endpoint<S> {
                     r.extension_name = Some(e.name.clone());
                     e.name
                 };
+                // A copy: a small message must not keep the peer's whole input alive.
                 self.events.push_back(Event::Extension {
                     session: sid,
                     core,
                     name,
-                    message: e.message,
+                    message: Bytes::copy_from_slice(&e.message),
                 });
             }
         }

@@ -27,11 +27,13 @@ use crate::log::{Event as LogEvent, Log};
 use crate::proof::MissingNodes;
 use crate::storage::Storage;
 use crate::{hash, Error, ProofError};
+use events::EventQueue;
 
 mod announce;
 mod api;
 mod complete;
 mod dispatch;
+mod events;
 mod schedule;
 mod serve;
 
@@ -94,6 +96,12 @@ struct Session {
     by_core: BTreeMap<CoreId, ChannelId>,
     /// Output bounding (see [`EndpointConfig::max_unsent`]).
     out: Outbound,
+    /// Its input waits in the connection until the application drains its events (see
+    /// [`EndpointConfig::max_event_bytes`]).
+    stalled: bool,
+    /// How the session ends once its waiting input is handled (the stream failed or ended
+    /// while input was stalled).
+    ending: Option<SessionError>,
 }
 
 /// What a session has produced that its transport has not written yet, and the requests
@@ -104,8 +112,17 @@ struct Outbound {
     unsent: usize,
     /// Bytes of answers queued inside the connection since it was last drained.
     pipeline: usize,
-    /// Requests not served yet because the output was over budget, oldest first.
-    deferred: VecDeque<(ChannelId, Request)>,
+    /// Requests and wants not answered yet because the output was over budget, oldest
+    /// first.
+    deferred: VecDeque<(ChannelId, Deferred)>,
+}
+
+/// What a peer asked for that waits for its output to drain: both are answered with
+/// messages that can be far larger than the ask (a block; a `want` of two million blocks is
+/// answered with up to a megabyte of bitfields).
+enum Deferred {
+    Request(Request),
+    Want(Want),
 }
 
 impl Outbound {
@@ -125,7 +142,7 @@ pub struct Endpoint<S: Storage> {
     next_session: u64,
     next_request: u64,
     requests: BTreeMap<RequestId, CoreId>,
-    events: VecDeque<Event>,
+    events: EventQueue,
     transmit: VecDeque<(SessionId, Bytes)>,
     now: Duration,
 }
@@ -194,7 +211,7 @@ impl<S: Storage> Endpoint<S> {
             next_session: 0,
             next_request: 1,
             requests: BTreeMap::new(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             transmit: VecDeque::new(),
             now: Duration::ZERO,
         }
@@ -351,6 +368,8 @@ impl<S: Storage> Endpoint<S> {
                 replicators: BTreeMap::new(),
                 by_core: BTreeMap::new(),
                 out: Outbound::default(),
+                stalled: false,
+                ending: None,
             },
         );
         self.process(sid);
@@ -433,20 +452,37 @@ impl<S: Storage> Endpoint<S> {
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
-        s.conn.mux().cork();
         let result = s.conn.handle_input(now, bytes);
-        self.process(session);
-        match result {
-            Err(e) => self.finish_session(session, Some(SessionError::Connection(e))),
-            Ok(()) => {
-                self.serve_deferred(session);
-                self.flush_all();
-                if let Some(s) = self.sessions.get_mut(&session) {
-                    s.conn.mux().uncork();
-                }
+        self.ingest(session, result.err().map(SessionError::Connection));
+        self.observe(now);
+    }
+
+    /// Handles a session's waiting input, as far as the application keeps up with the
+    /// events, with its replies corked into one batch; then ends the session with
+    /// `ending` (or an earlier one) if all its input was handled.
+    fn ingest(&mut self, sid: SessionId, ending: Option<SessionError>) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if s.ending.is_none() {
+            s.ending = ending;
+        }
+        s.conn.mux().cork();
+        self.process(sid);
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if !s.stalled {
+            if let Some(e) = s.ending.take() {
+                self.finish_session(sid, Some(e));
+                return;
             }
         }
-        self.observe(now);
+        self.serve_deferred(sid);
+        self.flush_all();
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.conn.mux().uncork();
+        }
     }
 
     /// The transport wrote `bytes` more bytes of this session's output (those handed out
@@ -471,7 +507,7 @@ impl<S: Storage> Endpoint<S> {
         self.sessions.get(&session).map_or(0, |s| s.out.unsent)
     }
 
-    /// Requests of this session waiting for its output to drain.
+    /// Requests and wants of this session waiting for its output to drain.
     #[must_use]
     pub fn deferred_requests(&self, session: SessionId) -> usize {
         self.sessions
@@ -488,12 +524,11 @@ impl<S: Storage> Endpoint<S> {
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
-        let result = s.conn.handle_end();
-        self.process(session);
-        match result {
-            Err(e) => self.finish_session(session, Some(SessionError::Connection(e))),
-            Ok(()) => self.finish_session(session, Some(SessionError::RemoteEnded)),
-        }
+        let ending = match s.conn.handle_end() {
+            Err(e) => SessionError::Connection(e),
+            Ok(()) => SessionError::RemoteEnded,
+        };
+        self.ingest(session, Some(ending));
     }
 
     /// Bytes to write to a session's socket. Drain until `None`.
@@ -514,9 +549,26 @@ impl<S: Storage> Endpoint<S> {
         None
     }
 
-    /// The next event. Drain until `None`.
+    /// The next event. Drain until `None`. Once the queue is empty, input of sessions that
+    /// waited for the application to keep up (see [`EndpointConfig::max_event_bytes`]) is
+    /// handled here, which can queue output: after `poll_event` returns `None`, drain
+    /// [`poll_transmit`](Self::poll_transmit) again, until both return `None`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.flush_all();
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        // The application kept up: input that waited for it is handled now.
+        let stalled: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.stalled)
+            .map(|(sid, _)| *sid)
+            .collect();
+        for sid in stalled {
+            self.ingest(sid, None);
+        }
         self.flush_all();
         self.events.pop_front()
     }

@@ -12,7 +12,7 @@ impl<S: Storage> Endpoint<S> {
             if s.out.over(&self.config) {
                 return;
             }
-            let Some((ch, req)) = s.out.deferred.pop_front() else {
+            let Some((ch, asked)) = s.out.deferred.pop_front() else {
                 return;
             };
             let Session {
@@ -29,6 +29,13 @@ impl<S: Storage> Endpoint<S> {
             let Some(Some(slot)) = self.cores.get_mut(core.0 as usize) else {
                 continue;
             };
+            let req = match asked {
+                Deferred::Request(req) => req,
+                Deferred::Want(w) => {
+                    out.pipeline += Self::answer_want(slot, conn, ch, &w);
+                    continue;
+                }
+            };
             match Self::serve(slot, r, &req, &self.config, &mut self.events, core) {
                 Ok(reply) => out.pipeline += send(conn, ch, &reply),
                 Err(e) => {
@@ -39,12 +46,28 @@ impl<S: Storage> Endpoint<S> {
         }
     }
 
+    /// Queues what a peer asked for until its output drains; a peer with more than
+    /// [`EndpointConfig::max_queued_requests`] waiting is disconnected.
+    pub(super) fn defer(
+        out: &mut Outbound,
+        ch: ChannelId,
+        asked: Deferred,
+        config: &EndpointConfig,
+        core: CoreId,
+    ) -> Result<(), PeerError> {
+        if out.deferred.len() >= config.max_queued_requests {
+            return Err(PeerError::TooManyRequests(core));
+        }
+        out.deferred.push_back((ch, asked));
+        Ok(())
+    }
+
     pub(super) fn serve(
         slot: &mut CoreSlot<S>,
         r: &mut Replicator,
         req: &Request,
         config: &EndpointConfig,
-        events: &mut VecDeque<Event>,
+        events: &mut EventQueue,
         core: CoreId,
     ) -> Result<Message, PeerError> {
         let no_data = |reason| {
@@ -96,7 +119,7 @@ impl<S: Storage> Endpoint<S> {
         sid: SessionId,
         d: Data,
         leaf: Option<hash::Hash>,
-        events: &mut VecDeque<Event>,
+        events: &mut EventQueue,
     ) -> Result<(), PeerError> {
         let core = r.core;
         // Answers to requests we no longer track (cancelled, timed out) or never made are
@@ -127,42 +150,43 @@ impl<S: Storage> Endpoint<S> {
         }
     }
 
-    pub(super) fn answer_want(slot: &CoreSlot<S>, conn: &mut Connection, ch: ChannelId, w: &Want) {
+    /// Answers a `want` with what we have of its range (a range message, or bitfields);
+    /// returns the bytes queued.
+    pub(super) fn answer_want(
+        slot: &CoreSlot<S>,
+        conn: &mut Connection,
+        ch: ChannelId,
+        w: &Want,
+    ) -> usize {
         let log = &slot.log;
         let length = log.length();
         let end = w.start.saturating_add(w.length).min(length);
         if w.start >= end {
-            return;
+            return 0;
         }
         if w.any {
-            if let Some(i) = log.bitfield().first_set(w.start).filter(|&i| i < end) {
-                send(
-                    conn,
-                    ch,
-                    &Message::Range(Range {
-                        drop: false,
-                        start: i,
-                        length: 1,
-                    }),
-                );
-            }
-            return;
+            let Some(i) = log.bitfield().first_set(w.start).filter(|&i| i < end) else {
+                return 0;
+            };
+            let range = Range {
+                drop: false,
+                start: i,
+                length: 1,
+            };
+            return send(conn, ch, &Message::Range(range));
         }
         let contiguous = log.contiguous_length();
         if end <= contiguous {
-            send(
-                conn,
-                ch,
-                &Message::Range(Range {
-                    drop: false,
-                    start: 0,
-                    length: contiguous,
-                }),
-            );
-            return;
+            let range = Range {
+                drop: false,
+                start: 0,
+                length: contiguous,
+            };
+            return send(conn, ch, &Message::Range(range));
         }
         // One bitfield message per 2^21-block segment, at most four per want.
         let mut start = w.start - w.start % 32;
+        let mut sent = 0;
         for _ in 0..4 {
             if start >= end {
                 break;
@@ -170,10 +194,11 @@ impl<S: Storage> Endpoint<S> {
             let seg_end = (start + SEGMENT).min(end);
             let words = usize::try_from((seg_end - start).div_ceil(32)).unwrap_or(0);
             if let Ok(b) = log.bitfield().to_message(start, words) {
-                send(conn, ch, &Message::Bitfield(b));
+                sent += send(conn, ch, &Message::Bitfield(b));
             }
             start = seg_end.next_multiple_of(32);
         }
+        sent
     }
 
     /// Forgets what a finished request held in the core's bookkeeping.
