@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrocore::bitfield::BITS_PER_PAGE;
-use ferrocore::replication::{Endpoint, EndpointConfig, Event, PeerError, SessionError};
+use ferrocore::hash;
+use ferrocore::replication::{Endpoint, EndpointConfig, Event, PeerError, SessionError, PROTOCOL};
+use ferrocore::wire::mux::ChannelId;
+use ferrocore::wire::stream::MAX_MESSAGE_LEN;
 use ferrocore::wire::{
     Bitfield, Cancel, Data, DataBlock, Message, Node, Proof, Range, Request, RequestBlock,
-    RequestUpgrade,
+    RequestUpgrade, Want,
 };
 use ferrocore_tests::heap::{self, live_bytes};
 use ferrocore_tests::hostile::*;
@@ -226,6 +229,62 @@ fn a_peer_that_does_not_read_gets_bounded_output() {
     }
 }
 
+/// `want`s from a peer that reads nothing wait like requests: a `want` is answered with
+/// bitfields that can be a megabyte for a few bytes asked, so unanswered ones would let a
+/// peer grow our output without bound. All are answered once the peer reads; past
+/// `max_queued_requests` waiting, the peer is disconnected.
+#[test]
+fn wants_from_a_peer_that_does_not_read_wait_for_its_output() {
+    let mut config = EndpointConfig::default();
+    config.max_unsent = Some(256);
+    config.max_queued_requests = 100;
+    let mut ep = Endpoint::new(config);
+    let values = blocks(3000);
+    let mut log = writer_log(WRITER_SEED, &as_slices(&values));
+    // A hole at the start: wants are answered with bitfields, not one contiguous range.
+    log.clear(0, 1).unwrap();
+    let core = ep.add_core(log);
+    let key = *ep.log(core).unwrap().key();
+    let mut h = Harness::new(ep, OpenPolicy::Honest);
+    let ch = h.channel(&key);
+    h.take_received();
+    let want = Message::Want(Want {
+        start: 0,
+        length: 3000,
+        any: false,
+    });
+
+    h.hold = true;
+    for _ in 0..90 {
+        h.send_quiet(ch, &want);
+    }
+    h.pump();
+    let unsent = h.ep.unsent(h.sid);
+    assert!(
+        unsent < 256 + 512,
+        "answered up to the budget, one answer past it at most: {unsent}"
+    );
+    assert!(h.ep.deferred_requests(h.sid) >= 80, "the rest waits");
+    h.release();
+    assert_eq!(h.ep.deferred_requests(h.sid), 0);
+    let bitfields = h
+        .take_received()
+        .into_iter()
+        .filter(|(_, m)| matches!(m, Message::Bitfield(b) if b.start == 0 && b.bitfield[0] == !1))
+        .count();
+    assert_eq!(bitfields, 90, "every want answered once the peer read");
+
+    h.hold = true;
+    for _ in 0..200 {
+        h.send_quiet(ch, &want);
+    }
+    h.pump();
+    match h.closed() {
+        Some(Some(SessionError::Peer(PeerError::TooManyRequests(c)))) => assert_eq!(*c, core),
+        other => panic!("expected TooManyRequests, got {other:?}"),
+    }
+}
+
 /// Random `range` and `bitfield` announcements (huge, overlapping, dropping) do not crash
 /// the endpoint, bound what it remembers, and the endpoint keeps working.
 #[test]
@@ -343,5 +402,190 @@ fn range_flood_of_disjoint_full_pages_keeps_memory_bounded() {
     assert!(
         last < 256 * 1024,
         "the endpoint holds {last} more bytes after 24 000 more range messages (per 8 000: {grown:?})"
+    );
+}
+
+// ----- whole records of batched messages -----------------------------------------------------
+
+/// A protomux batch frame: `entries` on the peer's channel `channel`, each already encoded
+/// as `uint len ‖ uint type ‖ payload`.
+fn batch_frame(channel: ChannelId, entries: impl IntoIterator<Item = Vec<u8>>) -> Vec<u8> {
+    let mut frame = vec![0, 0];
+    frame.extend_from_slice(&uint(channel.get()));
+    for entry in entries {
+        frame.extend_from_slice(&entry);
+    }
+    frame
+}
+
+/// The compact encoding of `n`.
+fn uint(n: u64) -> Vec<u8> {
+    let mut out = vec![0; ferrocore::wire::encoding::uint_len(n)];
+    ferrocore::wire::encoding::Writer::new(&mut out).uint(n);
+    out
+}
+
+/// A batch entry of type `message_type` with `payload`.
+fn entry(message_type: u64, payload: &[u8]) -> Vec<u8> {
+    let mut body = uint(message_type);
+    body.extend_from_slice(payload);
+    let mut e = uint(body.len() as u64);
+    e.extend_from_slice(&body);
+    e
+}
+
+/// Hands everything the peer queued to the endpoint as one input, then drains the endpoint
+/// as an application would (its output is written and dropped, its events collected unless
+/// `keep` refuses them). Returns the input's length and the most heap the thread held
+/// meanwhile above what it held before (the input's own bytes are allocated before).
+fn deliver_measured(h: &mut Harness, mut keep: impl FnMut(&Event) -> bool) -> (usize, i64) {
+    let mut input = Vec::new();
+    while let Some(bytes) = h.conn.poll_transmit() {
+        input.extend_from_slice(&bytes);
+    }
+    let base = live_bytes();
+    heap::reset_peak();
+    h.ep.handle_input(h.sid, h.now, &input);
+    loop {
+        let mut moved = false;
+        while let Some((sid, bytes)) = h.ep.poll_transmit() {
+            moved = true;
+            h.ep.handle_sent(sid, bytes.len());
+        }
+        while let Some(e) = h.ep.poll_event() {
+            moved = true;
+            if keep(&e) {
+                h.events.push(e);
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    (input.len(), heap::peak_bytes() - base)
+}
+
+/// The review's attack: a peer that knows only the discovery key opens the core's channel
+/// with a wrong capability and sends, in one 16 MiB record, a batch of 8.4 million empty
+/// messages on it. The session ends with `BadCapability` at the open, and handling it
+/// costs the record's own bytes, not an event per entry (it once took 2.6 GB).
+#[test]
+fn a_record_of_millions_of_messages_behind_a_wrong_capability_costs_its_own_bytes() {
+    let (ep, core, copy) = writer_endpoint(4);
+    let mut h = Harness::new(ep, OpenPolicy::Ignore);
+    let dk = hash::discovery_key(copy.key());
+    let ch = h
+        .conn
+        .mux()
+        .open(PROTOCOL, Some(&dk), &Harness::handshake([0x5a; 32]))
+        .unwrap();
+    let mut frame = batch_frame(ch, []);
+    frame.resize(MAX_MESSAGE_LEN - (MAX_MESSAGE_LEN - frame.len()) % 2, 0);
+    for pair in frame[3..].chunks_exact_mut(2) {
+        pair.copy_from_slice(&[1, 0]); // len 1: type 0 (sync), empty
+    }
+    h.conn.send_frame(&frame).unwrap();
+    let (input, peak) = deliver_measured(&mut h, |_| true);
+    assert!(input > 16_000_000, "one record of {input} bytes");
+    match h.closed() {
+        Some(Some(SessionError::Peer(PeerError::BadCapability(c)))) => assert_eq!(*c, core),
+        other => panic!("expected BadCapability, got {other:?}"),
+    }
+    assert!(
+        peak < input as i64 + (1 << 20),
+        "handling a {input}-byte record took {peak} bytes of heap at its peak"
+    );
+}
+
+/// The same flood from a peer with the right capability, of messages of a type the protocol
+/// does not define (ignored, as JS does): every entry is handled, in the memory of the
+/// record, and the session keeps working.
+#[test]
+fn a_record_of_millions_of_unknown_messages_is_handled_in_its_own_bytes() {
+    let (ep, _, copy) = writer_endpoint(4);
+    let mut h = Harness::new(ep, OpenPolicy::Honest);
+    let ch = h.channel(copy.key());
+    h.take_received();
+    let frame = batch_frame(ch, (0..2_000_000).map(|_| entry(100, &[])));
+    h.conn.send_frame(&frame).unwrap();
+    let (input, peak) = deliver_measured(&mut h, |_| true);
+    assert!(h.closed().is_none(), "ignored, not fatal: {:?}", h.closed());
+    assert!(
+        peak < input as i64 + (1 << 20),
+        "handling a {input}-byte record took {peak} bytes of heap at its peak"
+    );
+    // Still serving.
+    h.send(
+        ch,
+        &Message::Request(Request {
+            id: 7,
+            fork: 0,
+            block: Some(RequestBlock { index: 1, nodes: 0 }),
+            ..Request::default()
+        }),
+    );
+    assert!(h
+        .take_received()
+        .iter()
+        .any(|(_, m)| matches!(m, Message::Data(d) if d.request == 7)));
+}
+
+/// A record of a million extension messages: each is an event for the application, and
+/// the endpoint hands the peer's input on only as the application drains them
+/// (`max_event_bytes`), so the events never pile up. All arrive, in order.
+#[test]
+fn an_extension_flood_waits_for_the_application_and_every_message_arrives() {
+    const N: u32 = 1_000_000;
+    let (ep, core, copy) = writer_endpoint(4);
+    let max_event_bytes = ep.config().max_event_bytes as i64;
+    let mut h = Harness::new(ep, OpenPolicy::Honest);
+    let ch = h.channel(copy.key());
+    // Each: type 9, name "" (same as before: none), message = the index, 4 bytes.
+    let frame = batch_frame(
+        ch,
+        (0..N).map(|i| {
+            let mut payload = vec![0];
+            payload.extend_from_slice(&i.to_le_bytes());
+            entry(9, &payload)
+        }),
+    );
+    h.conn.send_frame(&frame).unwrap();
+    let mut next = 0u32;
+    let (input, peak) = deliver_measured(&mut h, |e| match e {
+        Event::Extension {
+            core: c, message, ..
+        } => {
+            assert_eq!(*c, core);
+            assert_eq!(message[..], next.to_le_bytes(), "in order");
+            next += 1;
+            false
+        }
+        _ => true,
+    });
+    assert_eq!(next, N, "every extension message reached the application");
+    assert!(h.closed().is_none(), "{:?}", h.closed());
+    assert!(
+        peak < input as i64 + 2 * max_event_bytes + (1 << 20),
+        "a {input}-byte record of extensions took {peak} bytes of heap at its peak"
+    );
+}
+
+/// Many small records, each a batch of a few messages, in one input: handled record by
+/// record in about the input's own bytes (not a queued event per record or per entry).
+#[test]
+fn many_small_records_of_batches_cost_no_more_than_their_bytes() {
+    let (ep, _, copy) = writer_endpoint(4);
+    let mut h = Harness::new(ep, OpenPolicy::Honest);
+    let ch = h.channel(copy.key());
+    let frame = batch_frame(ch, (0..32).map(|_| entry(100, &[])));
+    for _ in 0..20_000 {
+        h.conn.send_frame(&frame).unwrap();
+    }
+    let (input, peak) = deliver_measured(&mut h, |_| true);
+    assert!(input > 1_700_000);
+    assert!(h.closed().is_none(), "{:?}", h.closed());
+    assert!(
+        peak < input as i64 + (1 << 20),
+        "{input} bytes of small records took {peak} bytes of heap at their peak"
     );
 }
