@@ -17,11 +17,15 @@
 //! * 5: an application call, `u8 kind ‖ u8 a ‖ u8 b` (get, download, update, cancel; a
 //!   writer appends);
 //! * 6: a request to the endpoint, `u8 flags ‖ u8 a ‖ u8 b ‖ u8 id`;
-//! * 7: `u8 kind`: raw transport bytes (`u8 len ‖ bytes`, straight to the endpoint),
-//!   the peer closes its channel, opens it again, or ends the stream.
+//! * 7: `u8 kind % 8`: raw transport bytes (`u8 len ‖ bytes`, straight to the endpoint),
+//!   the peer closes its channel, opens it again, ends the stream, or (kinds 4..=7) sends
+//!   a large raw record built from a few bytes: `u8 len ‖ head ‖ u8 unit_len (% 16) ‖ unit ‖
+//!   u16 LE count`, the head then the unit `256 × count` times, up to a whole 16 MiB record
+//!   (a batch of millions of tiny entries, say).
 //!
 //! Checked after every step: no panic; at most `max_inflight` requests in flight; the
-//! endpoint's heap stays bounded; a reader's log is a prefix of one of the peer's
+//! endpoint's heap stays bounded, and so does its peak during the step (a few times the
+//! largest record sent); a reader's log is a prefix of one of the peer's
 //! histories (same fork, same tree hash, same blocks): it only grows through verified
 //! data; a writer's log changes only through its own appends; everything the endpoint
 //! sends is well formed (until the peer itself breaks the framing).
@@ -45,7 +49,7 @@ use ferrocore::replication::{
 use ferrocore::storage::MemoryStorage;
 use ferrocore_wire::mux::{ChannelId, Mux, MuxConfig, MuxEvent};
 use ferrocore_wire::noise::{KeyPair as NoiseKeyPair, Role};
-use ferrocore_wire::stream::{Entropy, SecretStream, StreamConfig, StreamEvent};
+use ferrocore_wire::stream::{Entropy, SecretStream, StreamConfig, StreamEvent, MAX_MESSAGE_LEN};
 use ferrocore_wire::{
     Data, Encode, Handshake, Message, NoData, Range, Request, RequestBlock, RequestUpgrade, Sync,
 };
@@ -54,31 +58,37 @@ use ferrocore_wire::{
 
 struct Counting;
 static LIVE: AtomicI64 = AtomicI64::new(0);
+static PEAK: AtomicI64 = AtomicI64::new(0);
+
+fn count(delta: i64) {
+    let live = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
 
 // SAFETY: forwards to the system allocator; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
+            count(layout.size() as i64);
         }
         p
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
+            count(layout.size() as i64);
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        count(-(layout.size() as i64));
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            LIVE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
+            count(new_size as i64 - layout.size() as i64);
         }
         p
     }
@@ -90,6 +100,11 @@ static ALLOCATOR: Counting = Counting;
 /// What one run may hold beyond its starting point (the input itself is at most a few
 /// KiB; mux buffering is bounded by 1 MiB, the peer bitfield by the page budget below).
 const HEAP_BOUND: i64 = 16 << 20;
+
+/// What a step may hold at its peak beyond [`HEAP_BOUND`], per byte of the largest record
+/// the peer sent in it: the peer's plaintext and sealed copies, and the endpoint's opened
+/// one. A record of millions of batch entries must not cost more than its own bytes.
+const PEAK_PER_RECORD_BYTE: i64 = 4;
 
 // ----- fixtures ---------------------------------------------------------------------------------
 
@@ -188,6 +203,8 @@ struct Run {
     peer_failed: bool,
     closed: bool,
     base_heap: i64,
+    /// The largest record the peer sent in the current step.
+    largest_record: usize,
 }
 
 impl Run {
@@ -201,7 +218,8 @@ impl Run {
         config.max_remote_bitfield_pages = 8;
         config.max_refused_blocks = 64;
         config.max_invalid_requests = 8;
-        config.stream.max_record_len = 1 << 16;
+        // Input waits for the application past 64 KiB of events: floods stall and resume.
+        config.max_event_bytes = 64 * 1024;
         let max_inflight = config.max_inflight;
         let mut ep = Endpoint::new(config);
         let (core, written) = if writer {
@@ -260,6 +278,7 @@ impl Run {
             peer_failed: false,
             closed: false,
             base_heap: 0,
+            largest_record: 0,
         };
         run.pump();
         assert!(run.handshake_hash.is_some(), "handshake");
@@ -379,6 +398,16 @@ impl Run {
         }
     }
 
+    /// Sends `bytes` as one raw record (after what the peer's mux has queued).
+    fn send_record(&mut self, bytes: &[u8]) {
+        self.peer_desynced = true;
+        self.largest_record = self.largest_record.max(bytes.len());
+        while let Some(frame) = self.mux.poll_transmit() {
+            let _ = self.stream.send(&frame);
+        }
+        let _ = self.stream.send(bytes);
+    }
+
     fn send(&mut self, message_type: u64, payload: &[u8]) {
         if let Some(ch) = self.channel {
             let _ = self.mux.send(ch, message_type, payload);
@@ -390,6 +419,12 @@ impl Run {
         assert!(self.ep.inflight(self.sid, self.core) <= self.max_inflight);
         let heap = LIVE.load(Ordering::Relaxed) - self.base_heap;
         assert!(heap < HEAP_BOUND, "the run holds {heap} more heap bytes");
+        let peak = PEAK.load(Ordering::Relaxed) - self.base_heap;
+        let bound = HEAP_BOUND + PEAK_PER_RECORD_BYTE * self.largest_record as i64;
+        assert!(
+            peak < bound,
+            "the run held {peak} more heap bytes at its peak (bound {bound})"
+        );
         if self.writer {
             assert_eq!(
                 (log.fork(), log.length()),
@@ -435,11 +470,7 @@ impl Run {
             1 => {
                 let len = usize::from(input.u16());
                 let bytes = input.take(len).to_vec();
-                self.peer_desynced = true;
-                while let Some(frame) = self.mux.poll_transmit() {
-                    let _ = self.stream.send(&frame);
-                }
-                let _ = self.stream.send(&bytes);
+                self.send_record(&bytes);
             }
             2 => {
                 let k = usize::from(input.u8() & 1);
@@ -560,7 +591,7 @@ impl Run {
                 };
                 self.send(1, &req.to_vec());
             }
-            _ => match input.u8() % 4 {
+            _ => match input.u8() % 8 {
                 0 => {
                     let len = usize::from(input.u8());
                     let bytes = input.take(len).to_vec();
@@ -577,12 +608,30 @@ impl Run {
                         self.open_channel();
                     }
                 }
-                _ => {
+                3 => {
                     self.mux.handle_end();
                     for frame in self.mux.poll_transmit().into_iter() {
                         let _ = self.stream.send(&frame);
                     }
                     self.stream.end();
+                }
+                _ => {
+                    // A large record from a few input bytes: `u8 len ‖ head ‖ u8 unit_len ‖
+                    // unit ‖ u16 LE count`, the head then the unit 256 × count times (at
+                    // most a record's worth): a batch of millions of tiny entries, say.
+                    let head_len = usize::from(input.u8());
+                    let mut record = input.take(head_len).to_vec();
+                    let unit_len = usize::from(input.u8() % 16);
+                    let unit = input.take(unit_len).to_vec();
+                    let count = usize::from(input.u16()) * 256;
+                    if !unit.is_empty() {
+                        let room = (MAX_MESSAGE_LEN - record.len()) / unit.len();
+                        record.reserve(unit.len() * count.min(room));
+                        for _ in 0..count.min(room) {
+                            record.extend_from_slice(&unit);
+                        }
+                    }
+                    self.send_record(&record);
                 }
             },
         }
@@ -596,6 +645,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     run.check();
     while !input.is_empty() && !run.closed {
         let op = input.u8();
+        run.largest_record = 0;
+        PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
         run.step(op, &mut input);
         run.pump();
         run.check();
