@@ -8,7 +8,8 @@
 //        [--listen PORT | --connect HOST:PORT] [--host ADDR]
 //        [--writer N] [--reader KEYHEX[,KEYHEX...]] [--seed-byte S]
 //        [--blocks N] [--block-size B] [--compat] [--encryption-key HEX] [--block-key]
-//        [--download-all] [--upload-events] [--noise-seed HEX] [--dir PATH] [--timeout MS]
+//        [--download-all] [--upload-events] [--trace-requests] [--noise-seed HEX]
+//        [--dir PATH] [--timeout MS]
 //
 //   --role R          Noise role of this side (required if --listen/--connect is given):
 //                     initiator or responder, independent of who listens.
@@ -41,6 +42,9 @@
 //   --download-all    right after the connection is set up, start a live
 //                     core.download({start: 0, end: -1}) on every core.
 //   --upload-events   also report {"event":"upload",...} for every block served.
+//   --trace-requests  also report every `request` message this peer writes and every
+//                     `data` message it receives (hypercore internals: the replicator's
+//                     Peer is wrapped at runtime, node_modules is not modified).
 //   --noise-seed HEX  32-byte seed of the connection's static Noise key pair
 //                     (default: random).
 //   --dir PATH        storage; core c lives in PATH/<c> (kept). Default: a fresh temporary
@@ -63,6 +67,13 @@
 //       (byteLength as hypercore reports it: the wire block size minus the 8-byte
 //        encryption padding when the core is encrypted)
 //   {"event":"peer-add","core":c} / {"event":"peer-remove","core":c}
+//   {"event":"request-sent","core":c,"id":n,"fork":f,"block":{index,nodes}|null,
+//    "hash":{index,nodes}|null,"seek":{bytes,padding}|null,"upgrade":{start,length}|null,
+//    "manifest":bool}                             (with --trace-requests) a request written
+//   {"event":"data-received","core":c,"request":n,"fork":f,"block":{index,nodes}|null,
+//    "hash":{index,nodes}|null,"seek":{bytes,nodes}|null,"upgrade":{start,length}|null}
+//                                                (with --trace-requests) a data message
+//                                                received (nodes = how many proof nodes)
 //   {"event":"error","message":msg}             any failure outside a command
 //   {"event":"closed"}                          the connection closed (the process stays up
 //                                               and keeps serving commands on local data)
@@ -78,6 +89,10 @@
 //                                   core.get(i, {timeout (default 10000), wait (default
 //                                   true)})                  → value: hex, or null if absent
 //                                                              and wait is false
+//   {"op":"seek","core":c,"bytes":b,"timeout":ms}
+//                                   core.seek(b, {timeout (default 10000)})
+//                                                          → index, offset (the block
+//                                                            holding byte b, b's offset in it)
 //   {"op":"download","core":c,"start":s,"end":e}   await core.download({start, end}).done();
 //                                   end is exclusive and defaults to the core's length
 //   {"op":"update","core":c}        await core.update({wait: true}) → updated, length, fork
@@ -152,6 +167,7 @@ function parseArgs(argv) {
     blockKey: false,
     downloadAll: false,
     uploadEvents: false,
+    traceRequests: false,
     noiseSeed: null,
     dir: null,
     timeout: 0
@@ -189,6 +205,7 @@ function parseArgs(argv) {
       case '--block-key': o.blockKey = true; break
       case '--download-all': o.downloadAll = true; break
       case '--upload-events': o.uploadEvents = true; break
+      case '--trace-requests': o.traceRequests = true; break
       case '--noise-seed': o.noiseSeed = parseHex(next(), 32, a); break
       case '--dir': o.dir = next(); break
       case '--timeout': o.timeout = int(next(), a); break
@@ -264,7 +281,58 @@ function coreOptions(extra) {
   return o
 }
 
+// --trace-requests: the replicator's Peer keeps its `request` message sender in
+// `this.wireRequest` (set in its constructor) and handles received `data` in `ondata`. An
+// accessor on the prototype sees that assignment and wraps the sender, so every request
+// is reported exactly as written to the channel.
+function traceRequests() {
+  const { Peer } = require('hypercore/lib/replicator.js')
+  const coreOf = (peer) => cores.findIndex((core) => core.core === peer.core)
+  const nodesOf = (x) => (x ? { index: x.index, nodes: Array.isArray(x.nodes) ? x.nodes.length : x.nodes } : null)
+  const wrapped = new WeakMap()
+  Object.defineProperty(Peer.prototype, 'wireRequest', {
+    configurable: true,
+    get() {
+      return wrapped.get(this)
+    },
+    set(message) {
+      const peer = this
+      const send = message.send.bind(message)
+      message.send = (req) => {
+        out({
+          event: 'request-sent',
+          core: coreOf(peer),
+          id: req.id,
+          fork: req.fork,
+          block: nodesOf(req.block),
+          hash: nodesOf(req.hash),
+          seek: req.seek ? { bytes: req.seek.bytes, padding: req.seek.padding } : null,
+          upgrade: req.upgrade ? { start: req.upgrade.start, length: req.upgrade.length } : null,
+          manifest: !!req.manifest
+        })
+        return send(req)
+      }
+      wrapped.set(this, message)
+    }
+  })
+  const ondata = Peer.prototype.ondata
+  Peer.prototype.ondata = function (data) {
+    out({
+      event: 'data-received',
+      core: coreOf(this),
+      request: data.request,
+      fork: data.fork,
+      block: nodesOf(data.block),
+      hash: nodesOf(data.hash),
+      seek: data.seek ? { bytes: data.seek.bytes, nodes: data.seek.nodes.length } : null,
+      upgrade: data.upgrade ? { start: data.upgrade.start, length: data.upgrade.length } : null
+    })
+    return ondata.call(this, data)
+  }
+}
+
 async function openCores() {
+  if (opts.traceRequests) traceRequests()
   for (let c = 0; c < opts.writer; c++) {
     const seed = Buffer.alloc(32, ((c + 1) ^ opts.seedByte) & 0xff)
     const keyPair = crypto.keyPair(seed)
@@ -404,6 +472,13 @@ async function runCommand(cmd) {
         } catch (err) {
           return { ...base, core: c, index: cmd.index, error: err.message, code: err.code || null }
         }
+      }
+      case 'seek': {
+        const c = coreArg(cmd)
+        const [index, offset] = await cores[c].seek(cmd.bytes, {
+          timeout: cmd.timeout === undefined ? 10000 : cmd.timeout
+        })
+        return { ...base, core: c, bytes: cmd.bytes, index, offset }
       }
       case 'download': {
         const c = coreArg(cmd)

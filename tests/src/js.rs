@@ -188,14 +188,22 @@ pub fn js_listening(args: &[&str], timeout: Duration) -> (JsPeer, Value, SocketA
 /// The `hypercore-peer.mjs` arguments of a reader that connects to `addr` as the Noise
 /// initiator and downloads all of core `key` (hex).
 pub fn js_reader_args<'a>(addr: &'a str, key: &'a str) -> Vec<&'a str> {
+    let mut args = js_sparse_reader_args(addr, key);
+    args.push("--download-all");
+    args
+}
+
+/// The `hypercore-peer.mjs` arguments of a reader that connects to `addr` as the Noise
+/// initiator and opens the cores `keys` (hex, comma-separated) without downloading
+/// anything by itself: it fetches only what its commands (`get`, `seek`, ...) ask for.
+pub fn js_sparse_reader_args<'a>(addr: &'a str, keys: &'a str) -> Vec<&'a str> {
     vec![
         "--role",
         "initiator",
         "--connect",
         addr,
         "--reader",
-        key,
-        "--download-all",
+        keys,
         "--timeout",
         "120000",
     ]
