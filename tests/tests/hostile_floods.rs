@@ -589,3 +589,24 @@ fn many_small_records_of_batches_cost_no_more_than_their_bytes() {
         "{input} bytes of small records took {peak} bytes of heap at their peak"
     );
 }
+
+/// A record prefix announcing the largest record, then a trickle of its body: the endpoint
+/// holds what arrived, not what was announced (3 bytes must not cost 16 MiB).
+#[test]
+fn an_announced_record_costs_what_arrived() {
+    let (ep, _, _) = writer_endpoint(4);
+    let mut h = Harness::new(ep, OpenPolicy::Honest);
+    let base = live_bytes();
+    heap::reset_peak();
+    let (sid, now) = (h.sid, h.now);
+    h.ep.handle_input(sid, now, &[0xff, 0xff, 0xff]);
+    for _ in 0..100 {
+        h.ep.handle_input(sid, now, &[0xab; 100]);
+    }
+    let peak = heap::peak_bytes() - base;
+    assert!(h.closed().is_none());
+    assert!(
+        peak < 64 * 1024,
+        "10 KB of a record announced as 16 MiB took {peak} bytes of heap"
+    );
+}

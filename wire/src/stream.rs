@@ -58,6 +58,9 @@ pub const MAX_RECORD_LEN: usize = 0xff_ffff;
 pub const MAX_MESSAGE_LEN: usize = MAX_RECORD_LEN - ABYTES;
 /// Bytes of the length prefix.
 const PREFIX_LEN: usize = 3;
+/// The output buffer is reused once its bytes are written (the bytes handed out share it)
+/// unless they were more than this.
+const RETAINED_OUTPUT: usize = 1 << 20;
 
 /// The stream id a side of `role` sends: BLAKE2b-256 keyed by the handshake hash.
 #[must_use]
@@ -450,10 +453,9 @@ impl SecretStream {
                 .saturating_sub(self.input.len())
                 .min(bytes.len())
                 .max(1);
-            if self.input.len() >= PREFIX_LEN {
-                // The length is known: room for the whole unit at once.
-                self.input.reserve(want - self.input.len());
-            }
+            // Room for what arrived, not for what the prefix announces: a 3-byte prefix must
+            // not make us hold a 16 MiB buffer. The buffer grows by doubling as the unit
+            // arrives.
             self.input.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
             if let Err(e) = self.drain_units() {
@@ -718,7 +720,12 @@ impl SecretStream {
         if self.output.is_empty() || self.is_failed() {
             return None;
         }
-        Some(self.output.split().freeze())
+        let out = self.output.split().freeze();
+        if out.len() > RETAINED_OUTPUT {
+            // Not kept for reuse: an idle stream would otherwise hold its largest write.
+            self.output = BytesMut::new();
+        }
+        Some(out)
     }
 
     /// The next event, if any. Messages opened from one input come out one at a time, each
