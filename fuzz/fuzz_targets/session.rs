@@ -101,9 +101,10 @@ static ALLOCATOR: Counting = Counting;
 /// KiB; mux buffering is bounded by 1 MiB, the peer bitfield by the page budget below).
 const HEAP_BOUND: i64 = 16 << 20;
 
-/// What a step may hold at its peak beyond [`HEAP_BOUND`], per byte of the largest record
-/// the peer sent in it: the peer's plaintext and sealed copies, and the endpoint's opened
-/// one. A record of millions of batch entries must not cost more than its own bytes.
+/// What a step may hold at its peak beyond what it began with and [`HEAP_BOUND`], per byte
+/// of the largest record the peer sent in it: the peer's plaintext and sealed copies, and
+/// the endpoint's opened one. A record of millions of batch entries must not cost more than
+/// its own bytes.
 const PEAK_PER_RECORD_BYTE: i64 = 4;
 
 // ----- fixtures ---------------------------------------------------------------------------------
@@ -205,6 +206,8 @@ struct Run {
     base_heap: i64,
     /// The largest record the peer sent in the current step.
     largest_record: usize,
+    /// The heap held when the current step began.
+    step_heap: i64,
 }
 
 impl Run {
@@ -279,11 +282,13 @@ impl Run {
             closed: false,
             base_heap: 0,
             largest_record: 0,
+            step_heap: 0,
         };
         run.pump();
         assert!(run.handshake_hash.is_some(), "handshake");
         assert!(run.channel.is_some(), "channel paired");
         run.base_heap = LIVE.load(Ordering::Relaxed);
+        run.begin_step();
         run
     }
 
@@ -398,6 +403,13 @@ impl Run {
         }
     }
 
+    /// Starts measuring a step's peak heap.
+    fn begin_step(&mut self) {
+        self.largest_record = 0;
+        self.step_heap = LIVE.load(Ordering::Relaxed);
+        PEAK.store(self.step_heap, Ordering::Relaxed);
+    }
+
     /// Sends `bytes` as one raw record (after what the peer's mux has queued).
     fn send_record(&mut self, bytes: &[u8]) {
         self.peer_desynced = true;
@@ -419,7 +431,7 @@ impl Run {
         assert!(self.ep.inflight(self.sid, self.core) <= self.max_inflight);
         let heap = LIVE.load(Ordering::Relaxed) - self.base_heap;
         assert!(heap < HEAP_BOUND, "the run holds {heap} more heap bytes");
-        let peak = PEAK.load(Ordering::Relaxed) - self.base_heap;
+        let peak = PEAK.load(Ordering::Relaxed) - self.step_heap;
         let bound = HEAP_BOUND + PEAK_PER_RECORD_BYTE * self.largest_record as i64;
         assert!(
             peak < bound,
@@ -645,8 +657,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     run.check();
     while !input.is_empty() && !run.closed {
         let op = input.u8();
-        run.largest_record = 0;
-        PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+        run.begin_step();
         run.step(op, &mut input);
         run.pump();
         run.check();
@@ -654,6 +665,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // Bytes decrypted into nothing, a request id never answered: whatever happened, time
     // running on must keep the endpoint sound.
     for _ in 0..4 {
+        run.begin_step();
         run.now += Duration::from_secs(3);
         if run.ep.poll_timeout().is_some_and(|t| t <= run.now) {
             run.ep.handle_timeout(run.now);
