@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ use ferrocore::replication::{
 use ferrocore::wire::noise::Role;
 use ferrocore::wire::stream::Blame;
 use ferrocore::{hash, id};
-use ferrocore_blocking::{Error as NodeError, Node};
+use ferrocore_blocking::{Error as NodeError, Events, Node, RecvError};
 use ferrocore_storage::{CoreStorage, Durability};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -131,17 +131,18 @@ fn append_stdin(node: &CliNode, core: CoreId) -> Result<(), Error> {
 }
 
 /// Reports connections and peers on stderr (a terminal).
-fn report_peers(events: &Receiver<Event>) {
-    for event in events {
-        match event {
-            Event::Connected {
+fn report_peers(events: &Events) {
+    loop {
+        match events.recv_blocking() {
+            Ok(Event::Connected {
                 remote_public_key, ..
-            } => eprintln!("peer connected: {}", hex::encode(&remote_public_key[..8])),
-            Event::Closed { error, .. } => match error {
+            }) => eprintln!("peer connected: {}", hex::encode(&remote_public_key[..8])),
+            Ok(Event::Closed { error, .. }) => match error {
                 None | Some(SessionError::RemoteEnded) => eprintln!("peer disconnected"),
                 Some(e) => eprintln!("peer disconnected: {e}"),
             },
-            _ => {}
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(_) => return,
         }
     }
 }
@@ -580,7 +581,7 @@ fn run_clone(
 /// Watches the node's events until it stops: records the handshake and the peer, counts
 /// verified blocks (drawing the progress line if `progress`), and stops the node when the
 /// session fails before the clone is done.
-fn watch(clone: &Cloning, events: &Receiver<Event>, progress: bool) {
+fn watch(clone: &Cloning, events: &Events, progress: bool) {
     let status = &clone.status;
     let mut bar = Progress::new(progress);
     let mut last_check = Instant::now();
@@ -605,9 +606,8 @@ fn watch(clone: &Cloning, events: &Receiver<Event>, progress: bool) {
                 )));
                 return;
             }
-            Ok(_) => {}
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+            Ok(_) | Err(RecvError::Empty | RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
         }
         if clone.stopper.stopping() || status.finishing.load(Ordering::Acquire) {
             bar.finish(status);
