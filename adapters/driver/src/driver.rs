@@ -1,6 +1,7 @@
 //! [`Driver`]: what a node does with each thing that happens to it, for every runtime.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -94,6 +95,8 @@ pub struct Driver<S: Storage, L: Link> {
     requests: Requests,
     subscribers: Arc<Subscribers>,
     inbox: Arc<Inbox<Msg<S, L>>>,
+    /// Bytes of socket input handed to the endpoint (the node's `bytes_received`).
+    received: Arc<AtomicU64>,
     at_shutdown: Vec<Box<dyn FnOnce() + Send>>,
     _closer: Closer<Msg<S, L>>,
 }
@@ -104,6 +107,7 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
         key_pair: NoiseKeyPair,
         inbox: Arc<Inbox<Msg<S, L>>>,
         subscribers: Arc<Subscribers>,
+        received: Arc<AtomicU64>,
     ) -> Self {
         let cancel = {
             let inbox = inbox.clone();
@@ -123,6 +127,7 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
             },
             subscribers,
             inbox,
+            received,
             at_shutdown: Vec::new(),
         }
     }
@@ -159,6 +164,8 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
     /// Bytes read from a session's connection.
     pub fn on_input(&mut self, session: SessionId, bytes: &[u8]) {
         if self.links.contains_key(&session) {
+            self.received
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
             let now = self.now();
             self.endpoint.handle_input(session, now, bytes);
         }

@@ -3,6 +3,7 @@
 use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub trait Adapter: 'static {
 struct Shared<S: Storage, L> {
     inbox: Arc<Inbox<Msg<S, L>>>,
     subscribers: Arc<Subscribers>,
+    received: Arc<AtomicU64>,
     public_key: [u8; 32],
 }
 
@@ -87,10 +89,18 @@ impl<S: Storage + Send + 'static, A: Adapter> Node<S, A> {
         let inbox = Arc::new(Inbox::new());
         let subscribers = Arc::new(Subscribers::new(EVENT_CAPACITY));
         let public_key = key_pair.public_key;
-        let driver = Driver::new(config, key_pair, inbox.clone(), subscribers.clone());
+        let received = Arc::new(AtomicU64::new(0));
+        let driver = Driver::new(
+            config,
+            key_pair,
+            inbox.clone(),
+            subscribers.clone(),
+            received.clone(),
+        );
         let shared = Arc::new(Shared {
             inbox,
             subscribers,
+            received,
             public_key,
         });
         let node = Self {
@@ -105,6 +115,13 @@ impl<S: Storage + Send + 'static, A: Adapter> Node<S, A> {
     #[must_use]
     pub fn public_key(&self) -> [u8; 32] {
         self.shared.public_key
+    }
+
+    /// Bytes read from all connections so far (keep-alives included): whether data is
+    /// still arriving, e.g. while a large record of blocks is under way.
+    #[must_use]
+    pub fn bytes_received(&self) -> u64 {
+        self.shared.received.load(Ordering::Relaxed)
     }
 
     fn send(&self, msg: Inner<S, A::Link>) -> Result<(), Inner<S, A::Link>> {
