@@ -129,8 +129,9 @@ Examples:
 Prints `key <hex>`, then `listening <HOST:PORT>` (the real port when 0 was given), both
 flushed. The connecting side is the Noise initiator, as with JS `core.replicate(socket)`
 over a raw socket. With --append-stdin every line of stdin is appended as a block while
-serving (and peers get it live). SIGTERM or SIGINT closes every connection in order and
-exits 0.")]
+serving (and peers get it live). An encrypted core is served without its key (peers get
+the blocks encrypted, as stored); --encryption-key is needed only with --append-stdin.
+SIGTERM or SIGINT closes every connection in order and exits 0.")]
     Serve(ServeArgs),
 
     /// Download (and verify) a core from a peer into DIR, optionally following it live
@@ -254,7 +255,8 @@ pub struct ServeArgs {
     /// Append every line of stdin as a block while serving.
     #[arg(long)]
     pub append_stdin: bool,
-    /// The core's encryption key (required if the core is encrypted).
+    /// The core's encryption key: needed for an encrypted core only with --append-stdin
+    /// (blocks are served as stored, encrypted); checked if given.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
 }

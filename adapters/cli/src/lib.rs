@@ -35,7 +35,8 @@
 //!   (a new fork).
 //! - `serve` prints `key <hex>` and `listening <HOST:PORT>` (the bound port), serves every
 //!   peer that connects, appends stdin's lines with `--append-stdin`, and exits 0 on
-//!   SIGTERM or SIGINT after closing each connection in order.
+//!   SIGTERM or SIGINT after closing each connection in order. An encrypted core is
+//!   served without its key; `--encryption-key` is needed only with `--append-stdin`.
 //! - `clone` opens (or creates) the read-only core KEY in DIR, connects, learns the
 //!   peer's length and downloads every block below it (or only `--blocks`), verifying
 //!   all of it against KEY, and exits 0. With `--live` it then prints `Block <i>: <text>`

@@ -18,7 +18,8 @@ use crate::Error;
 /// `ferrocore serve`.
 pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> {
     let core_dir = CoreDir::existing(&args.dir)?;
-    let encryption_key = core_dir.encryption(args.encryption_key, true)?;
+    // Serving sends blocks as stored (encrypted); only appending needs the key.
+    let encryption_key = core_dir.encryption(args.encryption_key, args.append_stdin)?;
     let store = core_dir.open_store()?;
     let log = core_dir.open_log(&store, encryption_key)?;
     if args.append_stdin {
