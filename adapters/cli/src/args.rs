@@ -106,9 +106,12 @@ Exit code 3 if block INDEX is not stored locally (beyond the length, or not down
 Examples:
   ferrocore cat ./mycore
   ferrocore cat ./mycore --start 10 --end 20
+  ferrocore cat ./sparse --index             # `<index>\\t<block>` per line
 
-Blocks that are not stored locally (a sparse clone) are skipped; --end defaults to the
-length and is capped at it.")]
+Blocks that are not stored locally (a sparse clone) are skipped, and listed on stderr
+(`skipped 3 blocks not stored locally: 0, 2, 4-5`; exit 0). --start defaults to 0, --end
+to the length (and is capped at it). --index prefixes each block with its index and a tab,
+so blocks that contain newlines or were skipped stay unambiguous.")]
     Cat(CatArgs),
 
     /// Truncate the core to LENGTH blocks (a new fork); prints `length <n>` and `fork <f>`
@@ -224,6 +227,9 @@ pub struct CatArgs {
     /// The block after the last one (default: the length).
     #[arg(long, value_name = "N")]
     pub end: Option<u64>,
+    /// Prefix each block with its index and a tab (`<index>\t<block>`).
+    #[arg(long)]
+    pub index: bool,
     /// The core's encryption key (required if the core is encrypted).
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,

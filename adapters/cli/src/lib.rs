@@ -12,7 +12,7 @@
 //! ferrocore append <DIR> [<TEXT>...] [--encryption-key <HEX64>]
 //! ferrocore info <DIR> [--json] [--encryption-key <HEX64>]
 //! ferrocore get <DIR> <INDEX> [--encryption-key <HEX64>]
-//! ferrocore cat <DIR> [--start N] [--end N] [--encryption-key <HEX64>]
+//! ferrocore cat <DIR> [--start N] [--end N] [--index] [--encryption-key <HEX64>]
 //! ferrocore truncate <DIR> <LENGTH>
 //! ferrocore serve <DIR> --listen <HOST:PORT> [--append-stdin] [--encryption-key <HEX64>]
 //! ferrocore clone <DIR> <KEY> --connect <HOST:PORT> [--blocks <I,J,...>] [--live]
@@ -31,8 +31,9 @@
 //! - `info --json` prints `{"key", "discoveryKey", "id", "length", "contiguousLength",
 //!   "byteLength", "fork", "writable"}` (keys in lowercase hex, `id` in z-base-32).
 //! - `get` writes block INDEX's bytes to stdout; `cat` writes every locally stored block
-//!   of `[start, end)`, each followed by `\n`; `truncate` cuts the core to LENGTH blocks
-//!   (a new fork).
+//!   of `[start, end)` (default: all), each followed by `\n` (`--index`: as
+//!   `<index>\t<block>`), and lists the blocks it skipped (not stored locally) on stderr;
+//!   `truncate` cuts the core to LENGTH blocks (a new fork).
 //! - `serve` prints `key <hex>` and `listening <HOST:PORT>` (the bound port), serves every
 //!   peer that connects, appends stdin's lines with `--append-stdin`, and exits 0 on
 //!   SIGTERM or SIGINT after closing each connection in order. An encrypted core is

@@ -673,26 +673,42 @@ fn clone_only_the_listed_blocks() {
     let w = t.path().join("w");
     let r = t.path().join("r");
     create(&w, &[]);
-    run(&["append", s(&w), "b0", "b1", "b2", "b3", "b4"]).ok();
+    run(&["append", s(&w), "b0", "b1", "b2", "b3", "b4", "b5", "b6"]).ok();
     let (server, key, addr) = serve(&w, &[]);
     run(&["clone", s(&r), &key, "--connect", &addr, "--blocks", "1,3"]).ok();
     assert_eq!(run(&["get", s(&r), "1"]).stdout, b"b1");
     assert_eq!(run(&["get", s(&r), "3"]).stdout, b"b3");
-    for missing in ["0", "2", "4"] {
+    for missing in ["0", "2", "4", "6"] {
         run(&["get", s(&r), missing]).fails(NOT_FOUND, "not stored locally");
     }
-    assert_eq!(run(&["cat", s(&r)]).ok(), "b1\nb3\n");
+    // `cat` says which blocks it skipped; --index says which block each line is.
+    let cat = run(&["cat", s(&r)]);
+    assert_eq!(cat.ok(), "b1\nb3\n");
+    assert!(
+        cat.stderr
+            .contains("skipped 5 blocks not stored locally: 0, 2, 4-6"),
+        "{cat:?}"
+    );
+    assert_eq!(run(&["cat", s(&r), "--index"]).ok(), "1\tb1\n3\tb3\n");
+    let one = run(&["cat", s(&r), "--start", "2", "--end", "3"]);
+    assert_eq!(one.ok(), "");
+    assert!(
+        one.stderr.contains("skipped 1 block not stored locally: 2"),
+        "{one:?}"
+    );
     let v = info(&r, &[]);
     assert_eq!(
         (v["length"].as_u64(), v["contiguousLength"].as_u64()),
-        (Some(5), Some(0))
+        (Some(7), Some(0))
     );
     // An index the peer does not have.
-    run(&["clone", s(&r), &key, "--connect", &addr, "--blocks", "2,5"]).fails(
+    run(&["clone", s(&r), &key, "--connect", &addr, "--blocks", "2,7"]).fails(
         NOT_FOUND,
-        "block 5 does not exist: the peer's core has length 5",
+        "block 7 does not exist: the peer's core has length 7",
     );
     assert!(server.terminate().success());
+    let full = run(&["cat", s(&w)]);
+    assert!(full.stderr.is_empty(), "nothing skipped: {full:?}");
 }
 
 #[test]
