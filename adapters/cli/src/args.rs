@@ -20,7 +20,7 @@ Exit codes:
   4    the peer misbehaved: it sent data that failed verification, a wrong capability or
        malformed messages
   5    network: could not connect or listen, or the connection was lost
-  6    timed out (`clone --timeout`)
+  6    timed out (`clone --timeout`: connecting, or the download made no progress)
   130  `clone` (without --live) interrupted by SIGINT before it finished (143: SIGTERM)";
 
 const TOP_EXAMPLES: &str = "\
@@ -148,8 +148,18 @@ Examples:
 
 Opens the read-only core KEY in DIR (creating it if missing), connects, learns the peer's
 length and downloads every block below it (or only --blocks), verifying each against KEY.
-Exits 0 once done. With --live it then prints `Block <i>: <text>` (lossy UTF-8, flushed)
-for every block from that length on as it arrives, until SIGTERM/SIGINT (exit 0).
+Exits 0 once done. --timeout (default 30 s; 0: no limit) bounds connecting and learning
+the length, and then each stretch of the download without progress (no block stored and
+less than 16 KiB received): a large or slow download may take as long as it keeps going.
+
+With --live it then prints `Block <i>: <text>` (lossy UTF-8, flushed) for every block from
+that length on as it arrives, until SIGTERM/SIGINT (exit 0). When the writer truncates
+below what was printed, it prints `Truncated to length <n> (fork <f>): ...` and goes on
+with the new fork's blocks from <n> (where its copy was cut: the writer's truncation
+point, or earlier, at the last tree root both forks share). Printed blocks are stored
+durably within a second (`durable through block <i>` on stderr), so a killed live clone
+keeps them; without --live the download becomes durable when the clone ends.
+
 Exit codes: 3 a --blocks index beyond the peer's length, 4 the peer sent data that failed
 verification, 5 connecting failed or the connection was lost, 6 --timeout passed.")]
     Clone(CloneArgs),
@@ -282,14 +292,16 @@ pub struct CloneArgs {
     /// Download only these blocks (comma-separated indices).
     #[arg(long, value_name = "I,J,...", value_delimiter = ',', num_args = 1)]
     pub blocks: Option<Vec<u64>>,
-    /// After the download, keep running and print `Block <i>: <text>` for each new block.
+    /// After the download, keep running and print `Block <i>: <text>` for each new block
+    /// (following the writer's truncations).
     #[arg(long)]
     pub live: bool,
     /// The core's encryption key (needed to read an encrypted core's blocks).
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
-    /// Seconds that connecting and the download may take (0: no limit). With --live it
-    /// bounds only the initial download.
+    /// Seconds that connecting (and learning the peer's length) may take, and that the
+    /// download may go without progress (0: no limit); not a bound on the whole download,
+    /// nor on following with --live.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
 }

@@ -21,24 +21,15 @@ use ferrocore::log::{Log, LogOptions};
 use ferrocore::replication::EndpointConfig;
 use ferrocore::wire::noise::Role;
 use ferrocore::{hash, id};
-use ferrocore_storage::{CoreStorage, Durability};
+use ferrocore_blocking::{DownloadHandle, Events};
+use ferrocore_storage::{CoreStorage, Durability, Store};
 
+use super::live;
 use super::watch::{watch, Cloning, Reason, Status, Stopper};
 use super::{node_failed, on_signals, CliNode};
 use crate::args::CloneArgs;
 use crate::dir::{self, CoreDir, Marker};
 use crate::Error;
-
-/// Time left until `deadline`, or a timeout error if none is.
-fn remaining(clone: &Cloning, deadline: Option<Instant>) -> Result<Option<Duration>, Error> {
-    match deadline {
-        None => Ok(None),
-        Some(d) => match d.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => Ok(Some(left)),
-            _ => Err(clone.timeout_error()),
-        },
-    }
-}
 
 /// Connects to `addr` (every address it resolves to, in order).
 fn dial(addr: &str, timeout: Option<Duration>) -> Result<TcpStream, Error> {
@@ -114,7 +105,7 @@ fn open_clone(args: &CloneArgs) -> Result<OpenClone, Error> {
 
 /// The core a clone downloads into.
 struct OpenClone {
-    store: ferrocore_storage::Store,
+    store: Store,
     log: Log<CoreStorage>,
     /// The marker to write: the core is new.
     new_marker: Option<Marker>,
@@ -124,7 +115,6 @@ struct OpenClone {
 
 /// `ferrocore clone`.
 pub(crate) fn clone(args: &CloneArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let deadline = (args.timeout > 0).then(|| Instant::now() + Duration::from_secs(args.timeout));
     let OpenClone {
         store,
         log,
@@ -141,6 +131,8 @@ pub(crate) fn clone(args: &CloneArgs, out: &mut dyn Write) -> Result<(), Error> 
     let node = CliNode::new(EndpointConfig::default()).map_err(node_failed)?;
     let core = node.add_core(log).map_err(node_failed)?;
     let events = node.events();
+    // Subscribed before connecting, so no truncation goes unseen.
+    let live_events = args.live.then(|| node.events());
     let clone = Arc::new(Cloning {
         addr: args.connect.clone(),
         key: args.key,
@@ -159,7 +151,7 @@ pub(crate) fn clone(args: &CloneArgs, out: &mut dyn Write) -> Result<(), Error> 
             .name("ferrocore-events".into())
             .spawn(move || watch(&clone, &events, progress))?
     };
-    let result = run_clone(&clone, args, deadline, out);
+    let result = run_clone(&clone, args, &store, live_events, out);
     clone.status.finishing.store(true, Ordering::Release);
     clone.stopper.stop(None);
     let _ = watcher.join();
@@ -193,21 +185,22 @@ pub(crate) fn clone(args: &CloneArgs, out: &mut dyn Write) -> Result<(), Error> 
 fn run_clone(
     clone: &Cloning,
     args: &CloneArgs,
-    deadline: Option<Instant>,
+    store: &Store,
+    live_events: Option<Events>,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let (node, core) = (&clone.node, clone.core);
-    let stream = dial(&args.connect, remaining(clone, deadline)?)?;
+    // Bounds connecting, learning the length, and each wait for the download's next block.
+    let limit = (args.timeout > 0).then(|| Duration::from_secs(args.timeout));
+    let stream = dial(&args.connect, limit)?;
     node.add_stream(stream, Role::Initiator)
         .map_err(|e| clone.node_error(e))?;
-    let length = node
-        .update(core, remaining(clone, deadline)?)
-        .map_err(|e| clone.node_error(e))?;
-    let wanted: Option<Vec<u64>> = args.blocks.as_ref().map(|b| {
+    let length = node.update(core, limit).map_err(|e| clone.node_error(e))?;
+    let wanted: Option<Arc<[u64]>> = args.blocks.as_ref().map(|b| {
         let set: BTreeSet<u64> = b.iter().copied().collect();
         set.into_iter().collect()
     });
-    if let Some(missing) = wanted.iter().flatten().find(|&&i| i >= length) {
+    if let Some(missing) = wanted.iter().flat_map(|w| w.iter()).find(|&&i| i >= length) {
         return Err(Error::NotFound(format!(
             "block {missing} does not exist: the peer's core has length {length}"
         )));
@@ -217,50 +210,69 @@ fn run_clone(
     if let Some(average) = info.byte_length.checked_div(info.length) {
         status.average_block.store(average, Ordering::Release);
     }
-    let present = {
-        let wanted = wanted.clone();
-        node.with_endpoint(move |ep| {
+    let stored = || stored(clone, wanted.clone(), length);
+    status.done.fetch_add(stored()?, Ordering::AcqRel);
+    let total = wanted.as_ref().map_or(length, |w| w.len() as u64);
+    status.total.store(total, Ordering::Release);
+    let download = match &wanted {
+        Some(list) => node.download_blocks(core, list.to_vec()),
+        None => node.download(core, 0, Some(length)),
+    }
+    .map_err(|e| clone.node_error(e))?;
+    wait_download(clone, download, limit, stored)?;
+    match live_events {
+        Some(events) => live::follow(clone, &events, store, length, out),
+        None => Ok(()),
+    }
+}
+
+/// How often a download with a time limit looks at its progress.
+const PROGRESS_CHECK: Duration = Duration::from_millis(250);
+
+/// Bytes that count as progress when no block was stored: a peer answers a batch of
+/// requests in one record, verified only once it all arrived, so on a slow link data
+/// arrives long before blocks do. Keep-alives (about 20 bytes every 5 s) take over an
+/// hour to add up to this.
+const PROGRESS_BYTES: u64 = 16 * 1024;
+
+/// The blocks of the download stored locally: of `wanted`, or of `0..length`.
+fn stored(clone: &Cloning, wanted: Option<Arc<[u64]>>, length: u64) -> Result<u64, Error> {
+    let core = clone.core;
+    clone
+        .node
+        .with_endpoint(move |ep| {
             ep.log(core).map_or(0, |log| match &wanted {
                 Some(list) => list.iter().filter(|&&i| log.has_block(i)).count() as u64,
                 None => log.bitfield().count(0, length.min(log.length())),
             })
         })
-        .map_err(|e| clone.node_error(e))?
+        .map_err(|e| clone.node_error(e))
+}
+
+/// Waits for the download to end. With a `limit` it fails once that long passed without
+/// progress (a block stored, or [`PROGRESS_BYTES`] received): a download that keeps going
+/// may take as long as it takes.
+fn wait_download(
+    clone: &Cloning,
+    mut download: DownloadHandle,
+    limit: Option<Duration>,
+    stored: impl Fn() -> Result<u64, Error>,
+) -> Result<(), Error> {
+    let Some(limit) = limit else {
+        return download.wait().map_err(|e| clone.node_error(e));
     };
-    status.done.fetch_add(present, Ordering::AcqRel);
-    let total = wanted.as_ref().map_or(length, |w| w.len() as u64);
-    status.total.store(total, Ordering::Release);
-    let mut download = match wanted {
-        Some(list) => node.download_blocks(core, list),
-        None => node.download(core, 0, Some(length)),
-    }
-    .map_err(|e| clone.node_error(e))?;
-    let done = match remaining(clone, deadline)? {
-        Some(left) => download
-            .wait_timeout(left)
-            .ok_or_else(|| clone.timeout_error())?,
-        None => download.wait(),
-    };
-    done.map_err(|e| clone.node_error(e))?;
-    if !args.live {
-        return Ok(());
-    }
-    // From here on only new blocks are printed, each once it is verified and stored.
-    clone.status.live.store(true, Ordering::Release);
-    eprintln!(
-        "following core {} live from block {length}; stop with Ctrl-C",
-        id::core_id(&clone.key)
-    );
-    let _live = node
-        .download(core, length, None)
-        .map_err(|e| clone.node_error(e))?;
-    let mut next = length;
+    let progress = || Ok::<_, Error>((stored()?, clone.node.bytes_received()));
+    // Progress when the window started, and when that was.
+    let ((mut blocks, mut bytes), mut since) = (progress()?, Instant::now());
     loop {
-        let block = node
-            .get(core, next, None)
-            .map_err(|e| clone.node_error(e))?;
-        writeln!(out, "Block {next}: {}", String::from_utf8_lossy(&block))?;
-        out.flush()?;
-        next += 1;
+        if let Some(done) = download.wait_timeout(PROGRESS_CHECK.min(limit)) {
+            return done.map_err(|e| clone.node_error(e));
+        }
+        let (now_blocks, now_bytes) = progress()?;
+        if now_blocks != blocks || now_bytes >= bytes + PROGRESS_BYTES {
+            ((blocks, bytes), since) = ((now_blocks, now_bytes), Instant::now());
+        } else if since.elapsed() >= limit {
+            return Err(clone.timeout_error());
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! the log, and dropping it closes the store.
 
 mod clone;
+mod live;
 mod serve;
 mod watch;
 

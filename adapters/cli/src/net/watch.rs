@@ -145,8 +145,9 @@ impl Cloning {
             match s.total.load(Ordering::Acquire) {
                 0 => format!("timed out after {secs} s waiting for the peer's length"),
                 total => format!(
-                    "timed out after {secs} s with {} of {total} blocks downloaded; run the \
-                     same command again to resume, or raise --timeout (0: no limit)",
+                    "timed out: no progress from {addr} for {secs} s ({} of {total} \
+                     blocks downloaded); run the same command again to resume, or raise \
+                     --timeout (0: no limit)",
                     s.done.load(Ordering::Acquire)
                 ),
             }
