@@ -20,7 +20,7 @@ Exit codes:
   4    the peer misbehaved: it sent data that failed verification, a wrong capability or
        malformed messages
   5    network: could not connect or listen, or the connection was lost
-  6    timed out (`clone --timeout`)
+  6    timed out (`clone --timeout`: connecting, or the download made no progress)
   130  `clone` (without --live) interrupted by SIGINT before it finished (143: SIGTERM)";
 
 const TOP_EXAMPLES: &str = "\
@@ -106,9 +106,12 @@ Exit code 3 if block INDEX is not stored locally (beyond the length, or not down
 Examples:
   ferrocore cat ./mycore
   ferrocore cat ./mycore --start 10 --end 20
+  ferrocore cat ./sparse --index             # `<index>\\t<block>` per line
 
-Blocks that are not stored locally (a sparse clone) are skipped; --end defaults to the
-length and is capped at it.")]
+Blocks that are not stored locally (a sparse clone) are skipped, and listed on stderr
+(`skipped 3 blocks not stored locally: 0, 2, 4-5`; exit 0). --start defaults to 0, --end
+to the length (and is capped at it). --index prefixes each block with its index and a tab,
+so blocks that contain newlines or were skipped stay unambiguous.")]
     Cat(CatArgs),
 
     /// Truncate the core to LENGTH blocks (a new fork); prints `length <n>` and `fork <f>`
@@ -129,8 +132,9 @@ Examples:
 Prints `key <hex>`, then `listening <HOST:PORT>` (the real port when 0 was given), both
 flushed. The connecting side is the Noise initiator, as with JS `core.replicate(socket)`
 over a raw socket. With --append-stdin every line of stdin is appended as a block while
-serving (and peers get it live). SIGTERM or SIGINT closes every connection in order and
-exits 0.")]
+serving (and peers get it live). An encrypted core is served without its key (peers get
+the blocks encrypted, as stored); --encryption-key is needed only with --append-stdin.
+SIGTERM or SIGINT closes every connection in order and exits 0.")]
     Serve(ServeArgs),
 
     /// Download (and verify) a core from a peer into DIR, optionally following it live
@@ -144,8 +148,18 @@ Examples:
 
 Opens the read-only core KEY in DIR (creating it if missing), connects, learns the peer's
 length and downloads every block below it (or only --blocks), verifying each against KEY.
-Exits 0 once done. With --live it then prints `Block <i>: <text>` (lossy UTF-8, flushed)
-for every block from that length on as it arrives, until SIGTERM/SIGINT (exit 0).
+Exits 0 once done. --timeout (default 30 s; 0: no limit) bounds connecting and learning
+the length, and then each stretch of the download without progress (no block stored and
+less than 16 KiB received): a large or slow download may take as long as it keeps going.
+
+With --live it then prints `Block <i>: <text>` (lossy UTF-8, flushed) for every block from
+that length on as it arrives, until SIGTERM/SIGINT (exit 0). When the writer truncates
+below what was printed, it prints `Truncated to length <n> (fork <f>): ...` and goes on
+with the new fork's blocks from <n> (where its copy was cut: the writer's truncation
+point, or earlier, at the last tree root both forks share). Printed blocks are stored
+durably within a second (`durable through block <i>` on stderr), so a killed live clone
+keeps them; without --live the download becomes durable when the clone ends.
+
 Exit codes: 3 a --blocks index beyond the peer's length, 4 the peer sent data that failed
 verification, 5 connecting failed or the connection was lost, 6 --timeout passed.")]
     Clone(CloneArgs),
@@ -223,6 +237,9 @@ pub struct CatArgs {
     /// The block after the last one (default: the length).
     #[arg(long, value_name = "N")]
     pub end: Option<u64>,
+    /// Prefix each block with its index and a tab (`<index>\t<block>`).
+    #[arg(long)]
+    pub index: bool,
     /// The core's encryption key (required if the core is encrypted).
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
@@ -254,7 +271,8 @@ pub struct ServeArgs {
     /// Append every line of stdin as a block while serving.
     #[arg(long)]
     pub append_stdin: bool,
-    /// The core's encryption key (required if the core is encrypted).
+    /// The core's encryption key: needed for an encrypted core only with --append-stdin
+    /// (blocks are served as stored, encrypted); checked if given.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
 }
@@ -274,14 +292,16 @@ pub struct CloneArgs {
     /// Download only these blocks (comma-separated indices).
     #[arg(long, value_name = "I,J,...", value_delimiter = ',', num_args = 1)]
     pub blocks: Option<Vec<u64>>,
-    /// After the download, keep running and print `Block <i>: <text>` for each new block.
+    /// After the download, keep running and print `Block <i>: <text>` for each new block
+    /// (following the writer's truncations).
     #[arg(long)]
     pub live: bool,
     /// The core's encryption key (needed to read an encrypted core's blocks).
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
-    /// Seconds that connecting and the download may take (0: no limit). With --live it
-    /// bounds only the initial download.
+    /// Seconds that connecting (and learning the peer's length) may take, and that the
+    /// download may go without progress (0: no limit); not a bound on the whole download,
+    /// nor on following with --live.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
 }

@@ -298,7 +298,8 @@ pub(crate) fn remove_new_core(dir: &Path, created_dir: bool) {
 ///
 /// Local writes (`create`, `append`, `truncate`, `serve --append-stdin`) use
 /// [`Durability::Immediate`]: each is durable when it returns. `clone` uses
-/// [`Durability::Eventual`] (group commit) and flushes once at the end: a downloaded block
+/// [`Durability::Eventual`] (group commit) and flushes at the end (and `clone --live`
+/// within a second of printing a block): a downloaded block
 /// can always be fetched again, and one `fdatasync` per verified block would hold a clone
 /// to a few hundred blocks a second.
 pub(crate) fn open_store(dir: &Path, durability: Durability) -> Result<Store, Error> {

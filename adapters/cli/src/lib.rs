@@ -12,7 +12,7 @@
 //! ferrocore append <DIR> [<TEXT>...] [--encryption-key <HEX64>]
 //! ferrocore info <DIR> [--json] [--encryption-key <HEX64>]
 //! ferrocore get <DIR> <INDEX> [--encryption-key <HEX64>]
-//! ferrocore cat <DIR> [--start N] [--end N] [--encryption-key <HEX64>]
+//! ferrocore cat <DIR> [--start N] [--end N] [--index] [--encryption-key <HEX64>]
 //! ferrocore truncate <DIR> <LENGTH>
 //! ferrocore serve <DIR> --listen <HOST:PORT> [--append-stdin] [--encryption-key <HEX64>]
 //! ferrocore clone <DIR> <KEY> --connect <HOST:PORT> [--blocks <I,J,...>] [--live]
@@ -31,17 +31,21 @@
 //! - `info --json` prints `{"key", "discoveryKey", "id", "length", "contiguousLength",
 //!   "byteLength", "fork", "writable"}` (keys in lowercase hex, `id` in z-base-32).
 //! - `get` writes block INDEX's bytes to stdout; `cat` writes every locally stored block
-//!   of `[start, end)`, each followed by `\n`; `truncate` cuts the core to LENGTH blocks
-//!   (a new fork).
+//!   of `[start, end)` (default: all), each followed by `\n` (`--index`: as
+//!   `<index>\t<block>`), and lists the blocks it skipped (not stored locally) on stderr;
+//!   `truncate` cuts the core to LENGTH blocks (a new fork).
 //! - `serve` prints `key <hex>` and `listening <HOST:PORT>` (the bound port), serves every
 //!   peer that connects, appends stdin's lines with `--append-stdin`, and exits 0 on
-//!   SIGTERM or SIGINT after closing each connection in order.
+//!   SIGTERM or SIGINT after closing each connection in order. An encrypted core is
+//!   served without its key; `--encryption-key` is needed only with `--append-stdin`.
 //! - `clone` opens (or creates) the read-only core KEY in DIR, connects, learns the
 //!   peer's length and downloads every block below it (or only `--blocks`), verifying
 //!   all of it against KEY, and exits 0. With `--live` it then prints `Block <i>: <text>`
-//!   for every newer block as it is verified, until SIGTERM or SIGINT (exit 0).
-//!   `--timeout` (default 30 s, 0 for none) bounds connecting and the download. A
-//!   progress line is drawn on stderr when it is a terminal.
+//!   for every newer block as it is verified, until SIGTERM or SIGINT (exit 0); after a
+//!   truncation it prints `Truncated to length <n> ...` and the new fork's blocks from
+//!   `<n>`, and what it printed is durable within a second. `--timeout` (default 30 s, 0
+//!   for none) bounds connecting and each stretch of the download without progress, not
+//!   the whole download. A progress line is drawn on stderr when it is a terminal.
 //!
 //! KEY is 64 hex characters (either case) or the 52-character z-base-32 id that `info`
 //! prints ([`keys::parse_key`]).
@@ -56,7 +60,7 @@
 //! | 3 | not found: the block is not stored locally (`get`), or the peer's core has no such block (`clone --blocks`) |
 //! | 4 | the peer misbehaved: data that failed verification, a wrong capability, malformed messages |
 //! | 5 | network: connecting or listening failed, or the connection was lost |
-//! | 6 | `clone --timeout` passed |
+//! | 6 | `clone --timeout` passed: connecting took too long, or the download made no progress |
 //! | 128 + signal | `clone` without `--live` interrupted (130: SIGINT, 143: SIGTERM) |
 //!
 //! They are the constants of [`exit`]; every [`Error`] knows its own

@@ -216,13 +216,73 @@ pub(crate) fn cat(args: &CatArgs, out: &mut dyn Write) -> Result<(), Error> {
             args.end.unwrap_or_default()
         )));
     }
+    let mut skipped = Ranges::default();
     for i in args.start..end {
-        if let Some(block) = log.get(i).map_err(|e| dir::core_error(&core_dir.path, e))? {
-            out.write_all(&block)?;
-            out.write_all(b"\n")?;
+        match log.get(i).map_err(|e| dir::core_error(&core_dir.path, e))? {
+            Some(block) => {
+                if args.index {
+                    write!(out, "{i}\t")?;
+                }
+                out.write_all(&block)?;
+                out.write_all(b"\n")?;
+            }
+            None => skipped.push(i),
         }
     }
+    if skipped.count > 0 {
+        out.flush()?;
+        eprintln!(
+            "ferrocore: skipped {} not stored locally: {skipped}",
+            plural(skipped.count, "block")
+        );
+    }
     Ok(())
+}
+
+/// `n thing` or `n things`.
+fn plural(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+/// Increasing indices, shown as ranges: `0, 2, 4-9`.
+#[derive(Debug, Default)]
+struct Ranges {
+    ranges: Vec<(u64, u64)>,
+    count: u64,
+}
+
+impl Ranges {
+    /// Ranges listed before the rest are summed up.
+    const SHOWN: usize = 10;
+
+    fn push(&mut self, i: u64) {
+        self.count += 1;
+        match self.ranges.last_mut() {
+            Some((_, last)) if *last + 1 == i => *last = i,
+            _ => self.ranges.push((i, i)),
+        }
+    }
+}
+
+impl std::fmt::Display for Ranges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, (first, last)) in self.ranges.iter().take(Self::SHOWN).enumerate() {
+            let sep = if n == 0 { "" } else { ", " };
+            if first == last {
+                write!(f, "{sep}{first}")?;
+            } else {
+                write!(f, "{sep}{first}-{last}")?;
+            }
+        }
+        if self.ranges.len() > Self::SHOWN {
+            write!(f, ", ... ({} more ranges)", self.ranges.len() - Self::SHOWN)?;
+        }
+        Ok(())
+    }
 }
 
 /// `ferrocore truncate`.

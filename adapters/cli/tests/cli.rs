@@ -9,11 +9,15 @@
 mod support;
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ferrocore::keys::KeyPair;
 use ferrocore::log::{Log, LogOptions};
-use ferrocore::replication::EndpointConfig;
+use ferrocore::replication::{CoreId, EndpointConfig};
 use ferrocore::storage::{MemoryStorage, Storage, StorageError, StorageEstimate, WriteBatch};
 use ferrocore::{hash, id};
 use ferrocore_blocking::Node;
@@ -528,14 +532,14 @@ fn a_silent_peer_times_out_and_an_interrupted_clone_exits_with_the_signal() {
     assert_eq!(clone.terminate().code(), Some(128 + 15));
 }
 
-/// Storage that serves block `bad` with its first byte flipped: the peer's handshake,
-/// capability, tree nodes and signature are all genuine; only that block's bytes lie.
-struct Lying {
+/// Storage whose blocks go out through `hook` (block index, stored bytes): a peer that
+/// corrupts or delays what it serves. Everything else is the peer's genuine data.
+struct Hooked {
     inner: MemoryStorage,
-    bad: u64,
+    hook: Box<dyn Fn(u64, Bytes) -> Bytes + Send>,
 }
 
-impl Storage for Lying {
+impl Storage for Hooked {
     fn header(&self) -> Result<Option<Bytes>, StorageError> {
         self.inner.header()
     }
@@ -543,15 +547,7 @@ impl Storage for Lying {
         self.inner.node(index)
     }
     fn block(&self, index: u64) -> Result<Option<Bytes>, StorageError> {
-        let block = self.inner.block(index)?;
-        Ok(match block {
-            Some(b) if index == self.bad => {
-                let mut v = b.to_vec();
-                v[0] ^= 1;
-                Some(Bytes::from(v))
-            }
-            other => other,
-        })
+        Ok(self.inner.block(index)?.map(|b| (self.hook)(index, b)))
     }
     fn bitfield_pages(&self) -> Result<Vec<(u64, Bytes)>, StorageError> {
         self.inner.bitfield_pages()
@@ -564,27 +560,45 @@ impl Storage for Lying {
     }
 }
 
-#[test]
-fn a_peer_that_serves_corrupted_blocks_fails_verification() {
-    let mut log = Log::open(
-        Lying {
-            inner: MemoryStorage::new(),
-            bad: 3,
-        },
-        LogOptions {
-            key_pair: Some(KeyPair::from_seed(&[0x17; 32])),
-            ..LogOptions::default()
-        },
-    )
-    .unwrap();
-    let blocks: Vec<String> = (0..6).map(|i| format!("honest block {i}")).collect();
+/// An in-process writer serving `blocks` (`<prefix> <i>`) through `hook`, listening on
+/// 127.0.0.1; its node, core, key (hex) and address.
+fn hooked_writer(
+    seed: u8,
+    prefix: &str,
+    blocks: u64,
+    hook: impl Fn(u64, Bytes) -> Bytes + Send + 'static,
+) -> (Node<Hooked>, CoreId, String, String) {
+    let storage = Hooked {
+        inner: MemoryStorage::new(),
+        hook: Box::new(hook),
+    };
+    let options = LogOptions {
+        key_pair: Some(KeyPair::from_seed(&[seed; 32])),
+        ..LogOptions::default()
+    };
+    let mut log = Log::open(storage, options).unwrap();
+    let blocks: Vec<String> = (0..blocks).map(|i| format!("{prefix} {i}")).collect();
     log.append_batch(blocks.iter().map(String::as_bytes))
         .unwrap();
     let key = hex::encode(log.key());
     let node = Node::new(EndpointConfig::default()).unwrap();
-    node.add_core(log).unwrap();
+    let core = node.add_core(log).unwrap();
     let addr = node.listen("127.0.0.1:0").unwrap().to_string();
+    (node, core, key, addr)
+}
 
+#[test]
+fn a_peer_that_serves_corrupted_blocks_fails_verification() {
+    // Block 3 goes out with its first byte flipped: the peer's handshake, capability,
+    // tree nodes and signature are all genuine; only that block's bytes lie.
+    let (node, _, key, addr) = hooked_writer(0x17, "honest block", 6, |i, b| {
+        if i != 3 {
+            return b;
+        }
+        let mut v = b.to_vec();
+        v[0] ^= 1;
+        Bytes::from(v)
+    });
     let t = tmp();
     let dir = t.path().join("clone");
     let out = run(&[
@@ -617,6 +631,67 @@ fn a_peer_that_serves_corrupted_blocks_fails_verification() {
     );
     assert_eq!(run(&["get", s(&dir), "5"]).stdout, b"honest block 5");
     run(&["get", s(&dir), "3"]).fails(NOT_FOUND, "not stored locally");
+    node.shutdown().unwrap();
+}
+
+/// A TCP proxy to `upstream` on 127.0.0.1 whose downstream direction is a slow link:
+/// at most 1 KiB per 50 ms. Its address.
+fn slow_link(upstream: &str) -> String {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let upstream = upstream.to_owned();
+    thread::spawn(move || {
+        let (mut client, _) = listener.accept().unwrap();
+        let mut server = std::net::TcpStream::connect(&upstream).unwrap();
+        let (mut client_in, mut server_out) =
+            (client.try_clone().unwrap(), server.try_clone().unwrap());
+        thread::spawn(move || std::io::copy(&mut client_in, &mut server_out));
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = server.read(&mut buf) {
+            if client.write_all(&buf[..n]).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_slow_clone_that_keeps_receiving_blocks_is_not_timed_out() {
+    // 64 blocks of 2 KiB through a link of 1 KiB per 50 ms take at least 6.4 s: longer
+    // than --timeout 3, which used to bound the whole download. It bounds only connecting
+    // and each wait for a block now, and a block arrives every 100 ms or so.
+    let pad = "x".repeat(2048);
+    let (node, _, key, addr) = hooked_writer(0x21, &pad, 64, |_, b| b);
+    let t = tmp();
+    let dir = t.path().join("clone");
+    let slow = slow_link(&addr);
+    run(&["clone", s(&dir), &key, "--connect", &slow, "--timeout", "3"]).ok();
+    let expected: String = (0..64).map(|i| format!("{pad} {i}\n")).collect();
+    assert_eq!(run(&["cat", s(&dir)]).ok(), expected);
+    node.shutdown().unwrap();
+}
+
+#[test]
+fn a_clone_whose_peer_stops_sending_blocks_times_out() {
+    // The peer connects, says its length and serves blocks 0-4; then it stalls (until the
+    // test ends) without closing the connection.
+    let release = Arc::new(AtomicBool::new(false));
+    let released = release.clone();
+    let (node, _, key, addr) = hooked_writer(0x22, "stalling", 10, move |i, b| {
+        while i >= 5 && !released.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(10));
+        }
+        b
+    });
+    let t = tmp();
+    let dir = t.path().join("clone");
+    let out = run(&["clone", s(&dir), &key, "--connect", &addr, "--timeout", "1"]);
+    out.fails(TIMEOUT, &format!("no progress from {addr} for 1 s"));
+    assert!(out.stderr.contains("of 10 blocks downloaded"), "{out:?}");
+    release.store(true, Ordering::Release);
     node.shutdown().unwrap();
 }
 
@@ -673,26 +748,42 @@ fn clone_only_the_listed_blocks() {
     let w = t.path().join("w");
     let r = t.path().join("r");
     create(&w, &[]);
-    run(&["append", s(&w), "b0", "b1", "b2", "b3", "b4"]).ok();
+    run(&["append", s(&w), "b0", "b1", "b2", "b3", "b4", "b5", "b6"]).ok();
     let (server, key, addr) = serve(&w, &[]);
     run(&["clone", s(&r), &key, "--connect", &addr, "--blocks", "1,3"]).ok();
     assert_eq!(run(&["get", s(&r), "1"]).stdout, b"b1");
     assert_eq!(run(&["get", s(&r), "3"]).stdout, b"b3");
-    for missing in ["0", "2", "4"] {
+    for missing in ["0", "2", "4", "6"] {
         run(&["get", s(&r), missing]).fails(NOT_FOUND, "not stored locally");
     }
-    assert_eq!(run(&["cat", s(&r)]).ok(), "b1\nb3\n");
+    // `cat` says which blocks it skipped; --index says which block each line is.
+    let cat = run(&["cat", s(&r)]);
+    assert_eq!(cat.ok(), "b1\nb3\n");
+    assert!(
+        cat.stderr
+            .contains("skipped 5 blocks not stored locally: 0, 2, 4-6"),
+        "{cat:?}"
+    );
+    assert_eq!(run(&["cat", s(&r), "--index"]).ok(), "1\tb1\n3\tb3\n");
+    let one = run(&["cat", s(&r), "--start", "2", "--end", "3"]);
+    assert_eq!(one.ok(), "");
+    assert!(
+        one.stderr.contains("skipped 1 block not stored locally: 2"),
+        "{one:?}"
+    );
     let v = info(&r, &[]);
     assert_eq!(
         (v["length"].as_u64(), v["contiguousLength"].as_u64()),
-        (Some(5), Some(0))
+        (Some(7), Some(0))
     );
     // An index the peer does not have.
-    run(&["clone", s(&r), &key, "--connect", &addr, "--blocks", "2,5"]).fails(
+    run(&["clone", s(&r), &key, "--connect", &addr, "--blocks", "2,7"]).fails(
         NOT_FOUND,
-        "block 5 does not exist: the peer's core has length 5",
+        "block 7 does not exist: the peer's core has length 7",
     );
     assert!(server.terminate().success());
+    let full = run(&["cat", s(&w)]);
+    assert!(full.stderr.is_empty(), "nothing skipped: {full:?}");
 }
 
 #[test]
@@ -729,6 +820,42 @@ fn live_clone_follows_serve_append_stdin() {
         "old 0\nold 1\nhello\nwörld\n3rd line\n"
     );
     assert_eq!(run(&["cat", s(&w)]).ok(), run(&["cat", s(&r)]).ok());
+}
+
+#[test]
+fn a_live_clone_follows_a_truncation_and_makes_what_it_printed_durable() {
+    let (node, core, key, addr) = hooked_writer(0x23, "a", 3, |_, b| b);
+    let t = tmp();
+    let r = t.path().join("r");
+    let mut live = Proc::spawn(&["clone", s(&r), &key, "--connect", &addr, "--live"]);
+    live.wait_stderr("live from block 3");
+    let append = |texts: &[&str]| {
+        let blocks = texts.iter().map(|t| Bytes::from(t.to_string())).collect();
+        node.append(core, blocks).unwrap();
+    };
+    append(&["a 3", "a 4"]);
+    assert_eq!(live.line(), "Block 3: a 3");
+    assert_eq!(live.line(), "Block 4: a 4");
+    // The writer replaces blocks 2 on: the clone says so, then prints the new fork's
+    // blocks from the truncation point (it used to wait for block 5). (Had the new blocks
+    // come with the truncation, the clone could cut further back, at the last tree root
+    // both forks share, and print from there.)
+    node.truncate(core, 2).unwrap();
+    assert!(
+        live.line().starts_with("Truncated to length 2 (fork 1)"),
+        "{:?}",
+        live.out_lines
+    );
+    append(&["b 2", "b 3", "b 4"]);
+    for i in 2..5 {
+        assert_eq!(live.line(), format!("Block {i}: b {i}"));
+    }
+    // What it printed becomes durable while it runs: killed without a chance to flush,
+    // the clone keeps every block it printed.
+    live.wait_stderr("durable through block 4");
+    live.kill();
+    assert_eq!(run(&["cat", s(&r)]).ok(), "a 0\na 1\nb 2\nb 3\nb 4\n");
+    node.shutdown().unwrap();
 }
 
 #[test]
@@ -778,8 +905,10 @@ fn an_encrypted_core_clones_with_its_key() {
     let ekey = "c3".repeat(32);
     create(&w, &["--encryption-key", &ekey]);
     run(&["append", s(&w), "x", "yy", "--encryption-key", &ekey]).ok();
-    run(&["serve", s(&w), "--listen", "127.0.0.1:0"]).fails(ERROR, "is encrypted");
-    let (server, key, addr) = serve(&w, &["--encryption-key", &ekey]);
+    // Appending needs the key; serving does not (blocks go out as stored, encrypted).
+    run(&["serve", s(&w), "--listen", "127.0.0.1:0", "--append-stdin"])
+        .fails(ERROR, "is encrypted");
+    let (server, key, addr) = serve(&w, &[]);
     run(&[
         "clone",
         s(&r),

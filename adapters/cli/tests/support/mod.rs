@@ -254,6 +254,12 @@ impl Proc {
         self.wait()
     }
 
+    /// Kills it with SIGKILL (no chance to clean up) and waits for the exit.
+    pub fn kill(mut self) -> ExitStatus {
+        self.child.kill().expect("kill");
+        self.wait()
+    }
+
     /// Waits (at most [`T`]) for the exit.
     pub fn wait(&mut self) -> ExitStatus {
         wait_with_timeout(&mut self.child, T, "ferrocore process")

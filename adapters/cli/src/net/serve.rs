@@ -1,0 +1,99 @@
+//! `ferrocore serve`: serve the core to every peer that connects.
+
+use std::io::{IsTerminal, Write};
+use std::sync::mpsc;
+use std::thread;
+
+use bytes::Bytes;
+use ferrocore::id;
+use ferrocore::replication::{CoreId, EndpointConfig, Event, SessionError};
+use ferrocore_blocking::{Events, RecvError};
+
+use super::{node_failed, on_signals, CliNode};
+use crate::args::ServeArgs;
+use crate::dir::CoreDir;
+use crate::local::{each_stdin_line, require_writable};
+use crate::Error;
+
+/// `ferrocore serve`.
+pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let core_dir = CoreDir::existing(&args.dir)?;
+    // Serving sends blocks as stored (encrypted); only appending needs the key.
+    let encryption_key = core_dir.encryption(args.encryption_key, args.append_stdin)?;
+    let store = core_dir.open_store()?;
+    let log = core_dir.open_log(&store, encryption_key)?;
+    if args.append_stdin {
+        require_writable(&core_dir, &log, "append")?;
+    }
+    let (key, length) = (*log.key(), log.length());
+    let node = CliNode::new(EndpointConfig::default()).map_err(node_failed)?;
+    let core = node.add_core(log).map_err(node_failed)?;
+
+    // What ends serving: a signal (Ok) or a failed append (Err).
+    let (stop, stopped) = mpsc::channel::<Result<(), Error>>();
+    let signalled = stop.clone();
+    on_signals(move |_| {
+        let _ = signalled.send(Ok(()));
+    })?;
+    let addr = node
+        .listen(args.listen.as_str())
+        .map_err(|e| Error::Network(format!("cannot listen on {}: {e}", args.listen)))?;
+    writeln!(out, "key {}", hex::encode(key))?;
+    writeln!(out, "listening {addr}")?;
+    out.flush()?;
+    let terminal = std::io::stderr().is_terminal();
+    if terminal {
+        eprintln!(
+            "serving core {} (length {length}) on {addr}; stop with Ctrl-C",
+            id::core_id(&key)
+        );
+        let events = node.events();
+        thread::Builder::new()
+            .name("ferrocore-peers".into())
+            .spawn(move || report_peers(&events))?;
+    }
+    if args.append_stdin {
+        let node = node.clone();
+        let stop = stop.clone();
+        thread::Builder::new()
+            .name("ferrocore-stdin".into())
+            .spawn(move || {
+                if let Err(e) = append_stdin(&node, core) {
+                    let _ = stop.send(Err(e));
+                }
+            })?;
+    }
+    drop(stop);
+    // The signal thread holds a sender for as long as the process runs.
+    let result = stopped.recv().unwrap_or(Ok(()));
+    // Ends every connection in order; the endpoint handed back holds the log, and dropping
+    // it closes the store.
+    drop(node.shutdown());
+    result
+}
+
+/// Appends every line of stdin (until its end) as one block.
+fn append_stdin(node: &CliNode, core: CoreId) -> Result<(), Error> {
+    each_stdin_line(|line| {
+        node.append(core, vec![Bytes::copy_from_slice(line)])
+            .map_err(|e| Error::Failed(format!("appending a line from stdin failed: {e}")))?;
+        Ok(())
+    })
+}
+
+/// Reports connections and peers on stderr (a terminal).
+fn report_peers(events: &Events) {
+    loop {
+        match events.recv_blocking() {
+            Ok(Event::Connected {
+                remote_public_key, ..
+            }) => eprintln!("peer connected: {}", hex::encode(&remote_public_key[..8])),
+            Ok(Event::Closed { error, .. }) => match error {
+                None | Some(SessionError::RemoteEnded) => eprintln!("peer disconnected"),
+                Some(e) => eprintln!("peer disconnected: {e}"),
+            },
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(_) => return,
+        }
+    }
+}
