@@ -51,17 +51,21 @@
 //! While [corked](Mux::cork), every outgoing frame joins one batch frame, sent on the last
 //! [`uncork`](Mux::uncork) or early once it reaches
 //! [`MAX_BATCH_BYTES`](crate::protomux::MAX_BATCH_BYTES). An incoming batch has all its
-//! entries processed in order (nested batches up to [`MAX_BATCH_DEPTH`]). As protomux
-//! corks itself until the handlers of a batch with more than one entry have run, the mux
-//! stays corked after such a batch until the application has handled its events: the
-//! batch is released when `poll_event` finds no more events, so replies made while
-//! handling them leave as one batch.
+//! entries processed in order (nested batches up to [`MAX_BATCH_DEPTH`], at most
+//! [`MuxConfig::max_batch_entries`] in one frame), one at a time: entries are decoded only
+//! while fewer than [`READ_AHEAD`] events wait, the rest as [`poll_event`](Mux::poll_event)
+//! drains them, so a 16 MiB record of millions of tiny entries never becomes millions of
+//! events at once. As protomux corks itself until the handlers of a batch with more than
+//! one entry have run, the mux stays corked after such a batch until the application has
+//! handled its events: the batch is released when `poll_event` finds no more events, so
+//! replies made while handling them leave as one batch.
 //!
 //! # Bounds and deviations
 //!
 //! The peer cannot make the mux hold more than [`MuxConfig`] allows: pending opens and the
 //! messages buffered for them are copied out of their frames and counted
-//! ([`Mux::buffered_bytes`]). Where protomux pauses the stream above 32 KiB buffered, the
+//! ([`Mux::buffered_bytes`]), and a frame's batch entries wait in the frame until they are
+//! handled. Where protomux pauses the stream above 32 KiB buffered, the
 //! mux reports [`should_pause`](Mux::should_pause) and fails past the configured limit.
 //! Two deliberate departures from protomux, both invisible to a conforming JS peer: a
 //! `close` of an open the application has not answered withdraws it
