@@ -11,6 +11,10 @@ use ferrocore_wire::stream::StreamConfig;
 #[non_exhaustive]
 pub struct EndpointConfig {
     /// Secret-stream settings (keep-alive, handshake and idle timeouts, record size).
+    /// `max_record_len` stays at the protocol's 16 MiB by default because replication can
+    /// need all of it: JS accepts blocks of up to 15 MiB (`MAX_SUGGESTED_BLOCK_SIZE`) and
+    /// sends corked batches of up to 8 MiB plus one entry. A session holds at most one record
+    /// as it arrives, so lower it where blocks are known to be small.
     pub stream: StreamConfig,
     /// Protomux bounds (channels, pending opens, buffered bytes).
     pub mux: MuxConfig,
