@@ -455,7 +455,8 @@ impl SecretStream {
                 .max(1);
             // Room for what arrived, not for what the prefix announces: a 3-byte prefix must
             // not make us hold a 16 MiB buffer. The buffer grows by doubling as the unit
-            // arrives.
+            // arrives (realloc, which for large buffers remaps rather than copies; the
+            // capacity past what arrived is never touched, so it costs no memory).
             self.input.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
             if let Err(e) = self.drain_units() {
