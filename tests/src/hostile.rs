@@ -392,6 +392,20 @@ pub fn answer(log: &Log<MemoryStorage>, req: &Request) -> Message {
     }
 }
 
+/// A reader endpoint (with `config`) of the core the default writer makes of `values`,
+/// connected to an honest peer holding that core: the harness, the writer's log, the
+/// reader's core and the peer's channel for it.
+pub fn honest_reader(
+    values: &[Vec<u8>],
+    config: EndpointConfig,
+) -> (Harness, Log<MemoryStorage>, CoreId, ChannelId) {
+    let writer = writer_log(WRITER_SEED, &as_slices(values));
+    let (ep, core) = reader_endpoint(*writer.key(), config);
+    let h = Harness::new(ep, OpenPolicy::Honest);
+    let ch = h.channel(writer.key());
+    (h, writer, core, ch)
+}
+
 /// A reader endpoint of the default writer's core and its core id.
 pub fn reader_endpoint(key: [u8; 32], config: EndpointConfig) -> (Endpoint<MemoryStorage>, CoreId) {
     let mut ep = Endpoint::new(config);

@@ -28,11 +28,7 @@ static ALLOCATOR: heap::Counting = heap::Counting;
 #[test]
 fn unsolicited_data_flood_is_ignored() {
     let values = blocks(4);
-    let writer = writer_log(WRITER_SEED, &as_slices(&values));
-    let key = *writer.key();
-    let (ep, core) = reader_endpoint(key, EndpointConfig::default());
-    let mut h = Harness::new(ep, OpenPolicy::Honest);
-    let ch = h.channel(&key);
+    let (mut h, writer, core, ch) = honest_reader(&values, EndpointConfig::default());
     h.pump();
     let mut rng = Rng::new(1);
     // Buffers reach their working size in the first rounds; after that nothing may grow.
@@ -290,11 +286,7 @@ fn wants_from_a_peer_that_does_not_read_wait_for_its_output() {
 #[test]
 fn range_and_bitfield_flood_keeps_the_endpoint_working() {
     let values = blocks(6);
-    let writer = writer_log(WRITER_SEED, &as_slices(&values));
-    let key = *writer.key();
-    let (ep, core) = reader_endpoint(key, EndpointConfig::default());
-    let mut h = Harness::new(ep, OpenPolicy::Honest);
-    let ch = h.channel(&key);
+    let (mut h, writer, core, ch) = honest_reader(&values, EndpointConfig::default());
     let live = h.ep.download(core, 0, None, None).unwrap();
     let mut rng = Rng::new(2);
     for _ in 0..20 {

@@ -36,11 +36,7 @@ fn assert_invalid_proof(h: &Harness, core: CoreId) -> ProofError {
 /// A reader whose honest-looking peer serves the upgrade but tampers with block proofs.
 fn tampered_block(tamper: impl Fn(&mut DataBlock)) -> ProofError {
     let values = blocks(8);
-    let writer = writer_log(WRITER_SEED, &as_slices(&values));
-    let key = *writer.key();
-    let (ep, core) = reader_endpoint(key, EndpointConfig::default());
-    let mut h = Harness::new(ep, OpenPolicy::Honest);
-    let ch = h.channel(&key);
+    let (mut h, writer, core, ch) = honest_reader(&values, EndpointConfig::default());
     let get = h.ep.get(core, 5, None).unwrap();
     h.announce(ch, &writer);
     let mut tampered = 0;
@@ -106,11 +102,7 @@ fn uncle_node_at_the_wrong_index_closes_with_invalid_proof() {
 #[test]
 fn upgrade_with_bad_signature_closes_with_invalid_proof() {
     let values = blocks(4);
-    let writer = writer_log(WRITER_SEED, &as_slices(&values));
-    let key = *writer.key();
-    let (ep, core) = reader_endpoint(key, EndpointConfig::default());
-    let mut h = Harness::new(ep, OpenPolicy::Honest);
-    let ch = h.channel(&key);
+    let (mut h, writer, core, ch) = honest_reader(&values, EndpointConfig::default());
     let update = h.ep.update(core, None).unwrap();
     h.announce(ch, &writer);
     let mut forged = 0;
@@ -138,11 +130,7 @@ fn upgrade_with_bad_signature_closes_with_invalid_proof() {
 #[test]
 fn upgrade_with_bad_root_closes_with_invalid_proof() {
     let values = blocks(6);
-    let writer = writer_log(WRITER_SEED, &as_slices(&values));
-    let key = *writer.key();
-    let (ep, core) = reader_endpoint(key, EndpointConfig::default());
-    let mut h = Harness::new(ep, OpenPolicy::Honest);
-    let ch = h.channel(&key);
+    let (mut h, writer, core, ch) = honest_reader(&values, EndpointConfig::default());
     h.ep.update(core, None).unwrap();
     h.announce(ch, &writer);
     h.serve(ch, &writer, |_, reply| {
@@ -650,11 +638,7 @@ fn a_peer_on_a_new_fork_is_asked_what_it_has() {
 #[test]
 fn dropped_ranges_are_not_requested() {
     let values = blocks(10);
-    let writer = writer_log(WRITER_SEED, &as_slices(&values));
-    let key = *writer.key();
-    let (ep, core) = reader_endpoint(key, EndpointConfig::default());
-    let mut h = Harness::new(ep, OpenPolicy::Honest);
-    let ch = h.channel(&key);
+    let (mut h, writer, core, ch) = honest_reader(&values, EndpointConfig::default());
     h.announce(ch, &writer);
     h.serve(ch, &writer, |_, _| {});
     assert_eq!(h.ep.log(core).unwrap().length(), 10, "eager upgrade");
