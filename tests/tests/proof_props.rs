@@ -633,13 +633,14 @@ proptest! {
     #[test]
     fn flipped_block_value_is_rejected(s in scenario_strategy(), bit in any::<u32>()) {
         let mut proof = s.proof.clone();
-        if let Some(b) = proof.block.as_mut().filter(|b| !b.value.is_empty()) {
-            let mut v = b.value.to_vec();
-            let bit = pick(bit, v.len() as u64 * 8) as usize;
-            v[bit / 8] ^= 1 << (bit % 8);
-            b.value = v.into();
-            prop_assert!(matches!(s.reader.verify(&proof), Err(VerifyError::Proof(_))));
-        }
+        let Some(b) = proof.block.as_mut().filter(|b| !b.value.is_empty()) else {
+            return Err(proptest::test_runner::TestCaseError::reject("a scenario with a block"));
+        };
+        let mut v = b.value.to_vec();
+        let bit = pick(bit, v.len() as u64 * 8) as usize;
+        v[bit / 8] ^= 1 << (bit % 8);
+        b.value = v.into();
+        prop_assert!(matches!(s.reader.verify(&proof), Err(VerifyError::Proof(_))));
     }
 
     /// Proofs from another fork are ignored, whatever they contain.
@@ -653,8 +654,10 @@ proptest! {
         prop_assert_eq!(reader.verify(&s.proof), Ok(Verdict::Ignored { fork: s.core.fork }));
     }
 
-    /// Arbitrary requests never panic the generator, and whatever it answers verifies for a
-    /// requester that trusts the writer's roots.
+    /// Arbitrary requests never panic the generator; a request for a block it does not hold
+    /// is refused; and an answer that verifies for a requester that trusts the writer's
+    /// roots carries only the writer's own nodes (an answer need not verify: the request's
+    /// `nodes` may not match this requester).
     #[test]
     fn arbitrary_requests_do_not_panic(
         n in 1u64..300,
