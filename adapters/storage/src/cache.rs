@@ -106,7 +106,7 @@ impl ReadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{data, Store, StoreOptions};
+    use crate::{disk, Store, StoreOptions};
     use bytes::Bytes;
     use ferrocore::storage::{Storage, WriteBatch};
     use std::path::Path;
@@ -167,7 +167,7 @@ mod tests {
     fn damage_within_a_read_ahead_is_the_damaged_blocks_error_alone() {
         let dir = tempfile::tempdir().unwrap();
         let (store, path) = store_with_run(dir.path(), 40);
-        let data = data::beside(&path, "-data");
+        let data = disk::beside(&path, "-data");
         let start = |i: u64| (0..i).map(|j| 1000 + j).sum::<u64>();
         // A flipped byte in block 5, and (behind the open store's back) the file cut
         // inside block 30.

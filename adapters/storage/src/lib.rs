@@ -78,11 +78,15 @@ mod chunk;
 mod commit;
 mod core_storage;
 mod data;
+mod disk;
 mod meta;
 mod node_page;
 mod options;
 mod pending;
 mod record;
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub mod sim;
 mod store;
 mod wal;
 

@@ -1,13 +1,12 @@
 //! The store's own bookkeeping in the database ([`META`] and [`HOLES`]), its write-ahead
 //! log's recovery at open, and the scans over cores.
 
-use std::path::Path;
-
 use ferrocore::storage::{Record, StorageError};
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 use crate::commit::commit_batches;
 use crate::data::DataFile;
+use crate::disk::FileIo;
 use crate::wal::{self, Wal};
 use crate::{db_error, record, Durability, ReadTable, RECORDS};
 
@@ -47,7 +46,7 @@ fn new_store_id() -> u64 {
 
 /// Opens the store's write-ahead log, replays the records the database lacks in one
 /// durable commit, and empties the log.
-pub(crate) fn open_wal(db: &Database, data: &DataFile, path: &Path) -> Result<Wal, StorageError> {
+pub(crate) fn open_wal(db: &Database, data: &DataFile, file: FileIo) -> Result<Wal, StorageError> {
     let err = |e: redb::Error| db_error(Record::Database, e);
     let (id, applied) = {
         let tx = db.begin_read().map_err(|e| err(e.into()))?;
@@ -70,7 +69,7 @@ pub(crate) fn open_wal(db: &Database, data: &DataFile, path: &Path) -> Result<Wa
             id
         }
     };
-    let (mut wal, records) = Wal::open(path, id, applied)?;
+    let (mut wal, records) = Wal::open(file, id, applied)?;
     if !records.is_empty() {
         let batches = records
             .iter()

@@ -10,7 +10,8 @@ use redb::{Database, ReadableDatabase};
 
 use crate::cache::{ReadCache, Reader};
 use crate::commit::commit_batches;
-use crate::data::{self, DataFile};
+use crate::data::DataFile;
+use crate::disk::{beside, DbFile, Disk, Use};
 use crate::meta::{check_core_count, cores_in, meta_value, open_wal, DATA_END};
 use crate::pending::Pending;
 use crate::wal::Wal;
@@ -110,22 +111,43 @@ impl Store {
     /// empty (an existing empty file is never taken for a new store).
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self, StorageError> {
         let path = path.as_ref();
-        guard(Record::Database, || Self::open_unguarded(path, options))
+        guard(Record::Database, || Self::open_on(&Disk::Os, path, options))
     }
 
-    fn open_unguarded(path: &Path, options: StoreOptions) -> Result<Self, StorageError> {
+    /// [`Store::open`] on a simulated disk (see [`crate::sim`]; tests only).
+    #[cfg(feature = "fault-injection")]
+    #[doc(hidden)]
+    pub fn open_simulated(
+        disk: &crate::sim::SimDisk,
+        path: impl AsRef<Path>,
+        options: StoreOptions,
+    ) -> Result<Self, StorageError> {
+        let disk = Disk::Sim(disk.clone());
+        guard(Record::Database, || {
+            Self::open_on(&disk, path.as_ref(), options)
+        })
+    }
+
+    fn open_on(disk: &Disk, path: &Path, options: StoreOptions) -> Result<Self, StorageError> {
         let err = |e: redb::DatabaseError| db_error(Record::Database, e);
+        let io = |what: &str, e: std::io::Error| {
+            StorageError::io(Record::Database, format!("{what}: {e}"))
+        };
         // redb would format an empty file as a new database; a store's file is never empty
         // once created, so an empty one was truncated (or its creation crashed): say so.
-        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        if disk.len_of(path) == Some(0) {
             return Err(StorageError::corrupt(
                 Record::Database,
                 "database file is empty (truncated, or its creation was interrupted)",
             ));
         }
+        let (file, mut created) = disk
+            .open(path, Use::Plain)
+            .map_err(|e| io("open the database", e))?;
+        let backend = DbFile::new(file).map_err(|e| io("open the database", e))?;
         let mut db = redb::Builder::new()
             .set_cache_size(options.cache_bytes)
-            .create(path)
+            .create_with_backend(backend)
             .map_err(err)?;
         if options.verify_on_open && !db.check_integrity().map_err(err)? {
             return Err(StorageError::corrupt(
@@ -147,11 +169,25 @@ impl Store {
             let tx = db.begin_read().map_err(|e| db_error(Record::Database, e))?;
             meta_value(&tx, DATA_END)?.unwrap_or(0)
         };
-        let data = DataFile::open(&data::beside(path, "-data"), data_end)?;
+        let (file, c) = disk
+            .open(&beside(path, "-data"), Use::Reads)
+            .map_err(|e| io("open the data file", e))?;
+        created |= c;
+        let data = DataFile::new(file, data_end)?;
         if !has_table {
             commit_batches(&db, &data, Durability::Immediate, &[], None, None)?;
         }
-        let wal = open_wal(&db, &data, &data::beside(path, "-wal"))?;
+        let (file, c) = disk
+            .open(&beside(path, "-wal"), Use::Plain)
+            .map_err(|e| io("open the write-ahead log", e))?;
+        created |= c;
+        let wal = open_wal(&db, &data, file)?;
+        if created {
+            // A file's directory entry is durable only once its directory is synced: until
+            // then a power loss could take a created file, and what was logged in it, away.
+            disk.sync_dir(path)
+                .map_err(|e| io("sync the store's directory", e))?;
+        }
         check_core_count(&db)?;
         Ok(Self {
             inner: Arc::new(Inner {

@@ -32,14 +32,11 @@
 //! [`StorageErrorKind::Corrupt`](ferrocore::storage::StorageErrorKind) error, never a
 //! silent loss.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
-
 use bytes::Bytes;
 use ferrocore::storage::{Op, Record, StorageError, WriteBatch};
 use ferrocore::Node;
 
+use crate::disk::FileIo;
 use crate::record::{u32_at, u64_at};
 
 /// Bytes of log after which a write triggers a checkpoint.
@@ -62,7 +59,7 @@ fn padded(len: u64) -> u64 {
 /// An open write-ahead log.
 #[derive(Debug)]
 pub(crate) struct Wal {
-    file: File,
+    file: FileIo,
     /// Bytes of the file that hold the header and whole records.
     len: u64,
     /// Bytes of the file (records, then zeros).
@@ -80,15 +77,14 @@ fn corrupt(what: String) -> StorageError {
 }
 
 impl Wal {
-    /// Opens (creating) the log at `path` for the store `id` whose database holds every
-    /// record up to `applied`; returns it with the payloads of the newer records, in order.
+    /// Takes the log `file` of the store `id` whose database holds every record up to
+    /// `applied`; returns it with the payloads of the newer records, in order.
     pub(crate) fn open(
-        path: &Path,
+        file: FileIo,
         id: u64,
         applied: u64,
     ) -> Result<(Self, Vec<Vec<u8>>), StorageError> {
-        let file = crate::data::open_rw(path).map_err(|e| io("open", &e))?;
-        let size = file.metadata().map_err(|e| io("stat", &e))?.len();
+        let size = file.len().map_err(|e| io("stat", &e))?;
         let mut wal = Self {
             file,
             len: FILE_HEAD,
@@ -392,6 +388,13 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::disk::{Disk, Use};
+    use std::path::Path;
+
+    /// Opens the log at `path` (see [`Wal::open`]).
+    fn open(path: &Path, id: u64, applied: u64) -> Result<(Wal, Vec<Vec<u8>>), StorageError> {
+        Wal::open(Disk::Os.open(path, Use::Plain).unwrap().0, id, applied)
+    }
 
     fn sample_batch() -> WriteBatch {
         let mut b = WriteBatch::new();
@@ -428,7 +431,7 @@ mod tests {
 
     /// The file's bytes up to the end of its records.
     fn records_end(path: &Path) -> usize {
-        let (w, _) = Wal::open(path, 7, 0).unwrap();
+        let (w, _) = open(path, 7, 0).unwrap();
         w.len as usize
     }
 
@@ -436,7 +439,7 @@ mod tests {
     fn records_survive_reopen_and_a_torn_tail_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w");
-        let (mut w, r) = Wal::open(&path, 7, 0).unwrap();
+        let (mut w, r) = open(&path, 7, 0).unwrap();
         assert!(r.is_empty());
         for i in 0..5u8 {
             w.append(&[i + 1; 100]).unwrap();
@@ -444,7 +447,7 @@ mod tests {
         assert_eq!(w.seq(), 5);
         assert_eq!(w.size, EXTEND_BYTES, "grown ahead of the records");
         drop(w);
-        let (w, r) = Wal::open(&path, 7, 2).unwrap();
+        let (w, r) = open(&path, 7, 2).unwrap();
         assert_eq!(r, vec![vec![3; 100], vec![4; 100], vec![5; 100]]);
         assert_eq!(w.seq(), 5);
         drop(w);
@@ -461,34 +464,34 @@ mod tests {
             let mut torn = clean.clone();
             torn[cut..].iter_mut().for_each(|b| *b = 0);
             std::fs::write(&path, &torn).unwrap();
-            let (_, r) = Wal::open(&path, 7, 0).unwrap();
+            let (_, r) = open(&path, 7, 0).unwrap();
             assert_eq!(r.len(), 4, "zeros from {cut}");
             std::fs::write(&path, &clean[..cut]).unwrap();
-            let (mut w, r) = Wal::open(&path, 7, 0).unwrap();
+            let (mut w, r) = open(&path, 7, 0).unwrap();
             assert_eq!(r.len(), 4, "file cut at {cut}");
             // The next append lands where the torn record began.
             w.append(&[9; 10]).unwrap();
             drop(w);
-            let (_, r) = Wal::open(&path, 7, 0).unwrap();
+            let (_, r) = open(&path, 7, 0).unwrap();
             assert_eq!(r.len(), 5);
             assert_eq!(r[4], vec![9; 10]);
         }
         // Another store's log is discarded; reset empties it.
-        let (mut w, r) = Wal::open(&path, 8, 0).unwrap();
+        let (mut w, r) = open(&path, 8, 0).unwrap();
         assert!(r.is_empty());
         w.append(b"x").unwrap();
         w.reset().unwrap();
         assert_eq!(w.record_bytes(), 0);
         drop(w);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), FILE_HEAD);
-        assert!(Wal::open(&path, 8, 0).unwrap().1.is_empty());
+        assert!(open(&path, 8, 0).unwrap().1.is_empty());
     }
 
     #[test]
     fn damage_before_the_last_record_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w");
-        let (mut w, _) = Wal::open(&path, 7, 0).unwrap();
+        let (mut w, _) = open(&path, 7, 0).unwrap();
         for i in 0..3u8 {
             w.append(&[i + 1; 50]).unwrap();
         }
@@ -500,7 +503,7 @@ mod tests {
             let mut bad = clean.clone();
             bad[at] ^= 0x04;
             std::fs::write(&path, &bad).unwrap();
-            match Wal::open(&path, 7, 0) {
+            match open(&path, 7, 0) {
                 Err(e) => assert_eq!(e.kind, ferrocore::storage::StorageErrorKind::Corrupt),
                 Ok((_, r)) => {
                     // Only damage to the last record's payload (an interrupted write) or
