@@ -55,6 +55,8 @@ struct State {
     cut_at: Option<u64>,
     /// The power is off: every operation fails.
     cut: bool,
+    /// The operation the power failed in: what it was, and on which file.
+    cut_in: Option<(&'static str, PathBuf)>,
     /// Suffixes of the files whose syncs complete without making anything durable (a
     /// broken disk, for showing that the tests notice).
     lying_syncs: Vec<String>,
@@ -153,14 +155,16 @@ fn land_torn(change: &Change, image: &mut Vec<u8>, rng: &mut u64) {
 }
 
 impl State {
-    /// Counts an operation; fails it if the power is off or goes off now.
-    fn operation(&mut self) -> io::Result<u64> {
+    /// Counts an operation (`what`, on `path`); fails it if the power is off, and notes it
+    /// if the power goes off now.
+    fn operation(&mut self, what: &'static str, path: &Path) -> io::Result<u64> {
         if self.cut {
             return Err(power_off());
         }
         self.ops += 1;
         if self.cut_at == Some(self.ops) {
             self.cut = true;
+            self.cut_in = Some((what, path.to_owned()));
         }
         Ok(self.ops)
     }
@@ -174,7 +178,12 @@ impl State {
     /// Records `change` to the file at `path` (it lands in the current image), failing if
     /// the power goes off: the change is then in flight, and may land or not.
     fn change(&mut self, path: &Path, change: Change) -> io::Result<()> {
-        let op = self.operation()?;
+        let what = match change {
+            Change::Write(..) => "write",
+            Change::SetLen(_) => "set_len",
+            Change::Punch(..) => "punch",
+        };
+        let op = self.operation(what, path)?;
         let file = self.file(path)?;
         change.apply(&mut file.current);
         file.pending.push((op, change));
@@ -213,6 +222,14 @@ impl SimDisk {
     #[must_use]
     pub fn is_cut(&self) -> bool {
         self.state().cut
+    }
+
+    /// The operation the power failed in (set by [`cut_after`](Self::cut_after)): what it
+    /// was (`write`, `sync`, `set_len`, `punch`, `create`) and on which file (a directory,
+    /// for a sync of one).
+    #[must_use]
+    pub fn cut_in(&self) -> Option<(&'static str, PathBuf)> {
+        self.state().cut_in.clone()
     }
 
     /// From now on, syncs of the files whose path ends with `suffix` report success and
@@ -281,7 +298,7 @@ impl SimDisk {
         let mut state = self.state();
         let created = !state.files.contains_key(path);
         if created {
-            state.operation()?;
+            state.operation("create", path)?;
             state.files.insert(path.to_owned(), FileState::default());
             if state.cut {
                 return Err(power_off());
@@ -311,7 +328,7 @@ impl SimDisk {
     /// Makes the entries of the files in `dir` durable.
     pub(crate) fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut state = self.state();
-        state.operation()?;
+        state.operation("sync", dir)?;
         if state.cut {
             return Err(power_off());
         }
@@ -377,7 +394,7 @@ impl SimFile {
     /// Makes the current image durable (unless the disk lies about this file's syncs).
     pub(crate) fn sync(&self) -> io::Result<()> {
         let mut state = self.state();
-        state.operation()?;
+        state.operation("sync", &self.path)?;
         if state.cut {
             return Err(power_off());
         }
