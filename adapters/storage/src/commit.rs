@@ -92,12 +92,15 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        if self.inner.options.durability == Durability::Immediate {
-            // Nothing is ever pending in this mode: the batch is durable once logged, and
-            // its commit to the database needs no sync of its own.
+        let durability = self.inner.options.durability;
+        if durability.logs_batches() {
+            // Nothing is ever pending in these modes: the batch is in the write-ahead log
+            // (synced under `Immediate`), and its commit to the database needs no sync of
+            // its own.
             let mut pending = self.pending();
             self.check_failed()?;
-            self.wal().append(&wal::encode(core, &batch))?;
+            let sync = durability == Durability::Immediate;
+            self.wal().append(&wal::encode(core, &batch), sync)?;
             if let Err(e) =
                 self.commit_pending(&mut pending, Durability::Eventual, Some((core, &batch)))
             {
@@ -148,7 +151,7 @@ impl Store {
 
     /// What the pending batches say about a record (see [`Pending::lookup`]).
     pub(crate) fn pending_lookup(&self, key: &[u8; record::KEY_LEN]) -> Option<pending::Hit> {
-        if self.inner.options.durability == Durability::Immediate {
+        if self.inner.options.durability.logs_batches() {
             return None;
         }
         let mut pending = self.pending();

@@ -5,22 +5,47 @@ use crate::pending;
 use crate::Store;
 
 /// When a committed write batch is on disk.
+///
+/// | mode | a write survives a process kill | a write survives a power loss | a write costs |
+/// |---|---|---|---|
+/// | [`Immediate`](Self::Immediate) | when it returns | when it returns | one `write(2)` and one `fdatasync` (write-ahead log), plus the database commit |
+/// | [`Logged`](Self::Logged) | when it returns | after the next sync: [`Store::flush`], a checkpoint, the close | one `write(2)` (write-ahead log), plus the database commit |
+/// | [`Eventual`](Self::Eventual) | after its group is committed | after [`Store::flush`] or the close (or a durable group) | held in memory; one commit per group |
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Durability {
     /// Every write batch is durable when [`Storage::write`](ferrocore::storage::Storage::write)
     /// returns: logged and synced in the write-ahead log (see the crate docs).
     #[default]
     Immediate,
+    /// Every write batch is in the write-ahead log when
+    /// [`Storage::write`](ferrocore::storage::Storage::write) returns, written there with
+    /// `write(2)` and not synced: it survives the process being killed (the kernel holds it),
+    /// not a power loss or an operating system crash until a sync covers it. Syncs come with
+    /// [`Store::flush`] (one `fdatasync` of the log), with every checkpoint (after 32 MiB of
+    /// log and after a batch that deletes blocks) and when the store closes. A power loss
+    /// loses only batches no sync covered, the newest ones, each whole or absent; the store
+    /// comes back at some state between the last sync and the last write. This is the
+    /// guarantee of hypercore's RocksDB storage, whose write-ahead log is written on every
+    /// append and not synced.
+    Logged,
     /// Group commit: write batches are held in memory (reads see them at once) and committed
-    /// together when [`StoreOptions::group_bytes`] (2 MiB) or 4096 batches are pending (without fsync, except every eighth
-    /// such group), durably on [`Store::flush`] and when the last handle of the store is
-    /// dropped. A full group is committed by a background thread while the next one fills;
-    /// the write that fills the next one waits for that commit, and reports its failure
-    /// (after retrying it) by refusing its own batch. A process crash loses the pending batches, a power loss what was not flushed
-    /// or fsync'd; the store comes back as of some earlier commit, each batch whole or
-    /// absent. Batches that delete ranges (truncate, clear) commit at once, with everything
-    /// pending before them, without fsync.
+    /// together when [`StoreOptions::group_bytes`] (2 MiB) or 4096 batches are pending
+    /// (without fsync, except every eighth such group), durably on [`Store::flush`] and when
+    /// the last handle of the store is dropped. A full group is committed by a background
+    /// thread while the next one fills; the write that fills the next one waits for that
+    /// commit, and reports its failure (after retrying it) by refusing its own batch. A
+    /// process crash loses the pending batches, a power loss what was not flushed or
+    /// fsync'd; the store comes back as of some earlier commit, each batch whole or absent.
+    /// Batches that delete ranges (truncate, clear) commit at once, with everything pending
+    /// before them, without fsync.
     Eventual,
+}
+
+impl Durability {
+    /// Write batches go through the write-ahead log (nothing is held in memory).
+    pub(crate) fn logs_batches(self) -> bool {
+        matches!(self, Durability::Immediate | Durability::Logged)
+    }
 }
 
 /// How a [`Store`] is opened.

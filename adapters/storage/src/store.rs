@@ -238,19 +238,24 @@ impl Store {
     }
 
     /// Makes every write batch durable: commits the pending ones of
-    /// [`Durability::Eventual`] with an fsync (with [`Durability::Immediate`] every batch is
-    /// durable when written, so this only reports an earlier failure).
+    /// [`Durability::Eventual`] with an fsync, syncs the write-ahead log of
+    /// [`Durability::Logged`] (with [`Durability::Immediate`] every batch is durable when
+    /// written, so this only reports an earlier failure).
     ///
     /// # Errors
-    /// A [`StorageError`] about [`Record::Database`] if the commit fails (the pending batches
-    /// stay pending, visible to reads, and a later flush retries them).
+    /// A [`StorageError`] about [`Record::Database`] if the commit or the sync fails (pending
+    /// batches stay pending, visible to reads, and a later flush retries them).
     pub fn flush(&self) -> Result<(), StorageError> {
         let mut pending = self.pending();
-        if self.inner.options.durability == Durability::Immediate {
+        match self.inner.options.durability {
             // Every batch is durable in the write-ahead log already.
-            return self.check_failed();
+            Durability::Immediate => self.check_failed(),
+            Durability::Logged => {
+                self.check_failed()?;
+                self.wal().sync()
+            }
+            Durability::Eventual => self.checkpoint(&mut pending),
         }
-        self.checkpoint(&mut pending)
     }
 
     pub(crate) fn check_failed(&self) -> Result<(), StorageError> {

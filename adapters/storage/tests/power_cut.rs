@@ -430,7 +430,11 @@ fn rounds() -> u64 {
         .unwrap_or(300)
 }
 
-const MODES: [Durability; 2] = [Durability::Immediate, Durability::Eventual];
+const MODES: [Durability; 3] = [
+    Durability::Immediate,
+    Durability::Logged,
+    Durability::Eventual,
+];
 
 #[test]
 fn acknowledged_writes_survive_power_cuts() {
@@ -478,6 +482,7 @@ fn acknowledged_writes_survive_power_cuts() {
 fn a_disk_that_lies_about_syncs_is_caught() {
     for (lie, durability) in [
         ("-wal", Durability::Immediate),
+        ("-wal", Durability::Logged),
         ("-data", Durability::Immediate),
         (".redb", Durability::Immediate),
         (".redb", Durability::Eventual),

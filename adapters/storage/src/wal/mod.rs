@@ -1,22 +1,29 @@
-//! The write-ahead log behind [`Durability::Immediate`](crate::Durability::Immediate).
+//! The write-ahead log behind [`Durability::Immediate`](crate::Durability::Immediate) and
+//! [`Durability::Logged`](crate::Durability::Logged).
 //!
 //! A durable redb commit writes and syncs every B-tree page the batch touched (about a dozen
-//! scattered pages for one append), which costs several times one `fdatasync`. So a durable
-//! write batch is first appended to this file as one checksummed record and synced (one
-//! sequential write, one `fdatasync`), then committed to redb without a sync. Every
-//! [`CHECKPOINT_BYTES`] of log, on [`Store::flush`](crate::Store::flush) and when the store
+//! scattered pages for one append), which costs several times one `fdatasync`. So a write
+//! batch is first appended to this file as one checksummed record (one sequential write,
+//! and under `Immediate` one `fdatasync`), then committed to redb without a sync. Every
+//! [`CHECKPOINT_BYTES`] of log, after a batch that deletes blocks, and when the store
 //! closes, a durable redb commit records the sequence number of the last record it contains
 //! and the log is emptied. Opening a store replays the records newer than that number.
 //!
 //! File layout (integers little-endian):
 //!
 //! ```text
-//! file header   magic "fcwal\0\0\x01" (8 bytes), store id u64, crc u32 of both,
+//! file header   magic "fcwal\0\0\x02" (8 bytes), store id u64, crc u32 of both,
 //!               zeros to 32 bytes
-//! record        len u32, seq u64, payload crc u32, header crc u32, payload (len bytes),
-//!               zeros up to a multiple of 32 bytes
+//! record        len u32, seq u64, synced u64, payload crc u32, header crc u32 (of the
+//!               24 bytes before it), payload (len bytes), zeros up to a multiple of 32 bytes
 //! zeros         to the end of the file
 //! ```
+//!
+//! `synced` is the sequence number of the last record a completed sync covered when the
+//! record was written: `seq - 1` under `Immediate` (every record is synced before the next
+//! is written), anything lower under `Logged`. Version 1 of the format (magic ending in
+//! `\x01`, left by an earlier release) had no `synced` field (a 20-byte header) and synced
+//! every record; it is read as such, and the log is rewritten as version 2 when emptied.
 //!
 //! The file is grown ahead of the records, [`EXTEND_BYTES`] of zeros at a time (written and
 //! synced), so a record is written over allocated space and its `fdatasync` writes its data
@@ -26,18 +33,22 @@
 //!
 //! The store id ties the log to its database: a log left beside a database that was deleted
 //! and created anew belongs to another store and is discarded. Records are read strictly:
-//! an all-zero header ends the log; a record cut short by the end of the file, or one whose
-//! payload fails its checksum while only zeros follow it, is a write a crash interrupted
-//! (never acknowledged) and is dropped; any other damage is a
-//! [`StorageErrorKind::Corrupt`](ferrocore::storage::StorageErrorKind) error, never a
-//! silent loss.
+//! an all-zero header ends the log; a record cut short by the end of the file is a write a
+//! crash interrupted and is dropped; so is a record whose payload fails its checksum when no
+//! record after it says it was synced (none follows, or those that do were written before
+//! it was synced: a power cut under `Logged` can lose or tear any write no sync covered),
+//! and every record after it goes too (each batch whole or absent, in order). Any other
+//! damage is a [`StorageErrorKind::Corrupt`](ferrocore::storage::StorageErrorKind) error,
+//! never a silent loss.
 
-use bytes::Bytes;
-use ferrocore::storage::{Op, Record, StorageError, WriteBatch};
-use ferrocore::Node;
+mod payload;
+
+use ferrocore::storage::{Record, StorageError};
 
 use crate::disk::FileIo;
 use crate::record::{u32_at, u64_at};
+
+pub(crate) use payload::{decode, encode};
 
 /// Bytes of log after which a write triggers a checkpoint.
 pub(crate) const CHECKPOINT_BYTES: u64 = 32 << 20;
@@ -45,15 +56,90 @@ pub(crate) const CHECKPOINT_BYTES: u64 = 32 << 20;
 /// Bytes of zeros the file grows by when the next record does not fit.
 pub(crate) const EXTEND_BYTES: u64 = 4 << 20;
 
-const MAGIC: [u8; 8] = *b"fcwal\0\0\x01";
+/// The file header's magic, but for its last byte: the format version.
+const MAGIC: [u8; 7] = *b"fcwal\0\0";
 const FILE_HEAD: u64 = 32;
-const REC_HEAD: usize = 20;
+/// Bytes of a record header (format version 2, the one written).
+const REC_HEAD: usize = 28;
 /// Records start at multiples of this.
 const ALIGN: u64 = 32;
 
-/// Bytes a record with a payload of `len` takes, padding included.
+/// The format of a log's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    /// No `synced` field; every record was synced before the next was written.
+    V1,
+    /// The format written.
+    V2,
+}
+
+impl Version {
+    fn head_len(self) -> usize {
+        match self {
+            Version::V1 => 20,
+            Version::V2 => REC_HEAD,
+        }
+    }
+
+    /// Bytes a record with a payload of `len` takes, padding included.
+    fn padded(self, len: u64) -> u64 {
+        (self.head_len() as u64 + len).div_ceil(ALIGN) * ALIGN
+    }
+}
+
+/// Bytes a record with a payload of `len` takes in the format written.
 fn padded(len: u64) -> u64 {
-    (REC_HEAD as u64 + len).div_ceil(ALIGN) * ALIGN
+    Version::V2.padded(len)
+}
+
+/// A record header.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    len: u64,
+    seq: u64,
+    /// The last record a completed sync covered when this one was written.
+    synced: u64,
+    /// The payload's checksum.
+    crc: u32,
+}
+
+impl Head {
+    /// The header in `bytes` (as long as `version`'s headers); `None` if all zeros.
+    fn parse(bytes: &[u8], version: Version, at: u64) -> Result<Option<Head>, StorageError> {
+        if bytes.iter().all(|&b| b == 0) {
+            return Ok(None);
+        }
+        let n = version.head_len() - 4;
+        if u32_at(bytes, n) != crc32c::crc32c(&bytes[..n]) {
+            return Err(corrupt(format!("record header at byte {at} is damaged")));
+        }
+        let seq = u64_at(bytes, 4);
+        let (synced, crc) = match version {
+            Version::V1 => (seq.saturating_sub(1), u32_at(bytes, 12)),
+            Version::V2 => (u64_at(bytes, 12), u32_at(bytes, 20)),
+        };
+        if synced >= seq {
+            return Err(corrupt(format!("record header at byte {at} is malformed")));
+        }
+        Ok(Some(Head {
+            len: u64::from(u32_at(bytes, 0)),
+            seq,
+            synced,
+            crc,
+        }))
+    }
+
+    /// The header of a record of `len` payload bytes, in the format written.
+    fn encode(len: u32, seq: u64, synced: u64, payload_crc: u32) -> [u8; REC_HEAD] {
+        let mut head = [0u8; REC_HEAD];
+        head[..4].copy_from_slice(&len.to_le_bytes());
+        head[4..12].copy_from_slice(&seq.to_le_bytes());
+        head[12..20].copy_from_slice(&synced.to_le_bytes());
+        head[20..24].copy_from_slice(&payload_crc.to_le_bytes());
+        let crc = crc32c::crc32c(&head[..24]);
+        head[24..].copy_from_slice(&crc.to_le_bytes());
+        head
+    }
 }
 
 /// An open write-ahead log.
@@ -66,6 +152,12 @@ pub(crate) struct Wal {
     size: u64,
     /// The sequence number of the last record appended or replayed.
     seq: u64,
+    /// The sequence number of the last record a completed sync covered.
+    synced: u64,
+    /// The store's id (for rewriting the file header).
+    id: u64,
+    /// The format of the records in the file.
+    version: Version,
 }
 
 fn io(what: &str, e: &std::io::Error) -> StorageError {
@@ -90,6 +182,9 @@ impl Wal {
             len: FILE_HEAD,
             size,
             seq: applied,
+            synced: applied,
+            id,
+            version: Version::V2,
         };
         let mut head = [0u8; FILE_HEAD as usize];
         if size < FILE_HEAD {
@@ -100,12 +195,17 @@ impl Wal {
         wal.file
             .read_exact_at(&mut head, 0)
             .map_err(|e| io("read", &e))?;
-        if head[..8] != MAGIC
+        if head[..7] != MAGIC
             || u32_at(&head, 16) != crc32c::crc32c(&head[..16])
             || head[20..].iter().any(|&b| b != 0)
         {
             return Err(corrupt("file header is damaged".into()));
         }
+        wal.version = match head[7] {
+            1 => Version::V1,
+            2 => Version::V2,
+            v => return Err(corrupt(format!("unknown format version {v}"))),
+        };
         if u64_at(&head, 8) != id {
             // Left by a database that no longer exists.
             wal.write_header(id)?;
@@ -117,7 +217,8 @@ impl Wal {
 
     fn write_header(&mut self, id: u64) -> Result<(), StorageError> {
         let mut head = [0u8; FILE_HEAD as usize];
-        head[..8].copy_from_slice(&MAGIC);
+        head[..7].copy_from_slice(&MAGIC);
+        head[7] = 2;
         head[8..16].copy_from_slice(&id.to_le_bytes());
         let crc = crc32c::crc32c(&head[..16]);
         head[16..20].copy_from_slice(&crc.to_le_bytes());
@@ -128,48 +229,44 @@ impl Wal {
             .map_err(|e| io("write header", &e))?;
         self.len = FILE_HEAD;
         self.size = FILE_HEAD;
+        self.version = Version::V2;
         Ok(())
     }
 
     /// Reads the records of a file of `size` bytes, keeping the payloads of those after
-    /// `applied`; drops a torn last record.
+    /// `applied`; drops an interrupted write at the end (see the module docs).
     fn read_records(&mut self, size: u64, applied: u64) -> Result<Vec<Vec<u8>>, StorageError> {
         let mut out = Vec::new();
         let mut at = FILE_HEAD;
         let mut last_seq = None;
         while let Some(head) = self.head_at(at, size)? {
-            if u32_at(&head, 16) != crc32c::crc32c(&head[..16]) {
-                return Err(corrupt(format!("record header at byte {at} is damaged")));
-            }
-            let len = u64::from(u32_at(&head, 0));
-            let seq = u64_at(&head, 4);
-            let end = at + padded(len);
+            let end = at + self.version.padded(head.len);
             if end > size {
                 // Cut short by a crash: zeros over what is left of it.
                 self.wipe(at, size)?;
                 break;
             }
-            if last_seq.is_some_and(|l| seq != l + 1) {
+            if last_seq.is_some_and(|l| head.seq != l + 1) {
                 return Err(corrupt(format!("record at byte {at} is out of sequence")));
             }
             // `len` fits in the file, so this allocation is bounded by what is on disk.
-            let mut payload = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+            let mut payload = vec![0u8; usize::try_from(head.len).unwrap_or(usize::MAX)];
             self.file
-                .read_exact_at(&mut payload, at + REC_HEAD as u64)
+                .read_exact_at(&mut payload, at + self.version.head_len() as u64)
                 .map_err(|e| io("read", &e))?;
-            if crc32c::crc32c(&payload) != u32_at(&head, 12) {
-                if self.head_at(end, size)?.is_none() {
-                    // The last write, interrupted: zeros over it, so a shorter record
-                    // written in its place is not followed by its remains.
-                    self.wipe(at, end)?;
-                    break;
-                }
-                return Err(corrupt(format!("record at byte {at} is damaged")));
+            if crc32c::crc32c(&payload) != head.crc {
+                self.check_unsynced(head.seq, end, size)
+                    .map_err(|()| corrupt(format!("record at byte {at} is damaged")))?;
+                // An interrupted write: zeros over it, so a shorter record written in its
+                // place is not followed by its remains (nor by records written after it,
+                // which no sync covered either).
+                self.wipe(at, end)?;
+                break;
             }
-            last_seq = Some(seq);
-            if seq > applied {
+            last_seq = Some(head.seq);
+            if head.seq > applied {
                 out.push(payload);
-                self.seq = seq;
+                self.seq = head.seq;
             }
             at = end;
         }
@@ -177,17 +274,32 @@ impl Wal {
         Ok(out)
     }
 
+    /// Checks that record `seq`, which failed its checksum, was never synced: no record
+    /// from `from` on (the ones written after it, in sequence) says a sync covered it.
+    fn check_unsynced(&self, seq: u64, mut from: u64, size: u64) -> Result<(), ()> {
+        let mut expect = seq + 1;
+        while let Some(head) = self.head_at(from, size).map_err(drop)? {
+            if head.seq != expect || head.synced >= seq {
+                return Err(());
+            }
+            from += self.version.padded(head.len);
+            expect += 1;
+        }
+        Ok(())
+    }
+
     /// The record header at `at`, or `None` at the end of the log (too few bytes left, or
     /// all zeros).
-    fn head_at(&self, at: u64, size: u64) -> Result<Option<[u8; REC_HEAD]>, StorageError> {
-        if size.saturating_sub(at) < REC_HEAD as u64 {
+    fn head_at(&self, at: u64, size: u64) -> Result<Option<Head>, StorageError> {
+        let len = self.version.head_len();
+        if size.saturating_sub(at) < len as u64 {
             return Ok(None);
         }
         let mut head = [0u8; REC_HEAD];
         self.file
-            .read_exact_at(&mut head, at)
+            .read_exact_at(&mut head[..len], at)
             .map_err(|e| io("read", &e))?;
-        Ok(head.iter().any(|&b| b != 0).then_some(head))
+        Head::parse(&head[..len], self.version, at)
     }
 
     /// Writes synced zeros over `from..to`.
@@ -229,25 +341,30 @@ impl Wal {
         self.len - FILE_HEAD
     }
 
-    /// Appends one record and syncs it; on failure the log is as before.
-    pub(crate) fn append(&mut self, payload: &[u8]) -> Result<(), StorageError> {
+    /// Appends one record, synced if `sync`; on failure the log is as before.
+    pub(crate) fn append(&mut self, payload: &[u8], sync: bool) -> Result<(), StorageError> {
+        debug_assert_eq!(
+            self.version,
+            Version::V2,
+            "a log is emptied after it is read"
+        );
         let len = u32::try_from(payload.len())
             .map_err(|_| StorageError::io(Record::Database, "write batch over 4 GiB"))?;
         let seq = self.seq + 1;
         let total = padded(u64::from(len));
         self.reserve(self.len + total)?;
         let mut rec = Vec::with_capacity(total as usize);
-        rec.extend_from_slice(&len.to_le_bytes());
-        rec.extend_from_slice(&seq.to_le_bytes());
-        rec.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
-        let crc = crc32c::crc32c(&rec);
-        rec.extend_from_slice(&crc.to_le_bytes());
+        let head = Head::encode(len, seq, self.synced, crc32c::crc32c(payload));
+        rec.extend_from_slice(&head);
         rec.extend_from_slice(payload);
         rec.resize(total as usize, 0);
-        let written = self
-            .file
-            .write_all_at(&rec, self.len)
-            .and_then(|()| self.file.sync_data());
+        let written = self.file.write_all_at(&rec, self.len).and_then(|()| {
+            if sync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
         if let Err(e) = written {
             // Best effort: the next append must not follow a partial record. Zeros over it
             // (a failed write may have left any prefix of it).
@@ -256,6 +373,18 @@ impl Wal {
         }
         self.len += rec.len() as u64;
         self.seq = seq;
+        if sync {
+            self.synced = seq;
+        }
+        Ok(())
+    }
+
+    /// Makes every record appended so far durable.
+    pub(crate) fn sync(&mut self) -> Result<(), StorageError> {
+        if self.synced < self.seq {
+            self.file.sync_data().map_err(|e| io("sync", &e))?;
+            self.synced = self.seq;
+        }
         Ok(())
     }
 
@@ -263,6 +392,10 @@ impl Wal {
     /// (Zeros from the next append on are written anew: a truncated file holds no stale
     /// record, nor the remains of a torn one, for a later read to stumble on.)
     pub(crate) fn reset(&mut self) -> Result<(), StorageError> {
+        self.synced = self.seq;
+        if self.version != Version::V2 {
+            return self.write_header(self.id);
+        }
         if self.size == FILE_HEAD {
             return Ok(());
         }
@@ -276,115 +409,6 @@ impl Wal {
     }
 }
 
-// ------------------------------------------------------------------ batch encoding
-
-const PUT_HEADER: u8 = 0;
-const PUT_NODE: u8 = 1;
-const DELETE_NODES: u8 = 2;
-const PUT_BLOCK: u8 = 3;
-const DELETE_BLOCKS: u8 = 4;
-const PUT_PAGE: u8 = 5;
-const DELETE_PAGE: u8 = 6;
-
-/// One core's write batch as a record payload: the core, then each operation.
-pub(crate) fn encode(core: &[u8; 32], batch: &WriteBatch) -> Vec<u8> {
-    let bytes: usize = batch
-        .ops()
-        .iter()
-        .map(|op| match op {
-            Op::PutHeader(b) | Op::PutBlock(_, b) | Op::PutBitfieldPage(_, b) => b.len() + 13,
-            _ => 49,
-        })
-        .sum();
-    let mut out = Vec::with_capacity(32 + bytes);
-    out.extend_from_slice(core);
-    let bytes_op = |out: &mut Vec<u8>, tag: u8, index: u64, b: &Bytes| {
-        out.push(tag);
-        out.extend_from_slice(&index.to_le_bytes());
-        out.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes());
-        out.extend_from_slice(b);
-    };
-    let range_op = |out: &mut Vec<u8>, tag: u8, a: u64, b: u64| {
-        out.push(tag);
-        out.extend_from_slice(&a.to_le_bytes());
-        out.extend_from_slice(&b.to_le_bytes());
-    };
-    for op in batch.ops() {
-        match op {
-            Op::PutHeader(b) => bytes_op(&mut out, PUT_HEADER, 0, b),
-            Op::PutNode(n) => {
-                out.push(PUT_NODE);
-                out.extend_from_slice(&n.index.to_le_bytes());
-                out.extend_from_slice(&n.size.to_le_bytes());
-                out.extend_from_slice(&n.hash);
-            }
-            Op::DeleteNodes(r) => range_op(&mut out, DELETE_NODES, r.start, r.end),
-            Op::PutBlock(i, b) => bytes_op(&mut out, PUT_BLOCK, *i, b),
-            Op::DeleteBlocks(r) => range_op(&mut out, DELETE_BLOCKS, r.start, r.end),
-            Op::PutBitfieldPage(p, b) => bytes_op(&mut out, PUT_PAGE, *p, b),
-            Op::DeleteBitfieldPage(p) => range_op(&mut out, DELETE_PAGE, *p, 0),
-        }
-    }
-    out
-}
-
-/// The core and write batch of a record payload.
-pub(crate) fn decode(payload: &[u8]) -> Result<([u8; 32], WriteBatch), StorageError> {
-    let bad = || corrupt("malformed record payload".into());
-    let mut r = Reader(payload);
-    let core: [u8; 32] = r.take(32).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
-    let mut batch = WriteBatch::new();
-    while !r.0.is_empty() {
-        let tag = r.take(1).ok_or_else(bad)?[0];
-        let a = r.u64().ok_or_else(bad)?;
-        let op = match tag {
-            PUT_HEADER | PUT_BLOCK | PUT_PAGE => {
-                let len = r.take(4).ok_or_else(bad)?;
-                let len = u32_at(len, 0) as usize;
-                let b = Bytes::copy_from_slice(r.take(len).ok_or_else(bad)?);
-                match tag {
-                    PUT_HEADER => Op::PutHeader(b),
-                    PUT_BLOCK => Op::PutBlock(a, b),
-                    _ => Op::PutBitfieldPage(a, b),
-                }
-            }
-            PUT_NODE => {
-                let size = r.u64().ok_or_else(bad)?;
-                let hash: [u8; 32] = r.take(32).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
-                Op::PutNode(Node::new(a, size, hash))
-            }
-            DELETE_NODES | DELETE_BLOCKS | DELETE_PAGE => {
-                let b = r.u64().ok_or_else(bad)?;
-                match tag {
-                    DELETE_NODES => Op::DeleteNodes(a..b),
-                    DELETE_BLOCKS => Op::DeleteBlocks(a..b),
-                    _ => Op::DeleteBitfieldPage(a),
-                }
-            }
-            _ => return Err(bad()),
-        };
-        batch.push(op);
-    }
-    Ok((core, batch))
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        self.take(8).map(|b| u64_at(b, 0))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,39 +418,6 @@ mod tests {
     /// Opens the log at `path` (see [`Wal::open`]).
     fn open(path: &Path, id: u64, applied: u64) -> Result<(Wal, Vec<Vec<u8>>), StorageError> {
         Wal::open(Disk::Os.open(path, Use::Plain).unwrap().0, id, applied)
-    }
-
-    fn sample_batch() -> WriteBatch {
-        let mut b = WriteBatch::new();
-        b.push(Op::PutHeader(Bytes::from_static(b"head")));
-        b.push(Op::PutNode(Node::new(4, 9, [3; 32])));
-        b.push(Op::DeleteNodes(2..7));
-        b.push(Op::PutBlock(5, Bytes::from_static(b"block")));
-        b.push(Op::DeleteBlocks(1..u64::MAX));
-        b.push(Op::PutBitfieldPage(2, Bytes::from(vec![1; 4096])));
-        b.push(Op::DeleteBitfieldPage(8));
-        b
-    }
-
-    #[test]
-    fn batches_round_trip_and_malformed_payloads_are_errors() {
-        let b = sample_batch();
-        let p = encode(&[9; 32], &b);
-        let (core, back) = decode(&p).unwrap();
-        assert_eq!(core, [9; 32]);
-        assert_eq!(back.ops(), b.ops());
-        for cut in 0..p.len() {
-            if cut == 32 {
-                continue; // a core with no operations is a valid (empty) batch
-            }
-            let ok = decode(&p[..cut]).is_ok_and(|(_, b)| b.ops().len() < 7);
-            // Cutting at an operation boundary decodes the operations before it.
-            let boundary = decode(&p[..cut]).is_ok();
-            assert!(!boundary || ok, "cut at {cut}");
-        }
-        let mut bad = p.clone();
-        bad[32] = 99;
-        assert!(decode(&bad).is_err());
     }
 
     /// The file's bytes up to the end of its records.
@@ -442,7 +433,7 @@ mod tests {
         let (mut w, r) = open(&path, 7, 0).unwrap();
         assert!(r.is_empty());
         for i in 0..5u8 {
-            w.append(&[i + 1; 100]).unwrap();
+            w.append(&[i + 1; 100], true).unwrap();
         }
         assert_eq!(w.seq(), 5);
         assert_eq!(w.size, EXTEND_BYTES, "grown ahead of the records");
@@ -470,7 +461,7 @@ mod tests {
             let (mut w, r) = open(&path, 7, 0).unwrap();
             assert_eq!(r.len(), 4, "file cut at {cut}");
             // The next append lands where the torn record began.
-            w.append(&[9; 10]).unwrap();
+            w.append(&[9; 10], true).unwrap();
             drop(w);
             let (_, r) = open(&path, 7, 0).unwrap();
             assert_eq!(r.len(), 5);
@@ -479,7 +470,7 @@ mod tests {
         // Another store's log is discarded; reset empties it.
         let (mut w, r) = open(&path, 8, 0).unwrap();
         assert!(r.is_empty());
-        w.append(b"x").unwrap();
+        w.append(b"x", true).unwrap();
         w.reset().unwrap();
         assert_eq!(w.record_bytes(), 0);
         drop(w);
@@ -493,7 +484,7 @@ mod tests {
         let path = dir.path().join("w");
         let (mut w, _) = open(&path, 7, 0).unwrap();
         for i in 0..3u8 {
-            w.append(&[i + 1; 50]).unwrap();
+            w.append(&[i + 1; 50], true).unwrap();
         }
         drop(w);
         let clean = std::fs::read(&path).unwrap();
@@ -521,5 +512,81 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A record's payload byte at `at` of the file, flipped.
+    fn flip(path: &Path, at: usize) {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[at] ^= 0x10;
+        std::fs::write(path, &bytes).unwrap();
+    }
+
+    #[test]
+    fn an_unsynced_damaged_record_ends_the_log_and_a_synced_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w");
+        // Records 1 (synced), 2 and 3 (written, not synced: a power cut may tear 2 and keep
+        // 3, as write-back follows no order).
+        let (mut w, _) = open(&path, 7, 0).unwrap();
+        w.append(&[1; 40], true).unwrap();
+        w.append(&[2; 40], false).unwrap();
+        w.append(&[3; 40], false).unwrap();
+        drop(w);
+        let second = (FILE_HEAD + padded(40)) as usize;
+        let clean = std::fs::read(&path).unwrap();
+        flip(&path, second + REC_HEAD + 5);
+        let (w, r) = open(&path, 7, 0).unwrap();
+        assert_eq!(r, vec![vec![1; 40]], "record 2 torn: it and 3 are dropped");
+        assert_eq!(w.seq(), 1);
+        drop(w);
+        // The same damage once a sync covered record 2 (record 3 says so): an error.
+        std::fs::write(&path, &clean[..FILE_HEAD as usize]).unwrap();
+        let (mut w, _) = open(&path, 7, 0).unwrap();
+        w.append(&[1; 40], true).unwrap();
+        w.append(&[2; 40], false).unwrap();
+        w.sync().unwrap();
+        w.append(&[3; 40], false).unwrap();
+        drop(w);
+        flip(&path, second + REC_HEAD + 5);
+        let e = open(&path, 7, 0).unwrap_err();
+        assert_eq!(e.kind, ferrocore::storage::StorageErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn a_version_1_log_is_replayed_and_emptied_as_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w");
+        let mut file = vec![0u8; FILE_HEAD as usize];
+        file[..8].copy_from_slice(b"fcwal\0\0\x01");
+        file[8..16].copy_from_slice(&7u64.to_le_bytes());
+        let crc = crc32c::crc32c(&file[..16]);
+        file[16..20].copy_from_slice(&crc.to_le_bytes());
+        for seq in 1..=3u64 {
+            let payload = vec![seq as u8; 30];
+            let mut head = Vec::new();
+            head.extend_from_slice(&30u32.to_le_bytes());
+            head.extend_from_slice(&seq.to_le_bytes());
+            head.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+            let crc = crc32c::crc32c(&head);
+            head.extend_from_slice(&crc.to_le_bytes());
+            file.extend_from_slice(&head);
+            file.extend_from_slice(&payload);
+            file.resize(file.len().div_ceil(32) * 32, 0);
+        }
+        file.resize(file.len() + 64, 0);
+        std::fs::write(&path, &file).unwrap();
+        let (mut w, r) = open(&path, 7, 1).unwrap();
+        assert_eq!(r, vec![vec![2; 30], vec![3; 30]]);
+        assert_eq!(w.seq(), 3);
+        w.reset().unwrap();
+        w.append(&[4; 30], true).unwrap();
+        drop(w);
+        assert_eq!(
+            std::fs::read(&path).unwrap()[7],
+            2,
+            "rewritten as version 2"
+        );
+        let (_, r) = open(&path, 7, 3).unwrap();
+        assert_eq!(r, vec![vec![4; 30]]);
     }
 }
