@@ -34,9 +34,11 @@
 //! table), and every block's bytes have their own checksum, checked when the block is read.
 //! A mismatch or an undecodable value is
 //! [`StorageErrorKind::Corrupt`](ferrocore::storage::StorageErrorKind) naming the record.
-//! redb's own page checksums are verified when a file is opened after an unclean shutdown,
-//! and on every open when [`StoreOptions::verify_on_open`] is set (the default), so damage
-//! to the B-tree itself is an error at open, not a missing record later. Each commit records
+//! Damage to the B-tree itself is an error too, never a page redb trusts (with
+//! [`StoreOptions::verify_on_open`], the default): every block of the database file redb
+//! reads is checked against a checksum the store recorded when it was written, kept across
+//! a clean close in the `-sums` file, and an open without them verifies the whole file (see
+//! `sums.rs`). Each commit records
 //! the data file's end: opening the store cuts off bytes past it (written for a commit that
 //! never landed), and a data file shorter than that is `Corrupt`. A second table counts the
 //! cores with a header, so a damaged file never reads as holding fewer cores (a vanished
@@ -60,8 +62,8 @@
 //! store closes, the data file is synced and one durable redb commit takes over, and the
 //! log is emptied; opening a store after a crash replays the log's newer records. The log's
 //! own damage handling is described in its module; damage never passes as data. A store is
-//! thus three files (the database, its data file and its log) whatever the number of
-//! cores. Writes of many megabytes start the data file's write-back early (a hint to the
+//! thus four files (the database, its data file, its log and its page checksums) whatever
+//! the number of cores. Writes of many megabytes start the data file's write-back early (a hint to the
 //! kernel, no wait), so the sync that makes them durable waits for less.
 //!
 //! [`Durability::Logged`] writes the same log record with no `fdatasync`: an acknowledged
@@ -110,6 +112,7 @@ mod record;
 #[doc(hidden)]
 pub mod sim;
 mod store;
+mod sums;
 mod wal;
 
 use ferrocore::storage::{Record, StorageError};
@@ -157,6 +160,7 @@ pub(crate) fn db_error(record: Record, err: impl Into<redb::Error>) -> StorageEr
         redb::Error::UpgradeRequired(v) => {
             StorageError::corrupt(record, format!("unsupported file format version {v}"))
         }
+        redb::Error::Io(e) if sums::is_damage(&e) => StorageError::corrupt(record, e.to_string()),
         other => StorageError::io(record, other.to_string()),
     }
 }

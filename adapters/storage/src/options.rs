@@ -53,14 +53,18 @@ impl Durability {
 pub struct StoreOptions {
     /// When write batches are durable.
     pub durability: Durability,
-    /// Verify every page checksum of the file on open (default `true`). This reads the whole
-    /// file once, so opening costs time in proportion to its size (about 0.7 s per GiB
-    /// here). redb verifies on its own after an unclean shutdown; this adds the check for
-    /// damage at rest. Turn it off only for files you trust: without it, damage to redb's
-    /// B-tree pages can make records read as absent (which the log reports as corruption
-    /// where it can tell) and some damage makes redb itself panic, even while unwinding,
-    /// which aborts the process. The records' own checksums are checked on every read either
-    /// way.
+    /// Damage to the database file at rest is an error, never a page redb trusts
+    /// (default `true`). Every block of the file redb reads is checked against a CRC-32C the
+    /// store recorded when it was written: a clean close keeps these checksums (the `-sums`
+    /// file, 1/1024 of the database's size), so the next open reads only them and the
+    /// database's first block (about 1.5 ms for a log of a million blocks here, against
+    /// 0.2–0.7 s to verify the whole file). Without them (the first open of a store, after a
+    /// crash, after a session with this off) the open verifies every page of the file as
+    /// redb's own check does, and computes them. Off, nothing is checked: damage to redb's
+    /// B-tree pages can then make records read as absent (which the log reports as
+    /// corruption only where it can tell) and some damage makes redb itself panic, even
+    /// while unwinding, which aborts the process. The records' own checksums are checked on
+    /// every read either way.
     pub verify_on_open: bool,
     /// Bytes of memory redb may use to cache pages it read and buffer pages it wrote
     /// (default [`DEFAULT_CACHE_BYTES`]).

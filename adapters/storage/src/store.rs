@@ -14,6 +14,7 @@ use crate::data::DataFile;
 use crate::disk::{beside, DbFile, Disk, Use};
 use crate::meta::{check_core_count, cores_in, meta_value, open_wal, DATA_END};
 use crate::pending::Pending;
+use crate::sums::{CheckedDb, PageSums};
 use crate::wal::Wal;
 use crate::{db_error, guard, CoreStorage, Durability, ReadTable, StoreOptions, RECORDS};
 
@@ -41,6 +42,8 @@ pub(crate) struct Inner {
     /// The read transaction of the last commit, reused by point reads, and what reads
     /// decoded from it.
     pub(crate) reader: Mutex<Reader>,
+    /// The database file's page checksums (see [`crate::sums`]).
+    pub(crate) sums: Arc<PageSums>,
 }
 
 impl Inner {
@@ -81,6 +84,7 @@ impl Drop for Inner {
         let wal = self.wal.get_mut().unwrap_or_else(PoisonError::into_inner);
         let failed = *self.failed.get_mut();
         let data = &self.data;
+        let sums = &self.sums;
         let _ = guard(Record::Database, move || {
             let mut checkpoint = || {
                 if !failed && retired && (!pending.is_empty() || wal.record_bytes() > 0) {
@@ -103,6 +107,8 @@ impl Drop for Inner {
             // to must be durable first. (Found by the power-cut test: the store reopened
             // with blocks missing from the data file.)
             let synced = data.sync(data.end());
+            // redb's close, its last write done, has the page checksums written.
+            sums.save_on_close();
             // No commit thread is left to share it.
             drop(Arc::try_unwrap(db));
             data.trim();
@@ -153,16 +159,34 @@ impl Store {
         let (file, mut created) = disk
             .open(path, Use::Plain)
             .map_err(|e| io("open the database", e))?;
-        let backend = DbFile::new(file).map_err(|e| io("open the database", e))?;
-        let mut db = redb::Builder::new()
-            .set_cache_size(options.cache_bytes)
-            .create_with_backend(backend)
-            .map_err(err)?;
-        if options.verify_on_open && !db.check_integrity().map_err(err)? {
-            return Err(StorageError::corrupt(
-                Record::Database,
-                "page checksums failed; redb repaired the file to its last valid commit",
-            ));
+        let db_file = Arc::new(DbFile::new(file).map_err(|e| io("open the database", e))?);
+        let (file, c) = disk
+            .open(&beside(path, "-sums"), Use::Plain)
+            .map_err(|e| io("open the page checksums", e))?;
+        created |= c;
+        // Checksums a clean close left, if they fit the file as it is (see `sums`); the
+        // file is emptied either way before redb writes.
+        let sums = PageSums::load(file, &db_file, options.verify_on_open)
+            .map_err(|e| io("read the page checksums", e))?;
+        let sums = Arc::new(sums);
+        let repaired = Arc::new(AtomicBool::new(false));
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(options.cache_bytes);
+        let noted = Arc::clone(&repaired);
+        builder.set_repair_callback(move |_| noted.store(true, Ordering::Relaxed));
+        let backend = CheckedDb::new(Arc::clone(&db_file), Arc::clone(&sums));
+        let mut db = builder.create_with_backend(backend).map_err(err)?;
+        if options.verify_on_open && !sums.known() {
+            // No checksums to check reads against: verify every page now, as redb's repair
+            // after an unclean shutdown just did, then compute them.
+            if !repaired.load(Ordering::Relaxed) && !db.check_integrity().map_err(err)? {
+                return Err(StorageError::corrupt(
+                    Record::Database,
+                    "page checksums failed; redb repaired the file to its last valid commit",
+                ));
+            }
+            sums.compute(&db_file)
+                .map_err(|e| io("compute the page checksums", e))?;
         }
         // Creates the tables once, so read transactions always find them.
         let has_table = match db
@@ -207,8 +231,18 @@ impl Store {
                 wal: Mutex::new(wal),
                 failed: AtomicBool::new(false),
                 reader: Mutex::new(Reader::default()),
+                sums,
             }),
         })
+    }
+
+    /// True if the open checked the database against the page checksums of the last clean
+    /// close instead of reading the whole file (tests only).
+    #[cfg(feature = "fault-injection")]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn opened_from_page_sums(&self) -> bool {
+        self.inner.sums.loaded()
     }
 
     /// The options the store was opened with.

@@ -174,8 +174,9 @@ fn many_cores_share_one_file_and_stay_isolated() {
     files.sort();
     assert_eq!(
         files,
-        ["s.redb", "s.redb-data", "s.redb-wal"],
-        "one database, its data file and its write-ahead log per store, whatever the number of cores"
+        ["s.redb", "s.redb-data", "s.redb-sums", "s.redb-wal"],
+        "one database, its data file, its page checksums and its write-ahead log per store, \
+         whatever the number of cores"
     );
     let store = Store::open(&path, StoreOptions::default()).unwrap();
     let mut sorted = keys.clone();

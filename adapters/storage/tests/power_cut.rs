@@ -218,6 +218,9 @@ struct Tally {
     cycles: u64,
     ops: u64,
     unacked_landed: u64,
+    /// Opens that checked the database against the page checksums of a clean close
+    /// instead of verifying all of it.
+    from_sums: u64,
     /// Where the power failed: the operation and the file, with counts.
     sites: BTreeMap<String, u64>,
 }
@@ -227,6 +230,7 @@ impl Tally {
         self.cycles += other.cycles;
         self.ops += other.ops;
         self.unacked_landed += other.unacked_landed;
+        self.from_sums += other.from_sums;
         for (site, n) in other.sites {
             *self.sites.entry(site).or_default() += n;
         }
@@ -275,6 +279,8 @@ enum CutAt {
     Open,
     Ops,
     Close,
+    /// Once the store closed cleanly (the next open then starts from its page checksums).
+    AfterClose,
 }
 
 /// Opens the store and the log after a cut and checks the log against the history (see the
@@ -290,6 +296,7 @@ fn reopen(
         Err(_) if disk.is_cut() => return Ok(None),
         Err(e) => return Err(format!("the store does not open: {e}")),
     };
+    tally.from_sums += u64::from(store.opened_from_page_sums());
     let log_options = LogOptions {
         key_pair: Some(key_pair()),
         ..LogOptions::default()
@@ -348,6 +355,7 @@ fn round(seed: u64, durability: Durability, lie: Option<&str>) -> Result<Tally, 
         let cut = match rng.below(20) {
             0 => CutAt::Open,
             1..=3 => CutAt::Close,
+            4 => CutAt::AfterClose,
             _ => CutAt::Ops,
         };
         // Geometric-ish: mostly within the next few operations, sometimes 100 on.
@@ -460,14 +468,15 @@ fn acknowledged_writes_survive_power_cuts() {
     }
     println!(
         "{rounds} rounds: {} power cuts over {} operations; {} reopened past the last \
-         acknowledged state; the power failed in:",
-        total.cycles, total.ops, total.unacked_landed
+         acknowledged state; {} opens from page checksums; the power failed in:",
+        total.cycles, total.ops, total.unacked_landed, total.from_sums
     );
     for (site, n) in &total.sites {
         println!("  {n:5} {site}");
     }
     assert!(total.ops > rounds, "the writer got to work");
     if rounds >= 100 {
+        assert!(total.from_sums > 0, "no open after a clean close");
         // The cuts reach every file's writes and syncs.
         for file in ["log", "data file", "database"] {
             for what in ["write", "sync"] {
