@@ -8,8 +8,8 @@ use std::sync::{Arc, PoisonError};
 use ferrocore::storage::{Op, Record, StorageError, WriteBatch};
 use redb::{Database, ReadableTable};
 
+use crate::apply::{self, Sink};
 use crate::cache::ReadCache;
-use crate::core_storage::{self, Sink};
 use crate::data::DataFile;
 use crate::meta::{CORE_COUNT, DATA_END, HOLES, META, WAL_SEQ};
 use crate::pending::{self, Frozen, Pending};
@@ -239,7 +239,7 @@ pub(crate) fn commit_batches(
             by_core.entry(core).or_default().extend(batch.ops());
         }
         for (core, ops) in by_core {
-            new_cores += core_storage::apply(&mut table, core, &ops, &mut sink)?;
+            new_cores += apply::apply(&mut table, core, &ops, &mut sink)?;
         }
         if new_cores > 0 {
             let count = meta

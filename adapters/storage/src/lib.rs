@@ -97,6 +97,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod apply;
 mod cache;
 mod chunk;
 mod commit;
