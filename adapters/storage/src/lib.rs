@@ -1,5 +1,6 @@
 //! Persistent storage for ferrocore: every core of a store in **one** crash-safe database
-//! (a redb file, its data file and its write-ahead log), each record checksummed.
+//! (a redb file, its data file, its write-ahead log and its page checksums), each record
+//! checksummed.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -35,14 +36,16 @@
 //! A mismatch or an undecodable value is
 //! [`StorageErrorKind::Corrupt`](ferrocore::storage::StorageErrorKind) naming the record.
 //! Damage to the B-tree itself is an error too, never a page redb trusts (with
-//! [`StoreOptions::verify_on_open`], the default): every block of the database file redb
-//! reads is checked against a checksum the store recorded when it was written, kept across
-//! a clean close in the `-sums` file, and an open without them verifies the whole file (see
-//! `sums.rs`). Each commit records
-//! the data file's end: opening the store cuts off bytes past it (written for a commit that
-//! never landed), and a data file shorter than that is `Corrupt`. A second table counts the
-//! cores with a header, so a damaged file never reads as holding fewer cores (a vanished
-//! core would otherwise reopen as a new, empty one).
+//! [`StoreOptions::verify_on_open`], the default): every 4 KiB block of the database file
+//! redb reads is checked against a checksum the store recorded when it was written, kept
+//! across a clean close in the `-sums` file; an open without them verifies the whole file
+//! and computes them (see `sums.rs`). `tests/corruption.rs` flips and cuts the files at
+//! thousands of offsets, with and without those checksums: every trial reads the original
+//! data or gets a typed error. Each commit records the data file's end: opening the store
+//! cuts off bytes past it (written for a commit that never landed), and a data file shorter
+//! than that is `Corrupt`. A second table counts the cores with a header, so a damaged file
+//! never reads as holding fewer cores (a vanished core would otherwise reopen as a new,
+//! empty one).
 //!
 //! Bytes of cleared, truncated or overwritten blocks are given back to the file system by
 //! punching holes in the data file (Linux; elsewhere the file keeps them), but only once a
@@ -63,8 +66,8 @@
 //! log is emptied; opening a store after a crash replays the log's newer records. The log's
 //! own damage handling is described in its module; damage never passes as data. A store is
 //! thus four files (the database, its data file, its log and its page checksums) whatever
-//! the number of cores. Writes of many megabytes start the data file's write-back early (a hint to the
-//! kernel, no wait), so the sync that makes them durable waits for less.
+//! the number of cores. Writes of many megabytes start the data file's write-back early (a
+//! hint to the kernel, no wait), so the sync that makes them durable waits for less.
 //!
 //! [`Durability::Logged`] writes the same log record with no `fdatasync`: an acknowledged
 //! batch survives the process being killed, and a power loss only once a sync covered it

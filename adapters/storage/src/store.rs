@@ -1,5 +1,6 @@
-//! The [`Store`]: one redb database, its data file and its write-ahead log, holding every
-//! core; opening it (with recovery), closing it, and the handles reads go through.
+//! The [`Store`]: one redb database, its data file, its write-ahead log and its page
+//! checksums, holding every core; opening it (with recovery), closing it, and the handles
+//! reads go through.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
