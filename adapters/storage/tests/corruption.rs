@@ -4,6 +4,10 @@
 //!
 //! Two levels, both with the default `verify_on_open`: raw records, and a `Log` (whose open
 //! checks the header, roots and bitfield against each other, and whose proofs must verify).
+//! Most trials leave out the page checksums a clean close writes (`-sums`), so the open
+//! verifies the whole database; the last test keeps them, as a store reopened after a clean
+//! close has them: the open then reads almost nothing, and every page redb reads is checked
+//! against them.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -71,19 +75,48 @@ fn read_all(path: &Path, models: &[MemoryStorage]) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// A store's files as written: the database and its data file.
+/// A store's files as written: the database and its data file, and the page checksums of
+/// the clean close if kept.
 struct Files {
     db: Vec<u8>,
     data: Vec<u8>,
+    sums: Option<Vec<u8>>,
+}
+
+/// The path of the store file beside `db` with `suffix`.
+fn beside(db: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(suffix);
+    p.into()
 }
 
 impl Files {
     fn read(db: &Path) -> Self {
-        let mut data = db.as_os_str().to_owned();
-        data.push("-data");
         Self {
             db: std::fs::read(db).unwrap(),
-            data: std::fs::read(data).unwrap(),
+            data: std::fs::read(beside(db, "-data")).unwrap(),
+            sums: None,
+        }
+    }
+
+    /// [`Files::read`], with the page checksums.
+    fn read_with_sums(db: &Path) -> Self {
+        let sums = std::fs::read(beside(db, "-sums")).unwrap();
+        assert!(!sums.is_empty(), "a clean close writes the page checksums");
+        Self {
+            sums: Some(sums),
+            ..Self::read(db)
+        }
+    }
+
+    /// Writes the files (the database's `damaged`) as the store at `path`.
+    fn write(&self, path: &Path, db: &[u8], data: &[u8]) {
+        let _ = std::fs::remove_file(beside(path, "-wal"));
+        let _ = std::fs::remove_file(beside(path, "-sums"));
+        std::fs::write(path, db).unwrap();
+        std::fs::write(beside(path, "-data"), data).unwrap();
+        if let Some(sums) = &self.sums {
+            std::fs::write(beside(path, "-sums"), sums).unwrap();
         }
     }
 }
@@ -106,15 +139,12 @@ fn trial<E>(
     damage: impl FnOnce(&mut Vec<u8>),
 ) -> bool {
     let path = dir.join("damaged.redb");
-    let data_path = dir.join("damaged.redb-data");
-    let _ = std::fs::remove_file(dir.join("damaged.redb-wal"));
     let (mut db, mut data) = (original.db.clone(), original.data.clone());
     damage(match target {
         Target::Db => &mut db,
         Target::Data => &mut data,
     });
-    std::fs::write(&path, &db).unwrap();
-    std::fs::write(&data_path, &data).unwrap();
+    original.write(&path, &db, &data);
     let outcome = catch_unwind(AssertUnwindSafe(|| read(&path)));
     match outcome {
         Ok(Ok(())) => true,
@@ -124,12 +154,13 @@ fn trial<E>(
 }
 
 /// Flips bytes of the `target` file (dense over the first pages, a stride over the rest,
-/// every 13th non-zero byte) and truncates it at many lengths; returns (original data,
-/// typed errors) counts.
+/// every 13th non-zero byte; of those, every `every`th) and truncates it at many lengths;
+/// returns (original data, typed errors) counts.
 fn damage_everywhere<E>(
     original: &Files,
     target: Target,
     dir: &Path,
+    every: usize,
     read: &dyn Fn(&Path) -> Result<(), E>,
 ) -> (usize, usize) {
     assert!(trial(original, target, read, dir, "untouched", |_| {}));
@@ -150,6 +181,7 @@ fn damage_everywhere<E>(
     );
     offsets.sort_unstable();
     offsets.dedup();
+    let offsets: Vec<usize> = offsets.into_iter().step_by(every).collect();
     let (mut ok, mut errors) = (0, 0);
     let mut count = |clean: bool| if clean { ok += 1 } else { errors += 1 };
     for (n, &at) in offsets.iter().enumerate() {
@@ -194,11 +226,12 @@ fn damaged_files_give_original_data_or_typed_errors() {
     let path = dir.path().join("store.redb");
     let models = write_store(&path);
     let original = Files::read(&path);
-    let (_, errors) =
-        damage_everywhere(&original, Target::Db, dir.path(), &|p| read_all(p, &models));
+    let (_, errors) = damage_everywhere(&original, Target::Db, dir.path(), 1, &|p| {
+        read_all(p, &models)
+    });
     assert!(errors > 0, "no damage was detected at all");
     // Every byte of the data file is some block's: any flip or cut is an error.
-    let (ok, _) = damage_everywhere(&original, Target::Data, dir.path(), &|p| {
+    let (ok, _) = damage_everywhere(&original, Target::Data, dir.path(), 1, &|p| {
         read_all(p, &models)
     });
     assert_eq!(ok, 0, "damage to the data file read as data");
@@ -259,7 +292,7 @@ fn a_damaged_log_opens_with_a_typed_error_or_reads_true_data() {
     };
     let original = Files::read(&path);
     for target in [Target::Db, Target::Data] {
-        let (_, errors) = damage_everywhere(&original, target, dir.path(), &|p| {
+        let (_, errors) = damage_everywhere(&original, target, dir.path(), 1, &|p| {
             read_log(p, &key, length)
         });
         assert!(
@@ -267,4 +300,37 @@ fn a_damaged_log_opens_with_a_typed_error_or_reads_true_data() {
             "no damage to the {target:?} file was detected at all"
         );
     }
+}
+
+#[test]
+fn damage_at_rest_is_an_error_when_the_open_checks_pages_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let models = write_store(&path);
+    let original = Files::read_with_sums(&path);
+    // Untouched, the store opens from the checksums, without verifying the whole file.
+    let trial_path = dir.path().join("damaged.redb");
+    original.write(&trial_path, &original.db, &original.data);
+    let store = Store::open(&trial_path, StoreOptions::default()).unwrap();
+    assert!(
+        store.opened_from_page_sums(),
+        "the default open takes the fast path"
+    );
+    drop(store);
+    let messages = std::cell::RefCell::new(Vec::new());
+    // A third of the offsets of the test above: the same code reads them.
+    let (_, errors) = damage_everywhere(&original, Target::Db, dir.path(), 3, &|p| {
+        read_all(p, &models).inspect_err(|e| messages.borrow_mut().push(e.to_string()))
+    });
+    let messages = messages.into_inner();
+    let by_checksum = messages
+        .iter()
+        .filter(|m| m.contains("fails its checksum"))
+        .count();
+    println!("{errors} typed errors, {by_checksum} of them a page failing its checksum on read");
+    assert!(errors > 0, "no damage was detected at all");
+    assert!(
+        by_checksum > 0,
+        "pages are checked as they are read (not only by a full verification)"
+    );
 }

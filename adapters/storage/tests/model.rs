@@ -96,7 +96,11 @@ proptest! {
     #[test]
     fn matches_memory_storage_and_survives_reopen(
         batches in proptest::collection::vec(batch(), 1..8),
-        durability in prop_oneof![Just(Durability::Eventual), Just(Durability::Immediate)],
+        durability in prop_oneof![
+            Just(Durability::Eventual),
+            Just(Durability::Immediate),
+            Just(Durability::Logged),
+        ],
         // Tiny groups freeze one at almost every write: reads then go through a group being
         // committed in the background.
         group_bytes in prop_oneof![Just(ferrocore_storage::DEFAULT_GROUP_BYTES), 1usize..30_000],
@@ -170,8 +174,9 @@ fn many_cores_share_one_file_and_stay_isolated() {
     files.sort();
     assert_eq!(
         files,
-        ["s.redb", "s.redb-data", "s.redb-wal"],
-        "one database, its data file and its write-ahead log per store, whatever the number of cores"
+        ["s.redb", "s.redb-data", "s.redb-sums", "s.redb-wal"],
+        "one database, its data file, its page checksums and its write-ahead log per store, \
+         whatever the number of cores"
     );
     let store = Store::open(&path, StoreOptions::default()).unwrap();
     let mut sorted = keys.clone();
