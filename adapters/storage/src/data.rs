@@ -2,7 +2,7 @@
 //!
 //! The database holds each chunk's index entry (see [`chunk`](crate::chunk)): where its
 //! blocks' bytes start in this file, their lengths and checksums. The file only grows at its
-//! end; the database records the end as of each commit ([`DATA_END`](crate::DATA_END)), and
+//! end; the database records the end as of each commit ([`DATA_END`](crate::meta::DATA_END)), and
 //! opening the store cuts off whatever lies past it (bytes written for a commit that never
 //! landed). Bytes no chunk refers to any more (after a truncate, a clear or an overwrite) are
 //! listed in the database as holes and given back to the file system (a punched hole) once a
@@ -12,58 +12,16 @@
 //! again on commit, which cost a batch of 4 KiB blocks more than hashing and signing it. A
 //! sequential append costs one copy into the page cache.
 
-use std::fs::{File, OpenOptions};
-use std::io::{IoSlice, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ferrocore::storage::{Record, StorageError};
 
-/// The path of one of a store's files beside its database: the database's path with
-/// `suffix` appended (`-data`, `-wal`).
-pub(crate) fn beside(db: &Path, suffix: &str) -> PathBuf {
-    let mut p = db.as_os_str().to_owned();
-    p.push(suffix);
-    PathBuf::from(p)
-}
-
-/// Opens `path` for reading and writing, creating it if absent, keeping its bytes.
-pub(crate) fn open_rw(path: &Path) -> std::io::Result<File> {
-    rw_options().open(path)
-}
-
-/// Read and write, created if absent, bytes kept.
-fn rw_options() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    options
-}
-
-/// [`open_rw`] without access-time updates where the platform allows it: every block read
-/// would otherwise update the file's atime (the file is modified all the time, so even
-/// `relatime` updates it), which was 2% of a serving peer's work. Linux refuses the flag on
-/// a file the process does not own; it is then opened without it.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn open_data(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let no_atime = rw_options()
-        .custom_flags(rustix::fs::OFlags::NOATIME.bits() as i32)
-        .open(path);
-    match no_atime {
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => open_rw(path),
-        other => other,
-    }
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn open_data(path: &Path) -> std::io::Result<File> {
-    open_rw(path)
-}
+use crate::disk::FileIo;
 
 /// An open data file.
 #[derive(Debug)]
 pub(crate) struct DataFile {
-    file: File,
+    file: FileIo,
     /// The end as of the last commit: the next commit's bytes go here. (Commits are
     /// serialized by the store; reads never look at it.)
     end: AtomicU64,
@@ -85,11 +43,10 @@ fn io(e: &std::io::Error) -> StorageError {
 }
 
 impl DataFile {
-    /// Opens (or creates) the data file at `path` for a database whose last commit ends its
-    /// data at `end`: longer files are cut back to `end`; a shorter one is damage.
-    pub(crate) fn open(path: &Path, end: u64) -> Result<Self, StorageError> {
-        let file = open_data(path).map_err(|e| io(&e))?;
-        let len = file.metadata().map_err(|e| io(&e))?.len();
+    /// Takes the data file `file` of a database whose last commit ends its data at `end`:
+    /// longer files are cut back to `end`; a shorter one is damage.
+    pub(crate) fn new(file: FileIo, end: u64) -> Result<Self, StorageError> {
+        let len = file.len().map_err(|e| io(&e))?;
         if len < end {
             return Err(StorageError::corrupt(
                 Record::Database,
@@ -121,22 +78,7 @@ impl DataFile {
             return Ok(end);
         }
         self.reserve(end + total);
-        let mut f = &self.file;
-        f.seek(SeekFrom::Start(end)).map_err(|e| io(&e))?;
-        // Vectored writes of up to 1024 slices at a time (the usual IOV_MAX).
-        for group in parts.chunks(1024) {
-            let mut slices: Vec<IoSlice<'_>> = group.iter().map(|p| IoSlice::new(p)).collect();
-            let mut rest = &mut slices[..];
-            while !rest.is_empty() {
-                let n = match f.write_vectored(rest) {
-                    Ok(0) => return Err(io(&std::io::ErrorKind::WriteZero.into())),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(io(&e)),
-                };
-                IoSlice::advance_slices(&mut rest, n);
-            }
-        }
+        self.file.write_parts_at(parts, end).map_err(|e| io(&e))?;
         Ok(end + total)
     }
 
@@ -146,7 +88,7 @@ impl DataFile {
         let have = self.reserved.load(Ordering::Acquire);
         if upto > have {
             let to = upto.div_ceil(RESERVE_BYTES) * RESERVE_BYTES + RESERVE_BYTES;
-            reserve_space(&self.file, have, to - have);
+            self.file.allocate(have, to - have);
             self.reserved.store(to, Ordering::Release);
         }
     }
@@ -180,7 +122,7 @@ impl DataFile {
     pub(crate) fn start_write_back(&self) -> Option<core::ops::Range<u64>> {
         let (from, to) = (self.kicked.load(Ordering::Acquire), self.end());
         if to.saturating_sub(from) >= WRITE_BACK_BYTES {
-            start_write_back(&self.file, from, to - from);
+            self.file.start_write_back(from, to - from);
             self.kicked.store(to, Ordering::Release);
             return Some(from..to);
         }
@@ -194,7 +136,7 @@ impl DataFile {
         len: usize,
         record: Record,
     ) -> Result<Vec<u8>, StorageError> {
-        read_exact_at(&self.file, len, offset).map_err(|e| {
+        self.file.read_vec_at(len, offset).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 StorageError::corrupt(record, "block lies past the end of the data file")
             } else {
@@ -206,89 +148,26 @@ impl DataFile {
     /// Gives the bytes of `hole` back to the file system where it supports that (the file
     /// keeps its length; the range reads as zeros). Best effort: space only.
     pub(crate) fn punch(&self, offset: u64, len: u64) {
-        punch_hole(&self.file, offset, len);
+        self.file.punch_hole(offset, len);
     }
 }
-
-/// Reads `len` bytes at `offset` into a new buffer (not zeroed first: the read fills it).
-#[cfg(unix)]
-fn read_exact_at(file: &File, len: usize, offset: u64) -> std::io::Result<Vec<u8>> {
-    use rustix::buffer::spare_capacity;
-    let mut buf = Vec::with_capacity(len);
-    while buf.len() < len {
-        let at = offset + buf.len() as u64;
-        match rustix::io::pread(file, spare_capacity(&mut buf), at) {
-            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    // The spare capacity may exceed `len`; what was read past it is not wanted.
-    buf.truncate(len);
-    Ok(buf)
-}
-
-#[cfg(not(unix))]
-fn read_exact_at(mut file: &File, len: usize, offset: u64) -> std::io::Result<Vec<u8>> {
-    // Readers are serialized by the store's reader lock; writers seek before every write.
-    use std::io::Read;
-    let mut buf = vec![0u8; len];
-    file.seek(SeekFrom::Start(offset))?;
-    file.read_exact(&mut buf)?;
-    Ok(buf)
-}
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn punch_hole(file: &File, offset: u64, len: u64) {
-    use rustix::fs::{fallocate, FallocateFlags};
-    if len > 0 {
-        let _ = fallocate(
-            file,
-            FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
-            offset,
-            len,
-        );
-    }
-}
-
-/// `POSIX_FADV_DONTNEED` on a range of dirty pages starts their write-back on Linux
-/// (`WB_SYNC_NONE`: no waiting) and drops none of them, as they are not clean yet.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn start_write_back(file: &File, offset: u64, len: u64) {
-    use rustix::fs::{fadvise, Advice};
-    let _ = fadvise(
-        file,
-        offset,
-        std::num::NonZeroU64::new(len),
-        Advice::DontNeed,
-    );
-}
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn reserve_space(file: &File, offset: u64, len: u64) {
-    use rustix::fs::{fallocate, FallocateFlags};
-    let _ = fallocate(file, FallocateFlags::KEEP_SIZE, offset, len);
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn reserve_space(_file: &File, _offset: u64, _len: u64) {}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn start_write_back(_file: &File, _offset: u64, _len: u64) {}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn punch_hole(_file: &File, _offset: u64, _len: u64) {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::disk::{Disk, Use};
+    use std::path::Path;
+
+    /// The data file at `path` of a database whose data ends at `end`.
+    fn open(path: &Path, end: u64) -> Result<DataFile, StorageError> {
+        DataFile::new(Disk::Os.open(path, Use::Reads).unwrap().0, end)
+    }
 
     #[test]
     fn appends_read_back_and_uncommitted_tails_are_cut() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x-data");
-        let d = DataFile::open(&path, 0).unwrap();
+        let d = open(&path, 0).unwrap();
         let end = d.write(&[b"hello ", b"", b"world"]).unwrap();
         assert_eq!(end, 11);
         d.set_end(end);
@@ -302,11 +181,11 @@ mod tests {
         assert_eq!(d.read(6, 6, Record::Block(1)).unwrap(), b"world!");
         drop(d);
         // Reopened at an earlier commit: cut back; at a later one than the file holds: damage.
-        let d = DataFile::open(&path, 11).unwrap();
+        let d = open(&path, 11).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 11);
         assert_eq!(d.end(), 11);
         drop(d);
-        assert!(DataFile::open(&path, 12).is_err());
+        assert!(open(&path, 12).is_err());
     }
 
     /// A durable commit's bytes are synced before the commit lands; the write-back kick
@@ -316,7 +195,7 @@ mod tests {
     #[test]
     fn synced_bytes_are_not_kicked_again() {
         let dir = tempfile::tempdir().unwrap();
-        let d = DataFile::open(&dir.path().join("x-data"), 0).unwrap();
+        let d = open(&dir.path().join("x-data"), 0).unwrap();
         let big = vec![7u8; WRITE_BACK_BYTES as usize];
         let end = d.write(&[&big]).unwrap();
         d.sync(end).unwrap();

@@ -96,7 +96,11 @@ proptest! {
     #[test]
     fn matches_memory_storage_and_survives_reopen(
         batches in proptest::collection::vec(batch(), 1..8),
-        durability in prop_oneof![Just(Durability::Eventual), Just(Durability::Immediate)],
+        durability in prop_oneof![
+            Just(Durability::Eventual),
+            Just(Durability::Immediate),
+            Just(Durability::Logged),
+        ],
         // Tiny groups freeze one at almost every write: reads then go through a group being
         // committed in the background.
         group_bytes in prop_oneof![Just(ferrocore_storage::DEFAULT_GROUP_BYTES), 1usize..30_000],

@@ -1,10 +1,10 @@
 //! Child process of `tests/crash.rs`: opens a `ferrocore::log::Log` over a [`Store`] with
-//! `Immediate` durability and appends to it forever, printing `ready <length>` once the log
-//! is open and `ack <length>` once each append has returned. After some appends it clears
+//! `Immediate` or `Logged` durability and appends to it forever, printing `ready <length>`
+//! once the log is open and `ack <length>` once each append has returned. After some appends it clears
 //! a range of older blocks ([`cleared`]), so kills also land in clears and the hole punching
 //! that follows them.
 //!
-//! Usage: `crash_writer <store path>`. What the writer does at each length is a fixed
+//! Usage: `crash_writer <store path> [immediate|logged]` (default `immediate`). What the writer does at each length is a fixed
 //! function of that length ([`step`]), and block `i` is [`block`]`(i)`, so the test knows
 //! every length the log can be at and every block it must hold. The test includes this file
 //! as a module for exactly those functions.
@@ -15,7 +15,7 @@ use ferrocore::hash::discovery_key;
 use ferrocore::keys::KeyPair;
 use ferrocore::log::{Log, LogOptions};
 use ferrocore::manifest::key_from_public_key;
-use ferrocore_storage::{CoreStorage, Store, StoreOptions};
+use ferrocore_storage::{CoreStorage, Durability, Store, StoreOptions};
 
 /// The writer's key pair (fixed, so the test knows the core key).
 pub fn key_pair() -> KeyPair {
@@ -113,10 +113,18 @@ pub fn cleared(length: u64) -> Option<std::ops::Range<u64>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .ok_or("usage: crash_writer <store path>")?;
-    let store = Store::open(path, StoreOptions::default())?;
+    let usage = "usage: crash_writer <store path> [immediate|logged]";
+    let path = std::env::args().nth(1).ok_or(usage)?;
+    let durability = match std::env::args().nth(2).as_deref() {
+        None | Some("immediate") => Durability::Immediate,
+        Some("logged") => Durability::Logged,
+        Some(_) => return Err(usage.into()),
+    };
+    let options = StoreOptions {
+        durability,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(path, options)?;
     let mut log = open(storage(&store))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready {}", log.length())?;
