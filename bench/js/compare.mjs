@@ -93,3 +93,26 @@ export function logChecks(rows) {
   return { checked: [...checked], problems }
 }
 
+// ---------------------------------------------------------------- the transport (bench-transport)
+
+export function transportComparisons(rows) {
+  const of = (impl, workload, message) =>
+    rows.filter((r) => r.impl === impl && r.workload === workload && (message === undefined || r.message === message))
+  const out = []
+  const one = 'both ends on one thread (its in-memory pipe)'
+  const cannot = 'both ends on one thread (the JS stack runs its pipe on one thread)'
+  for (const m of [4096, 65536]) {
+    for (const [kind, jsW, fcW1, fcW2] of [
+      ['protomux messages', 'throughput-mux', 'throughput-mux', 'throughput-mux-threads'],
+      ['records', 'throughput', 'throughput', 'throughput-threads']
+    ]) {
+      const js = of('js', jsW, m)
+      out.push(compare(`${jsW}/${m}/1`, 'transport', `${size(m)} ${kind}, encrypted, one thread each`, one, 'both ends on one thread', 'MB/s', js, of('ferrocore', fcW1, m), (r) => r.mb_per_sec))
+      out.push(compare(`${jsW}/${m}/2`, 'transport', `${size(m)} ${kind}, encrypted, ferrocore on two threads`, cannot, 'one thread per end (a bounded queue between)', 'MB/s', js, of('ferrocore', fcW2, m), (r) => r.mb_per_sec))
+    }
+  }
+  out.push(compare('handshake', 'transport', 'Noise XX handshakes (both header records sent)', 'one thread', 'one thread', '/s', of('js', 'handshake'), of('ferrocore', 'handshake'), (r) => r.per_sec))
+  out.push(compare('handshake-roundtrip', 'transport', 'handshakes + one record each way', 'one thread', 'one thread', '/s', of('js', 'handshake-roundtrip'), of('ferrocore', 'handshake-roundtrip'), (r) => r.per_sec))
+  return out.filter((c) => c.p.js !== undefined || c.p.fc !== undefined)
+}
+
