@@ -116,3 +116,76 @@ export function transportComparisons(rows) {
   return out.filter((c) => c.p.js !== undefined || c.p.fc !== undefined)
 }
 
+// ---------------------------------------------------------------- replication (bench-replicate)
+
+const CHECKED = 'content checked after (untimed)'
+
+// Downloads, each with the CPU both peers spent per block in a row of its own.
+export function replicationComparisons(rows) {
+  const dl = (pred) => rows.filter((r) => r.bench === 'replicate-download' && pred(r))
+  const pair = (p, processes, extra = () => true) => dl((r) => r.pair === p && r.processes === processes && extra(r))
+  const transport = (t) => (r) => r.transport === t
+  const durability = (d) => (r) => r.reader_durability === d
+  const js1 = pair('js->js', 1, transport('direct'))
+  const js1pipe = pair('js->js', 1, transport('pipe'))
+  const js2 = pair('js->js', 2)
+  const blocks = (rows.find((r) => r.bench === 'replicate-download') || {}).blocks || 0
+  const n = `${blocks.toLocaleString('en-US')} × 4 KiB`
+  const js1Runs = (t) => `1 process, both peers on its one JS thread (its best case; RocksDB on the libuv pool); ${t} stream; RocksDB WAL, no sync; ${CHECKED}`
+  const fc1Runs = (d) => `1 process, a driver thread per peer (+ socket writer threads); ${d} both peers; ${CHECKED}`
+  const js2Runs = `JS→JS, 2 processes (one per peer); direct stream; RocksDB WAL, no sync; ${CHECKED}`
+  const specs = [
+    ['1p', `download ${n} over loopback TCP, ferrocore→ferrocore vs JS→JS, equal durability`, js1Runs('direct'), fc1Runs('Logged'), js1, pair('ferrocore->ferrocore', 1, durability('logged'))],
+    ['1p-pipe', `the same against the JS pipe transport (hypercore's tests)`, js1Runs('pipe'), fc1Runs('Logged'), js1pipe, pair('ferrocore->ferrocore', 1, durability('logged'))],
+    ['1p-eventual', `the same, ferrocore group commit (weaker)`, js1Runs('direct'), fc1Runs('Eventual (lost on a process kill; background commit threads)'), js1, pair('ferrocore->ferrocore', 1, durability('eventual'))],
+    ['2p', `download ${n}, ferrocore→ferrocore vs JS→JS, one process per peer`, js2Runs, `2 processes (one per peer); Logged both peers; ${CHECKED}`, js2, pair('ferrocore->ferrocore', 2)],
+    ['js->ferrocore', `download ${n}, JS→ferrocore vs JS→JS`, js2Runs, `JS writer (direct stream, RocksDB) → ferrocore reader (Logged), 2 processes; ${CHECKED}`, js2, pair('js->ferrocore', 2)],
+    ['ferrocore->js', `download ${n}, ferrocore→JS vs JS→JS`, js2Runs, `ferrocore writer (Logged) → JS reader (direct stream, RocksDB), 2 processes; ${CHECKED}`, js2, pair('ferrocore->js', 2)]
+  ]
+  const out = []
+  for (const [key, what, jsRuns, fcRuns, js, fc] of specs) {
+    if (!js.length && !fc.length) continue
+    out.push(compare(`download/${key}`, 'replication', what, jsRuns, fcRuns, 'MB/s', js, fc, (r) => r.mb_per_s))
+    out.push(compare(`cpu/${key}`, 'replication', '↳ CPU per replicated block, both peers (µs, user + system)', '', '', 'µs', js, fc, cpuPerBlock, 'lower'))
+  }
+  const lat = (p) => rows.filter((r) => r.bench === 'replicate-latency' && r.pair === p)
+  if (lat('js->js').length || lat('ferrocore->ferrocore').length) {
+    out.push(compare('latency', 'replication', 'live latency, append to the reader\'s event (median of each round\'s median)',
+      '1 process, one JS thread; direct stream; the append awaits its RocksDB WAL write', '1 process, a driver thread per peer; Logged (the append returns after its WAL write); TCP',
+      'ms', lat('js->js'), lat('ferrocore->ferrocore'), (r) => r.median_ms, 'lower'))
+  }
+  const idle = (impl) => rows.filter((r) => r.bench === 'idle-connection-memory' && r.impl === impl)
+  if (idle('js').length || idle('ferrocore').length) {
+    out.push(compare('idle', 'replication', 'memory per idle connection, both ends counted (KiB)',
+      'V8 heap + external buffers after a full GC, writer and reader core in one process', 'heap bytes allocated, writer and reader endpoint in one process',
+      'KiB', idle('js'), idle('ferrocore'), (r) => r.heap_bytes_per_connection / 1024, 'lower'))
+  }
+  return out
+}
+
+// Both peers' CPU per block: measured in one process, or the reader's own plus the
+// writer process's (read from /proc by the script).
+export function cpuPerBlock(r) {
+  if (r.cpu_us_per_block !== undefined) return r.cpu_us_per_block
+  if (r.reader_cpu_us_per_block !== undefined && r.writer_cpu_us_per_block !== undefined) return r.reader_cpu_us_per_block + r.writer_cpu_us_per_block
+  return undefined
+}
+
+// Every download read back all its blocks, and every reader holds the same content and tree
+// as every other (both writers are built from the same formula and key pair).
+export function replicationChecks(rows) {
+  const problems = []
+  const downloads = rows.filter((r) => r.bench === 'replicate-download' || r.bench === 'replicate-engine')
+  const built = rows.filter((r) => r.event === 'built')
+  const digestOf = (r) => r.digest || r.content_digest
+  const digest = digestOf(built[0] || downloads[0] || {})
+  const tree = downloads.find((d) => d.tree_hash)?.tree_hash
+  for (const r of [...built, ...downloads]) {
+    const what = [r.event || r.bench, r.impl, r.pair, r.processes && r.processes + ' process(es)', r.transport, r.reader_durability, 'round ' + (r.round ?? 1)].filter(Boolean).join(' ')
+    if (digestOf(r) !== digest) problems.push(`${what}: content digest ${digestOf(r)}, not ${digest}`)
+    if (r.bench && r.verified_blocks !== r.blocks) problems.push(`${what}: ${r.verified_blocks} of ${r.blocks} blocks read back`)
+    if (r.tree_hash !== undefined && r.tree_hash !== tree) problems.push(`${what}: tree hash ${r.tree_hash}, not ${tree}`)
+  }
+  if (built.length && built.some((b) => b.key !== built[0].key)) problems.push('the JS and ferrocore writers have different keys')
+  return { checked: downloads.length, problems }
+}
