@@ -1,196 +1,129 @@
-// Prints the table of scripts/bench-log from its results.jsonl: JS hypercore vs ferrocore,
-// the ratio, the lead's target and a verdict, then peak memory, then whether both sides
-// produced the same results (tree hashes, read checksums, lengths). Exits 1 on a mismatch.
+// Prints the table of scripts/bench-log from its results.jsonl: every comparison of
+// compare.mjs's logComparisons (JS and ferrocore medians, the median of the per-round
+// ratios with their range, the ratio of medians, the lead's target and a verdict), the
+// durable rows against fdatasync, the CPU limits, peak memory, and whether both sides did
+// the same work (tree hashes, read checksums, lengths). Exits 1 on a mismatch.
 //
 //   node bench/js/report.mjs target/bench-log/results.jsonl
 
-import fs from 'fs'
 import path from 'path'
+import { load, median, num, paired, ratioCell, times, table, failIf } from './stats.mjs'
+import { DURABILITY, LOG_SIZES, logComparisons, logChecks, size } from './compare.mjs'
 
 const file = process.argv[2]
 if (!file) {
   console.error('usage: node report.mjs results.jsonl')
   process.exit(2)
 }
-const rows = fs
-  .readFileSync(file, 'utf8')
-  .split('\n')
-  .filter((l) => l.trim())
-  .map((l) => JSON.parse(l))
+const rows = load(file)
 const meta = Object.assign({}, ...rows.filter((r) => r.impl === 'meta'))
 const data = rows.filter((r) => r.impl !== 'meta')
 
-const median = (xs) => {
-  if (xs.length === 0) return undefined
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
+// The lead's targets, on the like-for-like rows (equal durability; the default open).
+const TARGETS = {
+  'append-single/4096/logged': ['≥ 8× JS', (p) => p.ratio >= 8],
+  'append-batch/4096/logged': ['≥ 3.5× JS', (p) => p.ratio >= 3.5],
+  'get-random': ['≥ 10× JS', (p) => p.ratio >= 10],
+  'open/default': ['≤ 10 ms', (p) => p.fc <= 10],
+  'open-idle/default': ['≤ 16 MiB', (p) => p.fc <= 16]
 }
-// All rows of one measurement.
-const find = (impl, workload, block, durable = false) =>
-  data.filter((r) => r.impl === impl && r.workload === workload && r.block === block && r.durable === durable)
-const one = (...k) => find(...k)[0]
-
-const size = (b) => (b >= 1024 ? b / 1024 + ' KiB' : b + ' B')
-const num = (x) => {
-  if (x === undefined || !Number.isFinite(x)) return '—'
-  if (x >= 100) return Math.round(x).toLocaleString('en-US')
-  if (x >= 10) return x.toFixed(1)
-  return x.toFixed(2)
-}
-const times = (x) => (x === undefined || !Number.isFinite(x) ? '—' : num(x) + '×')
-const verdict = (ok) => (ok === undefined ? '—' : ok ? 'ok' : 'MISS')
-
-const table = []
-const add = (workload, js, fc, ratio, target = '', ok) => table.push([workload, js, fc, ratio, target, verdict(ok)])
-
-const sync = one('ferrocore', 'fdatasync', 4096)
-const limit = one('ferrocore', 'limit', 4096)
-
-// Throughput rows: ops/s on both sides, ratio ferrocore/JS, optional minimum ratio.
-function throughput(label, workload, block, minRatio) {
-  const js = one('js', workload, block)
-  const fc = one('ferrocore', workload, block)
-  if (!js && !fc) return
-  const ratio = js && fc ? fc.ops_per_sec / js.ops_per_sec : undefined
-  const target = minRatio ? '≥ ' + minRatio + '× JS' : ''
-  add(label, num(js?.ops_per_sec), num(fc?.ops_per_sec), times(ratio), target, minRatio && ratio !== undefined ? ratio >= minRatio : undefined)
+const verdict = (c) => {
+  const t = TARGETS[c.key]
+  if (!t || c.p.fc === undefined) return ['', '—']
+  return [t[0], t[1](c.p) ? 'ok' : 'MISS']
 }
 
-// Durable rows (ferrocore only): the median commit time over the median fdatasync of 4 KiB
-// probed in the same process around the timed loop.
-function durable(label, workload, block, maxRatio) {
-  const fc = one('ferrocore', workload, block, true)
-  if (!fc) return
-  const ratio = fc.commit_median_us / fc.fdatasync_median_us
-  const ratioText = num(ratio) + '× (' + num(fc.commit_median_us / 1000) + ' / ' + num(fc.fdatasync_median_us / 1000) + ' ms)'
-  const target = maxRatio ? '≤ ' + maxRatio + '× fdatasync' : ''
-  add(label, 'no durable mode', num(fc.ops_per_sec), ratioText, target, maxRatio ? ratio <= maxRatio : undefined)
+const out = []
+const row = (what, fcRuns, js, fc, ratio, ofMedians, rounds, target = '', v = '—') => out.push([what, fcRuns, js, fc, ratio, ofMedians, rounds, target, v])
+for (const c of logComparisons(data)) {
+  const [target, v] = verdict(c)
+  row(c.what, c.fcRuns, num(c.p.js, c.unit), num(c.p.fc, c.unit), ratioCell(c.p), times(c.p.ratioOfMedians), c.p.rounds, target, v)
 }
 
-for (const b of [64, 1024, 4096]) throughput(`append 1 × ${size(b)}`, 'append-single', b, b === 4096 ? 8 : 0)
-for (const b of [64, 1024, 4096]) durable(`append 1 × ${size(b)}, durable`, 'append-single', b, b === 4096 ? 1.5 : 0)
-for (const b of [64, 1024, 4096]) throughput(`append 100 × ${size(b)} (blocks/s)`, 'append-batch', b, b === 4096 ? 3.5 : 0)
-{
-  const fc = one('ferrocore', 'append-batch', 4096)
-  if (fc && limit) {
-    const share = fc.ops_per_sec / limit.batch_blocks_per_sec
-    add('append 100 × 4 KiB vs hash+sign limit', '', num(fc.ops_per_sec), (share * 100).toFixed(0) + '% of ' + num(limit.batch_blocks_per_sec), '≥ 55% of limit', share >= 0.55)
+// Durable rows (ferrocore only; hypercore 11 has no durable append): the median commit time
+// over the median fdatasync of 4 KiB probed in the same process around the timed loop.
+const of = (impl, workload, block, pred = () => true) =>
+  data.filter((r) => r.impl === impl && r.workload === workload && r.block === block && pred(r))
+for (const [workload, label] of [['append-single', 'append 1'], ['append-batch', 'append 100']]) {
+  for (const b of LOG_SIZES) {
+    const fc = of('ferrocore', workload, b, (r) => r.durability === 'immediate')
+    if (!fc.length) continue
+    const commit = median(fc.map((r) => r.commit_median_us / 1000))
+    const sync = median(fc.map((r) => r.fdatasync_median_us / 1000))
+    const ratios = fc.map((r) => r.commit_median_us / r.fdatasync_median_us)
+    const target = workload === 'append-single' && b === 4096 ? '≤ 1.5× fdatasync' : ''
+    const ratio = median(ratios)
+    row(`${label} × ${size(b)}, durable: commit / fdatasync`, DURABILITY.immediate, 'no durable mode',
+      `${num(median(fc.map((r) => r.ops_per_sec)), '/s')}; ${num(commit, 'ms')} per commit`,
+      `${times(ratio)} of fdatasync (${num(sync, 'ms')})`, '', fc.length, target, target ? (ratio <= 1.5 ? 'ok' : 'MISS') : '—')
   }
 }
-for (const b of [64, 1024, 4096]) durable(`append 100 × ${size(b)}, durable (blocks/s)`, 'append-batch', b, 0)
-throughput('get random 4 KiB', 'get-random', 4096, 10)
-{
-  const js = find('js', 'open', 64)
-  const fc = find('ferrocore', 'open', 64)
-  if (js.length || fc.length) {
-    const length = (fc[0] || js[0]).length
-    const jsMs = median(js.map((r) => r.ms))
-    const fcMs = median(fc.map((r) => r.ms))
-    const label = `open ${length.toLocaleString('en-US')} × 64 B log, ms (median of ${Math.max(js.length, fc.length)})`
-    const faster = jsMs && fcMs ? times(jsMs / fcMs) + ' faster' : '—'
-    add(label, num(jsMs) + ' ms', num(fcMs) + ' ms', faster, '≤ 10 ms', fcMs === undefined ? undefined : fcMs <= 10)
-    const verified = find('ferrocore', 'open-verified', 64)
-    if (verified.length) {
-      const vMs = median(verified.map((r) => r.ms))
-      add('  same, ferrocore default verify_on_open (reads the file)', '', num(vMs) + ' ms', jsMs && vMs ? times(vMs / jsMs) + ' the JS time' : '—', '', undefined)
-    }
-    const jsIdle = median(js.map((r) => r.idle_mb))
-    const fcIdle = median(fc.map((r) => r.idle_mb))
-    add(`idle memory of the open log, MiB (median)`, num(jsIdle) + ' MiB', num(fcIdle) + ' MiB', times(jsIdle && fcIdle / jsIdle), '≤ 16 MiB', fcIdle === undefined ? undefined : fcIdle <= 16)
-  }
+
+const limit = data.find((r) => r.workload === 'limit')
+const batch = logComparisons(data).find((c) => c.key === 'append-batch/4096/logged')
+if (limit && batch?.p.fc !== undefined) {
+  const share = batch.p.fc / limit.batch_blocks_per_sec
+  row('append 100 × 4 KiB, equal durability, vs the hash + sign limit', DURABILITY.logged, '', num(batch.p.fc, '/s'),
+    `${(share * 100).toFixed(0)}% of ${num(limit.batch_blocks_per_sec, '/s')}`, '', '', '≥ 55% of the limit', share >= 0.55 ? 'ok' : 'MISS')
 }
 if (limit) {
-  add('limit: hash + sign, 1 × 4 KiB (appends/s)', '', num(limit.ops_per_sec), num(limit.single_us) + ' µs each')
-  add(`limit: hash + sign, ${limit.batch} × 4 KiB (blocks/s)`, '', num(limit.batch_blocks_per_sec), num(limit.batch_us) + ' µs per batch')
+  row('limit: hash + sign, 1 × 4 KiB (appends/s)', 'no storage', '', num(limit.ops_per_sec, '/s'), num(limit.single_us, 'µs') + ' each', '', '')
+  row(`limit: hash + sign, ${limit.batch} × 4 KiB (blocks/s)`, 'no storage', '', num(limit.batch_blocks_per_sec, '/s'), num(limit.batch_us, 'µs') + ' per batch', '', '')
 }
-if (sync) add('fdatasync of 4 KiB (median, per s)', '', num(sync.ops_per_sec), num(sync.median_us / 1000) + ' ms each')
+const sync = data.find((r) => r.workload === 'fdatasync')
+if (sync) row('fdatasync of 4 KiB (median)', 'append to a file + sync_data', '', num(sync.ops_per_sec, '/s'), num(sync.median_us / 1000, 'ms') + ' each', '', '')
 
-// Peak memory of every measurement both sides ran.
-const memory = []
-const seen = new Set()
-for (const r of data) {
-  if (r.impl !== 'js') continue
-  const key = r.workload + '/' + r.block
-  if (seen.has(key)) continue
-  seen.add(key)
-  const js = median(find('js', r.workload, r.block).map((x) => x.peak_rss_mb))
-  const fc = median(find('ferrocore', r.workload, r.block).map((x) => x.peak_rss_mb))
-  const label = `peak RSS ${r.workload} ${size(r.block)}, MiB` + (r.workload === 'open' ? ' (median)' : '')
-  memory.push([label, num(js), num(fc), times(fc / js), '', '—'])
-}
-
-// Same work on both sides: equal tree hashes, read checksums and lengths (every pair of
-// JS and ferrocore rows of the same workload, block size and ops).
-const checked = new Map()
-const mismatches = []
-for (const [workload, field] of [['append-single', 'tree_hash'], ['append-batch', 'tree_hash'], ['get-random', 'checksum'], ['open', 'length']]) {
-  for (const js of data.filter((r) => r.impl === 'js' && r.workload === workload)) {
-    for (const fc of find('ferrocore', workload, js.block)) {
-      if (fc.ops !== js.ops) continue
-      const what = `${field} of ${workload} ${size(js.block)}`
-      checked.set(what, (checked.get(what) || 0) + 1)
-      if (fc[field] !== js[field]) mismatches.push(`${what}: js ${js[field]}, ferrocore ${fc[field]}`)
-    }
+// Peak memory of each workload both sides ran (ferrocore: at JS's guarantee, or default options).
+for (const workload of ['append-single', 'append-batch', 'get-random', 'open']) {
+  for (const b of workload === 'open' ? [64] : workload === 'get-random' ? [4096] : LOG_SIZES) {
+    const js = of('js', workload, b)
+    const fc = of('ferrocore', workload, b, (r) => (r.durability === 'logged' || workload === 'get-random' || workload === 'open') && r.default_options !== false)
+    if (!js.length || !fc.length) continue
+    const p = paired(js, fc, (r) => r.peak_rss_mb, 'lower')
+    row(`peak RSS, ${workload} ${size(b)} (whole process)`, fc[0].durability === 'logged' ? DURABILITY.logged : 'StoreOptions::default()',
+      num(p.js, 'MiB'), num(p.fc, 'MiB'), ratioCell(p), times(p.ratioOfMedians), p.rounds)
   }
 }
-const baseline = ['js', 'ferrocore'].map((impl) => median(find(impl, 'open', 64).map((r) => r.rss_before_mb)))
 
-// Output.
-const header = ['workload', 'JS ops/s', 'ferrocore ops/s', 'ratio (ferrocore/JS)', 'target', 'verdict']
-const all = [header, ...table, ...memory]
-const widths = header.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)))
-const line = (r) => '| ' + r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ') + ' |'
-const rule = '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|'
+const checks = logChecks(data)
 
 console.log('## ferrocore log vs JS hypercore, side by side' + (meta.quick ? ' (--quick: fewer ops, not for the record)' : ''))
 console.log('')
 console.log(`machine: ${meta.nproc} cores, ${meta.cpu}; ${meta.node}, ${meta.rustc}`)
 console.log(`load average (1/5/15 min): ${meta.loadavg_start} at the start, ${meta.loadavg_end} at the end (other processes share the cores)`)
 console.log(`versions: hypercore ${meta.hypercore} (hypercore-storage ${meta.hypercore_storage}, rocksdb-native ${meta.rocksdb_native}); ferrocore ${meta.git_rev}`)
-console.log('ferrocore: Log over ferrocore-storage (redb), verify_on_open = false (except the row marked default); non-durable = Durability::Eventual,')
-console.log('  its timing includes one final store.flush(); durable = Durability::Immediate (one WAL record + fdatasync per commit).')
-console.log('JS: hypercore defaults; hypercore 11 has no durable append (RocksDB writes without sync), so durable')
-console.log('  ferrocore rows give median commit time / median fdatasync of 4 KiB (probed in the same process,')
-console.log('  50 before and 50 after the timed loop); the fdatasync row below is a separate run of 500.')
-console.log('Each number is one fresh process; each timed append run follows an untimed warm-up run of the same')
-console.log('  implementation and size, whose files are deleted first; ratio = ferrocore/JS throughput unless stated.')
+console.log(`rounds: ${meta.rounds} (open: ${meta.open_rounds}); each round runs both implementations, JS first in odd rounds, ferrocore first in even ones.`)
+console.log(`JS always runs hypercore's defaults: ${DURABILITY['rocksdb-wal']}. The ferrocore column says how ferrocore ran.`)
+console.log('ratio = how many times better ferrocore is: the median of the per-round ratios [their range]; "of medians" = the ratio of')
+console.log('  the two medians. Each number is one fresh process; each timed non-durable append run follows an untimed warm-up run')
+console.log('  of the same implementation and size, whose files are deleted first.')
 console.log('')
-console.log(line(header))
-console.log(rule)
-for (const r of table) console.log(line(r))
-for (const r of memory) console.log(line(r))
+console.log(table(['workload', 'ferrocore runs with', 'JS', 'ferrocore', 'ratio (median of rounds)', 'of medians', 'rounds', 'target', 'verdict'], out, 2))
 console.log('')
-if (baseline[0] !== undefined) {
-  console.log(`peak RSS is the whole process: before opening a log, JS (node + hypercore loaded) holds ${num(baseline[0])} MiB, ferrocore ${num(baseline[1])} MiB.`)
-}
 {
-  const fc = find('ferrocore', 'open', 64)
-  if (fc.length) {
-    const part = (f) => num(median(fc.map((r) => r[f]))) + ' ms'
-    console.log(`ferrocore open, medians: Store::open ${part('store_open_ms')} + Log::open ${part('log_open_ms')}.`)
+  const baseline = ['js', 'ferrocore'].map((impl) => median(of(impl, 'open', 64).map((r) => r.rss_before_mb)))
+  if (baseline[0] !== undefined) {
+    console.log(`peak RSS is the whole process: before opening a log, JS (node + hypercore loaded) holds ${num(baseline[0])} MiB, ferrocore ${num(baseline[1])} MiB.`)
+  }
+  for (const [name, pred] of [['default options', (r) => r.default_options], ['verify_on_open: false', (r) => r.default_options === false]]) {
+    const fc = of('ferrocore', 'open', 64, pred)
+    if (fc.length) {
+      const part = (f) => num(median(fc.map((r) => r[f])), 'ms')
+      console.log(`ferrocore open (${name}), medians: Store::open ${part('store_open_ms')} + Log::open ${part('log_open_ms')}; options ${fc[0].store_options}.`)
+    }
   }
 }
 {
   // The untimed warm-up runs that precede every timed append run (see scripts/bench-log).
-  const setupFile = path.join(path.dirname(file), 'setup.jsonl')
-  const warm = fs.existsSync(setupFile)
-    ? fs.readFileSync(setupFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
-        .filter((r) => r.workload === 'append-batch' && r.block === 4096 && !r.durable)
-    : []
-  const w = (impl) => warm.find((r) => r.impl === impl)?.ops_per_sec
+  const warm = load(path.join(path.dirname(file), 'setup.jsonl')).filter((r) => r.workload === 'append-batch' && r.block === 4096)
+  const w = (pred) => median(warm.filter(pred).map((r) => r.ops_per_sec))
   if (warm.length) {
-    console.log(`untimed warm-up before the timed run, append 100 × 4 KiB: JS ${num(w('js'))}, ferrocore ${num(w('ferrocore'))} blocks/s` +
+    console.log(`untimed warm-ups before the timed runs, append 100 × 4 KiB (median): JS ${num(w((r) => r.impl === 'js'))}, ferrocore ` +
+      `Logged ${num(w((r) => r.durability === 'logged'))}, Eventual ${num(w((r) => r.durability === 'eventual'))} blocks/s` +
       ' (the first fill of page-cache pages no process used lately; see bench/README.md).')
   }
 }
-if (checked.size) {
-  console.log(`same work on both sides: ${mismatches.length ? 'NOT ALWAYS' : 'equal'} ${[...checked.keys()].join(', ')}.`)
-}
-const misses = table.filter((r) => r[5] === 'MISS').length
-const hits = table.filter((r) => r[5] === 'ok').length
-console.log(`targets: ${hits} ok, ${misses} MISS`)
-if (mismatches.length) {
-  for (const m of mismatches) console.log('MISMATCH ' + m)
-  console.log('MISMATCH: the two sides did not do the same work; the figures above are not comparable.')
-  process.exit(1)
-}
+if (checks.checked.length) console.log(`same work on both sides: ${checks.problems.length ? 'NOT ALWAYS' : 'equal'} ${checks.checked.join(', ')}.`)
+const misses = out.filter((r) => r[8] === 'MISS').length
+console.log(`targets: ${out.filter((r) => r[8] === 'ok').length} ok, ${misses} MISS`)
+failIf(checks.problems, 'the two sides did not do the same work')

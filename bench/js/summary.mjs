@@ -1,74 +1,69 @@
-// One table of ferrocore vs JS ratios from the raw rows of the three side-by-side benchmarks
+// One table of ferrocore vs JS from the raw rows of the three side-by-side benchmarks
 // (scripts/bench-log, scripts/bench-transport, scripts/bench-replicate). Run by scripts/bench.
 //
 //   node bench/js/summary.mjs target/bench-log/results.jsonl \
 //        target/bench-transport/results.jsonl target/bench-replicate/results.jsonl
 //
-// "ratio" is always "how many times better ferrocore is": ferrocore/JS for rates, JS/ferrocore
-// for times. A file that is missing (its benchmark did not run) leaves its rows out.
+// Every row says what each side ran under (durability, threads and processes, transport,
+// store options, verification), so no caveat lives outside the table. "ratio" is always how
+// many times better ferrocore is (ferrocore/JS for rates, JS/ferrocore for times, CPU and
+// memory): the median of the per-round ratios (each round ran both sides, alternating which
+// ran first), their range, and the ratio of the two medians beside it. A file that is
+// missing (its benchmark did not run) leaves its rows out. Exits 1 if the two sides did not
+// do the same work (tree hashes, read checksums, downloaded content).
 
-import fs from 'fs'
+import { load, num, ratioCell, times, table, failIf } from './stats.mjs'
+import { logComparisons, logChecks, transportComparisons, replicationComparisons, replicationChecks } from './compare.mjs'
 
-const load = (path) =>
-  fs.existsSync(path)
-    ? fs.readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
-    : []
 const [logRows, transportRows, replicateRows] = process.argv.slice(2, 5).map(load)
+const data = (rows) => rows.filter((r) => r.impl !== 'meta')
+const meta = (rows) => Object.assign({}, ...rows.filter((r) => r.impl === 'meta').reverse())
 
-const median = (xs) => {
-  const s = xs.filter((x) => x !== undefined && Number.isFinite(x)).sort((a, b) => a - b)
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : undefined
-}
-const fmt = (x, unit) => (x === undefined ? '—' : (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(x >= 10 ? 1 : 3)) + (unit ? ' ' + unit : ''))
+// The headline rows, in order (the parts' own tables print every comparison).
+const LOG = ['append-single/4096/logged', 'append-single/4096/eventual', 'append-batch/4096/logged', 'append-batch/4096/eventual',
+  'get-random', 'open/default', 'open-idle/default', 'open/fast', 'open-idle/fast']
+const TRANSPORT = ['throughput-mux/4096/1', 'throughput-mux/4096/2', 'handshake']
+const pick = (comparisons, keys) => keys.map((k) => comparisons.find((c) => c.key === k)).filter(Boolean)
 
-const table = []
-const add = (area, what, js, fc, unit, lowerIsBetter = false) => {
-  const ratio = js && fc ? (lowerIsBetter ? js / fc : fc / js) : undefined
-  table.push([area, what, fmt(js, unit), fmt(fc, unit), ratio === undefined ? '—' : ratio.toFixed(2) + '×'])
-}
-
-// The log (bench-log): one row per workload at 4 KiB, non-durable, as its own table prints them.
-const log = (impl, workload, block, field) =>
-  median(logRows.filter((r) => r.impl === impl && r.workload === workload && r.block === block && !r.durable).map((r) => r[field]))
-if (logRows.length) {
-  add('log', 'append 1 × 4 KiB', log('js', 'append-single', 4096, 'ops_per_sec'), log('ferrocore', 'append-single', 4096, 'ops_per_sec'), '/s')
-  add('log', 'append 100 × 4 KiB (blocks)', log('js', 'append-batch', 4096, 'ops_per_sec'), log('ferrocore', 'append-batch', 4096, 'ops_per_sec'), '/s')
-  add('log', 'get a random 4 KiB block of 100k', log('js', 'get-random', 4096, 'ops_per_sec'), log('ferrocore', 'get-random', 4096, 'ops_per_sec'), '/s')
-  add('log', 'open a 1M-block log', log('js', 'open', 64, 'ms'), log('ferrocore', 'open', 64, 'ms'), 'ms', true)
-}
-
-// The transport (bench-transport): 4 KiB protomux messages, each end on its own thread (JS: its
-// faster pipe), and handshakes.
-const tr = (impl, workload, message) =>
-  transportRows.find((r) => r.impl === impl && r.workload === workload && (message === undefined || r.message === message))
-if (transportRows.length) {
-  const jsBest = Math.max(tr('js', 'throughput', 4096)?.mb_per_sec ?? 0, tr('js', 'throughput-mux', 4096)?.mb_per_sec ?? 0) || undefined
-  add('transport', '4 KiB protomux messages, encrypted', jsBest, tr('ferrocore', 'throughput-mux-threads', 4096)?.mb_per_sec, 'MB/s')
-  add('transport', 'Noise XX handshakes', tr('js', 'handshake')?.per_sec, tr('ferrocore', 'handshake')?.per_sec, '/s')
-}
-
-// Replication (bench-replicate): every pair against JS → JS (the median over its rounds),
-// and live latency (the median of the rounds' medians).
-const dl = (pair) =>
-  median(replicateRows.filter((r) => r.bench === 'replicate-download' && r.pair === pair).map((r) => r.mb_per_s))
-const lat = (pair) =>
-  median(replicateRows.filter((r) => r.bench === 'replicate-latency' && r.pair === pair).map((r) => r.median_ms))
-if (replicateRows.length) {
-  const base = dl('js->js')
-  for (const pair of ['ferrocore->ferrocore', 'js->ferrocore', 'ferrocore->js']) {
-    add('replication', `download 4 KiB blocks over TCP, ${pair} vs js->js`, base, dl(pair), 'MB/s')
-  }
-  add('replication', 'live latency, append to reader event (median)', lat('js->js'), lat('ferrocore->ferrocore'), 'ms', true)
-}
-
-if (!table.length) {
+const chosen = [
+  ...pick(logComparisons(data(logRows)), LOG),
+  ...pick(transportComparisons(data(transportRows)), TRANSPORT),
+  ...replicationComparisons(data(replicateRows))
+]
+if (!chosen.length) {
   console.error('no results found; run scripts/bench')
   process.exit(1)
 }
-const header = ['area', 'workload', 'JS', 'ferrocore', 'ratio']
-const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)))
-const line = (r) => '| ' + r.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |'
-console.log('\n## ferrocore vs JS (hypercore 11.37.1 stack), one table; ratio = times better\n')
-console.log(line(header))
-console.log('|' + widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|')
-for (const r of table) console.log(line(r))
+const out = chosen.map((c, i) => [
+  String(i + 1),
+  c.area,
+  c.what,
+  c.jsRuns || 'as above',
+  c.fcRuns || 'as above',
+  num(c.p.js, c.unit),
+  num(c.p.fc, c.unit),
+  ratioCell(c.p),
+  times(c.p.ratioOfMedians),
+  String(c.p.rounds)
+])
+
+const m = meta(logRows.length ? logRows : replicateRows)
+const quick = [logRows, transportRows, replicateRows].some((rows) => meta(rows).quick)
+console.log('\n## ferrocore vs JS (hypercore 11.37.1 stack): one table, every row with its conditions' + (quick ? ' (--quick: not for the record)' : '') + '\n')
+if (m.nproc) console.log(`machine: ${m.nproc} cores, ${m.cpu}; ${m.node}, ${m.rustc}; ferrocore ${m.git_rev}`)
+for (const [name, rows] of [['log', logRows], ['transport', transportRows], ['replication', replicateRows]]) {
+  const mm = meta(rows)
+  if (mm.loadavg_start) console.log(`${name}: ${mm.rounds} round(s); load average ${mm.loadavg_start} at the start, ${mm.loadavg_end} at the end`)
+}
+console.log('ratio: >1 means ferrocore is better (rates ferrocore/JS; times, CPU and memory JS/ferrocore); the median of the per-round')
+console.log('ratios [their range], JS first in odd rounds and ferrocore first in even ones; "of medians" = the ratio of the two medians.\n')
+console.log(table(['#', 'area', 'workload', 'JS runs as', 'ferrocore runs as', 'JS', 'ferrocore', 'ratio: median of rounds [range]', 'of medians', 'rounds'], out, 5))
+
+const problems = []
+const log = logChecks(data(logRows))
+const replication = replicationChecks(data(replicateRows))
+problems.push(...log.problems, ...replication.problems)
+console.log('')
+if (log.checked.length) console.log(`same work, log: ${log.problems.length ? 'NOT ALWAYS' : 'equal'} ${log.checked.join(', ')}.`)
+if (replication.checked) console.log(`same work, replication: ${replication.checked} downloads read back block by block, ${replication.problems.length ? 'NOT ALL' : 'all'} with the writers' content digest and tree hash.`)
+failIf(problems, 'the two sides did not do the same work')

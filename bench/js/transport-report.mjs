@@ -1,65 +1,39 @@
-// Prints the table of scripts/bench-transport from its results.jsonl: JS vs ferrocore per
-// workload, the ratio and the issue's targets.
+// Prints the table of scripts/bench-transport from its results.jsonl: every comparison of
+// compare.mjs's transportComparisons (one thread against one thread, and ferrocore's two
+// threads against JS's one), the cipher bound and the issue's targets.
 //
 //   node bench/js/transport-report.mjs target/bench-transport/results.jsonl
 
-import fs from 'fs'
+import { load, median, num, ratioCell, times, table } from './stats.mjs'
+import { transportComparisons } from './compare.mjs'
 
-const rows = fs.readFileSync(process.argv[2], 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
-const get = (impl, workload, message) => rows.find((r) => r.impl === impl && r.workload === workload && (message === undefined || r.message === message))
-const fmt = (x) => (x === undefined ? '—' : x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(2))
-const meta = rows.find((r) => r.impl === 'meta') || {}
+const rows = load(process.argv[2])
+const meta = Object.assign({}, ...rows.filter((r) => r.impl === 'meta').reverse()) // the first of a key wins
+const data = rows.filter((r) => r.impl !== 'meta')
 
-const table = []
-for (const size of [4096, 65536]) {
-  const js = get('js', 'throughput', size)?.mb_per_sec
-  const jsMux = get('js', 'throughput-mux', size)?.mb_per_sec
-  const jsBest = Math.max(js ?? 0, jsMux ?? 0) || undefined
-  const raw = get('ferrocore', 'cipher-rustcrypto-xchacha20poly1305', size)?.mb_per_sec
-  const kib = size / 1024 + ' KiB'
-  for (const [workload, label, base] of [
-    ['throughput', `records of ${kib}, one thread (like the JS pipe)`, js],
-    ['throughput-mux', `protomux messages of ${kib}, one thread`, jsMux],
-    ['throughput-threads', `records of ${kib}, sender and receiver on two threads`, jsBest],
-    ['throughput-mux-threads', `protomux messages of ${kib}, two threads`, jsBest]
-  ]) {
-    const ours = get('ferrocore', workload, size)?.mb_per_sec
-    let target = ''
-    let verdict = '—'
-    if (size === 4096 && workload === 'throughput-mux-threads') {
-      // raw is seal + open of each message on one thread: one direction's cipher speed is twice it.
-      const oneWay = raw === undefined ? undefined : raw * 2
-      const ok = ours >= 1.5 * base && oneWay !== undefined && ours >= 0.75 * oneWay
-      target = '≥ 1.5× JS, ≥ 75% of the raw cipher'
-      verdict = ok ? 'ok' : 'MISS'
-    }
-    table.push([`${label} (MB/s)`, fmt(base), fmt(ours), base && ours ? (ours / base).toFixed(2) + '×' : '—', target, verdict])
-  }
-  if (raw !== undefined) {
-    table.push([`bound: RustCrypto XChaCha20-Poly1305, ${kib}, one direction (MB/s)`, '', fmt(raw * 2), '', '', '—'])
-  }
-}
-for (const w of ['handshake', 'handshake-roundtrip']) {
-  const js = get('js', w)?.per_sec
-  const ours = get('ferrocore', w)?.per_sec
-  const isTarget = w === 'handshake'
-  table.push([`${w}s per second`, fmt(js), fmt(ours), js && ours ? (ours / js).toFixed(2) + '×' : '—', isTarget ? '≥ 2× JS' : '', isTarget ? (ours >= 2 * js ? 'ok' : 'MISS') : '—'])
+// raw = seal + open of each message on one thread: one direction's cipher speed is twice it.
+const bound = (m) => median(data.filter((r) => r.workload === 'cipher-rustcrypto-xchacha20poly1305' && r.message === m).map((r) => r.mb_per_sec * 2))
+const TARGETS = {
+  'throughput-mux/4096/2': ['≥ 1.5× JS, ≥ 75% of the one-way cipher', (p) => p.ratio >= 1.5 && p.fc >= 0.75 * bound(4096)],
+  handshake: ['≥ 2× JS', (p) => p.ratio >= 2]
 }
 
-const header = ['workload', 'JS', 'ferrocore', 'ratio', 'target', 'verdict']
-const all = [header, ...table]
-const widths = header.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)))
-const line = (r) => '| ' + r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ') + ' |'
-console.log('## ferrocore transport vs JS secret-stream + protomux, side by side')
+const out = []
+for (const c of transportComparisons(data)) {
+  const t = TARGETS[c.key]
+  const v = t && c.p.ratio !== undefined ? (t[1](c.p) ? 'ok' : 'MISS') : '—'
+  out.push([c.what, c.jsRuns, c.fcRuns, num(c.p.js), num(c.p.fc), ratioCell(c.p), times(c.p.ratioOfMedians), c.p.rounds, t ? t[0] : '', v])
+}
+for (const m of [4096, 65536]) {
+  if (bound(m) !== undefined) out.push([`bound: RustCrypto XChaCha20-Poly1305, ${m / 1024} KiB, one direction (MB/s)`, '', 'one thread', '', num(bound(m)), '', '', '', '', '—'])
+}
+
+console.log('## ferrocore transport vs JS secret-stream + protomux, side by side' + (meta.quick ? ' (--quick: not for the record)' : ''))
 console.log('')
-const jsMeta = rows.find((r) => r.impl === 'meta' && r.node)
-if (jsMeta) console.log(`JS: node ${jsMeta.node}; ${JSON.stringify(jsMeta.versions ?? jsMeta.packages ?? {})}`)
-console.log('In-memory pipe, no TCP. JS runs both ends in one process (one thread); ferrocore rows say how they ran.')
-console.log('The JS ratio base of the two-thread rows is the faster of the two JS pipes.')
+if (meta.packages) console.log(`JS: node ${meta.node}; ${JSON.stringify(meta.packages)}`)
+console.log(`In-memory pipe, no TCP. ${meta.rounds} round(s), JS first in odd rounds, ferrocore first in even ones; ratio = the median of the`)
+console.log('per-round ratios [their range] (>1: ferrocore better); "of medians" = the ratio of the two medians.')
 console.log('')
-console.log(line(header))
-console.log('|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|')
-for (const r of table) console.log(line(r))
-const misses = table.filter((r) => r[5] === 'MISS').length
+console.log(table(['workload', 'JS runs', 'ferrocore runs', 'JS', 'ferrocore', 'ratio (median of rounds)', 'of medians', 'rounds', 'target', 'verdict'], out, 3))
 console.log('')
-console.log(`targets: ${table.filter((r) => r[5] === 'ok').length} ok, ${misses} MISS`)
+console.log(`targets: ${out.filter((r) => r[9] === 'ok').length} ok, ${out.filter((r) => r[9] === 'MISS').length} MISS`)

@@ -5,14 +5,20 @@
 //! Each run measures one workload and prints one JSON line to stdout:
 //!
 //! ```text
-//! log-bench append-single --block 4096 --ops 20000 [--durable] --dir DIR
-//! log-bench append-batch  --block 4096 --ops 50000 --batch 100 [--durable] --dir DIR
+//! log-bench append-single --block 4096 --ops 20000 --durability D --dir DIR
+//! log-bench append-batch  --block 4096 --ops 50000 --batch 100 --durability D --dir DIR
 //! log-bench build         --block 4096 --blocks 100000 --batch 1000 --dir DIR
 //! log-bench get-random    --ops 100000 --dir DIR          (after `build`, fresh process)
-//! log-bench open          --dir DIR                       (after `build`, fresh process)
+//! log-bench open          [--verify-on-open false] --dir DIR   (after `build`, fresh process)
 //! log-bench limit         --block 4096 --ops 2000 --batch 100
 //! log-bench fdatasync     --block 4096 --ops 500 --dir DIR
 //! ```
+//!
+//! `D` is a [`Durability`]: `immediate` (WAL record + `fdatasync` per commit), `logged` (WAL
+//! record written with `write(2)`, no sync: survives a process kill, as JS hypercore's
+//! RocksDB WAL write per append) or `eventual` (group commit in memory: lost on a process
+//! kill). Every store is opened with `StoreOptions::default()` but for the durability, and
+//! for `open --verify-on-open false`; each row reports the options it really used.
 //!
 //! Block contents, the key pair and the random read order are deterministic and identical to
 //! the JS driver's, so both sides end with the same tree hash and read the same bytes (each
@@ -32,6 +38,7 @@ use ferrocore::log::{Log, LogOptions};
 use ferrocore::manifest::{default_manifest, key_from_public_key};
 use ferrocore::signature::Verifier;
 use ferrocore::{hash, Node};
+use ferrocore_bench::{durability_name, median_secs, mib, parse_durability, status_kib, Row};
 use ferrocore_storage::{CoreStorage, Durability, Store, StoreOptions};
 
 /// The writer's seed (the JS driver passes the same seed to `crypto.keyPair`).
@@ -72,9 +79,10 @@ struct Args {
     ops: u64,
     batch: usize,
     blocks: u64,
-    durable: bool,
-    /// `open` only: open with `verify_on_open` (the store's default), reading the whole file.
-    verify: bool,
+    /// Append workloads: `--durability`.
+    durability: Option<Durability>,
+    /// `open` only: `--verify-on-open true|false` (default: the store's default).
+    verify_on_open: Option<bool>,
     dir: Option<PathBuf>,
 }
 
@@ -88,19 +96,11 @@ impl Args {
             ops: 1000,
             batch: 100,
             blocks: 0,
-            durable: false,
-            verify: false,
+            durability: None,
+            verify_on_open: None,
             dir: None,
         };
         while let Some(flag) = it.next() {
-            if flag == "--durable" {
-                a.durable = true;
-                continue;
-            }
-            if flag == "--verify" {
-                a.verify = true;
-                continue;
-            }
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let num = || {
                 value
@@ -113,6 +113,14 @@ impl Args {
                 "--batch" => a.batch = usize::try_from(num()?).map_err(|e| e.to_string())?,
                 "--blocks" => a.blocks = num()?,
                 "--dir" => a.dir = Some(PathBuf::from(value)),
+                "--durability" => a.durability = Some(parse_durability(value)?),
+                "--verify-on-open" => {
+                    a.verify_on_open = Some(match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(format!("--verify-on-open {value}: true or false")),
+                    });
+                }
                 _ => return Err(format!("unknown option {flag}")),
             }
         }
@@ -126,6 +134,19 @@ impl Args {
         self.dir
             .as_deref()
             .ok_or_else(|| "--dir is required".into())
+    }
+
+    fn durability(&self) -> Res<Durability> {
+        self.durability
+            .ok_or_else(|| "--durability immediate|logged|eventual is required".into())
+    }
+}
+
+/// `StoreOptions::default()` with `durability`.
+fn options(durability: Durability) -> StoreOptions {
+    StoreOptions {
+        durability,
+        ..StoreOptions::default()
     }
 }
 
@@ -202,22 +223,13 @@ fn key_pair() -> KeyPair {
 }
 
 /// Opens (or creates) the bench core in `dir`'s store.
-fn open_log(dir: &Path, durability: Durability) -> Res<(Store, Log<CoreStorage>)> {
-    let store = open_store(dir, durability)?;
+fn open_log(dir: &Path, options: StoreOptions) -> Res<(Store, Log<CoreStorage>)> {
+    let store = open_store(dir, options)?;
     let log = open_core(&store)?;
     Ok((store, log))
 }
 
-fn open_store(dir: &Path, durability: Durability) -> Res<Store> {
-    open_store_with(dir, durability, false)
-}
-
-fn open_store_with(dir: &Path, durability: Durability, verify_on_open: bool) -> Res<Store> {
-    let options = StoreOptions {
-        durability,
-        verify_on_open,
-        ..StoreOptions::default()
-    };
+fn open_store(dir: &Path, options: StoreOptions) -> Res<Store> {
     Store::open(dir.join(DB_FILE), options).map_err(|e| e.to_string())
 }
 
@@ -235,24 +247,20 @@ fn open_core(store: &Store) -> Res<Log<CoreStorage>> {
     .map_err(|e| e.to_string())
 }
 
-fn durability(durable: bool) -> Durability {
-    if durable {
-        Durability::Immediate
-    } else {
-        Durability::Eventual
-    }
-}
-
-/// Appends `a.ops` blocks, `batch` per call, to a fresh core; times the loop (and, when not
-/// durable, the final `flush`).
+/// Appends `a.ops` blocks, `batch` per call, to a fresh core; times the loop (and, with
+/// [`Durability::Eventual`], the final `flush` that commits the last group).
 fn append(a: &Args, batch: usize) -> Res<String> {
     let dir = a.dir()?;
     let blocks = pool(a.block);
-    let (store, mut log) = open_log(dir, durability(a.durable))?;
+    let durability = a.durability()?;
+    let durable = durability == Durability::Immediate;
+    let flush = durability == Durability::Eventual;
+    let opts = options(durability);
+    let (store, mut log) = open_log(dir, opts)?;
     // Durable runs bracket their loop with fdatasync probes of the same disk, and time
     // every commit, so the report compares medians measured side by side.
     let mut syncs = Vec::new();
-    if a.durable {
+    if durable {
         syncs.extend(sync_times(dir, a.block, SYNC_PROBES / 2)?);
     }
     let mut commits: Vec<Duration> = Vec::new();
@@ -269,12 +277,12 @@ fn append(a: &Args, batch: usize) -> Res<String> {
         } else {
             log.append_batch(chunk.iter()).map_err(|e| e.to_string())?;
         }
-        if a.durable {
+        if durable {
             commits.push(t.elapsed());
         }
         i += n;
     }
-    if !a.durable {
+    if flush {
         store.flush().map_err(|e| e.to_string())?;
     }
     let secs = start.elapsed().as_secs_f64();
@@ -282,18 +290,18 @@ fn append(a: &Args, batch: usize) -> Res<String> {
         .tree_hash(log.length())
         .map_err(|e| e.to_string())?
         .ok_or("no tree hash")?;
-    let mut row = Row::new(&a.workload, a);
-    row.timing(a.ops, secs)
+    let mut row = bench_row(&a.workload, a, Some(&opts));
+    timing(&mut row, a.ops, secs)
         .num("batch", batch as f64)
-        .boolean("flush_included", !a.durable)
-        .str("tree_hash", &hex(&tree_hash));
-    if a.durable {
+        .boolean("flush_included", flush)
+        .str("tree_hash", &hex::encode(tree_hash));
+    if durable {
         syncs.extend(sync_times(dir, a.block, SYNC_PROBES / 2)?);
-        row.num("commit_median_us", median(&mut commits) * 1e6)
-            .num("fdatasync_median_us", median(&mut syncs) * 1e6)
+        row.num("commit_median_us", median_secs(&commits) * 1e6)
+            .num("fdatasync_median_us", median_secs(&syncs) * 1e6)
             .num("fdatasync_probes", syncs.len() as f64);
     }
-    Ok(row.finish())
+    Ok(row.finish_with_peak_rss())
 }
 
 /// Builds a log of `a.blocks` blocks in batches of `a.batch` (untimed set-up of the read and
@@ -301,7 +309,8 @@ fn append(a: &Args, batch: usize) -> Res<String> {
 fn build(a: &Args) -> Res<String> {
     let dir = a.dir()?;
     let blocks = pool(a.block);
-    let (store, mut log) = open_log(dir, Durability::Eventual)?;
+    let opts = options(Durability::Eventual);
+    let (store, mut log) = open_log(dir, opts)?;
     let start = Instant::now();
     let mut i = 0u64;
     let mut batches = 0u64;
@@ -317,15 +326,16 @@ fn build(a: &Args) -> Res<String> {
     }
     store.flush().map_err(|e| e.to_string())?;
     let secs = start.elapsed().as_secs_f64();
-    let mut row = Row::new("build", a);
-    row.timing(a.blocks, secs)
-        .num("length", log.length() as f64);
-    Ok(row.finish())
+    let mut row = bench_row("build", a, Some(&opts));
+    timing(&mut row, a.blocks, secs).num("length", log.length() as f64);
+    Ok(row.finish_with_peak_rss())
 }
 
-/// Times `a.ops` random whole-block gets on a built log, reopened in this process.
+/// Times `a.ops` random whole-block gets on a built log, reopened (untimed) in this process
+/// with `StoreOptions::default()`.
 fn get_random(a: &Args) -> Res<String> {
-    let (_store, log) = open_log(a.dir()?, Durability::Eventual)?;
+    let opts = StoreOptions::default();
+    let (_store, log) = open_log(a.dir()?, opts)?;
     let length = log.length();
     if length == 0 {
         return Err("empty log: run build first".into());
@@ -341,26 +351,33 @@ fn get_random(a: &Args) -> Res<String> {
         check = fold(check, &block);
     }
     let secs = start.elapsed().as_secs_f64();
-    let mut row = Row::new("get-random", a);
-    row.timing(a.ops, secs)
+    let mut row = bench_row("get-random", a, Some(&opts));
+    timing(&mut row, a.ops, secs)
         .num("length", length as f64)
         .str("checksum", &format!("{check:08x}"));
-    Ok(row.finish())
+    Ok(row.finish_with_peak_rss())
 }
 
-/// Times opening a built log to the point its length is known, and the memory it holds.
+/// Times opening a built log to the point its length is known, and the memory it holds:
+/// with `StoreOptions::default()`, or with `verify_on_open` set by `--verify-on-open`.
 fn open(a: &Args) -> Res<String> {
     let dir = a.dir()?;
+    let default = StoreOptions::default();
+    let opts = StoreOptions {
+        verify_on_open: a.verify_on_open.unwrap_or(default.verify_on_open),
+        ..default
+    };
     let before = status_kib("VmRSS:")?;
     let start = Instant::now();
-    let store = open_store_with(dir, Durability::Eventual, a.verify)?;
+    let store = open_store(dir, opts)?;
     let store_secs = start.elapsed().as_secs_f64();
     let log = open_core(&store)?;
     let length = log.length();
     let secs = start.elapsed().as_secs_f64();
     let after = status_kib("VmRSS:")?;
-    let mut row = Row::new(if a.verify { "open-verified" } else { "open" }, a);
-    row.timing(1, secs)
+    let mut row = bench_row("open", a, Some(&opts));
+    timing(&mut row, 1, secs)
+        .boolean("default_options", opts == default)
         .num("ms", secs * 1e3)
         .num("store_open_ms", store_secs * 1e3)
         .num("log_open_ms", (secs - store_secs) * 1e3)
@@ -369,7 +386,7 @@ fn open(a: &Args) -> Res<String> {
         .num("rss_after_mb", mib(after))
         .num("idle_mb", mib(after) - mib(before));
     drop((log, store));
-    Ok(row.finish())
+    Ok(row.finish_with_peak_rss())
 }
 
 // ---------------------------------------------------------------- limits
@@ -444,7 +461,7 @@ fn limit(a: &Args) -> Res<String> {
         Ok(t.elapsed().as_secs_f64() / rounds as f64)
     })?;
 
-    let mut row = Row::new("limit", a);
+    let mut row = bench_row("limit", a, None);
     row.num("ops", per_rep as f64)
         .num("secs", single * per_rep as f64)
         .num("ops_per_sec", 1.0 / single)
@@ -453,21 +470,23 @@ fn limit(a: &Args) -> Res<String> {
         .num("batch", a.batch as f64)
         .num("batch_us", per_batch * 1e6)
         .num("batch_blocks_per_sec", a.batch as f64 / per_batch);
-    Ok(row.finish())
+    Ok(row.finish_with_peak_rss())
 }
 
 /// Median time of appending `a.block` bytes to a file and `fdatasync`ing it.
 fn fdatasync(a: &Args) -> Res<String> {
-    let mut times = sync_times(a.dir()?, a.block, a.ops)?;
-    let median = median(&mut times);
-    let p90 = times[times.len() * 9 / 10].as_secs_f64();
-    let mut row = Row::new("fdatasync", a);
+    let times = sync_times(a.dir()?, a.block, a.ops)?;
+    let median = median_secs(&times);
+    let mut secs: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
+    secs.sort_by(f64::total_cmp);
+    let p90 = ferrocore_bench::percentile(&secs, 90.0);
+    let mut row = bench_row("fdatasync", a, None);
     row.num("ops", a.ops as f64)
         .num("secs", median * a.ops as f64)
         .num("ops_per_sec", 1.0 / median)
         .num("median_us", median * 1e6)
         .num("p90_us", p90 * 1e6);
-    Ok(row.finish())
+    Ok(row.finish_with_peak_rss())
 }
 
 /// `n` times of appending `block` bytes to a scratch file in `dir` and `fdatasync`ing it.
@@ -491,97 +510,28 @@ fn sync_times(dir: &Path, block: usize, n: u64) -> Res<Vec<Duration>> {
     Ok(times)
 }
 
-/// The median in seconds (sorts `times`; 0 when empty).
-fn median(times: &mut [Duration]) -> f64 {
-    times.sort_unstable();
-    times
-        .get(times.len() / 2)
-        .map_or(0.0, Duration::as_secs_f64)
-}
-
 // ---------------------------------------------------------------- output
 
-/// One JSON object, fields in insertion order (written by hand: no serde here).
-struct Row(String);
-
-impl Row {
-    fn new(workload: &str, a: &Args) -> Row {
-        let mut r = Row(String::from("{"));
-        r.str("impl", "ferrocore")
-            .str("workload", workload)
-            .num("block", a.block as f64)
-            .boolean("durable", a.durable)
+/// A row for this workload: the implementation, the block size and, for the workloads
+/// that open a store, the options it really used (`durability`, `verify_on_open`, and all
+/// of them in `store_options`).
+fn bench_row(workload: &str, a: &Args, opts: Option<&StoreOptions>) -> Row {
+    let mut r = Row::new();
+    r.str("impl", "ferrocore")
+        .str("workload", workload)
+        .num("block", a.block as f64);
+    if let Some(o) = opts {
+        r.str("durability", durability_name(o.durability))
             .str("storage", "ferrocore-storage (redb)")
-            .boolean("verify_on_open", false);
-        r
+            .boolean("verify_on_open", o.verify_on_open)
+            .str("store_options", &format!("{o:?}"));
     }
-
-    fn field(&mut self, name: &str, value: &str) -> &mut Row {
-        if self.0.len() > 1 {
-            self.0.push(',');
-        }
-        self.0.push_str(&format!("\"{name}\":{value}"));
-        self
-    }
-
-    fn str(&mut self, name: &str, value: &str) -> &mut Row {
-        let escaped: String = value
-            .chars()
-            .flat_map(|c| match c {
-                '"' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        self.field(name, &format!("\"{escaped}\""))
-    }
-
-    fn num(&mut self, name: &str, value: f64) -> &mut Row {
-        let text = if value.is_finite() {
-            if value.fract() == 0.0 && value.abs() < 1e15 {
-                format!("{value:.0}")
-            } else {
-                format!("{value:.4}")
-            }
-        } else {
-            "null".into()
-        };
-        self.field(name, &text)
-    }
-
-    fn boolean(&mut self, name: &str, value: bool) -> &mut Row {
-        self.field(name, if value { "true" } else { "false" })
-    }
-
-    /// `ops`, `secs`, `ops_per_sec`.
-    fn timing(&mut self, ops: u64, secs: f64) -> &mut Row {
-        self.num("ops", ops as f64)
-            .num("secs", secs)
-            .num("ops_per_sec", ops as f64 / secs)
-    }
-
-    /// Adds `peak_rss_mb` (VmHWM) and closes the object.
-    fn finish(mut self) -> String {
-        let peak = status_kib("VmHWM:").map_or(f64::NAN, mib);
-        self.num("peak_rss_mb", peak);
-        self.0.push('}');
-        self.0
-    }
+    r
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A `kB` field of /proc/self/status.
-fn status_kib(field: &str) -> Res<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no {field} in /proc/self/status"))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
+/// `ops`, `secs`, `ops_per_sec`.
+fn timing(row: &mut Row, ops: u64, secs: f64) -> &mut Row {
+    row.num("ops", ops as f64)
+        .num("secs", secs)
+        .num("ops_per_sec", ops as f64 / secs)
 }
