@@ -288,6 +288,7 @@ pub(crate) fn remove_new_core(dir: &Path, created_dir: bool) {
         DB_FILE.to_owned(),
         format!("{DB_FILE}-data"),
         format!("{DB_FILE}-wal"),
+        format!("{DB_FILE}-sums"),
     ] {
         let _ = fs::remove_file(dir.join(name));
     }
