@@ -93,14 +93,15 @@ impl Store {
             return Ok(());
         }
         let durability = self.inner.options.durability;
-        if durability.logs_batches() {
-            // Nothing is ever pending in these modes: the batch is in the write-ahead log
-            // (synced under `Immediate`), and its commit to the database needs no sync of
-            // its own.
+        if durability == Durability::Logged {
+            return self.write_logged(core, batch);
+        }
+        if durability == Durability::Immediate {
+            // Nothing is ever pending in this mode: the batch is synced in the write-ahead
+            // log, and its commit to the database needs no sync of its own.
             let mut pending = self.pending();
             self.check_failed()?;
-            let sync = durability == Durability::Immediate;
-            self.wal().append(&wal::encode(core, &batch), sync)?;
+            self.wal().append(&wal::encode(core, &batch), true)?;
             if let Err(e) =
                 self.commit_pending(&mut pending, Durability::Eventual, Some((core, &batch)))
             {
@@ -122,7 +123,56 @@ impl Store {
             // Everything pending, then this batch, in one transaction.
             return self.commit_pending(&mut pending, Durability::Eventual, Some((core, &batch)));
         }
-        if pending.would_overflow(&batch, self.inner.options.group_bytes)
+        self.make_room(&mut pending, &batch)?;
+        pending.push(*core, batch);
+        Ok(())
+    }
+
+    /// [`Durability::Logged`]: the batch is written to the write-ahead log (not synced),
+    /// then held and committed in groups as under `Eventual`: a process kill loses nothing
+    /// (opening replays the log's records newer than the last checkpoint, and replaying a
+    /// batch a group commit already holds writes the same records again), and a database
+    /// commit costs each batch a share of one group's, not one of its own. A checkpoint
+    /// (every 32 MiB of log, a batch that deletes blocks, the close) commits everything
+    /// durably and empties the log.
+    fn write_logged(&self, core: &[u8; 32], batch: WriteBatch) -> Result<(), StorageError> {
+        let mut pending = self.pending();
+        self.check_failed()?;
+        if Pending::can_hold(&batch) {
+            // Before the batch is logged: a group that cannot be committed refuses it whole.
+            self.make_room(&mut pending, &batch)?;
+        }
+        self.wal().append(&wal::encode(core, &batch), false)?;
+        if !Pending::can_hold(&batch) {
+            // Everything pending, then this batch, durably; then the log is emptied (the
+            // data file gives the deleted blocks' bytes back only after a durable commit).
+            if let Err(e) =
+                self.commit_pending(&mut pending, Durability::Immediate, Some((core, &batch)))
+            {
+                // The log holds a batch the database lacks: refuse writes until a reopen
+                // replays it.
+                self.inner.failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            // The batch is logged and committed durably: a failed reset must not report it
+            // as failed (the next checkpoint empties the log).
+            let _ = self.wal().reset();
+            return Ok(());
+        }
+        pending.push(*core, batch);
+        if self.wal().record_bytes() >= wal::CHECKPOINT_BYTES {
+            // Everything is logged: a failed checkpoint leaves it pending and logged, and the
+            // next write tries again.
+            let _ = self.checkpoint(&mut pending);
+        }
+        Ok(())
+    }
+
+    /// Makes room for `batch` in the active group: a group it would overflow is committed in
+    /// the background, once the group before it has landed (else the error, and `batch`
+    /// is refused).
+    fn make_room(&self, pending: &mut Pending, batch: &WriteBatch) -> Result<(), StorageError> {
+        if pending.would_overflow(batch, self.inner.options.group_bytes)
             && !pending.batches().is_empty()
         {
             // The older batches are committed in the background while this one starts the
@@ -135,8 +185,8 @@ impl Store {
             } else {
                 Durability::Eventual
             };
-            let retired = self.inner.retire(&mut pending)?;
-            self.inner.commit_in_background(&mut pending, durability);
+            let retired = self.inner.retire(pending)?;
+            self.inner.commit_in_background(pending, durability);
             pending.count_group();
             // Freed here, by the thread that allocated most of it (the blocks' receive
             // buffers), while the commit runs: freed by the commit thread instead, every
@@ -145,13 +195,12 @@ impl Store {
             // measured 5% slower).
             drop(retired);
         }
-        pending.push(*core, batch);
         Ok(())
     }
 
     /// What the pending batches say about a record (see [`Pending::lookup`]).
     pub(crate) fn pending_lookup(&self, key: &[u8; record::KEY_LEN]) -> Option<pending::Hit> {
-        if self.inner.options.durability.logs_batches() {
+        if self.inner.options.durability == Durability::Immediate {
             return None;
         }
         let mut pending = self.pending();

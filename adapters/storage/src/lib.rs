@@ -72,10 +72,13 @@
 //! [`Durability::Logged`] writes the same log record with no `fdatasync`: an acknowledged
 //! batch survives the process being killed, and a power loss only once a sync covered it
 //! ([`Store::flush`], a checkpoint, the close); a power loss takes the newest unsynced
-//! batches, each whole or absent. [`Durability::Eventual`] holds batches in memory (a group
-//! of at most 2 MiB) and commits them together, in a background thread while the next group
-//! fills (so at most two groups, 4 MiB, are held); see its documentation for what a crash
-//! loses.
+//! batches, each whole or absent. Its batches, once logged, are committed to redb in groups
+//! as `Eventual`'s are (a replay after a kill writes again what a group commit already
+//! holds, which changes nothing): a replicated 4 KiB block cost both peers 27–31 µs of CPU
+//! against 59.6 µs with a commit per batch. [`Durability::Eventual`] holds batches in memory
+//! (a group of at most 2 MiB) and commits them together, in a background thread while the
+//! next group fills (so at most two groups, 4 MiB, are held); see its documentation for what
+//! a crash loses.
 //!
 //! The evidence, in the crate's tests: `tests/crash.rs` SIGKILLs a writer (`Immediate` and
 //! `Logged`) at random moments and checks every acknowledged block, byte for byte and by

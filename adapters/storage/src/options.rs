@@ -9,7 +9,7 @@ use crate::Store;
 /// | mode | a write survives a process kill | a write survives a power loss | a write costs |
 /// |---|---|---|---|
 /// | [`Immediate`](Self::Immediate) | when it returns | when it returns | one `write(2)` and one `fdatasync` (write-ahead log), plus the database commit |
-/// | [`Logged`](Self::Logged) | when it returns | after the next sync: [`Store::flush`], a checkpoint, the close | one `write(2)` (write-ahead log), plus the database commit |
+/// | [`Logged`](Self::Logged) | when it returns | after the next sync: [`Store::flush`], a checkpoint, the close | one `write(2)` (write-ahead log); held in memory and committed in groups |
 /// | [`Eventual`](Self::Eventual) | after its group is committed | after [`Store::flush`] or the close (or a durable group) | held in memory; one commit per group |
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Durability {
@@ -26,7 +26,9 @@ pub enum Durability {
     /// loses only batches no sync covered, the newest ones, each whole or absent; the store
     /// comes back at some state between the last sync and the last write. This is the
     /// guarantee of hypercore's RocksDB storage, whose write-ahead log is written on every
-    /// append and not synced.
+    /// append and not synced. Once logged, batches are held in memory (reads see them at
+    /// once) and committed to the database in groups, as under `Eventual`; opening the store
+    /// after a kill replays the log.
     Logged,
     /// Group commit: write batches are held in memory (reads see them at once) and committed
     /// together when [`StoreOptions::group_bytes`] (2 MiB) or 4096 batches are pending
@@ -39,13 +41,6 @@ pub enum Durability {
     /// Batches that delete ranges (truncate, clear) commit at once, with everything pending
     /// before them, without fsync.
     Eventual,
-}
-
-impl Durability {
-    /// Write batches go through the write-ahead log (nothing is held in memory).
-    pub(crate) fn logs_batches(self) -> bool {
-        matches!(self, Durability::Immediate | Durability::Logged)
-    }
 }
 
 /// How a [`Store`] is opened.

@@ -122,6 +122,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let options = StoreOptions {
         durability,
+        // Small groups: `Logged` commits them in the background all the time, so kills
+        // land inside group commits too.
+        group_bytes: 64 * 1024,
         ..StoreOptions::default()
     };
     let store = Store::open(path, options)?;
