@@ -97,9 +97,6 @@ pub struct Connection {
     remote_ended: bool,
     remote_end_reported: bool,
     failed: Option<ConnectionError>,
-    /// The stream failed: the mux ends once the records opened before the failure have
-    /// reached it.
-    stream_failed: bool,
 }
 
 impl Connection {
@@ -130,7 +127,6 @@ impl Connection {
             remote_ended: false,
             remote_end_reported: false,
             failed: None,
-            stream_failed: false,
         }
     }
 
@@ -173,7 +169,6 @@ impl Connection {
         if let Err(e) = &result {
             if e.blame() != Blame::Local {
                 self.failed = Some(e.clone());
-                self.stream_failed = true;
             }
         }
         result
@@ -260,8 +255,10 @@ impl Connection {
                     self.mux.handle_end();
                 }
                 None => {
-                    if self.stream_failed && !self.mux.is_ended() {
-                        // Everything opened before the stream failed has been handled.
+                    let stream_failed = matches!(self.failed, Some(ConnectionError::Stream(_)));
+                    if stream_failed && !self.mux.is_ended() {
+                        // Everything opened before the stream failed has been handled: the
+                        // mux ends now.
                         self.mux.handle_end();
                         continue;
                     }

@@ -245,12 +245,8 @@ impl<S: Storage> Endpoint<S> {
                 slot.dirty = true;
             }
             Message::Request(req) => {
-                if !out.deferred.is_empty() || out.over(&self.config) {
-                    Self::defer(out, ch, Deferred::Request(req), &self.config, core)?;
-                } else {
-                    let reply = Self::serve(slot, r, &req, &self.config, &mut self.events, core)?;
-                    out.pipeline += send(conn, ch, &reply);
-                }
+                let asked = (ch, Deferred::Request(req));
+                Self::ask(slot, r, conn, out, asked, &self.config, &mut self.events)?;
             }
             Message::Cancel(c) => {
                 // A request still waiting is dropped (one already answered is not undone).
@@ -288,11 +284,8 @@ impl<S: Storage> Endpoint<S> {
                 }
             }
             Message::Want(w) => {
-                if !out.deferred.is_empty() || out.over(&self.config) {
-                    Self::defer(out, ch, Deferred::Want(w), &self.config, core)?;
-                } else {
-                    out.pipeline += Self::answer_want(slot, conn, ch, &w);
-                }
+                let asked = (ch, Deferred::Want(w));
+                Self::ask(slot, r, conn, out, asked, &self.config, &mut self.events)?;
             }
             Message::Bitfield(b) => {
                 r.on_bitfield(&b);

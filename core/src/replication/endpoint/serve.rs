@@ -3,7 +3,8 @@
 use super::*;
 
 impl<S: Storage> Endpoint<S> {
-    /// Answers waiting requests, oldest first, while the session's output is under budget.
+    /// Answers waiting requests and wants, oldest first, while the session's output is under
+    /// budget.
     pub(super) fn serve_deferred(&mut self, sid: SessionId) {
         loop {
             let Some(s) = self.sessions.get_mut(&sid) else {
@@ -25,19 +26,11 @@ impl<S: Storage> Endpoint<S> {
             let Some(r) = replicators.get_mut(&ch) else {
                 continue;
             };
-            let core = r.core;
-            let Some(Some(slot)) = self.cores.get_mut(core.0 as usize) else {
+            let Some(Some(slot)) = self.cores.get_mut(r.core.0 as usize) else {
                 continue;
             };
-            let req = match asked {
-                Deferred::Request(req) => req,
-                Deferred::Want(w) => {
-                    out.pipeline += Self::answer_want(slot, conn, ch, &w);
-                    continue;
-                }
-            };
-            match Self::serve(slot, r, &req, &self.config, &mut self.events, core) {
-                Ok(reply) => out.pipeline += send(conn, ch, &reply),
+            match Self::answer(slot, r, conn, ch, &asked, &self.config, &mut self.events) {
+                Ok(sent) => out.pipeline += sent,
                 Err(e) => {
                     self.finish_session(sid, Some(SessionError::Peer(e)));
                     return;
@@ -46,20 +39,47 @@ impl<S: Storage> Endpoint<S> {
         }
     }
 
-    /// Queues what a peer asked for until its output drains; a peer with more than
-    /// [`EndpointConfig::max_queued_requests`] waiting is disconnected.
-    pub(super) fn defer(
+    /// Answers what a peer asked for at once, or queues it while the session's output is
+    /// over budget (or older asks still wait, so answers keep their order); a peer with
+    /// more than [`EndpointConfig::max_queued_requests`] waiting is disconnected.
+    pub(super) fn ask(
+        slot: &mut CoreSlot<S>,
+        r: &mut Replicator,
+        conn: &mut Connection,
         out: &mut Outbound,
-        ch: ChannelId,
-        asked: Deferred,
+        (ch, asked): (ChannelId, Deferred),
         config: &EndpointConfig,
-        core: CoreId,
+        events: &mut EventQueue,
     ) -> Result<(), PeerError> {
-        if out.deferred.len() >= config.max_queued_requests {
-            return Err(PeerError::TooManyRequests(core));
+        if !out.deferred.is_empty() || out.over(config) {
+            if out.deferred.len() >= config.max_queued_requests {
+                return Err(PeerError::TooManyRequests(r.core));
+            }
+            out.deferred.push_back((ch, asked));
+        } else {
+            out.pipeline += Self::answer(slot, r, conn, ch, &asked, config, events)?;
         }
-        out.deferred.push_back((ch, asked));
         Ok(())
+    }
+
+    /// Answers a request (with data or noData) or a want (with what we have of its
+    /// range); returns the bytes queued.
+    fn answer(
+        slot: &mut CoreSlot<S>,
+        r: &mut Replicator,
+        conn: &mut Connection,
+        ch: ChannelId,
+        asked: &Deferred,
+        config: &EndpointConfig,
+        events: &mut EventQueue,
+    ) -> Result<usize, PeerError> {
+        Ok(match asked {
+            Deferred::Request(req) => {
+                let core = r.core;
+                send(conn, ch, &Self::serve(slot, r, req, config, events, core)?)
+            }
+            Deferred::Want(w) => Self::answer_want(slot, conn, ch, w),
+        })
     }
 
     pub(super) fn serve(
@@ -152,12 +172,7 @@ impl<S: Storage> Endpoint<S> {
 
     /// Answers a `want` with what we have of its range (a range message, or bitfields);
     /// returns the bytes queued.
-    pub(super) fn answer_want(
-        slot: &CoreSlot<S>,
-        conn: &mut Connection,
-        ch: ChannelId,
-        w: &Want,
-    ) -> usize {
+    fn answer_want(slot: &CoreSlot<S>, conn: &mut Connection, ch: ChannelId, w: &Want) -> usize {
         let log = &slot.log;
         let length = log.length();
         let end = w.start.saturating_add(w.length).min(length);
