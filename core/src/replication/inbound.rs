@@ -1,6 +1,7 @@
-//! The events of one input, with its channel messages decoded up front so that the blocks
-//! of all its data messages are hashed together, four at a time in SIMD lanes. Hashing
-//! received blocks one by one was the largest single cost of a downloading peer.
+//! A window of a session's events (at most 64, see the endpoint's `process`), with its
+//! channel messages decoded up front so that the blocks of all its data messages are hashed
+//! together, four at a time in SIMD lanes. Hashing received blocks one by one was the
+//! largest single cost of a downloading peer.
 
 use alloc::vec::Vec;
 use bytes::Bytes;
@@ -11,8 +12,8 @@ use ferrocore_wire::{DecodeError, Message};
 
 use crate::hash::{self, Hash};
 
-/// One event of an input. (Messages stay inline: boxing each would cost an allocation per
-/// message, and these live only while one input is handled.)
+/// One event of a window. (Messages stay inline: boxing each would cost an allocation per
+/// message, and at most a window of them lives at once.)
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Inbound {
     /// Anything but a channel message.

@@ -20,9 +20,8 @@ impl Mux {
     /// rest as [`poll_event`](Mux::poll_event) drains them. So a record of millions of tiny
     /// entries costs the memory of the record and of [`READ_AHEAD`] events, never an event
     /// per entry at once. Frames that arrive while a batch is still being walked wait for
-    /// it. After a
-    /// batch with more than one entry the mux stays corked until its events are drained
-    /// (see the [module docs](super)).
+    /// it. After a batch with more than one entry the mux stays corked until its events are
+    /// drained (see the [module docs](super)).
     ///
     /// An error is fatal: the mux closes every channel ([`CloseReason::Failed`]) and ends,
     /// and [`error`](Mux::error) keeps it; the caller should drop the connection. This call
