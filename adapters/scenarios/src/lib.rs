@@ -333,9 +333,10 @@ pub async fn a_subscriber_that_never_reads_still_gets_closed<R: Runtime>(rt: R) 
     let (reader, rcore) = reader(rt, key).await;
     let idle = reader.events();
     let session = fetch(&reader, rcore, addr, blocks).await;
-    drop(writer);
-    // The reader learns of the end from its own, reading subscriber...
+    // The reader learns of the end from its own, reading subscriber (subscribed before
+    // the writer goes, or the `Closed` may come before it and never reach it)...
     let watcher = reader.events();
+    drop(writer);
     while !matches!(watcher.recv().await, Ok(Event::Closed { .. })) {}
     // ...and only then does the idle one read: a `Verified` per block, more than it
     // holds, then the download's result and the close.
