@@ -49,7 +49,7 @@ pub use error::{Error, ProofError};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 pub use ferrocore_wire as wire;
 pub use ferrocore_wire::{Manifest, Node, Proof};
