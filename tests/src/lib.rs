@@ -1,6 +1,6 @@
 //! Shared helpers for ferrocore's conformance tests.
 //!
-//! Vector files live in `tests/vectors/{core,wire}/*.json`. They are loaded **by schema**,
+//! Vector files live in `tests/vectors/{core,wire,corestore}/*.json`. They are loaded **by schema**,
 //! not by file name: [`Schema::detect`] recognises a file from its top-level keys, and each
 //! test asks for [`files`] of its schema. A new file of a known schema dropped into those
 //! folders is therefore tested with no code change; a file of no known schema fails
@@ -61,6 +61,10 @@ pub enum Schema {
     Session,
     /// `wire/noise-handshake.json`: `protocolName`, `keys`, `dh`, `states`, `messages`.
     NoiseHandshake,
+    /// `corestore/keys.json`: `corestoreNamespace`, `namespaces[]`, `named[]`, `emptyName[]`.
+    CorestoreKeys,
+    /// `corestore/options.json`: `options[]` (`get` with explicit key pair, key, manifest).
+    CorestoreOptions,
 }
 
 impl Schema {
@@ -95,6 +99,10 @@ impl Schema {
             Schema::Session
         } else if has("protocolName") && has("dh") {
             Schema::NoiseHandshake
+        } else if has("corestoreNamespace") && has("named") {
+            Schema::CorestoreKeys
+        } else if has("options") {
+            Schema::CorestoreOptions
         } else {
             return None;
         })
@@ -106,10 +114,10 @@ pub fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
 
-/// Every `*.json` file under `tests/vectors/{core,wire}`, parsed, sorted by path.
+/// Every `*.json` file under `tests/vectors/{core,wire,corestore}`, parsed, sorted by path.
 pub fn all_files() -> Vec<(PathBuf, Value)> {
     let mut out = Vec::new();
-    for sub in ["core", "wire"] {
+    for sub in ["core", "wire", "corestore"] {
         let dir = vectors_dir().join(sub);
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))

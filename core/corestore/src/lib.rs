@@ -11,6 +11,8 @@
 
 extern crate alloc;
 
+pub mod auth;
 pub mod keys;
 
+pub use auth::{resolve, AuthError, CoreAuth, GetOptions};
 pub use keys::{Namespace, PrimaryKey};

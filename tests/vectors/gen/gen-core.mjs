@@ -14,6 +14,7 @@ import os from 'os'
 import path from 'path'
 import { fileURLToPath } from 'url'
 import { createRequire } from 'module'
+import { hex, manifestJ, pkgVersion } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -39,20 +40,6 @@ const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'hc-vectors-'))
 let tmpCount = 0
 const tmpdir = () => path.join(TMP, 'c' + tmpCount++)
 
-function pkgVersion(name) {
-  // walk up from the resolved entry point to the package's own package.json
-  let dir = path.dirname(require.resolve(name))
-  while (true) {
-    const f = path.join(dir, 'package.json')
-    if (fs.existsSync(f)) {
-      const pkg = JSON.parse(fs.readFileSync(f, 'utf8'))
-      if (pkg.name === name) return pkg.version
-    }
-    const up = path.dirname(dir)
-    if (up === dir) return null
-    dir = up
-  }
-}
 const GENERATOR = {
   script: 'tests/vectors/gen/gen-core.mjs',
   packages: Object.fromEntries(
@@ -71,7 +58,6 @@ const GENERATOR = {
 
 // ---------------------------------------------------------------- helpers
 
-const hex = (b) => (b === null || b === undefined ? null : b4a.toString(b, 'hex'))
 const fromHex = (s) => b4a.from(s, 'hex')
 const nodeJ = (n) => ({ index: n.index, size: n.size, hash: hex(n.hash) })
 const nodesJ = (ns) => (ns ? ns.map(nodeJ) : ns)
@@ -95,24 +81,6 @@ function seedFromString(s) {
 // so blocks have different lengths.
 function blockContent(i, tag = '') {
   return b4a.from(tag + 'block ' + i + '!'.repeat(i % 5))
-}
-
-function manifestJ(m) {
-  if (!m) return null
-  return {
-    version: m.version,
-    hash: m.hash,
-    allowPatch: m.allowPatch,
-    quorum: m.quorum,
-    signers: m.signers.map((s) => ({
-      signature: s.signature,
-      namespace: hex(s.namespace),
-      publicKey: hex(s.publicKey)
-    })),
-    prologue: m.prologue ? { hash: hex(m.prologue.hash), length: m.prologue.length } : null,
-    linked: m.linked ? m.linked.map(hex) : null,
-    userData: m.userData ? hex(m.userData) : null
-  }
 }
 
 function proofJ(p) {
