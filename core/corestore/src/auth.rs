@@ -112,8 +112,6 @@ impl core::fmt::Display for AuthError {
 }
 
 #[cfg(feature = "std")]
-extern crate std;
-#[cfg(feature = "std")]
 impl std::error::Error for AuthError {}
 
 /// The default manifest of a store with `manifest_version` for `public_key`: what
