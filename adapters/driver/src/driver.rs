@@ -38,6 +38,26 @@ pub trait Link: Send + 'static {
     fn finish(self, orderly: bool);
 }
 
+/// Logic that runs inside the driver beside the [`Endpoint`] (installed with
+/// [`Node::set_plugin`](crate::Node::set_plugin)): it sees every event the endpoint emits
+/// before the subscribers and requests do, may act on the endpoint at once (add a core a
+/// peer asked for, reject it, remove an idle one), and has a deadline of its own on the
+/// driver's clock. A corestore is one.
+pub trait Plugin<S: Storage>: Send + 'static {
+    /// The endpoint emitted `event`.
+    fn on_event(&mut self, endpoint: &mut Endpoint<S>, event: &Event, now: Duration);
+
+    /// The plugin's next deadline on the driver's clock, if it has one.
+    fn poll_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The plugin's deadline passed (called when any deadline of the driver passes).
+    fn handle_timeout(&mut self, endpoint: &mut Endpoint<S>, now: Duration) {
+        let _ = (endpoint, now);
+    }
+}
+
 /// Builds a connection's [`Link`] once its session id is known.
 pub(crate) type MakeLink<L> = Box<dyn FnOnce(SessionId) -> std::io::Result<L> + Send>;
 
@@ -53,6 +73,7 @@ pub(crate) enum Inner<S: Storage, L> {
     Failed(SessionId, TransportError),
     Sent(SessionId, usize),
     AtShutdown(Box<dyn FnOnce() + Send>),
+    Plugin(Box<dyn Plugin<S>>),
     Shutdown(Option<Replier<Endpoint<S>>>),
 }
 
@@ -98,6 +119,7 @@ pub struct Driver<S: Storage, L: Link> {
     /// Bytes of socket input handed to the endpoint (the node's `bytes_received`).
     received: Arc<AtomicU64>,
     at_shutdown: Vec<Box<dyn FnOnce() + Send>>,
+    plugin: Option<Box<dyn Plugin<S>>>,
     _closer: Closer<Msg<S, L>>,
 }
 
@@ -129,6 +151,7 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
             inbox,
             received,
             at_shutdown: Vec::new(),
+            plugin: None,
         }
     }
 
@@ -156,6 +179,7 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
             Inner::Failed(session, error) => self.on_failed(session, error),
             Inner::Sent(session, n) => self.endpoint.handle_sent(session, n),
             Inner::AtShutdown(f) => self.at_shutdown.push(f),
+            Inner::Plugin(p) => self.plugin = Some(p),
             Inner::Shutdown(reply) => return Some(Stop(reply)),
         }
         None
@@ -185,7 +209,11 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
     /// one.
     #[must_use]
     pub fn deadline(&self) -> Option<Duration> {
-        self.endpoint.poll_timeout()
+        let plugin = self.plugin.as_ref().and_then(|p| p.poll_timeout());
+        match (self.endpoint.poll_timeout(), plugin) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// How long until the endpoint's next deadline (zero once it passed), if it has one:
@@ -200,6 +228,11 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
     pub fn on_timeout(&mut self) {
         let now = self.now();
         self.endpoint.handle_timeout(now);
+        if let Some(p) = &mut self.plugin {
+            if p.poll_timeout().is_some_and(|d| d <= now) {
+                p.handle_timeout(&mut self.endpoint, now);
+            }
+        }
     }
 
     /// The links of the live connections.
@@ -286,6 +319,10 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
     }
 
     fn on_event(&mut self, event: Event) {
+        if let Some(p) = &mut self.plugin {
+            let now = self.origin.elapsed();
+            p.on_event(&mut self.endpoint, &event, now);
+        }
         self.requests.on_event(&event);
         if let Event::Closed { session, error } = &event {
             // Whatever the endpoint queued for the session goes out first.

@@ -80,7 +80,7 @@ use ferrocore::storage::Storage;
 use ferrocore::wire::stream::Entropy;
 
 pub use backlog::{Backlog, MAX_BACKLOG};
-pub use driver::{Driver, Link, Msg, Stop};
+pub use driver::{Driver, Link, Msg, Plugin, Stop};
 pub use events::{is_terminal, Events, Recv, RecvError, EVENT_CAPACITY};
 pub use inbox::INPUT_QUEUE;
 pub use node::{Adapter, DownloadHandle, Node, Reporter, WeakNode};
@@ -108,6 +108,42 @@ pub enum Error {
     /// The node's driver has shut down.
     #[error("the node has shut down")]
     Shutdown,
+    /// A store (`ferrocore-store`'s `Corestore`, a [`Plugin`]) refused the operation.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a store refused an operation on its cores (storage failures are
+/// [`Error::Core`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No core with this discovery key is held (a `get` by discovery key never creates
+    /// one: without the key nothing could be verified).
+    #[error("no core with discovery key {} in the store", hex32(.0))]
+    NotHeld([u8; 32]),
+    /// The store has no such core and the `get` was not to create it.
+    #[error("no such core in the store")]
+    NotFound,
+    /// A core by that name exists already in the namespace (a `get` that must create).
+    #[error("a core named {0:?} exists already in this namespace")]
+    NameTaken(String),
+    /// The store holds another primary key than the one it was opened with.
+    #[error("the store holds another primary key")]
+    PrimaryKeyMismatch,
+    /// Another session holds the core with `exclusive`.
+    #[error("another session holds the core exclusively")]
+    Exclusive,
+    /// The options contradict each other or the stored core.
+    #[error("misuse: {0}")]
+    Misuse(&'static str),
+    /// The store session was closed.
+    #[error("the store session is closed")]
+    Closed,
+}
+
+fn hex32(b: &[u8; 32]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A snapshot of a core's state, from a node's `info`.

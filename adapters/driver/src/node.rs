@@ -16,7 +16,7 @@ use ferrocore::storage::Storage;
 use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
 use ferrocore::Log;
 
-use crate::driver::{Driver, Inner, Link, Msg};
+use crate::driver::{Driver, Inner, Link, Msg, Plugin};
 use crate::events::{Events, Subscribers, EVENT_CAPACITY};
 use crate::inbox::Inbox;
 use crate::reply::{reply, Replier, Reply};
@@ -243,7 +243,7 @@ impl<S: Storage + Send + 'static, A: Adapter> Node<S, A> {
         let name = name.as_ref().to_owned();
         let message = message.as_ref().to_vec();
         self.command(|tx| {
-            Command::Call(Box::new(move |ep| {
+            Command::Call(Box::new(move |ep, _| {
                 tx.send(
                     ep.send_extension(session, core, &name, &message)
                         .map_err(Error::Core),
@@ -262,7 +262,38 @@ impl<S: Storage + Send + 'static, A: Adapter> Node<S, A> {
         &self,
         f: impl FnOnce(&mut Endpoint<S>) -> R + Send + 'static,
     ) -> A::Out<R> {
-        self.command(|tx| Command::Call(Box::new(move |ep| tx.send(Ok(f(ep))))))
+        self.command(|tx| Command::Call(Box::new(move |ep, _| tx.send(Ok(f(ep))))))
+    }
+
+    /// [`with_endpoint`](Self::with_endpoint), also given the driver's clock (the `now`
+    /// the endpoint and the [`Plugin`] are driven with).
+    ///
+    /// # Errors
+    /// [`Error::Shutdown`].
+    pub fn with_endpoint_at<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Endpoint<S>, Duration) -> R + Send + 'static,
+    ) -> A::Out<R> {
+        self.command(|tx| Command::Call(Box::new(move |ep, now| tx.send(Ok(f(ep, now))))))
+    }
+
+    /// [`with_endpoint_at`](Self::with_endpoint_at) for a fallible `f`: its error is the
+    /// answer's.
+    ///
+    /// # Errors
+    /// What `f` returns; [`Error::Shutdown`].
+    pub fn try_with_endpoint_at<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Endpoint<S>, Duration) -> Result<R, Error> + Send + 'static,
+    ) -> A::Out<R> {
+        self.command(|tx| Command::Call(Box::new(move |ep, now| tx.send(f(ep, now)))))
+    }
+
+    /// Installs `plugin` in the driver (replacing any earlier one): from then on it sees
+    /// every endpoint event before the subscribers do, and the driver keeps its deadline.
+    /// Commands sent after this call run after it is installed.
+    pub fn set_plugin(&self, plugin: impl Plugin<S>) {
+        let _ = self.send(Inner::Plugin(Box::new(plugin)));
     }
 
     /// Closes every connection in order (their last bytes are still written), stops

@@ -23,7 +23,7 @@ pub(crate) enum Span {
 }
 
 /// A function run on the driver with the endpoint, for what the node has no command for.
-pub(crate) type Call<S> = Box<dyn FnOnce(&mut Endpoint<S>) + Send>;
+pub(crate) type Call<S> = Box<dyn FnOnce(&mut Endpoint<S>, Duration) + Send>;
 
 /// Cancels a request (sends the driver a [`Command::Cancel`]).
 pub(crate) type Canceller = Arc<dyn Fn(RequestId) + Send + Sync>;
@@ -155,7 +155,7 @@ impl Requests {
             }
             Command::Info(core, tx) => tx.send(CoreInfo::of(endpoint, core)),
             Command::Close(session) => endpoint.close(session),
-            Command::Call(f) => f(endpoint),
+            Command::Call(f) => f(endpoint, now),
         }
     }
 
