@@ -23,6 +23,8 @@
 //               connected and called done, then sees the writer's length; without
 //               findingPeers the same update returns at once
 //   list        the writer lists all its cores and those of one namespace
+//   disconnect  the reader drops the connection: both sides report it, the reader's cores
+//               lose their peer and keep their data
 // Prints one line per check and a summary; exits 1 on any failure.
 
 import { fileURLToPath } from 'node:url'
@@ -164,6 +166,8 @@ async function replicate(dir, made) {
   const si = await r.cmd({ op: 'info', core: handles[sparseK] })
   const sabsent = await r.cmd({ op: 'getBlock', core: handles[sparseK], index: 8, wait: false })
   check(si.length === 50 && si.contiguousLength === 0 && sabsent.value === null, 'sparse core: nothing else is local', [si, sabsent])
+  const sd = await r.cmd({ op: 'download', core: handles[sparseK], start: 0, end: 5 })
+  check(sd.contiguousLength === 5, 'sparse core: download 0..5 gives contiguous length 5', sd)
 
   const opened = new Set(w.events.filter((e) => e.event === 'core-open').map((e) => e.discoveryKey))
   check(
@@ -230,6 +234,17 @@ async function list({ w }, made) {
   )
 }
 
+async function disconnect({ w, r, handles }) {
+  console.log('disconnect')
+  const d = await r.cmd({ op: 'disconnect', conn: 0 })
+  check(d.conn === 0 && !d.error, 'reader drops its connection', d)
+  check(await r.until((evs) => evs.some((e) => e.event === 'connection-closed' && e.conn === 0)), 'reader: connection-closed')
+  check(await w.until((evs) => evs.some((e) => e.event === 'connection-closed' && e.conn === 0)), 'writer: connection-closed')
+  check(await r.until((evs) => evs.some((e) => e.event === 'peer-remove' && e.core === handles[0])), 'reader: peer-remove')
+  const info = await r.cmd({ op: 'info', core: handles[0] })
+  check(info.peers === 0 && info.length === 13, 'reader keeps its data, no peers left', info)
+}
+
 async function main() {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ferrocore-cs-selftest-'))
   const peers = []
@@ -242,6 +257,7 @@ async function main() {
     await reject(ctx)
     await findingPeers(ctx, made)
     await list(ctx, made)
+    await disconnect(ctx)
     check(await ctx.r.closes(), 'reader closes, exit 0')
     check(await ctx.w.closes(), 'writer #2 closes, exit 0')
   } catch (err) {
