@@ -119,10 +119,10 @@
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs'
-import { createInterface } from 'node:readline'
+import { mkdtempSync, mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { blockValue, sha256hex } from './blocks.mjs'
+import { out, hex, parseHex, guardProcess, exitFlushed, serveCommands, removeDir } from './jsonl-peer.mjs'
 
 const require = createRequire(import.meta.url)
 const Hypercore = require('hypercore')
@@ -134,21 +134,6 @@ const LIST_CAP = 100
 
 function log(...args) {
   process.stderr.write('[hypercore-peer ' + (opts ? opts.role || '-' : '?') + '] ' + args.join(' ') + '\n')
-}
-
-function out(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n')
-}
-
-function hex(buf) {
-  return buf ? Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('hex') : null
-}
-
-function parseHex(s, bytes, name) {
-  if (typeof s !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(s) || (bytes && s.length !== 2 * bytes)) {
-    throw new Error(`${name}: expected ${bytes ? bytes + ' bytes of ' : ''}hex`)
-  }
-  return Buffer.from(s, 'hex')
 }
 
 function parseArgs(argv) {
@@ -240,38 +225,12 @@ let socket = null
 let server = null
 let closing = null
 
-process.on('uncaughtException', (err) => {
-  log('uncaught', err && err.stack)
-  out({ event: 'error', message: 'uncaught: ' + (err && err.message) })
-})
-process.on('unhandledRejection', (err) => {
-  log('unhandled rejection', err && err.stack)
-  out({ event: 'error', message: 'unhandled rejection: ' + (err && err.message) })
-})
-
-if (opts.timeout > 0) {
-  setTimeout(() => {
-    out({ event: 'error', message: `hard timeout after ${opts.timeout} ms` })
-    cleanupDir()
-    process.exit(3)
-  }, opts.timeout).unref()
-}
-
 // SIGKILL (e.g. Rust's Child::kill) cannot be caught: the default temporary directory then
 // stays behind. Pass --dir inside the caller's own temporary directory to avoid that.
-for (const [sig, n] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]]) {
-  process.on(sig, () => {
-    cleanupDir()
-    process.exit(128 + n)
-  })
-}
+guardProcess(opts.timeout, cleanupDir, log)
 
 function cleanupDir() {
-  if (tmpDir) {
-    try {
-      rmSync(tmpDir, { recursive: true, force: true })
-    } catch {}
-  }
+  removeDir(tmpDir)
 }
 
 function coreOptions(extra) {
@@ -587,41 +546,14 @@ async function shutdown() {
 }
 
 function exit(code) {
-  cleanupDir()
-  process.stdout.write('', () => process.exit(code))
+  exitFlushed(code, cleanupDir)
 }
 
 async function main() {
   await openCores()
   connect()
 
-  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity })
-  let chain = Promise.resolve()
-  let exiting = false
-  rl.on('line', (line) => {
-    if (!line.trim() || exiting) return
-    let cmd
-    try {
-      cmd = JSON.parse(line)
-    } catch (err) {
-      out({ event: 'error', message: 'bad command JSON: ' + err.message })
-      return
-    }
-    if (cmd.op === 'close') exiting = true
-    chain = chain.then(async () => {
-      const reply = await runCommand(cmd)
-      out(reply)
-      if (cmd.op === 'close') exit(0)
-    })
-  })
-  rl.on('close', () => {
-    if (exiting) return
-    exiting = true
-    chain = chain.then(async () => {
-      await shutdown()
-      exit(0)
-    })
-  })
+  serveCommands(runCommand, shutdown, cleanupDir)
 }
 
 main().catch((err) => {

@@ -24,12 +24,11 @@
 //   two-cores       --writer 2 and --reader K0,K1 over one connection
 // Prints one line per check and a summary; exits 1 on any failure.
 
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { blockValue, sha256hex } from './blocks.mjs'
+import { ChildPeer, Checks } from './child-peer.mjs'
 
 const require = createRequire(import.meta.url)
 const hcrypto = require('hypercore-crypto')
@@ -41,118 +40,13 @@ const VERBOSE = args.includes('--verbose')
 const onlyIdx = args.indexOf('--only')
 const ONLY = onlyIdx >= 0 ? new Set(args[onlyIdx + 1].split(',')) : null
 
-let passed = 0
-let failed = 0
-const failures = []
+const checks = new Checks()
+const check = checks.check.bind(checks)
 
-function check(cond, what, detail) {
-  if (cond) {
-    passed++
-    console.log('  ok   ' + what)
-  } else {
-    failed++
-    failures.push(what)
-    console.log('  FAIL ' + what + (detail !== undefined ? ' — ' + JSON.stringify(detail).slice(0, 400) : ''))
-  }
-  return cond
-}
-
-class Peer {
+// hypercore-peer.mjs as a child process, with a hard timeout of 2 minutes.
+class Peer extends ChildPeer {
   constructor(name, argv) {
-    this.name = name
-    this.events = []
-    this.waiters = []
-    this.replies = new Map()
-    this.nextId = 1
-    this.exited = null
-    this.stderr = ''
-    this.proc = spawn(process.execPath, [PEER, '--timeout', '120000', ...argv], { stdio: ['pipe', 'pipe', 'pipe'] })
-    this.exit = new Promise((resolve) => this.proc.on('exit', (code) => resolve((this.exited = code))))
-    this.proc.stderr.on('data', (d) => {
-      this.stderr += d
-      if (VERBOSE) process.stderr.write(`[${name} stderr] ${d}`)
-    })
-    createInterface({ input: this.proc.stdout }).on('line', (line) => {
-      if (VERBOSE) console.log(`    [${name}] ${line}`)
-      let msg
-      try {
-        msg = JSON.parse(line)
-      } catch {
-        msg = { event: 'garbage', line }
-      }
-      if (msg.reply !== undefined) {
-        const r = this.replies.get(msg.id)
-        if (r) {
-          this.replies.delete(msg.id)
-          r(msg)
-        }
-      } else {
-        this.events.push(msg)
-      }
-      this.waiters = this.waiters.filter((w) => !w())
-    })
-  }
-
-  // Resolves with the first event (already seen or future) that matches pred.
-  waitEvent(pred, what = 'event', timeout = 20000) {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== test)
-        reject(new Error(`${this.name}: timeout waiting for ${what}`))
-      }, timeout)
-      const test = () => {
-        const ev = this.events.find(pred)
-        if (!ev) return false
-        clearTimeout(t)
-        resolve(ev)
-        return true
-      }
-      if (!test()) this.waiters.push(test)
-    })
-  }
-
-  // Resolves once pred(events) is true.
-  waitUntil(pred, what, timeout = 20000) {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== test)
-        reject(new Error(`${this.name}: timeout waiting for ${what}`))
-      }, timeout)
-      const test = () => {
-        if (!pred(this.events)) return false
-        clearTimeout(t)
-        resolve()
-        return true
-      }
-      if (!test()) this.waiters.push(test)
-    })
-  }
-
-  cmd(obj, timeout = 30000) {
-    const id = this.nextId++
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.name}: no reply to ${JSON.stringify(obj)}`)), timeout)
-      this.replies.set(id, (msg) => {
-        clearTimeout(t)
-        resolve(msg)
-      })
-      this.proc.stdin.write(JSON.stringify({ ...obj, id }) + '\n')
-    })
-  }
-
-  async close() {
-    if (this.exited !== null) return this.exited
-    try {
-      await this.cmd({ op: 'close' }, 10000)
-    } catch {}
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 10000)
-    const code = await this.exit
-    clearTimeout(t)
-    return code
-  }
-
-  kill() {
-    if (this.exited === null) this.proc.kill('SIGKILL')
+    super(name, PEER, ['--timeout', '120000', ...argv], VERBOSE)
   }
 
   async ready() {
@@ -443,8 +337,8 @@ for (const [name, fn] of Object.entries(scenarios)) {
   }
 }
 console.log(`hypercore selftest: ${((Date.now() - t0) / 1000).toFixed(1)} s`)
-console.log(`${passed} passed, ${failed} failed`)
-if (failed) {
-  console.log('FAILED: ' + failures.join('; '))
+console.log(`${checks.passed} passed, ${checks.failed} failed`)
+if (checks.failed) {
+  console.log('FAILED: ' + checks.failures.join('; '))
   process.exit(1)
 }

@@ -1,0 +1,102 @@
+// The plumbing the scriptable peers (hypercore-peer.mjs, corestore-peer.mjs) share: JSON
+// lines on stdout, hex, the process guards (errors reported as events, hard timeout,
+// signals) and the stdin command loop.
+
+import { rmSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+
+// Prints one JSON object as one line on stdout.
+export function out(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n')
+}
+
+// Lower-case hex of a buffer (or typed array view); null for null.
+export function hex(buf) {
+  return buf ? Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('hex') : null
+}
+
+// Parses hex (exactly `bytes` bytes unless bytes is 0); throws naming `name` otherwise.
+export function parseHex(s, bytes, name) {
+  if (typeof s !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(s) || (bytes && s.length !== 2 * bytes)) {
+    throw new Error(`${name}: expected ${bytes ? bytes + ' bytes of ' : ''}hex`)
+  }
+  return Buffer.from(s, 'hex')
+}
+
+// Reports uncaught exceptions and rejections as `error` events (and with log), exits with
+// code 3 after `timeout` ms (0 = never) and with 128 + signal on SIGTERM/SIGINT/SIGHUP,
+// running cleanup() first. SIGKILL cannot be caught: cleanup does not run then.
+export function guardProcess(timeout, cleanup, log) {
+  process.on('uncaughtException', (err) => {
+    log('uncaught', err && err.stack)
+    out({ event: 'error', message: 'uncaught: ' + (err && err.message) })
+  })
+  process.on('unhandledRejection', (err) => {
+    log('unhandled rejection', err && err.stack)
+    out({ event: 'error', message: 'unhandled rejection: ' + (err && err.message) })
+  })
+  if (timeout > 0) {
+    setTimeout(() => {
+      out({ event: 'error', message: `hard timeout after ${timeout} ms` })
+      cleanup()
+      process.exit(3)
+    }, timeout).unref()
+  }
+  for (const [sig, n] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]]) {
+    process.on(sig, () => {
+      cleanup()
+      process.exit(128 + n)
+    })
+  }
+}
+
+// Runs cleanup() and exits with `code` once stdout is flushed.
+export function exitFlushed(code, cleanup) {
+  cleanup()
+  process.stdout.write('', () => process.exit(code))
+}
+
+// Reads JSON commands from stdin, one a line, and prints what run(cmd) resolves to (its
+// reply). Commands run one at a time in order; one with "background": true starts in
+// order but does not hold up the next. After `close` (replied to) or stdin EOF (no reply):
+// shutdown(), then exitFlushed(0, cleanup). A line that is not JSON is reported as an
+// `error` event.
+export function serveCommands(run, shutdown, cleanup) {
+  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity })
+  let chain = Promise.resolve()
+  let exiting = false
+  rl.on('line', (line) => {
+    if (!line.trim() || exiting) return
+    let cmd
+    try {
+      cmd = JSON.parse(line)
+    } catch (err) {
+      out({ event: 'error', message: 'bad command JSON: ' + err.message })
+      return
+    }
+    const closing = cmd.op === 'close'
+    if (closing) exiting = true
+    const step = async () => {
+      out(await run(cmd))
+      if (closing) exitFlushed(0, cleanup)
+    }
+    if (cmd.background === true && !closing) chain.then(step)
+    else chain = chain.then(step)
+  })
+  rl.on('close', () => {
+    if (exiting) return
+    exiting = true
+    chain = chain.then(async () => {
+      await shutdown()
+      exitFlushed(0, cleanup)
+    })
+  })
+}
+
+// Removes a directory tree if dir is set, ignoring failures.
+export function removeDir(dir) {
+  if (!dir) return
+  try {
+    rmSync(dir, { recursive: true, force: true })
+  } catch {}
+}
