@@ -97,4 +97,6 @@ pub use requests::RequestId;
 pub const PROTOCOL: &str = "hypercore/alpha";
 
 #[cfg(test)]
+mod store_tests;
+#[cfg(test)]
 mod tests;

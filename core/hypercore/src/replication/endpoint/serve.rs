@@ -269,6 +269,10 @@ impl<S: Storage> Endpoint<S> {
         for r in reps {
             self.drop_replicator(sid, r);
         }
+        // Updates waiting for this session to bring a peer look again.
+        for slot in self.cores.iter_mut().flatten() {
+            slot.dirty |= !slot.wants.updates.is_empty();
+        }
         self.events.push_back(Event::Closed {
             session: sid,
             error,
