@@ -135,6 +135,16 @@ impl<S: Storage> Endpoint<S> {
         self.sessions.get(&session).map_or(0, |s| s.unknown_pending)
     }
 
+    /// True while the session's input waits for the application: for its events to be
+    /// drained ([`EndpointConfig::max_event_bytes`]) or for its answers to the peer's
+    /// opens of unknown cores ([`EndpointConfig::ask_unknown_cores`]). The peer's records
+    /// wait in the session meanwhile, so a transport should stop reading the socket while
+    /// this holds, for what a peer sends to stay bounded.
+    #[must_use]
+    pub fn is_stalled(&self, session: SessionId) -> bool {
+        self.sessions.get(&session).is_some_and(|s| s.stalled)
+    }
+
     /// The log of a core.
     #[must_use]
     pub fn log(&self, core: CoreId) -> Option<&Log<S>> {
