@@ -445,7 +445,7 @@ impl Mux {
             Some(RemoteSlot::Pending(p)) => {
                 self.pending_opens -= 1;
                 self.buffered -= p.cost;
-                Some(p)
+                Some(*p)
             }
             Some(other) => {
                 self.remote.slots.insert(remote_id, other);
