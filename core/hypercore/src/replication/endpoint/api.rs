@@ -181,6 +181,6 @@ impl<S: Storage> Endpoint<S> {
     ) -> Option<&mut Replicator> {
         let s = self.sessions.get_mut(&session)?;
         let ch = s.by_core.get(&core)?;
-        s.replicators.get_mut(ch)
+        s.replicators.get_mut(ch).map(|r| &mut **r)
     }
 }

@@ -54,14 +54,14 @@ impl<S: Storage> Endpoint<S> {
         s.by_core.insert(core, ch);
         s.replicators.insert(
             ch,
-            Replicator::new(
+            Box::new(Replicator::new(
                 core,
                 ch,
                 self.config.uploading,
                 self.config.downloading,
                 self.config.max_remote_bitfield_pages,
                 self.config.max_refused_blocks,
-            ),
+            )),
         );
     }
 
@@ -202,7 +202,7 @@ impl<S: Storage> Endpoint<S> {
                 s.out.deferred.retain(|(ch, _)| *ch != channel);
                 if let Some(r) = s.replicators.remove(&channel) {
                     s.by_core.remove(&r.core);
-                    self.drop_replicator(sid, r);
+                    self.drop_replicator(sid, *r);
                 }
                 Ok(())
             }

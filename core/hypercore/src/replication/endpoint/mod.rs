@@ -96,7 +96,9 @@ struct CoreSlot<S: Storage> {
 struct Session {
     conn: Connection,
     connected: Option<Connected>,
-    replicators: BTreeMap<ChannelId, Replicator>,
+    /// Boxed: a store's idle channels cost a pointer in the map's nodes, not the whole
+    /// replicator (with the nodes' slack).
+    replicators: BTreeMap<ChannelId, Box<Replicator>>,
     by_core: BTreeMap<CoreId, ChannelId>,
     /// Output bounding (see [`EndpointConfig::max_unsent`]).
     out: Outbound,
@@ -503,7 +505,7 @@ impl<S: Storage> Endpoint<S> {
             s.conn
                 .poll_timeout()
                 .into_iter()
-                .chain(s.replicators.values().filter_map(Replicator::next_deadline))
+                .chain(s.replicators.values().filter_map(|r| r.next_deadline()))
         });
         let wants = self
             .cores
