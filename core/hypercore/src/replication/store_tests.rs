@@ -50,6 +50,24 @@ fn writer_log(seed: u8, blocks: u64) -> Log<MemoryStorage> {
     log
 }
 
+/// An endpoint holding a writer of `blocks` blocks, and the core's key.
+fn writer_endpoint(blocks: u64) -> (Endpoint<MemoryStorage>, [u8; 32]) {
+    let log = writer_log(3, blocks);
+    let key = *log.key();
+    let mut ep = Endpoint::new(EndpointConfig::default());
+    ep.add_core(log);
+    (ep, key)
+}
+
+/// An endpoint replicating the cores of keys `key(0) .. key(n)`.
+fn store(n: u32) -> Endpoint<MemoryStorage> {
+    let mut ep = Endpoint::new(EndpointConfig::default());
+    for i in 0..n {
+        ep.add_core(reader_log(key(i)));
+    }
+    ep
+}
+
 /// A distinct core key (not a valid signing key; reader logs never verify it unless data
 /// arrives).
 fn key(i: u32) -> [u8; 32] {
@@ -128,6 +146,14 @@ impl Net {
     }
 }
 
+/// The default configuration, asking the application about unknown cores.
+fn asking() -> EndpointConfig {
+    EndpointConfig {
+        ask_unknown_cores: true,
+        ..EndpointConfig::default()
+    }
+}
+
 fn peers_added(events: &[Event]) -> usize {
     events
         .iter()
@@ -145,16 +171,14 @@ fn unknown(events: &[Event]) -> Vec<[u8; 32]> {
         .collect()
 }
 
-/// The opens of every core leave in one protomux batch frame (control type 0), as JS
-/// sends them (it corks the mux until the handshake is done): a stream decrypted by hand
-/// sees exactly one record after the handshake, a batch of one open per core.
+/// The opens of every core of a store of ten thousand leave in one protomux batch frame
+/// (control type 0), as JS sends them (it corks the mux until the handshake is done): a
+/// stream decrypted by hand sees exactly one record after the handshake, a batch of one
+/// open per core.
 #[test]
 fn the_opens_of_every_core_leave_in_one_batch() {
-    const N: u32 = 2_000;
-    let mut ep = Endpoint::new(EndpointConfig::default());
-    for i in 0..N {
-        ep.add_core(reader_log(key(i)));
-    }
+    const N: u32 = 10_000;
+    let mut ep = store(N);
     let sid = ep.connect(
         Role::Initiator,
         NoiseKeyPair::from_seed([1; 32]),
@@ -201,11 +225,12 @@ fn the_opens_of_every_core_leave_in_one_batch() {
     assert_eq!(opened, expected, "one open per core");
 }
 
-/// Far more cores than the mux's default `max_channels` (128) all pair: our own opens
-/// are never refused for the count.
+/// A store of ten thousand cores, far more than the mux's default `max_channels` (128),
+/// pairs every one of them over one session: our own opens are never refused for the
+/// count.
 #[test]
 fn more_cores_than_the_mux_default_all_pair() {
-    const N: u32 = 600;
+    const N: u32 = 10_000;
     let mut a = Endpoint::new(EndpointConfig::default());
     let mut b = Endpoint::new(EndpointConfig::default());
     assert!(N as usize > a.config().mux.max_channels);
@@ -229,27 +254,33 @@ fn more_cores_than_the_mux_default_all_pair() {
 /// adding the core pairs that very open, and the core replicates.
 #[test]
 fn an_unknown_core_added_on_request_pairs_and_replicates() {
-    let wlog = writer_log(3, 4);
-    let wkey = *wlog.key();
-    let mut a = Endpoint::new(EndpointConfig::default());
-    a.add_core(wlog);
-    let config = EndpointConfig {
-        ask_unknown_cores: true,
-        ..EndpointConfig::default()
-    };
-    let mut net = Net::new(a, Endpoint::new(config));
+    let (mut a, wkey) = writer_endpoint(4);
+    a.add_core(reader_log(key(7)));
+    let config = asking();
+    let mut b = Endpoint::new(config);
+    let known = b.add_core(reader_log(key(7)));
+    let mut net = Net::new(a, b);
     net.run();
     let dk = hash::discovery_key(&wkey);
-    assert_eq!(unknown(&net.b_events), [dk]);
+    assert_eq!(
+        unknown(&net.b_events),
+        [dk],
+        "a core we have is not asked about"
+    );
+    assert_eq!(net.b.peers(known), [net.sb], "a core we have pairs at once");
     assert_eq!(net.b.unknown_cores(net.sb), 1);
-    assert_eq!(peers_added(&net.a_events), 0, "the open waits");
+    assert_eq!(
+        peers_added(&net.a_events),
+        1,
+        "the unknown core's open waits"
+    );
     // The store finds the core and adds it: the waiting open pairs.
     let core = net.b.add_core(reader_log(wkey));
     assert_eq!(net.b.unknown_cores(net.sb), 0);
     let get = net.b.get(core, 3, None).unwrap();
     net.run();
     assert_eq!(net.b.peers(core), [net.sb]);
-    assert_eq!(peers_added(&net.a_events), 1);
+    assert_eq!(peers_added(&net.a_events), 2);
     let got = net.b_events.iter().find_map(|e| match e {
         Event::Get {
             request, result, ..
@@ -377,17 +408,63 @@ fn updates_wait_only_while_finding_peers() {
 /// length it brings.
 #[test]
 fn an_update_while_finding_peers_gets_the_peer_that_connects() {
-    let wlog = writer_log(3, 5);
-    let wkey = *wlog.key();
+    let (writer, wkey) = writer_endpoint(5);
     let mut reader = Endpoint::new(EndpointConfig::default());
     let core = reader.add_core(reader_log(wkey));
     reader.start_finding_peers(Some(core)).unwrap();
     let update = reader.update(core, None).unwrap();
     assert!(reader.poll_event().is_none());
-    let mut writer = Endpoint::new(EndpointConfig::default());
-    writer.add_core(wlog);
     let mut net = Net::new(writer, reader);
     net.run();
     assert_eq!(update_result(&net.b_events, update), Some(5));
     net.b.stop_finding_peers(Some(core)).unwrap();
+}
+
+/// As JS (`_hadPeers`): once a core had a peer, an update no longer waits while finding
+/// peers; with the peer gone, it ends at once.
+#[test]
+fn a_core_that_had_peers_does_not_wait_while_finding_more() {
+    let (writer, wkey) = writer_endpoint(2);
+    let mut reader = Endpoint::new(EndpointConfig::default());
+    let core = reader.add_core(reader_log(wkey));
+    let mut net = Net::new(writer, reader);
+    net.run();
+    assert_eq!(net.b.peers(core), [net.sb]);
+    net.b.close(net.sb);
+    net.run();
+    assert!(net.b.peers(core).is_empty());
+    net.b.start_finding_peers(None).unwrap();
+    let update = net.b.update(core, None).unwrap();
+    net.run();
+    assert_eq!(update_result(&net.b_events, update), Some(2));
+}
+
+/// An endpoint with no core at all is asked about every core of a store that connects to
+/// it, more at once than the mux's default `max_channels`: its channel limit leaves room
+/// for the peer's opens that wait (up to `max_pending_opens`).
+#[test]
+fn an_empty_endpoint_is_asked_about_every_core_of_a_store() {
+    const N: u32 = 300;
+    let a = store(N);
+    let config = asking();
+    assert!(N as usize > config.mux.max_channels);
+    let mut net = Net::new(a, Endpoint::new(config));
+    net.run();
+    assert_eq!(unknown(&net.b_events).len(), N as usize);
+    assert_eq!(net.b.unknown_cores(net.sb), N as usize);
+    assert!(!net.b.is_stalled(net.sb));
+    assert!(net.b.sessions().any(|s| s == net.sb), "the session lives");
+    // The store opens half of them, refuses the rest.
+    for i in 0..N {
+        let dk = hash::discovery_key(&key(i));
+        if i % 2 == 0 {
+            net.b.add_core(reader_log(key(i)));
+        } else {
+            assert!(net.b.reject_core(net.sb, &dk));
+        }
+    }
+    net.run();
+    assert_eq!(net.b.unknown_cores(net.sb), 0);
+    assert_eq!(peers_added(&net.a_events), N as usize / 2);
+    assert_eq!(peers_added(&net.b_events), N as usize / 2);
 }

@@ -195,9 +195,9 @@ impl<S: Storage> Endpoint<S> {
         }
         // Updates end once no peer that told its length has anything newer; with no such
         // peer, once no session could still bring one (handshaking, or with the core's
-        // channel open and the peer's length untold) and no `finding peers` scope is open
-        // (JS: `update` waits only while finding peers, and an upgrade request with no
-        // peers resolves at once).
+        // channel open and the peer's length untold) and no `finding peers` scope holds
+        // them (JS: an upgrade request with no peers resolves at once unless the core
+        // never had a peer and is finding peers).
         let Some(Some(slot)) = self.cores.get_mut(core.0 as usize) else {
             return;
         };
@@ -227,7 +227,7 @@ impl<S: Storage> Endpoint<S> {
                     newer = true;
                 }
             }
-            let finding = slot.finding_peers > 0 || self.finding_peers > 0;
+            let finding = !slot.had_peers && (slot.finding_peers > 0 || self.finding_peers > 0);
             if !newer && (told > 0 || (waiting == 0 && !finding)) {
                 Self::end_updates(slot, core, &mut self.requests, &mut self.events);
             }

@@ -94,6 +94,13 @@ impl<S: Storage> Endpoint<S> {
 
     /// Learns the newest length from the connected peers: ends with [`Event::Update`] once
     /// an upgrade was applied or every peer that has told its length has nothing newer.
+    /// With no such peer it ends once no session could still bring one (none is
+    /// handshaking, and every channel of the core was answered), at once if there are
+    /// none, unless the core never had a peer and a
+    /// [`finding peers`](Self::start_finding_peers) scope covers it: then it waits for a
+    /// peer, or for the last scope to close. This is JS `update({ wait: true })`; JS's
+    /// default `wait` is `findingPeers > 0`, so without a scope JS `update()` does not
+    /// ask the peers at all (its length still follows them with eager upgrades).
     ///
     /// # Errors
     /// [`Error::Misuse`] for an unknown core.

@@ -3,6 +3,8 @@
 
 use alloc::collections::btree_map::Entry;
 
+use ferrocore_wire::mux::MuxConfig;
+
 use super::*;
 
 impl<S: Storage> Endpoint<S> {
@@ -27,6 +29,7 @@ impl<S: Storage> Endpoint<S> {
             seen_length,
             dirty: true,
             finding_peers: 0,
+            had_peers: false,
         })));
         match self.by_key.entry(dk) {
             Entry::Occupied(_) => self.shadowed += 1,
@@ -182,6 +185,25 @@ impl<S: Storage> Endpoint<S> {
 
     pub(super) fn slot_mut(&mut self, core: CoreId) -> Option<&mut CoreSlot<S>> {
         self.cores.get_mut(core.0 as usize)?.as_deref_mut()
+    }
+
+    /// A session's mux limits: [`EndpointConfig::mux`], with room for a channel per core
+    /// on top of its `max_channels` and `max_pending_opens` (see
+    /// [`channel_limit`](Self::channel_limit)).
+    pub(super) fn mux_config(&self) -> MuxConfig {
+        MuxConfig {
+            max_channels: self.channel_limit(),
+            ..self.config.mux.clone()
+        }
+    }
+
+    /// The channels a session's mux allows: one per core, plus the configured
+    /// `max_channels` (channels closing) and `max_pending_opens` (the peer's opens waiting
+    /// for an answer, which count against it too). It grows as cores are added.
+    pub(super) fn channel_limit(&self) -> usize {
+        (self.by_key.len() + self.shadowed)
+            .saturating_add(self.config.mux.max_channels)
+            .saturating_add(self.config.mux.max_pending_opens)
     }
 
     // ----- finding peers -----------------------------------------------------------------

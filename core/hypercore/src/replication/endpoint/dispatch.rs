@@ -10,10 +10,11 @@ const WINDOW: usize = 64;
 impl<S: Storage> Endpoint<S> {
     /// Opens our side of a core's channel on a connected session (it pairs with the peer's
     /// open if one waits). The session's channel limit grows with the cores, so the open
-    /// is never refused for the count; a mux that refuses it all the same has ended, and
-    /// the session is closed with the mux's error rather than left without the channel.
+    /// is never refused for the count. A mux that ended refuses it (the session's end is
+    /// on its way); one that refuses it for another reason closes the session with the
+    /// mux's error rather than leave it without the channel.
     pub(super) fn open_channel(&mut self, sid: SessionId, core: CoreId) {
-        let channels = self.by_key.len() + self.shadowed;
+        let limit = self.channel_limit();
         let (Some(s), Some(Some(slot))) =
             (self.sessions.get_mut(&sid), self.cores.get(core.0 as usize))
         else {
@@ -32,9 +33,6 @@ impl<S: Storage> Endpoint<S> {
             ),
         };
         let mux = s.conn.mux();
-        let limit = channels
-            .saturating_add(self.config.mux.max_channels)
-            .saturating_add(self.config.mux.max_pending_opens);
         if mux.config().max_channels < limit {
             mux.set_max_channels(limit);
         }
@@ -44,6 +42,9 @@ impl<S: Storage> Endpoint<S> {
             &handshake.to_vec(),
         ) {
             Ok(ch) => ch,
+            // The peer failed the mux or the stream ended: the session's end is on its
+            // way, and its `Closed` says why.
+            Err(_) if mux.is_ended() => return,
             Err(e) => {
                 // The mux ended (the session is closing, or its peer failed it): report it.
                 let error = SessionError::Connection(ConnectionError::Mux(e));
@@ -279,6 +280,7 @@ impl<S: Storage> Endpoint<S> {
             return Err(PeerError::BadCapability(core));
         }
         r.paired = true;
+        slot.had_peers = true;
         slot.dirty = true;
         self.events
             .push_back(Event::PeerAdded { session: sid, core });

@@ -90,6 +90,9 @@ struct CoreSlot<S: Storage> {
     dirty: bool,
     /// Open `finding peers` scopes of this core (see [`Endpoint::start_finding_peers`]).
     finding_peers: u32,
+    /// A peer's channel for this core ever paired (JS `_hadPeers`: once it had one, an
+    /// update no longer waits for peers while finding them).
+    had_peers: bool,
 }
 
 /// One peer connection: transport ▸ mux ▸ one replicator per core.
@@ -264,7 +267,7 @@ impl<S: Storage> Endpoint<S> {
             key_pair,
             entropy,
             self.config.stream,
-            self.config.mux.clone(),
+            self.mux_config(),
             now,
         );
         self.add_connection(conn)
@@ -273,7 +276,7 @@ impl<S: Storage> Endpoint<S> {
     /// Starts a session over a stream whose handshake happened elsewhere (see
     /// [`SecretStream::from_handshake`]).
     pub fn add_stream(&mut self, stream: SecretStream) -> SessionId {
-        let conn = Connection::from_stream(stream, Mux::new(self.config.mux.clone()));
+        let conn = Connection::from_stream(stream, Mux::new(self.mux_config()));
         self.add_connection(conn)
     }
 
@@ -479,6 +482,11 @@ impl<S: Storage> Endpoint<S> {
     /// [`poll_transmit`](Self::poll_transmit) again, until both return `None`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        // Queued events first: what a flush adds goes behind them anyway, and a flush
+        // looks at every core (a store's ten thousand PeerAdded would cost 10^8 looks).
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
         self.flush_all();
         if let Some(event) = self.events.pop_front() {
             return Some(event);
