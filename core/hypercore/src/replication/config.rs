@@ -22,7 +22,8 @@ pub struct EndpointConfig {
     /// here `max_channels` is the headroom beyond the cores (channels whose close the peer
     /// has not answered yet), and our own opens are never refused for the count. The
     /// peer's opens that wait for the application are bounded by `max_pending_opens`
-    /// (default here 1024, about 150 KiB of pending opens) and `max_buffered_bytes`.
+    /// (default here 1024) and `max_buffered_bytes` (each is charged about 150 bytes, and
+    /// costs under 1 KiB of heap with its event).
     pub mux: MuxConfig,
     /// Ask the application about the peer's opens of cores we do not replicate, as JS
     /// corestore does (`ondiscoverykey`): each becomes [`Event::UnknownCore`](super::Event)
