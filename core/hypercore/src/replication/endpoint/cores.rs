@@ -52,7 +52,7 @@ impl<S: Storage> Endpoint<S> {
             for _ in 1..n {
                 s.conn.mux().reject(PROTOCOL, Some(&dk));
             }
-            self.ingest(sid, None);
+            self.ingest_then(sid, None, false);
         }
         id
     }
@@ -127,7 +127,7 @@ impl<S: Storage> Endpoint<S> {
         for _ in 0..n {
             s.conn.mux().reject(PROTOCOL, Some(discovery_key));
         }
-        self.ingest(session, None);
+        self.ingest_then(session, None, false);
         true
     }
 

@@ -318,47 +318,6 @@ impl<S: Storage> Endpoint<S> {
             .map(|c| c.remote_public_key)
     }
 
-    /// The sessions that replicate `core` with a paired channel.
-    #[must_use]
-    pub fn peers(&self, core: CoreId) -> Vec<SessionId> {
-        self.sessions
-            .iter()
-            .filter(|(_, s)| {
-                s.by_core
-                    .get(&core)
-                    .and_then(|ch| s.replicators.get(ch))
-                    .is_some_and(|r| r.paired)
-            })
-            .map(|(sid, _)| *sid)
-            .collect()
-    }
-
-    /// The length a peer announced for a core (its last `sync`).
-    #[must_use]
-    pub fn remote_length(&self, session: SessionId, core: CoreId) -> Option<u64> {
-        let s = self.sessions.get(&session)?;
-        let r = s.replicators.get(s.by_core.get(&core)?)?;
-        r.remote.as_ref().map(|s| s.length)
-    }
-
-    /// Whether we believe the peer has block `index` of a core (announced, not refused).
-    #[cfg(test)]
-    pub(crate) fn remote_has(&self, session: SessionId, core: CoreId, index: u64) -> bool {
-        self.sessions
-            .get(&session)
-            .and_then(|s| s.replicators.get(s.by_core.get(&core)?))
-            .is_some_and(|r| r.has(index))
-    }
-
-    /// Requests in flight to a peer for a core.
-    #[must_use]
-    pub fn inflight(&self, session: SessionId, core: CoreId) -> usize {
-        self.sessions
-            .get(&session)
-            .and_then(|s| s.replicators.get(s.by_core.get(&core)?))
-            .map_or(0, |r| r.inflight.len())
-    }
-
     /// Ends a session in order: its last bytes (and a half-close) are queued, then
     /// [`Event::Closed`] with no error follows.
     pub fn close(&mut self, session: SessionId) {
@@ -388,6 +347,13 @@ impl<S: Storage> Endpoint<S> {
     /// events, with its replies corked into one batch; then ends the session with
     /// `ending` (or an earlier one) if all its input was handled.
     fn ingest(&mut self, sid: SessionId, ending: Option<SessionError>) {
+        self.ingest_then(sid, ending, true);
+    }
+
+    /// [`ingest`](Self::ingest), announcing the cores' changes in the same batch if
+    /// `flush` (which looks at every core: answers to a peer's opens, one core at a time,
+    /// leave that to the next poll).
+    fn ingest_then(&mut self, sid: SessionId, ending: Option<SessionError>, flush: bool) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -406,7 +372,9 @@ impl<S: Storage> Endpoint<S> {
             }
         }
         self.serve_deferred(sid);
-        self.flush_all();
+        if flush {
+            self.flush_all();
+        }
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.conn.mux().uncork();
         }
