@@ -163,6 +163,13 @@ impl Mux {
         &self.config
     }
 
+    /// Changes [`MuxConfig::max_channels`] for later opens: an application whose channels
+    /// grow with its data (one per core of a store) raises it as it goes. Channels already
+    /// open stay open, whatever the new limit.
+    pub fn set_max_channels(&mut self, max: usize) {
+        self.config.max_channels = max;
+    }
+
     /// Remote opens of `protocol` (any id) with no local channel waiting are surfaced as
     /// [`MuxEvent::OpenRequest`] and kept pending until the application calls
     /// [`open`](Mux::open) with the same protocol and id (which pairs) or
@@ -438,7 +445,7 @@ impl Mux {
             Some(RemoteSlot::Pending(p)) => {
                 self.pending_opens -= 1;
                 self.buffered -= p.cost;
-                Some(p)
+                Some(*p)
             }
             Some(other) => {
                 self.remote.slots.insert(remote_id, other);

@@ -1,5 +1,6 @@
 //! Incoming frames: batches, control frames (open, reject, close) and channel messages.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use bytes::Bytes;
 
@@ -195,12 +196,12 @@ impl Mux {
         self.pending_opens += 1;
         self.remote.slots.insert(
             remote_id,
-            RemoteSlot::Pending(PendingOpen {
+            RemoteSlot::Pending(Box::new(PendingOpen {
                 key,
                 handshake,
                 messages: VecDeque::new(),
                 cost,
-            }),
+            })),
         );
         Ok(())
     }

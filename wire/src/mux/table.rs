@@ -1,6 +1,7 @@
 //! Channel bookkeeping: matching keys, local id slots (with protomux's LIFO free list),
 //! remote slots and FIFO queues of unpaired opens.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -153,7 +154,9 @@ pub(super) struct PendingOpen {
 
 #[derive(Debug)]
 pub(super) enum RemoteSlot {
-    Pending(PendingOpen),
+    /// Boxed: most slots are paired, and each then costs a word in the map, not a
+    /// pending open's worth.
+    Pending(Box<PendingOpen>),
     /// Paired with this local id.
     Paired(u64),
 }

@@ -16,8 +16,33 @@ pub struct EndpointConfig {
     /// sends corked batches of up to 8 MiB plus one entry. A session holds at most one record
     /// as it arrives, so lower it where blocks are known to be small.
     pub stream: StreamConfig,
-    /// Protomux bounds (channels, pending opens, buffered bytes).
+    /// Protomux bounds (channels, pending opens, buffered bytes). An endpoint opens one
+    /// channel per core on every session, so it raises a session's `max_channels` to its
+    /// number of cores plus `max_channels` plus `max_pending_opens` as cores are added:
+    /// here `max_channels` is the headroom beyond the cores (channels whose close the peer
+    /// has not answered yet), and our own opens are never refused for the count. The
+    /// peer's opens that wait for the application are bounded by `max_pending_opens`
+    /// (default here 1024) and `max_buffered_bytes` (each is charged about 150 bytes, and
+    /// costs under 1 KiB of heap with its event).
     pub mux: MuxConfig,
+    /// Ask the application about the peer's opens of cores we do not replicate, as JS
+    /// corestore does (`ondiscoverykey`): each becomes [`Event::UnknownCore`](super::Event)
+    /// and waits in the mux (with what the peer sends on it) until the application adds
+    /// the core ([`Endpoint::add_core`](super::Endpoint), which pairs it) or refuses it
+    /// ([`Endpoint::reject_core`](super::Endpoint)). While the waiting opens leave no room
+    /// for another window of input under `mux.max_pending_opens`, the session's input
+    /// waits too (it stays in the session, undecoded, as a stalled session's does; see
+    /// [`max_event_bytes`](Self::max_event_bytes)). Off by default: such opens are
+    /// rejected at once.
+    pub ask_unknown_cores: bool,
+    /// The peer's opens a session refuses or asks about (cores we do not replicate,
+    /// duplicates of a channel already open) before the peer is disconnected
+    /// ([`PeerError::TooManyUnknownCores`](super::PeerError)). JS corestore opens one
+    /// channel for every core it has open and has no such limit; each open costs the peer
+    /// about 90 bytes and us a 3-byte reject, so this bounds the work of a peer that churns
+    /// opens, not memory. Default 2^20 (1,048,576): forty times a store of tens of
+    /// thousands of cores, whose opens all go unanswered here only if we share none.
+    pub max_unknown_opens: u64,
     /// Requests in flight per peer and core (JS: 48 on TCP, up to 512 on UDX by round-trip
     /// time). Answers arrive in batches of a socket read, and a window of only a few
     /// batches leaves each peer idle while the other works: 48 moved 85 MB/s of 4 KiB
@@ -65,7 +90,12 @@ impl Default for EndpointConfig {
     fn default() -> Self {
         Self {
             stream: StreamConfig::default(),
-            mux: MuxConfig::default(),
+            mux: MuxConfig {
+                max_pending_opens: 1024,
+                ..MuxConfig::default()
+            },
+            ask_unknown_cores: false,
+            max_unknown_opens: 1 << 20,
             max_inflight: 512,
             request_timeout: Duration::from_secs(20),
             max_invalid_requests: 64,

@@ -39,6 +39,13 @@ pub enum PeerError {
     /// [`EndpointConfig::max_queued_requests`](super::EndpointConfig::max_queued_requests).
     #[error("too many outstanding requests on core {0:?}")]
     TooManyRequests(CoreId),
+    /// More opens of cores we do not replicate (or duplicate opens) than
+    /// [`EndpointConfig::max_unknown_opens`](super::EndpointConfig::max_unknown_opens).
+    #[error("too many opens of unknown cores ({opens})")]
+    TooManyUnknownCores {
+        /// The opens refused or asked about, this one included.
+        opens: u64,
+    },
 }
 
 /// A failure of the socket (or other byte stream) under a session, seen by the caller and

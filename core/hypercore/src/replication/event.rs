@@ -23,6 +23,18 @@ pub enum Event {
         /// The core.
         core: CoreId,
     },
+    /// A peer opened a core we do not replicate (with
+    /// [`EndpointConfig::ask_unknown_cores`](super::EndpointConfig::ask_unknown_cores)):
+    /// its open waits until the application adds the core with this discovery key
+    /// ([`add_core`](super::Endpoint::add_core), which pairs it) or refuses it
+    /// ([`reject_core`](super::Endpoint::reject_core)). Reported once per discovery key
+    /// while its open waits.
+    UnknownCore {
+        /// The session.
+        session: SessionId,
+        /// The discovery key the peer asked for.
+        discovery_key: [u8; 32],
+    },
     /// A peer's channel for a core closed.
     PeerRemoved {
         /// The session.

@@ -14,10 +14,21 @@
 //! `None`). [`Endpoint::handle_end`] reports the peer's orderly end of stream and
 //! [`Endpoint::abort`] a socket error.
 //!
+//! One endpoint carries a whole store over each connection: every core added with
+//! [`Endpoint::add_core`] gets a channel on every session (all opened in one protomux batch
+//! when a session connects), and a peer's open of a core we do not replicate is refused at
+//! once, or, with [`EndpointConfig::ask_unknown_cores`], reported as
+//! [`Event::UnknownCore`] and held until the application adds the core (which pairs it) or
+//! refuses it with [`Endpoint::reject_core`], as JS corestore's `ondiscoverykey` does. A
+//! peer's unknown opens are bounded: those waiting by the mux's `max_pending_opens` (the
+//! session's input waits behind them, see [`Endpoint::is_stalled`]), all of them by
+//! [`EndpointConfig::max_unknown_opens`].
+//!
 //! The application asks for data with commands that return a [`RequestId`]:
 //! [`get`](Endpoint::get) (one block), [`download`](Endpoint::download) (a range, or live
 //! to the end), [`download_blocks`](Endpoint::download_blocks) (a list) and
-//! [`update`](Endpoint::update) (the newest length); each ends with one [`Event`]. Local
+//! [`update`](Endpoint::update) (the newest length, waiting for peers only while one could
+//! still come: see [`Endpoint::start_finding_peers`]); each ends with one [`Event`]. Local
 //! writes go through [`Endpoint::log_mut`]; connected readers learn of them at the next
 //! poll.
 //!
@@ -96,5 +107,7 @@ pub use requests::RequestId;
 /// The protomux protocol name of hypercore replication channels.
 pub const PROTOCOL: &str = "hypercore/alpha";
 
+#[cfg(test)]
+mod store_tests;
 #[cfg(test)]
 mod tests;

@@ -193,19 +193,29 @@ impl<S: Storage> Endpoint<S> {
         for &sid in &sids {
             self.schedule(sid, core);
         }
-        // Updates end once no peer that told its length has anything newer.
+        // Updates end once no peer that told its length has anything newer; with no such
+        // peer, once no session could still bring one (handshaking, or with the core's
+        // channel open and the peer's length untold) and no `finding peers` scope holds
+        // them (JS: an upgrade request with no peers resolves at once unless the core
+        // never had a peer and is finding peers).
         let Some(Some(slot)) = self.cores.get_mut(core.0 as usize) else {
             return;
         };
         if !slot.wants.updates.is_empty() && slot.upgrading.is_none() {
             let (fork, length) = (slot.log.fork(), slot.log.length());
             let mut told = 0;
+            let mut waiting = 0;
             let mut newer = false;
             for s in self.sessions.values() {
+                if s.connected.is_none() {
+                    waiting += 1;
+                    continue;
+                }
                 let Some(r) = s.by_core.get(&core).and_then(|ch| s.replicators.get(ch)) else {
                     continue;
                 };
                 let Some(rem) = r.remote.filter(|_| r.paired) else {
+                    waiting += 1;
                     continue;
                 };
                 told += 1;
@@ -217,7 +227,8 @@ impl<S: Storage> Endpoint<S> {
                     newer = true;
                 }
             }
-            if told > 0 && !newer {
+            let finding = !slot.had_peers && (slot.finding_peers > 0 || self.finding_peers > 0);
+            if !newer && (told > 0 || (waiting == 0 && !finding)) {
                 Self::end_updates(slot, core, &mut self.requests, &mut self.events);
             }
         }

@@ -1,4 +1,4 @@
-//! The application's requests: get, download, update, cancel, uploading and downloading per peer, extensions.
+//! The application's requests (get, download, update, cancel, uploading and downloading per peer, extensions) and what it can ask of a session's peers.
 
 use super::*;
 
@@ -94,6 +94,13 @@ impl<S: Storage> Endpoint<S> {
 
     /// Learns the newest length from the connected peers: ends with [`Event::Update`] once
     /// an upgrade was applied or every peer that has told its length has nothing newer.
+    /// With no such peer it ends once no session could still bring one (none is
+    /// handshaking, and every channel of the core was answered), at once if there are
+    /// none, unless the core never had a peer and a
+    /// [`finding peers`](Self::start_finding_peers) scope covers it: then it waits for a
+    /// peer, or for the last scope to close. This is JS `update({ wait: true })`; JS's
+    /// default `wait` is `findingPeers > 0`, so without a scope JS `update()` does not
+    /// ask the peers at all (its length still follows them with eager upgrades).
     ///
     /// # Errors
     /// [`Error::Misuse`] for an unknown core.
@@ -174,6 +181,47 @@ impl<S: Storage> Endpoint<S> {
         Ok(())
     }
 
+    /// The sessions that replicate `core` with a paired channel.
+    #[must_use]
+    pub fn peers(&self, core: CoreId) -> Vec<SessionId> {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| {
+                s.by_core
+                    .get(&core)
+                    .and_then(|ch| s.replicators.get(ch))
+                    .is_some_and(|r| r.paired)
+            })
+            .map(|(sid, _)| *sid)
+            .collect()
+    }
+
+    /// The length a peer announced for a core (its last `sync`).
+    #[must_use]
+    pub fn remote_length(&self, session: SessionId, core: CoreId) -> Option<u64> {
+        let s = self.sessions.get(&session)?;
+        let r = s.replicators.get(s.by_core.get(&core)?)?;
+        r.remote.as_ref().map(|s| s.length)
+    }
+
+    /// Whether we believe the peer has block `index` of a core (announced, not refused).
+    #[cfg(test)]
+    pub(crate) fn remote_has(&self, session: SessionId, core: CoreId, index: u64) -> bool {
+        self.sessions
+            .get(&session)
+            .and_then(|s| s.replicators.get(s.by_core.get(&core)?))
+            .is_some_and(|r| r.has(index))
+    }
+
+    /// Requests in flight to a peer for a core.
+    #[must_use]
+    pub fn inflight(&self, session: SessionId, core: CoreId) -> usize {
+        self.sessions
+            .get(&session)
+            .and_then(|s| s.replicators.get(s.by_core.get(&core)?))
+            .map_or(0, |r| r.inflight.len())
+    }
+
     pub(super) fn replicator_mut(
         &mut self,
         session: SessionId,
@@ -181,6 +229,6 @@ impl<S: Storage> Endpoint<S> {
     ) -> Option<&mut Replicator> {
         let s = self.sessions.get_mut(&session)?;
         let ch = s.by_core.get(&core)?;
-        s.replicators.get_mut(ch)
+        s.replicators.get_mut(ch).map(|r| &mut **r)
     }
 }

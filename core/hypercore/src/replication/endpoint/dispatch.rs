@@ -8,7 +8,13 @@ use super::*;
 const WINDOW: usize = 64;
 
 impl<S: Storage> Endpoint<S> {
+    /// Opens our side of a core's channel on a connected session (it pairs with the peer's
+    /// open if one waits). The session's channel limit grows with the cores, so the open
+    /// is never refused for the count. A mux that ended refuses it (the session's end is
+    /// on its way); one that refuses it for another reason closes the session with the
+    /// mux's error rather than leave it without the channel.
     pub(super) fn open_channel(&mut self, sid: SessionId, core: CoreId) {
+        let limit = self.channel_limit();
         let (Some(s), Some(Some(slot))) =
             (self.sessions.get_mut(&sid), self.cores.get(core.0 as usize))
         else {
@@ -26,24 +32,37 @@ impl<S: Storage> Endpoint<S> {
                 slot.log.key(),
             ),
         };
-        let Ok(ch) = s.conn.mux().open(
+        let mux = s.conn.mux();
+        if mux.config().max_channels < limit {
+            mux.set_max_channels(limit);
+        }
+        let ch = match mux.open(
             PROTOCOL,
             Some(slot.log.discovery_key()),
             &handshake.to_vec(),
-        ) else {
-            return;
+        ) {
+            Ok(ch) => ch,
+            // The peer failed the mux or the stream ended: the session's end is on its
+            // way, and its `Closed` says why.
+            Err(_) if mux.is_ended() => return,
+            Err(e) => {
+                // The mux ended (the session is closing, or its peer failed it): report it.
+                let error = SessionError::Connection(ConnectionError::Mux(e));
+                self.finish_session(sid, Some(error));
+                return;
+            }
         };
         s.by_core.insert(core, ch);
         s.replicators.insert(
             ch,
-            Replicator::new(
+            Box::new(Replicator::new(
                 core,
                 ch,
                 self.config.uploading,
                 self.config.downloading,
                 self.config.max_remote_bitfield_pages,
                 self.config.max_refused_blocks,
-            ),
+            )),
         );
     }
 
@@ -53,19 +72,32 @@ impl<S: Storage> Endpoint<S> {
     /// [`poll_event`](Endpoint::poll_event) has drained them.
     pub(super) fn process(&mut self, sid: SessionId) {
         loop {
-            let budget = self.events.bytes() < self.config.max_event_bytes;
+            let events = self.events.bytes() < self.config.max_event_bytes;
             let Some(s) = self.sessions.get_mut(&sid) else {
                 return;
             };
+            // A window can surface up to WINDOW more opens that wait for the application:
+            // only while the mux has room for them (see `EndpointConfig::ask_unknown_cores`).
+            let opens = s.unknown_pending == 0
+                || s.unknown_pending + WINDOW <= s.conn.mux().config().max_pending_opens;
+            let budget = events && opens;
             s.stalled = !budget;
             if !budget {
                 return;
             }
             // One window, decoded together (see `inbound`); handling it may produce more
             // events, hence the loop.
-            let window: Vec<ConnectionEvent> = core::iter::from_fn(|| s.conn.poll_event())
-                .take(WINDOW)
-                .collect();
+            // A window ends at `Connected`: the mux must listen (and our opens go out)
+            // before it sees the peer's first frames, or its opens would be refused.
+            let mut window: Vec<ConnectionEvent> = Vec::new();
+            while window.len() < WINDOW {
+                let Some(ev) = s.conn.poll_event() else { break };
+                let connected = matches!(ev, ConnectionEvent::Connected(_));
+                window.push(ev);
+                if connected {
+                    break;
+                }
+            }
             if window.is_empty() {
                 return;
             }
@@ -146,23 +178,21 @@ impl<S: Storage> Endpoint<S> {
     pub(super) fn on_mux_event(&mut self, sid: SessionId, ev: MuxEvent) -> Result<(), PeerError> {
         match ev {
             MuxEvent::OpenRequest { protocol, id, .. } => {
-                let core = match (&id, protocol == PROTOCOL) {
-                    (Some(dk), true) => <[u8; 32]>::try_from(&dk[..])
-                        .ok()
-                        .and_then(|dk| self.find_core(&dk)),
-                    _ => None,
-                };
-                match core {
-                    Some(core) => self.open_channel(sid, core),
-                    None => {
-                        if let Some(s) = self.sessions.get_mut(&sid) {
-                            s.conn.mux().reject(&protocol, id.as_deref());
+                self.on_open_request(sid, &protocol, id.as_deref())
+            }
+            MuxEvent::OpenWithdrawn { protocol, id, .. } => {
+                let dk = discovery_key(&protocol, id.as_deref());
+                if let (Some(s), Some(dk)) = (self.sessions.get_mut(&sid), dk) {
+                    if let Some(n) = s.unknown.get_mut(&dk) {
+                        *n -= 1;
+                        s.unknown_pending -= 1;
+                        if *n == 0 {
+                            s.unknown.remove(&dk);
                         }
                     }
                 }
                 Ok(())
             }
-            MuxEvent::OpenWithdrawn { .. } => Ok(()),
             MuxEvent::Opened {
                 channel, handshake, ..
             } => self.on_opened(sid, channel, &handshake),
@@ -173,12 +203,57 @@ impl<S: Storage> Endpoint<S> {
                 s.out.deferred.retain(|(ch, _)| *ch != channel);
                 if let Some(r) = s.replicators.remove(&channel) {
                     s.by_core.remove(&r.core);
-                    self.drop_replicator(sid, r);
+                    self.drop_replicator(sid, *r);
                 }
                 Ok(())
             }
             _ => Ok(()),
         }
+    }
+
+    /// The peer opened a channel we have not: a core we replicate pairs at once; one we do
+    /// not is asked of the application or rejected (see
+    /// [`EndpointConfig::ask_unknown_cores`]); a duplicate of a channel already open, or an
+    /// open that names no discovery key, is rejected. Past
+    /// [`EndpointConfig::max_unknown_opens`] such opens, the peer is disconnected.
+    fn on_open_request(
+        &mut self,
+        sid: SessionId,
+        protocol: &str,
+        id: Option<&[u8]>,
+    ) -> Result<(), PeerError> {
+        let dk = discovery_key(protocol, id);
+        let core = dk.and_then(|dk| self.find_core(&dk));
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return Ok(());
+        };
+        if let Some(core) = core.filter(|c| !s.by_core.contains_key(c)) {
+            self.open_channel(sid, core);
+            return Ok(());
+        }
+        s.unknown_opens += 1;
+        if s.unknown_opens > self.config.max_unknown_opens {
+            return Err(PeerError::TooManyUnknownCores {
+                opens: s.unknown_opens,
+            });
+        }
+        match dk {
+            Some(dk) if core.is_none() && self.config.ask_unknown_cores => {
+                let n = s.unknown.entry(dk).or_insert(0);
+                *n += 1;
+                s.unknown_pending += 1;
+                if *n == 1 {
+                    self.events.push_back(Event::UnknownCore {
+                        session: sid,
+                        discovery_key: dk,
+                    });
+                }
+            }
+            _ => {
+                s.conn.mux().reject(protocol, id);
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn on_opened(
@@ -205,6 +280,7 @@ impl<S: Storage> Endpoint<S> {
             return Err(PeerError::BadCapability(core));
         }
         r.paired = true;
+        slot.had_peers = true;
         slot.dirty = true;
         self.events
             .push_back(Event::PeerAdded { session: sid, core });
@@ -313,4 +389,10 @@ impl<S: Storage> Endpoint<S> {
         }
         Ok(())
     }
+}
+
+/// The discovery key a replication open names, if it names one.
+fn discovery_key(protocol: &str, id: Option<&[u8]>) -> Option<[u8; 32]> {
+    id.filter(|_| protocol == PROTOCOL)
+        .and_then(|dk| <[u8; 32]>::try_from(dk).ok())
 }

@@ -1,12 +1,13 @@
 //! The [`Endpoint`]: cores, sessions, and the scheduling between them.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
 use core::time::Duration;
 
-use ferrocore_wire::connection::{Connection, ConnectionEvent};
+use ferrocore_wire::connection::{Connection, ConnectionError, ConnectionEvent};
 use ferrocore_wire::messages::Handshake;
 use ferrocore_wire::mux::{ChannelId, Mux, MuxEvent};
 use ferrocore_wire::noise::{KeyPair as NoiseKeyPair, Role};
@@ -32,6 +33,7 @@ use events::EventQueue;
 mod announce;
 mod api;
 mod complete;
+mod cores;
 mod dispatch;
 mod events;
 mod schedule;
@@ -86,13 +88,20 @@ struct CoreSlot<S: Storage> {
     /// The log's length as of the last log event handled (the length before a truncation).
     seen_length: u64,
     dirty: bool,
+    /// Open `finding peers` scopes of this core (see [`Endpoint::start_finding_peers`]).
+    finding_peers: u32,
+    /// A peer's channel for this core ever paired (JS `_hadPeers`: once it had one, an
+    /// update no longer waits for peers while finding them).
+    had_peers: bool,
 }
 
 /// One peer connection: transport ▸ mux ▸ one replicator per core.
 struct Session {
     conn: Connection,
     connected: Option<Connected>,
-    replicators: BTreeMap<ChannelId, Replicator>,
+    /// Boxed: a store's idle channels cost a pointer in the map's nodes, not the whole
+    /// replicator (with the nodes' slack).
+    replicators: BTreeMap<ChannelId, Box<Replicator>>,
     by_core: BTreeMap<CoreId, ChannelId>,
     /// Output bounding (see [`EndpointConfig::max_unsent`]).
     out: Outbound,
@@ -102,6 +111,14 @@ struct Session {
     /// How the session ends once its waiting input is handled (the stream failed or ended
     /// while input was stalled).
     ending: Option<SessionError>,
+    /// The peer's opens of cores we do not replicate that wait for the application
+    /// ([`Event::UnknownCore`]), by discovery key (the count of opens, normally 1).
+    unknown: BTreeMap<[u8; 32], u32>,
+    /// The sum of `unknown`'s counts.
+    unknown_pending: usize,
+    /// The peer's opens we did not pair at once, so far (see
+    /// [`EndpointConfig::max_unknown_opens`]).
+    unknown_opens: u64,
 }
 
 /// What a session has produced that its transport has not written yet, and the requests
@@ -137,7 +154,14 @@ impl Outbound {
 /// connection (see the [module docs](super)).
 pub struct Endpoint<S: Storage> {
     config: EndpointConfig,
-    cores: Vec<Option<CoreSlot<S>>>,
+    /// Slots by [`CoreId`]; a removed core leaves `None` (one pointer) behind.
+    cores: Vec<Option<Box<CoreSlot<S>>>>,
+    /// The live cores by discovery key (the first added, when several share one).
+    by_key: BTreeMap<[u8; 32], CoreId>,
+    /// Live cores whose discovery key an earlier core holds in `by_key`.
+    shadowed: usize,
+    /// Open endpoint-wide `finding peers` scopes (see [`Endpoint::start_finding_peers`]).
+    finding_peers: u32,
     sessions: BTreeMap<SessionId, Session>,
     next_session: u64,
     next_request: u64,
@@ -150,7 +174,7 @@ pub struct Endpoint<S: Storage> {
 impl<S: Storage> core::fmt::Debug for Endpoint<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Endpoint")
-            .field("cores", &self.cores.iter().flatten().count())
+            .field("cores", &self.by_key.len())
             .field("sessions", &self.sessions.len())
             .field("requests", &self.requests.len())
             .finish_non_exhaustive()
@@ -207,6 +231,9 @@ impl<S: Storage> Endpoint<S> {
         Self {
             config,
             cores: Vec::new(),
+            by_key: BTreeMap::new(),
+            shadowed: 0,
+            finding_peers: 0,
             sessions: BTreeMap::new(),
             next_session: 0,
             next_request: 1,
@@ -221,110 +248,6 @@ impl<S: Storage> Endpoint<S> {
     #[must_use]
     pub fn config(&self) -> &EndpointConfig {
         &self.config
-    }
-
-    // ----- cores -------------------------------------------------------------------------
-
-    /// Adds a core to replicate with every session, present and future.
-    pub fn add_core(&mut self, log: Log<S>) -> CoreId {
-        let id = CoreId(u32::try_from(self.cores.len()).unwrap_or(u32::MAX));
-        let seen_length = log.length();
-        self.cores.push(Some(CoreSlot {
-            log,
-            wants: Wants::default(),
-            inflight: Claims::default(),
-            upgrading: None,
-            announce: Vec::new(),
-            drops: Vec::new(),
-            truncated: None,
-            seen_length,
-            dirty: true,
-        }));
-        let sids: Vec<SessionId> = self.sessions.keys().copied().collect();
-        for sid in sids {
-            self.open_channel(sid, id);
-        }
-        id
-    }
-
-    /// Stops replicating a core: closes its channels, fails its requests with
-    /// [`RequestError::CoreRemoved`] and hands back the log.
-    pub fn remove_core(&mut self, core: CoreId) -> Option<Log<S>> {
-        let slot = self.cores.get_mut(core.0 as usize)?.take()?;
-        for (sid, s) in &mut self.sessions {
-            if let Some(ch) = s.by_core.remove(&core) {
-                if let Some(r) = s.replicators.remove(&ch) {
-                    if r.paired {
-                        self.events.push_back(Event::PeerRemoved {
-                            session: *sid,
-                            core,
-                        });
-                    }
-                }
-                let _ = s.conn.mux().close(ch);
-            }
-        }
-        let ids: Vec<RequestId> = self
-            .requests
-            .iter()
-            .filter(|(_, c)| **c == core)
-            .map(|(r, _)| *r)
-            .collect();
-        let mut slot = slot;
-        for id in ids {
-            self.requests.remove(&id);
-            Self::end_request(
-                &mut slot,
-                core,
-                id,
-                RequestError::CoreRemoved,
-                &mut self.events,
-            );
-        }
-        Some(slot.log)
-    }
-
-    /// The log of a core.
-    #[must_use]
-    pub fn log(&self, core: CoreId) -> Option<&Log<S>> {
-        self.slot(core).map(|s| &s.log)
-    }
-
-    /// The log of a core, for local writes (append, truncate, clear). Connected peers
-    /// learn of the change at the next [`poll_transmit`](Self::poll_transmit) or
-    /// [`poll_event`](Self::poll_event).
-    pub fn log_mut(&mut self, core: CoreId) -> Option<&mut Log<S>> {
-        self.slot_mut(core).map(|s| {
-            s.dirty = true;
-            &mut s.log
-        })
-    }
-
-    /// The core with this discovery key.
-    #[must_use]
-    pub fn find_core(&self, discovery_key: &[u8; 32]) -> Option<CoreId> {
-        self.cores.iter().enumerate().find_map(|(i, s)| {
-            s.as_ref()
-                .filter(|s| s.log.discovery_key() == discovery_key)
-                .map(|_| CoreId(i as u32))
-        })
-    }
-
-    /// The cores, in the order they were added.
-    pub fn cores(&self) -> impl Iterator<Item = CoreId> + '_ {
-        self.cores
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.is_some())
-            .map(|(i, _)| CoreId(i as u32))
-    }
-
-    fn slot(&self, core: CoreId) -> Option<&CoreSlot<S>> {
-        self.cores.get(core.0 as usize)?.as_ref()
-    }
-
-    fn slot_mut(&mut self, core: CoreId) -> Option<&mut CoreSlot<S>> {
-        self.cores.get_mut(core.0 as usize)?.as_mut()
     }
 
     // ----- sessions ----------------------------------------------------------------------
@@ -344,7 +267,7 @@ impl<S: Storage> Endpoint<S> {
             key_pair,
             entropy,
             self.config.stream,
-            self.config.mux.clone(),
+            self.mux_config(),
             now,
         );
         self.add_connection(conn)
@@ -353,7 +276,7 @@ impl<S: Storage> Endpoint<S> {
     /// Starts a session over a stream whose handshake happened elsewhere (see
     /// [`SecretStream::from_handshake`]).
     pub fn add_stream(&mut self, stream: SecretStream) -> SessionId {
-        let conn = Connection::from_stream(stream, Mux::new(self.config.mux.clone()));
+        let conn = Connection::from_stream(stream, Mux::new(self.mux_config()));
         self.add_connection(conn)
     }
 
@@ -370,9 +293,13 @@ impl<S: Storage> Endpoint<S> {
                 out: Outbound::default(),
                 stalled: false,
                 ending: None,
+                unknown: BTreeMap::new(),
+                unknown_pending: 0,
+                unknown_opens: 0,
             },
         );
-        self.process(sid);
+        // Corked: a stream connected already opens every core's channel in one batch.
+        self.ingest(sid, None);
         sid
     }
 
@@ -389,47 +316,6 @@ impl<S: Storage> Endpoint<S> {
             .connected
             .as_ref()
             .map(|c| c.remote_public_key)
-    }
-
-    /// The sessions that replicate `core` with a paired channel.
-    #[must_use]
-    pub fn peers(&self, core: CoreId) -> Vec<SessionId> {
-        self.sessions
-            .iter()
-            .filter(|(_, s)| {
-                s.by_core
-                    .get(&core)
-                    .and_then(|ch| s.replicators.get(ch))
-                    .is_some_and(|r| r.paired)
-            })
-            .map(|(sid, _)| *sid)
-            .collect()
-    }
-
-    /// The length a peer announced for a core (its last `sync`).
-    #[must_use]
-    pub fn remote_length(&self, session: SessionId, core: CoreId) -> Option<u64> {
-        let s = self.sessions.get(&session)?;
-        let r = s.replicators.get(s.by_core.get(&core)?)?;
-        r.remote.as_ref().map(|s| s.length)
-    }
-
-    /// Whether we believe the peer has block `index` of a core (announced, not refused).
-    #[cfg(test)]
-    pub(crate) fn remote_has(&self, session: SessionId, core: CoreId, index: u64) -> bool {
-        self.sessions
-            .get(&session)
-            .and_then(|s| s.replicators.get(s.by_core.get(&core)?))
-            .is_some_and(|r| r.has(index))
-    }
-
-    /// Requests in flight to a peer for a core.
-    #[must_use]
-    pub fn inflight(&self, session: SessionId, core: CoreId) -> usize {
-        self.sessions
-            .get(&session)
-            .and_then(|s| s.replicators.get(s.by_core.get(&core)?))
-            .map_or(0, |r| r.inflight.len())
     }
 
     /// Ends a session in order: its last bytes (and a half-close) are queued, then
@@ -461,6 +347,13 @@ impl<S: Storage> Endpoint<S> {
     /// events, with its replies corked into one batch; then ends the session with
     /// `ending` (or an earlier one) if all its input was handled.
     fn ingest(&mut self, sid: SessionId, ending: Option<SessionError>) {
+        self.ingest_then(sid, ending, true);
+    }
+
+    /// [`ingest`](Self::ingest), announcing the cores' changes in the same batch if
+    /// `flush` (which looks at every core: answers to a peer's opens, one core at a time,
+    /// leave that to the next poll).
+    fn ingest_then(&mut self, sid: SessionId, ending: Option<SessionError>, flush: bool) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -479,7 +372,9 @@ impl<S: Storage> Endpoint<S> {
             }
         }
         self.serve_deferred(sid);
-        self.flush_all();
+        if flush {
+            self.flush_all();
+        }
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.conn.mux().uncork();
         }
@@ -555,6 +450,11 @@ impl<S: Storage> Endpoint<S> {
     /// [`poll_transmit`](Self::poll_transmit) again, until both return `None`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        // Queued events first: what a flush adds goes behind them anyway, and a flush
+        // looks at every core (a store's ten thousand PeerAdded would cost 10^8 looks).
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
         self.flush_all();
         if let Some(event) = self.events.pop_front() {
             return Some(event);
@@ -581,7 +481,7 @@ impl<S: Storage> Endpoint<S> {
             s.conn
                 .poll_timeout()
                 .into_iter()
-                .chain(s.replicators.values().filter_map(Replicator::next_deadline))
+                .chain(s.replicators.values().filter_map(|r| r.next_deadline()))
         });
         let wants = self
             .cores

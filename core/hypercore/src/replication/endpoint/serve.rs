@@ -265,9 +265,14 @@ impl<S: Storage> Endpoint<S> {
                 self.transmit.push_back((sid, bytes));
             }
         }
-        let reps: Vec<Replicator> = core::mem::take(&mut s.replicators).into_values().collect();
+        let reps: Vec<Box<Replicator>> =
+            core::mem::take(&mut s.replicators).into_values().collect();
         for r in reps {
-            self.drop_replicator(sid, r);
+            self.drop_replicator(sid, *r);
+        }
+        // Updates waiting for this session to bring a peer look again.
+        for slot in self.cores.iter_mut().flatten() {
+            slot.dirty |= !slot.wants.updates.is_empty();
         }
         self.events.push_back(Event::Closed {
             session: sid,
