@@ -47,6 +47,14 @@
 //! never reads as holding fewer cores (a vanished core would otherwise reopen as a new,
 //! empty one).
 //!
+//! Beside its cores, a store keeps its own records in a third table, the catalog (see
+//! `catalog.rs`): the store's primary key ([`Store::primary_key_or_insert`],
+//! [`Store::set_primary_key`]), the alias table naming cores by namespace and name
+//! ([`Store::insert_alias`], [`Store::alias`], [`Store::aliases_in`]) and small local slots
+//! per core and per store ([`Store::put_local`]). They are checksummed as the records are,
+//! and every change is logged and committed at once, so an acknowledged change survives a
+//! kill in every durability mode.
+//!
 //! Bytes of cleared, truncated or overwritten blocks are given back to the file system by
 //! punching holes in the data file (Linux; elsewhere the file keeps them), but only once a
 //! durable commit no longer refers to them: until then a crash could bring back a commit
@@ -105,6 +113,7 @@
 
 mod apply;
 mod cache;
+mod catalog;
 mod chunk;
 mod commit;
 mod core_storage;
@@ -126,6 +135,9 @@ use ferrocore::storage::{Record, StorageError};
 use redb::TableDefinition;
 
 pub(crate) use cache::ReadCache;
+pub use catalog::{
+    Alias, LocalScope, PrimaryKeyError, StoredCore, MAX_LOCAL_LEN, MAX_NAME_LEN, MAX_TAG_LEN,
+};
 pub use core_storage::CoreStorage;
 pub use options::{Durability, StoreOptions, DEFAULT_CACHE_BYTES, DEFAULT_GROUP_BYTES};
 pub use store::Store;

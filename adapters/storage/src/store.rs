@@ -97,6 +97,7 @@ impl Drop for Inner {
                         pending.batches(),
                         None,
                         seq,
+                        &[],
                     )?;
                     wal.reset()?;
                 }
@@ -209,7 +210,7 @@ impl Store {
         created |= c;
         let data = DataFile::new(file, data_end)?;
         if !has_table {
-            commit_batches(&db, &data, Durability::Immediate, &[], None, None)?;
+            commit_batches(&db, &data, Durability::Immediate, &[], None, None, &[])?;
         }
         let (file, c) = disk
             .open(&beside(path, "-wal"), Use::Plain)

@@ -48,7 +48,7 @@ use ferrocore::storage::{Record, StorageError};
 use crate::disk::FileIo;
 use crate::record::{u32_at, u64_at};
 
-pub(crate) use payload::{decode, encode};
+pub(crate) use payload::{decode, encode, encode_catalog};
 
 /// Bytes of log after which a write triggers a checkpoint.
 pub(crate) const CHECKPOINT_BYTES: u64 = 32 << 20;
