@@ -19,6 +19,9 @@
 //!
 //! The index is a [`redb`] database: why redb (and not an LSM tree such as `fjall`), with
 //! measurements, is in `docs/why-redb.md` beside this crate's sources.
+//! A store is one writer's: why another process cannot yet open it read-only while a
+//! writer holds it (redb's locking, non-durable commits, unchecked page reads) is in
+//! `docs/read-only-open.md`.
 //!
 //! # Layout and integrity
 //!
