@@ -247,6 +247,7 @@ impl Store {
         &self,
         decide: impl FnOnce(&Store) -> Result<(T, Vec<CatalogOp>), StorageError>,
     ) -> Result<T, StorageError> {
+        self.check_writable()?;
         let mut pending = self.pending();
         self.check_failed()?;
         let (out, ops) = decide(self)?;

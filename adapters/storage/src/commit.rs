@@ -91,6 +91,7 @@ impl Store {
 
     /// Applies one core's write batch as the durability setting says.
     pub(crate) fn write(&self, core: &[u8; 32], batch: WriteBatch) -> Result<(), StorageError> {
+        self.check_writable()?;
         if batch.is_empty() {
             return Ok(());
         }
@@ -282,8 +283,11 @@ pub(crate) fn commit_batches(
     catalog: &[CatalogOp],
 ) -> Result<(), StorageError> {
     let err = |e: redb::Error| db_error(Record::Database, e);
-    let mut tx = db.begin_write().map_err(|e| err(e.into()))?;
     let durable = durability == Durability::Immediate;
+    // Once durable, the commit lets redb reuse the previous durable commit's pages, and its
+    // holes are punched: a read-only reader's snapshot may go stale.
+    let _changing = durable.then(|| data.generation().changing());
+    let mut tx = db.begin_write().map_err(|e| err(e.into()))?;
     tx.set_durability(if durable {
         redb::Durability::Immediate
     } else {

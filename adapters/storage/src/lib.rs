@@ -19,8 +19,9 @@
 //!
 //! The index is a [`redb`] database: why redb (and not an LSM tree such as `fjall`), with
 //! measurements, is in `docs/why-redb.md` beside this crate's sources.
-//! A store is one writer's: why another process cannot yet open it read-only while a
-//! writer holds it (redb's locking, non-durable commits, unchecked page reads) is in
+//! One process writes a store; others (or the same one) can read it at the same time with
+//! [`Store::open_read_only`], which takes a consistent snapshot without writing a byte of
+//! the store's files; how, and why simpler designs return stale or torn data, is in
 //! `docs/read-only-open.md`.
 //!
 //! # Layout and integrity
@@ -76,8 +77,9 @@
 //! store closes, the data file is synced and one durable redb commit takes over, and the
 //! log is emptied; opening a store after a crash replays the log's newer records. The log's
 //! own damage handling is described in its module; damage never passes as data. A store is
-//! thus four files (the database, its data file, its log and its page checksums) whatever
-//! the number of cores. Writes of many megabytes start the data file's write-back early (a
+//! thus five files (the database, its data file, its log, its page checksums and the
+//! generation counter read-only readers check, see [`Store::open_read_only`]) whatever the
+//! number of cores (one descriptor each: a store of 100,000 cores holds five). Writes of many megabytes start the data file's write-back early (a
 //! hint to the kernel, no wait), so the sync that makes them durable waits for less.
 //!
 //! [`Durability::Logged`] writes the same log record with no `fdatasync`: an acknowledged
@@ -125,6 +127,7 @@ mod disk;
 mod meta;
 mod node_page;
 mod options;
+mod overlay;
 mod pending;
 mod record;
 #[cfg(feature = "fault-injection")]

@@ -69,7 +69,7 @@ pub(crate) fn open_wal(db: &Database, data: &DataFile, file: FileIo) -> Result<W
             id
         }
     };
-    let (mut wal, records) = Wal::open(file, id, applied)?;
+    let (mut wal, records) = Wal::open(file, id, applied, data.generation().clone())?;
     if !records.is_empty() {
         // Core batches and catalog changes touch different tables: each kept in order, they
         // are replayed in one commit. (An empty batch would give its core counters.)

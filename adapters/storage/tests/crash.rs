@@ -217,14 +217,6 @@ fn rounds_and_seed() -> (u64, u64) {
     (rounds, rng)
 }
 
-/// A new, empty store named `name` in a new directory (deleted when dropped).
-fn new_store(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
-    drop(Store::open(&path, StoreOptions::default()).unwrap());
-    (dir, path)
-}
-
 /// The writer's durability in round `round`: every other round `Logged` (the log written,
 /// not synced: a killed process loses nothing the kernel had, so the guarantee is the same).
 fn mode_of(round: u64) -> &'static str {
@@ -291,7 +283,7 @@ fn check_many(path: &Path, acked: u64, rng: &mut u64) -> u64 {
 #[test]
 fn acknowledged_writes_to_many_cores_and_their_aliases_survive_sigkill() {
     let (rounds, mut rng) = rounds_and_seed();
-    let (_dir, path) = new_store("many.redb");
+    let (_dir, path) = common::new_store("many.redb");
     let (mut steps, mut acked_total) = (0, 0);
     for round in 0..rounds {
         let mode = mode_of(round);
@@ -323,7 +315,7 @@ fn acknowledged_writes_to_many_cores_and_their_aliases_survive_sigkill() {
 #[test]
 fn acknowledged_appends_survive_sigkill() {
     let (rounds, mut rng) = rounds_and_seed();
-    let (_dir, path) = new_store("crash.redb");
+    let (_dir, path) = common::new_store("crash.redb");
     let started = Instant::now();
     // The length the parent left the log at (0 before the core exists).
     let mut length = 0;
