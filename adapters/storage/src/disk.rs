@@ -26,9 +26,10 @@ pub(crate) enum Disk {
     /// A simulated disk (tests only).
     #[cfg(feature = "fault-injection")]
     Sim(crate::sim::SimDisk),
-    /// The operating system's files, never written: each file is copied into memory (the
-    /// data file read in place), and writes stay there (see [`crate::overlay`]).
-    ReadOnly,
+    /// A read-only store's view of the operating system's files, never written: the files
+    /// copied into this snapshot, the data file read in place, and writes kept in memory
+    /// (see [`crate::overlay`]).
+    ReadOnly(crate::overlay::Snapshot),
 }
 
 /// How a file is used, for the options it is opened with.
@@ -76,16 +77,10 @@ impl Disk {
             }
             #[cfg(feature = "fault-injection")]
             Disk::Sim(disk) => disk.open(path).map(|(f, c)| (FileIo::Sim(f), c)),
-            Disk::ReadOnly => {
+            Disk::ReadOnly(snapshot) => {
                 let file = match usage {
                     Use::Reads => OverlayFile::in_place(File::open(path)?)?,
-                    Use::Plain => match std::fs::read(path) {
-                        Ok(bytes) => OverlayFile::copied(bytes),
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                            OverlayFile::copied(Vec::new())
-                        }
-                        Err(e) => return Err(e),
-                    },
+                    Use::Plain => OverlayFile::copied(snapshot.take(path)),
                 };
                 Ok((FileIo::Overlay(file), false))
             }
@@ -95,7 +90,8 @@ impl Disk {
     /// The length of the file at `path`, `None` if there is none.
     pub(crate) fn len_of(&self, path: &Path) -> Option<u64> {
         match self {
-            Disk::Os | Disk::ReadOnly => std::fs::metadata(path).ok().map(|m| m.len()),
+            Disk::Os => std::fs::metadata(path).ok().map(|m| m.len()),
+            Disk::ReadOnly(snapshot) => snapshot.len_of(path),
             #[cfg(feature = "fault-injection")]
             Disk::Sim(disk) => disk.len_of(path),
         }
@@ -111,7 +107,7 @@ impl Disk {
             Disk::Os => File::open(dir)?.sync_all(),
             #[cfg(feature = "fault-injection")]
             Disk::Sim(disk) => disk.sync_dir(dir),
-            Disk::ReadOnly => Ok(()),
+            Disk::ReadOnly(_) => Ok(()),
         }
     }
 }

@@ -23,6 +23,7 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use std::sync::Arc;
@@ -115,6 +116,43 @@ pub(crate) fn read_generation(path: &std::path::Path) -> io::Result<u64> {
         Ok(()) => Ok(u64::from_le_bytes(value)),
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
         Err(e) => Err(e),
+    }
+}
+
+/// The files of a store a reader copied (the database, its page checksums and its log; not
+/// the data file), by path, each taken once by the open.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot(Arc<Mutex<std::collections::HashMap<PathBuf, Vec<u8>>>>);
+
+impl Snapshot {
+    /// Copies the files of the store whose database is at `path` (an absent one as none).
+    pub(crate) fn copy(path: &Path) -> io::Result<Self> {
+        let mut files = std::collections::HashMap::new();
+        for suffix in ["", "-sums", "-wal"] {
+            let file = beside(path, suffix);
+            match std::fs::read(&file) {
+                Ok(bytes) => {
+                    files.insert(file, bytes);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Self(Arc::new(Mutex::new(files))))
+    }
+
+    fn files(&self) -> MutexGuard<'_, std::collections::HashMap<PathBuf, Vec<u8>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The length of the copy of `path`, `None` if it was not there.
+    pub(crate) fn len_of(&self, path: &Path) -> Option<u64> {
+        self.files().get(path).map(|b| b.len() as u64)
+    }
+
+    /// The copy of `path` (empty if it was not there), taken out of the snapshot.
+    pub(crate) fn take(&self, path: &Path) -> Vec<u8> {
+        self.files().remove(path).unwrap_or_default()
     }
 }
 
@@ -265,9 +303,10 @@ impl Store {
     /// the store) odd while it does anything that could change what a snapshot relies on
     /// (a durable commit, which lets redb reuse the previous one's pages; cutting its log;
     /// punching holes; opening and closing) and even after; the open copies only under an
-    /// even value that is the same before and after, and tries again otherwise. With no
-    /// writer (the counter's lock is free) it copies holding that lock shared, so no writer
-    /// starts meanwhile (a writer's open waits up to two seconds for it).
+    /// even value that is the same before and after the copy (plain reads of the files),
+    /// and tries again otherwise. With no writer (the counter's lock is free) it copies
+    /// holding that lock shared, so no writer starts meanwhile (a writer's open waits up to
+    /// two seconds for it). The open then runs on the copy, the lock released.
     ///
     /// A block the writer deleted after the open (a truncate or clear, then the durable
     /// commit that gives its bytes back) may read as zeros from the data file: that read is
@@ -303,24 +342,28 @@ impl Store {
                 Err(e) => return Err(io("open the generation counter", e)),
             };
             let before = read_generation(&gen_path).map_err(|e| io("read the generation", e))?;
-            if lock.is_none() && before % 2 == 1 {
+            let alone = lock.is_some();
+            if !alone && before % 2 == 1 {
+                continue;
+            }
+            let snapshot = Snapshot::copy(path).map_err(|e| io("copy the store", e))?;
+            let after = read_generation(&gen_path).map_err(|e| io("read the generation", e))?;
+            // The copy is made: a writer may start (its open cuts files, which the
+            // generation then tells).
+            drop(lock);
+            if !alone && after != before {
                 continue;
             }
             let opened = guard(Record::Database, || {
-                Self::open_on(&Disk::ReadOnly, path, options)
+                Self::open_on(&Disk::ReadOnly(snapshot), path, options)
             });
-            let after = read_generation(&gen_path).map_err(|e| io("read the generation", e))?;
-            let alone = lock.is_some();
-            let settled = alone || after == before;
-            drop(lock);
             match opened {
-                Ok(mut store) if settled => {
+                Ok(mut store) => {
                     let inner = Arc::get_mut(&mut store.inner).expect("a new store has one handle");
                     inner.read_only = Some((gen_path, before));
                     return Ok(store);
                 }
-                Ok(_) => {}
-                // With no writer the files hold still: the error is the store's.
+                // With no writer the files held still: the error is the store's.
                 Err(e) if alone => return Err(e),
                 // A copy can catch the log in the middle of an append (a torn last record,
                 // which the generation does not cover): another attempt reads it whole.

@@ -170,19 +170,24 @@ impl Store {
         }
         // The generation counter first: the open's recovery changes files a read-only reader
         // may be copying. Held locked while the store is open, so readers can tell a live
-        // writer (see `overlay`).
-        let (file, mut created) = disk
-            .open(&beside(path, "-gen"), Use::Plain)
-            .map_err(|e| io("open the generation counter", e))?;
-        file.lock_writer()
-            .map_err(|e| io("lock the generation counter", e))?;
-        let generation =
-            Arc::new(Generation::open(file).map_err(|e| io("read the generation counter", e))?);
+        // writer (see `overlay`). Only real files have readers: a simulated disk's store and
+        // a reader's own copy count nothing.
+        let generation = match disk {
+            Disk::Os => {
+                let (file, _) = disk
+                    .open(&beside(path, "-gen"), Use::Plain)
+                    .map_err(|e| io("open the generation counter", e))?;
+                file.lock_writer()
+                    .map_err(|e| io("lock the generation counter", e))?;
+                Generation::open(file).map_err(|e| io("read the generation counter", e))?
+            }
+            _ => Generation::default(),
+        };
+        let generation = Arc::new(generation);
         let changing = generation.changing();
-        let (file, c) = disk
+        let (file, mut created) = disk
             .open(path, Use::Plain)
             .map_err(|e| io("open the database", e))?;
-        created |= c;
         let db_file = Arc::new(DbFile::new(file).map_err(|e| io("open the database", e))?);
         let (file, c) = disk
             .open(&beside(path, "-sums"), Use::Plain)
