@@ -123,10 +123,16 @@ fn figures_for_1k_10k_and_100k_cores() {
         let cold = time_core_opens(&store, n, 1000);
         let warm = time_core_opens(&store, n, 10_000);
         let size = std::fs::metadata(&path).unwrap().len();
+        // Read-only beside the writer (this store, still open): copies and verifies.
+        let started = Instant::now();
+        let reader = Store::open_read_only(&path, StoreOptions::default()).unwrap();
+        let read_only = started.elapsed();
+        let reader_warm = time_core_opens(&reader, n, 10_000);
         println!(
             "{n} cores: built in {built:.2?}, store open {open:.2?}, {descriptors} descriptors, \
              open a core + read header and block: {cold:.2?} (first 1000), {warm:.2?} \
-             (next 10,000); database {} KiB",
+             (next 10,000); database {} KiB; read-only open beside it {read_only:.2?}, \
+             then {reader_warm:.2?} a core",
             size >> 10
         );
         assert!(descriptors <= 16);
