@@ -71,9 +71,12 @@ impl Generation {
 
     fn publish(&self, value: u64) {
         if let Some(file) = &self.file {
-            // Best effort: a failed write leaves readers retrying or reading as before the
-            // change only if the writes they would check failed too (the same file system).
-            let _ = file.write_all_at(&value.to_le_bytes(), 0);
+            if file.write_all_at(&value.to_le_bytes(), 0).is_err() {
+                // Readers must not keep seeing the old value: an empty counter reads as
+                // "changing" (see `read_generation`) until a later write succeeds. (Only
+                // if this fails too could a reader miss the change.)
+                let _ = file.set_len(0);
+            }
         }
     }
 
@@ -104,7 +107,9 @@ impl Drop for Changing<'_> {
     }
 }
 
-/// The generation in the counter file at `path` (0 if absent or short).
+/// The generation in the counter file at `path`: 0 if there is none (no writer of this
+/// version opened the store since it was created); odd if the file is shorter than a
+/// counter (a writer created it and has not written it yet, or failed to: never settled).
 pub(crate) fn read_generation(path: &std::path::Path) -> io::Result<u64> {
     let file = match File::open(path) {
         Ok(f) => f,
@@ -114,7 +119,7 @@ pub(crate) fn read_generation(path: &std::path::Path) -> io::Result<u64> {
     let mut value = [0u8; 8];
     match file.read_exact_at(&mut value, 0) {
         Ok(()) => Ok(u64::from_le_bytes(value)),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(u64::MAX),
         Err(e) => Err(e),
     }
 }
@@ -429,13 +434,21 @@ mod tests {
     #[test]
     fn the_generation_is_odd_while_changes_overlap_and_even_after() {
         let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short");
+        std::fs::write(&short, [2, 0, 0]).unwrap();
+        assert_eq!(read_generation(&short).unwrap() % 2, 1, "never settled");
+        assert_eq!(read_generation(&dir.path().join("none")).unwrap(), 0);
         let path = dir.path().join("g");
         let file = crate::disk::Disk::Os
             .open(&path, crate::disk::Use::Plain)
             .unwrap()
             .0;
         let g = Generation::open(file).unwrap();
-        assert_eq!(read_generation(&path).unwrap(), 0);
+        assert_eq!(
+            read_generation(&path).unwrap() % 2,
+            1,
+            "created, not written yet"
+        );
         let a = g.changing();
         assert_eq!(read_generation(&path).unwrap(), 1);
         let b = g.changing();
