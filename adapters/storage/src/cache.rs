@@ -164,6 +164,39 @@ mod tests {
     }
 
     #[test]
+    fn reading_thousands_of_cores_keeps_a_bounded_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            durability: crate::Durability::Eventual,
+            ..StoreOptions::default()
+        };
+        let store = Store::open(dir.path().join("db"), options).unwrap();
+        let n = 3000u32;
+        let core = |i: u32| {
+            let mut k = [0u8; 32];
+            k[..4].copy_from_slice(&i.to_be_bytes());
+            k
+        };
+        for i in 0..n {
+            let mut batch = WriteBatch::new();
+            batch
+                .put_node(ferrocore::Node::new(0, 1, [1; 32]))
+                .put_block(0, Bytes::from_static(b"b"));
+            store.core(&core(i)).write(batch).unwrap();
+        }
+        store.flush().unwrap();
+        for i in 0..n {
+            let c = store.core(&core(i));
+            assert!(c.node(0).unwrap().is_some());
+            assert!(c.node(2).unwrap().is_none());
+            assert_eq!(c.block(0).unwrap().as_deref(), Some(&b"b"[..]));
+            let reader = store.reader();
+            assert!(reader.cache.pages.len() <= ReadCache::PAGES);
+            assert!(reader.cache.chunks.len() <= ReadCache::CHUNKS);
+        }
+    }
+
+    #[test]
     fn damage_within_a_read_ahead_is_the_damaged_blocks_error_alone() {
         let dir = tempfile::tempdir().unwrap();
         let (store, path) = store_with_run(dir.path(), 40);

@@ -10,6 +10,7 @@ use redb::{Database, ReadableTable};
 
 use crate::apply::{self, Sink};
 use crate::cache::ReadCache;
+use crate::catalog::{self, CatalogOp};
 use crate::data::DataFile;
 use crate::meta::{CORE_COUNT, DATA_END, HOLES, META, WAL_SEQ};
 use crate::pending::{self, Frozen, Pending};
@@ -31,7 +32,7 @@ impl Inner {
             .name("ferrocore-store-commit".into())
             .spawn(move || {
                 guard(Record::Database, || {
-                    commit_batches(&db, &data, durability, batches.batches(), None, None)
+                    commit_batches(&db, &data, durability, batches.batches(), None, None, &[])
                 })
             })
             .ok();
@@ -61,6 +62,7 @@ impl Inner {
                     batches,
                     None,
                     None,
+                    &[],
                 )
             })?;
         }
@@ -83,12 +85,13 @@ impl Store {
     /// the log.
     pub(crate) fn checkpoint(&self, pending: &mut Pending) -> Result<(), StorageError> {
         self.check_failed()?;
-        self.commit_pending(pending, Durability::Immediate, None)?;
+        self.commit_pending(pending, Durability::Immediate, None, &[])?;
         self.wal().reset()
     }
 
     /// Applies one core's write batch as the durability setting says.
     pub(crate) fn write(&self, core: &[u8; 32], batch: WriteBatch) -> Result<(), StorageError> {
+        self.check_writable()?;
         if batch.is_empty() {
             return Ok(());
         }
@@ -102,9 +105,12 @@ impl Store {
             let mut pending = self.pending();
             self.check_failed()?;
             self.wal().append(&wal::encode(core, &batch), true)?;
-            if let Err(e) =
-                self.commit_pending(&mut pending, Durability::Eventual, Some((core, &batch)))
-            {
+            if let Err(e) = self.commit_pending(
+                &mut pending,
+                Durability::Eventual,
+                Some((core, &batch)),
+                &[],
+            ) {
                 self.inner.failed.store(true, Ordering::Relaxed);
                 return Err(e);
             }
@@ -121,7 +127,12 @@ impl Store {
         let mut pending = self.pending();
         if !Pending::can_hold(&batch) {
             // Everything pending, then this batch, in one transaction.
-            return self.commit_pending(&mut pending, Durability::Eventual, Some((core, &batch)));
+            return self.commit_pending(
+                &mut pending,
+                Durability::Eventual,
+                Some((core, &batch)),
+                &[],
+            );
         }
         self.make_room(&mut pending, &batch)?;
         pending.push(*core, batch);
@@ -146,9 +157,12 @@ impl Store {
         if !Pending::can_hold(&batch) {
             // Everything pending, then this batch, durably; then the log is emptied (the
             // data file gives the deleted blocks' bytes back only after a durable commit).
-            if let Err(e) =
-                self.commit_pending(&mut pending, Durability::Immediate, Some((core, &batch)))
-            {
+            if let Err(e) = self.commit_pending(
+                &mut pending,
+                Durability::Immediate,
+                Some((core, &batch)),
+                &[],
+            ) {
                 // The log holds a batch the database lacks: refuse writes until a reopen
                 // replays it.
                 self.inner.failed.store(true, Ordering::Relaxed);
@@ -217,11 +231,11 @@ impl Store {
         if pending.is_empty() {
             return Ok(());
         }
-        self.commit_pending(&mut pending, Durability::Eventual, None)
+        self.commit_pending(&mut pending, Durability::Eventual, None, &[])
     }
 
     /// Commits the pending batches (a frozen group first, see [`Inner::retire`]), then
-    /// `last`, in one transaction and forgets them; on failure nothing is forgotten. The
+    /// `last` and the `catalog` changes, in one transaction and forgets them; on failure nothing is forgotten. The
     /// cached read transaction goes first (a live reader would keep the pages this commit
     /// frees from being reused).
     pub(crate) fn commit_pending(
@@ -229,6 +243,7 @@ impl Store {
         pending: &mut Pending,
         durability: Durability,
         last: Option<(&[u8; 32], &WriteBatch)>,
+        catalog: &[CatalogOp],
     ) -> Result<(), StorageError> {
         self.inner.retire(pending)?;
         self.forget_reads();
@@ -242,6 +257,7 @@ impl Store {
                 pending.batches(),
                 last,
                 seq,
+                catalog,
             )
         });
         // A read that ran during the commit may have kept the state before it.
@@ -252,7 +268,7 @@ impl Store {
     }
 }
 
-/// Commits `batches` then `last` in one write transaction with `durability`
+/// Commits `batches` then `last`, and the `catalog` changes, in one write transaction with `durability`
 /// (`Eventual` = redb's `None`: no fsync). The blocks' bytes are appended to the data file
 /// first (and synced, for a durable commit), so a commit never refers to bytes the file
 /// lacks. A durable commit also takes every recorded hole out of [`HOLES`] and punches it,
@@ -264,10 +280,14 @@ pub(crate) fn commit_batches(
     batches: &[([u8; 32], WriteBatch)],
     last: Option<(&[u8; 32], &WriteBatch)>,
     wal_seq: Option<u64>,
+    catalog: &[CatalogOp],
 ) -> Result<(), StorageError> {
     let err = |e: redb::Error| db_error(Record::Database, e);
-    let mut tx = db.begin_write().map_err(|e| err(e.into()))?;
     let durable = durability == Durability::Immediate;
+    // Once durable, the commit lets redb reuse the previous durable commit's pages, and its
+    // holes are punched: a read-only reader's snapshot may go stale.
+    let _changing = durable.then(|| data.generation().changing());
+    let mut tx = db.begin_write().map_err(|e| err(e.into()))?;
     tx.set_durability(if durable {
         redb::Durability::Immediate
     } else {
@@ -315,6 +335,7 @@ pub(crate) fn commit_batches(
                 holes.insert(at, len).map_err(|e| err(e.into()))?;
             }
         }
+        catalog::apply(&tx, catalog)?;
         end = data.write(sink.parts())?;
         meta.insert(DATA_END, end).map_err(|e| err(e.into()))?;
         if durable {

@@ -221,7 +221,7 @@ impl Storage for CoreStorage {
     }
 
     fn block(&self, index: u64) -> Result<Option<Bytes>, StorageError> {
-        self.block_at(index)
+        self.block_at(index).map_err(|e| self.store.stale_or(e))
     }
 
     fn bitfield_pages(&self) -> Result<Vec<(u64, Bytes)>, StorageError> {

@@ -13,10 +13,12 @@
 //! sequential append costs one copy into the page cache.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use ferrocore::storage::{Record, StorageError};
 
 use crate::disk::FileIo;
+use crate::overlay::Generation;
 
 /// An open data file.
 #[derive(Debug)]
@@ -30,6 +32,9 @@ pub(crate) struct DataFile {
     kicked: AtomicU64,
     /// The end of the space allocated ahead.
     reserved: AtomicU64,
+    /// The store's generation counter (see [`crate::overlay`]), kept here because every
+    /// commit and the log reach it through this file.
+    generation: Arc<Generation>,
 }
 
 /// Bytes the data file is allocated ahead of its end, at a time.
@@ -44,8 +49,13 @@ fn io(e: &std::io::Error) -> StorageError {
 
 impl DataFile {
     /// Takes the data file `file` of a database whose last commit ends its data at `end`:
-    /// longer files are cut back to `end`; a shorter one is damage.
-    pub(crate) fn new(file: FileIo, end: u64) -> Result<Self, StorageError> {
+    /// longer files are cut back to `end`; a shorter one is damage. `generation` is the
+    /// store's generation counter.
+    pub(crate) fn new(
+        file: FileIo,
+        end: u64,
+        generation: Arc<Generation>,
+    ) -> Result<Self, StorageError> {
         let len = file.len().map_err(|e| io(&e))?;
         if len < end {
             return Err(StorageError::corrupt(
@@ -60,7 +70,13 @@ impl DataFile {
             end: AtomicU64::new(end),
             kicked: AtomicU64::new(end),
             reserved: AtomicU64::new(end),
+            generation,
         })
+    }
+
+    /// The store's generation counter.
+    pub(crate) fn generation(&self) -> &Arc<Generation> {
+        &self.generation
     }
 
     /// Where the next appended byte goes.
@@ -160,7 +176,11 @@ mod tests {
 
     /// The data file at `path` of a database whose data ends at `end`.
     fn open(path: &Path, end: u64) -> Result<DataFile, StorageError> {
-        DataFile::new(Disk::Os.open(path, Use::Reads).unwrap().0, end)
+        DataFile::new(
+            Disk::Os.open(path, Use::Reads).unwrap().0,
+            end,
+            Arc::default(),
+        )
     }
 
     #[test]

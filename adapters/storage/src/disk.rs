@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use redb::BackendError;
 
+use crate::overlay::OverlayFile;
+
 /// Where a store's files live.
 #[derive(Debug, Clone)]
 pub(crate) enum Disk {
@@ -24,6 +26,10 @@ pub(crate) enum Disk {
     /// A simulated disk (tests only).
     #[cfg(feature = "fault-injection")]
     Sim(crate::sim::SimDisk),
+    /// A read-only store's view of the operating system's files, never written: the files
+    /// copied into this snapshot, the data file read in place, and writes kept in memory
+    /// (see [`crate::overlay`]).
+    ReadOnly(crate::overlay::Snapshot),
 }
 
 /// How a file is used, for the options it is opened with.
@@ -43,6 +49,8 @@ pub(crate) enum FileIo {
     /// A file on a simulated disk (tests only).
     #[cfg(feature = "fault-injection")]
     Sim(crate::sim::SimFile),
+    /// A read-only store's file (see [`Disk::ReadOnly`]).
+    Overlay(OverlayFile),
 }
 
 /// The path of one of a store's files beside its database: the database's path with
@@ -69,6 +77,13 @@ impl Disk {
             }
             #[cfg(feature = "fault-injection")]
             Disk::Sim(disk) => disk.open(path).map(|(f, c)| (FileIo::Sim(f), c)),
+            Disk::ReadOnly(snapshot) => {
+                let file = match usage {
+                    Use::Reads => OverlayFile::in_place(File::open(path)?)?,
+                    Use::Plain => OverlayFile::copied(snapshot.take(path)),
+                };
+                Ok((FileIo::Overlay(file), false))
+            }
         }
     }
 
@@ -76,6 +91,7 @@ impl Disk {
     pub(crate) fn len_of(&self, path: &Path) -> Option<u64> {
         match self {
             Disk::Os => std::fs::metadata(path).ok().map(|m| m.len()),
+            Disk::ReadOnly(snapshot) => snapshot.len_of(path),
             #[cfg(feature = "fault-injection")]
             Disk::Sim(disk) => disk.len_of(path),
         }
@@ -91,6 +107,7 @@ impl Disk {
             Disk::Os => File::open(dir)?.sync_all(),
             #[cfg(feature = "fault-injection")]
             Disk::Sim(disk) => disk.sync_dir(dir),
+            Disk::ReadOnly(_) => Ok(()),
         }
     }
 }
@@ -104,6 +121,8 @@ pub(crate) enum DbFile {
     /// A file on a simulated disk (tests only; no locks).
     #[cfg(feature = "fault-injection")]
     Sim(crate::sim::SimFile),
+    /// A read-only store's copy (no locks; never written).
+    Overlay(OverlayFile),
 }
 
 impl DbFile {
@@ -115,6 +134,7 @@ impl DbFile {
             )),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(f) => Ok(DbFile::Sim(f)),
+            FileIo::Overlay(f) => Ok(DbFile::Overlay(f)),
         }
     }
 
@@ -123,6 +143,7 @@ impl DbFile {
             DbFile::Os(f) => f,
             #[cfg(feature = "fault-injection")]
             DbFile::Sim(f) => f,
+            DbFile::Overlay(f) => f,
         }
     }
 }
@@ -209,13 +230,43 @@ fn open_for_reads(path: &Path) -> io::Result<File> {
     rw_options().open(path)
 }
 
+/// How long a writer's open waits for readers copying the store (they hold the generation
+/// counter's lock shared for the length of a copy) before it calls the store in use.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl FileIo {
+    /// Takes the writer's lock on this file (the generation counter's; see
+    /// [`crate::overlay`]) for as long as it stays open: exclusive, waiting up to
+    /// [`LOCK_WAIT`] for read-only openers to finish their copy. `WouldBlock` if another
+    /// writer holds the store.
+    pub(crate) fn lock_writer(&self) -> io::Result<()> {
+        match self {
+            FileIo::Os(f) => {
+                let started = std::time::Instant::now();
+                while !try_flock(f, false)? {
+                    if started.elapsed() >= LOCK_WAIT {
+                        return Err(io::Error::new(
+                            io::ErrorKind::WouldBlock,
+                            "the store is in use by another process",
+                        ));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Ok(())
+            }
+            #[cfg(feature = "fault-injection")]
+            FileIo::Sim(_) => Ok(()),
+            FileIo::Overlay(_) => Ok(()),
+        }
+    }
+
     /// The file's length.
     pub(crate) fn len(&self) -> io::Result<u64> {
         match self {
             FileIo::Os(f) => Ok(f.metadata()?.len()),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(f) => f.len(),
+            FileIo::Overlay(f) => Ok(f.len()),
         }
     }
 
@@ -225,6 +276,7 @@ impl FileIo {
             FileIo::Os(f) => f.read_exact_at(buf, offset),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(f) => f.read_exact_at(buf, offset),
+            FileIo::Overlay(f) => f.read_exact_at(buf, offset),
         }
     }
 
@@ -238,6 +290,11 @@ impl FileIo {
                 f.read_exact_at(&mut buf, offset)?;
                 Ok(buf)
             }
+            FileIo::Overlay(f) => {
+                let mut buf = vec![0; len];
+                f.read_exact_at(&mut buf, offset)?;
+                Ok(buf)
+            }
         }
     }
 
@@ -247,6 +304,7 @@ impl FileIo {
             FileIo::Os(f) => f.write_all_at(buf, offset),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(f) => f.write_at(buf, offset),
+            FileIo::Overlay(f) => f.write_all_at(buf, offset),
         }
     }
 
@@ -257,6 +315,7 @@ impl FileIo {
             FileIo::Os(f) => write_parts_at(f, parts, offset),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(f) => f.write_at(&parts.concat(), offset),
+            FileIo::Overlay(f) => f.write_all_at(&parts.concat(), offset),
         }
     }
 
@@ -266,6 +325,7 @@ impl FileIo {
             FileIo::Os(f) => f.set_len(len),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(f) => f.set_len(len),
+            FileIo::Overlay(f) => f.set_len(len),
         }
     }
 
@@ -275,6 +335,7 @@ impl FileIo {
             FileIo::Os(f) => f.sync_data(),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(f) => f.sync(),
+            FileIo::Overlay(_) => Ok(()),
         }
     }
 
@@ -284,6 +345,7 @@ impl FileIo {
             FileIo::Os(f) => f.sync_all(),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(f) => f.sync(),
+            FileIo::Overlay(_) => Ok(()),
         }
     }
 
@@ -293,6 +355,7 @@ impl FileIo {
             FileIo::Os(f) => allocate(f, offset, len),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(_) => {}
+            FileIo::Overlay(_) => {}
         }
     }
 
@@ -303,6 +366,8 @@ impl FileIo {
             FileIo::Os(f) => punch_hole(f, offset, len),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(f) => f.punch_hole(offset, len),
+            // Bytes below the snapshot's end are never written; holes are only hints.
+            FileIo::Overlay(_) => {}
         }
     }
 
@@ -312,8 +377,33 @@ impl FileIo {
             FileIo::Os(f) => start_write_back(f, offset, len),
             #[cfg(feature = "fault-injection")]
             FileIo::Sim(_) => {}
+            FileIo::Overlay(_) => {}
         }
     }
+}
+
+/// Takes a `flock` on `file` (shared or exclusive) without waiting: false if another open
+/// file holds a conflicting one. Released when the file is closed.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn try_flock(file: &File, shared: bool) -> io::Result<bool> {
+    use rustix::fs::FlockOperation;
+    let op = if shared {
+        FlockOperation::NonBlockingLockShared
+    } else {
+        FlockOperation::NonBlockingLockExclusive
+    };
+    match rustix::fs::flock(file, op) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Elsewhere no lock is taken: readers then always take the writer for live (see
+/// [`crate::overlay`]).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn try_flock(_file: &File, shared: bool) -> io::Result<bool> {
+    Ok(!shared)
 }
 
 /// Reads `len` bytes at `offset` into a new buffer (not zeroed first: the read fills it).

@@ -19,6 +19,10 @@
 //!
 //! The index is a [`redb`] database: why redb (and not an LSM tree such as `fjall`), with
 //! measurements, is in `docs/why-redb.md` beside this crate's sources.
+//! One process writes a store; others (or the same one) can read it at the same time with
+//! [`Store::open_read_only`], which takes a consistent snapshot without writing a byte of
+//! the store's files; how, and why simpler designs return stale or torn data, is in
+//! `docs/read-only-open.md`.
 //!
 //! # Layout and integrity
 //!
@@ -47,6 +51,14 @@
 //! never reads as holding fewer cores (a vanished core would otherwise reopen as a new,
 //! empty one).
 //!
+//! Beside its cores, a store keeps its own records in a third table, the catalog (see
+//! `catalog.rs`): the store's primary key ([`Store::primary_key_or_insert`],
+//! [`Store::set_primary_key`]), the alias table naming cores by namespace and name
+//! ([`Store::insert_alias`], [`Store::alias`], [`Store::aliases_in`]) and small local slots
+//! per core and per store ([`Store::put_local`]). They are checksummed as the records are,
+//! and every change is logged and committed at once, so an acknowledged change survives a
+//! kill in every durability mode.
+//!
 //! Bytes of cleared, truncated or overwritten blocks are given back to the file system by
 //! punching holes in the data file (Linux; elsewhere the file keeps them), but only once a
 //! durable commit no longer refers to them: until then a crash could bring back a commit
@@ -65,8 +77,9 @@
 //! store closes, the data file is synced and one durable redb commit takes over, and the
 //! log is emptied; opening a store after a crash replays the log's newer records. The log's
 //! own damage handling is described in its module; damage never passes as data. A store is
-//! thus four files (the database, its data file, its log and its page checksums) whatever
-//! the number of cores. Writes of many megabytes start the data file's write-back early (a
+//! thus five files (the database, its data file, its log, its page checksums and the
+//! generation counter read-only readers check, see [`Store::open_read_only`]) whatever the
+//! number of cores (one descriptor each: a store of 100,000 cores holds five). Writes of many megabytes start the data file's write-back early (a
 //! hint to the kernel, no wait), so the sync that makes them durable waits for less.
 //!
 //! [`Durability::Logged`] writes the same log record with no `fdatasync`: an acknowledged
@@ -105,6 +118,7 @@
 
 mod apply;
 mod cache;
+mod catalog;
 mod chunk;
 mod commit;
 mod core_storage;
@@ -113,6 +127,7 @@ mod disk;
 mod meta;
 mod node_page;
 mod options;
+mod overlay;
 mod pending;
 mod record;
 #[cfg(feature = "fault-injection")]
@@ -126,6 +141,9 @@ use ferrocore::storage::{Record, StorageError};
 use redb::TableDefinition;
 
 pub(crate) use cache::ReadCache;
+pub use catalog::{
+    Alias, LocalScope, PrimaryKeyError, StoredCore, MAX_LOCAL_LEN, MAX_NAME_LEN, MAX_TAG_LEN,
+};
 pub use core_storage::CoreStorage;
 pub use options::{Durability, StoreOptions, DEFAULT_CACHE_BYTES, DEFAULT_GROUP_BYTES};
 pub use store::Store;

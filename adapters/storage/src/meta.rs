@@ -69,12 +69,18 @@ pub(crate) fn open_wal(db: &Database, data: &DataFile, file: FileIo) -> Result<W
             id
         }
     };
-    let (mut wal, records) = Wal::open(file, id, applied)?;
+    let (mut wal, records) = Wal::open(file, id, applied, data.generation().clone())?;
     if !records.is_empty() {
-        let batches = records
-            .iter()
-            .map(|p| wal::decode(p))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Core batches and catalog changes touch different tables: each kept in order, they
+        // are replayed in one commit. (An empty batch would give its core counters.)
+        let (mut batches, mut catalog) = (Vec::new(), Vec::new());
+        for p in &records {
+            let (core, batch, ops) = wal::decode(p)?;
+            if !batch.is_empty() {
+                batches.push((core, batch));
+            }
+            catalog.extend(ops);
+        }
         commit_batches(
             db,
             data,
@@ -82,6 +88,7 @@ pub(crate) fn open_wal(db: &Database, data: &DataFile, file: FileIo) -> Result<W
             &batches,
             None,
             Some(wal.seq()),
+            &catalog,
         )?;
     }
     wal.reset()?;

@@ -2,7 +2,7 @@
 //! checksums, holding every core; opening it (with recovery), closing it, and the handles
 //! reads go through.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -14,6 +14,7 @@ use crate::commit::commit_batches;
 use crate::data::DataFile;
 use crate::disk::{beside, DbFile, Disk, Use};
 use crate::meta::{check_core_count, cores_in, meta_value, open_wal, DATA_END};
+use crate::overlay::Generation;
 use crate::pending::Pending;
 use crate::sums::{CheckedDb, PageSums};
 use crate::wal::Wal;
@@ -45,6 +46,9 @@ pub(crate) struct Inner {
     pub(crate) reader: Mutex<Reader>,
     /// The database file's page checksums (see [`crate::sums`]).
     pub(crate) sums: Arc<PageSums>,
+    /// For a store opened read-only: its generation counter's path and the generation its
+    /// snapshot was taken at (see [`crate::overlay`]).
+    pub(crate) read_only: Option<(PathBuf, u64)>,
 }
 
 impl Inner {
@@ -87,6 +91,8 @@ impl Drop for Inner {
         let data = &self.data;
         let sums = &self.sums;
         let _ = guard(Record::Database, move || {
+            // The close checkpoints and trims the data file.
+            let _changing = data.generation().changing();
             let mut checkpoint = || {
                 if !failed && retired && (!pending.is_empty() || wal.record_bytes() > 0) {
                     let seq = Some(wal.seq());
@@ -97,6 +103,7 @@ impl Drop for Inner {
                         pending.batches(),
                         None,
                         seq,
+                        &[],
                     )?;
                     wal.reset()?;
                 }
@@ -144,7 +151,11 @@ impl Store {
         })
     }
 
-    fn open_on(disk: &Disk, path: &Path, options: StoreOptions) -> Result<Self, StorageError> {
+    pub(crate) fn open_on(
+        disk: &Disk,
+        path: &Path,
+        options: StoreOptions,
+    ) -> Result<Self, StorageError> {
         let err = |e: redb::DatabaseError| db_error(Record::Database, e);
         let io = |what: &str, e: std::io::Error| {
             StorageError::io(Record::Database, format!("{what}: {e}"))
@@ -157,6 +168,23 @@ impl Store {
                 "database file is empty (truncated, or its creation was interrupted)",
             ));
         }
+        // The generation counter first: the open's recovery changes files a read-only reader
+        // may be copying. Held locked while the store is open, so readers can tell a live
+        // writer (see `overlay`). Only real files have readers: a simulated disk's store and
+        // a reader's own copy count nothing.
+        let generation = match disk {
+            Disk::Os => {
+                let (file, _) = disk
+                    .open(&beside(path, "-gen"), Use::Plain)
+                    .map_err(|e| io("open the generation counter", e))?;
+                file.lock_writer()
+                    .map_err(|e| io("lock the generation counter", e))?;
+                Generation::open(file).map_err(|e| io("read the generation counter", e))?
+            }
+            _ => Generation::default(),
+        };
+        let generation = Arc::new(generation);
+        let changing = generation.changing();
         let (file, mut created) = disk
             .open(path, Use::Plain)
             .map_err(|e| io("open the database", e))?;
@@ -207,9 +235,9 @@ impl Store {
             .open(&beside(path, "-data"), Use::Reads)
             .map_err(|e| io("open the data file", e))?;
         created |= c;
-        let data = DataFile::new(file, data_end)?;
+        let data = DataFile::new(file, data_end, Arc::clone(&generation))?;
         if !has_table {
-            commit_batches(&db, &data, Durability::Immediate, &[], None, None)?;
+            commit_batches(&db, &data, Durability::Immediate, &[], None, None, &[])?;
         }
         let (file, c) = disk
             .open(&beside(path, "-wal"), Use::Plain)
@@ -223,6 +251,7 @@ impl Store {
                 .map_err(|e| io("sync the store's directory", e))?;
         }
         check_core_count(&db)?;
+        drop(changing);
         Ok(Self {
             inner: Arc::new(Inner {
                 db: Some(Arc::new(db)),
@@ -233,6 +262,7 @@ impl Store {
                 failed: AtomicBool::new(false),
                 reader: Mutex::new(Reader::default()),
                 sums,
+                read_only: None,
             }),
         })
     }
@@ -291,6 +321,17 @@ impl Store {
             }
             Durability::Eventual => self.checkpoint(&mut pending),
         }
+    }
+
+    /// Refuses writes to a store opened read-only.
+    pub(crate) fn check_writable(&self) -> Result<(), StorageError> {
+        if self.inner.read_only.is_some() {
+            return Err(StorageError::io(
+                Record::Database,
+                "the store is open read-only",
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn check_failed(&self) -> Result<(), StorageError> {

@@ -12,6 +12,12 @@
 //!   (Merkle paths) and reads the same blocks;
 //! - byte and contiguous lengths agree, and the log takes a new append.
 //!
+//! A second test kills the writer's many-cores workload: steps spread round-robin over 200
+//! cores of one store, each core named in the alias table on its first step and some steps
+//! recording themselves in the core's local slot; after each kill every acknowledged block
+//! is there byte for byte, every created core has its header and alias, and every local
+//! slot holds its last acknowledged value (or the in-flight step's), nothing past it.
+//!
 //! Rounds: `FERROCORE_CRASH_ROUNDS` (default 20). The RNG seed is printed; set
 //! `FERROCORE_CRASH_SEED` to replay a run's kill schedule.
 
@@ -57,13 +63,14 @@ struct Reported {
     acked: Option<u64>,
 }
 
-/// Runs the writer (durability `mode`: `immediate` or `logged`) and SIGKILLs it: a quarter
-/// of the rounds within 30 ms of the spawn (opening the store or the log, or recovering it),
-/// the rest 0–100 ms after it is ready.
-fn run_writer(path: &Path, mode: &str, rng: &mut u64) -> Reported {
+/// Runs the writer (durability `mode`: `immediate` or `logged`; `args` after it) and
+/// SIGKILLs it: a quarter of the rounds within 30 ms of the spawn (opening the store or the
+/// log, or recovering it), the rest 0–100 ms after it is ready.
+fn run_writer(path: &Path, mode: &str, args: &[&str], rng: &mut u64) -> Reported {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crash_writer"))
         .arg(path)
         .arg(mode)
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -189,16 +196,14 @@ fn check(path: &Path, base: u64, reported: &Reported, rng: &mut u64) -> u64 {
     length + 1
 }
 
-#[test]
-fn acknowledged_appends_survive_sigkill() {
+/// Rounds (`FERROCORE_CRASH_ROUNDS`, default 20) and the seed of the kill schedule
+/// (`FERROCORE_CRASH_SEED`, else the clock).
+fn rounds_and_seed() -> (u64, u64) {
     let rounds: u64 = std::env::var("FERROCORE_CRASH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(20);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("crash.redb");
-    drop(Store::open(&path, StoreOptions::default()).unwrap());
-    let mut rng = std::env::var("FERROCORE_CRASH_SEED")
+    let rng = std::env::var("FERROCORE_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
@@ -209,6 +214,108 @@ fn acknowledged_appends_survive_sigkill() {
         })
         | 1;
     println!("seed {rng} (FERROCORE_CRASH_SEED replays the kill schedule)");
+    (rounds, rng)
+}
+
+/// The writer's durability in round `round`: every other round `Logged` (the log written,
+/// not synced: a killed process loses nothing the kernel had, so the guarantee is the same).
+fn mode_of(round: u64) -> &'static str {
+    if round % 2 == 0 {
+        "immediate"
+    } else {
+        "logged"
+    }
+}
+
+/// Reopens the store after the many-cores writer was killed and checks it: the steps done
+/// are the acknowledged ones, or one more (the one in flight); every block of them is there
+/// byte for byte, and nothing past them; every core they created has its header and its
+/// alias; every core's local slot holds its last step's value (or the in-flight step's).
+/// Returns the steps found.
+fn check_many(path: &Path, acked: u64, rng: &mut u64) -> u64 {
+    use ferrocore_storage::LocalScope;
+    use writer::{alias_name, has_step, many_dk, writes_local, CORES, LOCAL_TAG, NAMESPACE};
+    let store = Store::open(path, StoreOptions::default()).expect("reopen after SIGKILL");
+    let found = writer::resume_point(&store).unwrap();
+    assert!(
+        found == acked || found == acked + 1,
+        "after {acked} acknowledged steps the store holds {found}"
+    );
+    for k in found..found + 2 * CORES {
+        assert!(!has_step(&store, k).unwrap(), "step {k} past {found}");
+    }
+    for k in sample(found, rng) {
+        let got = store.core(&many_dk(k % CORES)).block(k / CORES).unwrap();
+        assert_eq!(got.as_deref(), Some(&block(k)[..]), "step {k} of {found}");
+    }
+    let aliases = store.aliases_in(&NAMESPACE).unwrap();
+    let created = found.min(CORES);
+    // The in-flight step names its core before writing its block.
+    assert!(
+        aliases.len() as u64 == created || found < CORES && aliases.len() as u64 == created + 1,
+        "{} aliases after {found} steps",
+        aliases.len()
+    );
+    for c in 0..CORES {
+        let dk = many_dk(c);
+        if c < created {
+            assert_eq!(store.alias(&NAMESPACE, &alias_name(c)).unwrap(), Some(dk));
+            let header = store.core(&dk).header().unwrap();
+            assert_eq!(header.as_deref(), Some(&alias_name(c)[..]), "core {c}");
+            assert!(store.has_core(&dk).unwrap());
+        }
+        let last = (0..found)
+            .rev()
+            .find(|&k| k % CORES == c && writes_local(k));
+        let value = store
+            .local(LocalScope::Core(dk), LOCAL_TAG)
+            .unwrap()
+            .map(|v| u64::from_le_bytes(v.try_into().expect("8 bytes")));
+        let in_flight = (found % CORES == c && writes_local(found)).then_some(found);
+        assert!(
+            value == last || value.is_some() && value == in_flight,
+            "core {c}: local slot {value:?}, last written at step {last:?}"
+        );
+    }
+    found
+}
+
+#[test]
+fn acknowledged_writes_to_many_cores_and_their_aliases_survive_sigkill() {
+    let (rounds, mut rng) = rounds_and_seed();
+    let (_dir, path) = common::new_store("many.redb");
+    let (mut steps, mut acked_total) = (0, 0);
+    for round in 0..rounds {
+        let mode = mode_of(round);
+        let reported = run_writer(&path, mode, &["many"], &mut rng);
+        if let Some(ready) = reported.ready {
+            assert_eq!(
+                ready, steps,
+                "round {round}: the writer resumed at our step"
+            );
+        }
+        let acked = reported.acked.unwrap_or(steps);
+        acked_total += acked - steps;
+        steps = check_many(&path, acked, &mut rng);
+        println!(
+            "round {round} ({mode}): {} steps acked, {steps} found",
+            acked - reported.ready.unwrap_or(steps).min(acked)
+        );
+    }
+    println!(
+        "{rounds} rounds: {steps} steps over {} cores, {acked_total} acked",
+        writer::CORES
+    );
+    assert!(
+        acked_total > 0 || rounds < 4,
+        "the writer never got to write"
+    );
+}
+
+#[test]
+fn acknowledged_appends_survive_sigkill() {
+    let (rounds, mut rng) = rounds_and_seed();
+    let (_dir, path) = common::new_store("crash.redb");
     let started = Instant::now();
     // The length the parent left the log at (0 before the core exists).
     let mut length = 0;
@@ -216,12 +323,8 @@ fn acknowledged_appends_survive_sigkill() {
     for round in 0..rounds {
         // Every other round writes with `Logged` durability (the log written, not synced):
         // a killed process loses nothing the kernel had, so the guarantee is the same.
-        let mode = if round % 2 == 0 {
-            "immediate"
-        } else {
-            "logged"
-        };
-        let reported = run_writer(&path, mode, &mut rng);
+        let mode = mode_of(round);
+        let reported = run_writer(&path, mode, &[], &mut rng);
         if let Some(ready) = reported.ready {
             assert_eq!(
                 ready, length,

@@ -174,9 +174,15 @@ fn many_cores_share_one_file_and_stay_isolated() {
     files.sort();
     assert_eq!(
         files,
-        ["s.redb", "s.redb-data", "s.redb-sums", "s.redb-wal"],
-        "one database, its data file, its page checksums and its write-ahead log per store, \
-         whatever the number of cores"
+        [
+            "s.redb",
+            "s.redb-data",
+            "s.redb-gen",
+            "s.redb-sums",
+            "s.redb-wal"
+        ],
+        "one database, its data file, its generation counter, its page checksums and its \
+         write-ahead log per store, whatever the number of cores"
     );
     let store = Store::open(&path, StoreOptions::default()).unwrap();
     let mut sorted = keys.clone();
@@ -322,7 +328,8 @@ fn the_write_ahead_log_is_checkpointed_and_belongs_to_its_database() {
         assert_eq!(core.block(i).unwrap(), Some(block(i)), "block {i}");
     }
     assert_eq!(core.estimate().unwrap().blocks, 640);
-    drop(store);
+    // The store's last handle (a store is one writer's, until it closes).
+    drop((core, store));
 
     // A log left beside a deleted database is not replayed into its successor.
     std::fs::remove_file(&path).unwrap();

@@ -4,18 +4,25 @@
 //! a range of older blocks ([`cleared`]), so kills also land in clears and the hole punching
 //! that follows them.
 //!
-//! Usage: `crash_writer <store path> [immediate|logged]` (default `immediate`). What the writer does at each length is a fixed
+//! With a third argument, `many`, it writes to [`CORES`] cores instead, one block at a time
+//! round-robin, naming each core in the alias table and keeping a local slot ([`run_many`]);
+//! it prints `ready <step>` and `ack <steps done>` the same way.
+//!
+//! Usage: `crash_writer <store path> [immediate|logged] [many]` (default `immediate`). What the writer does at each length is a fixed
 //! function of that length ([`step`]), and block `i` is [`block`]`(i)`, so the test knows
 //! every length the log can be at and every block it must hold. The test includes this file
 //! as a module for exactly those functions.
 
 use std::io::Write;
 
+use bytes::Bytes;
+use ferrocore::storage::{Storage, StorageError, WriteBatch};
+
 use ferrocore::hash::discovery_key;
 use ferrocore::keys::KeyPair;
 use ferrocore::log::{Log, LogOptions};
 use ferrocore::manifest::key_from_public_key;
-use ferrocore_storage::{CoreStorage, Durability, Store, StoreOptions};
+use ferrocore_storage::{CoreStorage, Durability, LocalScope, Store, StoreOptions};
 
 /// The writer's key pair (fixed, so the test knows the core key).
 pub fn key_pair() -> KeyPair {
@@ -112,8 +119,86 @@ pub fn cleared(length: u64) -> Option<std::ops::Range<u64>> {
     })
 }
 
+/// Cores of the many-cores workload: step `k` writes block `k / CORES` (its content
+/// [`block`]`(k)`) of core `k % CORES`.
+pub const CORES: u64 = 200;
+
+/// The namespace the many-cores workload names its cores in.
+pub const NAMESPACE: [u8; 32] = [0x5c; 32];
+
+/// The local slot the many-cores workload keeps per core: the last step that wrote it.
+pub const LOCAL_TAG: &[u8] = b"last step";
+
+/// The discovery key of core `c` of the many-cores workload.
+pub fn many_dk(c: u64) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    for (i, chunk) in k.chunks_exact_mut(8).enumerate() {
+        chunk.copy_from_slice(&mix(c ^ (i as u64) << 32).to_le_bytes());
+    }
+    k
+}
+
+/// The alias (and header) of core `c` of the many-cores workload.
+pub fn alias_name(c: u64) -> Vec<u8> {
+    format!("core-{c}").into_bytes()
+}
+
+/// True if step `k` also writes its core's local slot (about one step in four).
+pub fn writes_local(k: u64) -> bool {
+    mix(k ^ 0x10ca1) % 4 == 0
+}
+
+/// True if the block of step `k` is in the store.
+pub fn has_step(store: &Store, k: u64) -> Result<bool, StorageError> {
+    Ok(store.core(&many_dk(k % CORES)).block(k / CORES)?.is_some())
+}
+
+/// The first step whose block the store lacks: where the workload resumes. (Each step
+/// writes its catalog changes before its block, so every step before it is whole.)
+pub fn resume_point(store: &Store) -> Result<u64, StorageError> {
+    let mut k = 0;
+    while has_step(store, k)? {
+        k += 1;
+    }
+    Ok(k)
+}
+
+/// Step `k` of the many-cores workload: names the core (its first step), records the step in
+/// its local slot (some steps), then writes its block (and, the first time, its header).
+/// Every change is idempotent, so a step cut short is simply done again.
+pub fn many_step(store: &Store, k: u64) -> Result<(), StorageError> {
+    let (c, index) = (k % CORES, k / CORES);
+    let dk = many_dk(c);
+    if index == 0 {
+        store.insert_alias(&NAMESPACE, &alias_name(c), &dk)?;
+    }
+    if writes_local(k) {
+        store.put_local(LocalScope::Core(dk), LOCAL_TAG, &k.to_le_bytes())?;
+    }
+    let mut batch = WriteBatch::new();
+    if index == 0 {
+        batch.put_header(Bytes::from(alias_name(c)));
+    }
+    batch.put_block(index, Bytes::from(block(k)));
+    store.core(&dk).write(batch)
+}
+
+/// Runs the many-cores workload from where the store is, forever.
+fn run_many(store: &Store) -> Result<(), Box<dyn std::error::Error>> {
+    let mut k = resume_point(store)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready {k}")?;
+    out.flush()?;
+    loop {
+        many_step(store, k)?;
+        k += 1;
+        writeln!(out, "ack {k}")?;
+        out.flush()?;
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let usage = "usage: crash_writer <store path> [immediate|logged]";
+    let usage = "usage: crash_writer <store path> [immediate|logged] [many]";
     let path = std::env::args().nth(1).ok_or(usage)?;
     let durability = match std::env::args().nth(2).as_deref() {
         None | Some("immediate") => Durability::Immediate,
@@ -128,6 +213,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..StoreOptions::default()
     };
     let store = Store::open(path, options)?;
+    match std::env::args().nth(3).as_deref() {
+        None => {}
+        Some("many") => return run_many(&store),
+        Some(_) => return Err(usage.into()),
+    }
     let mut log = open(storage(&store))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready {}", log.length())?;

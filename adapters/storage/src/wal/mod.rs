@@ -46,9 +46,10 @@ mod payload;
 use ferrocore::storage::{Record, StorageError};
 
 use crate::disk::FileIo;
+use crate::overlay::Generation;
 use crate::record::{u32_at, u64_at};
 
-pub(crate) use payload::{decode, encode};
+pub(crate) use payload::{decode, encode, encode_catalog};
 
 /// Bytes of log after which a write triggers a checkpoint.
 pub(crate) const CHECKPOINT_BYTES: u64 = 32 << 20;
@@ -158,6 +159,8 @@ pub(crate) struct Wal {
     id: u64,
     /// The format of the records in the file.
     version: Version,
+    /// The store's generation counter: every cut of the log changes it.
+    generation: std::sync::Arc<Generation>,
 }
 
 fn io(what: &str, e: &std::io::Error) -> StorageError {
@@ -175,6 +178,7 @@ impl Wal {
         file: FileIo,
         id: u64,
         applied: u64,
+        generation: std::sync::Arc<Generation>,
     ) -> Result<(Self, Vec<Vec<u8>>), StorageError> {
         let size = file.len().map_err(|e| io("stat", &e))?;
         let mut wal = Self {
@@ -185,6 +189,7 @@ impl Wal {
             synced: applied,
             id,
             version: Version::V2,
+            generation,
         };
         let mut head = [0u8; FILE_HEAD as usize];
         if size < FILE_HEAD {
@@ -216,6 +221,7 @@ impl Wal {
     }
 
     fn write_header(&mut self, id: u64) -> Result<(), StorageError> {
+        let _changing = self.generation.changing();
         let mut head = [0u8; FILE_HEAD as usize];
         head[..7].copy_from_slice(&MAGIC);
         head[7] = 2;
@@ -304,6 +310,7 @@ impl Wal {
 
     /// Writes synced zeros over `from..to`.
     fn wipe(&mut self, from: u64, to: u64) -> Result<(), StorageError> {
+        let _changing = self.generation.changing();
         let zeros = vec![0u8; usize::try_from(to - from).unwrap_or(0)];
         self.file
             .write_all_at(&zeros, from)
@@ -399,6 +406,7 @@ impl Wal {
         if self.size == FILE_HEAD {
             return Ok(());
         }
+        let _changing = self.generation.changing();
         self.file
             .set_len(FILE_HEAD)
             .and_then(|()| self.file.sync_data())
@@ -417,7 +425,12 @@ mod tests {
 
     /// Opens the log at `path` (see [`Wal::open`]).
     fn open(path: &Path, id: u64, applied: u64) -> Result<(Wal, Vec<Vec<u8>>), StorageError> {
-        Wal::open(Disk::Os.open(path, Use::Plain).unwrap().0, id, applied)
+        Wal::open(
+            Disk::Os.open(path, Use::Plain).unwrap().0,
+            id,
+            applied,
+            std::sync::Arc::default(),
+        )
     }
 
     /// The file's bytes up to the end of its records.

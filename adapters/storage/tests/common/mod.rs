@@ -10,6 +10,7 @@ use ferrocore::Error;
 /// manifest) and the proof of each block in `which` (Merkle paths), and must then hold the
 /// writer's roots, signature and byte length and read `expected(i)` for each block. Typed
 /// errors (a damaged node, say) are returned; wrong data panics.
+#[allow(dead_code)]
 pub fn verify_through_reader<S: Storage>(
     log: &Log<S>,
     key: [u8; 32],
@@ -66,4 +67,14 @@ pub fn verify_through_reader<S: Storage>(
         );
     }
     Ok(())
+}
+
+/// A new, empty store named `name` in a new directory (deleted when dropped).
+#[allow(dead_code)]
+pub fn new_store(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    let options = ferrocore_storage::StoreOptions::default();
+    drop(ferrocore_storage::Store::open(&path, options).unwrap());
+    (dir, path)
 }
