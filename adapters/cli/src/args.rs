@@ -163,6 +163,33 @@ keeps them; without --live the download becomes durable when the clone ends.
 Exit codes: 3 a --blocks index beyond the peer's length, 4 the peer sent data that failed
 verification, 5 connecting failed or the connection was lost, 6 --timeout passed.")]
     Clone(CloneArgs),
+
+    /// List the store's cores (name, key, discovery key, lengths, writable)
+    #[command(after_help = "\
+Examples:
+  ferrocore cores ./store
+  ferrocore cores ./store --json
+
+--json prints one object a line: {\"name\",\"key\",\"discoveryKey\",\"length\",
+\"contiguousLength\",\"writable\"}, \"name\" being null for a core not created by name.")]
+    Cores(CoresArgs),
+}
+
+/// Which core of the store in DIR a command works on: by default the store's default
+/// core (the first one created or cloned into it).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CoreSelect {
+    /// The core created with `create --name NAME` (in --namespace's namespace).
+    #[arg(long, value_name = "NAME", conflicts_with = "core")]
+    pub name: Option<String>,
+    /// The namespace of --name (JS `store.namespace(NS)`); repeat it for nested
+    /// namespaces (`--namespace a --namespace b` is `store.namespace('a').namespace('b')`).
+    #[arg(long, value_name = "NS", requires = "name")]
+    pub namespace: Vec<String>,
+    /// Any core of the store: its key (64 hex characters or the z-base-32 id), or a name
+    /// in the root namespace.
+    #[arg(long, value_name = "NAME|KEY")]
+    pub core: Option<String>,
 }
 
 /// `ferrocore create`.
@@ -181,6 +208,31 @@ pub struct CreateArgs {
     /// Print {"key","discoveryKey","id"} as JSON instead of `key <hex>`.
     #[arg(long)]
     pub json: bool,
+    /// Add the core named NAME to the store (new or existing): its key pair is derived
+    /// from the store's primary key, the namespace and NAME, as JS corestore 7's
+    /// `store.get({ name })`; fails if the store has a core of that name.
+    #[arg(long, value_name = "NAME", conflicts_with = "compat")]
+    pub name: Option<String>,
+    /// The namespace of --name (repeat it for nested namespaces).
+    #[arg(long, value_name = "NS", requires = "name")]
+    pub namespace: Vec<String>,
+    /// The primary key of a new store (64 hex characters), for interop with a JS store
+    /// and for recovery only: whoever knows it can sign for every named core. An existing
+    /// store with another primary key refuses it.
+    #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
+    pub primary_key: Option<[u8; 32]>,
+}
+
+/// `ferrocore cores`.
+#[derive(Debug, Args)]
+pub struct CoresArgs {
+    /// The store's directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// One JSON object a line: {"name","key","discoveryKey","length","contiguousLength",
+    /// "writable"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `ferrocore append`.
@@ -195,6 +247,9 @@ pub struct AppendArgs {
     /// The core's encryption key (required if the core is encrypted).
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
+    /// Which core of the store.
+    #[command(flatten)]
+    pub select: CoreSelect,
 }
 
 /// `ferrocore info`.
@@ -209,6 +264,9 @@ pub struct InfoArgs {
     /// The core's encryption key (optional here; checked if given).
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
+    /// Which core of the store.
+    #[command(flatten)]
+    pub select: CoreSelect,
 }
 
 /// `ferrocore get`.
@@ -223,6 +281,9 @@ pub struct GetArgs {
     /// The core's encryption key (required if the core is encrypted).
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
+    /// Which core of the store.
+    #[command(flatten)]
+    pub select: CoreSelect,
 }
 
 /// `ferrocore cat`.
@@ -243,6 +304,9 @@ pub struct CatArgs {
     /// The core's encryption key (required if the core is encrypted).
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
+    /// Which core of the store.
+    #[command(flatten)]
+    pub select: CoreSelect,
 }
 
 /// `ferrocore truncate`.
@@ -257,6 +321,9 @@ pub struct TruncateArgs {
     /// The core's encryption key (optional here; checked if given).
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
+    /// Which core of the store.
+    #[command(flatten)]
+    pub select: CoreSelect,
 }
 
 /// `ferrocore serve`.
@@ -275,6 +342,9 @@ pub struct ServeArgs {
     /// (blocks are served as stored, encrypted); checked if given.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
+    /// Which core of the store.
+    #[command(flatten)]
+    pub select: CoreSelect,
 }
 
 /// `ferrocore clone`.
@@ -304,4 +374,8 @@ pub struct CloneArgs {
     /// nor on following with --live.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
+    /// Add KEY to a store that already holds other cores (without it, a DIR whose
+    /// default core is another core is refused).
+    #[arg(long)]
+    pub add: bool,
 }

@@ -15,10 +15,9 @@ use std::fs;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use ferrocore::log::{Log, LogOptions};
+use ferrocore::hash;
 use ferrocore::storage::StorageError;
-use ferrocore::{hash, id};
-use ferrocore_storage::{CoreStorage, Durability, Store, StoreOptions};
+use ferrocore_storage::{Durability, Store, StoreOptions};
 use serde_json::{json, Value};
 
 use crate::Error;
@@ -177,29 +176,11 @@ impl CoreDir {
         open_store(&self.path, Durability::Immediate)
     }
 
-    /// Opens the core (it must exist in the store).
-    pub fn open_log(
-        &self,
-        store: &Store,
-        encryption_key: Option<[u8; 32]>,
-    ) -> Result<Log<CoreStorage>, Error> {
-        let key = self.marker.key;
-        let storage = store.core(&hash::discovery_key(&key));
-        let options = LogOptions {
-            create_if_missing: false,
-            key: Some(key),
-            encryption_key,
-            ..LogOptions::default()
-        };
-        Log::open(storage, options).map_err(|e| match e {
-            ferrocore::Error::Misuse("no core in storage") => Error::Failed(format!(
-                "{} names core {} but its database does not hold it (was the database \
-                 replaced or deleted?)",
-                self.path.join(MARKER_FILE).display(),
-                id::core_id(&key)
-            )),
-            e => core_error(&self.path, e),
-        })
+    /// Opens the directory's store read-only: it works while another process (`serve`,
+    /// `clone`) has it open, and reads what that process acknowledged when it opened.
+    pub fn open_store_read_only(&self) -> Result<Store, Error> {
+        Store::open_read_only(self.path.join(DB_FILE), StoreOptions::default())
+            .map_err(|e| store_error(&self.path, &e))
     }
 }
 
@@ -289,6 +270,7 @@ pub(crate) fn remove_new_core(dir: &Path, created_dir: bool) {
         format!("{DB_FILE}-data"),
         format!("{DB_FILE}-wal"),
         format!("{DB_FILE}-sums"),
+        format!("{DB_FILE}-gen"),
     ] {
         let _ = fs::remove_file(dir.join(name));
     }

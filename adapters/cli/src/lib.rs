@@ -102,6 +102,7 @@ mod error;
 pub mod keys;
 mod local;
 mod net;
+mod pick;
 
 use std::io::{BufWriter, Write};
 
@@ -132,5 +133,6 @@ fn run_with(cli: &Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Truncate(a) => local::truncate(a, out),
         Command::Serve(a) => net::serve(a, out),
         Command::Clone(a) => net::clone(a, out),
+        Command::Cores(a) => local::cores(a, out),
     }
 }

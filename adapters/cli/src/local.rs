@@ -10,35 +10,69 @@ use ferrocore::storage::Storage;
 use ferrocore::{hash, id};
 use serde_json::json;
 
-use crate::args::{AppendArgs, CatArgs, CreateArgs, GetArgs, InfoArgs, TruncateArgs};
+use crate::args::{
+    AppendArgs, CatArgs, CoreSelect, CoresArgs, CreateArgs, GetArgs, InfoArgs, TruncateArgs,
+};
 use crate::dir::{self, CoreDir, Marker, DB_FILE};
+use crate::pick::pick;
 use crate::Error;
+use ferrocore_corestore::PrimaryKey;
 
 /// `ferrocore create`.
 pub(crate) fn create(args: &CreateArgs, out: &mut dyn Write) -> Result<(), Error> {
     let d = &args.dir;
     dir::make_dir(d)?;
-    if let Some(existing) = dir::read_marker(d)? {
-        return Err(Error::Failed(format!(
-            "{} already holds a core ({}); choose another directory",
-            d.display(),
-            id::core_id(&existing.key)
-        )));
+    let marker = dir::read_marker(d)?;
+    if args.name.is_none() {
+        if let Some(existing) = &marker {
+            return Err(Error::Failed(format!(
+                "{} already holds a core ({}); choose another directory, or add a named core \
+                 to its store with `ferrocore create {} --name NAME`",
+                d.display(),
+                id::core_id(&existing.key),
+                d.display()
+            )));
+        }
     }
-    if d.join(DB_FILE).exists() {
+    if marker.is_none() && d.join(DB_FILE).exists() {
         // `read_marker` reports a database without a marker; this is only a race.
         return Err(Error::Failed(format!(
             "{} already holds a database",
             d.display()
         )));
     }
-    let mut seed = [0u8; 32];
-    getrandom::getrandom(&mut seed)
-        .map_err(|e| Error::Failed(format!("the OS random number generator failed: {e}")))?;
-    let key_pair = KeyPair::from_seed(&seed);
+    let store = dir::open_store(d, ferrocore_storage::Durability::Immediate)?;
+    let primary = store_primary_key(d, &store, args.primary_key)?;
+    let (key_pair, alias) = match &args.name {
+        Some(name) => {
+            let ns = crate::pick::namespace(&args.namespace);
+            let taken = store
+                .alias(&ns.0, name.as_bytes())
+                .map_err(|e| dir::core_error(d, e.into()))?;
+            if taken.is_some() {
+                return Err(Error::Failed(format!(
+                    "the store in {} already has a core named {name:?}{}; pick it with --name",
+                    d.display(),
+                    if args.namespace.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in namespace {}", args.namespace.join("/"))
+                    }
+                )));
+            }
+            (primary.key_pair(&ns, name), Some((ns, name)))
+        }
+        None => {
+            let mut seed = [0u8; 32];
+            getrandom::getrandom(&mut seed).map_err(|e| {
+                Error::Failed(format!("the OS random number generator failed: {e}"))
+            })?;
+            (KeyPair::from_seed(&seed), None)
+        }
+    };
     let key = core_key(&default_manifest(&key_pair.public_key), args.compat)
         .map_err(|e| dir::core_error(d, e))?;
-    let store = dir::open_store(d, ferrocore_storage::Durability::Immediate)?;
+    let discovery_key = hash::discovery_key(&key);
     let options = LogOptions {
         key_pair: Some(key_pair),
         key: Some(key),
@@ -46,16 +80,27 @@ pub(crate) fn create(args: &CreateArgs, out: &mut dyn Write) -> Result<(), Error
         encryption_key: args.encryption_key,
         ..LogOptions::default()
     };
-    let log = Log::open(store.core(&hash::discovery_key(&key)), options)
-        .map_err(|e| dir::core_error(d, e))?;
+    let log = Log::open(store.core(&discovery_key), options).map_err(|e| dir::core_error(d, e))?;
     debug_assert_eq!(*log.key(), key);
     drop(log);
+    if let Some(k) = &args.encryption_key {
+        ferrocore_store::remember_encryption_key(&store, &discovery_key, k)
+            .map_err(|e| dir::core_error(d, e.into()))?;
+    }
+    if let Some((ns, name)) = alias {
+        store
+            .insert_alias(&ns.0, name.as_bytes(), &discovery_key)
+            .map_err(|e| dir::core_error(d, e.into()))?;
+    }
     drop(store);
-    dir::write_marker(d, &Marker::new(key, args.encryption_key.as_ref()))?;
+    if marker.is_none() {
+        // The store's first core is its default core.
+        dir::write_marker(d, &Marker::new(key, args.encryption_key.as_ref()))?;
+    }
     if args.json {
         let v = json!({
             "key": hex::encode(key),
-            "discoveryKey": hex::encode(hash::discovery_key(&key)),
+            "discoveryKey": hex::encode(discovery_key),
             "id": id::core_id(&key),
         });
         writeln!(out, "{v}")?;
@@ -65,17 +110,67 @@ pub(crate) fn create(args: &CreateArgs, out: &mut dyn Write) -> Result<(), Error
     Ok(())
 }
 
-/// Opens the core of an existing directory.
+/// The store's primary key: the one it holds, or (a new store) `given` or fresh random
+/// bytes. `given` must match the one an existing store holds.
+pub(crate) fn store_primary_key(
+    d: &std::path::Path,
+    store: &ferrocore_storage::Store,
+    given: Option<[u8; 32]>,
+) -> Result<PrimaryKey, Error> {
+    let fresh = match given {
+        Some(k) => k,
+        None => {
+            let mut k = [0u8; 32];
+            getrandom::getrandom(&mut k).map_err(|e| {
+                Error::Failed(format!("the OS random number generator failed: {e}"))
+            })?;
+            k
+        }
+    };
+    let held = store
+        .primary_key_or_insert(fresh)
+        .map_err(|e| dir::core_error(d, e.into()))?;
+    if given.is_some_and(|g| g != held) {
+        return Err(Error::Failed(format!(
+            "the store in {} has another primary key; --primary-key only names the key of a \
+             new store",
+            d.display()
+        )));
+    }
+    Ok(PrimaryKey::from_bytes(held))
+}
+
+/// Opens the core `select` picks in an existing directory.
 fn open(
     dir: &std::path::Path,
+    select: &CoreSelect,
     encryption_key: Option<[u8; 32]>,
     key_required: bool,
-) -> Result<(CoreDir, Log<ferrocore_storage::CoreStorage>), Error> {
+    read_only: bool,
+) -> Result<Opened, Error> {
     let core_dir = CoreDir::existing(dir)?;
-    let encryption_key = core_dir.encryption(encryption_key, key_required)?;
-    let store = core_dir.open_store()?;
-    let log = core_dir.open_log(&store, encryption_key)?;
-    Ok((core_dir, log))
+    let store = if read_only {
+        core_dir.open_store_read_only()?
+    } else {
+        core_dir.open_store()?
+    };
+    let picked = pick(&store, &core_dir, select)?;
+    let encryption_key = core_dir.encryption_of(&store, &picked, encryption_key, key_required)?;
+    let encrypted = core_dir.encrypted_core(&store, &picked)?;
+    let log = core_dir.open_picked(&store, &picked, encryption_key)?;
+    Ok(Opened {
+        core_dir,
+        log,
+        encrypted,
+    })
+}
+
+/// A core opened for a local command.
+struct Opened {
+    core_dir: CoreDir,
+    log: Log<ferrocore_storage::CoreStorage>,
+    /// The core is encrypted (whether or not it was opened with its key).
+    encrypted: bool,
 }
 
 /// An error unless the log can append.
@@ -121,7 +216,9 @@ pub(crate) fn each_stdin_line(mut f: impl FnMut(&[u8]) -> Result<(), Error>) -> 
 
 /// `ferrocore append`.
 pub(crate) fn append(args: &AppendArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let (core_dir, mut log) = open(&args.dir, args.encryption_key, true)?;
+    let Opened {
+        core_dir, mut log, ..
+    } = open(&args.dir, &args.select, args.encryption_key, true, false)?;
     require_writable(&core_dir, &log, "append")?;
     let fail = |e| dir::core_error(&core_dir.path, e);
     if !args.texts.is_empty() {
@@ -142,10 +239,11 @@ pub(crate) fn append(args: &AppendArgs, out: &mut dyn Write) -> Result<(), Error
 
 /// `ferrocore info`.
 pub(crate) fn info(args: &InfoArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let (core_dir, log) = open(&args.dir, args.encryption_key, false)?;
+    let Opened { log, encrypted, .. } =
+        open(&args.dir, &args.select, args.encryption_key, false, true)?;
     let key = *log.key();
     let mut byte_length = log.byte_length();
-    if core_dir.encrypted() && log.padding() == 0 {
+    if encrypted && log.padding() == 0 {
         // Opened without the key: the log counts each block's encryption padding.
         byte_length =
             byte_length.saturating_sub(ferrocore::encryption::PADDING as u64 * log.length());
@@ -175,7 +273,7 @@ pub(crate) fn info(args: &InfoArgs, out: &mut dyn Write) -> Result<(), Error> {
         writeln!(out, "byte length       {byte_length}")?;
         writeln!(out, "fork              {}", log.fork())?;
         writeln!(out, "writable          {}", log.writable())?;
-        writeln!(out, "encrypted         {}", core_dir.encrypted())?;
+        writeln!(out, "encrypted         {encrypted}")?;
         writeln!(out, "compat            {}", log.compat())?;
     }
     Ok(())
@@ -183,7 +281,8 @@ pub(crate) fn info(args: &InfoArgs, out: &mut dyn Write) -> Result<(), Error> {
 
 /// `ferrocore get`.
 pub(crate) fn get(args: &GetArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let (core_dir, log) = open(&args.dir, args.encryption_key, true)?;
+    let Opened { core_dir, log, .. } =
+        open(&args.dir, &args.select, args.encryption_key, true, true)?;
     let (i, length) = (args.index, log.length());
     if i >= length {
         return Err(Error::NotFound(format!(
@@ -207,7 +306,8 @@ pub(crate) fn get(args: &GetArgs, out: &mut dyn Write) -> Result<(), Error> {
 
 /// `ferrocore cat`.
 pub(crate) fn cat(args: &CatArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let (core_dir, log) = open(&args.dir, args.encryption_key, true)?;
+    let Opened { core_dir, log, .. } =
+        open(&args.dir, &args.select, args.encryption_key, true, true)?;
     let end = args.end.unwrap_or(u64::MAX).min(log.length());
     if args.end.is_some_and(|e| e < args.start) {
         return Err(Error::Usage(format!(
@@ -287,7 +387,9 @@ impl std::fmt::Display for Ranges {
 
 /// `ferrocore truncate`.
 pub(crate) fn truncate(args: &TruncateArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let (core_dir, mut log) = open(&args.dir, args.encryption_key, false)?;
+    let Opened {
+        core_dir, mut log, ..
+    } = open(&args.dir, &args.select, args.encryption_key, false, false)?;
     require_writable(&core_dir, &log, "truncate")?;
     if args.length > log.length() {
         return Err(Error::Failed(format!(
@@ -301,5 +403,54 @@ pub(crate) fn truncate(args: &TruncateArgs, out: &mut dyn Write) -> Result<(), E
         .map_err(|e| dir::core_error(&core_dir.path, e))?;
     writeln!(out, "length {}", log.length())?;
     writeln!(out, "fork {}", log.fork())?;
+    Ok(())
+}
+
+/// `ferrocore cores`.
+pub(crate) fn cores(args: &CoresArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let core_dir = CoreDir::existing(&args.dir)?;
+    let d = &core_dir.path;
+    let store = core_dir.open_store_read_only()?;
+    let mut names = std::collections::BTreeMap::new();
+    for alias in store.aliases().map_err(|e| dir::core_error(d, e.into()))? {
+        names
+            .entry(alias.discovery_key)
+            .or_insert_with(|| String::from_utf8_lossy(&alias.name).into_owned());
+    }
+    let default = hash::discovery_key(&core_dir.marker.key);
+    for dk in store.cores().map_err(|e| dir::core_error(d, e.into()))? {
+        let options = LogOptions {
+            create_if_missing: false,
+            ..LogOptions::default()
+        };
+        let log = Log::open(store.core(&dk), options).map_err(|e| dir::core_error(d, e))?;
+        let name = names.get(&dk);
+        if args.json {
+            let v = json!({
+                "name": name,
+                "key": hex::encode(log.key()),
+                "discoveryKey": hex::encode(dk),
+                "length": log.length(),
+                "contiguousLength": log.contiguous_length(),
+                "writable": log.writable(),
+            });
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(
+                out,
+                "{} {:>10} {:>10} {:<9} {}{}",
+                hex::encode(log.key()),
+                log.length(),
+                log.contiguous_length(),
+                if log.writable() {
+                    "writable"
+                } else {
+                    "read-only"
+                },
+                name.map_or("-", String::as_str),
+                if dk == default { " (default)" } else { "" }
+            )?;
+        }
+    }
     Ok(())
 }

@@ -288,7 +288,10 @@ fn the_writer_key_pair_persists_across_runs() {
 }
 
 #[test]
-fn encrypted_cores_need_their_key_on_every_open() {
+fn encrypted_cores_remember_their_key() {
+    // Issue 25 changed this contract: a core created (or cloned) with --encryption-key
+    // remembers it in its store's database (beside the signing key), so later commands
+    // need not pass it; a key that is passed must be the right one.
     let t = tmp();
     let dir = t.path().join("c");
     let ekey = "5a".repeat(32);
@@ -296,7 +299,7 @@ fn encrypted_cores_need_their_key_on_every_open() {
     assert!(!std::fs::read_to_string(dir.join("ferrocore.json"))
         .unwrap()
         .contains(&ekey));
-    run(&["append", s(&dir), "secret"]).fails(ERROR, "--encryption-key");
+    assert_eq!(run(&["append", s(&dir), "secret"]).ok(), "length 1\n");
     run(&[
         "append",
         s(&dir),
@@ -306,19 +309,11 @@ fn encrypted_cores_need_their_key_on_every_open() {
     ])
     .fails(ERROR, "wrong encryption key");
     assert_eq!(
-        run(&[
-            "append",
-            s(&dir),
-            "secret",
-            "stuff",
-            "--encryption-key",
-            &ekey
-        ])
-        .ok(),
+        run(&["append", s(&dir), "stuff", "--encryption-key", &ekey]).ok(),
         "length 2\n"
     );
-    run(&["get", s(&dir), "0"]).fails(ERROR, "is encrypted");
-    run(&["cat", s(&dir)]).fails(ERROR, "is encrypted");
+    assert_eq!(run(&["get", s(&dir), "0"]).stdout, b"secret");
+    assert_eq!(run(&["cat", s(&dir)]).ok(), "secret\nstuff\n");
     assert_eq!(
         run(&["get", s(&dir), "0", "--encryption-key", &ekey]).stdout,
         b"secret"
@@ -727,9 +722,10 @@ fn serve_then_clone_everything() {
     assert_eq!(vr["writable"], false);
 
     // Again into the same directory (by z-base-32 id this time): it resumes, and learns
-    // new blocks. While `serve` runs, its database is locked for other processes.
+    // new blocks. While `serve` runs, its database is locked for other writers; readers
+    // open it read-only (issue 25).
     run(&["append", s(&w), "after"]).fails(ERROR, "another ferrocore process");
-    run(&["info", s(&w)]).fails(ERROR, "another ferrocore process");
+    assert_eq!(info(&w, &[])["length"], 200);
     assert!(server.terminate().success());
     run(&["append", s(&w), "after"]).ok();
     let (server, _, addr) = serve(&w, &[]);
@@ -905,9 +901,17 @@ fn an_encrypted_core_clones_with_its_key() {
     let ekey = "c3".repeat(32);
     create(&w, &["--encryption-key", &ekey]);
     run(&["append", s(&w), "x", "yy", "--encryption-key", &ekey]).ok();
-    // Appending needs the key; serving does not (blocks go out as stored, encrypted).
-    run(&["serve", s(&w), "--listen", "127.0.0.1:0", "--append-stdin"])
-        .fails(ERROR, "is encrypted");
+    // The store remembers the key (issue 25): a wrong one is refused, none is needed.
+    run(&[
+        "serve",
+        s(&w),
+        "--listen",
+        "127.0.0.1:0",
+        "--append-stdin",
+        "--encryption-key",
+        &"c4".repeat(32),
+    ])
+    .fails(ERROR, "wrong encryption key");
     let (server, key, addr) = serve(&w, &[]);
     run(&[
         "clone",
@@ -923,7 +927,8 @@ fn an_encrypted_core_clones_with_its_key() {
         run(&["cat", s(&r), "--encryption-key", &ekey]).ok(),
         "x\nyy\n"
     );
-    run(&["cat", s(&r)]).fails(ERROR, "is encrypted");
+    // The clone remembers the key too (issue 25).
+    assert_eq!(run(&["cat", s(&r)]).ok(), "x\nyy\n");
     assert_eq!(info(&r, &[])["byteLength"], 3);
     assert!(server.terminate().success());
 }

@@ -29,6 +29,8 @@ use super::watch::{watch, Cloning, Reason, Status, Stopper};
 use super::{node_failed, on_signals, CliNode};
 use crate::args::CloneArgs;
 use crate::dir::{self, CoreDir, Marker};
+use crate::local::store_primary_key;
+use crate::pick::Picked;
 use crate::Error;
 
 /// Connects to `addr` (every address it resolves to, in order).
@@ -60,16 +62,24 @@ fn dial(addr: &str, timeout: Option<Duration>) -> Result<TcpStream, Error> {
     })
 }
 
-/// Opens (or creates) the read-only core `args.key` in `args.dir`; returns the log and the
-/// marker to write if the core is new.
+/// Opens (or creates) the read-only core `args.key` in the store of `args.dir`; returns
+/// the log and the marker to write if the store is new (its first core is its default).
 fn open_clone(args: &CloneArgs) -> Result<OpenClone, Error> {
     let d = &args.dir;
     let created_dir = dir::make_dir(d)?;
-    let (encryption_key, marker) = match dir::read_marker(d)? {
+    let marker = dir::read_marker(d)?;
+    // Group commit while downloading; `clone` flushes durably when it ends.
+    let store = dir::open_store(d, Durability::Eventual)?;
+    let discovery_key = hash::discovery_key(&args.key);
+    let (encryption_key, new_marker) = match marker {
         Some(marker) => {
-            if marker.key != args.key {
+            let held = store
+                .has_core(&discovery_key)
+                .map_err(|e| dir::core_error(d, e.into()))?;
+            if marker.key != args.key && !held && !args.add {
                 return Err(Error::Failed(format!(
-                    "{} holds core {}, not {}; clone into another directory",
+                    "{} holds core {}, not {}; clone into another directory, or pass --add to \
+                     add it to the store",
                     d.display(),
                     id::core_id(&marker.key),
                     id::core_id(&args.key)
@@ -79,26 +89,37 @@ fn open_clone(args: &CloneArgs) -> Result<OpenClone, Error> {
                 path: d.clone(),
                 marker,
             };
-            (core_dir.encryption(args.encryption_key, args.live)?, None)
+            let picked = Picked {
+                discovery_key,
+                key: Some(args.key),
+                label: format!("core {}", id::core_id(&args.key)),
+                default: core_dir.marker.key == args.key,
+            };
+            let key = core_dir.encryption_of(&store, &picked, args.encryption_key, args.live)?;
+            (key, None)
         }
-        None => (
-            args.encryption_key,
-            Some(Marker::new(args.key, args.encryption_key.as_ref())),
-        ),
+        None => {
+            store_primary_key(d, &store, None)?;
+            (
+                args.encryption_key,
+                Some(Marker::new(args.key, args.encryption_key.as_ref())),
+            )
+        }
     };
-    // Group commit while downloading; `clone` flushes durably when it ends.
-    let store = dir::open_store(d, Durability::Eventual)?;
     let options = LogOptions {
         key: Some(args.key),
         encryption_key,
         ..LogOptions::default()
     };
-    let log = Log::open(store.core(&hash::discovery_key(&args.key)), options)
-        .map_err(|e| dir::core_error(d, e))?;
+    let log = Log::open(store.core(&discovery_key), options).map_err(|e| dir::core_error(d, e))?;
+    if let Some(k) = &encryption_key {
+        ferrocore_store::remember_encryption_key(&store, &discovery_key, k)
+            .map_err(|e| dir::core_error(d, e.into()))?;
+    }
     Ok(OpenClone {
         store,
         log,
-        new_marker: marker,
+        new_marker,
         created_dir,
     })
 }
@@ -192,10 +213,20 @@ fn run_clone(
     let (node, core) = (&clone.node, clone.core);
     // Bounds connecting, learning the length, and each wait for the download's next block.
     let limit = (args.timeout > 0).then(|| Duration::from_secs(args.timeout));
+    // Finding peers while connecting (JS `core.findingPeers()` around a swarm's join):
+    // the update waits for the peer to open the core's channel, up to the time limit,
+    // instead of ending at once when it has not (yet, or at all: a peer without the core
+    // refuses it, and the wait ends as "never opened").
+    node.with_endpoint(move |ep| ep.start_finding_peers(Some(core)))
+        .map_err(|e| clone.node_error(e))?
+        .map_err(|e| Error::Failed(format!("cannot start the clone: {e}")))?;
     let stream = dial(&args.connect, limit)?;
     node.add_stream(stream, Role::Initiator)
         .map_err(|e| clone.node_error(e))?;
     let length = node.update(core, limit).map_err(|e| clone.node_error(e))?;
+    node.with_endpoint(move |ep| ep.stop_finding_peers(Some(core)))
+        .map_err(|e| clone.node_error(e))?
+        .map_err(|e| Error::Failed(format!("the clone failed: {e}")))?;
     let wanted: Option<Arc<[u64]>> = args.blocks.as_ref().map(|b| {
         let set: BTreeSet<u64> = b.iter().copied().collect();
         set.into_iter().collect()

@@ -12,22 +12,48 @@ use ferrocore_blocking::{Events, RecvError};
 use super::{node_failed, on_signals, CliNode};
 use crate::args::ServeArgs;
 use crate::dir::CoreDir;
-use crate::local::{each_stdin_line, require_writable};
+use crate::local::each_stdin_line;
+use crate::pick::pick;
 use crate::Error;
+use ferrocore_store::{endpoint_config, Corestore, CorestoreOptions, GetOptions};
 
-/// `ferrocore serve`.
+/// `ferrocore serve`: serves every core of the store (the picked one opened at once, the
+/// others when a peer asks for them).
 pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> {
     let core_dir = CoreDir::existing(&args.dir)?;
-    // Serving sends blocks as stored (encrypted); only appending needs the key.
-    let encryption_key = core_dir.encryption(args.encryption_key, args.append_stdin)?;
     let store = core_dir.open_store()?;
-    let log = core_dir.open_log(&store, encryption_key)?;
-    if args.append_stdin {
-        require_writable(&core_dir, &log, "append")?;
+    let picked = pick(&store, &core_dir, &args.select)?;
+    // Serving sends blocks as stored (encrypted); only appending needs the key.
+    let encryption_key =
+        core_dir.encryption_of(&store, &picked, args.encryption_key, args.append_stdin)?;
+    let node = CliNode::new(endpoint_config(EndpointConfig::default())).map_err(node_failed)?;
+    let corestore =
+        Corestore::open((*node).clone(), store, CorestoreOptions::default()).map_err(|e| {
+            Error::Failed(format!(
+                "cannot open the store in {}: {e}",
+                core_dir.path.display()
+            ))
+        })?;
+    let mut options = GetOptions::discovery_key(picked.discovery_key);
+    options.encryption_key = encryption_key;
+    let opened = corestore.get(options).map_err(|e| {
+        Error::Failed(format!(
+            "the {} in {}: {e}",
+            picked.label,
+            core_dir.path.display()
+        ))
+    })?;
+    let core = opened.id;
+    if args.append_stdin && !opened.writable {
+        return Err(Error::Failed(format!(
+            "the {} in {} is read-only (a clone of {}): only its writer can append",
+            picked.label,
+            core_dir.path.display(),
+            id::core_id(&opened.key)
+        )));
     }
-    let (key, length) = (*log.key(), log.length());
-    let node = CliNode::new(EndpointConfig::default()).map_err(node_failed)?;
-    let core = node.add_core(log).map_err(node_failed)?;
+    let key = opened.key;
+    let length = node.info(core).map_err(node_failed)?.length;
 
     // What ends serving: a signal (Ok) or a failed append (Err).
     let (stop, stopped) = mpsc::channel::<Result<(), Error>>();
@@ -66,9 +92,10 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> 
     drop(stop);
     // The signal thread holds a sender for as long as the process runs.
     let result = stopped.recv().unwrap_or(Ok(()));
-    // Ends every connection in order; the endpoint handed back holds the log, and dropping
-    // it closes the store.
+    // Ends every connection in order; the endpoint handed back holds the logs, and
+    // dropping it (and the store handle) closes the store.
     drop(node.shutdown());
+    drop(corestore);
     result
 }
 
