@@ -13,6 +13,36 @@
 //! discovery key. Cores opened later join every live connection; keys are never sent.
 //!
 //! Create the node with [`endpoint_config`] (it asks the store about unknown cores).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use bytes::Bytes;
+//! use ferrocore::replication::EndpointConfig;
+//! use ferrocore_blocking::{Blocking, Node};
+//! use ferrocore_storage::{Store, StoreOptions};
+//! use ferrocore_store::{endpoint_config, Corestore, CorestoreOptions, GetOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let node = Node::new(endpoint_config(EndpointConfig::default()))?;
+//! let db = Store::open(dir.path().join("db"), StoreOptions::default())?;
+//! let store: Corestore<Blocking> = Corestore::open((*node).clone(), db, CorestoreOptions::default())?;
+//!
+//! // A core by name: its key pair derives from the store's primary key, as in JS.
+//! let feed = store.get(GetOptions::name("feed"))?;
+//! node.append(feed.id, vec![Bytes::from("hello")])?;
+//! // Namespaces (JS `store.namespace('app')`) give other cores for the same names.
+//! let posts = store.namespace("app")?.get(GetOptions::name("feed"))?;
+//! assert_ne!(feed.key, posts.key);
+//! // Another peer follows a core by key: it starts empty and read-only.
+//! let remote = store.get(GetOptions::key([7; 32]))?;
+//! assert!(!remote.writable);
+//!
+//! // Every open core is offered on each connection; a held core a peer asks for is opened.
+//! let addr = node.listen("127.0.0.1:0")?;
+//! # let _ = addr;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

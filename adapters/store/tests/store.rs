@@ -50,17 +50,30 @@ fn names_keys_and_discovery_keys_find_the_same_core() {
     let (node, store) = open(t.path(), Duration::from_secs(60));
     let a = store.get(GetOptions::name("a")).unwrap();
     assert!(a.writable);
-    assert_eq!(a.key, PrimaryKey::from_bytes([3; 32]).core_key(&Namespace::ROOT, "a"));
+    assert_eq!(
+        a.key,
+        PrimaryKey::from_bytes([3; 32]).core_key(&Namespace::ROOT, "a")
+    );
     assert_eq!(a.discovery_key, discovery_key(&a.key));
     // The same core, however it is named.
     assert_eq!(store.get(GetOptions::name("a")).unwrap().id, a.id);
     assert_eq!(store.get(GetOptions::key(a.key)).unwrap().id, a.id);
-    assert_eq!(store.get(GetOptions::discovery_key(a.discovery_key)).unwrap().id, a.id);
+    assert_eq!(
+        store
+            .get(GetOptions::discovery_key(a.discovery_key))
+            .unwrap()
+            .id,
+        a.id
+    );
     assert_eq!(open_cores(&node), 1);
     // Namespaces give other cores; chained namespaces other ones again.
     let ns = store.namespace("app").unwrap();
     let b = ns.get(GetOptions::name("a")).unwrap();
-    let c = ns.namespace("sub").unwrap().get(GetOptions::name("a")).unwrap();
+    let c = ns
+        .namespace("sub")
+        .unwrap()
+        .get(GetOptions::name("a"))
+        .unwrap();
     assert!(a.key != b.key && b.key != c.key && a.key != c.key);
     assert_eq!(
         c.key,
@@ -89,7 +102,10 @@ fn names_keys_and_discovery_keys_find_the_same_core() {
     let named: Vec<_> = all.iter().filter_map(|c| c.alias.clone()).collect();
     assert!(named.contains(&(Namespace::ROOT.0, "a".to_string())));
     assert!(named.contains(&(Namespace::ROOT.child("app").0, "a".to_string())));
-    assert_eq!(ns.list_namespace().unwrap(), vec![("a".to_string(), b.discovery_key)]);
+    assert_eq!(
+        ns.list_namespace().unwrap(),
+        vec![("a".to_string(), b.discovery_key)]
+    );
 }
 
 #[test]
@@ -99,7 +115,8 @@ fn idle_cores_close_and_sessions_release_what_they_opened() {
     let (node, store) = open(t.path(), idle);
     let s1 = store.session().unwrap();
     let a = s1.get(GetOptions::name("a")).unwrap();
-    node.append(a.id, vec![Bytes::from_static(b"kept")]).unwrap();
+    node.append(a.id, vec![Bytes::from_static(b"kept")])
+        .unwrap();
     let b = s1.get(GetOptions::name("b")).unwrap();
     // A released core stays open while another reference holds it...
     let s2 = store.session().unwrap();
@@ -110,9 +127,12 @@ fn idle_cores_close_and_sessions_release_what_they_opened() {
     // ...and closes once idle for the timeout after its last reference goes.
     s2.close().unwrap();
     wait_for("a to close", || {
-        node.with_endpoint(move |ep| ep.find_core(&a.discovery_key).is_none()).unwrap()
+        node.with_endpoint(move |ep| ep.find_core(&a.discovery_key).is_none())
+            .unwrap()
     });
-    assert!(node.with_endpoint(move |ep| ep.find_core(&b.discovery_key).is_some()).unwrap());
+    assert!(node
+        .with_endpoint(move |ep| ep.find_core(&b.discovery_key).is_some())
+        .unwrap());
     // Reopening before the deadline keeps it open.
     s1.release(&b).unwrap();
     let again = s1.get(GetOptions::name("b")).unwrap();
@@ -123,7 +143,10 @@ fn idle_cores_close_and_sessions_release_what_they_opened() {
     wait_for("every core to close", || open_cores(&node) == 0);
     let a2 = store.get(GetOptions::name("a")).unwrap();
     assert_ne!(a2.id, a.id);
-    assert_eq!(node.get(a2.id, 0, None).unwrap(), Bytes::from_static(b"kept"));
+    assert_eq!(
+        node.get(a2.id, 0, None).unwrap(),
+        Bytes::from_static(b"kept")
+    );
 }
 
 #[test]
@@ -148,15 +171,21 @@ fn an_encryption_key_is_remembered_across_opens() {
     let t = tempfile::tempdir().unwrap();
     let key = {
         let (node, store) = open(t.path(), Duration::from_secs(60));
-        let c = store.get(GetOptions::name("secret").encryption_key([5; 32])).unwrap();
-        node.append(c.id, vec![Bytes::from_static(b"plaintext")]).unwrap();
+        let c = store
+            .get(GetOptions::name("secret").encryption_key([5; 32]))
+            .unwrap();
+        node.append(c.id, vec![Bytes::from_static(b"plaintext")])
+            .unwrap();
         drop(store);
         drop(node.shutdown());
         c.key
     };
     let (node, store) = open(t.path(), Duration::from_secs(60));
     let c = store.get(GetOptions::key(key)).unwrap();
-    assert_eq!(node.get(c.id, 0, None).unwrap(), Bytes::from_static(b"plaintext"));
+    assert_eq!(
+        node.get(c.id, 0, None).unwrap(),
+        Bytes::from_static(b"plaintext")
+    );
 }
 
 #[test]
@@ -189,14 +218,18 @@ fn the_same_store_runs_on_tokio() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let node =
-            ferrocore_tokio::Node::new(endpoint_config(EndpointConfig::default())).unwrap();
+        let node = ferrocore_tokio::Node::new(endpoint_config(EndpointConfig::default())).unwrap();
         let db = Store::open(t.path().join("db"), StoreOptions::default()).unwrap();
         let store: Corestore<ferrocore_futures::Async> =
             Corestore::open((**node).clone(), db, CorestoreOptions::default()).unwrap();
         let c = store.get(GetOptions::name("t")).await.unwrap();
-        node.append(c.id, vec![Bytes::from_static(b"tokio")]).await.unwrap();
-        assert_eq!(node.get(c.id, 0, None).await.unwrap(), Bytes::from_static(b"tokio"));
+        node.append(c.id, vec![Bytes::from_static(b"tokio")])
+            .await
+            .unwrap();
+        assert_eq!(
+            node.get(c.id, 0, None).await.unwrap(),
+            Bytes::from_static(b"tokio")
+        );
         let ns = store.namespace("x").unwrap();
         assert_ne!(ns.get(GetOptions::name("t")).await.unwrap().key, c.key);
     });
