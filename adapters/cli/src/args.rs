@@ -8,6 +8,19 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::keys::{parse_encryption_key, parse_key};
 
+/// A core name (`--name`): at most [`ferrocore_storage::MAX_NAME_LEN`] bytes, as the store
+/// keeps them.
+fn parse_name(s: &str) -> Result<String, String> {
+    let max = ferrocore_storage::MAX_NAME_LEN;
+    if s.len() > max {
+        return Err(format!(
+            "a core name is at most {max} bytes, not {}",
+            s.len()
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 /// Exit codes, shown under `ferrocore --help` (see [`crate::exit`]).
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -228,7 +241,7 @@ while `serve` or `clone` runs on DIR (read-only).")]
 #[derive(Debug, Clone, Default, Args)]
 pub struct CoreSelect {
     /// The core created with `create --name NAME` (in --namespace's namespace).
-    #[arg(long, value_name = "NAME", conflicts_with = "core")]
+    #[arg(long, value_name = "NAME", conflicts_with = "core", value_parser = parse_name)]
     pub name: Option<String>,
     /// The namespace of --name (JS `store.namespace(NS)`); repeat it for nested
     /// namespaces (`--namespace a --namespace b` is `store.namespace('a').namespace('b')`).
@@ -236,7 +249,7 @@ pub struct CoreSelect {
     pub namespace: Vec<String>,
     /// Any core of the store: its key (64 hex characters or the z-base-32 id), or a name
     /// in the root namespace.
-    #[arg(long, value_name = "NAME|KEY")]
+    #[arg(long, value_name = "NAME|KEY", value_parser = parse_name)]
     pub core: Option<String>,
 }
 
@@ -259,7 +272,7 @@ pub struct CreateArgs {
     /// Add the core named NAME to the store (new or existing): its key pair is derived
     /// from the store's primary key, the namespace and NAME, as JS corestore 7's
     /// `store.get({ name })`; fails if the store has a core of that name.
-    #[arg(long, value_name = "NAME", conflicts_with = "compat")]
+    #[arg(long, value_name = "NAME", conflicts_with = "compat", value_parser = parse_name)]
     pub name: Option<String>,
     /// The namespace of --name (repeat it for nested namespaces).
     #[arg(long, value_name = "NS", requires = "name")]
