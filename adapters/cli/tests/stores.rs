@@ -4,10 +4,12 @@
 //! |---|---|
 //! | `--help` describes stores; `cores --help` has examples | `help_describes_stores_and_cores_has_examples` |
 //! | `create --name/--namespace` gives JS corestore 7's keys for the store's primary key; a name, a plain create and another primary key are refused once taken | `named_cores_have_the_keys_js_corestore_derives` |
+//! | a failed `create` leaves no half-made store; an over-long name is a usage error | `a_create_that_fails_leaves_no_half_made_store` |
 //! | the first core created by name is the default core | `the_first_named_core_is_the_default_core` |
 //! | `--name/--namespace/--core` pick the core of append, info, get, cat, truncate; unknown ones fail helpfully | `name_and_core_pick_the_core_of_every_command` |
 //! | `cores --json` lists named, default and cloned cores | `cores_lists_every_core_of_the_store` |
 //! | `serve` serves every core (named ones on demand), `--core` picks the one it prints and appends to | `serve_serves_every_core_and_appends_to_the_picked_one` |
+//! | a JS corestore reads the default, a namespaced and an encrypted core from one `serve` over one connection | `a_js_corestore_reads_every_served_core_over_one_connection` |
 //! | `clone` into a store of other cores needs `--add`, then resumes without it | `clone_into_a_store_of_other_cores_needs_add` |
 //! | encryption keys given to `create`/`clone` are remembered, not in ferrocore.json, files 0600 | `encryption_keys_are_remembered_for_created_and_cloned_cores` |
 //! | reads beside a running `serve` see what it acknowledged; writes are refused | `reads_work_while_serve_holds_the_store` |
@@ -180,6 +182,27 @@ fn the_first_named_core_is_the_default_core() {
     run(&["create", s(&dir)]).fails(ERROR, "already holds a core");
     let marker = std::fs::read_to_string(dir.join("ferrocore.json")).unwrap();
     assert!(marker.contains(&first), "{marker}");
+}
+
+#[test]
+fn a_create_that_fails_leaves_no_half_made_store() {
+    let t = tmp();
+    let dir = t.path().join("store");
+    // The marker cannot be written (its temporary file's name is taken by a directory).
+    std::fs::create_dir_all(dir.join(".ferrocore.json.tmp")).unwrap();
+    run(&["create", s(&dir), "--name", "a"]).fails(ERROR, "cannot write");
+    assert!(!dir.join("core.db").exists(), "the new database is removed");
+    run(&["info", s(&dir)]).fails(ERROR, "no core in");
+    std::fs::remove_dir(dir.join(".ferrocore.json.tmp")).unwrap();
+    let key = create_named(&dir, &[], "a", &[]);
+    assert_eq!(info(&dir, &[])["key"], key);
+    // A name longer than the store keeps is a usage error, before anything is made.
+    let long = "n".repeat(ferrocore_storage::MAX_NAME_LEN + 1);
+    let fresh = t.path().join("fresh");
+    run(&["create", s(&fresh), "--name", &long]).fails(USAGE, "at most");
+    assert!(!fresh.exists());
+    run(&["info", s(&dir), "--core", &long]).fails(USAGE, "at most");
+    assert_eq!(cores(&dir).len(), 1);
 }
 
 // ----- picking a core ----------------------------------------------------------------------------
@@ -387,6 +410,48 @@ fn serve_serves_every_core_and_appends_to_the_picked_one() {
     assert!(server.terminate().success());
     run(&["serve", s(&w), "--listen", "127.0.0.1:0", "--name", "nope"])
         .fails(ERROR, "no core named \"nope\"");
+}
+
+#[test]
+fn a_js_corestore_reads_every_served_core_over_one_connection() {
+    let t = tmp();
+    let w = t.path().join("w");
+    let ekey = "e1".repeat(32);
+    let default = create(&w, &[]);
+    let named = create_named(&w, &["app"], "feed", &[]);
+    let secret = create_named(&w, &[], "secret", &["--encryption-key", &ekey]);
+    run(&["append", s(&w), "d0", "d1"]).ok();
+    run(&["append", s(&w), "--core", &named, "n0"]).ok();
+    run(&["append", s(&w), "--core", &secret, "e0", "e1"]).ok();
+    let (server, _, addr) = serve(&w, &[]);
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+
+    let mut js = JsPeer::spawn("corestore-peer.mjs", &["--timeout", "120000"]);
+    ask(&mut js, json!({"op": "open"}));
+    let mut handles = Vec::new();
+    for (key, encryption) in [(&default, None), (&named, None), (&secret, Some(&ekey))] {
+        let mut get = json!({"op": "get", "key": key});
+        if let Some(k) = encryption {
+            get["encryptionKey"] = json!(k);
+        }
+        handles.push(ask(&mut js, get)["core"].as_u64().unwrap());
+    }
+    ask(&mut js, json!({"op": "connect", "port": port}));
+    for (h, index, text) in [(0, 1, "d1"), (1, 0, "n0"), (2, 0, "e0"), (2, 1, "e1")] {
+        let reply = ask(
+            &mut js,
+            json!({"op": "getBlock", "core": handles[h], "index": index, "encoding": "utf8"}),
+        );
+        assert_eq!(reply["value"], text, "core {h} block {index}");
+    }
+    let connections = js
+        .seen
+        .iter()
+        .filter(|v| v["event"] == "connection")
+        .count();
+    assert_eq!(connections, 1, "every core rode on one connection");
+    js.finish();
+    assert!(server.terminate().success());
 }
 
 #[test]
