@@ -8,12 +8,25 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::keys::{parse_encryption_key, parse_key};
 
+/// A core name (`--name`): at most [`ferrocore_storage::MAX_NAME_LEN`] bytes, as the store
+/// keeps them.
+fn parse_name(s: &str) -> Result<String, String> {
+    let max = ferrocore_storage::MAX_NAME_LEN;
+    if s.len() > max {
+        return Err(format!(
+            "a core name is at most {max} bytes, not {}",
+            s.len()
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 /// Exit codes, shown under `ferrocore --help` (see [`crate::exit`]).
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success (also after SIGTERM/SIGINT for `serve` and `clone --live`)
-  1    error: no core in DIR, a core exists already, read-only core, wrong encryption key,
-       storage failure, ...
+  1    error: no core in DIR, no such core name or key in the store, a core (or name) exists
+       already, read-only core, wrong encryption key, DIR busy, storage failure, ...
   2    usage: bad arguments (a malformed key, index or option)
   3    not found: the block is not stored locally (`get`), or the peer's core has no such
        block (`clone --blocks`)
@@ -30,15 +43,27 @@ Examples:
   ferrocore serve ./writer --listen 127.0.0.1:4000 --append-stdin
   ferrocore clone ./reader <KEY> --connect 127.0.0.1:4000 --live
   ferrocore cat ./reader
+  ferrocore create ./writer --name chat --namespace rooms   # another core in the same store
+  ferrocore append ./writer --name chat --namespace rooms hi
+  ferrocore cores ./writer
 
-A DIR holds one core: its database (core.db, core.db-data, core.db-wal) and ferrocore.json
-(the core key, and a check value of the encryption key if the core is encrypted). The
-writer's key pair is stored in the database: keep DIR private. An encryption key is never
-stored: pass --encryption-key on every command that reads, writes or serves an encrypted
-core.
+A DIR is a store: one database (core.db, with core.db-data and core.db-wal beside it) for
+any number of cores, and ferrocore.json naming its default core (the first one created or
+cloned into it). Commands work on the default core unless --name NAME [--namespace NS]...
+(a core created by name) or --core NAME|KEY picks another; `cores` lists them all. A core
+created with --name has the key pair JS corestore 7 derives from the store's primary key,
+its namespaces and NAME (`store.namespace(NS).get({ name })`); `create --primary-key`
+sets that key for a new store, for interop and recovery only: whoever knows it can sign
+for every named core. `clone --add` adds a core to a store that holds others.
 
-One process at a time may open a DIR: while `serve` or `clone` runs on it, other commands
-on that DIR fail until it stops (use `serve --append-stdin` to append while serving).
+The database holds every writer's key pair and every encryption key given to `create` or
+`clone` (never ferrocore.json), so later commands need no --encryption-key: keep DIR
+private (its files are mode 0600 on Unix).
+
+One process at a time may write to a DIR: while `serve` or `clone` runs on it, `append`,
+`truncate`, `create` and `clone` on it fail until it stops (use `serve --append-stdin` to
+append while serving); `info`, `get`, `cat` and `cores` open it read-only and show what
+that process had durably stored when they started.
 
 KEY is a core key as 64 hex characters (either case) or as its 52-character z-base-32 id
 (as `ferrocore info` prints both).";
@@ -48,7 +73,7 @@ KEY is a core key as 64 hex characters (either case) or as its 52-character z-ba
 #[command(
     name = "ferrocore",
     version,
-    about = "Create, append to, read, serve and clone Hypercore cores (wire-compatible with JS hypercore 11)",
+    about = "Create, append to, read, serve and clone Hypercore cores in stores (wire-compatible with JS hypercore 11 and corestore 7)",
     after_help = format!("{TOP_EXAMPLES}\n\n{EXIT_CODES}"),
     propagate_version = true
 )]
@@ -61,15 +86,29 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a new writable core in DIR (created if missing); prints `key <hex>`
+    /// Create a new writable core in the store DIR (created if missing); prints `key <hex>`
     #[command(after_help = "\
 Examples:
   ferrocore create ./mycore
   ferrocore create ./mycore --json
   ferrocore create ./legacy --compat
   ferrocore create ./secret --encryption-key $(openssl rand -hex 32)
+  ferrocore create ./store --name feed                    # JS store.get({ name: 'feed' })
+  ferrocore create ./store --name feed --namespace app    # store.namespace('app').get(...)
+  ferrocore create ./store --primary-key <HEX64> --name feed
 
-Fails (exit 1) if DIR already holds a core.")]
+Without --name, a new random key pair; fails (exit 1) if DIR already has a default core.
+With --name, the key pair JS corestore 7 derives from the store's primary key, the
+namespaces and NAME, so the same primary key and name give the same core key in ferrocore
+and in JS; DIR may hold other cores, and fails (exit 1) if the name is taken. The first
+core of a store becomes its default core.
+
+--primary-key sets the primary key of a new store (otherwise random); an existing store
+with another one refuses it. It is for interop with a JS store and for recovery only:
+whoever knows it can sign for every named core of the store.
+
+--encryption-key is remembered in the store's database (not in ferrocore.json): later
+commands need not pass it.")]
     Create(CreateArgs),
 
     /// Append blocks: each TEXT, or each line of stdin (printing `length <n>` as each is stored)
@@ -77,6 +116,7 @@ Fails (exit 1) if DIR already holds a core.")]
 Examples:
   ferrocore append ./mycore hello world      # two blocks, one signature; prints `length <n>`
   printf 'a\\nb\\n' | ferrocore append ./mycore  # one block per line, `length <n>` after each
+  ferrocore append ./store --name feed hello  # the core created with `--name feed`
 
 With no TEXT, every line of stdin (without its \"\\n\" or \"\\r\\n\") becomes one block, and
 `length <n>` is printed (and flushed) once the block is durably stored.")]
@@ -87,6 +127,7 @@ With no TEXT, every line of stdin (without its \"\\n\" or \"\\r\\n\") becomes on
 Examples:
   ferrocore info ./mycore
   ferrocore info ./mycore --json
+  ferrocore info ./store --core <KEY>
 
 --json prints one object: {\"key\",\"discoveryKey\",\"id\",\"length\",\"contiguousLength\",
 \"byteLength\",\"fork\",\"writable\"} (keys as lowercase hex, id in z-base-32).")]
@@ -97,6 +138,7 @@ Examples:
 Examples:
   ferrocore get ./mycore 0
   ferrocore get ./mycore 42 > block42.bin
+  ferrocore get ./store 0 --name feed --namespace app
 
 Exit code 3 if block INDEX is not stored locally (beyond the length, or not downloaded).")]
     Get(GetArgs),
@@ -107,6 +149,7 @@ Examples:
   ferrocore cat ./mycore
   ferrocore cat ./mycore --start 10 --end 20
   ferrocore cat ./sparse --index             # `<index>\\t<block>` per line
+  ferrocore cat ./store --core feed          # a core named feed (root namespace)
 
 Blocks that are not stored locally (a sparse clone) are skipped, and listed on stderr
 (`skipped 3 blocks not stored locally: 0, 2, 4-5`; exit 0). --start defaults to 0, --end
@@ -119,22 +162,31 @@ so blocks that contain newlines or were skipped stay unambiguous.")]
 Examples:
   ferrocore truncate ./mycore 0
   ferrocore truncate ./mycore 10
+  ferrocore truncate ./store 0 --name feed
 
 Only the writer can truncate; readers that replicate the core follow the new fork.")]
     Truncate(TruncateArgs),
 
-    /// Serve the core to every peer that connects over TCP, until SIGTERM
+    /// Serve every core of the store to every peer that connects over TCP, until SIGTERM
     #[command(after_help = "\
 Examples:
   ferrocore serve ./mycore --listen 127.0.0.1:4000
   ferrocore serve ./mycore --listen 0.0.0.0:0 --append-stdin
+  ferrocore serve ./store --listen 127.0.0.1:4000 --name feed --append-stdin
 
-Prints `key <hex>`, then `listening <HOST:PORT>` (the real port when 0 was given), both
-flushed. The connecting side is the Noise initiator, as with JS `core.replicate(socket)`
-over a raw socket. With --append-stdin every line of stdin is appended as a block while
-serving (and peers get it live). An encrypted core is served without its key (peers get
-the blocks encrypted, as stored); --encryption-key is needed only with --append-stdin.
-SIGTERM or SIGINT closes every connection in order and exits 0.")]
+Prints `key <hex>` of the picked core (the default core, or --name/--core), then
+`listening <HOST:PORT>` (the real port when 0 was given), both flushed. The picked core is
+opened at once; every other core of the store is opened when a peer asks for it (one
+connection carries any number of cores, as with JS `store.replicate(stream)`), and a core
+the store does not hold is refused. The connecting side is the Noise initiator, as with
+JS `core.replicate(socket)` over a raw socket. With --append-stdin every line of stdin is
+appended as a block to the picked core while serving (and peers get it live). Cores are
+served as stored (an encrypted core's blocks stay encrypted); appending to an encrypted
+core uses the key the store remembers (or --encryption-key, checked against it).
+
+While serving, `info`, `get`, `cat` and `cores` on DIR still work (read-only); `append`,
+`truncate`, `create` and `clone` on it fail. SIGTERM or SIGINT closes every connection in
+order and exits 0.")]
     Serve(ServeArgs),
 
     /// Download (and verify) a core from a peer into DIR, optionally following it live
@@ -145,12 +197,18 @@ Examples:
   ferrocore clone ./copy <KEY> --connect 127.0.0.1:4000 --blocks 1,3,5
   ferrocore clone ./copy <KEY> --connect 127.0.0.1:4000 --live
   ferrocore clone ./copy <KEY> --connect host:4000 --timeout 0   # no time limit
+  ferrocore clone ./store <KEY> --connect 127.0.0.1:4000 --add   # beside the store's cores
 
-Opens the read-only core KEY in DIR (creating it if missing), connects, learns the peer's
-length and downloads every block below it (or only --blocks), verifying each against KEY.
-Exits 0 once done. --timeout (default 30 s; 0: no limit) bounds connecting and learning
-the length, and then each stretch of the download without progress (no block stored and
-less than 16 KiB received): a large or slow download may take as long as it keeps going.
+Opens the read-only core KEY in the store DIR (creating both if missing; the first core
+of a new store is its default core), connects, learns the peer's length and downloads
+every block below it (or only --blocks), verifying each against KEY. Exits 0 once done.
+A store that holds other cores but not KEY refuses it unless --add is given; cloning KEY
+again (to resume or catch up) needs no --add. --encryption-key is remembered in the
+store, so later commands on the clone need not pass it.
+
+--timeout (default 30 s; 0: no limit) bounds connecting and learning the length, and then
+each stretch of the download without progress (no block stored and less than 16 KiB
+received): a large or slow download may take as long as it keeps going.
 
 With --live it then prints `Block <i>: <text>` (lossy UTF-8, flushed) for every block from
 that length on as it arrives, until SIGTERM/SIGINT (exit 0). When the writer truncates
@@ -170,8 +228,11 @@ Examples:
   ferrocore cores ./store
   ferrocore cores ./store --json
 
---json prints one object a line: {\"name\",\"key\",\"discoveryKey\",\"length\",
-\"contiguousLength\",\"writable\"}, \"name\" being null for a core not created by name.")]
+Prints one line a core: key, length, contiguous length, writable or read-only, its name
+(- if none) and (default) for the default core. --json prints one object a line:
+{\"name\",\"key\",\"discoveryKey\",\"length\",\"contiguousLength\",\"writable\"}, \"name\"
+being null for a core not created by name (created without --name, or cloned). Works
+while `serve` or `clone` runs on DIR (read-only).")]
     Cores(CoresArgs),
 }
 
@@ -180,7 +241,7 @@ Examples:
 #[derive(Debug, Clone, Default, Args)]
 pub struct CoreSelect {
     /// The core created with `create --name NAME` (in --namespace's namespace).
-    #[arg(long, value_name = "NAME", conflicts_with = "core")]
+    #[arg(long, value_name = "NAME", conflicts_with = "core", value_parser = parse_name)]
     pub name: Option<String>,
     /// The namespace of --name (JS `store.namespace(NS)`); repeat it for nested
     /// namespaces (`--namespace a --namespace b` is `store.namespace('a').namespace('b')`).
@@ -188,21 +249,21 @@ pub struct CoreSelect {
     pub namespace: Vec<String>,
     /// Any core of the store: its key (64 hex characters or the z-base-32 id), or a name
     /// in the root namespace.
-    #[arg(long, value_name = "NAME|KEY")]
+    #[arg(long, value_name = "NAME|KEY", value_parser = parse_name)]
     pub core: Option<String>,
 }
 
 /// `ferrocore create`.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// The directory of the new core (created if missing; must not hold a core).
+    /// The store's directory (created if missing; without --name it must not hold a core).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// Compat mode (hypercore 10 style: the core key is the writer's public key).
     #[arg(long)]
     pub compat: bool,
-    /// Encrypt blocks with this 32-byte key (64 hex characters). Not stored: pass it again
-    /// on every later command that reads, writes or serves the core.
+    /// Encrypt blocks with this 32-byte key (64 hex characters). The store remembers it
+    /// (in its database, not in ferrocore.json): later commands need not pass it.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
     /// Print {"key","discoveryKey","id"} as JSON instead of `key <hex>`.
@@ -211,7 +272,7 @@ pub struct CreateArgs {
     /// Add the core named NAME to the store (new or existing): its key pair is derived
     /// from the store's primary key, the namespace and NAME, as JS corestore 7's
     /// `store.get({ name })`; fails if the store has a core of that name.
-    #[arg(long, value_name = "NAME", conflicts_with = "compat")]
+    #[arg(long, value_name = "NAME", conflicts_with = "compat", value_parser = parse_name)]
     pub name: Option<String>,
     /// The namespace of --name (repeat it for nested namespaces).
     #[arg(long, value_name = "NS", requires = "name")]
@@ -229,8 +290,7 @@ pub struct CoresArgs {
     /// The store's directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// One JSON object a line: {"name","key","discoveryKey","length","contiguousLength",
-    /// "writable"}.
+    /// One JSON object a line (the fields are listed below).
     #[arg(long)]
     pub json: bool,
 }
@@ -238,13 +298,14 @@ pub struct CoresArgs {
 /// `ferrocore append`.
 #[derive(Debug, Args)]
 pub struct AppendArgs {
-    /// The core's directory.
+    /// The store's directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// Blocks to append (each one block, its UTF-8 bytes). None: read lines from stdin.
     #[arg(value_name = "TEXT")]
     pub texts: Vec<String>,
-    /// The core's encryption key (required if the core is encrypted).
+    /// The core's encryption key: optional (the store remembers the one it was created or
+    /// cloned with); checked if given.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
     /// Which core of the store.
@@ -255,13 +316,13 @@ pub struct AppendArgs {
 /// `ferrocore info`.
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// The core's directory.
+    /// The store's directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// Print one JSON object instead of aligned lines.
     #[arg(long)]
     pub json: bool,
-    /// The core's encryption key (optional here; checked if given).
+    /// The core's encryption key: optional (the store remembers it); checked if given.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
     /// Which core of the store.
@@ -272,13 +333,14 @@ pub struct InfoArgs {
 /// `ferrocore get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// The core's directory.
+    /// The store's directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// The block index (from 0).
     #[arg(value_name = "INDEX")]
     pub index: u64,
-    /// The core's encryption key (required if the core is encrypted).
+    /// The core's encryption key: optional (the store remembers the one it was created or
+    /// cloned with); checked if given.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
     /// Which core of the store.
@@ -289,7 +351,7 @@ pub struct GetArgs {
 /// `ferrocore cat`.
 #[derive(Debug, Args)]
 pub struct CatArgs {
-    /// The core's directory.
+    /// The store's directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// The first block (default 0).
@@ -301,7 +363,8 @@ pub struct CatArgs {
     /// Prefix each block with its index and a tab (`<index>\t<block>`).
     #[arg(long)]
     pub index: bool,
-    /// The core's encryption key (required if the core is encrypted).
+    /// The core's encryption key: optional (the store remembers the one it was created or
+    /// cloned with); checked if given.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
     /// Which core of the store.
@@ -312,13 +375,13 @@ pub struct CatArgs {
 /// `ferrocore truncate`.
 #[derive(Debug, Args)]
 pub struct TruncateArgs {
-    /// The core's directory.
+    /// The store's directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// The new length (at most the current one).
     #[arg(value_name = "LENGTH")]
     pub length: u64,
-    /// The core's encryption key (optional here; checked if given).
+    /// The core's encryption key: optional (the store remembers it); checked if given.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
     /// Which core of the store.
@@ -329,7 +392,7 @@ pub struct TruncateArgs {
 /// `ferrocore serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The core's directory.
+    /// The store's directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// The address to listen on (port 0: any free port).
@@ -338,8 +401,8 @@ pub struct ServeArgs {
     /// Append every line of stdin as a block while serving.
     #[arg(long)]
     pub append_stdin: bool,
-    /// The core's encryption key: needed for an encrypted core only with --append-stdin
-    /// (blocks are served as stored, encrypted); checked if given.
+    /// The picked core's encryption key: optional (the store remembers it; blocks are
+    /// served as stored, encrypted); checked if given.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
     /// Which core of the store.
@@ -350,7 +413,8 @@ pub struct ServeArgs {
 /// `ferrocore clone`.
 #[derive(Debug, Args)]
 pub struct CloneArgs {
-    /// The directory of the copy (created if missing; may hold an earlier clone of KEY).
+    /// The store's directory (created if missing; may hold an earlier clone of KEY, or
+    /// other cores with --add).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// The core key: 64 hex characters or the 52-character z-base-32 id.
@@ -366,7 +430,8 @@ pub struct CloneArgs {
     /// (following the writer's truncations).
     #[arg(long)]
     pub live: bool,
-    /// The core's encryption key (needed to read an encrypted core's blocks).
+    /// The core's encryption key (needed to read an encrypted core's blocks); the store
+    /// remembers it.
     #[arg(long, value_name = "HEX64", value_parser = parse_encryption_key)]
     pub encryption_key: Option<[u8; 32]>,
     /// Seconds that connecting (and learning the peer's length) may take, and that the

@@ -1,15 +1,17 @@
-//! A core directory: the store's database (`core.db`, plus the `-data` and `-wal` files
-//! the store keeps beside it) and the marker `ferrocore.json`.
+//! A store directory: the store's database (`core.db`, plus the `-data` and `-wal` files
+//! the store keeps beside it), holding any number of cores, and the marker
+//! `ferrocore.json`.
 //!
-//! The marker says a directory holds a core and which: `{"format", "key", "encryption"}`
-//! where `encryption` is `null` for a plain core, or a check value of the encryption key
-//! (BLAKE2b-256 of a fixed label, the core key and the encryption key; the key itself is
-//! never stored). It is written once the core exists in the database, so a `create` or
-//! `clone` interrupted before that leaves a database without a marker, which every
-//! command reports instead of guessing.
+//! The marker says a directory holds a store and which core is its default core:
+//! `{"format", "key", "encryption"}` where `encryption` is `null` for a plain core, or a
+//! check value of the encryption key (BLAKE2b-256 of a fixed label, the core key and the
+//! encryption key; the key itself is never in the marker). It is written once the store's
+//! first core exists in the database, so a `create` or `clone` interrupted before that
+//! leaves a database without a marker, which every command reports instead of guessing.
 //!
-//! The writer's key pair persists in the log's header inside the database; on Unix a
-//! directory `create` or `clone` makes is mode 0700 and the database files are mode 0600.
+//! The database holds the writers' key pairs and the remembered encryption keys; on Unix
+//! a directory `create` or `clone` makes is mode 0700 and the database files are mode
+//! 0600.
 
 use std::fs;
 use std::io::{ErrorKind, Write};

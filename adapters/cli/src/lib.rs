@@ -1,30 +1,42 @@
 //! # ferrocore-cli
 //!
-//! The `ferrocore` command line: create a Hypercore core, append to it, read it, serve it
-//! over TCP and clone it from a peer — ferrocore's or the JS reference's (hypercore
-//! 11.37.1 over a raw socket: Noise XX, secret-stream, protomux, `hypercore/alpha`; the
-//! side that connects is the Noise initiator). It runs on the blocking adapter
-//! ([`ferrocore_blocking::Node`]) and the persistent store ([`ferrocore_storage::Store`],
-//! durable writes).
+//! The `ferrocore` command line: create Hypercore cores in a store, append to them, read
+//! them, serve them over TCP and clone them from a peer — ferrocore's or the JS
+//! reference's (hypercore 11.37.1 over a raw socket: Noise XX, secret-stream, protomux,
+//! `hypercore/alpha`; the side that connects is the Noise initiator). Cores created by
+//! name have the keys JS corestore 7.12.5 derives. It runs on the blocking adapter
+//! ([`ferrocore_blocking::Node`]), the store of many cores ([`ferrocore_store::Corestore`]
+//! while serving) and the persistent database ([`ferrocore_storage::Store`], durable
+//! writes).
 //!
 //! ```text
 //! ferrocore create <DIR> [--compat] [--encryption-key <HEX64>] [--json]
-//! ferrocore append <DIR> [<TEXT>...] [--encryption-key <HEX64>]
-//! ferrocore info <DIR> [--json] [--encryption-key <HEX64>]
-//! ferrocore get <DIR> <INDEX> [--encryption-key <HEX64>]
-//! ferrocore cat <DIR> [--start N] [--end N] [--index] [--encryption-key <HEX64>]
-//! ferrocore truncate <DIR> <LENGTH>
-//! ferrocore serve <DIR> --listen <HOST:PORT> [--append-stdin] [--encryption-key <HEX64>]
-//! ferrocore clone <DIR> <KEY> --connect <HOST:PORT> [--blocks <I,J,...>] [--live]
+//!                  [--name <NAME> [--namespace <NS>]...] [--primary-key <HEX64>]
+//! ferrocore append <DIR> [<TEXT>...] [<CORE>] [--encryption-key <HEX64>]
+//! ferrocore info <DIR> [--json] [<CORE>] [--encryption-key <HEX64>]
+//! ferrocore get <DIR> <INDEX> [<CORE>] [--encryption-key <HEX64>]
+//! ferrocore cat <DIR> [--start N] [--end N] [--index] [<CORE>] [--encryption-key <HEX64>]
+//! ferrocore truncate <DIR> <LENGTH> [<CORE>]
+//! ferrocore cores <DIR> [--json]
+//! ferrocore serve <DIR> --listen <HOST:PORT> [<CORE>] [--append-stdin]
+//!                 [--encryption-key <HEX64>]
+//! ferrocore clone <DIR> <KEY> --connect <HOST:PORT> [--add] [--blocks <I,J,...>] [--live]
 //!                 [--encryption-key <HEX64>] [--timeout <SECS>]
+//!
+//! <CORE>: --name <NAME> [--namespace <NS>]... | --core <NAME|KEY>   (default: the default core)
 //! ```
 //!
 //! `ferrocore --help` and `ferrocore <command> --help` describe each command with
 //! examples. In short:
 //!
-//! - `create` makes a new writable core in DIR (the directory is created if missing; an
-//!   existing core is an error) and prints `key <hex>` (`--json`: `{"key", "discoveryKey",
-//!   "id"}`).
+//! - `create` makes a new writable core in the store DIR (the directory is created if
+//!   missing) and prints `key <hex>` (`--json`: `{"key", "discoveryKey", "id"}`). Without
+//!   `--name` its key pair is random and DIR must not have a default core yet; with
+//!   `--name NAME` (and `--namespace NS`, repeated for nested namespaces) the key pair is
+//!   the one JS corestore 7 derives from the store's primary key, the namespaces and NAME
+//!   (`store.namespace(NS).get({ name: NAME })`), DIR may hold other cores, and a name
+//!   already taken is an error. `--primary-key` gives a new store its primary key (else
+//!   random) and must match an existing store's.
 //! - `append` appends each TEXT as one block (one signature for all), printing `length
 //!   <n>`; with no TEXT each line of stdin (without its `\n` or `\r\n`) becomes a block,
 //!   and `length <n>` is printed and flushed once that block is durably stored.
@@ -34,18 +46,25 @@
 //!   of `[start, end)` (default: all), each followed by `\n` (`--index`: as
 //!   `<index>\t<block>`), and lists the blocks it skipped (not stored locally) on stderr;
 //!   `truncate` cuts the core to LENGTH blocks (a new fork).
-//! - `serve` prints `key <hex>` and `listening <HOST:PORT>` (the bound port), serves every
-//!   peer that connects, appends stdin's lines with `--append-stdin`, and exits 0 on
-//!   SIGTERM or SIGINT after closing each connection in order. An encrypted core is
-//!   served without its key; `--encryption-key` is needed only with `--append-stdin`.
-//! - `clone` opens (or creates) the read-only core KEY in DIR, connects, learns the
-//!   peer's length and downloads every block below it (or only `--blocks`), verifying
-//!   all of it against KEY, and exits 0. With `--live` it then prints `Block <i>: <text>`
-//!   for every newer block as it is verified, until SIGTERM or SIGINT (exit 0); after a
-//!   truncation it prints `Truncated to length <n> ...` and the new fork's blocks from
-//!   `<n>`, and what it printed is durable within a second. `--timeout` (default 30 s, 0
-//!   for none) bounds connecting and each stretch of the download without progress, not
-//!   the whole download. A progress line is drawn on stderr when it is a terminal.
+//! - `cores` lists every core of the store, one a line; `--json` prints `{"name", "key",
+//!   "discoveryKey", "length", "contiguousLength", "writable"}` per core (`name` null for
+//!   a core not created by name).
+//! - `serve` prints `key <hex>` (of the picked core) and `listening <HOST:PORT>` (the bound
+//!   port), and serves every core of the store to every peer that connects: the picked
+//!   core is opened at once, the others when a peer asks for them (a core the store does
+//!   not hold is refused). `--append-stdin` appends stdin's lines to the picked core. It
+//!   exits 0 on SIGTERM or SIGINT after closing each connection in order. Cores are served
+//!   as stored (encrypted blocks stay encrypted).
+//! - `clone` opens (or creates) the read-only core KEY in the store DIR, connects, learns
+//!   the peer's length and downloads every block below it (or only `--blocks`), verifying
+//!   all of it against KEY, and exits 0. A store that holds other cores but not KEY
+//!   refuses it without `--add`; cloning KEY again resumes without it. With `--live` it
+//!   then prints `Block <i>: <text>` for every newer block as it is verified, until
+//!   SIGTERM or SIGINT (exit 0); after a truncation it prints `Truncated to length <n>
+//!   ...` and the new fork's blocks from `<n>`, and what it printed is durable within a
+//!   second. `--timeout` (default 30 s, 0 for none) bounds connecting and each stretch of
+//!   the download without progress, not the whole download. A progress line is drawn on
+//!   stderr when it is a terminal.
 //!
 //! KEY is 64 hex characters (either case) or the 52-character z-base-32 id that `info`
 //! prints ([`keys::parse_key`]).
@@ -55,7 +74,7 @@
 //! | code | meaning |
 //! |---:|---|
 //! | 0 | success (also `serve` and `clone --live` ended by SIGTERM/SIGINT) |
-//! | 1 | an error without a code of its own: no core in DIR, a core exists already, a read-only core, a wrong or missing encryption key, storage failure |
+//! | 1 | an error without a code of its own: no core in DIR, no such core name or key in the store, a core (or name) exists already, a read-only core, a wrong or missing encryption key, DIR busy, storage failure |
 //! | 2 | usage: malformed arguments (clap), e.g. a bad key or index |
 //! | 3 | not found: the block is not stored locally (`get`), or the peer's core has no such block (`clone --blocks`) |
 //! | 4 | the peer misbehaved: data that failed verification, a wrong capability, malformed messages |
@@ -66,19 +85,29 @@
 //! They are the constants of [`exit`]; every [`Error`] knows its own
 //! ([`Error::exit_code`]). Messages go to stderr and say what to do where they can.
 //!
-//! # A core directory
+//! # A store directory
 //!
-//! DIR holds one core: the store's database `core.db` (and `core.db-data`, `core.db-wal`
-//! beside it) and the marker `ferrocore.json`, which names the core key and, for an
-//! encrypted core, a check value of the encryption key (never the key). The writer's key
-//! pair persists in the core's header inside the database (the log stores it), so on Unix
-//! the directory `create` makes is mode 0700 and the database files mode 0600. An
-//! encryption key is not stored: commands that read, append or serve blocks of an
-//! encrypted core need `--encryption-key` again, and a wrong one is refused.
+//! DIR is a store: one database `core.db` (and `core.db-data`, `core.db-wal` beside it)
+//! for any number of cores, and the marker `ferrocore.json`, which names the store's
+//! default core (the first core created or cloned into it) and, if that core is
+//! encrypted, a check value of its encryption key (never the key). Commands work on the
+//! default core unless `--name NAME [--namespace NS]...` picks a core created by name or
+//! `--core` picks any core by key (hex or z-base-32 id) or by a name in the root
+//! namespace; an unknown name or key is an error (exit 1) that points at `cores`.
 //!
-//! The store locks its database for one process at a time: while `serve` or `clone` runs
-//! on DIR, other commands on the same DIR fail (exit 1, saying so) until it stops.
-//! `serve --append-stdin` is the way to append while serving.
+//! The database holds the store's primary key (from which the key pairs of named cores
+//! are derived), every writer's key pair, the names, and every encryption key given to
+//! `create` or `clone`: later commands need no `--encryption-key` (one that is given
+//! must be the remembered one). So on Unix the directory `create` or `clone` makes is
+//! mode 0700 and the database files mode 0600. `create --primary-key` exists for interop
+//! with a JS store and for recovery only: whoever knows the primary key can sign for
+//! every named core of the store.
+//!
+//! One process at a time writes to a store: while `serve` or `clone` runs on DIR,
+//! `append`, `truncate`, `create` and `clone` on it fail (exit 1, saying so) until it
+//! stops; `serve --append-stdin` is the way to append while serving. `info`, `get`,
+//! `cat` and `cores` open the store read-only, so they work beside a running process and
+//! show what it had durably stored when they started.
 //!
 //! # Use as a library
 //!

@@ -21,7 +21,7 @@ use ferrocore_corestore::PrimaryKey;
 /// `ferrocore create`.
 pub(crate) fn create(args: &CreateArgs, out: &mut dyn Write) -> Result<(), Error> {
     let d = &args.dir;
-    dir::make_dir(d)?;
+    let created_dir = dir::make_dir(d)?;
     let marker = dir::read_marker(d)?;
     if args.name.is_none() {
         if let Some(existing) = &marker {
@@ -42,7 +42,37 @@ pub(crate) fn create(args: &CreateArgs, out: &mut dyn Write) -> Result<(), Error
         )));
     }
     let store = dir::open_store(d, ferrocore_storage::Durability::Immediate)?;
-    let primary = store_primary_key(d, &store, args.primary_key)?;
+    let mut made = add_core(args, &store);
+    drop(store);
+    if marker.is_none() {
+        // The store's first core is its default core.
+        made = made.and_then(|key| {
+            dir::write_marker(d, &Marker::new(key, args.encryption_key.as_ref()))?;
+            Ok(key)
+        });
+        if made.is_err() {
+            // A store this process created (it held its lock): nothing half made stays.
+            dir::remove_new_core(d, created_dir);
+        }
+    }
+    let key = made?;
+    if args.json {
+        let v = json!({
+            "key": hex::encode(key),
+            "discoveryKey": hex::encode(hash::discovery_key(&key)),
+            "id": id::core_id(&key),
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(out, "key {}", hex::encode(key))?;
+    }
+    Ok(())
+}
+
+/// Adds the core `args` describe to `store`; returns its key.
+fn add_core(args: &CreateArgs, store: &ferrocore_storage::Store) -> Result<[u8; 32], Error> {
+    let d = &args.dir;
+    let primary = store_primary_key(d, store, args.primary_key)?;
     let (key_pair, alias) = match &args.name {
         Some(name) => {
             let ns = crate::pick::namespace(&args.namespace);
@@ -84,7 +114,7 @@ pub(crate) fn create(args: &CreateArgs, out: &mut dyn Write) -> Result<(), Error
     debug_assert_eq!(*log.key(), key);
     drop(log);
     if let Some(k) = &args.encryption_key {
-        ferrocore_store::remember_encryption_key(&store, &discovery_key, k)
+        ferrocore_store::remember_encryption_key(store, &discovery_key, k)
             .map_err(|e| dir::core_error(d, e.into()))?;
     }
     if let Some((ns, name)) = alias {
@@ -92,22 +122,7 @@ pub(crate) fn create(args: &CreateArgs, out: &mut dyn Write) -> Result<(), Error
             .insert_alias(&ns.0, name.as_bytes(), &discovery_key)
             .map_err(|e| dir::core_error(d, e.into()))?;
     }
-    drop(store);
-    if marker.is_none() {
-        // The store's first core is its default core.
-        dir::write_marker(d, &Marker::new(key, args.encryption_key.as_ref()))?;
-    }
-    if args.json {
-        let v = json!({
-            "key": hex::encode(key),
-            "discoveryKey": hex::encode(discovery_key),
-            "id": id::core_id(&key),
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        writeln!(out, "key {}", hex::encode(key))?;
-    }
-    Ok(())
+    Ok(key)
 }
 
 /// The store's primary key: the one it holds, or (a new store) `given` or fresh random

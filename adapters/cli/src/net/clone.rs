@@ -95,7 +95,12 @@ fn open_clone(args: &CloneArgs) -> Result<OpenClone, Error> {
                 label: format!("core {}", id::core_id(&args.key)),
                 default: core_dir.marker.key == args.key,
             };
-            let key = core_dir.encryption_of(&store, &picked, args.encryption_key, args.live)?;
+            let key = if held || picked.default {
+                core_dir.encryption_of(&store, &picked, args.encryption_key, args.live)?
+            } else {
+                // A core new to the store (`--add`): nothing to check the key against.
+                args.encryption_key
+            };
             (key, None)
         }
         None => {
