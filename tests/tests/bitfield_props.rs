@@ -338,6 +338,7 @@ fn op() -> impl Strategy<Value = Op> {
 fn check_memory(b: &Bitfield, m: &Model) {
     let (partial, full) = m.page_census();
     assert_eq!(b.allocated_pages(), partial, "allocated pages");
+    assert!(b.dense_pages() <= partial, "dense pages are partial pages");
     assert_eq!(b.full_pages(), full, "full pages");
     assert_eq!(b.is_empty(), partial == 0 && full == 0);
     let runs: Vec<_> = b.full_page_runs().collect();
@@ -435,9 +436,12 @@ proptest! {
             prop_assert!(last < Some(p), "pages out of order");
             last = Some(p);
             prop_assert!(words.iter().any(|&w| w != 0), "empty page listed");
-            copy.insert_page(p, words).expect("valid page index");
+            copy.insert_page(p, &words).expect("valid page index");
         }
         prop_assert_eq!(&copy, &b);
+        // A few ranges make a few runs a page: no page needs the 4 KiB form.
+        prop_assert_eq!(b.dense_pages(), 0);
+        prop_assert_eq!(copy.dense_pages(), 0);
         let msg = b.to_message(0, 7 * WORDS_PER_PAGE).expect("small, aligned");
         let mut via_wire = Bitfield::new();
         via_wire.apply_message(&msg).expect("aligned");
@@ -464,6 +468,33 @@ fn set_range_of_2_pow_40_is_cheap_and_exact() {
     assert_eq!(b.full_page_runs().count(), 1);
     assert_eq!(b.allocated_pages(), 2);
     b.set_range(0, u64::MAX, false);
+    assert!(b.is_empty());
+}
+
+/// A page with a few runs costs no 4 KiB page; one with many turns dense, lends and stores
+/// the same words either way, and takes the sparse form again when replaced whole.
+#[test]
+fn few_runs_stay_sparse_and_many_turn_dense() {
+    let mut b = Bitfield::new();
+    b.set(0, true);
+    b.set_range(100, 5000, true);
+    assert_eq!((b.allocated_pages(), b.dense_pages()), (1, 0));
+    let sparse_words = *b.page(0).expect("in use");
+    assert_eq!(b.count(0, BITS_PER_PAGE), 4901);
+    b.write_words(BITS_PER_PAGE / 2, &[0x5555_5555; 64])
+        .expect("aligned");
+    assert_eq!((b.allocated_pages(), b.dense_pages()), (1, 1));
+    assert_eq!(b.count(0, BITS_PER_PAGE), 4901 + 64 * 16);
+    b.set_range(BITS_PER_PAGE / 2, BITS_PER_PAGE, false);
+    assert_eq!(
+        *b.page(0).expect("in use"),
+        sparse_words,
+        "same words, dense"
+    );
+    assert_eq!(b.dense_pages(), 1, "a dense page stays dense while partial");
+    b.insert_page(0, &sparse_words).expect("in range");
+    assert_eq!(b.dense_pages(), 0, "replaced whole: sparse again");
+    b.set_range(0, BITS_PER_PAGE, false);
     assert!(b.is_empty());
 }
 

@@ -10,12 +10,19 @@
 //! A page is one of three things:
 //!
 //! * **empty** (all zero): not stored at all;
-//! * **partial** (some bits set, some not): a boxed 4 KiB page with its population count;
+//! * **partial** (some bits set, some not): a stored page, *sparse* (a sorted list of up to
+//!   128 runs of set bits, 4 bytes a run) while it has few runs, else *dense* (a boxed
+//!   4 KiB of words with their population count);
 //! * **full** (all ones): part of a *run* of full pages, stored as one `start .. end` interval
 //!   of page indexes, whatever its length.
 //!
 //! The representation is canonical (a partial page that fills up joins the runs, one that
-//! empties is freed; adjacent runs merge), so memory is `4 KiB × partial pages + O(runs)`.
+//! empties is freed; adjacent runs merge), so memory is at most
+//! `4 KiB × partial pages + O(runs)`, and a page holding a few stretches of blocks (a
+//! writer's last page, a core holding one block) costs a few bytes, not 4 KiB. A sparse
+//! page turns dense when it needs more runs, and sparse again only when it is replaced
+//! whole (loaded, or a whole page of a `bitfield` message); the words it lends out (see
+//! [`Bitfield::page`]) and stores are the same either way.
 //! Setting 2^40 bits with [`Bitfield::set_range`] allocates nothing but a run entry (plus at
 //! most the two partial pages at its ends), and clearing any range frees every page it covers.
 //!
@@ -39,20 +46,23 @@
 //! assert!(b.is_empty());
 //! ```
 
+mod dense;
 mod page;
+#[cfg(test)]
+mod page_props;
 mod runs;
+mod sparse;
+mod words;
 
-use alloc::boxed::Box;
-use alloc::collections::btree_map::{self, BTreeMap, Entry};
-use alloc::vec;
+use alloc::collections::btree_map::{BTreeMap, Entry};
 use core::fmt;
-use core::iter::Peekable;
 use core::ops::Range;
 
 use ferrocore_wire::encoding::MAX_ARRAY_LEN;
 
 use page::Page;
 use runs::Runs;
+pub use words::Pages;
 
 /// Bits per page (32768).
 pub const BITS_PER_PAGE: u64 = 1 << PAGE_SHIFT;
@@ -100,14 +110,14 @@ enum State {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Bitfield {
     /// Partial pages only (0 < ones < BITS_PER_PAGE).
-    pages: BTreeMap<u64, Box<Page>>,
+    pages: BTreeMap<u64, Page>,
     /// Full pages, as maximal runs; disjoint from `pages`.
     full: Runs,
 }
 
 impl fmt::Debug for Bitfield {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let counts: BTreeMap<u64, u32> = self.pages.iter().map(|(&p, pg)| (p, pg.ones)).collect();
+        let counts: BTreeMap<u64, u32> = self.pages.iter().map(|(&p, pg)| (p, pg.ones())).collect();
         f.debug_struct("Bitfield")
             .field("partial_page_ones", &counts)
             .field(
@@ -148,10 +158,17 @@ impl Bitfield {
         *self = Self::new();
     }
 
-    /// Number of 4 KiB pages allocated (the partial pages; full pages cost no page).
+    /// Number of partial pages stored, sparse or dense (full pages cost no page).
     #[must_use]
     pub fn allocated_pages(&self) -> usize {
         self.pages.len()
+    }
+
+    /// Number of partial pages stored in the dense form (4 KiB each); the others hold a
+    /// few runs each.
+    #[must_use]
+    pub fn dense_pages(&self) -> usize {
+        self.pages.values().filter(|p| p.is_dense()).count()
     }
 
     /// Number of all-ones pages (held as runs, not allocated).
@@ -194,7 +211,7 @@ impl Bitfield {
                 return false;
             }
             page.fill(bit, bit + 1, value);
-            if page.ones == 0 || u64::from(page.ones) == BITS_PER_PAGE {
+            if page.is_empty() || page.is_full() {
                 self.normalise(p);
             }
             return true;
@@ -271,7 +288,7 @@ impl Bitfield {
                 if full {
                     self.full.remove(p, p + 1);
                 }
-                v.insert(Page::filled(full))
+                v.insert(if full { Page::full() } else { Page::empty() })
             }
         }
     }
@@ -279,12 +296,12 @@ impl Bitfield {
     /// Restores the canonical form after page `p` changed: free it if empty, move it to
     /// the runs if full.
     fn normalise(&mut self, p: u64) {
-        let Some(ones) = self.pages.get(&p).map(|pg| pg.ones) else {
+        let Some((empty, full)) = self.pages.get(&p).map(|pg| (pg.is_empty(), pg.is_full())) else {
             return;
         };
-        if ones == 0 {
+        if empty {
             self.pages.remove(&p);
-        } else if u64::from(ones) == BITS_PER_PAGE {
+        } else if full {
             self.pages.remove(&p);
             self.full.insert(p, p + 1);
         }
@@ -413,209 +430,6 @@ impl Bitfield {
             (a, b) => a.or(b),
         }
     }
-
-    /// The words of page `p`, or `None` if it is all zero.
-    #[must_use]
-    pub fn page(&self, p: u64) -> Option<&[u32; WORDS_PER_PAGE]> {
-        match self.pages.get(&p) {
-            Some(page) => Some(&page.words),
-            None => self.full.containing(p).map(|_| &ALL_ONES),
-        }
-    }
-
-    /// Every page that has a set bit, in ascending page order, as `(page index, words)`.
-    ///
-    /// Pages of full runs are lent as a shared all-ones page (see [`Self::full_page_runs`]
-    /// to persist those compactly instead).
-    #[must_use]
-    pub fn pages(&self) -> Pages<'_> {
-        Pages {
-            partial: self.pages.iter().peekable(),
-            runs: self.full.raw_iter(),
-            run: None,
-        }
-    }
-
-    /// Replaces page `p` with `words` (e.g. loaded from storage).
-    ///
-    /// # Errors
-    /// [`BitfieldError::OutOfRange`] if `p >= PAGE_COUNT`.
-    pub fn insert_page(
-        &mut self,
-        p: u64,
-        words: &[u32; WORDS_PER_PAGE],
-    ) -> Result<(), BitfieldError> {
-        if p >= PAGE_COUNT {
-            return Err(BitfieldError::OutOfRange);
-        }
-        self.write_page_words(p, 0, words);
-        Ok(())
-    }
-
-    /// Overwrites words `at .. at + src.len()` of page `p`, without allocating when the page
-    /// already holds exactly that kind of content.
-    fn write_page_words(&mut self, p: u64, at: usize, src: &[u32]) {
-        let state = self.state(p);
-        if at == 0 && src.len() == WORDS_PER_PAGE && state != State::Partial {
-            if let Some(value) = uniform(src) {
-                return self.fill_pages(p, p + 1, value);
-            }
-        }
-        match (state, uniform(src)) {
-            (State::Empty, Some(false)) | (State::Full, Some(true)) => return,
-            _ => {}
-        }
-        self.page_mut(p).write(at, src);
-        self.normalise(p);
-    }
-
-    /// Copies the words describing bits `start .. start + 32·out.len()` into `out`
-    /// (the payload of a wire `bitfield` message).
-    ///
-    /// # Errors
-    /// [`BitfieldError::Unaligned`] if `start` is not a multiple of 32,
-    /// [`BitfieldError::OutOfRange`] if the range passes bit `u64::MAX`.
-    pub fn read_words(&self, start: u64, out: &mut [u32]) -> Result<(), BitfieldError> {
-        for (p, at, range) in word_chunks(start, out.len())? {
-            let Some(dst) = out.get_mut(range) else {
-                continue;
-            };
-            match self.page(p) {
-                Some(words) => dst.copy_from_slice(&words[at..at + dst.len()]),
-                None => dst.fill(0),
-            }
-        }
-        Ok(())
-    }
-
-    /// Replaces bits `start .. start + 32·words.len()` with `words` (what receiving a wire
-    /// `bitfield` message does to the remote view: "the bitfield is always the truth").
-    ///
-    /// Allocates a page only where a partial page results.
-    ///
-    /// # Errors
-    /// As [`Self::read_words`]; on error nothing is changed.
-    pub fn write_words(&mut self, start: u64, words: &[u32]) -> Result<(), BitfieldError> {
-        for (p, at, range) in word_chunks(start, words.len())? {
-            if let Some(src) = words.get(range) {
-                self.write_page_words(p, at, src);
-            }
-        }
-        Ok(())
-    }
-
-    /// The wire `bitfield` message describing `word_count` words from bit `start`.
-    ///
-    /// # Errors
-    /// As [`Self::read_words`], and [`BitfieldError::TooLarge`] above
-    /// [`MAX_MESSAGE_WORDS`] (checked before allocating).
-    pub fn to_message(
-        &self,
-        start: u64,
-        word_count: usize,
-    ) -> Result<ferrocore_wire::Bitfield, BitfieldError> {
-        if word_count > MAX_MESSAGE_WORDS {
-            return Err(BitfieldError::TooLarge(word_count));
-        }
-        check_words(start, word_count)?;
-        let mut bitfield = vec![0u32; word_count];
-        self.read_words(start, &mut bitfield)?;
-        Ok(ferrocore_wire::Bitfield { start, bitfield })
-    }
-
-    /// Applies a received wire `bitfield` message (replacing the bits it covers).
-    ///
-    /// # Errors
-    /// As [`Self::write_words`]: an unaligned `start` is refused (the reference ignores
-    /// such messages) and so is a range past `u64::MAX`.
-    pub fn apply_message(&mut self, msg: &ferrocore_wire::Bitfield) -> Result<(), BitfieldError> {
-        self.write_words(msg.start, &msg.bitfield)
-    }
-}
-
-/// `Some(v)` if every word is all-`v`.
-fn uniform(words: &[u32]) -> Option<bool> {
-    if words.iter().all(|&w| w == 0) {
-        Some(false)
-    } else if words.iter().all(|&w| w == u32::MAX) {
-        Some(true)
-    } else {
-        None
-    }
-}
-
-/// Checks that `len` words from bit `start` are aligned and within the `u64` index space.
-fn check_words(start: u64, len: usize) -> Result<(), BitfieldError> {
-    if start % 32 != 0 {
-        return Err(BitfieldError::Unaligned(start));
-    }
-    if len > 0 {
-        let bits = u64::try_from(len)
-            .ok()
-            .and_then(|l| l.checked_mul(32))
-            .ok_or(BitfieldError::OutOfRange)?;
-        start
-            .checked_add(bits - 1)
-            .ok_or(BitfieldError::OutOfRange)?;
-    }
-    Ok(())
-}
-
-/// Splits `len` words from bit `start` into per-page pieces
-/// `(page, first word in page, range in the word slice)`, after validating the range.
-fn word_chunks(
-    start: u64,
-    len: usize,
-) -> Result<impl Iterator<Item = (u64, usize, Range<usize>)>, BitfieldError> {
-    check_words(start, len)?;
-    let first_word = start >> WORD_SHIFT;
-    let mut done = 0usize;
-    Ok(core::iter::from_fn(move || {
-        if done >= len {
-            return None;
-        }
-        // `done < len` words fit in the index space (checked above).
-        let w = first_word + done as u64;
-        let at = (w % WORDS_PER_PAGE as u64) as usize;
-        let n = (WORDS_PER_PAGE - at).min(len - done);
-        let item = (w / WORDS_PER_PAGE as u64, at, done..done + n);
-        done += n;
-        Some(item)
-    }))
-}
-
-/// Iterator over the pages in use (see [`Bitfield::pages`]).
-pub struct Pages<'a> {
-    partial: Peekable<btree_map::Iter<'a, u64, Box<Page>>>,
-    runs: btree_map::Iter<'a, u64, u64>,
-    /// The rest of the run being walked.
-    run: Option<(u64, u64)>,
-}
-
-impl fmt::Debug for Pages<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pages")
-            .field("run", &self.run)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'a> Iterator for Pages<'a> {
-    type Item = (u64, &'a [u32; WORDS_PER_PAGE]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.run.is_none() {
-            self.run = self.runs.next().map(|(&s, &e)| (s, e));
-        }
-        let next_partial = self.partial.peek().map(|(&p, _)| p);
-        match self.run {
-            Some((s, e)) if next_partial.is_none_or(|p| s < p) => {
-                self.run = (s + 1 < e).then_some((s + 1, e));
-                Some((s, &ALL_ONES))
-            }
-            _ => self.partial.next().map(|(&p, page)| (p, &page.words)),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -658,8 +472,10 @@ mod tests {
         b.set(3 * BITS_PER_PAGE + 7, true);
         b.set_range(BITS_PER_PAGE, 3 * BITS_PER_PAGE, true);
         b.set(10, true);
-        let got: alloc::vec::Vec<(u64, u32)> =
-            b.pages().map(|(p, w)| (p, page::popcount(w))).collect();
+        let got: alloc::vec::Vec<(u64, u32)> = b
+            .pages()
+            .map(|(p, w)| (p, dense::popcount(&w[..])))
+            .collect();
         assert_eq!(got, [(0, 1), (1, 32768), (2, 32768), (3, 1)]);
         let runs: alloc::vec::Vec<_> = b.full_page_runs().collect();
         assert_eq!(runs, alloc::vec![1..3]);

@@ -486,10 +486,10 @@ struct Undo {
 impl Undo {
     /// Records words `first .. first + count` of page `p` as they are in `bitfield`.
     fn save(&mut self, bitfield: &Bitfield, p: u64, first: usize, count: usize) {
-        match bitfield.page(p) {
-            Some(page) => self.words.extend_from_slice(&page[first..first + count]),
-            None => self.words.resize(self.words.len() + count, 0),
-        }
+        let at = self.words.len();
+        self.words.resize(at + count, 0);
+        // The span lies in page `p` of the bitfield, so it is aligned and in range.
+        let _ = bitfield.read_words(span_start(p, first), &mut self.words[at..]);
         self.spans.push((p, first, count));
     }
 
@@ -516,12 +516,16 @@ impl Undo {
 
     fn revert(&self, bitfield: &mut Bitfield) {
         for (p, first, saved) in self.iter() {
-            let mut page = bitfield.page(p).copied().unwrap_or([0; WORDS_PER_PAGE]);
-            page[first..first + saved.len()].copy_from_slice(saved);
-            // Pages come from the bitfield itself, so they are in range.
-            let _ = bitfield.insert_page(p, &page);
+            // Spans come from the bitfield itself, so they are aligned and in range.
+            let _ = bitfield.write_words(span_start(p, first), saved);
         }
     }
+}
+
+/// The first bit of word `first` of bitfield page `p`.
+fn span_start(p: u64, first: usize) -> u64 {
+    use crate::bitfield::BITS_PER_PAGE;
+    p * BITS_PER_PAGE + first as u64 * 32
 }
 
 /// Sets bits `start..end` of `bitfield` to `value` and records the previous content of the
@@ -563,12 +567,10 @@ fn persist_pages(bitfield: &Bitfield, undo: &Undo, old: u64, new: u64, batch: &m
     let mut pages: Vec<u64> = undo
         .iter()
         .filter(|(p, first, before)| {
-            let now = bitfield
-                .page(*p)
-                .map_or(&[0; WORDS_PER_PAGE][..], |w| &w[..]);
-            let now = &now[*first..*first + before.len()];
+            let mut now = alloc::vec![0; before.len()];
+            let _ = bitfield.read_words(span_start(*p, *first), &mut now);
             let from = new.saturating_sub(p * BITS_PER_PAGE);
-            changed_from(before, now, from.saturating_sub(*first as u64 * 32))
+            changed_from(before, &now, from.saturating_sub(*first as u64 * 32))
         })
         .map(|(p, _, _)| p)
         .collect();
@@ -579,7 +581,7 @@ fn persist_pages(bitfield: &Bitfield, undo: &Undo, old: u64, new: u64, batch: &m
     pages.dedup();
     for p in pages {
         match bitfield.page(p) {
-            Some(words) => batch.put_bitfield_page(p, page_bytes(words)),
+            Some(words) => batch.put_bitfield_page(p, page_bytes(&words)),
             None => batch.delete_bitfield_page(p),
         };
     }
