@@ -29,12 +29,12 @@ pub struct GetOptions {
     /// already holds the cores' secret keys), so later opens, and opens on a peer's
     /// request, need not pass it again.
     pub encryption_key: Option<[u8; 32]>,
-    /// A new core by name or key is a compat core (key = public key; JS hypercore 10).
-    pub compat: bool,
     /// The manifest of a new core (default: the key pair's default version-1 manifest).
     pub manifest: Option<Manifest>,
     /// The key pair of a new core (default for a name: derived; for a key: none, read
-    /// only).
+    /// only). As in JS, a core gotten by `key` = this key pair's public key is a compat
+    /// core (hypercore 10 style: the key is the public key); corestore 7 makes no other
+    /// compat cores (its `compat` option is always off).
     pub key_pair: Option<KeyPair>,
     /// Only one session at a time may hold the core with `exclusive` (JS `exclusive`,
     /// which Hyperdrive uses for its database core): a second one fails with
@@ -52,7 +52,6 @@ impl GetOptions {
         Self {
             which,
             encryption_key: None,
-            compat: false,
             manifest: None,
             key_pair: None,
             exclusive: false,
@@ -118,13 +117,6 @@ impl GetOptions {
     #[must_use]
     pub fn manifest(mut self, manifest: Manifest) -> Self {
         self.manifest = Some(manifest);
-        self
-    }
-
-    /// A compat core.
-    #[must_use]
-    pub fn compat(mut self) -> Self {
-        self.compat = true;
         self
     }
 }

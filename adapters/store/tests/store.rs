@@ -234,3 +234,40 @@ fn the_same_store_runs_on_tokio() {
         assert_ne!(ns.get(GetOptions::name("t")).await.unwrap().key, c.key);
     });
 }
+
+#[test]
+fn per_core_options_a_compat_core_and_a_given_manifest() {
+    use ferrocore::keys::KeyPair;
+    use ferrocore::manifest::{default_manifest, manifest_hash};
+    let t = tempfile::tempdir().unwrap();
+    let (node, store) = open(t.path(), Duration::from_secs(60));
+    // JS `get({ key: publicKey, keyPair })`: a compat core, key = public key.
+    let kp = KeyPair::from_seed(&[4; 32]);
+    let c = store
+        .get(GetOptions::key(kp.public_key).key_pair(kp.clone()))
+        .unwrap();
+    assert_eq!(c.key, kp.public_key);
+    assert!(c.writable);
+    assert!(node
+        .with_endpoint(move |ep| ep.log(c.id).unwrap().compat())
+        .unwrap());
+    node.append(c.id, vec![Bytes::from_static(b"v10 style")])
+        .unwrap();
+    // A given manifest names the key; its signer's key pair writes.
+    let kp2 = KeyPair::from_seed(&[5; 32]);
+    let mut manifest = default_manifest(&kp2.public_key);
+    manifest.quorum = 1;
+    let key = manifest_hash(&manifest);
+    let m = store
+        .get(GetOptions::key(key).manifest(manifest).key_pair(kp2))
+        .unwrap();
+    assert_eq!(m.key, key);
+    assert!(m.writable);
+    assert!(!node
+        .with_endpoint(move |ep| ep.log(m.id).unwrap().compat())
+        .unwrap());
+    assert_eq!(
+        node.append(m.id, vec![Bytes::from_static(b"x")]).unwrap(),
+        1
+    );
+}
