@@ -9,7 +9,7 @@
 //! installs a [`Plugin`](ferrocore_driver::Plugin): when a peer opens the channel of a core
 //! the store holds but has not opened, the plugin opens it and it pairs (JS
 //! `ondiscoverykey`); a core the store does not hold is rejected at once, and subscribers
-//! see [`Event::UnknownCore`](ferrocore::replication::Event::UnknownCore) naming its
+//! see [`Event::CoreRejected`](ferrocore::replication::Event::CoreRejected) naming its
 //! discovery key. Cores opened later join every live connection; keys are never sent.
 //!
 //! Create the node with [`endpoint_config`] (it asks the store about unknown cores).

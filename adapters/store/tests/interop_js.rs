@@ -266,11 +266,15 @@ fn held_cores_are_opened_on_demand_both_ways() {
         .unwrap();
     assert_eq!(open, vec![b.key]);
     assert!(!open.contains(&a.key));
-    let mut asked = false;
+    let (mut asked, mut rejected) = (false, false);
     while let Ok(e) = events.try_recv() {
         asked |= matches!(e, Event::UnknownCore { discovery_key, .. } if discovery_key == b.discovery_key);
+        rejected |= matches!(e, Event::CoreRejected { .. });
     }
-    assert!(asked, "the store was asked for the core");
+    assert!(
+        asked && !rejected,
+        "the store was asked for the core, and opened it"
+    );
 
     // The other way: a JS store holding a core it has not opened.
     let jsdir = t.path().join("js");
@@ -321,9 +325,9 @@ fn unknown_cores_are_rejected_both_ways() {
     let until = Instant::now() + T;
     loop {
         match events.recv_timeout(until.saturating_duration_since(Instant::now())) {
-            Ok(Event::UnknownCore { discovery_key, .. }) if discovery_key == dk => break,
+            Ok(Event::CoreRejected { discovery_key, .. }) if discovery_key == dk => break,
             Ok(_) => {}
-            Err(e) => panic!("no UnknownCore event: {e}"),
+            Err(e) => panic!("no CoreRejected event: {e}"),
         }
     }
     // ferrocore opened nothing for it.

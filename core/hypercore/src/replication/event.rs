@@ -35,6 +35,16 @@ pub enum Event {
         /// The discovery key the peer asked for.
         discovery_key: [u8; 32],
     },
+    /// The application refused a peer's open of a core we do not replicate
+    /// ([`reject_core`](super::Endpoint::reject_core), after [`Event::UnknownCore`]): the
+    /// peer got a protomux `reject`. A corestore refuses the cores it does not hold with
+    /// it, so this names the discovery keys peers asked for in vain.
+    CoreRejected {
+        /// The session.
+        session: SessionId,
+        /// The discovery key the peer asked for.
+        discovery_key: [u8; 32],
+    },
     /// A peer's channel for a core closed.
     PeerRemoved {
         /// The session.

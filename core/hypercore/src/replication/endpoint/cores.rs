@@ -127,6 +127,10 @@ impl<S: Storage> Endpoint<S> {
         for _ in 0..n {
             s.conn.mux().reject(PROTOCOL, Some(discovery_key));
         }
+        self.events.push_back(Event::CoreRejected {
+            session,
+            discovery_key: *discovery_key,
+        });
         self.ingest_then(session, None, false);
         true
     }
