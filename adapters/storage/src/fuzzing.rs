@@ -1,11 +1,12 @@
 //! Entry points to the decoders of bytes from disk, for the fuzz targets in `fuzz/` (the
 //! `fuzzing` feature; not part of the crate's API): the catalog's keys and sealed values,
-//! and write-ahead log record payloads (a core's write batch, or catalog changes).
+//! write-ahead log record payloads (a core's write batch, or catalog changes), and a
+//! read-only open that replays a log of given payloads.
 
 use ferrocore::storage::{Record, StorageError, WriteBatch};
 
 pub use crate::catalog::CatalogOp;
-use crate::{catalog, record, wal, Alias, LocalScope};
+use crate::{catalog, record, wal, Alias, LocalScope, Store, StoreOptions};
 
 /// The core, write batch and catalog operations of a log record payload (what a reopen's
 /// replay decodes).
@@ -76,4 +77,37 @@ pub fn alias_key(namespace: &[u8; 32], name: &[u8]) -> Result<Vec<u8>, StorageEr
 /// If the tag is longer than [`crate::MAX_TAG_LEN`].
 pub fn local_key(scope: &LocalScope, tag: &[u8]) -> Result<Vec<u8>, StorageError> {
     catalog::local_key(scope, tag)
+}
+
+/// Opens the store whose database is at `path` read-only ([`Store::open_read_only`], on
+/// a copy taken now), its write-ahead log replaced by one whose records hold `payloads`,
+/// well framed, numbered after any record the database holds: so the open replays them
+/// (their decoding and their application to the database and the data file, in memory).
+/// The store must have been closed (its log's header gives the store id).
+///
+/// # Errors
+/// As [`Store::open_read_only`]: `Corrupt` if a payload is malformed or cannot be applied.
+pub fn open_read_only_replaying(
+    path: &std::path::Path,
+    options: StoreOptions,
+    payloads: &[&[u8]],
+) -> Result<Store, StorageError> {
+    let io = |e: std::io::Error| StorageError::io(Record::Database, e.to_string());
+    let snapshot = crate::overlay::Snapshot::copy(path).map_err(io)?;
+    let wal_path = crate::disk::beside(path, "-wal");
+    let old = snapshot.take(&wal_path);
+    let id = old
+        .get(8..16)
+        .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    let mut log = wal::file_header(id).to_vec();
+    // Far above any sequence number a store reaches, so every record is newer.
+    let first = 1 << 62;
+    for (seq, payload) in (first..).zip(payloads) {
+        let len = u32::try_from(payload.len())
+            .map_err(|_| io(std::io::ErrorKind::InvalidInput.into()))?;
+        log.extend_from_slice(&wal::record(len, seq, seq - 1, payload));
+    }
+    snapshot.put(wal_path, log);
+    let disk = crate::disk::Disk::ReadOnly(snapshot);
+    crate::guard(Record::Database, || Store::open_on(&disk, path, options))
 }
