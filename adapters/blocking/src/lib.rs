@@ -305,7 +305,7 @@ fn wait<S: Storage + Send + 'static>(
     let ready: Vec<SessionId> = {
         let polled: Vec<(SessionId, &TcpLink)> = driver
             .links()
-            .filter(|(_, l)| l.reading && !l.backlog.is_full())
+            .filter(|(s, l)| l.reading && !l.backlog.is_full() && !driver.is_stalled(*s))
             .collect();
         let mut fds = Vec::with_capacity(polled.len() + 1);
         fds.push(PollFd::new(woken, PollFlags::IN));

@@ -1,6 +1,6 @@
 //! [`Driver`]: what a node does with each thing that happens to it, for every runtime.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -113,6 +113,8 @@ pub struct Driver<S: Storage, L: Link> {
     origin: Instant,
     key_pair: NoiseKeyPair,
     links: HashMap<SessionId, L>,
+    /// Sessions whose readers were told to wait (see [`is_stalled`](Self::is_stalled)).
+    stalled: HashSet<SessionId>,
     requests: Requests,
     subscribers: Arc<Subscribers>,
     inbox: Arc<Inbox<Msg<S, L>>>,
@@ -142,6 +144,7 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
             origin: Instant::now(),
             key_pair,
             links: HashMap::new(),
+            stalled: HashSet::new(),
             requests: Requests::new(cancel),
             _closer: Closer {
                 inbox: inbox.clone(),
@@ -235,6 +238,17 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
         }
     }
 
+    /// True while the session's input waits for the application
+    /// ([`Endpoint::is_stalled`]: unknown cores the peer opened that nobody has answered
+    /// yet, say): stop reading its socket until it is false again, so what the peer sends
+    /// meanwhile waits in the network rather than in memory. Readers that hand input over
+    /// through [`Reporter::input`](crate::Reporter::input) wait by themselves; a driver
+    /// that reads its sockets itself asks this after each [`flush`](Self::flush).
+    #[must_use]
+    pub fn is_stalled(&self, session: SessionId) -> bool {
+        self.endpoint.is_stalled(session)
+    }
+
     /// The links of the live connections.
     pub fn links(&self) -> impl Iterator<Item = (SessionId, &L)> + '_ {
         self.links.iter().map(|(s, l)| (*s, l))
@@ -284,6 +298,26 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
             }
         }
         self.requests.answer_appends();
+        self.update_stalls();
+    }
+
+    /// Tells the readers of sessions that stalled to wait and those of sessions that no
+    /// longer are (or are gone) to go on.
+    fn update_stalls(&mut self) {
+        let endpoint = &self.endpoint;
+        let inbox = &self.inbox;
+        self.stalled.retain(|&s| {
+            let still = endpoint.is_stalled(s);
+            if !still {
+                inbox.set_stalled(s, false);
+            }
+            still
+        });
+        for &s in self.links.keys() {
+            if endpoint.is_stalled(s) && self.stalled.insert(s) {
+                inbox.set_stalled(s, true);
+            }
+        }
     }
 
     fn flush_transmit(&mut self) -> bool {

@@ -393,10 +393,13 @@ impl<S: Storage, L> Reporter<S, L> {
     }
 
     /// Bytes read from the session's connection; waits while the driver has
-    /// [`INPUT_QUEUE`](crate::INPUT_QUEUE) chunks of input to handle.
+    /// [`INPUT_QUEUE`](crate::INPUT_QUEUE) chunks of input to handle, and while the
+    /// session is stalled ([`Driver::is_stalled`](crate::Driver::is_stalled)), so a reader
+    /// that awaits this before reading more stops reading a stalled session. False once
+    /// the driver has stopped.
     pub async fn input(&self, session: SessionId, bytes: Bytes) -> bool {
         let mut msg = Some(Msg(Inner::Input(session, bytes)));
-        poll_fn(|cx| self.inbox.poll_send_input(cx, &mut msg)).await
+        poll_fn(|cx| self.inbox.poll_send_input(cx, session, &mut msg)).await
     }
 
     /// The connection's input ended.

@@ -20,7 +20,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferrocore::keys::KeyPair;
 use ferrocore::replication::{
-    CoreId, Event, RequestError, RequestId, SessionError, SessionId, TransportError,
+    CoreId, Endpoint, EndpointConfig, Event, RequestError, RequestId, SessionError, SessionId,
+    TransportError,
 };
 use ferrocore::storage::MemoryStorage;
 use ferrocore::{Log, LogOptions};
@@ -65,6 +66,13 @@ pub trait Peer: Clone + Send + Sync + 'static {
     fn cancel(&self, request: RequestId);
     /// Subscribes to the node's events.
     fn events(&self) -> Events;
+    /// Runs `f` on the node's endpoint, inside its driver.
+    fn with_endpoint<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Endpoint<Storage>) -> T + Send + 'static,
+    ) -> impl Future<Output = Result<T, Error>> + Send;
+    /// Bytes the node took from its connections so far.
+    fn bytes_received(&self) -> u64;
     /// Listens on an ephemeral port of 127.0.0.1 (holding no handle to the node).
     fn listen(&self) -> impl Future<Output = SocketAddr> + Send;
     /// Connects to `addr`.
@@ -76,7 +84,11 @@ pub trait Runtime: Copy + Send + Sync + 'static {
     /// The node of this runtime's adapter.
     type Peer: Peer;
     /// A new node (from inside [`block_on`](Self::block_on)).
-    fn peer(self) -> Self::Peer;
+    fn peer(self) -> Self::Peer {
+        self.peer_with(EndpointConfig::default())
+    }
+    /// A new node with its endpoint configured by `config`.
+    fn peer_with(self, config: EndpointConfig) -> Self::Peer;
     /// Runs `f` concurrently with the caller.
     fn spawn(self, f: impl Future<Output = ()> + Send + 'static);
     /// Completes after `d`.
@@ -94,6 +106,7 @@ macro_rules! scenarios {
             relayed_by_a_second_reader,
             dropping_the_last_handle_stops_the_node,
             a_subscriber_that_never_reads_still_gets_closed,
+            a_stalled_session_is_not_read_until_answered,
         );
     };
     (@tests $rt:expr; $($name:ident,)*) => {
@@ -352,4 +365,120 @@ pub async fn a_subscriber_that_never_reads_still_gets_closed<R: Runtime>(rt: R) 
     }
     assert!(lagged >= blocks - EVENT_CAPACITY as u64, "lagged {lagged}");
     assert_eq!(result, Some(Ok(())));
+}
+
+/// A session whose input waits for the application (the peer opened cores nobody has
+/// answered about yet, [`Endpoint::is_stalled`]) is not read: what the peer sends meanwhile
+/// (16 MiB of extension messages) stays in the network, not in the node. Once the
+/// application answers, reading resumes and every message arrives.
+pub async fn a_stalled_session_is_not_read_until_answered<R: Runtime>(rt: R) {
+    const UNKNOWN: u8 = 200;
+    const MESSAGES: usize = 64;
+    const MESSAGE_LEN: usize = 256 << 10;
+    // A chunk a reader may hold when it learns of the stall (the largest adapter's read).
+    const HELD: u64 = 256 << 10;
+    let (writer, wcore, key) = writer(rt, 1).await;
+    let addr = writer.listen().await;
+    let mut config = EndpointConfig::default();
+    config.ask_unknown_cores = true;
+    config.mux.max_pending_opens = 100;
+    let asker = rt.peer_with(config);
+    let log = Log::open(
+        Storage::new(),
+        LogOptions {
+            key: Some(key),
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    let core = asker.add_core(log).await.unwrap();
+    let events = asker.events();
+    let session = asker.connect(addr).await;
+    assert_eq!(asker.get(core, 0, None).await.unwrap(), block(0));
+
+    // The writer opens cores the asker does not have; nobody answers, so it stalls.
+    for i in 0..UNKNOWN {
+        let mut seed = [0x5a; 32];
+        seed[0] = i;
+        let options = LogOptions {
+            key_pair: Some(KeyPair::from_seed(&seed)),
+            ..LogOptions::default()
+        };
+        writer
+            .add_core(Log::open(Storage::new(), options).unwrap())
+            .await
+            .unwrap();
+    }
+    while !asker
+        .with_endpoint(move |ep| ep.is_stalled(session))
+        .await
+        .unwrap()
+    {
+        rt.sleep(Duration::from_millis(5)).await;
+    }
+
+    // The writer floods the stalled session; the asker takes (almost) none of it, though
+    // both drivers are woken again and again meanwhile (each command is a turn of the
+    // driver loop: the writer's flushes its output, the asker's would read what came).
+    let before = asker.bytes_received();
+    let sent = writer
+        .with_endpoint(move |ep| {
+            let ws = ep.sessions().next().expect("the writer's session");
+            (0..MESSAGES).all(|i| {
+                let message = vec![i as u8; MESSAGE_LEN];
+                ep.send_extension(ws, wcore, "flood", &message).is_ok()
+            })
+        })
+        .await
+        .unwrap();
+    assert!(sent);
+    for _ in 0..20 {
+        rt.sleep(Duration::from_millis(20)).await;
+        writer.with_endpoint(|_| ()).await.unwrap();
+        let stalled = asker.with_endpoint(move |ep| ep.is_stalled(session));
+        assert!(stalled.await.unwrap(), "the session stays stalled");
+    }
+    let taken = asker.bytes_received() - before;
+    assert!(taken <= HELD, "a stalled session was read: {taken} bytes");
+
+    // The application refuses every unknown core as it hears of it: reading resumes.
+    let (mut refused, mut arrived) = (0, 0);
+    while refused < UNKNOWN || arrived < MESSAGES {
+        let event = match events.try_recv() {
+            Ok(event) => event,
+            Err(RecvError::Empty) => {
+                writer.with_endpoint(|_| ()).await.unwrap();
+                rt.sleep(Duration::from_millis(2)).await;
+                continue;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        match event {
+            Event::UnknownCore {
+                session: s,
+                discovery_key,
+            } => {
+                assert_eq!(s, session);
+                let ok = asker
+                    .with_endpoint(move |ep| ep.reject_core(session, &discovery_key))
+                    .await
+                    .unwrap();
+                assert!(ok);
+                refused += 1;
+            }
+            Event::Extension { name, message, .. } => {
+                assert_eq!((name.as_str(), message.len()), ("flood", MESSAGE_LEN));
+                assert_eq!(message[0], arrived as u8);
+                arrived += 1;
+            }
+            Event::Closed { error, .. } => panic!("closed: {error:?}"),
+            _ => {}
+        }
+    }
+    assert!(asker.bytes_received() - before >= (MESSAGES * MESSAGE_LEN) as u64);
+    assert!(!asker
+        .with_endpoint(move |ep| ep.is_stalled(session))
+        .await
+        .unwrap());
+    assert_eq!(asker.info(core).await.unwrap().peers, 1);
 }

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocore::replication::{CoreId, EndpointConfig, RequestId, SessionId};
+use ferrocore::replication::{CoreId, Endpoint, EndpointConfig, RequestId, SessionId};
 use ferrocore::wire::noise::Role;
 use ferrocore::Log;
 use ferrocore_driver::{CoreInfo, DownloadHandle, Error, Events};
@@ -54,6 +54,15 @@ macro_rules! forward {
         fn events(&self) -> Events {
             self.0.events()
         }
+        async fn with_endpoint<T: Send + 'static>(
+            &self,
+            f: impl FnOnce(&mut Endpoint<Storage>) -> T + Send + 'static,
+        ) -> Result<T, Error> {
+            self.0.with_endpoint(f) $($aw)*
+        }
+        fn bytes_received(&self) -> u64 {
+            self.0.bytes_received()
+        }
     };
 }
 
@@ -80,8 +89,8 @@ impl Peer for TokioPeer {
 impl Runtime for Tokio {
     type Peer = TokioPeer;
 
-    fn peer(self) -> TokioPeer {
-        TokioPeer(ferrocore_tokio::Node::new(EndpointConfig::default()).unwrap())
+    fn peer_with(self, config: EndpointConfig) -> TokioPeer {
+        TokioPeer(ferrocore_tokio::Node::new(config).unwrap())
     }
 
     fn spawn(self, f: impl Future<Output = ()> + Send + 'static) {
@@ -158,9 +167,8 @@ macro_rules! futures_runtime {
         impl Runtime for $rt {
             type Peer = $peer;
 
-            fn peer(self) -> $peer {
-                let (node, driver) =
-                    ferrocore_futures::Node::new(EndpointConfig::default(), $timer).unwrap();
+            fn peer_with(self, config: EndpointConfig) -> $peer {
+                let (node, driver) = ferrocore_futures::Node::new(config, $timer).unwrap();
                 $spawn(driver);
                 $peer(node)
             }
@@ -245,8 +253,8 @@ impl Peer for ThreadsPeer {
 impl Runtime for Threads {
     type Peer = ThreadsPeer;
 
-    fn peer(self) -> ThreadsPeer {
-        ThreadsPeer(ferrocore_blocking::Node::new(EndpointConfig::default()).unwrap())
+    fn peer_with(self, config: EndpointConfig) -> ThreadsPeer {
+        ThreadsPeer(ferrocore_blocking::Node::new(config).unwrap())
     }
 
     fn spawn(self, f: impl Future<Output = ()> + Send + 'static) {

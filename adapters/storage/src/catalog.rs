@@ -43,15 +43,29 @@ pub const MAX_TAG_LEN: usize = 255;
 /// Largest local slot value, in bytes.
 pub const MAX_LOCAL_LEN: usize = 64 << 10;
 
-/// One change to the catalog (also a write-ahead log operation).
+/// One change to the catalog (also a write-ahead log operation; public only for the fuzz
+/// targets, through `fuzzing`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CatalogOp {
+pub enum CatalogOp {
     /// Stores `value` under `key` unless the key holds a value already.
-    Insert { key: Vec<u8>, value: Vec<u8> },
+    Insert {
+        /// The catalog key.
+        key: Vec<u8>,
+        /// Its payload (sealed when stored).
+        value: Vec<u8>,
+    },
     /// Stores `value` under `key`.
-    Put { key: Vec<u8>, value: Vec<u8> },
+    Put {
+        /// The catalog key.
+        key: Vec<u8>,
+        /// Its payload (sealed when stored).
+        value: Vec<u8>,
+    },
     /// Removes `key`.
-    Delete { key: Vec<u8> },
+    Delete {
+        /// The catalog key.
+        key: Vec<u8>,
+    },
 }
 
 /// Applies `ops`, in order, inside write transaction `tx`.
@@ -152,7 +166,7 @@ fn alias_prefix(namespace: &[u8; 32]) -> Vec<u8> {
     k
 }
 
-fn alias_key(namespace: &[u8; 32], name: &[u8]) -> Result<Vec<u8>, StorageError> {
+pub(crate) fn alias_key(namespace: &[u8; 32], name: &[u8]) -> Result<Vec<u8>, StorageError> {
     if name.len() > MAX_NAME_LEN {
         return Err(too_long("an alias name", name.len(), MAX_NAME_LEN));
     }
@@ -161,7 +175,7 @@ fn alias_key(namespace: &[u8; 32], name: &[u8]) -> Result<Vec<u8>, StorageError>
     Ok(k)
 }
 
-fn local_key(scope: &LocalScope, tag: &[u8]) -> Result<Vec<u8>, StorageError> {
+pub(crate) fn local_key(scope: &LocalScope, tag: &[u8]) -> Result<Vec<u8>, StorageError> {
     if tag.len() > MAX_TAG_LEN {
         return Err(too_long("a local slot tag", tag.len(), MAX_TAG_LEN));
     }
@@ -178,14 +192,14 @@ fn local_key(scope: &LocalScope, tag: &[u8]) -> Result<Vec<u8>, StorageError> {
 }
 
 /// A 32-byte payload of the value under `key` (a primary key, a discovery key).
-fn key_payload(key: &[u8], value: &[u8]) -> Result<[u8; 32], StorageError> {
+pub(crate) fn key_payload(key: &[u8], value: &[u8]) -> Result<[u8; 32], StorageError> {
     record::open(key, value, Record::Database)?
         .try_into()
         .map_err(|_| StorageError::corrupt(Record::Database, "catalog key value is not 32 bytes"))
 }
 
 /// The alias stored under `key` with `value`.
-fn alias_of(key: &[u8], value: &[u8]) -> Result<Alias, StorageError> {
+pub(crate) fn alias_of(key: &[u8], value: &[u8]) -> Result<Alias, StorageError> {
     let bad = || StorageError::corrupt(Record::Database, "malformed alias key");
     let rest = key.strip_prefix(&[ALIAS]).ok_or_else(bad)?;
     let (namespace, name) = rest.split_first_chunk::<32>().ok_or_else(bad)?;

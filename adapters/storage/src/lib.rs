@@ -124,6 +124,9 @@ mod commit;
 mod core_storage;
 mod data;
 mod disk;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod meta;
 mod node_page;
 mod options;

@@ -155,6 +155,12 @@ impl Snapshot {
         self.files().get(path).map(|b| b.len() as u64)
     }
 
+    /// Puts `bytes` in the snapshot as the copy of `path` (the fuzz targets' logs).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn put(&self, path: PathBuf, bytes: Vec<u8>) {
+        self.files().insert(path, bytes);
+    }
+
     /// The copy of `path` (empty if it was not there), taken out of the snapshot.
     pub(crate) fn take(&self, path: &Path) -> Vec<u8> {
         self.files().remove(path).unwrap_or_default()

@@ -143,6 +143,27 @@ impl Head {
     }
 }
 
+/// The file header of the log of store `id`, in the format written.
+pub(crate) fn file_header(id: u64) -> [u8; FILE_HEAD as usize] {
+    let mut head = [0u8; FILE_HEAD as usize];
+    head[..7].copy_from_slice(&MAGIC);
+    head[7] = 2;
+    head[8..16].copy_from_slice(&id.to_le_bytes());
+    let crc = crc32c::crc32c(&head[..16]);
+    head[16..20].copy_from_slice(&crc.to_le_bytes());
+    head
+}
+
+/// Record `seq` of `len` payload bytes, padded, in the format written.
+pub(crate) fn record(len: u32, seq: u64, synced: u64, payload: &[u8]) -> Vec<u8> {
+    let total = padded(u64::from(len));
+    let mut rec = Vec::with_capacity(total as usize);
+    rec.extend_from_slice(&Head::encode(len, seq, synced, crc32c::crc32c(payload)));
+    rec.extend_from_slice(payload);
+    rec.resize(total as usize, 0);
+    rec
+}
+
 /// An open write-ahead log.
 #[derive(Debug)]
 pub(crate) struct Wal {
@@ -222,12 +243,7 @@ impl Wal {
 
     fn write_header(&mut self, id: u64) -> Result<(), StorageError> {
         let _changing = self.generation.changing();
-        let mut head = [0u8; FILE_HEAD as usize];
-        head[..7].copy_from_slice(&MAGIC);
-        head[7] = 2;
-        head[8..16].copy_from_slice(&id.to_le_bytes());
-        let crc = crc32c::crc32c(&head[..16]);
-        head[16..20].copy_from_slice(&crc.to_le_bytes());
+        let head = file_header(id);
         self.file
             .set_len(0)
             .and_then(|()| self.file.write_all_at(&head, 0))
@@ -358,13 +374,8 @@ impl Wal {
         let len = u32::try_from(payload.len())
             .map_err(|_| StorageError::io(Record::Database, "write batch over 4 GiB"))?;
         let seq = self.seq + 1;
-        let total = padded(u64::from(len));
-        self.reserve(self.len + total)?;
-        let mut rec = Vec::with_capacity(total as usize);
-        let head = Head::encode(len, seq, self.synced, crc32c::crc32c(payload));
-        rec.extend_from_slice(&head);
-        rec.extend_from_slice(payload);
-        rec.resize(total as usize, 0);
+        self.reserve(self.len + padded(u64::from(len)))?;
+        let rec = record(len, seq, self.synced, payload);
         let written = self.file.write_all_at(&rec, self.len).and_then(|()| {
             if sync {
                 self.file.sync_data()
