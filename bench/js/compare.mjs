@@ -189,3 +189,46 @@ export function replicationChecks(rows) {
   if (built.length && built.some((b) => b.key !== built[0].key)) problems.push('the JS and ferrocore writers have different keys')
   return { checked: downloads.length, problems }
 }
+
+// ---------------------------------------------------------------- stores (bench-store)
+
+// Many named cores in one store (scripts/bench-store; rows: tests/js/bench-store.mjs's
+// schema): (a) create, (b) reopen and open all by name, (c) replicate a whole store over
+// one connection; the time of each, and the memory per open idle core.
+export function storeComparisons(rows) {
+  const of = (impl, phase) => rows.filter((r) => r.bench === 'store' && r.impl === impl && r.phase === phase)
+  const first = (phase) => of('js', phase)[0] || of('ferrocore', phase)[0] || {}
+  const count = (n) => (n ?? 0).toLocaleString('en-US')
+  const conc = (phase) => (of('js', phase)[0] || {}).concurrency ?? '?'
+  const jsRuns = (phase) => `corestore 7.12.5, one RocksDB (WAL write per batch, no sync); ${conc(phase)} cores at a time; fresh process`
+  const fcRuns = 'ferrocore-store (one database), Durability::Logged (WAL write per batch, no sync); blocking node, one core at a time; fresh process'
+  const c = first('create')
+  const o = first('open')
+  const r = first('replicate')
+  const specs = [
+    ['store/create', `create ${count(c.cores)} named cores, one ${c.block_size} B block each, timed to the close`, jsRuns('create'), fcRuns, 'create', (x) => x.wall_s, 's'],
+    ['store/open', `reopen that store, open all ${count(o.cores)} cores by name`, jsRuns('open'), fcRuns, 'open', (x) => x.wall_s, 's'],
+    ['store/idle', '↳ memory per open idle core (RSS difference after a GC)', '', '', 'open', (x) => x.rss_per_core_bytes / 1024, 'KiB'],
+    ['store/replicate', `replicate ${count(r.cores)} cores × ${r.blocks_per_core} blocks of ${r.block_size} B, store to store over one TCP connection`,
+      'JS→JS in 1 process, one JS thread; Noise stream; the writer opens cores on demand; ' + CHECKED,
+      'ferrocore→ferrocore in 1 process, a driver thread per store; Logged; the writer opens cores on demand; ' + CHECKED, 'replicate', (x) => x.wall_s, 's']
+  ]
+  const out = []
+  for (const [key, what, js, fc, phase, value, unit] of specs) {
+    if (!of('js', phase).length && !of('ferrocore', phase).length) continue
+    out.push(compare(key, 'store', what, js, fc, unit, of('js', phase), of('ferrocore', phase), value, 'lower'))
+  }
+  return out
+}
+
+// Every store run passed its own check; both sides derived the same keys and moved the
+// same content.
+export function storeChecks(rows) {
+  const data = rows.filter((r) => r.bench === 'store')
+  const problems = []
+  for (const r of data) if (r.ok !== true) problems.push(`store: ${r.impl} ${r.phase} round ${r.round ?? 1}: its check failed`)
+  const distinct = (phases, field) => [...new Set(data.filter((r) => phases.includes(r.phase) && r[field] !== undefined).map((r) => r[field]))]
+  if (distinct(['create', 'open'], 'keys_sha256').length > 1) problems.push('store: the two sides derived different keys')
+  if (distinct(['build', 'replicate'], 'content_sha256').length > 1) problems.push('store: different replicated content')
+  return { problems, checked: data.length }
+}

@@ -1,8 +1,10 @@
-// One table of ferrocore vs JS from the raw rows of the three side-by-side benchmarks
-// (scripts/bench-log, scripts/bench-transport, scripts/bench-replicate). Run by scripts/bench.
+// One table of ferrocore vs JS from the raw rows of the four side-by-side benchmarks
+// (scripts/bench-log, scripts/bench-transport, scripts/bench-replicate, scripts/bench-store).
+// Run by scripts/bench.
 //
 //   node bench/js/summary.mjs target/bench-log/results.jsonl \
-//        target/bench-transport/results.jsonl target/bench-replicate/results.jsonl
+//        target/bench-transport/results.jsonl target/bench-replicate/results.jsonl \
+//        target/bench-store/results.jsonl
 //
 // Every row says what each side ran under (durability, threads and processes, transport,
 // store options, verification), so no caveat lives outside the table. "ratio" is always how
@@ -13,9 +15,9 @@
 // do the same work (tree hashes, read checksums, downloaded content).
 
 import { load, num, ratioCell, times, table, failIf } from './stats.mjs'
-import { logComparisons, logChecks, transportComparisons, replicationComparisons, replicationChecks } from './compare.mjs'
+import { logComparisons, logChecks, transportComparisons, replicationComparisons, replicationChecks, storeComparisons, storeChecks } from './compare.mjs'
 
-const [logRows, transportRows, replicateRows] = process.argv.slice(2, 5).map(load)
+const [logRows, transportRows, replicateRows, storeRows] = process.argv.slice(2, 6).map(load)
 const data = (rows) => rows.filter((r) => r.impl !== 'meta')
 const meta = (rows) => Object.assign({}, ...rows.filter((r) => r.impl === 'meta').reverse())
 
@@ -28,7 +30,8 @@ const pick = (comparisons, keys) => keys.map((k) => comparisons.find((c) => c.ke
 const chosen = [
   ...pick(logComparisons(data(logRows)), LOG),
   ...pick(transportComparisons(data(transportRows)), TRANSPORT),
-  ...replicationComparisons(data(replicateRows))
+  ...replicationComparisons(data(replicateRows)),
+  ...storeComparisons(data(storeRows))
 ]
 if (!chosen.length) {
   console.error('no results found; run scripts/bench')
@@ -48,10 +51,10 @@ const out = chosen.map((c, i) => [
 ])
 
 const m = meta(logRows.length ? logRows : replicateRows)
-const quick = [logRows, transportRows, replicateRows].some((rows) => meta(rows).quick)
+const quick = [logRows, transportRows, replicateRows, storeRows].some((rows) => meta(rows).quick)
 console.log('\n## ferrocore vs JS (hypercore 11.37.1 stack): one table, every row with its conditions' + (quick ? ' (--quick: not for the record)' : '') + '\n')
 if (m.nproc) console.log(`machine: ${m.nproc} cores, ${m.cpu}; ${m.node}, ${m.rustc}; ferrocore ${m.git_rev}`)
-for (const [name, rows] of [['log', logRows], ['transport', transportRows], ['replication', replicateRows]]) {
+for (const [name, rows] of [['log', logRows], ['transport', transportRows], ['replication', replicateRows], ['store', storeRows]]) {
   const mm = meta(rows)
   if (mm.loadavg_start) console.log(`${name}: ${mm.rounds} round(s); load average ${mm.loadavg_start} at the start, ${mm.loadavg_end} at the end`)
 }
@@ -62,8 +65,10 @@ console.log(table(['#', 'area', 'workload', 'JS runs as', 'ferrocore runs as', '
 const problems = []
 const log = logChecks(data(logRows))
 const replication = replicationChecks(data(replicateRows))
-problems.push(...log.problems, ...replication.problems)
+const store = storeChecks(data(storeRows))
+problems.push(...log.problems, ...replication.problems, ...store.problems)
 console.log('')
 if (log.checked.length) console.log(`same work, log: ${log.problems.length ? 'NOT ALWAYS' : 'equal'} ${log.checked.join(', ')}.`)
 if (replication.checked) console.log(`same work, replication: ${replication.checked} downloads read back block by block, ${replication.problems.length ? 'NOT ALL' : 'all'} with the writers' content digest and tree hash.`)
+if (store.checked) console.log(`same work, store: ${store.problems.length ? 'NOT ALWAYS' : 'the same'} keys (create, open) and content (replicate) on both sides, every run checked.`)
 failIf(problems, 'the two sides did not do the same work')

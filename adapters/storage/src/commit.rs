@@ -225,6 +225,22 @@ impl Store {
         pending.lookup(key)
     }
 
+    /// Commits the pending batches without fsync if one writes a record of one of `kinds`
+    /// of `core`, so a database scan of those records sees them (other records' batches
+    /// change nothing there: a store opening thousands of new cores does not commit once
+    /// per core).
+    pub(crate) fn settle_core(
+        &self,
+        core: &[u8; 32],
+        kinds: &[record::Kind],
+    ) -> Result<(), StorageError> {
+        let mut pending = self.pending();
+        if pending.is_empty() || !pending.touches(core, kinds) {
+            return Ok(());
+        }
+        self.commit_pending(&mut pending, Durability::Eventual, None, &[])
+    }
+
     /// Commits the pending batches without fsync, so a database scan sees them.
     pub(crate) fn settle(&self) -> Result<(), StorageError> {
         let mut pending = self.pending();

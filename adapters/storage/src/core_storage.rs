@@ -183,7 +183,7 @@ impl Storage for CoreStorage {
 
     /// One probe of the core's key range (after settling pending writes).
     fn has_records(&self) -> Result<bool, StorageError> {
-        self.store.settle()?;
+        self.store.settle_core(&self.core, &ALL_KINDS)?;
         self.probe()
     }
 
@@ -225,7 +225,8 @@ impl Storage for CoreStorage {
     }
 
     fn bitfield_pages(&self) -> Result<Vec<(u64, Bytes)>, StorageError> {
-        self.store.settle()?;
+        // Only bitfield pages (a new core's header waiting in memory needs no commit).
+        self.store.settle_core(&self.core, &[Kind::BitfieldPage])?;
         guard(Record::Database, || self.pages_unguarded())
     }
 
@@ -234,12 +235,15 @@ impl Storage for CoreStorage {
     }
 
     fn estimate(&self) -> Result<StorageEstimate, StorageError> {
-        self.store.settle()?;
+        self.store.settle_core(&self.core, &ALL_KINDS)?;
         guard(Record::Database, || {
             stats_in(&self.store.read(Record::Database)?, &self.core)
         })
     }
 }
+
+/// Every kind of record a pending write batch can hold.
+const ALL_KINDS: [Kind; 4] = [Kind::Header, Kind::Node, Kind::Block, Kind::BitfieldPage];
 
 impl CoreStorage {
     fn pages_unguarded(&self) -> Result<Vec<(u64, Bytes)>, StorageError> {

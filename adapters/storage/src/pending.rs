@@ -51,14 +51,15 @@ pub(crate) struct Group {
     /// The lowest and highest index the group wrote for each key prefix (core and kind),
     /// so most lookups miss without touching the index: a peer serving old blocks while
     /// its last writes wait in a group asked the index about every block and node it read.
-    spans: Vec<Span>,
+    /// A map: a group can hold thousands of cores (a store creating them), each a prefix
+    /// per kind.
+    spans: HashMap<[u8; KEY_LEN - 8], Span, foldhash::fast::RandomState>,
     bytes: usize,
 }
 
 /// The indices a group wrote under one key prefix lie in `low..=high`.
 #[derive(Debug)]
 struct Span {
-    prefix: [u8; KEY_LEN - 8],
     low: u64,
     high: u64,
 }
@@ -71,7 +72,7 @@ impl Group {
 
     fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<Hit> {
         let (prefix, index) = split_prefix(key);
-        let span = self.spans.iter().find(|s| s.prefix == *prefix)?;
+        let span = self.spans.get(prefix)?;
         if !(span.low..=span.high).contains(&index) {
             return None;
         }
@@ -85,6 +86,13 @@ impl Group {
             // Never indexed (see `Pending::can_hold`).
             Op::DeleteNodes(_) | Op::DeleteBlocks(_) => None,
         }
+    }
+
+    /// True if a batch of the group wrote a record of one of `kinds` of `core`.
+    fn touches(&self, core: &[u8; 32], kinds: &[Kind]) -> bool {
+        kinds
+            .iter()
+            .any(|&kind| self.spans.contains_key(split_prefix(&key(core, kind, 0)).0))
     }
 
     /// Holds `batch` of `core`, indexing each record it writes.
@@ -110,17 +118,16 @@ impl Group {
     /// Records that operation `slot` (batch, operation) is the latest word on `k`.
     fn insert(&mut self, k: [u8; KEY_LEN], slot: (usize, usize)) {
         let (prefix, index) = split_prefix(&k);
-        match self.spans.iter_mut().find(|s| s.prefix == *prefix) {
-            Some(span) => {
+        self.spans
+            .entry(*prefix)
+            .and_modify(|span| {
                 span.low = span.low.min(index);
                 span.high = span.high.max(index);
-            }
-            None => self.spans.push(Span {
-                prefix: *prefix,
+            })
+            .or_insert(Span {
                 low: index,
                 high: index,
-            }),
-        }
+            });
         self.records.insert(MapKey::record(&k), slot);
     }
 }
@@ -188,6 +195,16 @@ impl Pending {
             .or_else(|| self.frozen.as_ref().and_then(|f| f.group.lookup(key)))
     }
 
+    /// True if a pending batch (active or frozen) writes a record of one of `kinds` of
+    /// `core`: if not, the database alone tells what `core` holds of those kinds.
+    pub(crate) fn touches(&self, core: &[u8; 32], kinds: &[Kind]) -> bool {
+        self.active.touches(core, kinds)
+            || self
+                .frozen
+                .as_ref()
+                .is_some_and(|f| f.group.touches(core, kinds))
+    }
+
     /// True if `batch` can wait in memory: it deletes no key range (a range delete would
     /// have to hide database records from reads; those batches, from truncate and clear,
     /// are rare and commit directly).
@@ -238,7 +255,7 @@ impl Pending {
                 self.active.records.len(),
                 foldhash::fast::RandomState::default(),
             ),
-            spans: Vec::new(),
+            spans: HashMap::default(),
             bytes: 0,
         };
         Arc::new(core::mem::replace(&mut self.active, next))
@@ -340,6 +357,33 @@ mod tests {
         assert!(p.would_overflow(&big, MAX_PENDING_BYTES));
         p.clear();
         assert!(p.is_empty() && p.lookup(&key(&core, Kind::Block, 3)).is_none());
+    }
+
+    #[test]
+    fn touches_tells_the_cores_and_kinds_the_pending_batches_write() {
+        let mut p = Pending::default();
+        let (a, b) = ([1; 32], [2; 32]);
+        let all = [Kind::Header, Kind::Node, Kind::Block, Kind::BitfieldPage];
+        assert!(!p.touches(&a, &all));
+        let mut batch = WriteBatch::new();
+        batch.put_header(Bytes::from_static(b"h"));
+        p.push(a, batch);
+        assert!(p.touches(&a, &all) && p.touches(&a, &[Kind::Header]));
+        assert!(!p.touches(&a, &[Kind::BitfieldPage, Kind::Block]));
+        assert!(!p.touches(&b, &all));
+        let mut batch = WriteBatch::new();
+        batch.put_bitfield_page(7, Bytes::from_static(b"p"));
+        p.push(b, batch);
+        assert!(p.touches(&b, &[Kind::BitfieldPage]) && !p.touches(&b, &[Kind::Header]));
+        // A frozen group (being committed) still counts.
+        let frozen = p.freeze();
+        p.set_frozen(Frozen {
+            group: frozen,
+            task: None,
+        });
+        assert!(p.touches(&a, &[Kind::Header]) && p.touches(&b, &[Kind::BitfieldPage]));
+        assert!(p.take_frozen().is_some());
+        assert!(!p.touches(&a, &all) && !p.touches(&b, &all));
     }
 
     proptest::proptest! {

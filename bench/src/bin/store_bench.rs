@@ -89,17 +89,24 @@ fn rss() -> f64 {
     status_kib("VmRSS:").map_or(f64::NAN, |k| k as f64 * 1024.0)
 }
 
-fn open_store(dir: &Path, durability: Durability) -> (Node<CoreStorage>, Corestore<Blocking>) {
+/// A store in `dir`: its node, the corestore, and a handle on its database (the last
+/// handle may be dropped on the node's driver thread after `main` returned: flush it).
+fn open_store(
+    dir: &Path,
+    durability: Durability,
+) -> (Node<CoreStorage>, Corestore<Blocking>, Store) {
     let node = Node::new(endpoint_config(EndpointConfig::default())).expect("node");
     let options = StoreOptions {
         durability,
         ..StoreOptions::default()
     };
+    std::fs::create_dir_all(dir).expect("store directory");
     let store = Store::open(dir.join("db"), options).expect("store opens");
     let mut options = CorestoreOptions::default();
     options.primary_key = Some(PRIMARY);
-    let corestore = Corestore::open((*node).clone(), store, options).expect("corestore opens");
-    (node, corestore)
+    let corestore =
+        Corestore::open((*node).clone(), store.clone(), options).expect("corestore opens");
+    (node, corestore, store)
 }
 
 struct Measure {
@@ -180,7 +187,7 @@ fn create(a: &Args, phase: &str) -> Result<(), String> {
     let dir = a.dir.as_ref().ok_or("--dir")?;
     let fds_start = fds();
     let m = Measure::start(fds_start);
-    let (node, store) = open_store(dir, a.durability);
+    let (node, store, db) = open_store(dir, a.durability);
     let mut keys = Vec::with_capacity(a.cores);
     for c in 0..a.cores {
         let core = store
@@ -198,6 +205,9 @@ fn create(a: &Args, phase: &str) -> Result<(), String> {
     drop(store);
     drop(node.shutdown());
     let mut row = m.row(a, phase, a.cores, a.blocks, snap);
+    // Untimed: makes what `Eventual` (build-writer) holds in memory durable before the
+    // process exits (`Logged` has it in the write-ahead log already).
+    db.flush().map_err(|e| e.to_string())?;
     row.str("keys_sha256", &keys_digest(&keys));
     finish(row, a, keys.len() == a.cores);
     Ok(())
@@ -208,7 +218,7 @@ fn open(a: &Args) -> Result<(), String> {
     let dir = a.dir.as_ref().ok_or("--dir")?;
     let fds_start = fds();
     let m = Measure::start(fds_start);
-    let (node, store) = open_store(dir, a.durability);
+    let (node, store, _db) = open_store(dir, a.durability);
     let rss_store = rss();
     let mut opened: Vec<CoreRef> = Vec::with_capacity(a.cores);
     for c in 0..a.cores {
@@ -248,10 +258,10 @@ fn open(a: &Args) -> Result<(), String> {
 fn replicate(a: &Args) -> Result<(), String> {
     let writer_dir = a.writer.as_ref().ok_or("--writer")?;
     let fds_start = fds();
-    let (wnode, _wstore) = open_store(writer_dir, a.durability);
+    let (wnode, _wstore, _wdb) = open_store(writer_dir, a.durability);
     let addr = wnode.listen("127.0.0.1:0").map_err(|e| e.to_string())?;
     let reader_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (rnode, rstore) = open_store(reader_dir.path(), a.durability);
+    let (rnode, rstore, _rdb) = open_store(reader_dir.path(), a.durability);
     let primary = PrimaryKey::from_bytes(PRIMARY);
     let mut cores = Vec::with_capacity(a.cores);
     for c in 0..a.cores {

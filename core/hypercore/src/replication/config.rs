@@ -67,7 +67,8 @@ pub struct EndpointConfig {
     /// answered with bitfields of up to a megabyte, so it waits like a request); a peer with
     /// more outstanding is disconnected
     /// ([`PeerError::TooManyRequests`](super::PeerError)).
-    /// JS hypercore keeps at most 512 requests in flight per peer and core.
+    /// This is for a session's first channel; each further one adds 512 (JS hypercore keeps
+    /// at most 512 requests in flight per peer and core).
     pub max_queued_requests: usize,
     /// Upgrade to a peer's longer length as soon as it is announced (JS `eagerUpgrade`,
     /// on by default); when off, only `update` and wants past the length upgrade.

@@ -46,14 +46,24 @@ impl<S: Storage> Endpoint<S> {
 
     /// Brings every changed core up to date: log events, finished requests, announcements
     /// to peers, and new requests.
+    /// Only cores touched since the last flush can have changed (see [`super::slots`]).
     pub(super) fn flush_all(&mut self) {
-        for c in 0..self.cores.len() {
-            self.flush_core(CoreId(c as u32));
+        loop {
+            let touched = self.cores.take_touched();
+            if touched.is_empty() {
+                return;
+            }
+            for c in touched {
+                self.flush_core(CoreId(c));
+                let has = matches!(self.cores.get(c as usize),
+                    Some(Some(slot)) if slot.wants.next_deadline().is_some());
+                self.cores.set_has_deadline(c, has);
+            }
         }
     }
 
     pub(super) fn flush_core(&mut self, core: CoreId) {
-        let Some(Some(slot)) = self.cores.get_mut(core.0 as usize) else {
+        let Some(Some(slot)) = self.cores.get_mut_flushing(core.0 as usize) else {
             return;
         };
         let mut upgraded = false;

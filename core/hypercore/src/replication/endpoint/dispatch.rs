@@ -303,6 +303,7 @@ impl<S: Storage> Endpoint<S> {
             out,
             ..
         } = s;
+        let queue_limit = queued_requests_limit(&self.config, replicators.len());
         let Some(r) = replicators.get_mut(&ch) else {
             return Ok(());
         };
@@ -322,7 +323,8 @@ impl<S: Storage> Endpoint<S> {
             }
             Message::Request(req) => {
                 let asked = (ch, Deferred::Request(req));
-                Self::ask(slot, r, conn, out, asked, &self.config, &mut self.events)?;
+                let limits = (&self.config, queue_limit);
+                Self::ask(slot, r, conn, out, asked, limits, &mut self.events)?;
             }
             Message::Cancel(c) => {
                 // A request still waiting is dropped (one already answered is not undone).
@@ -361,7 +363,8 @@ impl<S: Storage> Endpoint<S> {
             }
             Message::Want(w) => {
                 let asked = (ch, Deferred::Want(w));
-                Self::ask(slot, r, conn, out, asked, &self.config, &mut self.events)?;
+                let limits = (&self.config, queue_limit);
+                Self::ask(slot, r, conn, out, asked, limits, &mut self.events)?;
             }
             Message::Bitfield(b) => {
                 r.on_bitfield(&b);
@@ -396,3 +399,19 @@ fn discovery_key(protocol: &str, id: Option<&[u8]>) -> Option<[u8; 32]> {
     id.filter(|_| protocol == PROTOCOL)
         .and_then(|dk| <[u8; 32]>::try_from(dk).ok())
 }
+
+/// Requests and wants a session may queue while its output drains: the configured
+/// [`EndpointConfig::max_queued_requests`], plus [`QUEUED_PER_CHANNEL`] for each channel
+/// beyond the first (a store replicates a thousand cores over one connection, and the peer
+/// asks for each).
+fn queued_requests_limit(config: &EndpointConfig, channels: usize) -> usize {
+    config.max_queued_requests.saturating_add(
+        channels
+            .saturating_sub(1)
+            .saturating_mul(QUEUED_PER_CHANNEL),
+    )
+}
+
+/// Requests and wants each further channel of a session may add to its queue: JS hypercore
+/// keeps at most 512 requests in flight per peer and core.
+const QUEUED_PER_CHANNEL: usize = 512;

@@ -29,6 +29,7 @@ use crate::proof::MissingNodes;
 use crate::storage::Storage;
 use crate::{hash, Error, ProofError};
 use events::EventQueue;
+use slots::Slots;
 
 mod announce;
 mod api;
@@ -38,6 +39,7 @@ mod dispatch;
 mod events;
 mod schedule;
 mod serve;
+mod slots;
 
 /// Names a core added to an [`Endpoint`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -154,8 +156,9 @@ impl Outbound {
 /// connection (see the [module docs](super)).
 pub struct Endpoint<S: Storage> {
     config: EndpointConfig,
-    /// Slots by [`CoreId`]; a removed core leaves `None` (one pointer) behind.
-    cores: Vec<Option<Box<CoreSlot<S>>>>,
+    /// Slots by [`CoreId`]; a removed core leaves `None` (one pointer) behind. A flush
+    /// visits those touched since the last one.
+    cores: Slots<CoreSlot<S>>,
     /// The live cores by discovery key (the first added, when several share one).
     by_key: BTreeMap<[u8; 32], CoreId>,
     /// Live cores whose discovery key an earlier core holds in `by_key`.
@@ -230,7 +233,7 @@ impl<S: Storage> Endpoint<S> {
     pub fn new(config: EndpointConfig) -> Self {
         Self {
             config,
-            cores: Vec::new(),
+            cores: Slots::new(),
             by_key: BTreeMap::new(),
             shadowed: 0,
             finding_peers: 0,
@@ -483,10 +486,10 @@ impl<S: Storage> Endpoint<S> {
                 .into_iter()
                 .chain(s.replicators.values().filter_map(|r| r.next_deadline()))
         });
+        // Only cores that had a deadline at their last flush or changed since can have one.
         let wants = self
             .cores
-            .iter()
-            .flatten()
+            .deadline_candidates()
             .filter_map(|c| c.wants.next_deadline());
         sessions.chain(wants).min()
     }

@@ -41,18 +41,18 @@ impl<S: Storage> Endpoint<S> {
 
     /// Answers what a peer asked for at once, or queues it while the session's output is
     /// over budget (or older asks still wait, so answers keep their order); a peer with
-    /// more than [`EndpointConfig::max_queued_requests`] waiting is disconnected.
+    /// more than `limits.1` waiting (see `queued_requests_limit`) is disconnected.
     pub(super) fn ask(
         slot: &mut CoreSlot<S>,
         r: &mut Replicator,
         conn: &mut Connection,
         out: &mut Outbound,
         (ch, asked): (ChannelId, Deferred),
-        config: &EndpointConfig,
+        (config, limit): (&EndpointConfig, usize),
         events: &mut EventQueue,
     ) -> Result<(), PeerError> {
         if !out.deferred.is_empty() || out.over(config) {
-            if out.deferred.len() >= config.max_queued_requests {
+            if out.deferred.len() >= limit {
                 return Err(PeerError::TooManyRequests(r.core));
             }
             out.deferred.push_back((ch, asked));
