@@ -9,7 +9,7 @@ use std::time::Duration;
 use ferrocore::log::{Log, LogOptions};
 use ferrocore::replication::{CoreId, Endpoint, Event};
 use ferrocore::storage::{Record, StorageError};
-use ferrocore_corestore::auth::{resolve, GetOptions as AuthOptions};
+use ferrocore_corestore::auth::{resolve, CoreAuth, GetOptions as AuthOptions};
 use ferrocore_corestore::store::{
     FindingPeersToken, SessionId as StoreSession, Store as Registry, StoreEvent,
 };
@@ -125,10 +125,25 @@ impl State {
             Which::Key(key) => auth_options.key = Some(*key),
             Which::DiscoveryKey(dk) => auth_options.discovery_key = Some(*dk),
         }
-        let auth = resolve(&self.primary, &ns, 1, stored, &auth_options)
-            .map_err(|_| StoreError::Misuse("nothing names a core"))?;
+        let held = |dk: &[u8; 32]| -> Result<bool, Error> {
+            Ok(ep.find_core(dk).is_some() || self.store.has_core(dk).map_err(core_error)?)
+        };
+        let auth = match stored {
+            // A stored core found by its alias: its record holds its keys, and deriving
+            // the key pair again (JS does) would cost a scalar multiplication for nothing.
+            Some(dk) if held(&dk)? => CoreAuth {
+                key_pair: None,
+                key: None,
+                discovery_key: dk,
+                manifest: None,
+                compat: false,
+            },
+            // (An alias whose core is gone: created again, from the derived key pair.)
+            _ => resolve(&self.primary, &ns, 1, None, &auth_options)
+                .map_err(|_| StoreError::Misuse("nothing names a core"))?,
+        };
         let dk = auth.discovery_key;
-        let exists = ep.find_core(&dk).is_some() || self.store.has_core(&dk).map_err(core_error)?;
+        let exists = held(&dk)?;
         if !exists {
             match &opts.which {
                 Which::DiscoveryKey(dk) => return Err(StoreError::NotHeld(*dk).into()),
