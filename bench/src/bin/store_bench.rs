@@ -38,6 +38,8 @@ struct Args {
     blocks: u64,
     block_size: usize,
     durability: Durability,
+    /// Threads asking the store at once (create and open).
+    concurrency: usize,
 }
 
 fn parse() -> Result<Args, String> {
@@ -51,6 +53,7 @@ fn parse() -> Result<Args, String> {
         blocks: 1,
         block_size: 1024,
         durability: Durability::Logged,
+        concurrency: 1,
     };
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -64,7 +67,9 @@ fn parse() -> Result<Args, String> {
             }
             "--durability" => a.durability = parse_durability(&value()?)?,
             "--concurrency" => {
-                value()?;
+                a.concurrency = value()?
+                    .parse()
+                    .map_err(|e| format!("--concurrency: {e}"))?;
             }
             other => return Err(format!("unknown option {other}")),
         }
@@ -144,7 +149,7 @@ impl Measure {
             .num("blocks_per_core", blocks_per_core as f64)
             .num("block_size", a.block_size as f64)
             .num("blocks", blocks)
-            .num("concurrency", 1.0)
+            .num("concurrency", a.concurrency.max(1) as f64)
             .num("processes", 1.0)
             .num("wall_s", wall)
             .num("cpu_s", u + s)
@@ -182,14 +187,45 @@ fn finish(mut row: Row, a: &Args, ok: bool) {
     println!("{}", row.finish());
 }
 
+/// `f` for every core `0..a.cores`, from `a.concurrency` threads at once (core `c` on
+/// thread `c % concurrency`); the results in core order.
+fn each_core<T: Send>(
+    a: &Args,
+    f: impl Fn(usize) -> Result<T, String> + Sync,
+) -> Result<Vec<T>, String> {
+    let threads = a.concurrency.clamp(1, a.cores.max(1));
+    let parts: Vec<Result<Vec<(usize, T)>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let f = &f;
+                scope.spawn(move || {
+                    (t..a.cores)
+                        .step_by(threads)
+                        .map(|c| f(c).map(|v| (c, v)))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a worker panicked".into())))
+            .collect()
+    });
+    let mut all = Vec::with_capacity(a.cores);
+    for part in parts {
+        all.extend(part?);
+    }
+    all.sort_by_key(|(c, _)| *c);
+    Ok(all.into_iter().map(|(_, v)| v).collect())
+}
+
 /// (a) and the writer of (c): `cores` cores of `blocks` formula blocks each.
 fn create(a: &Args, phase: &str) -> Result<(), String> {
     let dir = a.dir.as_ref().ok_or("--dir")?;
     let fds_start = fds();
     let m = Measure::start(fds_start);
     let (node, store, db) = open_store(dir, a.durability);
-    let mut keys = Vec::with_capacity(a.cores);
-    for c in 0..a.cores {
+    let keys = each_core(a, |c| {
         let core = store
             .get(GetOptions::name(name(c)))
             .map_err(|e| e.to_string())?;
@@ -197,8 +233,8 @@ fn create(a: &Args, phase: &str) -> Result<(), String> {
             .map(|i| Bytes::from(block_value(c, i, a.block_size)))
             .collect();
         node.append(core.id, blocks).map_err(|e| e.to_string())?;
-        keys.push(core.key);
-    }
+        Ok(core.key)
+    })?;
     // Memory and descriptors with every core open; the timed part ends with the store
     // closed (as JS's does).
     let snap = (fds(), rss());
@@ -220,14 +256,11 @@ fn open(a: &Args) -> Result<(), String> {
     let m = Measure::start(fds_start);
     let (node, store, _db) = open_store(dir, a.durability);
     let rss_store = rss();
-    let mut opened: Vec<CoreRef> = Vec::with_capacity(a.cores);
-    for c in 0..a.cores {
-        opened.push(
-            store
-                .get(GetOptions::name(name(c)))
-                .map_err(|e| e.to_string())?,
-        );
-    }
+    let opened: Vec<CoreRef> = each_core(a, |c| {
+        store
+            .get(GetOptions::name(name(c)))
+            .map_err(|e| e.to_string())
+    })?;
     let mut row = m.row(a, "open", a.cores, 1, (fds(), rss()));
     row.num(
         "rss_per_core_bytes",
