@@ -27,7 +27,8 @@ pub struct GetOptions {
     pub which: Which,
     /// Blocks are encrypted with this key. The store remembers it (in its database, which
     /// already holds the cores' secret keys), so later opens, and opens on a peer's
-    /// request, need not pass it again.
+    /// request, need not pass it again; a key other than the remembered one is refused
+    /// ([`StoreError::Misuse`](ferrocore_driver::StoreError::Misuse)).
     pub encryption_key: Option<[u8; 32]>,
     /// The manifest of a new core (default: the key pair's default version-1 manifest).
     pub manifest: Option<Manifest>,

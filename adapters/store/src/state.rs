@@ -158,13 +158,19 @@ impl State {
                 }
             }
         }
+        let remembered = self.remembered_encryption_key(&dk)?;
+        if let (Some(r), Some(given)) = (remembered, opts.encryption_key) {
+            if r != given {
+                return Err(StoreError::Misuse(
+                    "the store remembers another encryption key for this core",
+                )
+                .into());
+            }
+        }
         let id = match ep.find_core(&dk) {
             Some(id) => id,
             None => {
-                let encryption_key = match opts.encryption_key {
-                    Some(k) => Some(k),
-                    None => self.remembered_encryption_key(&dk)?,
-                };
+                let encryption_key = opts.encryption_key.or(remembered);
                 let log_options = LogOptions {
                     create_if_missing: !exists,
                     key_pair: if exists { None } else { auth.key_pair.clone() },
@@ -183,10 +189,8 @@ impl State {
                 .insert_alias(&ns.0, name.as_bytes(), &dk)
                 .map_err(core_error)?;
         }
-        if let Some(k) = opts.encryption_key {
-            if self.remembered_encryption_key(&dk)? != Some(k) {
-                remember_encryption_key(&self.store, &dk, &k).map_err(core_error)?;
-            }
+        if let (None, Some(k)) = (remembered, opts.encryption_key) {
+            remember_encryption_key(&self.store, &dk, &k).map_err(core_error)?;
         }
         self.registry.open_core(session, dk).map_err(refused)?;
         if opts.exclusive {

@@ -186,6 +186,22 @@ fn an_encryption_key_is_remembered_across_opens() {
         node.get(c.id, 0, None).unwrap(),
         Bytes::from_static(b"plaintext")
     );
+    // Another key is refused; the right one, given again, is fine.
+    assert!(matches!(
+        refused(
+            store
+                .get(GetOptions::key(key).encryption_key([6; 32]))
+                .unwrap_err()
+        ),
+        StoreError::Misuse(_)
+    ));
+    assert_eq!(
+        store
+            .get(GetOptions::key(key).encryption_key([5; 32]))
+            .unwrap()
+            .id,
+        c.id
+    );
 }
 
 #[test]
