@@ -19,7 +19,7 @@ use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
 use ferrocore::wire::stream::{Connected, Entropy, StreamConfig};
 use ferrocore::wire::{Data, Encode, Handshake, Message, NoData, Range, Request, Sync};
 
-use crate::memory_reader;
+use crate::{heap, memory_reader};
 
 /// The key-pair seed of the honest writer most tests use.
 pub const WRITER_SEED: [u8; 32] = [7; 32];
@@ -188,6 +188,43 @@ impl Harness {
             }
         }
         panic!("no quiescence");
+    }
+
+    /// Hands everything the peer queued to the endpoint as one input, then drains the
+    /// endpoint as an application would: its output is written and dropped; each event
+    /// goes to `on_event` (which may answer it on the endpoint) and is kept in
+    /// [`events`](Self::events) if that returns true. Returns the input's length and the
+    /// most heap the thread held meanwhile above what it held before (the input's own bytes
+    /// are allocated before); meaningful with [`heap::Counting`](crate::heap::Counting) as
+    /// the global allocator.
+    pub fn deliver_measured(
+        &mut self,
+        mut on_event: impl FnMut(&mut Harness, &Event) -> bool,
+    ) -> (usize, i64) {
+        let mut input = Vec::new();
+        while let Some(bytes) = self.conn.poll_transmit() {
+            input.extend_from_slice(&bytes);
+        }
+        let base = heap::live_bytes();
+        heap::reset_peak();
+        self.ep.handle_input(self.sid, self.now, &input);
+        loop {
+            let mut moved = false;
+            while let Some((sid, bytes)) = self.ep.poll_transmit() {
+                moved = true;
+                self.ep.handle_sent(sid, bytes.len());
+            }
+            while let Some(e) = self.ep.poll_event() {
+                moved = true;
+                if on_event(self, &e) {
+                    self.events.push(e);
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        (input.len(), heap::peak_bytes() - base)
     }
 
     fn on_peer_event(&mut self, ev: ConnectionEvent) {

@@ -426,35 +426,9 @@ fn entry(message_type: u64, payload: &[u8]) -> Vec<u8> {
     e
 }
 
-/// Hands everything the peer queued to the endpoint as one input, then drains the endpoint
-/// as an application would (its output is written and dropped, its events collected unless
-/// `keep` refuses them). Returns the input's length and the most heap the thread held
-/// meanwhile above what it held before (the input's own bytes are allocated before).
+/// [`Harness::deliver_measured`], keeping the events `keep` accepts.
 fn deliver_measured(h: &mut Harness, mut keep: impl FnMut(&Event) -> bool) -> (usize, i64) {
-    let mut input = Vec::new();
-    while let Some(bytes) = h.conn.poll_transmit() {
-        input.extend_from_slice(&bytes);
-    }
-    let base = live_bytes();
-    heap::reset_peak();
-    h.ep.handle_input(h.sid, h.now, &input);
-    loop {
-        let mut moved = false;
-        while let Some((sid, bytes)) = h.ep.poll_transmit() {
-            moved = true;
-            h.ep.handle_sent(sid, bytes.len());
-        }
-        while let Some(e) = h.ep.poll_event() {
-            moved = true;
-            if keep(&e) {
-                h.events.push(e);
-            }
-        }
-        if !moved {
-            break;
-        }
-    }
-    (input.len(), heap::peak_bytes() - base)
+    h.deliver_measured(|_, e| keep(e))
 }
 
 /// The review's attack: a peer that knows only the discovery key opens the core's channel

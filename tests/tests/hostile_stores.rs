@@ -9,8 +9,7 @@ use ferrocore::hash;
 use ferrocore::replication::{EndpointConfig, Event, PeerError, SessionError, PROTOCOL};
 use ferrocore::wire::encoding::Encode;
 use ferrocore::wire::protomux::{Batch, ChannelMessage, Frame, Open, CONTROL_OPEN};
-use ferrocore::wire::{Message, Range, Sync};
-use ferrocore_tests::heap::{self, live_bytes};
+use ferrocore_tests::heap;
 use ferrocore_tests::hostile::*;
 
 #[global_allocator]
@@ -60,29 +59,10 @@ fn deliver(
     mut answer: impl FnMut(&mut Harness, &Event),
 ) -> (usize, i64) {
     h.conn.send_frame(record).expect("send");
-    let mut input = Vec::new();
-    while let Some(bytes) = h.conn.poll_transmit() {
-        input.extend_from_slice(&bytes);
-    }
-    let base = live_bytes();
-    heap::reset_peak();
-    h.ep.handle_input(h.sid, h.now, &input);
-    loop {
-        let mut moved = false;
-        while let Some((sid, bytes)) = h.ep.poll_transmit() {
-            moved = true;
-            h.ep.handle_sent(sid, bytes.len());
-        }
-        while let Some(e) = h.ep.poll_event() {
-            moved = true;
-            answer(h, &e);
-            h.events.push(e);
-        }
-        if !moved {
-            break;
-        }
-    }
-    (input.len(), heap::peak_bytes() - base)
+    h.deliver_measured(|h, e| {
+        answer(h, e);
+        true
+    })
 }
 
 fn asked(h: &Harness) -> usize {
@@ -196,27 +176,7 @@ fn messages_on_a_waiting_open_arrive_once_the_core_is_added() {
     let key = *other.key();
     let capability = h.capability(&key);
     let ch = h.open(&key, capability);
-    h.send_quiet(
-        ch,
-        &Message::Sync(Sync {
-            fork: 0,
-            length: 3,
-            remote_length: 0,
-            can_upgrade: true,
-            uploading: true,
-            downloading: true,
-            has_manifest: true,
-            allow_push: false,
-        }),
-    );
-    h.send(
-        ch,
-        &Message::Range(Range {
-            drop: false,
-            start: 0,
-            length: 3,
-        }),
-    );
+    h.announce(ch, &other);
     let dk = hash::discovery_key(&key);
     assert!(h
         .events
