@@ -34,9 +34,7 @@
 //! and final state for one input.
 #![no_main]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -47,6 +45,7 @@ use ferrocore::replication::{
     CoreId, Endpoint, EndpointConfig, Event, RequestId, SessionId, PROTOCOL,
 };
 use ferrocore::storage::MemoryStorage;
+use ferrocore_tests::heap;
 use ferrocore_wire::mux::{ChannelId, Mux, MuxConfig, MuxEvent};
 use ferrocore_wire::noise::{KeyPair as NoiseKeyPair, Role};
 use ferrocore_wire::stream::{Entropy, SecretStream, StreamConfig, StreamEvent, MAX_MESSAGE_LEN};
@@ -56,46 +55,9 @@ use ferrocore_wire::{
 
 // ----- heap accounting -------------------------------------------------------------------------
 
-struct Counting;
-static LIVE: AtomicI64 = AtomicI64::new(0);
-static PEAK: AtomicI64 = AtomicI64::new(0);
-
-fn count(delta: i64) {
-    let live = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
-    PEAK.fetch_max(live, Ordering::Relaxed);
-}
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            count(layout.size() as i64);
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            count(layout.size() as i64);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        count(-(layout.size() as i64));
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            count(new_size as i64 - layout.size() as i64);
-        }
-        p
-    }
-}
-
+// Per thread: a run drives every machine on the fuzzing thread.
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 /// What one run may hold beyond its starting point (the input itself is at most a few
 /// KiB; mux buffering is bounded by 1 MiB, the peer bitfield by the page budget below).
@@ -287,7 +249,7 @@ impl Run {
         run.pump();
         assert!(run.handshake_hash.is_some(), "handshake");
         assert!(run.channel.is_some(), "channel paired");
-        run.base_heap = LIVE.load(Ordering::Relaxed);
+        run.base_heap = heap::live_bytes();
         run.begin_step();
         run
     }
@@ -406,8 +368,8 @@ impl Run {
     /// Starts measuring a step's peak heap.
     fn begin_step(&mut self) {
         self.largest_record = 0;
-        self.step_heap = LIVE.load(Ordering::Relaxed);
-        PEAK.store(self.step_heap, Ordering::Relaxed);
+        self.step_heap = heap::live_bytes();
+        heap::reset_peak();
     }
 
     /// Sends `bytes` as one raw record (after what the peer's mux has queued).
@@ -429,9 +391,9 @@ impl Run {
     fn check(&self) {
         let log = self.ep.log(self.core).expect("the core stays");
         assert!(self.ep.inflight(self.sid, self.core) <= self.max_inflight);
-        let heap = LIVE.load(Ordering::Relaxed) - self.base_heap;
-        assert!(heap < HEAP_BOUND, "the run holds {heap} more heap bytes");
-        let peak = PEAK.load(Ordering::Relaxed) - self.step_heap;
+        let held = heap::live_bytes() - self.base_heap;
+        assert!(held < HEAP_BOUND, "the run holds {held} more heap bytes");
+        let peak = heap::peak_bytes() - self.step_heap;
         let bound = HEAP_BOUND + PEAK_PER_RECORD_BYTE * self.largest_record as i64;
         assert!(
             peak < bound,
