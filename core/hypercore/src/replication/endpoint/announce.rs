@@ -134,30 +134,14 @@ impl<S: Storage> Endpoint<S> {
                 continue;
             }
             for &(start, end) in &drops {
-                send(
-                    conn,
-                    ch,
-                    &Message::Range(Range {
-                        drop: true,
-                        start,
-                        length: end - start,
-                    }),
-                );
+                send_drop(conn, ch, start, end);
             }
             // A truncation (or reorg) is announced as the reference does: the dropped
             // blocks as `range { drop }`, then the `sync` with the new fork, then what we
             // hold on it.
             if let Some((start, end)) = truncated {
                 if end > start {
-                    send(
-                        conn,
-                        ch,
-                        &Message::Range(Range {
-                            drop: true,
-                            start,
-                            length: end - start,
-                        }),
-                    );
+                    send_drop(conn, ch, start, end);
                 }
                 r.sent_contiguous = r.sent_contiguous.min(start);
             }
@@ -243,4 +227,17 @@ impl<S: Storage> Endpoint<S> {
             }
         }
     }
+}
+
+/// Tells the peer we no longer hold blocks `start..end` (`range { drop }`).
+fn send_drop(conn: &mut Connection, ch: ChannelId, start: u64, end: u64) {
+    send(
+        conn,
+        ch,
+        &Message::Range(Range {
+            drop: true,
+            start,
+            length: end - start,
+        }),
+    );
 }

@@ -52,19 +52,7 @@ impl<S: Storage> Endpoint<S> {
         end: Option<u64>,
         deadline: Option<Duration>,
     ) -> Result<RequestId, Error> {
-        let id = self.new_request(core, deadline)?;
-        if let Some(slot) = self.slot_mut(core) {
-            slot.wants.downloads.insert(
-                id,
-                Download {
-                    start,
-                    cursor: start,
-                    span: Span::Range { end },
-                },
-            );
-            slot.dirty = true;
-        }
-        Ok(id)
+        self.add_download(core, deadline, start, Span::Range { end })
     }
 
     /// Downloads exactly these blocks. Ends with [`Event::Download`].
@@ -77,14 +65,30 @@ impl<S: Storage> Endpoint<S> {
         blocks: &[u64],
         deadline: Option<Duration>,
     ) -> Result<RequestId, Error> {
+        self.add_download(
+            core,
+            deadline,
+            0,
+            Span::List(blocks.iter().copied().collect()),
+        )
+    }
+
+    /// A new download request of `core` over `span`, from `start`.
+    fn add_download(
+        &mut self,
+        core: CoreId,
+        deadline: Option<Duration>,
+        start: u64,
+        span: Span,
+    ) -> Result<RequestId, Error> {
         let id = self.new_request(core, deadline)?;
         if let Some(slot) = self.slot_mut(core) {
             slot.wants.downloads.insert(
                 id,
                 Download {
-                    start: 0,
-                    cursor: 0,
-                    span: Span::List(blocks.iter().copied().collect()),
+                    start,
+                    cursor: start,
+                    span,
                 },
             );
             slot.dirty = true;
