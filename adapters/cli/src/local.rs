@@ -171,7 +171,9 @@ fn open(
     };
     let picked = pick(&store, &core_dir, select)?;
     let encryption_key = core_dir.encryption_of(&store, &picked, encryption_key, key_required)?;
-    let encrypted = core_dir.encrypted_core(&store, &picked)?;
+    // Encrypted: a key is known for it (given, or remembered), or it is a default core
+    // whose marker says so and whose key was not passed.
+    let encrypted = encryption_key.is_some() || (picked.default && core_dir.encrypted());
     let log = core_dir.open_picked(&store, &picked, encryption_key)?;
     Ok(Opened {
         core_dir,

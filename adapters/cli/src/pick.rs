@@ -131,13 +131,6 @@ impl CoreDir {
         }
     }
 
-    /// True if `picked` is encrypted (its key remembered, or the marker says so).
-    pub fn encrypted_core(&self, store: &Store, picked: &Picked) -> Result<bool, Error> {
-        let remembered = ferrocore_store::remembered_encryption_key(store, &picked.discovery_key)
-            .map_err(|e| core_error(&self.path, e.into()))?;
-        Ok(remembered.is_some() || (picked.default && self.encrypted()))
-    }
-
     /// Opens `picked` (it must exist in the store).
     pub fn open_picked(
         &self,
