@@ -428,20 +428,20 @@ pub(crate) fn cores(args: &CoresArgs, out: &mut dyn Write) -> Result<(), Error> 
     let core_dir = CoreDir::existing(&args.dir)?;
     let d = &core_dir.path;
     let store = core_dir.open_store_read_only()?;
-    let mut names = std::collections::BTreeMap::new();
-    for alias in store.aliases().map_err(|e| dir::core_error(d, e.into()))? {
-        names
-            .entry(alias.discovery_key)
-            .or_insert_with(|| String::from_utf8_lossy(&alias.name).into_owned());
-    }
     let default = hash::discovery_key(&core_dir.marker.key);
-    for dk in store.cores().map_err(|e| dir::core_error(d, e.into()))? {
+    let cores = store
+        .cores_with_aliases()
+        .map_err(|e| dir::core_error(d, e.into()))?;
+    for core in cores {
+        let dk = core.discovery_key;
         let options = LogOptions {
             create_if_missing: false,
             ..LogOptions::default()
         };
         let log = Log::open(store.core(&dk), options).map_err(|e| dir::core_error(d, e))?;
-        let name = names.get(&dk);
+        let name = core
+            .alias
+            .map(|a| String::from_utf8_lossy(&a.name).into_owned());
         if args.json {
             let v = json!({
                 "name": name,
@@ -464,7 +464,7 @@ pub(crate) fn cores(args: &CoresArgs, out: &mut dyn Write) -> Result<(), Error> 
                 } else {
                     "read-only"
                 },
-                name.map_or("-", String::as_str),
+                name.as_deref().unwrap_or("-"),
                 if dk == default { " (default)" } else { "" }
             )?;
         }
