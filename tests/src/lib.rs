@@ -225,7 +225,11 @@ impl Cases {
                 .append(true)
                 .open(path)
             {
-                let _ = writeln!(f, "{}\t{}", self.count, self.label);
+                // One write of the whole line: test binaries run in parallel and append
+                // to the same file (a formatted `writeln!` can be several writes, and
+                // lines of two binaries then interleave).
+                let line = format!("{}\t{}\n", self.count, self.label);
+                let _ = f.write_all(line.as_bytes());
             }
         }
     }
