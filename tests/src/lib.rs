@@ -1,6 +1,6 @@
 //! Shared helpers for ferrocore's conformance tests.
 //!
-//! Vector files live in `tests/vectors/{core,wire,corestore}/*.json`. They are loaded **by schema**,
+//! Vector files live in `tests/vectors/{core,wire,corestore,dht}/*.json`. They are loaded **by schema**,
 //! not by file name: [`Schema::detect`] recognises a file from its top-level keys, and each
 //! test asks for [`files`] of its schema. A new file of a known schema dropped into those
 //! folders is therefore tested with no code change; a file of no known schema fails
@@ -65,6 +65,14 @@ pub enum Schema {
     CorestoreKeys,
     /// `corestore/options.json`: `options[]` (`get` with explicit key pair, key, manifest).
     CorestoreOptions,
+    /// `dht/rpc.json`: `requests[]`, `responses[]`, `nodeIds[]`, `tokens[]`.
+    DhtRpc,
+    /// `dht/messages.json`: `dhtMessages[]`, `dhtConstants`.
+    DhtMessages,
+    /// `dht/payloads.json`: `handshakes[]`, `sealed[]`, `unsealable[]`.
+    DhtPayloads,
+    /// `dht/signables.json`: `announceSignables[]`, `mutableSignables[]`, ...
+    DhtSignables,
 }
 
 impl Schema {
@@ -103,6 +111,14 @@ impl Schema {
             Schema::CorestoreKeys
         } else if has("options") {
             Schema::CorestoreOptions
+        } else if has("requests") && has("responses") {
+            Schema::DhtRpc
+        } else if has("dhtMessages") {
+            Schema::DhtMessages
+        } else if has("sealed") && has("unsealable") {
+            Schema::DhtPayloads
+        } else if has("announceSignables") {
+            Schema::DhtSignables
         } else {
             return None;
         })
@@ -114,10 +130,10 @@ pub fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
 
-/// Every `*.json` file under `tests/vectors/{core,wire,corestore}`, parsed, sorted by path.
+/// Every `*.json` file under `tests/vectors/{core,wire,corestore,dht}`, parsed, sorted by path.
 pub fn all_files() -> Vec<(PathBuf, Value)> {
     let mut out = Vec::new();
-    for sub in ["core", "wire", "corestore"] {
+    for sub in ["core", "wire", "corestore", "dht"] {
         let dir = vectors_dir().join(sub);
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
@@ -177,6 +193,18 @@ pub fn hex32(v: &Value) -> [u8; 32] {
     hex(v)
         .try_into()
         .unwrap_or_else(|b: Vec<u8>| panic!("expected 32 bytes, got {}", b.len()))
+}
+
+/// A JSON array field; panics on malformed vectors.
+pub fn arr(v: &Value) -> &[Value] {
+    v.as_array()
+        .unwrap_or_else(|| panic!("expected an array, got {v}"))
+}
+
+/// A JSON string field; panics on malformed vectors.
+pub fn str_of(v: &Value) -> &str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v}"))
 }
 
 /// Reads a JSON number as u64.

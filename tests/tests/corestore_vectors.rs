@@ -9,18 +9,8 @@ use ferrocore::Manifest;
 use ferrocore_corestore::auth::{resolve, AuthError, GetOptions};
 use ferrocore_corestore::keys::corestore_ns;
 use ferrocore_corestore::{Namespace, PrimaryKey};
-use ferrocore_tests::{files, hex32, name, u64_of, Cases, Schema};
+use ferrocore_tests::{arr, files, hex32, name, str_of, u64_of, Cases, Schema};
 use serde_json::{json, Value};
-
-fn arr(v: &Value) -> &[Value] {
-    v.as_array()
-        .unwrap_or_else(|| panic!("expected an array, got {v}"))
-}
-
-fn str_of(v: &Value) -> &str {
-    v.as_str()
-        .unwrap_or_else(|| panic!("expected a string, got {v}"))
-}
 
 fn path_of(v: &Value) -> Vec<&str> {
     arr(v).iter().map(str_of).collect()

@@ -17,7 +17,8 @@
 //! * [`stream`]: the secret-stream transport as a sans-IO state machine (framing, header
 //!   records, keep-alives, timeouts, end);
 //! * [`mux`]: the protomux state machine (channels, pairing, batches, bounds);
-//! * [`connection`]: a stream and a mux as one state machine: raw bytes in and out.
+//! * [`connection`]: a stream and a mux as one state machine: raw bytes in and out;
+//! * [`dht`]: the DHT's datagrams and messages (`dht-rpc@6.27.0`, `hyperdht@6.34.0`).
 //!
 //! Everything here is pure: bytes in, values out, and back; the state machines take the
 //! time and their randomness from the caller (`handle_input`, `poll_transmit`,
@@ -36,6 +37,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod connection;
+pub mod dht;
 pub mod encoding;
 mod error;
 pub mod manifest;

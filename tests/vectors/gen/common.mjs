@@ -1,4 +1,4 @@
-// Helpers shared by the vector generators (gen-core.mjs, gen-corestore.mjs; gen-wire.mjs keeps its own).
+// Helpers shared by the vector generators (gen-core.mjs, gen-corestore.mjs, gen-dht.mjs; gen-wire.mjs keeps its own).
 
 import fs from 'fs'
 import path from 'path'
@@ -42,5 +42,21 @@ export function manifestJ(m) {
     prologue: m.prologue ? { hash: hex(m.prologue.hash), length: m.prologue.length } : null,
     linked: m.linked ? m.linked.map(hex) : null,
     userData: m.userData ? hex(m.userData) : null
+  }
+}
+
+// Throws unless `cond` holds: a generator stops rather than write vectors JS disagrees with.
+export function assert(cond, msg) {
+  if (!cond) throw new Error('assertion failed: ' + msg)
+}
+
+// A function writing `{ generator, ...obj }` as pretty JSON to `outDir/name`.
+export function writer(outDir, generator) {
+  return (name, obj) => {
+    fs.writeFileSync(
+      path.join(outDir, name),
+      JSON.stringify({ generator, ...obj }, null, 2) + '\n'
+    )
+    console.log('wrote', name)
   }
 }

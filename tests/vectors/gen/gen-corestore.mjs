@@ -15,7 +15,7 @@ import os from 'os'
 import path from 'path'
 import { fileURLToPath } from 'url'
 import { createRequire } from 'module'
-import { hex, manifestJ, pkgVersion } from './common.mjs'
+import { assert, hex, manifestJ, pkgVersion, writer } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -43,17 +43,7 @@ const GENERATOR = {
 
 const seedOf = (s) => crypto.hash(b4a.from(s)) // 32 bytes = BLAKE2b-256(utf8(s))
 
-function assert(cond, msg) {
-  if (!cond) throw new Error('assertion failed: ' + msg)
-}
-
-function write(name, obj) {
-  fs.writeFileSync(
-    path.join(OUT, name),
-    JSON.stringify({ generator: GENERATOR, ...obj }, null, 2) + '\n'
-  )
-  console.log('wrote', name)
-}
+const write = writer(OUT, GENERATOR)
 
 async function openStore(primaryKey, opts = {}) {
   const store = new Corestore(tmpdir(), { primaryKey, unsafe: true, ...opts })
