@@ -240,6 +240,8 @@ fn check_message<T: Decode + Encode + std::fmt::Debug>(
     }
     let v = decoded.unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(show(&v), c["value"], "{what}: fields");
+    let again = T::decode_exact(&v.to_vec()).unwrap_or_else(|e| panic!("{what}: re-encoded: {e}"));
+    assert_eq!(show(&again), c["value"], "{what}: re-encoded");
     if c["encode"] == json!(true) {
         assert_eq!(v.to_vec(), bytes, "{what}: encoding");
     }

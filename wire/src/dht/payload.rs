@@ -2,8 +2,9 @@
 //! the [`NoisePayload`] inside the Noise IK handshake messages and the [`HolepunchPayload`]
 //! sealed inside holepunch messages ([`holepunch`](super::holepunch)).
 //!
-//! Sub-records carry a `version`; the reference always writes 1 and reads whatever is
-//! there, so encoding here also writes 1 whatever the field says.
+//! The payload and its sub-records carry a `version`; the reference always writes 1 and
+//! reads whatever is there. Encoding here writes the `version` field, which is 1 unless a
+//! decoded value said otherwise, so every value re-encodes to bytes that decode to it.
 
 use alloc::vec::Vec;
 
@@ -74,7 +75,7 @@ impl Decode for HolepunchInfo {
 /// seq:uint`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdxInfo {
-    /// The version read (1 is written).
+    /// The version (1; others are read as they come).
     pub version: u64,
     /// The sender reuses its DHT socket for the stream.
     pub reusable_socket: bool,
@@ -97,10 +98,10 @@ impl Default for UdxInfo {
 
 impl Encode for UdxInfo {
     fn encoded_len(&self) -> usize {
-        2 + uint_len(self.id) + uint_len(self.seq)
+        uint_len(self.version) + 1 + uint_len(self.id) + uint_len(self.seq)
     }
     fn encode(&self, w: &mut Writer<'_>) {
-        w.uint(PAYLOAD_VERSION)
+        w.uint(self.version)
             .uint(bit(self.reusable_socket, 1))
             .uint(self.id)
             .uint(self.seq);
@@ -123,7 +124,7 @@ impl Decode for UdxInfo {
 /// The sender speaks `@hyperswarm/secret-stream` over the stream: `version:uint`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecretStreamInfo {
-    /// The version read (1 is written).
+    /// The version (1; others are read as they come).
     pub version: u64,
 }
 
@@ -137,10 +138,10 @@ impl Default for SecretStreamInfo {
 
 impl Encode for SecretStreamInfo {
     fn encoded_len(&self) -> usize {
-        1
+        uint_len(self.version)
     }
     fn encode(&self, w: &mut Writer<'_>) {
-        w.uint(PAYLOAD_VERSION);
+        w.uint(self.version);
     }
 }
 
@@ -154,7 +155,7 @@ impl Decode for SecretStreamInfo {
 /// publicKey:fixed32 ‖ token:fixed32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelayThroughInfo {
-    /// The version read (1 is written).
+    /// The version (1; others are read as they come).
     pub version: u64,
     /// The relay's public key.
     pub public_key: [u8; 32],
@@ -174,10 +175,10 @@ impl Default for RelayThroughInfo {
 
 impl Encode for RelayThroughInfo {
     fn encoded_len(&self) -> usize {
-        2 + 64
+        uint_len(self.version) + 1 + 64
     }
     fn encode(&self, w: &mut Writer<'_>) {
-        w.uint(PAYLOAD_VERSION)
+        w.uint(self.version)
             .uint(0)
             .raw(&self.public_key)
             .raw(&self.token);
@@ -202,10 +203,11 @@ impl Decode for RelayThroughInfo {
 /// ‖ [addresses6] ‖ [udx] ‖ [secretStream] ‖ [relayThrough] ‖ [relayAddresses]`, flags
 /// 1, 2, 4, ... in that order. A payload whose version is not 1 is read no further: it
 /// decodes to its version and empty fields, for the caller to answer with
-/// [`VERSION_MISMATCH`](super::errors::VERSION_MISMATCH).
+/// [`VERSION_MISMATCH`](super::errors::VERSION_MISMATCH); such a value encodes as its
+/// version alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoisePayload {
-    /// The version read (1 is written); see [`NoisePayload::is_supported`].
+    /// The version (1); see [`NoisePayload::is_supported`].
     pub version: u64,
     /// An error code ([`errors`](super::errors)).
     pub error: u64,
@@ -272,6 +274,9 @@ fn nonempty_array_len<T: Encode>(v: &[T]) -> usize {
 
 impl Encode for NoisePayload {
     fn encoded_len(&self) -> usize {
+        if !self.is_supported() {
+            return uint_len(self.version);
+        }
         uint_len(PAYLOAD_VERSION)
             + uint_len(self.flags())
             + uint_len(self.error)
@@ -286,6 +291,10 @@ impl Encode for NoisePayload {
     }
 
     fn encode(&self, w: &mut Writer<'_>) {
+        if !self.is_supported() {
+            w.uint(self.version);
+            return;
+        }
         w.uint(PAYLOAD_VERSION)
             .uint(self.flags())
             .uint(self.error)
@@ -445,6 +454,7 @@ mod tests {
                 ..NoisePayload::default()
             }
         );
+        assert_eq!(p.to_vec(), [2]);
     }
 
     #[test]
