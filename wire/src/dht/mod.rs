@@ -238,7 +238,7 @@ impl Decode for Ipv6Address {
 /// A host formatted as the reference's decoder prints it: dotted decimal for IPv4, and for
 /// IPv6 eight lowercase hex groups without leading zeros and without `::` compression
 /// (`0:0:0:0:0:0:0:1`). The IPv4 form is also the host string dht-rpc hashes into
-/// [`token`](rpc::token)s.
+/// [`token`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostDisplay {
     /// An IPv4 host.
