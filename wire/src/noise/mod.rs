@@ -1,6 +1,10 @@
-//! The Noise XX handshake of `@hyperswarm/secret-stream` (`noise-handshake` 4.2.0 with
-//! `noise-curve-ed` 2.1.0): `Noise_XX_Ed25519_ChaChaPoly_BLAKE2b`, empty prologue, empty
-//! payloads.
+//! The Noise handshakes of `noise-handshake` 4.2.0 with `noise-curve-ed` 2.1.0:
+//!
+//! - XX ([`Handshake`]), as `@hyperswarm/secret-stream` runs it in-band:
+//!   `Noise_XX_Ed25519_ChaChaPoly_BLAKE2b`, empty prologue, empty payloads;
+//! - IK ([`IkHandshake`]), as hyperdht runs it while connecting (`lib/noise-wrap.js`,
+//!   [`NoiseWrap`]): `Noise_IK_Ed25519_ChaChaPoly_BLAKE2b`, the responder's static key known
+//!   in advance, a prologue and a payload on each of the two messages.
 //!
 //! The Diffie-Hellman function is not X25519: both sides multiply the other's **Edwards**
 //! public key by their own Ed25519 secret scalar and exchange compressed Edwards points, so
@@ -23,11 +27,15 @@
 
 use zeroize::Zeroize;
 
+mod ik;
 mod keys;
 mod symmetric;
+mod wrap;
 mod xx;
 
+pub use ik::{IkHandshake, IK_PROTOCOL_NAME, MAX_PAYLOAD_LEN};
 pub use keys::KeyPair;
+pub use wrap::{holepunch_secret, NoiseWrap, WrapResult, NS_PEER_HANDSHAKE, NS_PEER_HOLEPUNCH};
 pub use xx::Handshake;
 
 /// The protocol name, mixed into the initial handshake hash.
@@ -56,6 +64,25 @@ pub enum NoiseError {
         /// The length the pattern requires.
         expected: usize,
     },
+    /// A handshake message too short to hold the fields its place in the pattern requires.
+    #[error("handshake message {message} is {len} bytes, at least {min} required")]
+    TooShort {
+        /// Which message of the pattern (1 or 2).
+        message: u8,
+        /// Its length.
+        len: usize,
+        /// The shortest message the pattern allows (an empty payload).
+        min: usize,
+    },
+    /// A handshake payload longer than a Noise ciphertext may be (the reference refuses
+    /// ciphertexts over [`MAX_MESSAGE_LEN`] bytes, on both sending and receiving).
+    #[error("handshake payload of {len} bytes exceeds the limit of {max}")]
+    PayloadTooLarge {
+        /// The payload length (plaintext when sending, ciphertext when receiving).
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A public key that is not a canonical, prime-order Edwards point.
     #[error("invalid public key in handshake message")]
     InvalidPublicKey,
@@ -77,6 +104,17 @@ pub enum Role {
     Initiator,
     /// Answers it.
     Responder,
+}
+
+impl Role {
+    /// The other side's role.
+    #[must_use]
+    pub fn other(self) -> Self {
+        match self {
+            Self::Initiator => Self::Responder,
+            Self::Responder => Self::Initiator,
+        }
+    }
 }
 
 /// What a completed handshake gives the transport.
@@ -111,4 +149,17 @@ impl Drop for HandshakeResult {
         self.tx.zeroize();
         self.rx.zeroize();
     }
+}
+
+/// Whether `result` failed through the peer's bytes (anything but [`NoiseError::Misuse`]),
+/// which fails a handshake for good.
+fn is_peer_fault<T>(result: &Result<T, NoiseError>) -> bool {
+    matches!(result, Err(e) if !matches!(e, NoiseError::Misuse(_)))
+}
+
+/// The first 32 bytes of `bytes` (callers check the length).
+fn key32(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&bytes[..32]);
+    out
 }

@@ -7,7 +7,7 @@ use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Tag};
 use zeroize::Zeroize;
 
-use super::{NoiseError, HASH_LEN, PROTOCOL_NAME, TAG_LEN};
+use super::{NoiseError, HASH_LEN, TAG_LEN};
 
 /// A BLAKE2b-512 hashing state.
 fn hasher() -> blake2b_simd::State {
@@ -83,14 +83,16 @@ impl Drop for Symmetric {
 }
 
 impl Symmetric {
-    /// `InitializeSymmetric(PROTOCOL_NAME)` then `MixHash(prologue = "")`.
-    pub(super) fn new() -> Self {
+    /// `InitializeSymmetric(protocol)` then `MixHash(prologue)`. Every protocol name here
+    /// is shorter than a hash, so it is padded rather than hashed.
+    pub(super) fn new(protocol: &[u8], prologue: &[u8]) -> Self {
+        debug_assert!(protocol.len() <= HASH_LEN);
         let mut h = [0u8; HASH_LEN];
-        h[..PROTOCOL_NAME.len()].copy_from_slice(PROTOCOL_NAME);
+        h[..protocol.len()].copy_from_slice(protocol);
         let ck = h;
         Self {
             ck,
-            h: hash(&[&h, b""]),
+            h: hash(&[&h, prologue]),
             key: None,
             n: 0,
         }
@@ -150,6 +152,29 @@ impl Symmetric {
         };
         self.mix_hash(ciphertext);
         Ok(plain)
+    }
+
+    /// What a completed handshake in this state gives the side of `role`: `Split()`'s
+    /// keys in that side's order, the handshake hash and the two static keys.
+    pub(super) fn result(
+        &self,
+        role: super::Role,
+        public_key: [u8; 32],
+        remote_public_key: [u8; 32],
+    ) -> super::HandshakeResult {
+        let (k1, k2) = self.split();
+        let (tx, rx) = match role {
+            super::Role::Initiator => (k1, k2),
+            super::Role::Responder => (k2, k1),
+        };
+        super::HandshakeResult {
+            tx,
+            rx,
+            hash: self.h,
+            remote_public_key,
+            public_key,
+            role,
+        }
     }
 
     /// `Split()`: the two transport keys, in initiator-to-responder order.

@@ -4,7 +4,10 @@ use alloc::vec::Vec;
 
 use super::keys::remote_point;
 use super::symmetric::Symmetric;
-use super::{HandshakeResult, KeyPair, NoiseError, Role, HASH_LEN, PUBLIC_KEY_LEN, TAG_LEN};
+use super::{is_peer_fault, key32};
+use super::{
+    HandshakeResult, KeyPair, NoiseError, Role, HASH_LEN, PROTOCOL_NAME, PUBLIC_KEY_LEN, TAG_LEN,
+};
 
 /// Where a handshake is in the XX pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +66,7 @@ impl Handshake {
                 Role::Initiator => Step::Start,
                 Role::Responder => Step::AwaitSecond,
             },
-            sym: Symmetric::new(),
+            sym: Symmetric::new(PROTOCOL_NAME, b""),
             s: static_key,
             e: KeyPair::from_seed(ephemeral_seed),
             rs: None,
@@ -144,10 +147,8 @@ impl Handshake {
             (_, Step::Start) => Err(NoiseError::Misuse("the initiator writes first")),
             _ => Err(NoiseError::Misuse("the handshake is over")),
         };
-        if let Err(e) = &result {
-            if !matches!(e, NoiseError::Misuse(_)) {
-                self.step = Step::Failed;
-            }
+        if is_peer_fault(&result) {
+            self.step = Step::Failed;
         }
         result
     }
@@ -157,19 +158,9 @@ impl Handshake {
         if self.step != Step::Done {
             return Err(NoiseError::Misuse("the handshake is not complete"));
         }
-        let (k1, k2) = self.sym.split();
-        let (tx, rx) = match self.role {
-            Role::Initiator => (k1, k2),
-            Role::Responder => (k2, k1),
-        };
-        Ok(HandshakeResult {
-            tx,
-            rx,
-            hash: self.sym.h,
-            remote_public_key: self.rs.unwrap_or([0; 32]),
-            public_key: self.s.public_key,
-            role: self.role,
-        })
+        Ok(self
+            .sym
+            .result(self.role, self.s.public_key, self.rs.unwrap_or([0; 32])))
     }
 
     fn expect_len(message: &[u8], which: u8, expected: usize) -> Result<(), NoiseError> {
@@ -242,13 +233,6 @@ impl Handshake {
         self.step = Step::Done;
         Ok(())
     }
-}
-
-/// The first 32 bytes of `bytes` (callers check the length).
-fn key32(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&bytes[..32]);
-    out
 }
 
 #[cfg(test)]
