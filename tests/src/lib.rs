@@ -65,6 +65,8 @@ pub enum Schema {
     CorestoreKeys,
     /// `corestore/options.json`: `options[]` (`get` with explicit key pair, key, manifest).
     CorestoreOptions,
+    /// `wire/noise-ik.json`: `nsPeerHandshake`, `cases[]` (IK handshakes, secret-stream starts).
+    NoiseIk,
 }
 
 impl Schema {
@@ -103,6 +105,8 @@ impl Schema {
             Schema::CorestoreKeys
         } else if has("options") {
             Schema::CorestoreOptions
+        } else if has("nsPeerHandshake") && has("cases") {
+            Schema::NoiseIk
         } else {
             return None;
         })
