@@ -9,6 +9,7 @@
 //        --seed HEX [--remote-key HEX] [--ephemeral-seed HEX]
 //        [--firewall N] [--address HOST:PORT] [--udx-id N]
 //        [--send TEXT]... [--expect N] [--timeout MS]
+//        [--hypercore-writer N | --hypercore-reader KEYHEX --blocks N]
 //
 //   --role R            IK role: the initiator knows the responder's key (--remote-key).
 //   --listen PORT       accept one connection on 127.0.0.1:PORT (0 = ephemeral);
@@ -24,21 +25,35 @@
 //                       peer ends). Every message that does not start with "echo:" is
 //                       answered with "echo:" + the message.
 //   --timeout MS        hard exit (code 3) after MS milliseconds (default 30000).
+//   --hypercore-writer N  instead of messages, replicate a hypercore 11.37.1 writer core
+//                       (key pair hypercore-crypto keyPair(32 bytes of 0x01)) holding the
+//                       formula blocks 0..N of core 0, 1000 bytes each (blocks.mjs), over
+//                       the secret-stream (Hypercore.createProtocolStream + core.replicate,
+//                       as hypercore-peer.mjs does); runs until the peer ends.
+//   --hypercore-reader KEYHEX --blocks N  instead of messages, open core KEYHEX read-only,
+//                       replicate it, get blocks 0..N, compare each with the formula, then
+//                       end the stream.
 //
 // Framing of the two IK messages on the socket: uint24le(length) ‖ message (as
 // secret-stream frames its own handshake messages). Anything the peer sent after its IK
 // message is handed to the secret-stream (socket.unshift) before it reads the socket.
 //
 // stdout, one JSON object per line:
+//   {"event":"core","key":hex,"length":N}             with --hypercore-*, first
 //   {"event":"listening","port":N}
 //   {"event":"handshake","payload":hex,"remotePayload":hex,"remotePayloadFields":{...},
 //    "hash":hex,"publicKey":hex,"remotePublicKey":hex,"holepunchSecret":hex}
 //   {"event":"message","text":string}                  for every message received
+//   {"event":"verified","length":N}                   a reader got and checked N blocks
 //   {"event":"end","received":N}                      when the stream has closed
 //   {"event":"error","message":string}                on failure (exit code 1)
 
 import { createRequire } from 'module'
+import { mkdtempSync, rmSync } from 'fs'
 import net from 'net'
+import os from 'os'
+import path from 'path'
+import { blockValue } from './blocks.mjs'
 
 const require = createRequire(import.meta.url)
 const b4a = require('b4a')
@@ -172,6 +187,7 @@ async function run (socket) {
   const stream = new NoiseSecretStream(isInitiator, socket, {
     handshake: { tx: hs.tx, rx: hs.rx, hash: hs.hash, publicKey: keyPair.publicKey, remotePublicKey }
   })
+  if (core) return replicate(stream)
   const expect = Number(args.expect || 0)
   let received = 0
   stream.on('error', fail)
@@ -188,6 +204,48 @@ async function run (socket) {
     process.exit(0)
   })
   for (const text of args.send) stream.write(b4a.from(text))
+}
+
+// Hypercore mode: the core, opened before connecting.
+let core = null
+let tmpDir = null
+const BLOCK_SIZE = 1000
+if (args['hypercore-writer'] !== undefined || args['hypercore-reader'] !== undefined) {
+  const Hypercore = require('hypercore')
+  tmpDir = mkdtempSync(path.join(os.tmpdir(), 'ferrocore-ik-peer-'))
+  process.on('exit', () => rmSync(tmpDir, { recursive: true, force: true }))
+  if (args['hypercore-writer'] !== undefined) {
+    core = new Hypercore(tmpDir, { keyPair: crypto.keyPair(b4a.alloc(32, 1)) })
+    await core.ready()
+    const batch = []
+    for (let i = 0; i < Number(args['hypercore-writer']); i++) batch.push(blockValue(0, i, BLOCK_SIZE))
+    if (batch.length) await core.append(batch)
+  } else {
+    core = new Hypercore(tmpDir, b4a.from(args['hypercore-reader'], 'hex'))
+    await core.ready()
+  }
+  out({ event: 'core', key: b4a.toString(core.key, 'hex'), length: core.length })
+}
+
+function replicate (stream) {
+  const Hypercore = require('hypercore')
+  stream.on('error', fail)
+  stream.on('close', () => {
+    out({ event: 'end', received: 0 })
+    core.close().then(() => process.exit(0), () => process.exit(0))
+  })
+  Hypercore.createProtocolStream(stream)
+  core.replicate(stream)
+  if (args['hypercore-reader'] === undefined) return
+  ;(async () => {
+    const n = Number(args.blocks)
+    for (let i = 0; i < n; i++) {
+      const block = await core.get(i)
+      if (!b4a.equals(block, blockValue(0, i, BLOCK_SIZE))) throw new Error('block ' + i + ' differs')
+    }
+    out({ event: 'verified', length: n })
+    stream.end()
+  })().catch(fail)
 }
 
 if (args.listen !== undefined) {

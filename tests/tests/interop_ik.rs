@@ -4,7 +4,9 @@
 //! started with `{ handshake }`): ferrocore's [`NoiseWrap`] and
 //! [`SecretStream::from_handshake`] as IK initiator and as responder. Both sides check the
 //! other's payload (decoded), the handshake hash, the holepunch secret, and every message
-//! both ways (each side echoes the other's messages).
+//! both ways (each side echoes the other's messages). Then hypercore 11.37.1 replication
+//! on such a stream, both directions: a JS writer to a ferrocore reader (every block
+//! byte-compared) and a ferrocore writer to a JS reader (JS compares every block).
 //!
 //! Needs `node` and `npm ci` in `tests/js` (the README's test command does both).
 
@@ -12,7 +14,11 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use ferrocore_tests::js::JsPeer;
+use ferrocore::log::{Log, LogOptions};
+use ferrocore::replication::{Endpoint, EndpointConfig, Event};
+use ferrocore::storage::MemoryStorage;
+use ferrocore_tests::js::{block_value, JsPeer};
+use ferrocore_tests::net::NetDriver;
 use ferrocore_wire::encoding::{Reader, Writer};
 use ferrocore_wire::noise::{KeyPair, NoiseWrap, Role, WrapResult};
 use ferrocore_wire::stream::{SecretStream, StreamConfig, StreamEvent};
@@ -119,7 +125,17 @@ fn hex_seed(b: u8) -> String {
     hex::encode([b; 32])
 }
 
-/// The `ik-peer.mjs` arguments for `role`, plus the address options.
+/// The `ik-peer.mjs` arguments of the message exchange.
+const MESSAGE_ARGS: [&str; 6] = [
+    "--send",
+    "hello from js",
+    "--send",
+    "", // an empty message: a keep-alive-sized record, filtered by ferrocore
+    "--expect",
+    "3",
+];
+
+/// The `ik-peer.mjs` arguments for `role`: keys and payload fields.
 fn js_args(role: Role) -> Vec<String> {
     let p = js_payload();
     let mut args: Vec<String> = [
@@ -136,12 +152,6 @@ fn js_args(role: Role) -> Vec<String> {
         &p.addresses4[0].to_string(),
         "--udx-id",
         &p.udx_id.to_string(),
-        "--send",
-        "hello from js",
-        "--send",
-        "", // an empty message: a keep-alive-sized record, filtered by ferrocore
-        "--expect",
-        "3",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -171,18 +181,9 @@ fn read_frame(sock: &mut TcpStream) -> Vec<u8> {
     msg
 }
 
-/// What the ferrocore side saw.
-struct Outcome {
-    wrap: WrapResult,
-    remote_payload: NoisePayload,
-    received: Vec<Vec<u8>>,
-}
-
-const RUST_MESSAGES: [&[u8]; 2] = [b"hello from rust", b"and a second one"];
-
-/// IK over `sock` as `role`, then the secret-stream: sends [`RUST_MESSAGES`], echoes every
-/// message that is not an echo, and runs until the peer ended and everything is flushed.
-fn run_rust(mut sock: TcpStream, role: Role) -> Outcome {
+/// The IK handshake on `sock` as `role` (our static key of seed [`RUST_SEED`], the JS
+/// peer's of [`JS_SEED`]), with [`rust_payload`]; returns the result and the JS payload.
+fn ik(sock: &mut TcpStream, role: Role) -> (WrapResult, Vec<u8>) {
     sock.set_nodelay(true).unwrap();
     sock.set_read_timeout(Some(TIMEOUT)).unwrap();
     let key_pair = KeyPair::from_seed([RUST_SEED; 32]);
@@ -196,15 +197,31 @@ fn run_rust(mut sock: TcpStream, role: Role) -> Outcome {
     )
     .unwrap();
     let remote_payload = if role == Role::Initiator {
-        write_frame(&mut sock, &wrap.send(&payload).unwrap());
-        wrap.recv(&read_frame(&mut sock)).unwrap()
+        write_frame(sock, &wrap.send(&payload).unwrap());
+        wrap.recv(&read_frame(sock)).unwrap()
     } else {
-        let p = wrap.recv(&read_frame(&mut sock)).unwrap();
-        write_frame(&mut sock, &wrap.send(&payload).unwrap());
+        let p = wrap.recv(&read_frame(sock)).unwrap();
+        write_frame(sock, &wrap.send(&payload).unwrap());
         p
     };
     assert_eq!(wrap.remote_public_key(), Some(remote));
-    let wrap = wrap.finish().unwrap();
+    (wrap.finish().unwrap(), remote_payload)
+}
+
+/// What the ferrocore side saw.
+struct Outcome {
+    wrap: WrapResult,
+    remote_payload: NoisePayload,
+    received: Vec<Vec<u8>>,
+}
+
+const RUST_MESSAGES: [&[u8]; 2] = [b"hello from rust", b"and a second one"];
+
+/// IK over `sock` as `role`, then the secret-stream: sends [`RUST_MESSAGES`], echoes every
+/// message that is not an echo, and runs until the peer ended and everything is flushed.
+fn run_rust(mut sock: TcpStream, role: Role) -> Outcome {
+    let (wrap, remote_payload) = ik(&mut sock, role);
+    let remote = KeyPair::from_seed([JS_SEED; 32]).public_key;
 
     let start = Instant::now();
     let mut stream = SecretStream::from_handshake(
@@ -312,6 +329,7 @@ fn check(outcome: &Outcome, js: &mut JsPeer) {
 /// An `ik-peer.mjs` responder listening on loopback, and a socket connected to it.
 fn js_responder() -> (JsPeer, TcpStream) {
     let mut args = js_args(Role::Responder);
+    args.extend(MESSAGE_ARGS.map(String::from));
     args.extend(["--listen".into(), "0".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut js = JsPeer::spawn("ik-peer.mjs", &args);
@@ -333,6 +351,7 @@ fn js_initiator_rust_responder() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let mut args = js_args(Role::Initiator);
+    args.extend(MESSAGE_ARGS.map(String::from));
     args.extend(["--connect".into(), addr]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut js = JsPeer::spawn("ik-peer.mjs", &args);
@@ -354,4 +373,100 @@ fn js_refuses_a_message_1_sealed_for_another_key() {
     let outcome = js.wait_for(TIMEOUT, |v| v["event"] != "listening");
     assert_eq!(outcome["event"], "error", "{outcome}");
     assert!(!js.saw(|v| v["event"] == "handshake"));
+}
+
+/// Hypercore replication on a secret-stream started from IK: the first `BLOCKS` formula
+/// blocks of core 0, 1000 bytes each (`tests/js/blocks.mjs`).
+const BLOCKS: u64 = 200;
+
+#[test]
+fn js_hypercore_writer_to_ferrocore_reader_over_ik() {
+    let mut args = js_args(Role::Responder);
+    args.extend(["--hypercore-writer".into(), BLOCKS.to_string()]);
+    args.extend(["--listen".into(), "0".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut js = JsPeer::spawn("ik-peer.mjs", &args);
+    let core_event = js.wait_for(TIMEOUT, |v| v["event"] == "core");
+    let key: [u8; 32] = hex::decode(core_event["key"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let listening = js.wait_for(TIMEOUT, |v| v["event"] == "listening");
+    let port = u16::try_from(listening["port"].as_u64().unwrap()).unwrap();
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (wrap, _) = ik(&mut sock, Role::Initiator);
+
+    let mut d = NetDriver::new(Endpoint::new(EndpointConfig::default()), RUST_SEED);
+    let log = Log::open(
+        MemoryStorage::new(),
+        LogOptions {
+            key: Some(key),
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    let core = d.endpoint.add_core(log);
+    d.attach_handshake(sock, &wrap.handshake);
+    d.endpoint.download(core, 0, None, None).unwrap();
+    assert!(
+        d.run_until(TIMEOUT, |d| d
+            .endpoint
+            .log(core)
+            .is_some_and(|l| l.length() == BLOCKS && l.has(0, BLOCKS))),
+        "full download over IK; JS saw {:?}",
+        js.seen
+    );
+    let log = d.endpoint.log(core).unwrap();
+    for i in 0..BLOCKS {
+        assert_eq!(
+            log.get(i).unwrap().unwrap(),
+            block_value(0, i, 1000),
+            "block {i}"
+        );
+    }
+    assert!(d.events.iter().any(|e| matches!(
+        e,
+        Event::Connected { remote_public_key, .. }
+            if *remote_public_key == KeyPair::from_seed([JS_SEED; 32]).public_key
+    )));
+}
+
+#[test]
+fn ferrocore_hypercore_writer_to_js_reader_over_ik() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut writer = Log::open(
+        MemoryStorage::new(),
+        LogOptions {
+            key_pair: Some(ferrocore::keys::KeyPair::from_seed(&[1; 32])),
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    let values: Vec<Vec<u8>> = (0..BLOCKS).map(|i| block_value(0, i, 1000)).collect();
+    writer.append_batch(values.iter().map(|v| &v[..])).unwrap();
+    let key = hex::encode(writer.key());
+    let mut args = js_args(Role::Initiator);
+    let blocks = BLOCKS.to_string();
+    args.extend(["--hypercore-reader".into(), key, "--blocks".into(), blocks]);
+    args.extend(["--connect".into(), addr]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut js = JsPeer::spawn("ik-peer.mjs", &args);
+    let (mut sock, _) = listener.accept().unwrap();
+    let (wrap, _) = ik(&mut sock, Role::Responder);
+
+    let mut d = NetDriver::new(Endpoint::new(EndpointConfig::default()), RUST_SEED);
+    d.endpoint.add_core(writer);
+    d.attach_handshake(sock, &wrap.handshake);
+    assert!(
+        d.run_until(TIMEOUT, |_| js
+            .saw(|v| v["event"] == "verified" || v["event"] == "error")),
+        "JS reader: {:?}",
+        js.seen
+    );
+    let verified = js.wait_for(TIMEOUT, |v| {
+        v["event"] == "verified" || v["event"] == "error"
+    });
+    assert_eq!(verified["event"], "verified", "{:?}", js.seen);
+    assert_eq!(verified["length"], BLOCKS);
 }
