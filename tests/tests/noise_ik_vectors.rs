@@ -167,6 +167,19 @@ fn secret_streams_started_from_ik_match_secret_stream() {
                 stream.send(&hex(&s["message"])).unwrap();
                 let sealed = stream.poll_transmit().unwrap();
                 assert_eq!(sealed.to_vec(), hex(&s["messageFrame"]), "{what} message");
+                if hex(&s["message"]).is_empty() {
+                    // JS's keep-alive is `write(empty)`: an idle stream started from the
+                    // handshake sends exactly that record once the keep-alive is due.
+                    let config = StreamConfig::default();
+                    let mut idle = SecretStream::from_handshake(config, result, header, T0);
+                    idle.poll_transmit().unwrap();
+                    let due = idle.poll_timeout().expect("a keep-alive deadline");
+                    assert_eq!(due, T0 + config.keep_alive.unwrap());
+                    idle.handle_timeout(due).unwrap();
+                    let keep_alive = idle.poll_transmit().expect("a keep-alive");
+                    assert_eq!(keep_alive.to_vec(), hex(&s["messageFrame"]), "{what}");
+                    cases.pass();
+                }
                 streams.push(stream);
                 cases.pass();
             }
