@@ -73,6 +73,8 @@ pub enum Schema {
     DhtPayloads,
     /// `dht/signables.json`: `announceSignables[]`, `mutableSignables[]`, ...
     DhtSignables,
+    /// `wire/noise-ik.json`: `nsPeerHandshake`, `cases[]` (IK handshakes, secret-stream starts).
+    NoiseIk,
 }
 
 impl Schema {
@@ -119,6 +121,8 @@ impl Schema {
             Schema::DhtPayloads
         } else if has("announceSignables") {
             Schema::DhtSignables
+        } else if has("nsPeerHandshake") && has("cases") {
+            Schema::NoiseIk
         } else {
             return None;
         })

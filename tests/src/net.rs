@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ferrocore::replication::{Endpoint, Event, SessionId};
 use ferrocore::storage::Storage;
-use ferrocore::wire::noise::{KeyPair, Role};
-use ferrocore::wire::stream::Entropy;
+use ferrocore::wire::noise::{HandshakeResult, KeyPair, Role};
+use ferrocore::wire::stream::{Entropy, SecretStream};
 
 struct Sock {
     stream: TcpStream,
@@ -51,8 +51,6 @@ impl<S: Storage> NetDriver<S> {
 
     /// Starts a session on a connected socket.
     pub fn attach(&mut self, stream: TcpStream, role: Role) -> SessionId {
-        stream.set_nodelay(true).unwrap();
-        stream.set_nonblocking(true).unwrap();
         self.counter = self.counter.wrapping_add(1);
         let entropy = Entropy {
             ephemeral_seed: [self.seed ^ self.counter; 32],
@@ -62,6 +60,26 @@ impl<S: Storage> NetDriver<S> {
         let sid = self
             .endpoint
             .connect(role, KeyPair::from_seed([self.seed; 32]), entropy, now);
+        self.add_socket(sid, stream)
+    }
+
+    /// Starts a session on a connected socket whose Noise handshake already ran (e.g.
+    /// hyperdht's IK): the secret-stream is built from `result` at this driver's time.
+    pub fn attach_handshake(&mut self, stream: TcpStream, result: &HandshakeResult) -> SessionId {
+        self.counter = self.counter.wrapping_add(1);
+        let secret = SecretStream::from_handshake(
+            self.endpoint.config().stream,
+            result,
+            [self.counter; 24],
+            self.now(),
+        );
+        let sid = self.endpoint.add_stream(secret);
+        self.add_socket(sid, stream)
+    }
+
+    fn add_socket(&mut self, sid: SessionId, stream: TcpStream) -> SessionId {
+        stream.set_nodelay(true).unwrap();
+        stream.set_nonblocking(true).unwrap();
         self.socks.insert(
             sid,
             Sock {

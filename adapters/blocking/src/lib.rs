@@ -72,7 +72,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferrocore::replication::{EndpointConfig, SessionId};
 use ferrocore::storage::Storage;
-use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::noise::{HandshakeResult, KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::stream::SecretStream;
 use ferrocore_driver::{Adapter, Backlog, Driver, Link, Reply, Reporter};
 
 pub use ferrocore;
@@ -230,13 +231,59 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// [`Error::Random`] if the OS random number generator fails; [`Error::Io`] if the
     /// socket cannot be cloned or its writer thread spawned.
     pub fn add_stream(&self, stream: TcpStream, role: Role) -> Result<SessionId, Error> {
+        self.add_with(stream, |node, make| node.attach_link(make, role))
+    }
+
+    /// Replicates over a TCP connection whose Noise handshake already ran (e.g. hyperdht's
+    /// IK, [`NoiseWrap`](ferrocore::wire::noise::NoiseWrap)), with the secret-stream
+    /// built from it
+    /// ([`SecretStream::from_handshake`](ferrocore::wire::stream::SecretStream::from_handshake)):
+    /// its header record is the first thing written.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the socket cannot be cloned or its writer thread spawned.
+    pub fn add_secret_stream(
+        &self,
+        stream: TcpStream,
+        secret: SecretStream,
+    ) -> Result<SessionId, Error> {
+        self.add_with(stream, |node, make| node.attach_stream_link(make, secret))
+    }
+
+    /// As [`add_secret_stream`](Self::add_secret_stream), the node building the
+    /// secret-stream from the handshake's `result` (its stream configuration and clock, a
+    /// random secretstream header).
+    ///
+    /// # Errors
+    /// As [`add_stream`](Self::add_stream).
+    pub fn add_handshake(
+        &self,
+        stream: TcpStream,
+        result: HandshakeResult,
+    ) -> Result<SessionId, Error> {
+        self.add_with(stream, |node, make| {
+            node.attach_handshake_link(make, result)
+        })
+    }
+
+    /// Has `attach` add a session whose link writes to `stream` (from a writer thread)
+    /// and is read by the driver.
+    fn add_with(
+        &self,
+        stream: TcpStream,
+        attach: impl FnOnce(
+            &ferrocore_driver::Node<S, Blocking>,
+            MakeTcpLink,
+        ) -> Result<SessionId, Error>,
+    ) -> Result<SessionId, Error> {
         // Without TCP_NODELAY, Nagle's algorithm holds small records (live latency ~55 ms
         // instead of ~2 ms).
         let _ = stream.set_nodelay(true);
         let write = stream.try_clone()?;
         let reporter = self.reporter();
-        self.attach_link(
-            move |session| {
+        attach(
+            self,
+            Box::new(move |session| {
                 let backlog = Arc::new(Backlog::new());
                 let (out, out_rx) = mpsc::channel();
                 spawn_writer(write, out_rx, session, backlog.clone(), reporter)?;
@@ -246,11 +293,13 @@ impl<S: Storage + Send + 'static> Node<S> {
                     stream,
                     reading: true,
                 })
-            },
-            role,
+            }),
         )
     }
 }
+
+/// What builds a connection's link once its session has an id.
+type MakeTcpLink = Box<dyn FnOnce(SessionId) -> std::io::Result<TcpLink> + Send>;
 
 /// Wakes the driver out of `poll(2)`: a byte on the wake-up socket.
 struct WakeSocket(UnixStream);

@@ -11,7 +11,8 @@ use ferrocore::replication::{
     Endpoint, EndpointConfig, Event, SessionError, SessionId, TransportError,
 };
 use ferrocore::storage::Storage;
-use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::noise::{HandshakeResult, KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::stream::SecretStream;
 
 use crate::events::Subscribers;
 use crate::inbox::Inbox;
@@ -61,13 +62,24 @@ pub trait Plugin<S: Storage>: Send + 'static {
 /// Builds a connection's [`Link`] once its session id is known.
 pub(crate) type MakeLink<L> = Box<dyn FnOnce(SessionId) -> std::io::Result<L> + Send>;
 
+/// How a new connection's secret-stream starts.
+pub(crate) enum Start {
+    /// With the Noise XX handshake in band, as this role.
+    Handshake(Role),
+    /// Ready-made by the caller from a handshake run elsewhere.
+    Stream(Box<SecretStream>),
+    /// From a handshake run elsewhere: the driver builds the stream with the endpoint's
+    /// stream configuration, its clock and a random secretstream header.
+    Finished(Box<HandshakeResult>),
+}
+
 /// A message to the driver, from a node handle or a connection. Opaque: adapters pass
 /// what [`Driver::poll_msg`] gives to [`Driver::handle`].
 pub struct Msg<S: Storage, L>(pub(crate) Inner<S, L>);
 
 pub(crate) enum Inner<S: Storage, L> {
     Command(Command<S>),
-    Attach(MakeLink<L>, Role, Replier<SessionId>),
+    Attach(MakeLink<L>, Start, Replier<SessionId>),
     Input(SessionId, Bytes),
     End(SessionId),
     Failed(SessionId, TransportError),
@@ -176,7 +188,7 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
                 let now = self.now();
                 self.requests.handle(&mut self.endpoint, now, command);
             }
-            Inner::Attach(make, role, tx) => tx.send(self.attach(make, role)),
+            Inner::Attach(make, start, tx) => tx.send(self.attach(make, start)),
             Inner::Input(session, bytes) => self.on_input(session, &bytes),
             Inner::End(session) => self.on_end(session),
             Inner::Failed(session, error) => self.on_failed(session, error),
@@ -259,12 +271,21 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
         self.links.get_mut(&session)
     }
 
-    fn attach(&mut self, make: MakeLink<L>, role: Role) -> Result<SessionId, Error> {
-        let entropy = crate::entropy()?;
+    fn attach(&mut self, make: MakeLink<L>, start: Start) -> Result<SessionId, Error> {
         let now = self.now();
-        let session = self
-            .endpoint
-            .connect(role, self.key_pair.clone(), entropy, now);
+        let session = match start {
+            Start::Handshake(role) => {
+                let entropy = crate::entropy()?;
+                self.endpoint
+                    .connect(role, self.key_pair.clone(), entropy, now)
+            }
+            Start::Stream(stream) => self.endpoint.add_stream(*stream),
+            Start::Finished(result) => {
+                let config = self.endpoint.config().stream;
+                let stream = SecretStream::from_handshake(config, &result, crate::random()?, now);
+                self.endpoint.add_stream(stream)
+            }
+        };
         match make(session) {
             Ok(link) => {
                 self.links.insert(session, link);

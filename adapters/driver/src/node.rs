@@ -13,10 +13,11 @@ use ferrocore::replication::{
     CoreId, Endpoint, EndpointConfig, RequestId, SessionId, TransportError,
 };
 use ferrocore::storage::Storage;
-use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::noise::{HandshakeResult, KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::stream::SecretStream;
 use ferrocore::Log;
 
-use crate::driver::{Driver, Inner, Link, Msg, Plugin};
+use crate::driver::{Driver, Inner, Link, Msg, Plugin, Start};
 use crate::events::{Events, Subscribers, EVENT_CAPACITY};
 use crate::inbox::Inbox;
 use crate::reply::{reply, Replier, Reply};
@@ -318,7 +319,40 @@ impl<S: Storage + Send + 'static, A: Adapter> Node<S, A> {
         make: impl FnOnce(SessionId) -> std::io::Result<A::Link> + Send + 'static,
         role: Role,
     ) -> A::Out<SessionId> {
-        self.ask(|tx| Inner::Attach(Box::new(make), role, tx))
+        self.ask(|tx| Inner::Attach(Box::new(make), Start::Handshake(role), tx))
+    }
+
+    /// For adapters: replicates every core over a connection whose Noise handshake ran
+    /// elsewhere (hyperdht's IK, see [`NoiseWrap`](ferrocore::wire::noise::NoiseWrap)),
+    /// with the secret-stream built from it
+    /// ([`SecretStream::from_handshake`]; its clock should be this node's, which starts
+    /// near zero when the node is created: a stream made at another time sends its first
+    /// keep-alive early or late, nothing worse without an idle timeout). The link `make`
+    /// builds carries the stream's bytes, starting with its header record.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if `make` fails.
+    pub fn attach_stream_link(
+        &self,
+        make: impl FnOnce(SessionId) -> std::io::Result<A::Link> + Send + 'static,
+        stream: SecretStream,
+    ) -> A::Out<SessionId> {
+        self.ask(|tx| Inner::Attach(Box::new(make), Start::Stream(Box::new(stream)), tx))
+    }
+
+    /// For adapters: as [`attach_stream_link`](Self::attach_stream_link), with the
+    /// secret-stream built by the driver from `result` (the endpoint's stream
+    /// configuration, the driver's clock, a random secretstream header).
+    ///
+    /// # Errors
+    /// [`Error::Random`] if the OS random number generator fails; [`Error::Io`] if
+    /// `make` fails.
+    pub fn attach_handshake_link(
+        &self,
+        make: impl FnOnce(SessionId) -> std::io::Result<A::Link> + Send + 'static,
+        result: HandshakeResult,
+    ) -> A::Out<SessionId> {
+        self.ask(|tx| Inner::Attach(Box::new(make), Start::Finished(Box::new(result)), tx))
     }
 
     /// For adapters: runs `f` when the node shuts down (at once if it has), e.g. to stop

@@ -15,7 +15,9 @@
 //!   about 55 ms).
 //!
 //! A [`Node`] is a cheap, cloneable handle to the driver; its methods are those of
-//! [`ferrocore_driver::Node`] (each answer a [`Reply`] future) plus [`Node::attach`]. The
+//! [`ferrocore_driver::Node`] (each answer a [`Reply`] future) plus [`Node::attach`]
+//! ([`Node::attach_secret`] / [`Node::attach_handshake`] for a stream whose Noise handshake
+//! ran elsewhere, as hyperdht's IK does). The
 //! driver and the node handle, the event fan-out ([`Events`]: a subscriber that falls
 //! behind loses its oldest non-terminal events and is told so, never a `Closed` or a
 //! request's result) and the backlog bound ([`MAX_BACKLOG`]) are `ferrocore-driver`'s,
@@ -65,7 +67,8 @@ use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use ferrocore::replication::{EndpointConfig, SessionId};
 use ferrocore::storage::Storage;
-use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::noise::{HandshakeResult, KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::stream::SecretStream;
 use ferrocore_driver::{Adapter, Backlog, Link, Reporter};
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_lite::{future, FutureExt as _};
@@ -107,6 +110,9 @@ where
         })
     }
 }
+
+/// What builds a connection's link once its session has an id.
+type MakeAsyncLink = Box<dyn FnOnce(SessionId) -> std::io::Result<AsyncLink> + Send>;
 
 /// The async [`Adapter`]: answers are [`Reply`] futures, connections [`AsyncLink`]s.
 #[derive(Debug)]
@@ -284,6 +290,56 @@ impl<S: Storage + Send + 'static> Node<S> {
     where
         T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
+        self.attach_with(stream, |node, make| node.attach_link(make, role))
+            .await
+    }
+
+    /// Replicates every core over a byte stream whose Noise handshake already ran on it
+    /// or elsewhere (hyperdht's IK before a UDX stream; see
+    /// [`NoiseWrap`](ferrocore::wire::noise::NoiseWrap)): `secret` is the secret-stream
+    /// built from that handshake
+    /// ([`SecretStream::from_handshake`](ferrocore::wire::stream::SecretStream::from_handshake)),
+    /// and its header record is the first thing written. Spawn the returned
+    /// [`Connection`].
+    ///
+    /// # Errors
+    /// [`Error::Shutdown`].
+    pub async fn attach_secret<T>(&self, io: T, secret: SecretStream) -> Result<Connection, Error>
+    where
+        T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        self.attach_with(io, |node, make| node.attach_stream_link(make, secret))
+            .await
+    }
+
+    /// As [`attach_secret`](Self::attach_secret), with the secret-stream built by the
+    /// node from the handshake's `result` (its stream configuration and clock, a random
+    /// secretstream header).
+    ///
+    /// # Errors
+    /// [`Error::Random`] if the OS random number generator fails; [`Error::Shutdown`].
+    pub async fn attach_handshake<T>(
+        &self,
+        io: T,
+        result: HandshakeResult,
+    ) -> Result<Connection, Error>
+    where
+        T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        self.attach_with(io, |node, make| node.attach_handshake_link(make, result))
+            .await
+    }
+
+    /// Makes the link of a new connection over `stream`, has `attach` add the session
+    /// with it, and returns the connection's future.
+    async fn attach_with<T>(
+        &self,
+        stream: T,
+        attach: impl FnOnce(&ferrocore_driver::Node<S, Async>, MakeAsyncLink) -> Reply<SessionId>,
+    ) -> Result<Connection, Error>
+    where
+        T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
         let (out, out_rx) = async_channel::unbounded();
         let (control, control_rx) = async_channel::bounded(1);
         let backlog = Arc::new(Backlog::new());
@@ -292,7 +348,7 @@ impl<S: Storage + Send + 'static> Node<S> {
             control,
             backlog: backlog.clone(),
         };
-        let session = self.node.attach_link(move |_| Ok(link), role).await?;
+        let session = attach(&self.node, Box::new(move |_| Ok(link))).await?;
         let inner = Box::pin(run_connection(
             stream,
             session,

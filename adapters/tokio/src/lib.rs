@@ -8,7 +8,8 @@
 //! is `ferrocore-futures`' node run on Tokio: the driver and each connection are Tokio
 //! tasks, Tokio's `sleep` is the timer and its TCP streams go through
 //! [`tokio_util::compat`]. This crate adds only the sockets: [`Node::listen`],
-//! [`Node::connect`] and [`Node::add_stream`]; every other method is
+//! [`Node::connect`] and [`Node::add_stream`] (and [`Node::add_secret_stream`] /
+//! [`Node::add_handshake`] for a connection whose Noise handshake ran elsewhere); every other method is
 //! [`ferrocore_driver::Node`]'s (through `Deref`), each answer a future. The event policy
 //! ([`Events`]: a subscriber that falls behind loses its oldest non-terminal events and
 //! is told so, never a `Closed` or a request's result) and the backlog bound
@@ -50,7 +51,8 @@ use std::time::Duration;
 
 use ferrocore::replication::{EndpointConfig, SessionId};
 use ferrocore::storage::Storage;
-use ferrocore::wire::noise::{KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::noise::{HandshakeResult, KeyPair as NoiseKeyPair, Role};
+use ferrocore::wire::stream::SecretStream;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -133,11 +135,46 @@ impl<S: Storage + Send + 'static> Node<S> {
         // Without TCP_NODELAY, Nagle's algorithm holds small records (live latency ~55 ms
         // instead of ~2 ms).
         let _ = stream.set_nodelay(true);
-        let connection = self.0.attach(stream.compat(), role).await?;
-        let session = connection.session();
-        tokio::spawn(connection);
-        Ok(session)
+        Ok(spawn(self.0.attach(stream.compat(), role).await?))
     }
+
+    /// Replicates over a TCP connection whose Noise handshake already ran (e.g. hyperdht's
+    /// IK, [`NoiseWrap`](ferrocore::wire::noise::NoiseWrap)), with the secret-stream
+    /// built from it; see [`ferrocore_futures::Node::attach_secret`].
+    ///
+    /// # Errors
+    /// [`Error::Shutdown`].
+    pub async fn add_secret_stream(
+        &self,
+        stream: TcpStream,
+        secret: SecretStream,
+    ) -> Result<SessionId, Error> {
+        let _ = stream.set_nodelay(true);
+        Ok(spawn(self.0.attach_secret(stream.compat(), secret).await?))
+    }
+
+    /// As [`add_secret_stream`](Self::add_secret_stream), the node building the
+    /// secret-stream from the handshake's `result`.
+    ///
+    /// # Errors
+    /// [`Error::Random`] if the OS random number generator fails; [`Error::Shutdown`].
+    pub async fn add_handshake(
+        &self,
+        stream: TcpStream,
+        result: HandshakeResult,
+    ) -> Result<SessionId, Error> {
+        let _ = stream.set_nodelay(true);
+        Ok(spawn(
+            self.0.attach_handshake(stream.compat(), result).await?,
+        ))
+    }
+}
+
+/// Spawns a connection's future; returns its session.
+fn spawn(connection: ferrocore_futures::Connection) -> SessionId {
+    let session = connection.session();
+    tokio::spawn(connection);
+    session
 }
 
 /// Attaches every accepted connection while the node runs (holding no handle to it

@@ -279,10 +279,6 @@ impl SecretStream {
 
     /// The handshake is done: set up sending, send the header record and anything queued.
     fn complete(&mut self, result: &HandshakeResult) {
-        let remote_role = match result.role {
-            Role::Initiator => Role::Responder,
-            Role::Responder => Role::Initiator,
-        };
         let own_id = stream_id(&result.hash, result.role);
         self.output.reserve(PREFIX_LEN + HEADER_RECORD_LEN);
         put_u24(&mut self.output, HEADER_RECORD_LEN);
@@ -291,7 +287,7 @@ impl SecretStream {
         self.push = Some(Box::new(Push::new(&result.tx, &self.header)));
         self.phase = Phase::AwaitHeader {
             pull_key: result.rx,
-            remote_id: stream_id(&result.hash, remote_role),
+            remote_id: stream_id(&result.hash, result.role.other()),
         };
         self.events
             .push_back(Queued::Event(StreamEvent::Connected(Connected {
