@@ -43,7 +43,7 @@
 //   {"op":"destroy"}   stream.destroy() (a DESTROY packet)                         → stream
 //   {"op":"stats"}   → stream, connected, remoteId, remotePort, mtu, rtt, cwnd, inflight,
 //       retransmits, rtoCount, fastRecoveries, bytesTransmitted, packetsTransmitted,
-//       bytesReceived, packetsReceived, packetsDroppedByKernel (the socket's)
+//       bytesReceived, packetsReceived, packetsDroppedByKernel (the socket's; null if unknown)
 //   {"op":"close"}   destroy every stream, close the socket, exit 0 after replying
 //
 // Events (besides sinkDone/sourceDone):
@@ -211,6 +211,12 @@ function echo(stream) {
   stream.on('end', () => stream.end())
 }
 
+// the socket's kernel drop count, null where udx-native cannot tell (it reports -1 as u64)
+function kernelDrops() {
+  const n = socket.packetsDroppedByKernel
+  return Number.isSafeInteger(n) && n >= 0 ? n : null
+}
+
 function stats(id, stream) {
   return {
     stream: id,
@@ -228,7 +234,7 @@ function stats(id, stream) {
     packetsTransmitted: stream.packetsTransmitted,
     bytesReceived: stream.bytesReceived,
     packetsReceived: stream.packetsReceived,
-    packetsDroppedByKernel: socket.packetsDroppedByKernel
+    packetsDroppedByKernel: kernelDrops()
   }
 }
 
@@ -296,7 +302,8 @@ async function shutdown() {
   if (closed) return
   closed = true
   for (const s of streams.values()) s.destroy()
-  await socket.close().catch(() => {})
+  // a stream whose peer is gone may hold the socket open until libudx times it out
+  await Promise.race([socket.close().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000))])
 }
 
 guardProcess(timeout, () => {}, log)

@@ -20,10 +20,18 @@ pub fn fmix32(mut h: u32) -> u32 {
 
 /// Fills `buf` with bytes `[offset, offset + buf.len())` of the stream with base `base`.
 pub fn fill(buf: &mut [u8], offset: u64, base: u32) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        let k = offset + i as u64;
-        let w = fmix32(((k / 4) as u32).wrapping_add(base));
-        *b = (w >> (8 * (k % 4))) as u8;
+    let byte = |k: u64| (fmix32(((k / 4) as u32).wrapping_add(base)) >> (8 * (k % 4))) as u8;
+    // leading bytes up to a word boundary, whole words, trailing bytes
+    let head = (offset.wrapping_neg() % 4).min(buf.len() as u64) as usize;
+    let tail = (buf.len() - head) % 4;
+    let tail_at = buf.len() - tail;
+    let mut j = (((offset + head as u64) / 4) as u32).wrapping_add(base);
+    for w in buf[head..tail_at].chunks_exact_mut(4) {
+        w.copy_from_slice(&fmix32(j).to_le_bytes());
+        j = j.wrapping_add(1);
+    }
+    for i in (0..head).chain(tail_at..buf.len()) {
+        buf[i] = byte(offset + i as u64);
     }
 }
 
@@ -67,6 +75,17 @@ mod tests {
             hex::encode(Sha256::digest(bytes(0, 1 << 20, BASE_RESPONDER))),
             "bba5154af823126bd68b151681c01455e187f581196ef426803e1df5f655cb9f"
         );
+    }
+
+    #[test]
+    fn the_word_wise_fill_is_the_byte_formula() {
+        let byte = |k: u64| (fmix32(((k / 4) as u32).wrapping_add(9)) >> (8 * (k % 4))) as u8;
+        for offset in 0..9u64 {
+            for len in 0..13usize {
+                let want: Vec<u8> = (offset..offset + len as u64).map(byte).collect();
+                assert_eq!(bytes(offset, len, 9), want, "offset {offset} len {len}");
+            }
+        }
     }
 
     #[test]

@@ -25,11 +25,7 @@ const PROTOCOL: &str = "ferrocore/interop";
 const CHUNK: usize = 65536;
 
 fn volume() -> usize {
-    std::env::var("FERROCORE_INTEROP_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
-        << 20
+    ferrocore_tests::js::interop_volume()
 }
 
 fn base(role: Role) -> u32 {
