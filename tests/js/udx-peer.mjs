@@ -59,7 +59,7 @@
 import { createHash, randomInt } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { fill, firstMismatch } from './content.mjs'
-import { out, hex, parseHex, guardProcess, serveCommands } from './jsonl-peer.mjs'
+import { out, hex, parseHex, guardProcess, serveCommands, waitDrain } from './jsonl-peer.mjs'
 
 const require = createRequire(import.meta.url)
 const UDX = require('udx-native')
@@ -173,16 +173,7 @@ async function source(id, stream, cmd) {
       const buf = fill(Buffer.allocUnsafe(n), off, base)
       sha.update(buf)
       off += n
-      if (!stream.write(buf)) {
-        await new Promise((resolve, reject) => {
-          const onclose = () => reject(new Error(stream._lastError || 'stream closed while writing'))
-          stream.once('close', onclose)
-          stream.once('drain', () => {
-            stream.off('close', onclose)
-            resolve()
-          })
-        })
-      }
+      if (!stream.write(buf)) await waitDrain(stream)
     }
     if (!(await stream.flush())) throw new Error(stream._lastError || 'flush failed (stream destroyed)')
     stream.end()
