@@ -59,6 +59,7 @@ async fn main() -> std::io::Result<()> {
         },
         len as f64 / secs / 1e6
     );
+    println!("segments per send now: {}", a.max_segments());
     if let Some(stats) = a.stats(&sa) {
         println!("sender: {stats:?}");
     }
