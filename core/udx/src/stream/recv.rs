@@ -11,6 +11,10 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use ferrocore_wire::udx::{flags, MAX_SACKS};
 
+/// Bytes accepted beyond the advertised window: a libudx sender keeps one packet in
+/// flight whenever the window is not zero, even if it is smaller than a packet.
+const SLACK: usize = 4096;
+
 /// A packet received ahead of a gap.
 #[derive(Debug)]
 struct Ahead {
@@ -73,13 +77,18 @@ impl Receiver {
         self.window
     }
 
+    /// Bytes held: in order and ahead of gaps.
+    pub fn held(&self) -> usize {
+        self.readable.len() + self.ahead_bytes
+    }
+
     /// Whether packets are held ahead of a gap.
     pub fn has_gaps(&self) -> bool {
         self.ahead_count > 0
     }
 
     fn room_for(&self, len: usize) -> bool {
-        self.readable.len() + self.ahead_bytes + len <= self.window as usize
+        self.readable.len() + self.ahead_bytes + len <= self.window as usize + SLACK
     }
 
     /// A DATA and/or END packet with sequence `seq` (not before `ack`).
@@ -255,9 +264,11 @@ mod tests {
         let big = vec![7u8; 40 * 1024];
         assert!(r.on_data(1, D, &big).kept);
         assert!(!r.on_data(2, D, &big).kept, "window full");
-        assert!(r.on_data(0, D, &big[..20 * 1024]).readable);
-        assert_eq!(r.readable.len() + r.ahead_bytes, 60 * 1024);
-        assert_eq!(r.rwnd(), 4 * 1024);
+        assert!(r.on_data(0, D, &big[..24 * 1024]).readable);
+        assert_eq!(r.readable.len() + r.ahead_bytes, 64 * 1024);
+        assert_eq!(r.rwnd(), 0);
+        assert!(r.on_data(2, D, &big[..SLACK]).readable, "a packet of slack");
+        assert!(!r.on_data(3, D, b"x").kept);
     }
 
     #[test]
