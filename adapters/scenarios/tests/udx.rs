@@ -210,6 +210,43 @@ mod tokio_runtime {
         both_ways(one_datagram_per_syscall()).await;
     }
 
+    /// GSO sends reach a socket that reads one datagram per call, and GRO reads take
+    /// plain sends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batched_and_a_plain_socket_talk() {
+        let a = UdxSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdxSocket::bind_with("127.0.0.1:0", one_datagram_per_syscall());
+        let b = b.await.unwrap();
+        assert!(a.is_batched() && !b.is_batched());
+        let (sa, sb) = connect(&a, &b);
+        let spawn = |f| {
+            let task = tokio::spawn(f);
+            async move { task.await.unwrap() }
+        };
+        for task in bulk(sa, sb, spawn) {
+            assert_eq!(limited(task).await, BULK);
+        }
+    }
+
+    /// The loop ends and the UDP socket closes once every handle is dropped: its port can
+    /// be bound again.
+    #[tokio::test]
+    async fn dropping_every_handle_closes_the_socket() {
+        let a = UdxSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = a.local_addr().unwrap();
+        let b = a.clone();
+        let stream = a.create_stream().unwrap();
+        drop((a, stream));
+        assert!(UdxSocket::bind(addr).await.is_err(), "a handle is left");
+        drop(b);
+        limited(async {
+            while UdxSocket::bind(addr).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+    }
+
     /// Through Tokio's `AsyncRead + AsyncWrite` (`shutdown` is END).
     #[tokio::test]
     async fn the_reader_sees_end_after_the_data_and_messages_arrive() {
