@@ -181,15 +181,19 @@ mod tokio_runtime {
     use super::*;
 
     async fn sockets(config: Config) -> (UdxSocket, UdxSocket) {
-        let a = UdxSocket::bind_with("127.0.0.1:0", config.clone());
-        (
-            a.await.unwrap(),
-            UdxSocket::bind_with("127.0.0.1:0", config).await.unwrap(),
-        )
+        sockets_of(config.clone(), config).await
+    }
+
+    async fn sockets_of(a: Config, b: Config) -> (UdxSocket, UdxSocket) {
+        let a = UdxSocket::bind_with("127.0.0.1:0", a).await.unwrap();
+        (a, UdxSocket::bind_with("127.0.0.1:0", b).await.unwrap())
     }
 
     async fn both_ways(config: Config) {
-        let (a, b) = sockets(config).await;
+        both_ways_on(sockets(config).await).await;
+    }
+
+    async fn both_ways_on((a, b): (UdxSocket, UdxSocket)) {
         let (sa, sb) = connect(&a, &b);
         let spawn = |f| {
             let task = tokio::spawn(f);
@@ -214,18 +218,9 @@ mod tokio_runtime {
     /// plain sends.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batched_and_a_plain_socket_talk() {
-        let a = UdxSocket::bind("127.0.0.1:0").await.unwrap();
-        let b = UdxSocket::bind_with("127.0.0.1:0", one_datagram_per_syscall());
-        let b = b.await.unwrap();
+        let (a, b) = sockets_of(Config::default(), one_datagram_per_syscall()).await;
         assert!(a.is_batched() && !b.is_batched());
-        let (sa, sb) = connect(&a, &b);
-        let spawn = |f| {
-            let task = tokio::spawn(f);
-            async move { task.await.unwrap() }
-        };
-        for task in bulk(sa, sb, spawn) {
-            assert_eq!(limited(task).await, BULK);
-        }
+        both_ways_on((a, b)).await;
     }
 
     /// The loop ends and the UDP socket closes once every handle is dropped: its port can
