@@ -411,6 +411,8 @@ impl Stream {
         s.inflight = self.snd.inflight;
         s.send_rwnd = self.snd.send_rwnd;
         s.pacing_rate = self.pacer.rate();
+        s.recv_buffered = self.rcv.held();
+        s.send_buffered = self.snd.held();
         s
     }
 }

@@ -77,6 +77,11 @@ impl Receiver {
         self.window
     }
 
+    /// Bytes held: in order and ahead of gaps.
+    pub fn held(&self) -> usize {
+        self.readable.len() + self.ahead_bytes
+    }
+
     /// Whether packets are held ahead of a gap.
     pub fn has_gaps(&self) -> bool {
         self.ahead_count > 0
