@@ -90,9 +90,7 @@ fn a_peer_that_moves_is_followed_by_change_remote() {
     let now = m.now;
     m.sockets[1].write(now, 2, b"from the new address").unwrap();
     let ok = m.run_until(10_000, |m| {
-        m.events[0]
-            .iter()
-            .any(|e| *e == Event::RemoteChanged { id: 1, from: moved })
+        m.events[0].contains(&Event::RemoteChanged { id: 1, from: moved })
     });
     assert!(ok, "A saw the new address: {:?}", m.events[0]);
     let now = m.now;

@@ -133,11 +133,7 @@ impl Pair {
             .min();
         let Some(next) = next else { return false };
         self.now = self.now.max(next);
-        while let Some((&k, _)) = self.queue.iter().next() {
-            if k.0 > self.now {
-                break;
-            }
-            let (to, d) = self.queue.remove(&k).unwrap();
+        while let Some((to, d)) = pop_due(&mut self.queue, self.now) {
             let (from, sock) = match to {
                 Side::A => (self.addr_b, &mut self.a),
                 Side::B => (self.addr_a, &mut self.b),
@@ -170,6 +166,15 @@ impl Pair {
             Side::B => std::mem::take(&mut self.events_b),
         }
     }
+}
+
+/// The first datagram of `queue` due by `now`.
+fn pop_due<T>(queue: &mut BTreeMap<(Duration, u64), T>, now: Duration) -> Option<T> {
+    let (&k, _) = queue.iter().next()?;
+    if k.0 > now {
+        return None;
+    }
+    queue.remove(&k)
 }
 
 /// The test pattern byte at stream offset `i`.
@@ -310,11 +315,7 @@ impl Mesh {
             .min();
         let Some(next) = next else { return false };
         self.now = self.now.max(next);
-        while let Some((&k, _)) = self.queue.iter().next() {
-            if k.0 > self.now {
-                break;
-            }
-            let (from, to, d) = self.queue.remove(&k).unwrap();
+        while let Some((from, to, d)) = pop_due(&mut self.queue, self.now) {
             if let Some(i) = self.addrs.iter().position(|a| a.contains(&to)) {
                 *self.delivered.entry(to).or_default() += 1;
                 let now = self.now;
