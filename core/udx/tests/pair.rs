@@ -359,3 +359,24 @@ fn data_lost_before_an_end_is_still_delivered() {
     assert_eq!(p.dropped, 1);
     assert!(p.b.is_remote_ended(ID_B));
 }
+
+#[test]
+fn random_loss_and_reordering_in_both_directions() {
+    for seed in 1..=3u64 {
+        let mut p = Pair::new(Config::default(), 10 * MS);
+        p.jitter = 3 * MS;
+        p.rng = seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let mut rng = seed;
+        // 2% of every datagram, data and acks alike.
+        p.drop = Box::new(move |_, _, _| common::xorshift(&mut rng) % 100 < 2);
+        let (got, took) = transfer(&mut p, 1024 * 1024, true, 5_000_000);
+        check_pattern(&got);
+        let st = p.a.stats(ID_A).unwrap();
+        assert!(st.packets_retransmitted > 0, "seed {seed}: {st:?}");
+        // NewReno at 2% loss and 20 ms: about MSS/RTT * 1.22/sqrt(p) = 0.6 MB/s.
+        assert!(
+            took < Duration::from_secs(10),
+            "seed {seed}: took {took:?}, {st:?}"
+        );
+    }
+}
