@@ -109,6 +109,19 @@ impl Socket {
         Ok(())
     }
 
+    /// Sends a HEARTBEAT whenever the stream has been idle (everything acknowledged) for
+    /// `interval`; `None` stops it (libudx `udx_stream_set_keepalive`).
+    pub fn set_keepalive(
+        &mut self,
+        now: Duration,
+        id: StreamId,
+        interval: Option<Duration>,
+    ) -> Result<(), UdxError> {
+        self.live(id)?
+            .set_keepalive(micros(now), interval.map(micros));
+        Ok(())
+    }
+
     /// One datagram received on this socket from `from`.
     pub fn handle_datagram(&mut self, now: Duration, from: SocketAddr, datagram: &[u8]) -> Routed {
         match packet::classify(datagram) {

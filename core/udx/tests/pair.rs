@@ -380,3 +380,25 @@ fn random_loss_and_reordering_in_both_directions() {
         );
     }
 }
+
+#[test]
+fn keepalive_sends_heartbeats_while_idle() {
+    let mut p = Pair::new(Config::default(), 5 * MS);
+    let now = p.now;
+    p.a.set_keepalive(now, ID_A, Some(Duration::from_secs(5)))
+        .unwrap();
+    let start = p.sent;
+    while p.now < Duration::from_secs(21) {
+        assert!(p.step());
+    }
+    // A sent a heartbeat every 5 s (the last step reached the fifth) and B answered
+    // each that arrived.
+    assert_eq!(p.now, Duration::from_secs(25));
+    assert_eq!(p.sent[0] - start[0], 5);
+    assert_eq!(p.sent[1] - start[1], 4);
+    assert!(p.step());
+    assert_eq!(p.sent[1] - start[1], 5);
+    let now = p.now;
+    p.a.set_keepalive(now, ID_A, None).unwrap();
+    assert_eq!(p.a.poll_timeout(), None);
+}
