@@ -330,6 +330,15 @@ impl Socket {
         Ok(())
     }
 
+    /// Whether packets sent before the last `change_remote` still await acknowledgement
+    /// (libudx calls `on_remote_changed` when they are all acknowledged).
+    #[must_use]
+    pub fn is_remote_changing(&self, id: StreamId) -> bool {
+        self.streams
+            .get(&id)
+            .is_some_and(|s| s.remote_changing.is_some())
+    }
+
     /// Whether the peer's END was reached in order.
     #[must_use]
     pub fn is_remote_ended(&self, id: StreamId) -> bool {
