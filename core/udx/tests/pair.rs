@@ -107,6 +107,8 @@ fn everything_lost_for_a_while_is_recovered_by_the_rto() {
     assert!(got >= total);
     let st = p.a.stats(ID_A).unwrap();
     assert!(st.rto_timeouts >= 1, "the RTO fired: {st:?}");
+    // After the outage the window regrows in slow start: the rest follows within seconds.
+    assert!(p.now < Duration::from_secs(8), "took {:?}: {st:?}", p.now);
 }
 
 #[test]
