@@ -93,3 +93,62 @@ fn two_bbr_flows_share_a_link() {
     // the BDP), so they lose more than one flow alone; they still use most of the link.
     assert!(ga + gb >= 0.7 * RATE as f64, "together {} B/s", ga + gb);
 }
+
+/// Goodput of one BBR flow on the lossy-relay benchmark's link (20 ms RTT, 1% loss each
+/// way) with a bottleneck of `rate` bytes per second and one BDP of buffer.
+fn relay_like_goodput(rate: u64) -> f64 {
+    let pipe = || Pipe::new(rate, Duration::from_millis(10), rate / 50, 10_000);
+    let mut net = Net::new(pipe(), pipe(), 11);
+    let f = net.add_flow(&config(CcKind::Bbr), Duration::ZERO);
+    let g = goodput(&mut net, f, Duration::from_secs(1), Duration::from_secs(6));
+    let s = net.nodes[0].sock.stats(1000).unwrap();
+    eprintln!(
+        "20 ms RTT, 1% loss, {} MB/s link: {:.1} MB/s goodput; {} of {} packets resent, {} RTOs; {} dropped by a full buffer",
+        rate / 1_000_000,
+        g / 1e6,
+        s.packets_retransmitted,
+        s.packets_sent,
+        s.rto_timeouts,
+        net.pipes[0].dropped_full
+    );
+    g
+}
+
+/// udx-native (BBR) is measured at 30–40 MB/s through the real lossy relay on loopback.
+/// On a 40 MB/s link with the relay's delay and loss BBR keeps at least half of it
+/// (about 24 MB/s: drop-tail bursts beyond 50 SACK blocks inflate bandwidth samples,
+/// and a quarter of the packets are resent; see the report).
+#[test]
+fn bbr_keeps_most_of_a_40_mb_link_with_the_relays_loss() {
+    let g = relay_like_goodput(40_000_000);
+    assert!(g >= 20e6, "{g} B/s");
+}
+
+/// On a 100 MB/s link STARTUP overshoots the 4 MiB receive window: the receiver evicts
+/// packets it already SACKed to take the one it awaits, the sender never resends SACKed
+/// packets, and the stream stalls (stream code, not BBR; reported).
+#[test]
+#[ignore = "stalls: receiver reneges on SACKed data the sender never resends"]
+fn bbr_on_a_100_mb_link_with_the_relays_loss() {
+    let g = relay_like_goodput(100_000_000);
+    assert!(g >= 40e6, "{g} B/s");
+}
+
+#[test]
+fn same_seed_same_run() {
+    let run = || {
+        let mut net = link(10_000, 5);
+        let f = net.add_flow(&config(CcKind::Bbr), Duration::ZERO);
+        net.run(Duration::from_secs(2));
+        let s = net.nodes[0].sock.stats(1000).unwrap();
+        (
+            net.flows[f].read,
+            s.packets_sent,
+            s.packets_retransmitted,
+            net.now,
+        )
+    };
+    let a = run();
+    assert!(a.0 > 1_000_000, "{a:?}");
+    assert_eq!(a, run());
+}
