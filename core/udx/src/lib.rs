@@ -52,7 +52,8 @@ pub type StreamId = u32;
 pub enum CcKind {
     /// RFC 6582 NewReno with RACK loss detection.
     NewReno,
-    /// BBR v1 as libudx has it (`udx_bbr.c`), libudx's only controller since 1.21.
+    /// BBR v1 as libudx has it (`udx_bbr.c`): libudx's only controller since its PR #256
+    /// (August 2025; udx-native 1.19.0 and later).
     #[default]
     Bbr,
 }

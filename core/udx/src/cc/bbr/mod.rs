@@ -131,6 +131,17 @@ fn bw_to_pacing_rate(mss: u32, bw: f64, gain: f64) -> u64 {
     (rate as u64).max(1)
 }
 
+/// STARTUP's pacing before a bandwidth sample: the window per smoothed RTT (1 ms before
+/// one is known), at the high gain.
+fn initial_pacing_rate(cwnd: u32, ctx: &CcContext) -> u64 {
+    let srtt = if ctx.srtt_us > 0 {
+        ctx.srtt_us.max(RTT_FLOOR_US)
+    } else {
+        RTT_FLOOR_US
+    };
+    bw_to_pacing_rate(ctx.mss, f64::from(cwnd) / srtt as f64, HIGH_GAIN)
+}
+
 /// libudx's ordering of the recovery states (`UDX_CA_RECOVERY` and above).
 fn in_recovery(s: CaState) -> bool {
     s != CaState::Open
@@ -229,14 +240,8 @@ impl Bbr {
     }
 
     fn init_pacing_rate_from_rtt(&mut self, ctx: &CcContext) {
-        let srtt = if ctx.srtt_us > 0 {
-            self.has_seen_rtt = true;
-            ctx.srtt_us.max(RTT_FLOOR_US)
-        } else {
-            RTT_FLOOR_US
-        };
-        let bw = f64::from(self.cwnd) / srtt as f64;
-        self.pacing_rate = Some(bw_to_pacing_rate(ctx.mss, bw, HIGH_GAIN));
+        self.has_seen_rtt = ctx.srtt_us > 0;
+        self.pacing_rate = Some(initial_pacing_rate(self.cwnd, ctx));
     }
 
     fn set_pacing_rate(&mut self, ctx: &CcContext, bw: f64, gain: f64) {
@@ -454,7 +459,7 @@ impl Bbr {
         let probing = self.state == BbrState::ProbeRtt;
         if probing {
             if self.probe_rtt_done_us.is_none() && ctx.inflight <= CWND_MIN_TARGET {
-                self.probe_rtt_done_us = Some(now + PROBE_RTT_MODE_US);
+                self.probe_rtt_done_us = Some(now.saturating_add(PROBE_RTT_MODE_US));
                 self.probe_rtt_round_done = false;
                 self.next_rtt_delivered = ctx.delivered;
             } else if self.probe_rtt_done_us.is_some() {
@@ -488,11 +493,10 @@ impl CongestionControl for Bbr {
     }
 
     fn pacing_rate(&self, ctx: &CcContext) -> Option<u64> {
-        Some(self.pacing_rate.unwrap_or_else(|| {
-            let mut init = self.clone();
-            init.init_pacing_rate_from_rtt(ctx);
-            init.pacing_rate.unwrap_or(1)
-        }))
+        Some(
+            self.pacing_rate
+                .unwrap_or_else(|| initial_pacing_rate(self.cwnd, ctx)),
+        )
     }
 
     fn on_transmit_start(&mut self, ctx: &CcContext) {
