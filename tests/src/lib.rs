@@ -14,6 +14,7 @@ pub mod heap;
 pub mod hostile;
 pub mod js;
 pub mod net;
+pub mod netsim;
 pub mod reader;
 pub mod sim;
 pub use reader::ProofReader;
