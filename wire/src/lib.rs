@@ -18,6 +18,8 @@
 //!   records, keep-alives, timeouts, end);
 //! * [`mux`]: the protomux state machine (channels, pairing, batches, bounds);
 //! * [`connection`]: a stream and a mux as one state machine: raw bytes in and out.
+//! * [`udx`]: the UDX packet (header, SACK blocks, MTU-probe padding) and the router of a
+//!   UDP socket shared with dht-rpc and holepunching.
 //!
 //! Everything here is pure: bytes in, values out, and back; the state machines take the
 //! time and their randomness from the caller (`handle_input`, `poll_transmit`,
@@ -46,6 +48,7 @@ pub mod poly1305;
 pub mod protomux;
 pub mod secretstream;
 pub mod stream;
+pub mod udx;
 
 pub use encoding::{Decode, Encode, Reader, Writer};
 pub use error::DecodeError;
