@@ -1,6 +1,6 @@
 //! Shared helpers for ferrocore's conformance tests.
 //!
-//! Vector files live in `tests/vectors/{core,wire,corestore}/*.json`. They are loaded **by schema**,
+//! Vector files live in `tests/vectors/{core,wire,corestore,udx}/*.json`. They are loaded **by schema**,
 //! not by file name: [`Schema::detect`] recognises a file from its top-level keys, and each
 //! test asks for [`files`] of its schema. A new file of a known schema dropped into those
 //! folders is therefore tested with no code change; a file of no known schema fails
@@ -66,6 +66,8 @@ pub enum Schema {
     CorestoreKeys,
     /// `corestore/options.json`: `options[]` (`get` with explicit key pair, key, manifest).
     CorestoreOptions,
+    /// `udx/packets.json`: `udxPackets[]` (datagrams udx-native sent and received).
+    UdxPackets,
 }
 
 impl Schema {
@@ -104,6 +106,8 @@ impl Schema {
             Schema::CorestoreKeys
         } else if has("options") {
             Schema::CorestoreOptions
+        } else if has("udxPackets") {
+            Schema::UdxPackets
         } else {
             return None;
         })
@@ -115,10 +119,10 @@ pub fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
 
-/// Every `*.json` file under `tests/vectors/{core,wire,corestore}`, parsed, sorted by path.
+/// Every `*.json` file under `tests/vectors/{core,wire,corestore,udx}`, parsed, sorted by path.
 pub fn all_files() -> Vec<(PathBuf, Value)> {
     let mut out = Vec::new();
-    for sub in ["core", "wire", "corestore"] {
+    for sub in ["core", "wire", "corestore", "udx"] {
         let dir = vectors_dir().join(sub);
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
