@@ -332,3 +332,37 @@ fn a_seed_fixes_the_run() {
     assert_eq!(runs[0], runs[1]);
     assert_ne!(runs[0], runs[2]);
 }
+
+#[test]
+fn bursts_in_time_have_their_rate_and_do_not_follow_the_traffic() {
+    let bursts = Loss::Bursts {
+        mean_good: ms(400),
+        mean_bad: ms(40),
+        loss_good: 0.0,
+        loss_bad: 1.0,
+    };
+    let count = 40_000;
+    let config = LinkConfig {
+        loss: bursts,
+        ..LinkConfig::default()
+    };
+    // One datagram every 0.5 ms for 20 s: bursts of ~80 datagrams, 1/11 of them lost.
+    let sim = blast(8, config, count, 50, Duration::from_micros(500));
+    let lost = f64::from(count - sim.node(1).inbox.len() as u32) / f64::from(count);
+    let mean = bursts.mean();
+    assert!(
+        (mean * 0.7..mean * 1.3).contains(&lost),
+        "lost {lost}, model {mean}"
+    );
+    let runs = loss_bursts(&sim.node(1).inbox, count);
+    let burst = runs.iter().sum::<u32>() as f64 / runs.len() as f64;
+    assert!(
+        (40.0..120.0).contains(&burst),
+        "mean burst {burst} datagrams"
+    );
+    // A sparse sender (one datagram a second) meets a bad period as rarely as the time in
+    // bad periods says, and never many in a row.
+    let sim = blast(9, config, 2000, 50, Duration::from_secs(1));
+    let runs = loss_bursts(&sim.node(1).inbox, 2000);
+    assert!(runs.iter().all(|&r| r <= 3), "sparse runs of loss {runs:?}");
+}

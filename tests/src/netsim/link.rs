@@ -4,7 +4,8 @@
 //! simulation's RNG in a fixed order, so a seed fixes the outcome):
 //! 1. the path MTU: an IP packet (datagram + [`IP_UDP_OVERHEAD`]) larger than
 //!    [`LinkConfig::mtu`] is dropped, as a router would with DF set;
-//! 2. loss: independent ([`Loss::Random`]) or bursty ([`Loss::GilbertElliott`]);
+//! 2. loss: independent ([`Loss::Random`]) or bursty, per packet ([`Loss::GilbertElliott`])
+//!    or over time ([`Loss::Bursts`]);
 //! 3. the bottleneck: with a [`LinkConfig::rate`], the packet waits in a FIFO queue of at
 //!    most [`LinkConfig::queue`] bytes (drop-tail) and then takes `size / rate` to serialise;
 //! 4. propagation: [`LinkConfig::delay`] plus a uniform jitter in `0..=jitter`; jitter keeps
@@ -43,29 +44,52 @@ pub enum Loss {
         /// Loss probability in the bad state.
         loss_bad: f64,
     },
+    /// Good and bad periods in time (a fade, a congested hop): each period lasts a uniform
+    /// time in `0..=2 * mean`, whatever the traffic. Unlike [`Loss::GilbertElliott`],
+    /// whose state only moves when a packet passes, a sparse sender (one retransmission
+    /// per RTO) does not keep meeting the same bad state for seconds.
+    Bursts {
+        /// Mean length of a good period.
+        mean_good: Duration,
+        /// Mean length of a bad period.
+        mean_bad: Duration,
+        /// Loss probability in a good period.
+        loss_good: f64,
+        /// Loss probability in a bad period.
+        loss_bad: f64,
+    },
 }
 
 impl Loss {
     /// The long-run fraction of datagrams lost.
     #[must_use]
     pub fn mean(&self) -> f64 {
-        match *self {
-            Loss::None => 0.0,
-            Loss::Random(p) => p,
-            Loss::GilbertElliott {
-                enter_bad,
-                leave_bad,
-                loss_good,
-                loss_bad,
-            } => {
-                let bad = if enter_bad + leave_bad > 0.0 {
-                    enter_bad / (enter_bad + leave_bad)
-                } else {
-                    0.0
-                };
-                bad * loss_bad + (1.0 - bad) * loss_good
+        // The share of time (or packets) in the bad state, from the rates of entering and
+        // of leaving it.
+        let share = |enter: f64, leave: f64| {
+            if enter + leave > 0.0 {
+                enter / (enter + leave)
+            } else {
+                0.0
             }
-        }
+        };
+        let (bad, good_loss, bad_loss) = match *self {
+            Loss::None => return 0.0,
+            Loss::Random(p) => return p,
+            Loss::GilbertElliott {
+                enter_bad: e,
+                leave_bad: l,
+                loss_good: g,
+                loss_bad: b,
+            } => (share(e, l), g, b),
+            Loss::Bursts {
+                mean_good: g,
+                mean_bad: b,
+                loss_good: lg,
+                loss_bad: lb,
+            } => (share(b.as_secs_f64(), g.as_secs_f64()), lg, lb),
+        };
+        bad * bad_loss + (1.0 - bad) * good_loss
     }
 }
 
@@ -155,8 +179,10 @@ pub struct LinkState {
     pub config: LinkConfig,
     /// The counters.
     pub stats: LinkStats,
-    /// Gilbert–Elliott state: in the bad state.
+    /// Gilbert–Elliott or burst state: in the bad state.
     bad: bool,
+    /// [`Loss::Bursts`]: when the current period ends (`None` before the first packet).
+    period_end: Option<Duration>,
     /// When the bottleneck finishes serialising what it holds.
     busy_until: Duration,
     /// Packets in the bottleneck: (time its serialisation ends, wire bytes).
@@ -174,6 +200,7 @@ impl LinkState {
             config,
             stats: LinkStats::default(),
             bad: false,
+            period_end: None,
             busy_until: Duration::ZERO,
             backlog: VecDeque::new(),
             backlog_bytes: 0,
@@ -194,7 +221,7 @@ impl LinkState {
         self.backlog_bytes
     }
 
-    fn lost(&mut self, rng: &mut Rng) -> bool {
+    fn lost(&mut self, now: Duration, rng: &mut Rng) -> bool {
         match self.config.loss {
             Loss::None => false,
             Loss::Random(p) => chance(rng, p),
@@ -210,6 +237,25 @@ impl LinkState {
                 }
                 chance(rng, if self.bad { loss_bad } else { loss_good })
             }
+            Loss::Bursts {
+                mean_good,
+                mean_bad,
+                loss_good,
+                loss_bad,
+            } => {
+                let floor = Duration::from_micros(1);
+                let mut end = match self.period_end {
+                    Some(end) => end,
+                    None => now + between(rng, floor, 2 * mean_good.max(floor)),
+                };
+                while end <= now {
+                    self.bad = !self.bad;
+                    let mean = if self.bad { mean_bad } else { mean_good };
+                    end += between(rng, floor, 2 * mean.max(floor));
+                }
+                self.period_end = Some(end);
+                chance(rng, if self.bad { loss_bad } else { loss_good })
+            }
         }
     }
 
@@ -222,7 +268,7 @@ impl LinkState {
             self.stats.too_big += 1;
             return Vec::new();
         }
-        if self.lost(rng) {
+        if self.lost(now, rng) {
             self.stats.lost += 1;
             return Vec::new();
         }
