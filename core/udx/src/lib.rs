@@ -246,6 +246,10 @@ pub struct Stats {
     pub rto_timeouts: u32,
     /// Data/END packets the receiver dropped (window full, duplicate or out of range).
     pub packets_dropped: u64,
+    /// Bytes held for the reader (in order and ahead of gaps).
+    pub recv_buffered: usize,
+    /// Bytes held for sending (written and not yet acknowledged).
+    pub send_buffered: usize,
 }
 
 /// Sequence-number arithmetic modulo 2^32 (libudx `seq_diff`, `seq_compare`).
