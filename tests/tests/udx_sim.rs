@@ -490,8 +490,19 @@ fn a_stalled_reader_holds_at_most_its_receive_window() {
     sim.run_to(secs(5));
     let held = sim.node(1).held();
     let sender = sim.node(0).held();
-    println!("udx stalled reader: receiver holds {held} bytes, sender {sender} (window {window})");
+    let receiver = sim.node(1).peer().socket.stats(2).expect("the stream");
+    let writer = sim.node(0).peer().socket.stats(1).expect("the stream");
+    println!(
+        "udx stalled reader: receiver heap {held} bytes ({} buffered), sender heap {sender} ({} buffered); window {window}",
+        receiver.recv_buffered, writer.send_buffered
+    );
     assert_eq!(sim.node(1).peer().stream(2).incoming.received, 0);
+    // The window, and the one packet of slack libudx senders need (ferrocore-udx's recv.rs).
+    assert!(receiver.recv_buffered <= window as usize + 4096);
+    assert!(
+        receiver.recv_buffered >= window as usize / 2,
+        "the sender stopped early"
+    );
     assert!(
         held <= i64::from(window) + 128 * 1024,
         "a stalled reader holds {held} bytes"
