@@ -82,7 +82,9 @@ pub fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
 }
 
 /// A random link: a delay of 1 to 80 ms, up to 20 ms of jitter, no loss, random loss up
-/// to 10%, or bursts in time (bad periods of 5 to 200 ms that lose 30% to all packets),
+/// to 10%, or bursts in time (bad periods of 5 to 200 ms that lose 30% to all packets,
+/// good periods of 1 to 5 s: links that lose much, not links that are down; a path dead
+/// for six RTOs in a row ends a stream with `Timeout` by design),
 /// duplication and reordering up to 5% (or none), half the time a rate cap (300 kB/s to
 /// 20 MB/s) with a queue of a quarter to two bandwidth-delay products, a path MTU from
 /// 1200 to 1500.
@@ -92,7 +94,7 @@ pub fn random_link(rng: &mut Rng) -> LinkConfig {
         0 => Loss::None,
         1 => Loss::Random(uniform(rng, 0.0, 0.1)),
         _ => Loss::Bursts {
-            mean_good: Duration::from_millis(rng.range(200, 5000)),
+            mean_good: Duration::from_millis(rng.range(1000, 5000)),
             mean_bad: Duration::from_millis(rng.range(5, 200)),
             loss_good: uniform(rng, 0.0, 0.01),
             loss_bad: uniform(rng, 0.3, 1.0),
