@@ -15,6 +15,7 @@ pub mod heap;
 pub mod hostile;
 pub mod js;
 pub mod net;
+pub mod netsim;
 pub mod reader;
 pub mod relay;
 pub mod sim;
