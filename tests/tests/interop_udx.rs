@@ -175,7 +175,10 @@ fn rate(bytes: u64, elapsed: Duration) -> f64 {
 
 /// ferrocore sends `bytes`, udx-native checks them; both see the END and close cleanly.
 fn ferrocore_to_js(rig: &mut Rig, bytes: u64) -> f64 {
-    ok(&mut rig.js, json!({"op": "sink", "bytes": bytes, "base": RUST_BASE}));
+    ok(
+        &mut rig.js,
+        json!({"op": "sink", "bytes": bytes, "base": RUST_BASE}),
+    );
     let stream = rig.stream.take().unwrap();
     let start = Instant::now();
     let sending = rig.rt.spawn(async move {
@@ -216,7 +219,10 @@ fn js_to_ferrocore(rig: &mut Rig, bytes: u64) -> f64 {
         let closed = tokio::time::timeout(WAIT, closed(&stream)).await;
         (got, elapsed, closed, stream)
     });
-    ok(&mut rig.js, json!({"op": "source", "bytes": bytes, "base": JS_BASE}));
+    ok(
+        &mut rig.js,
+        json!({"op": "source", "bytes": bytes, "base": JS_BASE}),
+    );
     let sourced = rig.js.wait_for(LONG, |v| v["event"] == "sourceDone");
     eprintln!("udx-native source: {sourced}");
     assert!(sourced.get("error").is_none(), "{sourced}");
@@ -232,10 +238,7 @@ fn js_to_ferrocore(rig: &mut Rig, bytes: u64) -> f64 {
 
 /// What ferrocore's side of the stream counted.
 fn stats(rig: &Rig) -> String {
-    format!(
-        "{:?}",
-        rig.socket.stats(rig.stream.as_ref().unwrap())
-    )
+    format!("{:?}", rig.socket.stats(rig.stream.as_ref().unwrap()))
 }
 
 #[test]
@@ -279,7 +282,10 @@ fn impaired() -> Impairment {
 /// The relay really was lossy, duplicating and reordering both ways.
 fn check_relay(stats: &RelayStats) {
     for d in [&stats.a_to_b, &stats.b_to_a] {
-        assert!(d.lost > 0 && d.duplicated > 0 && d.reordered > 0, "{stats:?}");
+        assert!(
+            d.lost > 0 && d.duplicated > 0 && d.reordered > 0,
+            "{stats:?}"
+        );
     }
 }
 
