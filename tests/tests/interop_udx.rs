@@ -113,12 +113,25 @@ async fn source(mut stream: UdxStream, bytes: u64, base: u32) -> UdxStream {
 
 /// Reads to the END, checking every byte against the content with `base`; returns how
 /// many came and the stream offset of the first wrong byte.
-async fn sink(stream: &mut UdxStream, base: u32) -> (u64, Option<u64>) {
+/// A read that waits over a second logs ferrocore's stream statistics (`socket`'s).
+async fn sink(
+    stream: &mut UdxStream,
+    base: u32,
+    socket: &ferrocore_udp::UdxSocket,
+) -> (u64, Option<u64>) {
     let mut buf = vec![0u8; 256 * 1024];
     let mut expected = vec![0u8; buf.len()];
     let (mut got, mut mismatch) = (0u64, None);
     loop {
-        let n = stream.read(&mut buf).await.unwrap();
+        let n = loop {
+            match tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await {
+                Ok(n) => break n.unwrap(),
+                Err(_) => eprintln!(
+                    "ferrocore waits for data at {got}: {:?}",
+                    socket.stats(stream)
+                ),
+            }
+        };
         if n == 0 {
             return (got, mismatch);
         }
@@ -180,11 +193,12 @@ fn ferrocore_to_js(rig: &mut Rig, bytes: u64) -> f64 {
         json!({"op": "sink", "bytes": bytes, "base": RUST_BASE}),
     );
     let stream = rig.stream.take().unwrap();
+    let socket = (*rig.socket).clone();
     let start = Instant::now();
     let sending = rig.rt.spawn(async move {
         let mut stream = source(stream, bytes, RUST_BASE).await;
         // udx-peer ends its side once it read our END
-        let (back, _) = tokio::time::timeout(LONG, sink(&mut stream, RUST_BASE))
+        let (back, _) = tokio::time::timeout(LONG, sink(&mut stream, RUST_BASE, &socket))
             .await
             .expect("udx-native's END");
         let closed = tokio::time::timeout(WAIT, closed(&stream)).await;
@@ -209,9 +223,10 @@ fn ferrocore_to_js(rig: &mut Rig, bytes: u64) -> f64 {
 /// udx-native sends `bytes`, ferrocore checks them; both see the END and close cleanly.
 fn js_to_ferrocore(rig: &mut Rig, bytes: u64) -> f64 {
     let mut stream = rig.stream.take().unwrap();
+    let socket = (*rig.socket).clone();
     let start = Instant::now();
     let receiving = rig.rt.spawn(async move {
-        let got = tokio::time::timeout(LONG, sink(&mut stream, JS_BASE))
+        let got = tokio::time::timeout(LONG, sink(&mut stream, JS_BASE, &socket))
             .await
             .expect("udx-native's data and END");
         let elapsed = start.elapsed();
@@ -225,7 +240,10 @@ fn js_to_ferrocore(rig: &mut Rig, bytes: u64) -> f64 {
     );
     let sourced = rig.js.wait_for(LONG, |v| v["event"] == "sourceDone");
     eprintln!("udx-native source: {sourced}");
-    assert!(sourced.get("error").is_none(), "{sourced}");
+    if sourced.get("error").is_some() {
+        let st = ok(&mut rig.js, json!({"op": "stats"}));
+        panic!("udx-native's source failed: {sourced}; its stream: {st}");
+    }
     let ((got, mismatch), elapsed, closed, stream) = rig.rt.block_on(receiving).unwrap();
     assert_eq!(got, bytes);
     assert_eq!(mismatch, None, "first wrong byte");
