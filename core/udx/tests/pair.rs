@@ -344,3 +344,18 @@ fn silence_times_the_stream_out() {
     );
     assert!(p.now < Duration::from_secs(60), "timed out at {:?}", p.now);
 }
+
+#[test]
+fn data_lost_before_an_end_is_still_delivered() {
+    let mut p = Pair::new(Config::default(), 5 * MS);
+    let mut dropped = false;
+    p.drop = Box::new(move |side, h, _| {
+        let hit = side == Side::A && is_data(h) && h.seq == 3 && !dropped;
+        dropped |= hit;
+        hit
+    });
+    let (got, _) = transfer(&mut p, 5 * 1152 + 10, true, 100_000);
+    check_pattern(&got);
+    assert_eq!(p.dropped, 1);
+    assert!(p.b.is_remote_ended(ID_B));
+}

@@ -334,7 +334,7 @@ impl Stream {
         }
         let data_or_end = h.flags & (flags::DATA | flags::END) != 0;
         if crate::seq::le(self.rcv.ack, h.seq) {
-            if data_or_end && !self.is(REMOTE_ENDING | REMOTE_ENDED | CLOSED) {
+            if data_or_end && !self.is(REMOTE_ENDED | CLOSED) {
                 self.on_data(h.seq, h.flags, pkt.payload, ev);
             } else if data_or_end {
                 self.stats.packets_dropped += 1;
