@@ -102,9 +102,7 @@ impl UdxSocket {
     /// # Errors
     /// When binding, or spawning the thread, fails.
     pub fn bind_with(addr: impl ToSocketAddrs, config: Config) -> io::Result<Self> {
-        let udp = UdpSocket::bind(addr)?;
-        udp.set_nonblocking(true)?;
-        let io = Arc::new(StdUdp(udp));
+        let io = Arc::new(StdUdp(ferrocore_udp::bind_std(addr, &config)?));
         let socket = ferrocore_udp::UdxSocket::new(io.clone(), config)?;
         let (wake, woken) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;

@@ -114,7 +114,8 @@ impl UdxSocket {
         timer: impl Timer,
         config: Config,
     ) -> io::Result<(Self, SocketDriver)> {
-        let io = Arc::new(AsyncIoUdp(Async::<UdpSocket>::bind(addr)?));
+        let udp = ferrocore_udp::bind_std(addr, &config)?;
+        let io = Arc::new(AsyncIoUdp(Async::new(udp)?));
         let socket = ferrocore_udp::UdxSocket::new(io.clone(), config)?;
         let sleep: ferrocore_udp::Sleep = Arc::new(move |d| timer.sleep(d));
         let driver = ferrocore_udp::drive(&socket, io, sleep);

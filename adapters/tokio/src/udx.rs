@@ -29,8 +29,8 @@ use std::task::{Context, Poll};
 
 use ferrocore_udp::quinn_udp::UdpSockRef;
 use ferrocore_udp::{AsyncUdpIo, Interest, UdpIo};
+use std::net::ToSocketAddrs;
 use tokio::io::ReadBuf;
-use tokio::net::ToSocketAddrs;
 
 pub use ferrocore_udp::{Config, Datagram, StreamId};
 
@@ -119,7 +119,8 @@ impl UdxSocket {
     /// # Panics
     /// Outside a Tokio runtime.
     pub async fn bind_with(addr: impl ToSocketAddrs, config: Config) -> io::Result<Self> {
-        let io = Arc::new(TokioUdp(tokio::net::UdpSocket::bind(addr).await?));
+        let udp = ferrocore_udp::bind_std(addr, &config)?;
+        let io = Arc::new(TokioUdp(tokio::net::UdpSocket::from_std(udp)?));
         let socket = ferrocore_udp::UdxSocket::new(io.clone(), config)?;
         let sleep: ferrocore_udp::Sleep =
             Arc::new(|d| Box::pin(tokio::time::sleep(d)) as ferrocore_udp::BoxFuture<()>);

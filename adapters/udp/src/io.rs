@@ -2,10 +2,12 @@
 //! batched (quinn-udp) or plain datagram I/O built on it.
 
 use std::io::{self, IoSliceMut};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::task::{Context, Poll};
 
 use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState};
+
+use crate::Config;
 
 /// Which readiness a socket operation needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +78,36 @@ pub trait AsyncUdpIo: UdpIo {
 /// Largest UDP payload.
 const MAX_DATAGRAM: usize = 65_535;
 
+/// Datagrams the plain path receives (one system call each) before the loop acts on them.
+const PLAIN_BATCH: usize = 32;
+
+/// Most bytes one GSO send may carry (an IP packet's 64 KiB, less headers).
+const GSO_BYTES: usize = 65_000;
+
+/// Binds a non-blocking std UDP socket to `addr` with [`Config::socket_buffer`]-sized OS
+/// buffers: what every adapter's `bind` wraps in its runtime's socket.
+///
+/// ```
+/// let socket = ferrocore_udp::bind_std("127.0.0.1:0", &ferrocore_udp::Config::default())?;
+/// assert!(socket.local_addr()?.port() != 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// When binding fails.
+pub fn bind_std(addr: impl ToSocketAddrs, config: &Config) -> io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(addr)?;
+    socket.set_nonblocking(true)?;
+    if let Some(size) = config.socket_buffer {
+        // The OS caps these (Linux: net.core.rmem_max / wmem_max); a smaller buffer is
+        // not an error.
+        let sock = socket2::SockRef::from(&socket);
+        let _ = sock.set_recv_buffer_size(size);
+        let _ = sock.set_send_buffer_size(size);
+    }
+    Ok(socket)
+}
+
 /// Receive buffers of one socket loop, allocated once.
 pub struct RecvBuffers {
     bufs: Vec<Box<[u8]>>,
@@ -111,10 +143,11 @@ pub(crate) enum Path {
 }
 
 impl Path {
-    /// Segments one send may carry.
-    pub(crate) fn max_segments(&self) -> usize {
+    /// Segments one send of datagrams up to `mtu` bytes may carry: what the OS's GSO
+    /// takes, within the 64 KiB one send may hold.
+    pub(crate) fn max_segments(&self, mtu: usize) -> usize {
         match self {
-            Self::Batched(state) => state.max_gso_segments().max(1),
+            Self::Batched(state) => state.max_gso_segments().min(GSO_BYTES / mtu.max(1)).max(1),
             Self::Plain => 1,
         }
     }
@@ -186,9 +219,18 @@ impl Path {
                 Ok(count)
             }
             Self::Plain => {
-                let (n, from) = io.recv_from(&mut rx.bufs[0])?;
-                each(from, &rx.bufs[0][..n]);
-                Ok(1)
+                // One datagram per system call, up to a batch's worth before the caller
+                // acts on them (as on the batched path).
+                let mut count = 0;
+                while count < PLAIN_BATCH {
+                    match io.recv_from(&mut rx.bufs[0]) {
+                        Ok((n, from)) => each(from, &rx.bufs[0][..n]),
+                        Err(e) if count == 0 => return Err(e),
+                        Err(_) => break,
+                    }
+                    count += 1;
+                }
+                Ok(count)
             }
         }
     }

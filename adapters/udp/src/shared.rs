@@ -107,6 +107,8 @@ pub struct Shared {
     pub(crate) changed: Condvar,
     pub(crate) io: Arc<dyn UdpIo>,
     path: Path,
+    /// The largest datagram UDX sends.
+    mtu: usize,
     origin: Instant,
 }
 
@@ -124,6 +126,7 @@ impl Shared {
         config: ferrocore_udx::Config,
         batching: bool,
     ) -> io::Result<Self> {
+        let mtu = usize::from(config.max_mtu);
         let path = if batching {
             Path::Batched(quinn_udp::UdpSocketState::new(io.sock())?)
         } else {
@@ -151,6 +154,7 @@ impl Shared {
             changed: Condvar::new(),
             io,
             path,
+            mtu,
             origin: Instant::now(),
         })
     }
@@ -165,6 +169,13 @@ impl Shared {
     #[must_use]
     pub fn recv_buffers(&self) -> RecvBuffers {
         RecvBuffers::new(self.path.recv_count())
+    }
+
+    /// Datagrams one send may carry now (1 without GSO; quinn-udp drops to 1 if the OS
+    /// refuses a GSO send).
+    #[must_use]
+    pub fn max_segments(&self) -> usize {
+        self.path.max_segments(self.mtu)
     }
 
     /// Whether datagrams go out in GSO batches of more than one.
@@ -284,7 +295,7 @@ impl Shared {
 
     /// Sends what is due until the socket would block.
     fn flush(&self, st: &mut State) {
-        let max_segments = self.path.max_segments();
+        let max_segments = self.path.max_segments(self.mtu);
         loop {
             if st.pending.is_none() {
                 st.tx.clear();
