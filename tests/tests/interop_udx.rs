@@ -253,6 +253,7 @@ fn js_to_ferrocore(rig: &mut Rig, bytes: u64) -> f64 {
     closed.expect("ferrocore saw the stream close").unwrap();
     let js_closed = rig.js.wait_for(WAIT, |v| v["event"] == "closed");
     assert_eq!(js_closed["error"], Value::Null, "{js_closed}");
+    assert!(rig.js.saw(|v| v["event"] == "remoteEnded"), "our END");
     rig.stream = Some(stream);
     rate(bytes, elapsed)
 }

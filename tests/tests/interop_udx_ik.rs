@@ -202,6 +202,12 @@ fn messages(role: Role) {
     assert_eq!(hs["hash"], hash);
     assert_eq!(hs["holepunchSecret"], secret);
     assert_eq!(hs["remotePayload"], hex::encode(payload.to_vec()));
+    // JS read our stream id and address from it, as hyperdht's connect/server do
+    let fields = &hs["remotePayloadFields"];
+    assert_eq!(fields["udx"]["id"], payload.udx.as_ref().unwrap().id);
+    assert_eq!(fields["udx"]["seq"], 0);
+    assert_eq!(fields["addresses4"][0]["port"], payload.addresses4[0].port);
+    assert_eq!(fields["secretStream"]["version"], 1);
     check_messages(&mut js, TIMEOUT, &received);
 }
 
