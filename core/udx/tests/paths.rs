@@ -94,8 +94,20 @@ fn a_peer_that_moves_is_followed_by_change_remote() {
     });
     assert!(ok, "A saw the new address: {:?}", m.events[0]);
     let now = m.now;
+    let data = vec![1u8; 100_000];
+    m.sockets[0].write(now, 1, &data).unwrap();
+    m.step();
     m.sockets[0].change_remote(now, 1, 2, moved).unwrap();
+    assert!(
+        m.sockets[0].is_remote_changing(1),
+        "packets to the old address in flight"
+    );
     let before = m.delivered.get(&moved).copied().unwrap_or(0);
+    let mut sink = vec![0u8; 200_000];
+    m.run_until(10_000, |m| {
+        while m.sockets[1].read(2, &mut sink).unwrap() > 0 {}
+        !m.sockets[0].is_remote_changing(1)
+    });
     send_and_read(&mut m, (0, 1), (1, 2), 300_000);
     let after = m.delivered.get(&moved).copied().unwrap_or(0);
     assert!(after > before + 100, "A now sends to the new address");

@@ -38,7 +38,19 @@ pub struct Pair {
     pub events_b: Vec<Event>,
     /// Largest GSO batch seen, in segments.
     pub max_batch: usize,
+    /// Extra random delay per datagram, up to this (reorders them).
+    pub jitter: Duration,
+    /// State of the seeded generator behind `jitter`.
+    pub rng: u64,
     buf: Vec<u8>,
+}
+
+/// A seeded xorshift64 step.
+pub fn xorshift(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
 }
 
 pub const ID_A: StreamId = 0x1111_1111;
@@ -70,6 +82,8 @@ impl Pair {
             events_a: Vec::new(),
             events_b: Vec::new(),
             max_batch: 0,
+            jitter: Duration::ZERO,
+            rng: 0x9e37_79b9_7f4a_7c15,
             buf: Vec::new(),
         }
     }
@@ -109,8 +123,14 @@ impl Pair {
                     }
                     let to = if side == Side::A { Side::B } else { Side::A };
                     self.order += 1;
+                    let jitter = if self.jitter.is_zero() {
+                        Duration::ZERO
+                    } else {
+                        let r = xorshift(&mut self.rng);
+                        Duration::from_nanos(r % self.jitter.as_nanos() as u64)
+                    };
                     self.queue
-                        .insert((self.now + self.delay, self.order), (to, d));
+                        .insert((self.now + self.delay + jitter, self.order), (to, d));
                 }
             }
             while let Some(e) = self.socket(side).poll_event() {
