@@ -121,6 +121,7 @@ impl Rate {
         }
         let mut rs = RateSample {
             delivered: -1,
+            prior_delivered: s.prior_delivered,
             interval_us: -1,
             acked_sacked: acked,
             losses: lost,

@@ -1,11 +1,13 @@
 //! The receive side of a stream: in-order bytes for the reader, out-of-order packets
 //! within the window, and the SACK blocks that describe them.
 //!
-//! Unlike libudx (whose out-of-order buffer grows with whatever the peer sends), every
-//! byte kept here counts against the receive window: in-order bytes not yet read plus
-//! out-of-order payloads never exceed it, and out-of-order packets are only kept within
-//! `span` sequence numbers of the next expected one. What does not fit is dropped
-//! unacknowledged; the sender retransmits it.
+//! Unlike libudx (whose out-of-order buffer grows with whatever the peer sends), what is
+//! kept is bounded by the receive window: out-of-order packets are kept only while unread
+//! and out-of-order bytes together fit the window (plus one packet of slack), and only
+//! within `span` sequence numbers of the next expected one; the next expected packet only
+//! needs the unread bytes to fit. So at most twice the window is held. What does not fit
+//! is dropped unacknowledged and the sender retransmits it; nothing acknowledged (SACKed)
+//! is ever dropped, since libudx senders never send a SACKed packet again.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -98,10 +100,10 @@ impl Receiver {
         let is_data = pflags & flags::DATA != 0;
         let len = if is_data { payload.len() } else { 0 };
         if d == 0 {
-            // The packet the reader waits for: make room by forgetting packets held
-            // furthest ahead (the sender retransmits them), never the other way round.
-            while !self.room_for(len) && self.evict_last() {}
-            if !self.room_for(len) {
+            // The packet the reader waits for counts against the reader's bytes only:
+            // packets held ahead were acknowledged (SACK) and libudx senders never send
+            // those again, so they are never dropped to make room (no reneging).
+            if self.readable.len() + len > self.window as usize + SLACK {
                 return out;
             }
             self.consume(pflags, payload, &mut out);
@@ -171,18 +173,6 @@ impl Receiver {
                 break;
             }
         }
-    }
-
-    /// Forgets the packet held furthest ahead; false if none is.
-    fn evict_last(&mut self) -> bool {
-        while let Some(slot) = self.ahead.pop_back() {
-            if let Some(a) = slot {
-                self.ahead_bytes -= a.payload.len();
-                self.ahead_count -= 1;
-                return true;
-            }
-        }
-        false
     }
 
     /// Forgets everything held ahead of the gap.
@@ -287,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn the_awaited_packet_evicts_what_is_held_furthest_ahead() {
+    fn the_awaited_packet_is_taken_even_when_packets_ahead_fill_the_window() {
         let mut r = Receiver::new(64 * 1024);
         let chunk = vec![1u8; 20 * 1024];
         for seq in 1..4 {
@@ -296,10 +286,42 @@ mod tests {
         assert!(!r.on_data(4, D, &chunk).kept, "window full");
         let a = r.on_data(0, D, &chunk);
         assert!(a.readable);
-        // Seq 3 was dropped to make room; 1 and 2 followed 0 in order.
-        assert_eq!(r.ack, 3);
-        assert_eq!(r.readable.len(), 60 * 1024);
+        // Nothing acknowledged was dropped: 1, 2 and 3 followed 0 in order.
+        assert_eq!(r.ack, 4);
+        assert_eq!(r.readable.len(), 80 * 1024);
         assert!(!r.has_gaps());
+        // The reader's bytes alone bound what is taken in order.
+        assert!(!r.on_data(4, D, &chunk).kept);
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives in whatever order, a packet once reported in a SACK block is
+        /// either delivered in order later or still held: never forgotten. Memory stays
+        /// within twice the window plus slack.
+        #[test]
+        fn sacked_packets_are_never_forgotten(
+            ops in proptest::collection::vec((0u32..200, 0usize..3000, proptest::bool::ANY), 1..400)
+        ) {
+            let mut r = Receiver::new(16 * 1024);
+            let mut sacked = alloc::collections::BTreeSet::new();
+            let mut buf = vec![0u8; 5000];
+            for (off, len, read) in ops {
+                let seq = r.ack.wrapping_add(off % 40);
+                r.on_data(seq, D, &vec![0u8; len]);
+                if read {
+                    r.read(&mut buf);
+                }
+                let mut blocks = [(0, 0); MAX_SACKS];
+                let n = r.sacks(&mut blocks);
+                for &(a, b) in &blocks[..n] {
+                    sacked.extend(a..b);
+                }
+                for &s in &sacked {
+                    proptest::prop_assert!(crate::seq::lt(s, r.ack) || r.holds(s), "forgot {}", s);
+                }
+                proptest::prop_assert!(r.held() <= 2 * (16 * 1024 + SLACK));
+            }
+        }
     }
 
     #[test]
