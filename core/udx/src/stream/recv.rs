@@ -196,31 +196,44 @@ impl Receiver {
         n
     }
 
-    /// The SACK blocks of what is held ahead, as libudx's `send_ack` builds them (at
-    /// most [`MAX_SACKS`]); returns how many were written.
+    /// The SACK blocks of what is held ahead (at most [`MAX_SACKS`]); returns how many
+    /// were written. With more holes than that, the lowest half and the highest half of
+    /// the blocks are reported: a sender that only ever heard of the lowest ones (as
+    /// libudx's `send_ack` writes them) would count everything above the 50th hole as in
+    /// flight and stall its recovery until the RTO.
     pub fn sacks(&self, out: &mut [(u32, u32); MAX_SACKS]) -> usize {
-        let mut n = 0;
+        const LOW: usize = MAX_SACKS / 2;
+        // The first LOW blocks go straight to `out`; after them, the latest blocks are
+        // kept in a ring in `out[LOW..]` (no allocation per acknowledgement).
+        let mut n = 0usize;
+        let mut push = |block: (u32, u32)| {
+            if n < MAX_SACKS {
+                out[n] = block;
+            } else {
+                out[LOW + (n - LOW) % (MAX_SACKS - LOW)] = block;
+            }
+            n += 1;
+        };
         let mut start: Option<u32> = None;
         for (i, slot) in self.ahead.iter().enumerate() {
             let seq = self.ack.wrapping_add(i as u32);
             match (slot.is_some(), start) {
                 (true, None) => start = Some(seq),
                 (false, Some(s)) => {
-                    out[n] = (s, seq);
-                    n += 1;
+                    push((s, seq));
                     start = None;
-                    if n == MAX_SACKS {
-                        return n;
-                    }
                 }
                 _ => {}
             }
         }
         if let Some(s) = start {
-            out[n] = (s, self.ack.wrapping_add(self.ahead.len() as u32));
-            n += 1;
+            push((s, self.ack.wrapping_add(self.ahead.len() as u32)));
         }
-        n
+        if n > MAX_SACKS {
+            // Put the ring of the latest blocks back in order.
+            out[LOW..].rotate_left((n - LOW) % (MAX_SACKS - LOW));
+        }
+        n.min(MAX_SACKS)
     }
 
     /// Drops every byte held (the stream closed).
@@ -333,6 +346,28 @@ mod tests {
         let mut s = [(0, 0); MAX_SACKS];
         assert_eq!(r.sacks(&mut s), MAX_SACKS);
         assert_eq!(s[0], (1, 2));
-        assert_eq!(s[49], (99, 100));
+        assert_eq!(s[24], (49, 50), "the lowest 25 blocks");
+        assert_eq!(s[25], (351, 352), "then the highest 25");
+        assert_eq!(s[49], (399, 400));
+        // Every count of blocks: the lowest 25 and the highest 25, in order.
+        for holes in [49usize, 50, 51, 74, 75, 76, 123] {
+            let mut r = Receiver::new(1 << 20);
+            for i in 0..holes as u32 {
+                r.on_data(1 + 2 * i, D, b"x");
+            }
+            let all: alloc::vec::Vec<(u32, u32)> =
+                (0..holes as u32).map(|i| (1 + 2 * i, 2 + 2 * i)).collect();
+            let n = r.sacks(&mut s);
+            let want: alloc::vec::Vec<(u32, u32)> = if holes <= MAX_SACKS {
+                all
+            } else {
+                all[..25]
+                    .iter()
+                    .chain(&all[holes - 25..])
+                    .copied()
+                    .collect()
+            };
+            assert_eq!(&s[..n], &want[..], "{holes} blocks");
+        }
     }
 }
