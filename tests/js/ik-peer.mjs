@@ -5,7 +5,7 @@
 // `new NoiseSecretStream(isInitiator, socket, { handshake: { tx, rx, hash, publicKey,
 // remotePublicKey } })` over the same socket. Used by tests/tests/interop_ik.rs.
 //
-//   node ik-peer.mjs --role initiator|responder (--listen PORT | --connect HOST:PORT)
+//   node ik-peer.mjs --role initiator|responder (--listen PORT | --connect HOST:PORT | --udx 1)
 //        --seed HEX [--remote-key HEX] [--ephemeral-seed HEX]
 //        [--firewall N] [--address HOST:PORT] [--udx-id N]
 //        [--send TEXT]... [--expect N] [--timeout MS]
@@ -14,6 +14,13 @@
 //   --role R            IK role: the initiator knows the responder's key (--remote-key).
 //   --listen PORT       accept one connection on 127.0.0.1:PORT (0 = ephemeral);
 //   --connect H:P       or connect to H:P.
+//   --udx 1             or, as hyperdht does after the DHT exchanged the IK messages: a
+//                       udx-native socket on 127.0.0.1 with one raw stream of id --udx-id,
+//                       the IK messages as JSON lines ({"event":"ik","data":hex} out,
+//                       {"ik":hex} in on stdin, standing in for the DHT), the payload's
+//                       addresses4 = [this socket's address]; then the stream connects to
+//                       the peer payload's udx.id at its addresses4[0] and the
+//                       secret-stream starts on it.
 //   --seed HEX          32-byte seed of the static key pair (hypercore-crypto keyPair).
 //   --ephemeral-seed HEX  32-byte seed of the ephemeral key pair (default: random).
 //   --firewall, --address, --udx-id  the fields of the noisePayload this side sends
@@ -41,6 +48,8 @@
 // stdout, one JSON object per line:
 //   {"event":"core","key":hex,"length":N}             with --hypercore-*, first
 //   {"event":"listening","port":N}
+//   {"event":"udx","port":N,"id":N}                   with --udx: socket port, stream id
+//   {"event":"ik","data":hex}                         with --udx: our IK message
 //   {"event":"handshake","payload":hex,"remotePayload":hex,"remotePayloadFields":{...},
 //    "hash":hex,"publicKey":hex,"remotePublicKey":hex,"holepunchSecret":hex}
 //   {"event":"message","text":string}                  for every message received
@@ -113,13 +122,16 @@ const noisePayload = {
   }
 }
 
-const [host, port] = (args.address || '127.0.0.1:1').split(':')
-const payload = c.encode(noisePayload, {
-  error: 0,
-  firewall: Number(args.firewall || 1),
-  addresses4: [{ host, port: Number(port) }],
-  udx: { reusableSocket: false, id: Number(args['udx-id'] || 1), seq: 0 }
-})
+const makePayload = (address) => {
+  const [host, port] = address.split(':')
+  return c.encode(noisePayload, {
+    error: 0,
+    firewall: Number(args.firewall || 1),
+    addresses4: [{ host, port: Number(port) }],
+    udx: { reusableSocket: false, id: Number(args['udx-id'] || 1), seq: 0 }
+  })
+}
+let payload = makePayload(args.address || '127.0.0.1:1')
 
 const keyPair = crypto.keyPair(b4a.from(args.seed, 'hex'))
 const hs = new NoiseHandshake('IK', isInitiator, keyPair, { curve })
@@ -160,15 +172,26 @@ function readFrame (socket) {
 async function run (socket) {
   socket.setNoDelay(true)
   socket.on('error', fail)
+  const remotePayload = await ik((msg) => socket.write(frame(msg)), () => readFrame(socket))
+  secure(socket, remotePayload)
+}
+
+// The IK handshake: `send` one message, `recv` the peer's; returns the peer's payload.
+async function ik (send, recv) {
   let remotePayload
   if (isInitiator) {
-    socket.write(frame(hs.send(payload)))
-    remotePayload = hs.recv(await readFrame(socket))
+    send(hs.send(payload))
+    remotePayload = hs.recv(await recv())
   } else {
-    remotePayload = hs.recv(await readFrame(socket))
-    socket.write(frame(hs.send(payload)))
+    remotePayload = hs.recv(await recv())
+    send(hs.send(payload))
   }
   if (!hs.complete) throw new Error('IK did not complete')
+  return remotePayload
+}
+
+// The secret-stream on `socket` from the finished handshake, then messages or replication.
+function secure (socket, remotePayload) {
   const holepunchSecret = b4a.alloc(32)
   sodium.crypto_generichash(holepunchSecret, NS_PEER_HOLEPUNCH, hs.hash)
   const remotePublicKey = b4a.from(hs.rs)
@@ -248,7 +271,30 @@ function replicate (stream) {
   })().catch(fail)
 }
 
-if (args.listen !== undefined) {
+if (args.udx !== undefined) {
+  const UDX = require('udx-native')
+  const readline = require('readline')
+  const udx = new UDX()
+  const socket = udx.createSocket()
+  socket.bind(0, '127.0.0.1')
+  const rawStream = udx.createStream(Number(args['udx-id'] || 1))
+  rawStream.on('error', fail)
+  const { port } = socket.address()
+  payload = makePayload('127.0.0.1:' + port)
+  out({ event: 'udx', port, id: rawStream.id })
+  const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]()
+  const recv = async () => {
+    const { value, done } = await lines.next()
+    if (done) throw new Error('stdin ended during the handshake')
+    return b4a.from(JSON.parse(value).ik, 'hex')
+  }
+  ik((msg) => out({ event: 'ik', data: b4a.toString(msg, 'hex') }), recv).then((remotePayload) => {
+    const fields = c.decode(noisePayload, remotePayload)
+    const to = fields.addresses4[0]
+    rawStream.connect(socket, fields.udx.id, to.port, to.host)
+    secure(rawStream, remotePayload)
+  }).catch(fail)
+} else if (args.listen !== undefined) {
   const server = net.createServer((socket) => {
     server.close()
     run(socket).catch(fail)

@@ -40,6 +40,20 @@ pub fn block_value(core: usize, index: u64, size: usize) -> Vec<u8> {
     out
 }
 
+/// A writable core (key pair from the seed `[1; 32]`, as `ik-peer.mjs --hypercore-writer`
+/// has) holding [`block_value`]s `0..blocks` of core 0, 1000 bytes each.
+pub fn formula_writer(blocks: u64) -> ferrocore::log::Log<ferrocore::storage::MemoryStorage> {
+    let options = ferrocore::log::LogOptions {
+        key_pair: Some(ferrocore::keys::KeyPair::from_seed(&[1; 32])),
+        ..ferrocore::log::LogOptions::default()
+    };
+    let mut writer =
+        ferrocore::log::Log::open(ferrocore::storage::MemoryStorage::new(), options).unwrap();
+    let values: Vec<Vec<u8>> = (0..blocks).map(|i| block_value(0, i, 1000)).collect();
+    writer.append_batch(values.iter().map(|v| &v[..])).unwrap();
+    writer
+}
+
 /// A running JS peer.
 pub struct JsPeer {
     child: Child,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub mod content;
+pub mod echo;
 pub mod heap;
 pub mod hostile;
 pub mod js;

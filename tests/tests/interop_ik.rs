@@ -2,7 +2,7 @@
 //! (`tests/js/ik-peer.mjs`: `noise-handshake` IK with `noise-curve-ed`, prologue
 //! `NS.PEER_HANDSHAKE`, a `noisePayload` on each message, then `@hyperswarm/secret-stream`
 //! started with `{ handshake }`): ferrocore's [`NoiseWrap`] and
-//! [`SecretStream::from_handshake`] as IK initiator and as responder. Both sides check the
+//! [`SecretStream::from_handshake`](ferrocore_wire::stream::SecretStream::from_handshake) as IK initiator and as responder. Both sides check the
 //! other's payload (decoded), the handshake hash, the holepunch secret, and every message
 //! both ways (each side echoes the other's messages). Then hypercore 11.37.1 replication
 //! on such a stream, both directions: a JS writer to a ferrocore reader (every block
@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use ferrocore::log::{Log, LogOptions};
 use ferrocore::replication::{Endpoint, EndpointConfig, Event};
 use ferrocore::storage::MemoryStorage;
-use ferrocore_tests::js::{block_value, JsPeer};
+use ferrocore_tests::echo::{self, check_messages, handle_events, JS_MESSAGE_ARGS};
+use ferrocore_tests::js::{block_value, formula_writer, JsPeer};
 use ferrocore_tests::net::NetDriver;
 use ferrocore_wire::encoding::{Reader, Writer};
 use ferrocore_wire::noise::{KeyPair, NoiseWrap, Role, WrapResult};
-use ferrocore_wire::stream::{SecretStream, StreamConfig, StreamEvent};
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -125,16 +125,6 @@ fn hex_seed(b: u8) -> String {
     hex::encode([b; 32])
 }
 
-/// The `ik-peer.mjs` arguments of the message exchange.
-const MESSAGE_ARGS: [&str; 6] = [
-    "--send",
-    "hello from js",
-    "--send",
-    "", // an empty message: a keep-alive-sized record, filtered by ferrocore
-    "--expect",
-    "3",
-];
-
 /// The `ik-peer.mjs` arguments for `role`: keys and payload fields.
 fn js_args(role: Role) -> Vec<String> {
     let p = js_payload();
@@ -215,8 +205,6 @@ struct Outcome {
     received: Vec<Vec<u8>>,
 }
 
-const RUST_MESSAGES: [&[u8]; 2] = [b"hello from rust", b"and a second one"];
-
 /// IK over `sock` as `role`, then the secret-stream: sends [`RUST_MESSAGES`], echoes every
 /// message that is not an echo, and runs until the peer ended and everything is flushed.
 fn run_rust(mut sock: TcpStream, role: Role) -> Outcome {
@@ -224,15 +212,7 @@ fn run_rust(mut sock: TcpStream, role: Role) -> Outcome {
     let remote = KeyPair::from_seed([JS_SEED; 32]).public_key;
 
     let start = Instant::now();
-    let mut stream = SecretStream::from_handshake(
-        StreamConfig::default(),
-        &wrap.handshake,
-        [0x66; 24],
-        start.elapsed(),
-    );
-    for m in RUST_MESSAGES {
-        stream.send(m).unwrap();
-    }
+    let mut stream = echo::start(&wrap.handshake, start.elapsed());
     sock.set_read_timeout(Some(Duration::from_millis(20)))
         .unwrap();
     let mut received = Vec::new();
@@ -260,21 +240,7 @@ fn run_rust(mut sock: TcpStream, role: Role) -> Outcome {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(e) => panic!("socket: {e}"),
         }
-        if stream.poll_timeout().is_some_and(|t| t <= now) {
-            stream.handle_timeout(now).unwrap();
-        }
-        while let Some(event) = stream.poll_event() {
-            match event {
-                StreamEvent::Message(m) => {
-                    if !m.starts_with(b"echo:") {
-                        stream.send(&[b"echo:", &m[..]].concat()).unwrap();
-                    }
-                    received.push(m.to_vec());
-                }
-                StreamEvent::RemoteEnded => stream.end(),
-                StreamEvent::Connected(c) => assert_eq!(c.remote_public_key, remote),
-            }
-        }
+        handle_events(&mut stream, now, remote, &mut received);
     }
     Outcome {
         wrap,
@@ -302,34 +268,13 @@ fn check(outcome: &Outcome, js: &mut JsPeer) {
         hs["remotePublicKey"],
         hex::encode(KeyPair::from_seed([RUST_SEED; 32]).public_key)
     );
-    let end = js.wait_for(TIMEOUT, |v| v["event"] == "end" || v["event"] == "error");
-    assert_eq!(end["event"], "end", "{:?}", js.seen);
-    let js_got: Vec<&str> = js
-        .seen
-        .iter()
-        .filter(|v| v["event"] == "message")
-        .map(|v| v["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        js_got,
-        ["hello from rust", "and a second one", "echo:hello from js"]
-    );
-    // The JS empty message is a keep-alive-sized record: ferrocore drops it.
-    let ours: Vec<&[u8]> = outcome.received.iter().map(Vec::as_slice).collect();
-    assert_eq!(
-        ours,
-        [
-            &b"hello from js"[..],
-            b"echo:hello from rust",
-            b"echo:and a second one"
-        ]
-    );
+    check_messages(js, TIMEOUT, &outcome.received);
 }
 
 /// An `ik-peer.mjs` responder listening on loopback, and a socket connected to it.
 fn js_responder() -> (JsPeer, TcpStream) {
     let mut args = js_args(Role::Responder);
-    args.extend(MESSAGE_ARGS.map(String::from));
+    args.extend(JS_MESSAGE_ARGS.map(String::from));
     args.extend(["--listen".into(), "0".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut js = JsPeer::spawn("ik-peer.mjs", &args);
@@ -351,7 +296,7 @@ fn js_initiator_rust_responder() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let mut args = js_args(Role::Initiator);
-    args.extend(MESSAGE_ARGS.map(String::from));
+    args.extend(JS_MESSAGE_ARGS.map(String::from));
     args.extend(["--connect".into(), addr]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut js = JsPeer::spawn("ik-peer.mjs", &args);
@@ -435,16 +380,7 @@ fn js_hypercore_writer_to_ferrocore_reader_over_ik() {
 fn ferrocore_hypercore_writer_to_js_reader_over_ik() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let mut writer = Log::open(
-        MemoryStorage::new(),
-        LogOptions {
-            key_pair: Some(ferrocore::keys::KeyPair::from_seed(&[1; 32])),
-            ..LogOptions::default()
-        },
-    )
-    .unwrap();
-    let values: Vec<Vec<u8>> = (0..BLOCKS).map(|i| block_value(0, i, 1000)).collect();
-    writer.append_batch(values.iter().map(|v| &v[..])).unwrap();
+    let writer = formula_writer(BLOCKS);
     let key = hex::encode(writer.key());
     let mut args = js_args(Role::Initiator);
     let blocks = BLOCKS.to_string();

@@ -10,17 +10,26 @@
 //! `poll_event` until they return `None`.
 //!
 //! Per stream, as libudx: sequence numbers count packets; the receiver acknowledges every
-//! DATA/END packet at once (cumulative ack + up to 50 SACK blocks), HEARTBEAT forces an
-//! acknowledgement; losses are found by RACK-TLP and by the RTO (the stream dies after 6
-//! RTO timeouts of one packet); the peer's receive window bounds what is in flight;
-//! sending is paced (25 MB/s until the congestion controller knows better); congestion
-//! control sits behind [`CongestionControl`]; the path MTU is probed from 1200 up to 1500
-//! in 32-byte steps with padded DATA packets. MESSAGE datagrams are unordered and
-//! unreliable, END closes the write side after the queued data, DESTROY resets.
+//! DATA/END packet at once (cumulative ack + up to 50 SACK blocks; acknowledgements of the
+//! datagrams handled between two `poll_transmit` calls are one, and a data packet going
+//! out carries it), HEARTBEAT forces an acknowledgement; losses are found by RACK-TLP and
+//! by the RTO (the stream dies when one packet times out a seventh time); the peer's
+//! receive window bounds what is in flight; sending is paced (25 MB/s until the congestion
+//! controller knows better); congestion control sits behind [`CongestionControl`] (BBR by
+//! default, as libudx; NewReno); the path MTU is probed from 1200 up to 1500 in 32-byte
+//! steps with padded DATA packets. MESSAGE datagrams are unordered and unreliable, END
+//! closes the write side after the queued data, DESTROY resets.
 //!
-//! Memory per stream is bounded whatever the peer sends: out-of-order data is kept only
-//! within the receive window, unread data never exceeds it, and what `write` accepts is
-//! bounded by [`Config::send_buffer`].
+//! Where libudx is fragile this implementation departs from it, on the wire compatibly:
+//! with more than 50 holes the lowest and the highest 25 SACK blocks are reported (libudx
+//! reports the lowest 50), the RTT estimate takes one sample per acknowledgement, and a
+//! stream closed gracefully lingers a few seconds to acknowledge a resent END.
+//!
+//! Memory per stream is bounded whatever the peer sends: out-of-order packets are kept
+//! only within the receive window (in bytes, and in sequence numbers: one per KiB of it)
+//! of the next expected one (and
+//! never dropped once acknowledged), unread bytes never exceed the window, and what
+//! `write` accepts is bounded by [`Config::send_buffer`].
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -124,11 +124,11 @@ fn bbr_keeps_most_of_a_40_mb_link_with_the_relays_loss() {
     assert!(g >= 20e6, "{g} B/s");
 }
 
-/// On a 100 MB/s link STARTUP overshoots the 4 MiB receive window: the receiver evicts
-/// packets it already SACKed to take the one it awaits, the sender never resends SACKed
-/// packets, and the stream stalls (stream code, not BBR; reported).
+/// On a 100 MB/s link STARTUP overshoots the 4 MiB receive window and the drop-tail
+/// buffer; the receiver no longer reneges on SACKed packets (that stalled the stream), but
+/// bursts of losses still end in RTOs and the goodput stays at 13–21 MB/s.
 #[test]
-#[ignore = "stalls: receiver reneges on SACKed data the sender never resends"]
+#[ignore = "below target: 13-21 MB/s of the 40 wanted, RTOs after drop-tail bursts"]
 fn bbr_on_a_100_mb_link_with_the_relays_loss() {
     let g = relay_like_goodput(100_000_000);
     assert!(g >= 40e6, "{g} B/s");
