@@ -1,6 +1,6 @@
 //! Shared helpers for ferrocore's conformance tests.
 //!
-//! Vector files live in `tests/vectors/{core,wire,corestore,dht}/*.json`. They are loaded **by schema**,
+//! Vector files live in `tests/vectors/{core,wire,corestore,dht,udx}/*.json`. They are loaded **by schema**,
 //! not by file name: [`Schema::detect`] recognises a file from its top-level keys, and each
 //! test asks for [`files`] of its schema. A new file of a known schema dropped into those
 //! folders is therefore tested with no code change; a file of no known schema fails
@@ -75,6 +75,8 @@ pub enum Schema {
     DhtSignables,
     /// `wire/noise-ik.json`: `nsPeerHandshake`, `cases[]` (IK handshakes, secret-stream starts).
     NoiseIk,
+    /// `udx/packets.json`: `udxPackets[]` (datagrams udx-native sent and received).
+    UdxPackets,
 }
 
 impl Schema {
@@ -123,6 +125,8 @@ impl Schema {
             Schema::DhtSignables
         } else if has("nsPeerHandshake") && has("cases") {
             Schema::NoiseIk
+        } else if has("udxPackets") {
+            Schema::UdxPackets
         } else {
             return None;
         })
@@ -134,10 +138,10 @@ pub fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
 
-/// Every `*.json` file under `tests/vectors/{core,wire,corestore,dht}`, parsed, sorted by path.
+/// Every `*.json` file under `tests/vectors/{core,wire,corestore,dht,udx}`, parsed, sorted by path.
 pub fn all_files() -> Vec<(PathBuf, Value)> {
     let mut out = Vec::new();
-    for sub in ["core", "wire", "corestore", "dht"] {
+    for sub in ["core", "wire", "corestore", "dht", "udx"] {
         let dir = vectors_dir().join(sub);
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))

@@ -18,7 +18,9 @@
 //!   records, keep-alives, timeouts, end);
 //! * [`mux`]: the protomux state machine (channels, pairing, batches, bounds);
 //! * [`connection`]: a stream and a mux as one state machine: raw bytes in and out;
-//! * [`dht`]: the DHT's datagrams and messages (`dht-rpc@6.27.0`, `hyperdht@6.34.0`).
+//! * [`dht`]: the DHT's datagrams and messages (`dht-rpc@6.27.0`, `hyperdht@6.34.0`);
+//! * [`udx`]: the UDX packet (header, SACK blocks, MTU-probe padding) and the router of a
+//!   UDP socket shared with dht-rpc and holepunching.
 //!
 //! Everything here is pure: bytes in, values out, and back; the state machines take the
 //! time and their randomness from the caller (`handle_input`, `poll_transmit`,
@@ -48,6 +50,7 @@ pub mod poly1305;
 pub mod protomux;
 pub mod secretstream;
 pub mod stream;
+pub mod udx;
 
 pub use encoding::{Decode, Encode, Reader, Writer};
 pub use error::DecodeError;
