@@ -54,6 +54,7 @@
 import os from 'node:os'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { waitDrain } from './jsonl-peer.mjs'
 
 const require = createRequire(import.meta.url)
 const SecretStream = require('@hyperswarm/secret-stream')
@@ -119,15 +120,6 @@ function now() {
 
 function secsSince(t0) {
   return Number(process.hrtime.bigint() - t0) / 1e9
-}
-
-function waitDrain(stream) {
-  return new Promise((resolve, reject) => {
-    const ondrain = () => { stream.off('close', onclose); resolve() }
-    const onclose = () => { stream.off('drain', ondrain); reject(new Error('stream closed')) }
-    stream.once('drain', ondrain)
-    stream.once('close', onclose)
-  })
 }
 
 function makePair() {

@@ -100,3 +100,13 @@ export function removeDir(dir) {
     rmSync(dir, { recursive: true, force: true })
   } catch {}
 }
+
+// Resolves on the stream's next 'drain'; rejects if it closes first.
+export function waitDrain(stream) {
+  return new Promise((resolve, reject) => {
+    const ondrain = () => { stream.off('close', onclose); resolve() }
+    const onclose = () => { stream.off('drain', ondrain); reject(new Error('stream closed')) }
+    stream.once('drain', ondrain)
+    stream.once('close', onclose)
+  })
+}

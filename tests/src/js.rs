@@ -16,6 +16,15 @@ pub fn js_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
 }
 
+/// Bytes each live interop test moves: `FERROCORE_INTEROP_MB` MiB (default 64).
+pub fn interop_volume() -> usize {
+    std::env::var("FERROCORE_INTEROP_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+        << 20
+}
+
 /// Block `index` of core `core` for a block size: the first `size` bytes of
 /// SHA-256("ferrocore {core} {index} {k}") for k = 0, 1, … (`tests/js/blocks.mjs`).
 pub fn block_value(core: usize, index: u64, size: usize) -> Vec<u8> {
@@ -207,4 +216,27 @@ pub fn js_sparse_reader_args<'a>(addr: &'a str, keys: &'a str) -> Vec<&'a str> {
         "--timeout",
         "120000",
     ]
+}
+
+/// A `tests/js/udx-peer.mjs` (a udx-native socket on loopback with one stream, created
+/// and not connected), with `args` added: the peer, its socket's address and its first
+/// stream's id.
+pub fn udx_peer(args: &[&str], timeout: Duration) -> (JsPeer, SocketAddr, u32) {
+    assert!(
+        js_dir().join("node_modules/udx-native").is_dir(),
+        "tests/js has no udx-native: run `npm ci` in tests/js (scripts/test does)"
+    );
+    let mut all = vec!["--timeout", "300000"];
+    all.extend_from_slice(args);
+    let mut js = JsPeer::spawn("udx-peer.mjs", &all);
+    let ready = js.wait_for(timeout, |v| v["event"] == "ready");
+    let port = ready["port"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .expect("the udx peer reports its port");
+    let stream = ready["stream"]
+        .as_u64()
+        .and_then(|s| u32::try_from(s).ok())
+        .expect("the udx peer reports its stream id");
+    (js, SocketAddr::from(([127, 0, 0, 1], port)), stream)
 }

@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub mod content;
 pub mod heap;
 pub mod hostile;
 pub mod js;
 pub mod net;
 pub mod reader;
+pub mod relay;
 pub mod sim;
 pub use reader::ProofReader;
 

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ferrocore_tests::content;
 use ferrocore_wire::connection::{Connection, ConnectionEvent};
 use ferrocore_wire::mux::{ChannelId, CloseReason, MuxConfig, MuxEvent};
 use ferrocore_wire::noise::{KeyPair, Role};
@@ -24,36 +25,19 @@ const PROTOCOL: &str = "ferrocore/interop";
 const CHUNK: usize = 65536;
 
 fn volume() -> usize {
-    std::env::var("FERROCORE_INTEROP_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
-        << 20
-}
-
-/// MurmurHash3's finaliser: the content formula of `tests/js/content.mjs`.
-fn fmix32(mut h: u32) -> u32 {
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^ (h >> 16)
+    ferrocore_tests::js::interop_volume()
 }
 
 fn base(role: Role) -> u32 {
     match role {
-        Role::Initiator => 0,
-        Role::Responder => 0x8000_0000,
+        Role::Initiator => content::BASE_INITIATOR,
+        Role::Responder => content::BASE_RESPONDER,
     }
 }
 
 /// Bytes `[offset, offset + buf.len())` of the stream a side of `role` sends.
 fn fill(buf: &mut [u8], offset: usize, role: Role) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        let k = offset + i;
-        let w = fmix32(((k / 4) as u32).wrapping_add(base(role)));
-        *b = (w >> (8 * (k % 4))) as u8;
-    }
+    content::fill(buf, offset as u64, base(role));
 }
 
 fn js_dir() -> PathBuf {
