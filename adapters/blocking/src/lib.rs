@@ -58,6 +58,8 @@ compile_error!(
     "ferrocore-blocking needs a Unix-like OS (poll); use ferrocore-tokio or ferrocore-futures"
 );
 
+pub mod udx;
+
 use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::ops::Deref;
@@ -107,14 +109,32 @@ impl Adapter for Blocking {
     }
 }
 
-/// The driver's half of a TCP connection: the socket (read and written by the driver)
-/// and the queue to its writer thread.
+/// The driver's half of a connection (TCP or UDX): the socket (a TCP socket is read and
+/// written by the driver) and the queue to its writer thread.
 pub struct TcpLink {
     out: Sender<Bytes>,
     backlog: Arc<Backlog>,
-    stream: TcpStream,
+    transport: Transport,
     /// False once the socket's input ended or failed (it is no longer polled).
     reading: bool,
+}
+
+/// What a link's bytes travel over.
+enum Transport {
+    /// Polled and read by the driver.
+    Tcp(TcpStream),
+    /// Read by a thread of its own (the UDX socket has no descriptor per stream).
+    Udx(Arc<udx::UdxStream>),
+}
+
+impl TcpLink {
+    /// The TCP socket the driver polls, if the link is one.
+    fn tcp(&self) -> Option<&TcpStream> {
+        match &self.transport {
+            Transport::Tcp(stream) => Some(stream),
+            Transport::Udx(_) => None,
+        }
+    }
 }
 
 impl Link for TcpLink {
@@ -127,21 +147,29 @@ impl Link for TcpLink {
     /// With nothing queued for the writer, the socket takes what it can at once: a live
     /// block then goes out without waking another thread (a hop costs tens of µs).
     fn send_now(&mut self, bufs: &[Bytes]) -> usize {
-        if self.backlog.is_empty() {
-            send_now(&self.stream, bufs)
-        } else {
-            0
+        if !self.backlog.is_empty() {
+            return 0;
+        }
+        match &self.transport {
+            Transport::Tcp(stream) => send_now(stream, bufs),
+            Transport::Udx(stream) => udx::send_now(stream, bufs),
         }
     }
 
     fn finish(self, orderly: bool) {
         self.backlog.close();
-        if orderly {
+        match (&self.transport, orderly) {
             // The writer writes what is queued (blocking at most LINGER per write), then
             // shuts the socket down; dropping `out` tells it nothing more comes.
-            let _ = self.stream.set_write_timeout(Some(LINGER));
-        } else {
-            let _ = self.stream.shutdown(Shutdown::Both);
+            (Transport::Tcp(stream), true) => {
+                let _ = stream.set_write_timeout(Some(LINGER));
+            }
+            (Transport::Tcp(stream), false) => {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            // The writer sends END after what is queued.
+            (Transport::Udx(_), true) => {}
+            (Transport::Udx(stream), false) => stream.destroy(),
         }
     }
 }
@@ -290,7 +318,7 @@ impl<S: Storage + Send + 'static> Node<S> {
                 Ok(TcpLink {
                     out,
                     backlog,
-                    stream,
+                    transport: Transport::Tcp(stream),
                     reading: true,
                 })
             }),
@@ -301,8 +329,8 @@ impl<S: Storage + Send + 'static> Node<S> {
 /// What builds a connection's link once its session has an id.
 type MakeTcpLink = Box<dyn FnOnce(SessionId) -> std::io::Result<TcpLink> + Send>;
 
-/// Wakes the driver out of `poll(2)`: a byte on the wake-up socket.
-struct WakeSocket(UnixStream);
+/// Wakes a thread out of `poll(2)`: a byte on the wake-up socket.
+pub(crate) struct WakeSocket(pub(crate) UnixStream);
 
 impl Wake for WakeSocket {
     fn wake(self: Arc<Self>) {
@@ -354,12 +382,16 @@ fn wait<S: Storage + Send + 'static>(
     let ready: Vec<SessionId> = {
         let polled: Vec<(SessionId, &TcpLink)> = driver
             .links()
-            .filter(|(s, l)| l.reading && !l.backlog.is_full() && !driver.is_stalled(*s))
+            .filter(|(s, l)| {
+                l.tcp().is_some() && l.reading && !l.backlog.is_full() && !driver.is_stalled(*s)
+            })
             .collect();
         let mut fds = Vec::with_capacity(polled.len() + 1);
         fds.push(PollFd::new(woken, PollFlags::IN));
         for (_, link) in &polled {
-            fds.push(PollFd::new(&link.stream, PollFlags::IN));
+            if let Some(stream) = link.tcp() {
+                fds.push(PollFd::new(stream, PollFlags::IN));
+            }
         }
         let timeout = timeout.map(|t| Timespec {
             tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
@@ -401,7 +433,10 @@ fn read_from<S: Storage + Send + 'static>(
     let Some(link) = driver.link_mut(session) else {
         return;
     };
-    match recv(&link.stream, &mut *buf, RecvFlags::DONTWAIT) {
+    let Some(stream) = link.tcp() else {
+        return;
+    };
+    match recv(stream, &mut *buf, RecvFlags::DONTWAIT) {
         Ok((0, _)) => {
             link.reading = false;
             driver.on_end(session);
@@ -439,8 +474,20 @@ fn accept_loop<S: Storage + Send + 'static>(
     }
 }
 
-fn spawn_writer<S: Storage + Send + 'static>(
-    mut stream: TcpStream,
+/// The end of a writer thread's socket.
+pub(crate) trait Sink: Write + Send + 'static {
+    /// Everything was written (`orderly`), or writing failed.
+    fn close(&mut self, orderly: bool);
+}
+
+impl Sink for TcpStream {
+    fn close(&mut self, _: bool) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+pub(crate) fn spawn_writer<S: Storage + Send + 'static, W: Sink>(
+    mut stream: W,
     out: Receiver<Bytes>,
     session: SessionId,
     backlog: Arc<Backlog>,
@@ -464,7 +511,7 @@ fn spawn_writer<S: Storage + Send + 'static>(
                     }
                 }
                 if let Err(e) = write_all_vectored(&mut stream, &mut queued) {
-                    let _ = stream.shutdown(Shutdown::Both);
+                    stream.close(false);
                     reporter.failed(session, e.kind().into());
                     return;
                 }
@@ -473,7 +520,7 @@ fn spawn_writer<S: Storage + Send + 'static>(
                 reporter.sent(session, len);
             }
             // The session ended and everything was written.
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.close(true);
         })
         .map(drop)
 }
@@ -498,7 +545,7 @@ fn send_now(stream: &TcpStream, bufs: &[Bytes]) -> usize {
 }
 
 /// Writes every buffer in order with vectored writes (no gathering copy); empties `bufs`.
-fn write_all_vectored(stream: &mut TcpStream, bufs: &mut Vec<Bytes>) -> std::io::Result<()> {
+fn write_all_vectored(stream: &mut impl Write, bufs: &mut Vec<Bytes>) -> std::io::Result<()> {
     use bytes::Buf;
     bufs.retain(|b| !b.is_empty());
     let mut first = 0;

@@ -56,6 +56,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod udx;
+
 use std::future::{poll_fn, Future};
 use std::ops::Deref;
 use std::pin::Pin;

@@ -45,6 +45,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod udx;
+
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::time::Duration;
@@ -167,6 +169,29 @@ impl<S: Storage + Send + 'static> Node<S> {
         Ok(spawn(
             self.0.attach_handshake(stream.compat(), result).await?,
         ))
+    }
+
+    /// Replicates over a UDX stream, exactly as over a TCP connection: Noise XX runs in
+    /// band (as JS apps do over a raw udx stream). Connect the stream to its peer first;
+    /// by convention the side that connected first is the [`Role::Initiator`].
+    ///
+    /// ```no_run
+    /// # async fn f(node: ferrocore_tokio::Node<ferrocore::storage::MemoryStorage>, peer: std::net::SocketAddr, peer_id: u32) -> Result<(), ferrocore_tokio::Error> {
+    /// let socket = ferrocore_tokio::udx::UdxSocket::bind("127.0.0.1:0").await?;
+    /// let stream = socket.create_stream()?;
+    /// socket.connect(&stream, peer_id, peer)?;
+    /// node.add_udx_stream(stream, ferrocore::wire::noise::Role::Initiator).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Random`] if the OS random number generator fails.
+    pub async fn add_udx_stream(
+        &self,
+        stream: udx::UdxStream,
+        role: Role,
+    ) -> Result<SessionId, Error> {
+        Ok(spawn(self.0.attach(stream.into_inner(), role).await?))
     }
 }
 
