@@ -181,15 +181,19 @@ mod tokio_runtime {
     use super::*;
 
     async fn sockets(config: Config) -> (UdxSocket, UdxSocket) {
-        let a = UdxSocket::bind_with("127.0.0.1:0", config.clone());
-        (
-            a.await.unwrap(),
-            UdxSocket::bind_with("127.0.0.1:0", config).await.unwrap(),
-        )
+        sockets_of(config.clone(), config).await
+    }
+
+    async fn sockets_of(a: Config, b: Config) -> (UdxSocket, UdxSocket) {
+        let a = UdxSocket::bind_with("127.0.0.1:0", a).await.unwrap();
+        (a, UdxSocket::bind_with("127.0.0.1:0", b).await.unwrap())
     }
 
     async fn both_ways(config: Config) {
-        let (a, b) = sockets(config).await;
+        both_ways_on(sockets(config).await).await;
+    }
+
+    async fn both_ways_on((a, b): (UdxSocket, UdxSocket)) {
         let (sa, sb) = connect(&a, &b);
         let spawn = |f| {
             let task = tokio::spawn(f);
@@ -208,6 +212,34 @@ mod tokio_runtime {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sixty_four_mib_each_way_one_datagram_per_syscall() {
         both_ways(one_datagram_per_syscall()).await;
+    }
+
+    /// GSO sends reach a socket that reads one datagram per call, and GRO reads take
+    /// plain sends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batched_and_a_plain_socket_talk() {
+        let (a, b) = sockets_of(Config::default(), one_datagram_per_syscall()).await;
+        assert!(a.is_batched() && !b.is_batched());
+        both_ways_on((a, b)).await;
+    }
+
+    /// The loop ends and the UDP socket closes once every handle is dropped: its port can
+    /// be bound again.
+    #[tokio::test]
+    async fn dropping_every_handle_closes_the_socket() {
+        let a = UdxSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = a.local_addr().unwrap();
+        let b = a.clone();
+        let stream = a.create_stream().unwrap();
+        drop((a, stream));
+        assert!(UdxSocket::bind(addr).await.is_err(), "a handle is left");
+        drop(b);
+        limited(async {
+            while UdxSocket::bind(addr).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
     }
 
     /// Through Tokio's `AsyncRead + AsyncWrite` (`shutdown` is END).

@@ -44,6 +44,8 @@ mod io;
 mod run;
 mod shared;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 use std::future::poll_fn;
 use std::net::SocketAddr;
