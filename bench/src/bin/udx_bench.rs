@@ -4,7 +4,7 @@
 //! reads.
 //!
 //! ```text
-//! udx-bench [--mb N] [--chunk C] [--only LIST] [--repeat R] [--no-batching]
+//! udx-bench [--mb N] [--chunk C] [--only LIST] [--repeat R] [--no-batching] [--stats]
 //!           [--relay BIN [--loss P] [--delay-ms D] [--seed S]]
 //! ```
 //!
@@ -15,7 +15,8 @@
 //!   XX in band, the sender initiates) over that UDX stream, one record per write;
 //! * `tcp-plain`, `tcp-secret`: the same over a loopback TCP socket (`TCP_NODELAY`).
 //!
-//! `--no-batching` moves one datagram per system call instead of quinn-udp's GSO/GRO and
+//! `--stats` prints the sending UDX stream's statistics (cwnd, RTT, retransmissions) on
+//! stderr after each UDX row. `--no-batching` moves one datagram per system call instead of quinn-udp's GSO/GRO and
 //! `recvmmsg` batches. `--relay BIN` sends the UDX streams through the lossy relay
 //! (`tests/src/bin/lossy-relay.rs`) at `--loss P` each way and `--delay-ms D` one way.
 //! The clock starts when the sender can write (UDX: both streams connected; secret: the
@@ -47,6 +48,7 @@ struct Opts {
     only: Vec<String>,
     repeat: usize,
     batching: bool,
+    stats: bool,
     relay: Option<String>,
     loss: f64,
     delay_ms: u64,
@@ -86,6 +88,7 @@ fn opts(args: &[String]) -> Res<Opts> {
         }),
         repeat: parse::<usize>(args, "--repeat", 1)?.max(1),
         batching: !args.iter().any(|a| a == "--no-batching"),
+        stats: args.iter().any(|a| a == "--stats"),
         relay: value(args, "--relay").map(String::from),
         loss: parse(args, "--loss", 0.01)?,
         delay_ms: parse(args, "--delay-ms", 10)?,
@@ -234,6 +237,16 @@ struct Kid {
     proc: Child,
     stdin: Option<ChildStdin>,
     out: std::io::Lines<BufReader<ChildStdout>>,
+}
+
+impl Drop for Kid {
+    /// A child left behind by a failed run must not outlive it.
+    fn drop(&mut self) {
+        if matches!(self.proc.try_wait(), Ok(None)) {
+            let _ = self.proc.kill();
+            let _ = self.proc.wait();
+        }
+    }
 }
 
 impl Kid {
@@ -386,7 +399,11 @@ fn measure(workload: &str, o: &Opts) -> Res<String> {
             .connect(&stream, remote_id as u32, loopback(to_kid)?)
             .map_err(|e| e.to_string())?;
         let out = transfer(&mut stream, secret_stream, &mut kid, o)?;
-        retransmits = socket.stats(&stream).map(|s| s.packets_retransmitted);
+        let stats = socket.stats(&stream);
+        if o.stats {
+            eprintln!("udx-bench: {workload}: sender {stats:?}");
+        }
+        retransmits = stats.map(|s| s.packets_retransmitted);
         stream.destroy();
         if let Some(r) = relay {
             relay_stats = r.end()?;
