@@ -109,6 +109,19 @@ impl Socket {
         Ok(())
     }
 
+    /// Sends a HEARTBEAT whenever the stream has been idle (everything acknowledged) for
+    /// `interval`; `None` stops it (libudx `udx_stream_set_keepalive`).
+    pub fn set_keepalive(
+        &mut self,
+        now: Duration,
+        id: StreamId,
+        interval: Option<Duration>,
+    ) -> Result<(), UdxError> {
+        self.live(id)?
+            .set_keepalive(micros(now), interval.map(micros));
+        Ok(())
+    }
+
     /// One datagram received on this socket from `from`.
     pub fn handle_datagram(&mut self, now: Duration, from: SocketAddr, datagram: &[u8]) -> Routed {
         match packet::classify(datagram) {
@@ -315,6 +328,15 @@ impl Socket {
         }
         s.relay_to = Some(to);
         Ok(())
+    }
+
+    /// Whether packets sent before the last `change_remote` still await acknowledgement
+    /// (libudx calls `on_remote_changed` when they are all acknowledged).
+    #[must_use]
+    pub fn is_remote_changing(&self, id: StreamId) -> bool {
+        self.streams
+            .get(&id)
+            .is_some_and(|s| s.remote_changing.is_some())
     }
 
     /// Whether the peer's END was reached in order.

@@ -107,6 +107,8 @@ fn everything_lost_for_a_while_is_recovered_by_the_rto() {
     assert!(got >= total);
     let st = p.a.stats(ID_A).unwrap();
     assert!(st.rto_timeouts >= 1, "the RTO fired: {st:?}");
+    // After the outage the window regrows in slow start: the rest follows within seconds.
+    assert!(p.now < Duration::from_secs(8), "took {:?}: {st:?}", p.now);
 }
 
 #[test]
@@ -343,4 +345,62 @@ fn silence_times_the_stream_out() {
         "{ea:?}"
     );
     assert!(p.now < Duration::from_secs(60), "timed out at {:?}", p.now);
+}
+
+#[test]
+fn data_lost_before_an_end_is_still_delivered() {
+    let mut p = Pair::new(Config::default(), 5 * MS);
+    let mut dropped = false;
+    p.drop = Box::new(move |side, h, _| {
+        let hit = side == Side::A && is_data(h) && h.seq == 3 && !dropped;
+        dropped |= hit;
+        hit
+    });
+    let (got, _) = transfer(&mut p, 5 * 1152 + 10, true, 100_000);
+    check_pattern(&got);
+    assert_eq!(p.dropped, 1);
+    assert!(p.b.is_remote_ended(ID_B));
+}
+
+#[test]
+fn random_loss_and_reordering_in_both_directions() {
+    for seed in 1..=3u64 {
+        let mut p = Pair::new(Config::default(), 10 * MS);
+        p.jitter = 3 * MS;
+        p.rng = seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let mut rng = seed;
+        // 2% of every datagram, data and acks alike.
+        p.drop = Box::new(move |_, _, _| common::xorshift(&mut rng) % 100 < 2);
+        let (got, took) = transfer(&mut p, 1024 * 1024, true, 5_000_000);
+        check_pattern(&got);
+        let st = p.a.stats(ID_A).unwrap();
+        assert!(st.packets_retransmitted > 0, "seed {seed}: {st:?}");
+        // NewReno at 2% loss and 20 ms: about MSS/RTT * 1.22/sqrt(p) = 0.6 MB/s.
+        assert!(
+            took < Duration::from_secs(10),
+            "seed {seed}: took {took:?}, {st:?}"
+        );
+    }
+}
+
+#[test]
+fn keepalive_sends_heartbeats_while_idle() {
+    let mut p = Pair::new(Config::default(), 5 * MS);
+    let now = p.now;
+    p.a.set_keepalive(now, ID_A, Some(Duration::from_secs(5)))
+        .unwrap();
+    let start = p.sent;
+    while p.now < Duration::from_secs(21) {
+        assert!(p.step());
+    }
+    // A sent a heartbeat every 5 s (the last step reached the fifth) and B answered
+    // each that arrived.
+    assert_eq!(p.now, Duration::from_secs(25));
+    assert_eq!(p.sent[0] - start[0], 5);
+    assert_eq!(p.sent[1] - start[1], 4);
+    assert!(p.step());
+    assert_eq!(p.sent[1] - start[1], 5);
+    let now = p.now;
+    p.a.set_keepalive(now, ID_A, None).unwrap();
+    assert_eq!(p.a.poll_timeout(), None);
 }

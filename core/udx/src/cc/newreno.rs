@@ -60,7 +60,9 @@ impl CongestionControl for NewReno {
     }
 
     fn on_ack(&mut self, ctx: &CcContext, rs: &RateSample) -> CcAck {
-        if ctx.ca_state != CaState::Open || rs.acked_sacked == 0 {
+        // No growth while repairing a loss RACK found (the window was just halved); after
+        // an RTO the window restarts from one packet in slow start, as in TCP.
+        if ctx.ca_state == CaState::Recovery || rs.acked_sacked == 0 {
             return CcAck::default();
         }
         // Do not grow a window the sender is not using (RFC 7661 spirit).
@@ -144,6 +146,15 @@ mod tests {
         cc.on_rto(&ctx());
         assert_eq!(cc.cwnd(), 1);
         assert_eq!(cc.ssthresh(), 5);
+        // Slow start again while the RTO's losses are repaired.
+        cc.on_ack(
+            &CcContext {
+                ca_state: CaState::Loss,
+                ..ctx()
+            },
+            &acked(2),
+        );
+        assert_eq!(cc.cwnd(), 3);
     }
 
     #[test]

@@ -166,6 +166,20 @@ impl Stream {
         Ok(())
     }
 
+    /// Changes the keep-alive interval (microseconds).
+    pub fn set_keepalive(&mut self, now_us: u64, interval: Option<u64>) {
+        self.keepalive_us = interval.filter(|&k| k > 0);
+        let idle = self.snd.seq == self.snd.remote_acked;
+        let keepalive_armed = self.rec.timer.is_some_and(|(t, _)| t == Timer::Keepalive);
+        if keepalive_armed || (idle && self.rec.timer.is_none()) {
+            match (self.keepalive_us, self.is(CONNECTED)) {
+                (Some(k), true) => self.rec.start(Timer::Keepalive, now_us + k),
+                _ if keepalive_armed => self.rec.stop(),
+                _ => {}
+            }
+        }
+    }
+
     /// Sends to a new peer from now on (libudx `udx_stream_change_remote`).
     pub fn change_remote(
         &mut self,
@@ -334,7 +348,7 @@ impl Stream {
         }
         let data_or_end = h.flags & (flags::DATA | flags::END) != 0;
         if crate::seq::le(self.rcv.ack, h.seq) {
-            if data_or_end && !self.is(REMOTE_ENDING | REMOTE_ENDED | CLOSED) {
+            if data_or_end && !self.is(REMOTE_ENDED | CLOSED) {
                 self.on_data(h.seq, h.flags, pkt.payload, ev);
             } else if data_or_end {
                 self.stats.packets_dropped += 1;

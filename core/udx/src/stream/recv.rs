@@ -98,6 +98,9 @@ impl Receiver {
         let is_data = pflags & flags::DATA != 0;
         let len = if is_data { payload.len() } else { 0 };
         if d == 0 {
+            // The packet the reader waits for: make room by forgetting packets held
+            // furthest ahead (the sender retransmits them), never the other way round.
+            while !self.room_for(len) && self.evict_last() {}
             if !self.room_for(len) {
                 return out;
             }
@@ -168,6 +171,18 @@ impl Receiver {
                 break;
             }
         }
+    }
+
+    /// Forgets the packet held furthest ahead; false if none is.
+    fn evict_last(&mut self) -> bool {
+        while let Some(slot) = self.ahead.pop_back() {
+            if let Some(a) = slot {
+                self.ahead_bytes -= a.payload.len();
+                self.ahead_count -= 1;
+                return true;
+            }
+        }
+        false
     }
 
     /// Forgets everything held ahead of the gap.
@@ -269,6 +284,22 @@ mod tests {
         assert_eq!(r.rwnd(), 0);
         assert!(r.on_data(2, D, &big[..SLACK]).readable, "a packet of slack");
         assert!(!r.on_data(3, D, b"x").kept);
+    }
+
+    #[test]
+    fn the_awaited_packet_evicts_what_is_held_furthest_ahead() {
+        let mut r = Receiver::new(64 * 1024);
+        let chunk = vec![1u8; 20 * 1024];
+        for seq in 1..4 {
+            assert!(r.on_data(seq, D, &chunk).kept);
+        }
+        assert!(!r.on_data(4, D, &chunk).kept, "window full");
+        let a = r.on_data(0, D, &chunk);
+        assert!(a.readable);
+        // Seq 3 was dropped to make room; 1 and 2 followed 0 in order.
+        assert_eq!(r.ack, 3);
+        assert_eq!(r.readable.len(), 60 * 1024);
+        assert!(!r.has_gaps());
     }
 
     #[test]

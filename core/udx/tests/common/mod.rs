@@ -38,7 +38,19 @@ pub struct Pair {
     pub events_b: Vec<Event>,
     /// Largest GSO batch seen, in segments.
     pub max_batch: usize,
+    /// Extra random delay per datagram, up to this (reorders them).
+    pub jitter: Duration,
+    /// State of the seeded generator behind `jitter`.
+    pub rng: u64,
     buf: Vec<u8>,
+}
+
+/// A seeded xorshift64 step.
+pub fn xorshift(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
 }
 
 pub const ID_A: StreamId = 0x1111_1111;
@@ -70,6 +82,8 @@ impl Pair {
             events_a: Vec::new(),
             events_b: Vec::new(),
             max_batch: 0,
+            jitter: Duration::ZERO,
+            rng: 0x9e37_79b9_7f4a_7c15,
             buf: Vec::new(),
         }
     }
@@ -109,8 +123,14 @@ impl Pair {
                     }
                     let to = if side == Side::A { Side::B } else { Side::A };
                     self.order += 1;
+                    let jitter = if self.jitter.is_zero() {
+                        Duration::ZERO
+                    } else {
+                        let r = xorshift(&mut self.rng);
+                        Duration::from_nanos(r % self.jitter.as_nanos() as u64)
+                    };
                     self.queue
-                        .insert((self.now + self.delay, self.order), (to, d));
+                        .insert((self.now + self.delay + jitter, self.order), (to, d));
                 }
             }
             while let Some(e) = self.socket(side).poll_event() {
@@ -133,11 +153,7 @@ impl Pair {
             .min();
         let Some(next) = next else { return false };
         self.now = self.now.max(next);
-        while let Some((&k, _)) = self.queue.iter().next() {
-            if k.0 > self.now {
-                break;
-            }
-            let (to, d) = self.queue.remove(&k).unwrap();
+        while let Some((to, d)) = pop_due(&mut self.queue, self.now) {
             let (from, sock) = match to {
                 Side::A => (self.addr_b, &mut self.a),
                 Side::B => (self.addr_a, &mut self.b),
@@ -170,6 +186,15 @@ impl Pair {
             Side::B => std::mem::take(&mut self.events_b),
         }
     }
+}
+
+/// The first datagram of `queue` due by `now`.
+fn pop_due<T>(queue: &mut BTreeMap<(Duration, u64), T>, now: Duration) -> Option<T> {
+    let (&k, _) = queue.iter().next()?;
+    if k.0 > now {
+        return None;
+    }
+    queue.remove(&k)
 }
 
 /// The test pattern byte at stream offset `i`.
@@ -234,4 +259,107 @@ pub fn check_pattern(got: &[u8]) {
 /// A header of a packet `side` sends, for drop decisions.
 pub fn is_data(h: &Header) -> bool {
     h.flags & packet::flags::DATA != 0
+}
+
+/// Any number of sockets on an in-memory network with a fixed delay; a socket may own
+/// several addresses (it receives what is sent to any of them) and sends from one.
+pub struct Mesh {
+    pub now: Duration,
+    pub sockets: Vec<Socket>,
+    /// Addresses each socket receives on.
+    pub addrs: Vec<Vec<SocketAddr>>,
+    /// The address each socket sends from.
+    pub from: Vec<SocketAddr>,
+    pub delay: Duration,
+    queue: BTreeMap<(Duration, u64), (SocketAddr, SocketAddr, Vec<u8>)>,
+    order: u64,
+    pub events: Vec<Vec<Event>>,
+    /// Datagrams delivered to each address.
+    pub delivered: BTreeMap<SocketAddr, u64>,
+    /// Datagrams longer than this (IP + UDP headers included) are dropped.
+    pub path_mtu: usize,
+}
+
+impl Mesh {
+    pub fn new(n: usize, config: &Config, delay: Duration) -> Self {
+        let addr = |i: usize| -> SocketAddr { format!("10.0.0.{}:7000", i + 1).parse().unwrap() };
+        Mesh {
+            now: Duration::ZERO,
+            sockets: (0..n).map(|_| Socket::new(config.clone())).collect(),
+            addrs: (0..n).map(|i| vec![addr(i)]).collect(),
+            from: (0..n).map(addr).collect(),
+            delay,
+            queue: BTreeMap::new(),
+            order: 0,
+            events: vec![Vec::new(); n],
+            delivered: BTreeMap::new(),
+            path_mtu: usize::MAX,
+        }
+    }
+
+    fn pump(&mut self) {
+        let mut buf = Vec::new();
+        for i in 0..self.sockets.len() {
+            loop {
+                buf.clear();
+                let Some(t) = self.sockets[i].poll_transmit(self.now, &mut buf, 8) else {
+                    break;
+                };
+                for seg in buf.chunks(t.segment_size) {
+                    if seg.len() + 28 > self.path_mtu {
+                        continue;
+                    }
+                    self.order += 1;
+                    self.queue.insert(
+                        (self.now + self.delay, self.order),
+                        (self.from[i], t.dst, seg.to_vec()),
+                    );
+                }
+            }
+            while let Some(e) = self.sockets[i].poll_event() {
+                self.events[i].push(e);
+            }
+        }
+    }
+
+    /// One step of the clock; false when nothing is pending.
+    pub fn step(&mut self) -> bool {
+        self.pump();
+        let next = self
+            .queue
+            .keys()
+            .next()
+            .map(|k| k.0)
+            .into_iter()
+            .chain(self.sockets.iter().filter_map(Socket::poll_timeout))
+            .min();
+        let Some(next) = next else { return false };
+        self.now = self.now.max(next);
+        while let Some((from, to, d)) = pop_due(&mut self.queue, self.now) {
+            if let Some(i) = self.addrs.iter().position(|a| a.contains(&to)) {
+                *self.delivered.entry(to).or_default() += 1;
+                let now = self.now;
+                self.sockets[i].handle_datagram(now, from, &d);
+            }
+        }
+        let now = self.now;
+        for s in &mut self.sockets {
+            s.handle_timeout(now);
+        }
+        self.pump();
+        true
+    }
+
+    /// Steps until `done` or `limit` steps; true if `done`.
+    pub fn run_until(&mut self, limit: usize, mut done: impl FnMut(&mut Mesh) -> bool) -> bool {
+        for _ in 0..limit {
+            if done(self) {
+                return true;
+            }
+            if !self.step() {
+                return done(self);
+            }
+        }
+        false
+    }
 }
