@@ -40,7 +40,7 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
 
-pub use cc::{CaState, CcContext, CongestionControl, NewReno, RateSample};
+pub use cc::{Bbr, BbrState, CaState, CcContext, CongestionControl, NewReno, RateSample};
 pub use ferrocore_wire::udx as packet;
 pub use socket::Socket;
 
@@ -51,10 +51,10 @@ pub type StreamId = u32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CcKind {
     /// RFC 6582 NewReno with RACK loss detection.
-    #[default]
     NewReno,
-    /// BBR v1 as libudx has it (`udx_bbr.c`). Until the port lands it falls back to
-    /// NewReno.
+    /// BBR v1 as libudx has it (`udx_bbr.c`): libudx's only controller since its PR #256
+    /// (August 2025; udx-native 1.19.0 and later).
+    #[default]
     Bbr,
 }
 

@@ -41,6 +41,9 @@ pub(crate) struct Sampler {
     pub rtt_us: i64,
     /// In-flight packets before the acknowledgement.
     pub prior_in_flight: u32,
+    /// `(time sent, RTT)` of the most recently sent packet newly acked that was never
+    /// retransmitted: the acknowledgement's one RTT sample.
+    pub srtt_sample: Option<(u64, u64)>,
 }
 
 impl Rate {
@@ -121,6 +124,7 @@ impl Rate {
         }
         let mut rs = RateSample {
             delivered: -1,
+            prior_delivered: s.prior_delivered,
             interval_us: -1,
             acked_sacked: acked,
             losses: lost,

@@ -54,10 +54,23 @@ impl Socket {
     /// A new stream with local id `id` (the caller draws it at random; JS does too).
     pub fn create_stream(&mut self, id: StreamId) -> Result<(), UdxError> {
         self.sweep();
+        // A stream lingering after its graceful close gives way to a new one.
+        if self
+            .streams
+            .get(&id)
+            .is_some_and(|s| s.linger_until.is_some())
+        {
+            self.streams.remove(&id);
+        }
         if self.streams.contains_key(&id) {
             return Err(UdxError::Misuse("stream id in use"));
         }
-        if self.streams.len() >= self.config.max_streams {
+        let lingering = self
+            .streams
+            .values()
+            .filter(|s| s.linger_until.is_some())
+            .count();
+        if self.streams.len() - lingering >= self.config.max_streams {
             return Err(UdxError::Misuse("too many streams on this socket"));
         }
         self.streams.insert(id, Stream::new(id, &self.config, 0));
@@ -137,7 +150,7 @@ impl Socket {
         let Some(s) = self.streams.get_mut(&id) else {
             return Routed::UnknownStream { id };
         };
-        if s.is(CLOSED) {
+        if s.is(CLOSED) && s.linger_until.is_none() {
             return Routed::UnknownStream { id };
         }
         if let Some(to) = s.relay_to {
@@ -178,6 +191,10 @@ impl Socket {
     pub fn handle_timeout(&mut self, now: Duration) {
         let now = micros(now);
         for s in self.streams.values_mut() {
+            if s.linger_until.is_some_and(|t| t <= now) {
+                s.linger_until = None;
+                self.dirty = true;
+            }
             if s.timer_deadline().is_some_and(|t| t <= now) {
                 s.handle_timer(now, &mut self.events);
                 if s.is(CLOSED) {

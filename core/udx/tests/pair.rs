@@ -404,3 +404,42 @@ fn keepalive_sends_heartbeats_while_idle() {
     p.a.set_keepalive(now, ID_A, None).unwrap();
     assert_eq!(p.a.poll_timeout(), None);
 }
+
+#[test]
+fn the_last_closer_lingers_to_answer_a_resent_end() {
+    let mut p = Pair::new(Config::default(), 5 * MS);
+    // Lose A's acknowledgement of B's END once: B must resend it and still close cleanly.
+    let mut lost = false;
+    p.drop = Box::new(move |side, h, _| {
+        let hit = side == Side::A && h.flags == 0 && h.ack == 1 && !lost;
+        lost |= hit;
+        hit
+    });
+    let now = p.now;
+    p.a.write(now, ID_A, b"bye").unwrap();
+    p.a.end(now, ID_A).unwrap();
+    for _ in 0..50 {
+        p.step();
+    }
+    let now = p.now;
+    p.b.end(now, ID_B).unwrap();
+    while p.step() {
+        assert!(p.now < Duration::from_secs(60));
+    }
+    assert_eq!(p.dropped, 1);
+    assert!(p.events_a.contains(&Event::Closed {
+        id: ID_A,
+        error: None
+    }));
+    assert!(
+        p.events_b.contains(&Event::Closed {
+            id: ID_B,
+            error: None
+        }),
+        "{:?}",
+        p.events_b
+    );
+    // The lingering stream is gone after its time, and its id can be reused at once.
+    assert!(!p.a.has_stream(ID_A));
+    p.a.create_stream(ID_A).unwrap();
+}

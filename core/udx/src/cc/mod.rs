@@ -9,8 +9,10 @@
 //! stream (in-flight packets, delivered count, RTT estimates, payload size, recovery
 //! state).
 
+mod bbr;
 mod newreno;
 
+pub use bbr::{Bbr, BbrState};
 pub use newreno::NewReno;
 
 /// The stream's loss-recovery state (libudx `UDX_CA_*`).
@@ -52,6 +54,9 @@ pub struct CcContext {
 pub struct RateSample {
     /// Packets delivered over `interval_us`, or -1 when there is no valid sample.
     pub delivered: i64,
+    /// The stream's delivered count when the sampled packet was sent (BBR counts its
+    /// round trips with it).
+    pub prior_delivered: u32,
     /// The sample's interval in microseconds, or -1 when there is no valid sample.
     pub interval_us: i64,
     /// Packets newly acked or sacked by this acknowledgement.
@@ -97,6 +102,7 @@ pub trait CongestionControl: core::fmt::Debug + Send {
 /// A new controller of the given kind.
 pub(crate) fn new_cc(kind: crate::CcKind) -> alloc::boxed::Box<dyn CongestionControl> {
     match kind {
-        crate::CcKind::NewReno | crate::CcKind::Bbr => alloc::boxed::Box::new(NewReno::new()),
+        crate::CcKind::NewReno => alloc::boxed::Box::new(NewReno::new()),
+        crate::CcKind::Bbr => alloc::boxed::Box::new(Bbr::new()),
     }
 }

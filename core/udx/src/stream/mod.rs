@@ -37,6 +37,10 @@ pub(crate) const REMOTE_ENDED: u16 = 16;
 /// The stream is closed (its last control packets may still be waiting to go out).
 pub(crate) const CLOSED: u16 = 32;
 
+/// How long a gracefully closed stream keeps acknowledging retransmissions (at least
+/// two RTOs).
+pub(crate) const LINGER_US: u64 = 4_000_000;
+
 /// Bytes of IP + UDP + UDX headers within an MTU (libudx `UDX_IPV4_HEADER_SIZE` / V6).
 pub(crate) fn header_overhead(addr: Option<SocketAddr>) -> usize {
     match addr {
@@ -73,6 +77,10 @@ pub(crate) struct Stream {
     pub keepalive_us: Option<u64>,
     /// When the pacer lets the next packet out, if it held one back.
     pub pacing_wait: Option<u64>,
+    /// After a graceful close: until when the closed stream still acknowledges the
+    /// peer's retransmitted DATA/END (its last acknowledgement may have been lost; TCP's
+    /// TIME_WAIT). libudx forgets the stream at once and its peer then times out.
+    pub linger_until: Option<u64>,
     readable_notified: bool,
     want_writable: bool,
     send_buffer: usize,
@@ -104,6 +112,7 @@ impl Stream {
             stats: Stats::default(),
             keepalive_us: cfg.keepalive.map(|d| d.as_micros() as u64),
             pacing_wait: None,
+            linger_until: None,
             readable_notified: false,
             want_writable: false,
             send_buffer: cfg.send_buffer,
@@ -139,6 +148,7 @@ impl Stream {
     /// Whether the socket may forget the stream.
     pub fn is_finished(&self) -> bool {
         self.is(CLOSED)
+            && self.linger_until.is_none()
             && !self.ack_pending
             && !self.destroy_pending
             && self.rcv.readable.is_empty()
@@ -368,10 +378,10 @@ impl Stream {
             });
         }
         self.process_ack(now_us, pkt, ev);
-        if data_or_end && !self.is(CLOSED) {
+        if data_or_end && (!self.is(CLOSED) || self.linger_until.is_some()) {
             self.ack_pending = true;
         }
-        self.check_closed(ev);
+        self.check_closed(now_us, ev);
     }
 
     fn on_data(&mut self, seq: u32, pflags: u8, payload: &[u8], ev: &mut VecDeque<Event>) {
@@ -398,12 +408,14 @@ impl Stream {
     }
 
     /// Closes the stream gracefully once both sides ended.
-    pub(crate) fn check_closed(&mut self, ev: &mut VecDeque<Event>) {
+    pub(crate) fn check_closed(&mut self, now_us: u64, ev: &mut VecDeque<Event>) {
         if self.is(ENDED) && self.is(REMOTE_ENDED) && !self.is(CLOSED) {
-            // The last acknowledgement (of the peer's END) still goes out.
+            // The last acknowledgement (of the peer's END) still goes out, and goes out
+            // again for a while if the peer retransmits.
             let ack = self.ack_pending;
             self.close(None, ev);
             self.ack_pending = ack;
+            self.linger_until = Some(now_us + LINGER_US.max(2 * self.rec.rto_us));
         }
     }
 

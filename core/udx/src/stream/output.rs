@@ -310,7 +310,7 @@ impl Stream {
 
     /// When this stream next needs `handle_timeout`.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let t = self.timer_deadline();
+        let t = self.timer_deadline().or(self.linger_until);
         match (t, self.pacing_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -126,8 +126,11 @@ impl Recovery {
         rtt
     }
 
-    fn on_rtt_sample(&mut self, now: u64, rtt: u64) {
-        self.update_min_rtt(now, rtt);
+    /// The smoothed RTT, its variance and the RTO from one sample per acknowledgement:
+    /// the most recently sent packet it newly acked (RFC 6298 takes at most one sample per
+    /// acknowledgement; libudx takes one per packet, so a late cumulative ack covering old
+    /// packets inflated its RTT for a long time).
+    fn on_rtt_sample(&mut self, rtt: u64) {
         if self.srtt_us == 0 {
             self.srtt_us = rtt;
             self.rttvar_us = rtt / 2;
@@ -221,7 +224,7 @@ impl Stream {
                 self.status |= ENDED;
                 ev.push_back(Event::Finished { id: self.id });
                 if self.is(REMOTE_ENDED) {
-                    self.check_closed(ev);
+                    self.check_closed(now, ev);
                     return;
                 }
                 // A final state packet makes sure the peer sees its data acknowledged.
@@ -241,6 +244,9 @@ impl Stream {
             }
         }
 
+        if let Some((_, rtt)) = sampler.srtt_sample {
+            self.rec.on_rtt_sample(rtt);
+        }
         let delivered = self.rate.delivered.wrapping_sub(delivered0);
         let mut arm = ack_advanced && data_inflight;
         if delivered > 0 {
@@ -317,7 +323,13 @@ impl Stream {
             .on_delivered(sampler, &prate, s, time_sent, retransmitted);
         let rtt = self.rec.clamp_rtt(now.saturating_sub(time_sent));
         if !retransmitted {
-            self.rec.on_rtt_sample(now, rtt);
+            self.rec.update_min_rtt(now, rtt);
+            if sampler
+                .srtt_sample
+                .is_none_or(|(sent, _)| time_sent >= sent)
+            {
+                sampler.srtt_sample = Some((time_sent, rtt));
+            }
         }
         let next = s.wrapping_add(1);
         if !retransmitted || rtt >= self.rec.min_rtt_us() {

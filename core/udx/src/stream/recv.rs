@@ -1,11 +1,13 @@
 //! The receive side of a stream: in-order bytes for the reader, out-of-order packets
 //! within the window, and the SACK blocks that describe them.
 //!
-//! Unlike libudx (whose out-of-order buffer grows with whatever the peer sends), every
-//! byte kept here counts against the receive window: in-order bytes not yet read plus
-//! out-of-order payloads never exceed it, and out-of-order packets are only kept within
-//! `span` sequence numbers of the next expected one. What does not fit is dropped
-//! unacknowledged; the sender retransmits it.
+//! Unlike libudx (whose out-of-order buffer grows with whatever the peer sends), what is
+//! kept is bounded by the receive window: out-of-order packets are kept only while unread
+//! and out-of-order bytes together fit the window (plus one packet of slack), and only
+//! within `span` sequence numbers of the next expected one; the next expected packet only
+//! needs the unread bytes to fit. So at most twice the window is held. What does not fit
+//! is dropped unacknowledged and the sender retransmits it; nothing acknowledged (SACKed)
+//! is ever dropped, since libudx senders never send a SACKed packet again.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -98,10 +100,10 @@ impl Receiver {
         let is_data = pflags & flags::DATA != 0;
         let len = if is_data { payload.len() } else { 0 };
         if d == 0 {
-            // The packet the reader waits for: make room by forgetting packets held
-            // furthest ahead (the sender retransmits them), never the other way round.
-            while !self.room_for(len) && self.evict_last() {}
-            if !self.room_for(len) {
+            // The packet the reader waits for counts against the reader's bytes only:
+            // packets held ahead were acknowledged (SACK) and libudx senders never send
+            // those again, so they are never dropped to make room (no reneging).
+            if self.readable.len() + len > self.window as usize + SLACK {
                 return out;
             }
             self.consume(pflags, payload, &mut out);
@@ -173,18 +175,6 @@ impl Receiver {
         }
     }
 
-    /// Forgets the packet held furthest ahead; false if none is.
-    fn evict_last(&mut self) -> bool {
-        while let Some(slot) = self.ahead.pop_back() {
-            if let Some(a) = slot {
-                self.ahead_bytes -= a.payload.len();
-                self.ahead_count -= 1;
-                return true;
-            }
-        }
-        false
-    }
-
     /// Forgets everything held ahead of the gap.
     pub fn drop_ahead(&mut self) {
         self.ahead.clear();
@@ -206,31 +196,44 @@ impl Receiver {
         n
     }
 
-    /// The SACK blocks of what is held ahead, as libudx's `send_ack` builds them (at
-    /// most [`MAX_SACKS`]); returns how many were written.
+    /// The SACK blocks of what is held ahead (at most [`MAX_SACKS`]); returns how many
+    /// were written. With more holes than that, the lowest half and the highest half of
+    /// the blocks are reported: a sender that only ever heard of the lowest ones (as
+    /// libudx's `send_ack` writes them) would count everything above the 50th hole as in
+    /// flight and stall its recovery until the RTO.
     pub fn sacks(&self, out: &mut [(u32, u32); MAX_SACKS]) -> usize {
-        let mut n = 0;
+        const LOW: usize = MAX_SACKS / 2;
+        // The first LOW blocks go straight to `out`; after them, the latest blocks are
+        // kept in a ring in `out[LOW..]` (no allocation per acknowledgement).
+        let mut n = 0usize;
+        let mut push = |block: (u32, u32)| {
+            if n < MAX_SACKS {
+                out[n] = block;
+            } else {
+                out[LOW + (n - LOW) % (MAX_SACKS - LOW)] = block;
+            }
+            n += 1;
+        };
         let mut start: Option<u32> = None;
         for (i, slot) in self.ahead.iter().enumerate() {
             let seq = self.ack.wrapping_add(i as u32);
             match (slot.is_some(), start) {
                 (true, None) => start = Some(seq),
                 (false, Some(s)) => {
-                    out[n] = (s, seq);
-                    n += 1;
+                    push((s, seq));
                     start = None;
-                    if n == MAX_SACKS {
-                        return n;
-                    }
                 }
                 _ => {}
             }
         }
         if let Some(s) = start {
-            out[n] = (s, self.ack.wrapping_add(self.ahead.len() as u32));
-            n += 1;
+            push((s, self.ack.wrapping_add(self.ahead.len() as u32)));
         }
-        n
+        if n > MAX_SACKS {
+            // Put the ring of the latest blocks back in order.
+            out[LOW..].rotate_left((n - LOW) % (MAX_SACKS - LOW));
+        }
+        n.min(MAX_SACKS)
     }
 
     /// Drops every byte held (the stream closed).
@@ -287,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn the_awaited_packet_evicts_what_is_held_furthest_ahead() {
+    fn the_awaited_packet_is_taken_even_when_packets_ahead_fill_the_window() {
         let mut r = Receiver::new(64 * 1024);
         let chunk = vec![1u8; 20 * 1024];
         for seq in 1..4 {
@@ -296,10 +299,42 @@ mod tests {
         assert!(!r.on_data(4, D, &chunk).kept, "window full");
         let a = r.on_data(0, D, &chunk);
         assert!(a.readable);
-        // Seq 3 was dropped to make room; 1 and 2 followed 0 in order.
-        assert_eq!(r.ack, 3);
-        assert_eq!(r.readable.len(), 60 * 1024);
+        // Nothing acknowledged was dropped: 1, 2 and 3 followed 0 in order.
+        assert_eq!(r.ack, 4);
+        assert_eq!(r.readable.len(), 80 * 1024);
         assert!(!r.has_gaps());
+        // The reader's bytes alone bound what is taken in order.
+        assert!(!r.on_data(4, D, &chunk).kept);
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives in whatever order, a packet once reported in a SACK block is
+        /// either delivered in order later or still held: never forgotten. Memory stays
+        /// within twice the window plus slack.
+        #[test]
+        fn sacked_packets_are_never_forgotten(
+            ops in proptest::collection::vec((0u32..200, 0usize..3000, proptest::bool::ANY), 1..400)
+        ) {
+            let mut r = Receiver::new(16 * 1024);
+            let mut sacked = alloc::collections::BTreeSet::new();
+            let mut buf = vec![0u8; 5000];
+            for (off, len, read) in ops {
+                let seq = r.ack.wrapping_add(off % 40);
+                r.on_data(seq, D, &vec![0u8; len]);
+                if read {
+                    r.read(&mut buf);
+                }
+                let mut blocks = [(0, 0); MAX_SACKS];
+                let n = r.sacks(&mut blocks);
+                for &(a, b) in &blocks[..n] {
+                    sacked.extend(a..b);
+                }
+                for &s in &sacked {
+                    proptest::prop_assert!(crate::seq::lt(s, r.ack) || r.holds(s), "forgot {}", s);
+                }
+                proptest::prop_assert!(r.held() <= 2 * (16 * 1024 + SLACK));
+            }
+        }
     }
 
     #[test]
@@ -311,6 +346,28 @@ mod tests {
         let mut s = [(0, 0); MAX_SACKS];
         assert_eq!(r.sacks(&mut s), MAX_SACKS);
         assert_eq!(s[0], (1, 2));
-        assert_eq!(s[49], (99, 100));
+        assert_eq!(s[24], (49, 50), "the lowest 25 blocks");
+        assert_eq!(s[25], (351, 352), "then the highest 25");
+        assert_eq!(s[49], (399, 400));
+        // Every count of blocks: the lowest 25 and the highest 25, in order.
+        for holes in [49usize, 50, 51, 74, 75, 76, 123] {
+            let mut r = Receiver::new(1 << 20);
+            for i in 0..holes as u32 {
+                r.on_data(1 + 2 * i, D, b"x");
+            }
+            let all: alloc::vec::Vec<(u32, u32)> =
+                (0..holes as u32).map(|i| (1 + 2 * i, 2 + 2 * i)).collect();
+            let n = r.sacks(&mut s);
+            let want: alloc::vec::Vec<(u32, u32)> = if holes <= MAX_SACKS {
+                all
+            } else {
+                all[..25]
+                    .iter()
+                    .chain(&all[holes - 25..])
+                    .copied()
+                    .collect()
+            };
+            assert_eq!(&s[..n], &want[..], "{holes} blocks");
+        }
     }
 }
