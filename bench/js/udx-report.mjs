@@ -29,6 +29,9 @@ const out = comparisons.map((c, i) => [
 ])
 console.log(table(['#', 'workload', 'baseline', 'ferrocore', 'ratio: median of rounds [range]', 'of medians', 'target', 'rounds'], out, 2))
 console.log('')
+const failed = data.filter((r) => r.error !== undefined)
+for (const r of failed) console.log(`FAILED RUN (not in the figures): ${r.impl} ${r.workload} ${r.path} round ${r.round ?? 1}: ${r.error}`)
+if (failed.length) console.log('')
 for (const [i, c] of comparisons.entries()) {
   if (c.jsRuns) console.log(`${i + 1}. baseline: ${c.jsRuns}; ferrocore: ${c.fcRuns}`)
 }

@@ -23,7 +23,8 @@
 //! handshake done on the sender's side) and stops when the receiver reports (a line on its
 //! stdout) that it has read all bytes. Rows: `{"impl":"ferrocore","workload":W,"path":..,
 //! "loss","rtt_ms","bytes","chunk","secs","mb_per_sec","handshake_ms"?,"retransmits"?,
-//! "relay"?,"load1"}`; MB = 10^6 bytes.
+//! "relay"?,"load1"}`; MB = 10^6 bytes. A run that fails prints `{"impl":"ferrocore",
+//! "workload","path","bytes","error"}` and the others still run.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -467,7 +468,20 @@ fn run(args: &[String]) -> Res<()> {
     println!("{}", meta.finish());
     for w in &o.only {
         for _ in 0..o.repeat {
-            println!("{}", measure(w, &o)?);
+            match measure(w, &o) {
+                Ok(row) => println!("{row}"),
+                // A failed run is a row too (the report counts them), and the rest go on.
+                Err(e) => {
+                    eprintln!("udx-bench: {w}: {e}");
+                    let mut row = Row::new();
+                    row.str("impl", "ferrocore")
+                        .str("workload", w)
+                        .str("path", o.path())
+                        .num("bytes", o.bytes as f64)
+                        .str("error", &e);
+                    println!("{}", row.finish());
+                }
+            }
         }
     }
     Ok(())
