@@ -19,7 +19,7 @@ export const DURABILITY = {
 
 // One comparison: the key, its area and workload, each side's conditions, the unit, and
 // `p` = paired(...) (stats.mjs), whose ratio is ferrocore's advantage (>1: ferrocore better).
-function compare(key, area, what, jsRuns, fcRuns, unit, jsRows, fcRows, value, better = 'higher') {
+export function compare(key, area, what, jsRuns, fcRuns, unit, jsRows, fcRows, value, better = 'higher') {
   return { key, area, what, jsRuns, fcRuns, unit, better, p: paired(jsRows, fcRows, value, better) }
 }
 
@@ -122,7 +122,8 @@ const CHECKED = 'content checked after (untimed)'
 
 // Downloads, each with the CPU both peers spent per block in a row of its own.
 export function replicationComparisons(rows) {
-  const dl = (pred) => rows.filter((r) => r.bench === 'replicate-download' && pred(r))
+  // UDX rows (scripts/bench-udx) compare with TCP in udx-compare.mjs, not here.
+  const dl = (pred) => rows.filter((r) => r.bench === 'replicate-download' && r.transport !== 'udx' && pred(r))
   const pair = (p, processes, extra = () => true) => dl((r) => r.pair === p && r.processes === processes && extra(r))
   const transport = (t) => (r) => r.transport === t
   const durability = (d) => (r) => r.reader_durability === d

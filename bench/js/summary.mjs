@@ -1,10 +1,11 @@
-// One table of ferrocore vs JS from the raw rows of the four side-by-side benchmarks
-// (scripts/bench-log, scripts/bench-transport, scripts/bench-replicate, scripts/bench-store).
+// One table of ferrocore vs JS from the raw rows of the side-by-side benchmarks
+// (scripts/bench-log, scripts/bench-transport, scripts/bench-replicate, scripts/bench-store,
+// scripts/bench-udx; in the UDX rows against TCP the "JS" column is the TCP row).
 // Run by scripts/bench.
 //
 //   node bench/js/summary.mjs target/bench-log/results.jsonl \
 //        target/bench-transport/results.jsonl target/bench-replicate/results.jsonl \
-//        target/bench-store/results.jsonl
+//        target/bench-store/results.jsonl target/bench-udx/results.jsonl
 //
 // Every row says what each side ran under (durability, threads and processes, transport,
 // store options, verification), so no caveat lives outside the table. "ratio" is always how
@@ -15,9 +16,10 @@
 // do the same work (tree hashes, read checksums, downloaded content).
 
 import { load, num, ratioCell, times, table, failIf } from './stats.mjs'
+import { udxComparisons, verdict } from './udx-compare.mjs'
 import { logComparisons, logChecks, transportComparisons, replicationComparisons, replicationChecks, storeComparisons, storeChecks } from './compare.mjs'
 
-const [logRows, transportRows, replicateRows, storeRows] = process.argv.slice(2, 6).map(load)
+const [logRows, transportRows, replicateRows, storeRows, udxRows] = process.argv.slice(2, 7).map(load)
 const data = (rows) => rows.filter((r) => r.impl !== 'meta')
 const meta = (rows) => Object.assign({}, ...rows.filter((r) => r.impl === 'meta').reverse())
 
@@ -31,7 +33,9 @@ const chosen = [
   ...pick(logComparisons(data(logRows)), LOG),
   ...pick(transportComparisons(data(transportRows)), TRANSPORT),
   ...replicationComparisons(data(replicateRows)),
-  ...storeComparisons(data(storeRows))
+  ...storeComparisons(data(storeRows)),
+  // The UDX rows carry issue 26's target in their workload cell.
+  ...udxComparisons(data(udxRows)).filter((c) => !c.detail).map((c) => (c.target === undefined ? c : { ...c, what: `${c.what}; target ${verdict(c)}` }))
 ]
 if (!chosen.length) {
   console.error('no results found; run scripts/bench')
@@ -51,10 +55,10 @@ const out = chosen.map((c, i) => [
 ])
 
 const m = meta(logRows.length ? logRows : replicateRows)
-const quick = [logRows, transportRows, replicateRows, storeRows].some((rows) => meta(rows).quick)
+const quick = [logRows, transportRows, replicateRows, storeRows, udxRows].some((rows) => meta(rows).quick)
 console.log('\n## ferrocore vs JS (hypercore 11.37.1 stack): one table, every row with its conditions' + (quick ? ' (--quick: not for the record)' : '') + '\n')
 if (m.nproc) console.log(`machine: ${m.nproc} cores, ${m.cpu}; ${m.node}, ${m.rustc}; ferrocore ${m.git_rev}`)
-for (const [name, rows] of [['log', logRows], ['transport', transportRows], ['replication', replicateRows], ['store', storeRows]]) {
+for (const [name, rows] of [['log', logRows], ['transport', transportRows], ['replication', replicateRows], ['store', storeRows], ['udx', udxRows]]) {
   const mm = meta(rows)
   if (mm.loadavg_start) console.log(`${name}: ${mm.rounds} round(s); load average ${mm.loadavg_start} at the start, ${mm.loadavg_end} at the end`)
 }

@@ -8,6 +8,8 @@
 //!                         # ferrocore→ferrocore in this process over loopback TCP, one
 //!                         # blocking Node (one driver thread) per peer
 //! replicate-bench tcp     --memory --blocks N [...]  # the same, in-memory storage both ends
+//! replicate-bench tcp     --transport udx [...]  # the same over one loopback UDX stream
+//!                         # (a ferrocore_blocking::udx socket per peer) instead of TCP
 //! replicate-bench send    --writer DIR --blocks N --durability D [--listen PORT]
 //!                         # serve the writer until stdin closes (the reader is another process)
 //! replicate-bench receive --connect ADDR --key HEX --blocks N --durability D
@@ -43,6 +45,7 @@ use ferrocore::wire::stream::Entropy;
 use ferrocore_bench::{
     durability_name, median, parse_durability, percentile, process_cpu_seconds, Digest, Row,
 };
+use ferrocore_blocking::udx::{UdxSocket, UdxStream};
 use ferrocore_blocking::Node;
 use ferrocore_storage::{CoreStorage, Durability, Store, StoreOptions};
 use ferrocore_tests::memory_reader;
@@ -289,6 +292,7 @@ fn check(content: &Content, args: &Args) -> Res<()> {
 /// The common fields of a download row.
 struct Download<'a> {
     pair: &'a str,
+    transport: &'a str,
     processes: u8,
     writer_durability: &'a str,
     reader_durability: &'a str,
@@ -304,7 +308,7 @@ impl Download<'_> {
             .str("impl", "ferrocore")
             .str("pair", self.pair)
             .num("processes", f64::from(self.processes))
-            .str("transport", "tcp")
+            .str("transport", self.transport)
             .str("writer_durability", self.writer_durability)
             .str("reader_durability", self.reader_durability)
             .num("blocks", self.blocks as f64)
@@ -367,6 +371,63 @@ fn tcp(args: &Args) -> Res<String> {
     tcp_with(wlog, rlog, args, durability_name(durability))
 }
 
+/// How `tcp` joins its two nodes: the writer's TCP listener, or a UDX stream on a socket
+/// of each peer (connected before the clock starts; Noise XX runs in band once attached).
+enum Link {
+    Tcp(std::net::SocketAddr),
+    Udx {
+        sockets: [UdxSocket; 2],
+        streams: [UdxStream; 2],
+    },
+}
+
+impl Link {
+    fn prepare<S: Storage + Send + 'static>(writer: &Node<S>, transport: &str) -> Res<Link> {
+        let io = |e: std::io::Error| e.to_string();
+        match transport {
+            "tcp" => Ok(Link::Tcp(
+                writer.listen("127.0.0.1:0").map_err(|e| e.to_string())?,
+            )),
+            "udx" => {
+                let w = UdxSocket::bind("127.0.0.1:0").map_err(io)?;
+                let r = UdxSocket::bind("127.0.0.1:0").map_err(io)?;
+                let ws = w.create_stream().map_err(io)?;
+                let rs = r.create_stream().map_err(io)?;
+                w.connect(&ws, rs.id(), r.local_addr().map_err(io)?)
+                    .map_err(io)?;
+                r.connect(&rs, ws.id(), w.local_addr().map_err(io)?)
+                    .map_err(io)?;
+                Ok(Link::Udx {
+                    sockets: [w, r],
+                    streams: [ws, rs],
+                })
+            }
+            other => Err(format!("--transport {other}: tcp or udx")),
+        }
+    }
+
+    /// Connects the reader (the Noise initiator) to the writer; returns the UDX sockets,
+    /// which must outlive the download.
+    fn start<S: Storage + Send + 'static>(
+        self,
+        writer: &Node<S>,
+        reader: &Node<S>,
+    ) -> Res<Option<[UdxSocket; 2]>> {
+        let err = |e: ferrocore_blocking::Error| e.to_string();
+        match self {
+            Link::Tcp(addr) => reader.connect(addr).map(|_| None).map_err(err),
+            Link::Udx {
+                sockets,
+                streams: [ws, rs],
+            } => {
+                writer.add_udx_stream(ws, Role::Responder).map_err(err)?;
+                reader.add_udx_stream(rs, Role::Initiator).map_err(err)?;
+                Ok(Some(sockets))
+            }
+        }
+    }
+}
+
 fn tcp_with<S: Storage + Send + 'static>(
     wlog: Log<S>,
     rlog: Log<S>,
@@ -384,14 +445,15 @@ fn tcp_with<S: Storage + Send + 'static>(
     let reader: Node<S> = Node::new(config).map_err(err)?;
     let wc = writer.add_core(wlog).map_err(err)?;
     let rc = reader.add_core(rlog).map_err(err)?;
-    let addr = writer.listen("127.0.0.1:0").map_err(err)?;
+    let transport = args.value("--transport").unwrap_or("tcp");
+    let link = Link::prepare(&writer, transport)?;
     let events = reader.events();
 
     let allocs = args.flag("--allocs");
     COUNTING.store(allocs, Ordering::Relaxed);
     let t = Instant::now();
     let cpu = process_cpu_seconds();
-    reader.connect(addr).map_err(err)?;
+    let _sockets = link.start(&writer, &reader)?;
     reader
         .download(rc, 0, Some(blocks))
         .map_err(err)?
@@ -406,6 +468,7 @@ fn tcp_with<S: Storage + Send + 'static>(
     check(&content, args)?;
     let download = Download {
         pair: "ferrocore->ferrocore",
+        transport,
         processes: 1,
         writer_durability: durability,
         reader_durability: durability,
@@ -442,14 +505,19 @@ fn tcp_with<S: Storage + Send + 'static>(
             std::thread::sleep(Duration::from_millis(2));
         }
         out.push('\n');
-        out.push_str(&latency_row("ferrocore->ferrocore", durability, &mut lat));
+        out.push_str(&latency_row(
+            "ferrocore->ferrocore",
+            transport,
+            durability,
+            &mut lat,
+        ));
     }
     let _ = writer.shutdown();
     let _ = reader.shutdown();
     Ok(out)
 }
 
-fn latency_row(pair: &str, durability: &str, lat: &mut [f64]) -> String {
+fn latency_row(pair: &str, transport: &str, durability: &str, lat: &mut [f64]) -> String {
     lat.sort_by(f64::total_cmp);
     let (p90, p99) = (percentile(lat, 90.0), percentile(lat, 99.0));
     let mut r = Row::new();
@@ -457,7 +525,7 @@ fn latency_row(pair: &str, durability: &str, lat: &mut [f64]) -> String {
         .str("impl", "ferrocore")
         .str("pair", pair)
         .num("processes", 1.0)
-        .str("transport", "tcp")
+        .str("transport", transport)
         .str("writer_durability", durability)
         .str("reader_durability", durability)
         .num("samples", lat.len() as f64)
@@ -522,6 +590,7 @@ fn receive(args: &Args) -> Res<String> {
     let writer_durability = args.value("--writer-durability").unwrap_or("rocksdb-wal");
     let download = Download {
         pair,
+        transport: "tcp",
         processes: 2,
         writer_durability,
         reader_durability: durability_name(durability),
