@@ -27,9 +27,8 @@
 //!
 //! Memory per stream is bounded whatever the peer sends: out-of-order packets are kept
 //! only within the receive window (in bytes, and in sequence numbers: one per KiB of it)
-//! of the next expected one (and
-//! never dropped once acknowledged), unread bytes never exceed the window, and what
-//! `write` accepts is bounded by [`Config::send_buffer`].
+//! and never dropped once acknowledged, unread bytes never exceed the window (plus a
+//! packet), and what `write` accepts is bounded by [`Config::send_buffer`].
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
