@@ -112,7 +112,12 @@ impl Stream {
         } else {
             (rwnd / self.max_payload() as u32).max(1)
         };
-        self.snd.inflight < cwnd.min(rwnd_pkts)
+        // The receiver keeps what it holds ahead of a gap within its window too, so the
+        // window bounds everything sent since the cumulative ack, not just what is in
+        // flight (counting only that, a sender with many SACKed packets overran it and
+        // had everything beyond dropped and resent again and again).
+        let outstanding = self.snd.seq.wrapping_sub(self.snd.remote_acked);
+        self.snd.inflight < cwnd && outstanding < rwnd_pkts
     }
 
     fn next(&mut self, tlp: bool) -> Option<Next> {

@@ -14,7 +14,9 @@
 //! As libudx: bandwidth in packets per unit of time, gains as floating point, a 1 ms
 //! floor on RTTs (libudx's clock resolution), fixed PROBE_BW starting phase, and the
 //! stream's `cwnd = ssthresh` at the end of a fast recovery (`ssthresh` being the
-//! estimated BDP from DRAIN on). Unlike libudx, time is kept in microseconds.
+//! estimated BDP from DRAIN on), after which the next acknowledgement restores the window
+//! saved when the recovery began (Linux `bbr_ssthresh`; libudx never saves it there).
+//! Unlike libudx, time is kept in microseconds.
 
 mod filter;
 #[cfg(test)]
@@ -538,7 +540,11 @@ impl CongestionControl for Bbr {
     }
 
     fn on_recovery_start(&mut self, _ctx: &CcContext) {
-        // libudx tells BBR nothing here: the next acknowledgement sees the new state.
+        // Linux's `bbr_ssthresh` (libudx has it but never calls it): the window to restore
+        // when the recovery ends. Without it every recovery ended at `ssthresh` (one BDP
+        // as estimated when STARTUP ended) and a window saved long before, and with a
+        // recovery every few RTTs at 1% loss the window stayed near one BDP.
+        self.save_cwnd();
     }
 
     fn on_recovery_end(&mut self, _ctx: &CcContext, state: CaState) {

@@ -289,13 +289,9 @@ fn random_loss_does_not_collapse_the_rate() {
     assert!(per_round >= 360, "sent {per_round} packets a round of 400");
 }
 
-#[test]
-fn recovery_conserves_packets_then_restores() {
-    let mut cc = Bbr::new();
-    let mut link = Link::new(100, 10_000, 0);
-    link.until(&mut cc, BbrState::ProbeBw, 40);
-    let before = cc.cwnd();
-    let ctx = CcContext {
+/// An acknowledgement 1 ms after the link's last, in recovery with 50 packets in flight.
+fn recovery_ctx(link: &Link) -> CcContext {
+    CcContext {
         now_us: link.now + 1000,
         inflight: 50,
         delivered: link.delivered + 2,
@@ -304,16 +300,29 @@ fn recovery_conserves_packets_then_restores() {
         mss: MSS,
         ca_state: CaState::Recovery,
         app_limited: false,
-    };
-    let rs = RateSample {
+    }
+}
+
+/// A rate sample without a bandwidth or RTT sample: `acked` delivered, `losses` lost.
+fn loss_ack(acked: u32, losses: u32) -> RateSample {
+    RateSample {
         delivered: -1,
         interval_us: -1,
-        acked_sacked: 2,
-        losses: 3,
+        acked_sacked: acked,
+        losses,
         rtt_us: -1,
         ..RateSample::default()
-    };
-    cc.on_ack(&ctx, &rs);
+    }
+}
+
+#[test]
+fn recovery_conserves_packets_then_restores() {
+    let mut cc = Bbr::new();
+    let mut link = Link::new(100, 10_000, 0);
+    link.until(&mut cc, BbrState::ProbeBw, 40);
+    let before = cc.cwnd();
+    let ctx = recovery_ctx(&link);
+    cc.on_ack(&ctx, &loss_ack(2, 3));
     // Packet conservation: what is in flight plus what was just acked.
     assert_eq!(cc.cwnd(), 52);
     assert!(cc.use_packet_conservation);
@@ -329,6 +338,26 @@ fn recovery_conserves_packets_then_restores() {
     cc.on_rto(&ctx);
     assert_eq!(cc.cwnd(), w);
     assert_eq!(cc.prev_ca_state, CaState::Loss);
+}
+
+/// Regression: the window was not saved when a recovery began, so each recovery ended at
+/// `ssthresh` (one BDP) and BBR ran near one BDP instead of two at 1% loss.
+#[test]
+fn a_recovery_ends_with_the_window_it_began_with() {
+    let mut cc = Bbr::new();
+    let mut link = Link::new(100, 10_000, 0);
+    link.until(&mut cc, BbrState::ProbeBw, 40);
+    let before = cc.cwnd();
+    assert!(before > cc.ssthresh, "{before} vs ssthresh {}", cc.ssthresh);
+    let mut ctx = recovery_ctx(&link);
+    cc.on_recovery_start(&ctx);
+    cc.on_ack(&ctx, &loss_ack(2, 3));
+    assert!(cc.cwnd() < before);
+    cc.on_recovery_end(&ctx, CaState::Recovery);
+    ctx.ca_state = CaState::Open;
+    ctx.now_us += 1000;
+    cc.on_ack(&ctx, &loss_ack(1, 0));
+    assert!(cc.cwnd() >= before, "{} vs {before}", cc.cwnd());
 }
 
 #[test]
