@@ -28,7 +28,8 @@
 //! Memory per stream is bounded whatever the peer sends: out-of-order packets are kept
 //! only within the receive window (in bytes, and in sequence numbers: one per KiB of it)
 //! and never dropped once acknowledged, unread bytes never exceed the window (plus a
-//! packet), and what `write` accepts is bounded by [`Config::send_buffer`].
+//! packet), what `write` accepts is bounded by [`Config::send_buffer`], and what is kept sent
+//! and unacknowledged by [`Config::max_send_window`] whatever window the peer advertises.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -82,6 +83,11 @@ pub struct Config {
     pub recv_window: u32,
     /// Bytes `write` accepts beyond what is in flight (bounded memory).
     pub send_buffer: usize,
+    /// Most bytes a stream keeps sent and not cumulatively acknowledged, whatever window
+    /// the peer advertises (a peer advertising 4 GiB and never acknowledging would
+    /// otherwise make the sender hold all its application writes): 8 MiB, twice the
+    /// largest window libudx advertises, so it never limits a libudx peer.
+    pub max_send_window: u32,
     /// Most streams one socket holds at once.
     pub max_streams: usize,
     /// Pacing rate before the congestion controller has a better figure, in bytes per
@@ -103,6 +109,7 @@ impl Default for Config {
             mtu_probing: true,
             recv_window: 4 * 1024 * 1024,
             send_buffer: 1024 * 1024,
+            max_send_window: 8 * 1024 * 1024,
             max_streams: 65_536,
             initial_pacing_rate: 25_000_000,
             keepalive: None,

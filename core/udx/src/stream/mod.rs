@@ -96,7 +96,7 @@ impl Stream {
             remote: None,
             foreign: None,
             status: 0,
-            snd: send::SendQueue::new(4 * 1024 * 1024),
+            snd: send::SendQueue::new(4 * 1024 * 1024, cfg.max_send_window),
             rcv: recv::Receiver::new(cfg.recv_window),
             rec: recovery::Recovery::new(),
             mtu: Mtu::new(cfg.min_mtu, cfg.max_mtu, cfg.mtu_probing),

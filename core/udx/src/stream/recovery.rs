@@ -180,7 +180,7 @@ impl Stream {
             if h.rwnd > 0 && self.rec.pending() == Some(Timer::Zwp) {
                 self.rec.stop();
             }
-            self.snd.send_rwnd = h.rwnd;
+            self.snd.send_rwnd = h.rwnd.min(self.snd.max_window);
             self.snd.wl1 = h.seq;
             self.snd.wl2 = h.ack;
         }

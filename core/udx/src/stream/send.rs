@@ -74,13 +74,16 @@ pub(crate) struct SendQueue {
     pub sacked: u32,
     /// The peer's advertised window, and the seq/ack of its last update.
     pub send_rwnd: u32,
+    /// The local cap on `send_rwnd` ([`Config::max_send_window`](crate::Config)).
+    pub max_window: u32,
     pub wl1: u32,
     pub wl2: u32,
 }
 
 impl SendQueue {
-    /// An empty queue; `rwnd` is assumed of the peer until it says otherwise.
-    pub fn new(rwnd: u32) -> Self {
+    /// An empty queue; `rwnd` is assumed of the peer until it says otherwise, and no
+    /// window above `max_window` is ever used.
+    pub fn new(rwnd: u32, max_window: u32) -> Self {
         SendQueue {
             seq: 0,
             remote_acked: 0,
@@ -94,7 +97,8 @@ impl SendQueue {
             order: VecDeque::new(),
             inflight: 0,
             sacked: 0,
-            send_rwnd: rwnd,
+            send_rwnd: rwnd.min(max_window),
+            max_window,
             wl1: 0,
             wl2: 0,
         }
