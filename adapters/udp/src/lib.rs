@@ -150,9 +150,10 @@ impl UdxSocket {
     /// [`Shared::turn`] on [`shared`](Self::shared): [`drive`] for an async runtime.
     ///
     /// ```no_run
-    /// # fn glue() -> std::sync::Arc<dyn ferrocore_udp::UdpIo> { unimplemented!() }
-    /// let socket = ferrocore_udp::UdxSocket::new(glue(), ferrocore_udp::Config::default())?;
-    /// # Ok::<(), std::io::Error>(())
+    /// # fn make(io: std::sync::Arc<dyn ferrocore_udp::UdpIo>) -> std::io::Result<()> {
+    /// // `io`: the runtime's UDP socket behind `UdpIo` (each adapter has one).
+    /// let socket = ferrocore_udp::UdxSocket::new(io, ferrocore_udp::Config::default())?;
+    /// # Ok(()) }
     /// ```
     ///
     /// # Errors
