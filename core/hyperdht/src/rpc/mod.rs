@@ -1,0 +1,6 @@
+//! dht-rpc (`dht-rpc@6.27.0`) as sans-IO pieces:
+//!
+//! * [`table`]: the k-bucket routing table (`kademlia-routing-table`) and dht-rpc's
+//!   ping-the-oldest-before-evicting rule for full rows.
+
+pub mod table;
