@@ -3,7 +3,9 @@
 //! * [`table`]: the k-bucket routing table (`kademlia-routing-table`) and dht-rpc's
 //!   ping-the-oldest-before-evicting rule for full rows;
 //! * [`io`]: requests and replies (`lib/io.js`): transaction ids, retries, the congestion
-//!   window, tokens with rotating secrets.
+//!   window, tokens with rotating secrets;
+//! * [`node`]: the node (`index.js`): learning nodes from traffic, the internal commands.
 
 pub mod io;
+pub mod node;
 pub mod table;

@@ -324,6 +324,12 @@ impl Table {
         self.rows.iter().rev().flatten()
     }
 
+    /// The id of the node waiting to replace `old` in a ping-and-swap check.
+    #[must_use]
+    pub fn pending_swap_new(&self, old: &[u8; 32]) -> Option<[u8; 32]> {
+        self.swaps.iter().find(|s| s.old == *old).map(|s| s.new.id)
+    }
+
     /// Ping-and-swap checks under way.
     #[must_use]
     pub fn pending_checks(&self) -> usize {
