@@ -4,8 +4,10 @@
 //!   ping-the-oldest-before-evicting rule for full rows;
 //! * [`io`]: requests and replies (`lib/io.js`): transaction ids, retries, the congestion
 //!   window, tokens with rotating secrets;
-//! * [`node`]: the node (`index.js`): learning nodes from traffic, the internal commands.
+//! * [`node`]: the node (`index.js`): learning nodes from traffic, the internal commands;
+//! * [`query`]: the iterative query (`lib/query.js`) with optional commit.
 
 pub mod io;
 pub mod node;
+pub mod query;
 pub mod table;
