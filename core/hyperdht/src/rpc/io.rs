@@ -148,6 +148,12 @@ pub enum IoEvent {
         /// The reply.
         response: Response,
     },
+    /// One of our requests (sent with `report_cycle`) got no reply in time for the first
+    /// time and is resent (JS `oncycle`).
+    Cycle {
+        /// Our request.
+        id: RequestId,
+    },
     /// One of our requests got no reply after its retries.
     Timeout {
         /// Our request.
@@ -176,6 +182,10 @@ pub struct Outgoing {
     pub target: Option<[u8; 32]>,
     /// Its argument.
     pub value: Option<Bytes>,
+    /// Resends before it times out ([`RETRIES`] when `None`).
+    pub retries: Option<u32>,
+    /// Report its first resend as [`IoEvent::Cycle`] (queries count such visits as slow).
+    pub report_cycle: bool,
 }
 
 #[derive(Debug)]
@@ -187,6 +197,8 @@ struct Inflight {
     socket: Socket,
     bytes: Vec<u8>,
     sent: u32,
+    retries: u32,
+    report_cycle: bool,
     created: Duration,
     deadline: Option<Duration>,
 }
@@ -296,6 +308,8 @@ impl Io {
             socket,
             bytes: Packet::Request(req).to_vec(),
             sent: 0,
+            retries: out.retries.unwrap_or(RETRIES),
+            report_cycle: out.report_cycle,
             created: now,
             deadline: None,
         });
@@ -461,7 +475,12 @@ impl Io {
                     continue;
                 }
             }
-            if self.inflight[i].sent > RETRIES {
+            if self.inflight[i].report_cycle {
+                self.inflight[i].report_cycle = false;
+                let id = self.inflight[i].id;
+                self.events.push_back(IoEvent::Cycle { id });
+            }
+            if self.inflight[i].sent > self.inflight[i].retries {
                 let r = self.inflight.swap_remove(i);
                 self.congestion.recv();
                 self.events.push_back(IoEvent::Timeout {

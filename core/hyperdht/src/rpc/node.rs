@@ -14,6 +14,10 @@
 //!   [`MAX_PING_DELAY`] is answered after that delay, a longer one not at all;
 //! * any other internal command: `UNKNOWN_COMMAND` (with closer nodes if a target).
 //!
+//! Iterative queries ([`Node::query`]) send their visits with 5 resends (3 for DOWN_HINT
+//! queries), count a visit resent once as slow, send at most [`DOWN_HINTS_PER_TICK`]
+//! DOWN_HINTs per tick, and cancel their visits still out when they end.
+//!
 //! Application requests are handed out as [`NodeEvent::Request`]; the application answers
 //! each with [`Node::reply`] (JS answers `UNKNOWN_COMMAND` when nobody listens).
 
@@ -24,6 +28,7 @@ use core::time::Duration;
 use ferrocore_wire::dht::{commands, errors, node_id, Ipv4Address, Response};
 
 use super::io::{Incoming, Io, IoEvent, Outgoing, RequestId, Socket, Transmit};
+use super::query::{Query, QueryAction, QueryConfig, QueryPeer, QueryReply};
 use super::table::{Added, Node as TableNode, Table};
 
 /// The longest DELAYED_PING delay answered (`maxPingDelay`).
@@ -34,6 +39,27 @@ pub const TICK_INTERVAL: Duration = Duration::from_millis(5000);
 pub const MAX_CHECKS: u32 = 10;
 /// DELAYED_PING replies waiting at once; more are dropped (JS keeps any number of timers).
 pub const MAX_DELAYED_PINGS: usize = 1024;
+/// DOWN_HINTs a node's queries send per tick (`downHintsRateLimit`).
+pub const DOWN_HINTS_PER_TICK: u32 = 50;
+/// Resends of a query's visits (`retries`; DOWN_HINT queries use 3).
+pub const QUERY_RETRIES: u32 = 5;
+
+/// The handle of a query started with [`Node::query`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueryId(pub u64);
+
+/// What a query asks for: the request sent to every node it visits.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryRequest {
+    /// The key: visits go towards the nodes closest to it.
+    pub target: [u8; 32],
+    /// Whether `command` is internal.
+    pub internal: bool,
+    /// The command.
+    pub command: u64,
+    /// Its argument.
+    pub value: Option<Bytes>,
+}
 
 /// What the node reports to its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +88,22 @@ pub enum NodeEvent {
     Added([u8; 32]),
     /// A node left the routing table.
     Removed([u8; 32]),
+    /// A reply without error to a query's visit.
+    QueryReply(QueryId, QueryReply),
+    /// A committing query's closest reply: send the commit request to it (with its
+    /// token).
+    QueryCommit(QueryId, QueryReply),
+    /// A committing query ended without any reply to commit to.
+    QueryTooFewNodes(QueryId),
+    /// A query ended (after its commits were handed out).
+    QueryDone(QueryId),
+}
+
+#[derive(Debug)]
+struct Running {
+    query: Query,
+    req: QueryRequest,
+    retries: u32,
 }
 
 /// Why the node sent one of its own pings.
@@ -85,6 +127,12 @@ pub struct Node {
     own: BTreeMap<RequestId, Check>,
     delayed: VecDeque<(Duration, Incoming)>,
     events: VecDeque<NodeEvent>,
+    queries: BTreeMap<QueryId, Running>,
+    next_query: u64,
+    visits: BTreeMap<RequestId, (QueryId, Ipv4Address)>,
+    down_hints_sent: u32,
+    /// The bootstrap nodes queries start from when the table is short.
+    pub bootstrap: alloc::vec::Vec<Ipv4Address>,
 }
 
 impl Node {
@@ -101,6 +149,11 @@ impl Node {
             own: BTreeMap::new(),
             delayed: VecDeque::new(),
             events: VecDeque::new(),
+            queries: BTreeMap::new(),
+            next_query: 0,
+            visits: BTreeMap::new(),
+            down_hints_sent: 0,
+            bootstrap: alloc::vec::Vec::new(),
         }
     }
 
@@ -164,6 +217,7 @@ impl Node {
         while self.next_tick <= now {
             self.next_tick += TICK_INTERVAL;
             self.tick += 1;
+            self.down_hints_sent = 0;
         }
         let mut i = 0;
         while i < self.delayed.len() {
@@ -202,6 +256,18 @@ impl Node {
                     ..
                 } => {
                     self.add_from_network(now, !external, from, from_id, response.to);
+                    if let Some((q, to)) = self.visits.remove(&id) {
+                        let reply = QueryReply {
+                            from,
+                            from_id,
+                            response,
+                        };
+                        if let Some(r) = self.queries.get_mut(&q) {
+                            r.query.on_response(self.io.table(), to, reply);
+                        }
+                        self.pump(now, q);
+                        continue;
+                    }
                     match self.own.remove(&id) {
                         Some(check) => self.on_check(check, true),
                         None => self.events.push_back(NodeEvent::Response {
@@ -212,14 +278,116 @@ impl Node {
                         }),
                     }
                 }
+                IoEvent::Cycle { id } => {
+                    if let Some(&(q, to)) = self.visits.get(&id) {
+                        if let Some(r) = self.queries.get_mut(&q) {
+                            r.query.on_cycle(self.io.table(), to);
+                        }
+                        self.pump(now, q);
+                    }
+                }
                 IoEvent::Timeout { id, to, to_id } => {
                     if let Some(to_id) = to_id {
                         self.remove(&to_id);
+                    }
+                    if let Some((q, to)) = self.visits.remove(&id) {
+                        if let Some(r) = self.queries.get_mut(&q) {
+                            r.query.on_error(self.io.table(), to, true);
+                        }
+                        self.pump(now, q);
+                        continue;
                     }
                     match self.own.remove(&id) {
                         Some(check) => self.on_check(check, false),
                         None => self.events.push_back(NodeEvent::Timeout { id, to }),
                     }
+                }
+            }
+        }
+    }
+
+    /// Starts an iterative query for `req` seeded with `nodes` (closest first; the table
+    /// and [`Node::bootstrap`] fill in).
+    pub fn query(
+        &mut self,
+        now: Duration,
+        req: QueryRequest,
+        cfg: QueryConfig,
+        nodes: &[QueryPeer],
+    ) -> QueryId {
+        let id = QueryId(self.next_query);
+        self.next_query += 1;
+        let mut query = Query::new(req.target, *self.table().id(), cfg, nodes);
+        query.open(self.io.table(), &self.bootstrap);
+        let retries = if req.internal && req.command == commands::DOWN_HINT {
+            3
+        } else {
+            QUERY_RETRIES
+        };
+        self.queries.insert(
+            id,
+            Running {
+                query,
+                req,
+                retries,
+            },
+        );
+        self.pump(now, id);
+        id
+    }
+
+    /// Queries running.
+    #[must_use]
+    pub fn queries(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// Carries out what query `q` asks for.
+    fn pump(&mut self, now: Duration, q: QueryId) {
+        while let Some(r) = self.queries.get_mut(&q) {
+            let Some(action) = r.query.poll_action() else {
+                return;
+            };
+            match action {
+                QueryAction::Visit(p) => {
+                    let out = Outgoing {
+                        to: p.addr,
+                        to_id: p.id,
+                        token: None,
+                        internal: r.req.internal,
+                        command: r.req.command,
+                        target: Some(r.req.target),
+                        value: r.req.value.clone(),
+                        retries: Some(r.retries),
+                        report_cycle: true,
+                    };
+                    let rid = self.io.request(now, out);
+                    self.visits.insert(rid, (q, p.addr));
+                }
+                QueryAction::DownHint { to, down } => {
+                    if self.down_hints_sent < DOWN_HINTS_PER_TICK {
+                        self.down_hints_sent += 1;
+                        let mut out = ping_to(to);
+                        out.command = commands::DOWN_HINT;
+                        out.value = Some(Bytes::copy_from_slice(&down.to_bytes()));
+                        self.io.request(now, out);
+                    }
+                }
+                QueryAction::Reply(m) => self.events.push_back(NodeEvent::QueryReply(q, m)),
+                QueryAction::Commit(m) => self.events.push_back(NodeEvent::QueryCommit(q, m)),
+                QueryAction::TooFewNodes => self.events.push_back(NodeEvent::QueryTooFewNodes(q)),
+                QueryAction::Done => {
+                    // As JS destroys the query's session: visits still out are cancelled.
+                    self.queries.remove(&q);
+                    let io = &mut self.io;
+                    self.visits.retain(|rid, (v, _)| {
+                        let keep = *v != q;
+                        if !keep {
+                            io.cancel(*rid);
+                        }
+                        keep
+                    });
+                    self.events.push_back(NodeEvent::QueryDone(q));
                 }
             }
         }

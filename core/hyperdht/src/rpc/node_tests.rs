@@ -1,4 +1,5 @@
 use super::*;
+use crate::rpc::query::QueryConfig;
 use alloc::vec::Vec;
 use ferrocore_wire::dht::{Packet, Request};
 use ferrocore_wire::Encode;
@@ -286,4 +287,88 @@ fn a_full_row_swaps_out_a_silent_oldest_node() {
     assert!(ev.contains(&NodeEvent::Removed(node_id(old))));
     assert!(ev.contains(&NodeEvent::Added(node_id(&new))));
     assert_eq!(n.table().len(), 20);
+}
+
+/// Persistent, open nodes on a lossless simulated network, all bootstrapped from node 0.
+fn network(n: u16) -> (Vec<Ipv4Address>, Vec<Node>) {
+    let addrs: Vec<Ipv4Address> = (1..=n).map(peer).collect();
+    let nodes = addrs
+        .iter()
+        .map(|a| {
+            let mut x = Node::new(
+                Duration::ZERO,
+                node_id(a),
+                a.port,
+                [[a.host[3]; 32], [9; 32]],
+            );
+            x.io_mut().ephemeral = false;
+            x.io_mut().firewalled = false;
+            x.bootstrapped = true;
+            x.bootstrap = alloc::vec![addrs[0]];
+            x
+        })
+        .collect();
+    (addrs, nodes)
+}
+
+/// Delivers datagrams until the network is quiet; returns the events of every node.
+fn deliver(addrs: &[Ipv4Address], nodes: &mut [Node], now: Duration) -> Vec<Vec<NodeEvent>> {
+    let mut evs: Vec<Vec<NodeEvent>> = nodes.iter().map(|_| Vec::new()).collect();
+    for _ in 0..10_000 {
+        let mut moved = false;
+        for i in 0..nodes.len() {
+            while let Some(t) = nodes[i].poll_transmit() {
+                moved = true;
+                if let Some(j) = addrs.iter().position(|a| *a == t.to) {
+                    nodes[j].handle_datagram(now, Socket::Server, addrs[i], &t.bytes);
+                }
+            }
+            evs[i].extend(core::iter::from_fn(|| nodes[i].poll_event()));
+        }
+        if !moved {
+            break;
+        }
+    }
+    evs
+}
+
+#[test]
+fn queries_walk_a_simulated_network_to_the_closest_nodes() {
+    let (addrs, mut nodes) = network(60);
+    // every node looks itself up once, as bootstrapping does
+    for (i, a) in addrs.iter().enumerate() {
+        let req = QueryRequest {
+            target: node_id(a),
+            internal: true,
+            command: commands::FIND_NODE,
+            value: None,
+        };
+        nodes[i].query(MS(0), req, QueryConfig::default(), &[]);
+        deliver(&addrs, &mut nodes, MS(0));
+    }
+    assert!(nodes.iter().all(|n| n.table().len() >= 20));
+    let target = [0x3c; 32];
+    let req = QueryRequest {
+        target,
+        internal: true,
+        command: commands::FIND_NODE,
+        value: None,
+    };
+    let q = nodes[37].query(MS(1), req, QueryConfig::default(), &[]);
+    let evs = deliver(&addrs, &mut nodes, MS(1));
+    assert_eq!(evs[37].last(), Some(&NodeEvent::QueryDone(q)));
+    let replied: Vec<[u8; 32]> = evs[37]
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::QueryReply(_, r) => r.from_id,
+            _ => None,
+        })
+        .collect();
+    let mut want: Vec<[u8; 32]> = addrs.iter().map(node_id).collect();
+    want.sort_by_key(|id| core::array::from_fn::<u8, 32, _>(|i| id[i] ^ target[i]));
+    for id in &want[..10] {
+        assert!(replied.contains(id), "a closest node was not visited");
+    }
+    assert_eq!(nodes[37].queries(), 0);
+    assert_eq!(nodes[37].io().inflight(), 0);
 }
