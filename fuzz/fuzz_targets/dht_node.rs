@@ -1,13 +1,14 @@
 //! A dht-rpc node fed arbitrary datagrams (raw, and well-formed requests and replies with
-//! fuzzed fields) from a handful of peers on both sockets, with clock steps and requests
-//! of its own: no panic, every datagram it sends decodes, and its state stays bounded.
+//! fuzzed fields) from a handful of peers on both sockets, with clock steps, requests and
+//! queries of its own: no panic, every datagram it sends decodes, its state stays bounded.
 #![no_main]
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use ferrocore_hyperdht::rpc::io::{Outgoing, Socket};
-use ferrocore_hyperdht::rpc::node::Node;
+use ferrocore_hyperdht::rpc::node::{Node, QueryRequest};
+use ferrocore_hyperdht::rpc::query::QueryConfig;
 use ferrocore_wire::dht::{node_id, Ipv4Address, Packet, Request, Response};
 use ferrocore_wire::Encode;
 use libfuzzer_sys::fuzz_target;
@@ -19,6 +20,7 @@ fn peer(b: u8) -> Ipv4Address {
 fuzz_target!(|data: &[u8]| {
     let mut node = Node::new(Duration::ZERO, [0x42; 32], 7, [[1; 32], [2; 32]]);
     node.bootstrapped = true;
+    node.bootstrap = vec![peer(1), peer(2)];
     let mut now = Duration::ZERO;
     let mut ops = 0usize;
     let mut rest = data;
@@ -30,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         } else {
             Socket::Client
         };
-        match op % 6 {
+        match op % 7 {
             // A raw datagram of the next `len` bytes from a peer.
             0 => {
                 let Some((&[from, len], tail)) = rest.split_first_chunk::<2>() else {
@@ -93,6 +95,22 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
             }
+            // A query of our own towards a fuzzed target.
+            6 => {
+                let t = rest.first().copied().unwrap_or(0);
+                rest = rest.get(1..).unwrap_or(&[]);
+                let req = QueryRequest {
+                    target: [t; 32],
+                    internal: true,
+                    command: 2,
+                    value: None,
+                };
+                let cfg = QueryConfig {
+                    commit: t & 1 != 0,
+                    ..QueryConfig::default()
+                };
+                node.query(now, req, cfg, &[]);
+            }
             // A request of our own.
             _ => {
                 let to = peer(op);
@@ -117,8 +135,9 @@ fuzz_target!(|data: &[u8]| {
         while node.poll_event().is_some() {}
         assert!(node.table().len() <= 256 * 20);
         assert!(
-            node.io().inflight() <= 2 * ops + 1,
+            node.io().inflight() <= 64 * ops + 1,
             "requests in flight grow with ops only"
         );
+        assert!(node.queries() <= ops);
     }
 });
