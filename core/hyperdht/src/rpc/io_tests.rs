@@ -274,3 +274,35 @@ fn junk_and_port_zero_are_dropped() {
     io.handle_datagram(MS(1), Socket::Server, peer(1), &ok);
     assert!(matches!(io.poll_event(), Some(IoEvent::Request(_))));
 }
+
+#[test]
+fn a_query_visit_reports_its_first_resend_and_uses_its_own_retries() {
+    let mut io = io(0);
+    let id = io.request(
+        Duration::ZERO,
+        Outgoing {
+            retries: Some(5),
+            report_cycle: true,
+            ..ping(peer(6))
+        },
+    );
+    let mut sends = drain_transmits(&mut io).len();
+    let mut cycles = 0;
+    let mut timed_out = None;
+    for s in 1..=10u64 {
+        io.handle_timeout(MS(s * 1000));
+        sends += drain_transmits(&mut io).len();
+        for ev in core::iter::from_fn(|| io.poll_event()) {
+            match ev {
+                IoEvent::Cycle { id: c } => {
+                    assert_eq!(c, id);
+                    assert_eq!(s, 1, "reported on the first resend only");
+                    cycles += 1;
+                }
+                IoEvent::Timeout { id: t, .. } if t == id => timed_out = Some(s),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!((sends, cycles, timed_out), (6, 1, Some(6)));
+}
