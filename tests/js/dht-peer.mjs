@@ -10,8 +10,11 @@
 //   --testnet N    first start N testnet nodes in this process (hyperdht/testnet.js
 //                  createTestnet: persistent, unfirewalled, on --host) and bootstrap from them.
 //   --bootstrap    bootstrap from these nodes instead (e.g. a Rust node or another dht-peer).
-//                  With neither, the driven node IS a bootstrap node: new DHT({bootstrap: [],
-//                  ephemeral: false, firewalled: false}) on --host/--port.
+//                  With neither, the driven node IS a bootstrap node on --host/--port: with a
+//                  --port, DHT.bootstrapper(port, host) (as JS's public bootstrap nodes: persistent
+//                  with a node id from the start, exactly that port); with port 0, new DHT({
+//                  bootstrap: [], ephemeral: false, firewalled: false}) like the testnet's first
+//                  node (nodeId null until a peer tells it its address; still answers).
 //   --persistent   the driven node is ephemeral: false, firewalled: false (default when it is
 //                  a bootstrap node; otherwise it is a client: ephemeral, as testnet.createNode).
 //   --seed         32-byte hex seed of the node's default key pair (DHT.keyPair(seed)).
@@ -100,14 +103,21 @@ if (testnetSize > 0) {
 }
 const isBootstrapNode = bootstrap === null
 const persistent = isBootstrapNode || process.argv.includes('--persistent')
-const node = new DHT({
-  bootstrap: bootstrap || [],
-  host,
-  port,
-  ephemeral: !persistent,
-  firewalled: persistent ? false : undefined,
-  seed: seedArg ? parseHex(seedArg, 32, '--seed') : undefined
-})
+const seed = seedArg ? parseHex(seedArg, 32, '--seed') : undefined
+// A bootstrap node on a known port is made the way JS's public ones are (DHT.bootstrapper:
+// persistent, with its node id from the start); on port 0 it is made like the testnet's
+// first node (persistent options, id-less until a peer tells it its address).
+const node =
+  isBootstrapNode && port
+    ? DHT.bootstrapper(port, host, { host, seed })
+    : new DHT({
+      bootstrap: bootstrap || [],
+      host,
+      port,
+      ephemeral: !persistent,
+      firewalled: persistent ? false : undefined,
+      seed
+    })
 
 const conns = new Map() // conn id -> secret stream
 const servers = new Map() // public key hex -> server

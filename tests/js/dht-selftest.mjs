@@ -8,14 +8,21 @@
 // clients. Checks: the testnet and ping; announce/lookup/unannounce of a topic; immutable
 // put/get (and a miss); mutable put/get, a newer seq wins and a stale seq does not;
 // listen/findPeer/connect with the keys checked on both ends and data both ways (echo and
-// send); connections close when one side ends; every peer exits 0.
+// send); connections close when one side ends; every peer exits 0. Then a lone bootstrap
+// node on a known port (persistent, id = hash of its address) with two --persistent clients
+// that announce and look up through it.
 // Prints one line per check and `N passed, N failed`; exit 1 on any failure.
 
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
+import { createSocket } from 'node:dgram'
+import { createRequire } from 'node:module'
 import { ChildPeer, Checks } from './child-peer.mjs'
+import { hex } from './jsonl-peer.mjs'
 
+const require = createRequire(import.meta.url)
+const { id: peerId } = require('dht-rpc/lib/peer.js')
 const here = dirname(fileURLToPath(import.meta.url))
 const script = join(here, 'dht-peer.mjs')
 const verbose = process.argv.includes('--verbose')
@@ -23,6 +30,41 @@ const t = new Checks()
 const rand = (n) => randomBytes(n).toString('hex')
 const text = (s) => Buffer.from(s).toString('hex')
 const started = performance.now()
+
+// A lone bootstrap node on a known port (DHT.bootstrapper) and persistent clients of it.
+async function bootstrapNode() {
+  console.log('a bootstrap node and persistent clients')
+  const port = await freePort()
+  const boot = new ChildPeer('BOOT', script, ['--port', String(port), '--timeout', '60000'], verbose)
+  peers.push(boot)
+  const r0 = await boot.waitEvent((e) => e.event === 'ready', 'bootstrap ready', 30000)
+  const expectId = hex(peerId('127.0.0.1', port))
+  t.check(r0.port === port && !r0.ephemeral && r0.nodeId === expectId, 'the bootstrap node is persistent with id = hash(ip:port) from the start', r0)
+  const args = ['--bootstrap', `127.0.0.1:${port}`, '--persistent', '--timeout', '60000']
+  const p = new ChildPeer('P', script, args, verbose)
+  const q = new ChildPeer('Q', script, args, verbose)
+  peers.push(p, q)
+  const rp = await p.waitEvent((e) => e.event === 'ready', 'P ready', 30000)
+  const rq = await q.waitEvent((e) => e.event === 'ready', 'Q ready', 30000)
+  t.check(!rp.ephemeral && rp.nodeId === hex(peerId('127.0.0.1', rp.port)) && !rq.ephemeral, '--persistent clients get their node ids', [rp, rq])
+  const topic = rand(32)
+  const ann = await p.cmd({ op: 'announce', topic })
+  const found = await q.cmd({ op: 'lookup', topic })
+  t.check(!ann.error && found.peers.some((x) => x.publicKey === rp.publicKey), `announce/lookup through the bootstrap node (${ann.closest} closest)`, [ann, found])
+  const codes = [await p.close(), await q.close(), await boot.close()]
+  t.check(codes.every((x) => x === 0), 'they exit 0', codes)
+}
+
+// A UDP port that was free a moment ago on loopback.
+function freePort() {
+  return new Promise((resolve) => {
+    const sock = createSocket('udp4')
+    sock.bind(0, '127.0.0.1', () => {
+      const { port } = sock.address()
+      sock.close(() => resolve(port))
+    })
+  })
+}
 
 const net = new ChildPeer('T', script, ['--testnet', '5', '--timeout', '60000'], verbose)
 const peers = [net]
@@ -103,6 +145,8 @@ try {
 
   const codes = [await a.close(), await b.close(), await net.close()]
   t.check(codes.every((x) => x === 0), 'every peer exits 0', codes)
+
+  await bootstrapNode()
 } catch (err) {
   t.check(false, 'no exception: ' + err.message)
   for (const p of peers) p.kill()
