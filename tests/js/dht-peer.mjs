@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Scriptable hyperdht 6.34.0 (dht-rpc 6.27.0) peer for ferrocore's DHT interop tests: one
+// Scriptable hyperdht 6.34.0 (dht-rpc 6.27.0) and hyperswarm 4.17.2 peer for ferrocore's DHT interop tests: one
 // process = one driven DHT node on loopback (optionally with an in-process testnet behind
 // it). Driven by JSON lines on stdin, reports JSON lines on stdout (nothing else goes to
 // stdout; logs go to stderr). Same plumbing as udx-peer.mjs (jsonl-peer.mjs).
@@ -56,7 +56,16 @@
 //        remotePort; then writes data if given. Incoming data: "data" events.
 //   {"op":"send","conn","data":hex}  → bytes
 //   {"op":"end","conn"}  → end our side of a connection
-//   {"op":"destroy"}  → node.destroy() (and the testnet's); later DHT commands fail
+//   {"op":"join","topic","server"?:bool,"client"?:bool,"seed"?,"echo"?:bool}
+//        Hyperswarm 4.17.2 on this node's DHT (made on the first join, with the key pair of
+//        that join's seed or the node's default one, echoing data if echo): swarm.join(topic,
+//        {server, client}) (both default true), awaits discovery.flushed()  → publicKey
+//        (the swarm's). Each swarm connection: {"event":"swarmConnection","conn",
+//        "remotePublicKey","client" (we dialed),"topics":[hex]}; then data/closed events and
+//        send/end as for DHT connections.
+//   {"op":"leave","topic"}  → swarm.leave(topic)
+//   {"op":"flush"}  → swarm.flush(): every peer found so far has been tried; connections (count)
+//   {"op":"destroy"}  → swarm and node destroyed (and the testnet); later DHT commands fail
 //   {"op":"close"}  destroy everything and exit 0 after replying
 //
 // Events:
@@ -72,6 +81,7 @@ import { out, hex, parseHex, guardProcess, serveCommands, arg, logger } from './
 const require = createRequire(import.meta.url)
 const DHT = require('hyperdht')
 const createTestnet = require('hyperdht/testnet.js')
+const Hyperswarm = require('hyperswarm')
 
 const log = logger('dht-peer')
 
@@ -121,6 +131,7 @@ const node =
 
 const conns = new Map() // conn id -> secret stream
 const servers = new Map() // public key hex -> server
+let swarm = null
 let nextConn = 1
 
 function cleanup() {}
@@ -283,6 +294,36 @@ const ops = {
     connOf(cmd).end()
     return {}
   },
+  async join(cmd) {
+    const topic = parseHex(cmd.topic, 32, 'topic')
+    if (!swarm) {
+      swarm = new Hyperswarm({ dht: node, keyPair: keyPairOf(cmd) })
+      const echo = cmd.echo === true
+      swarm.on('connection', (socket, peerInfo) => {
+        const conn = track(socket, echo)
+        out({
+          event: 'swarmConnection',
+          conn,
+          remotePublicKey: hex(socket.remotePublicKey),
+          client: socket.isInitiator,
+          topics: peerInfo.topics.map(hex)
+        })
+      })
+    }
+    const discovery = swarm.join(topic, { server: cmd.server !== false, client: cmd.client !== false })
+    await discovery.flushed()
+    return { publicKey: hex(swarm.keyPair.publicKey) }
+  },
+  async leave(cmd) {
+    if (!swarm) throw new Error('no swarm: join first')
+    await swarm.leave(parseHex(cmd.topic, 32, 'topic'))
+    return {}
+  },
+  async flush() {
+    if (!swarm) throw new Error('no swarm: join first')
+    await swarm.flush()
+    return { connections: swarm.connections.size }
+  },
   async destroy() {
     await shutdown()
     return {}
@@ -295,6 +336,7 @@ async function shutdown() {
   if (destroyed) return
   destroyed = true
   for (const s of conns.values()) s.destroy()
+  if (swarm) await swarm.destroy() // destroys the node too
   await node.destroy()
   if (testnet) await testnet.destroy()
 }

@@ -8,7 +8,8 @@
 // clients. Checks: the testnet and ping; announce/lookup/unannounce of a topic; immutable
 // put/get (and a miss); mutable put/get, a newer seq wins and a stale seq does not;
 // listen/findPeer/connect with the keys checked on both ends and data both ways (echo and
-// send); connections close when one side ends; every peer exits 0. Then a lone bootstrap
+// send); connections close when one side ends; Hyperswarm join (server/client) connects
+// A and B with data across, flush, leave unannounces; every peer exits 0. Then a lone bootstrap
 // node on a known port (persistent, id = hash of its address) with two --persistent clients
 // that announce and look up through it.
 // Prints one line per check and `N passed, N failed`; exit 1 on any failure.
@@ -142,6 +143,24 @@ try {
   t.check(!ce.error && ca.error === null && cb.error === null, 'both ends close cleanly after A ends', [ca, cb])
   const bad = await a.cmd({ op: 'connect', publicKey: rand(32) }, 40000)
   t.check(bad.error !== undefined, 'connect to a key nobody listens on fails', bad)
+
+  console.log('hyperswarm join')
+  const st = rand(32)
+  const ja = await a.cmd({ op: 'join', topic: st, client: false, seed: rand(32) })
+  const jb = await b.cmd({ op: 'join', topic: st, server: false, echo: true })
+  t.check(!ja.error && !jb.error && ja.publicKey !== ra.publicKey && jb.publicKey === rb.publicKey, 'A joins as server (own seed), B as client', [ja, jb])
+  const sa = await a.waitEvent((e) => e.event === 'swarmConnection', 'A swarm connection')
+  const sb = await b.waitEvent((e) => e.event === 'swarmConnection', 'B swarm connection')
+  t.check(sa.remotePublicKey === jb.publicKey && sb.remotePublicKey === ja.publicKey, 'the swarm connects them, each sees the other\'s key', [sa, sb])
+  t.check(!sa.client && sb.client && sb.topics.includes(st), 'B dialed (client) for the topic, A accepted', [sa, sb])
+  await a.cmd({ op: 'send', conn: sa.conn, data: text('over the swarm') })
+  const sEcho = await a.waitEvent((e) => e.event === 'data' && e.conn === sa.conn, 'A swarm echo')
+  t.check(sEcho.data === text('over the swarm'), 'data over the swarm connection comes back (B echoes)', sEcho)
+  const fl = await b.cmd({ op: 'flush' })
+  t.check(!fl.error && fl.connections === 1, 'flush: one swarm connection', fl)
+  const lv = await a.cmd({ op: 'leave', topic: st })
+  const afterLeave = await b.cmd({ op: 'lookup', topic: st })
+  t.check(!lv.error && !afterLeave.peers.some((x) => x.publicKey === ja.publicKey), 'after leave the server is no longer announced', afterLeave)
 
   const codes = [await a.close(), await b.close(), await net.close()]
   t.check(codes.every((x) => x === 0), 'every peer exits 0', codes)
