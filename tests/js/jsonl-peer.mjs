@@ -110,3 +110,14 @@ export function waitDrain(stream) {
     stream.once('close', onclose)
   })
 }
+
+// The value after `--name` on the command line, or dflt.
+export function arg(name, dflt) {
+  const i = process.argv.indexOf(name)
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt
+}
+
+// A log function writing its arguments to stderr as one line tagged `[tag]`.
+export function logger(tag) {
+  return (...args) => process.stderr.write(`[${tag}] ` + args.join(' ') + '\n')
+}

@@ -59,19 +59,12 @@
 import { createHash, randomInt } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { fill, firstMismatch } from './content.mjs'
-import { out, hex, parseHex, guardProcess, serveCommands, waitDrain } from './jsonl-peer.mjs'
+import { out, hex, parseHex, guardProcess, serveCommands, arg, logger, waitDrain } from './jsonl-peer.mjs'
 
 const require = createRequire(import.meta.url)
 const UDX = require('udx-native')
 
-function log(...args) {
-  process.stderr.write('[udx-peer] ' + args.join(' ') + '\n')
-}
-
-function arg(name, dflt) {
-  const i = process.argv.indexOf(name)
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt
-}
+const log = logger('udx-peer')
 
 const host = arg('--host', '127.0.0.1')
 const port = Number(arg('--port', '0'))
