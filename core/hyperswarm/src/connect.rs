@@ -220,9 +220,15 @@ impl Swarm {
         if let Some(i) = self.swaps.iter().position(|s| s.1 == id) {
             self.swaps.remove(i); // the waiting connection died first
         }
-        let Some(c) = self.conns.remove(&id) else {
+        let Some(c) = self.conns.get(&id).cloned() else {
             return;
         };
+        // JS order: a dial that never opened frees its parallel slot while it still holds
+        // the peer's place in `_allConnections`, so the slot is not refilled with it.
+        if c.client && !c.opened {
+            self.connect_done();
+        }
+        self.conns.remove(&id);
         if self.by_key.get(&c.remote) == Some(&id) {
             self.by_key.remove(&c.remote);
         }
@@ -242,9 +248,6 @@ impl Swarm {
     }
 
     fn client_closed(&mut self, c: &Conn) {
-        if !c.opened {
-            self.connect_done();
-        }
         self.stats.client_closed += 1;
         self.client_connections -= 1;
         let now = self.now;
