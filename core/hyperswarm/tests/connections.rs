@@ -362,3 +362,22 @@ fn connection_event_carries_the_topics_the_peer_was_found_on() {
     }));
     assert!(events.contains(&Event::Update));
 }
+
+#[test]
+fn two_or_three_explicit_peers_weigh_connections_three_times() {
+    // Dials go out while 3 * connections < 10: with two explicit connections, two more
+    // (a factor of 2 would allow three, a factor of 4 one).
+    let config = SwarmConfig {
+        max_peers: 10,
+        ..fixed_config()
+    };
+    let mut h = Harness::new(100, config);
+    for n in [60, 61] {
+        h.swarm.join_peer(h.now, key(n));
+        let d = h.take_dials();
+        h.open(d[0].0, n);
+    }
+    let q = h.join_client();
+    h.found(q, &[1, 2, 3]);
+    assert_eq!(h.take_dials().len(), 2);
+}

@@ -78,7 +78,7 @@ fn an_unproven_peer_is_retried_medium_long_long_then_dropped() {
 }
 
 #[test]
-fn a_proven_peer_is_retried_short_short_medium_long() {
+fn a_proven_peer_is_retried_short_medium_long() {
     let mut h = Harness::new(100, fixed_config());
     let mut c = first_dial(&mut h);
     // Each time: the connection opens, lives 1 s and drops. Short timer (660 ms) from 1 s,
