@@ -381,3 +381,41 @@ fn two_or_three_explicit_peers_weigh_connections_three_times() {
     h.found(q, &[1, 2, 3]);
     assert_eq!(h.take_dials().len(), 2);
 }
+
+/// The trace of two JS swarms (hyperswarm 4.17.2, loopback testnet) that `joinPeer` each
+/// other at once: each dial opens and writes its handshake (22 raw bytes written, none read)
+/// before the other side's incoming connection arrives. The smaller key drops its own open
+/// dial for the incoming one (two `connection` events); the larger refuses the incoming one.
+#[test]
+fn an_open_dial_without_reads_still_loses_to_the_larger_keys_dial() {
+    for (ours, remote, keeps_own) in [(1u8, 2u8, false), (2, 1, true)] {
+        let mut h = Harness::new(ours, fixed_config());
+        h.swarm.join_peer(h.now, key(remote));
+        let dial = h.take_dials()[0].0;
+        h.open(dial, remote);
+        h.swarm.handle_traffic(dial, 0, 22);
+        let incoming = h.incoming(remote);
+        let cmds = h.take_commands();
+        let closed_own = cmds.contains(&Command::Close {
+            conn: dial,
+            reason: CloseReason::Duplicate,
+        });
+        let closed_new = cmds.contains(&Command::Close {
+            conn: incoming,
+            reason: CloseReason::Duplicate,
+        });
+        assert_eq!(
+            (closed_own, closed_new),
+            (!keeps_own, keeps_own),
+            "{cmds:?}"
+        );
+        h.close(if keeps_own { incoming } else { dial });
+        let kept: Vec<_> = h.connections();
+        if keeps_own {
+            assert_eq!(kept, vec![(dial, remote, true)]);
+        } else {
+            assert_eq!(kept, vec![(dial, remote, true), (incoming, remote, false)]);
+        }
+        assert_eq!(h.swarm.connection_count(), 1);
+    }
+}
