@@ -66,23 +66,24 @@ impl BulkTimer {
         }
     }
 
-    /// Runs the ticks due by `now`, appending fired batches to `out`.
-    fn handle_timeout(&mut self, now: Duration, out: &mut Vec<Vec<PublicKey>>) {
-        while let Some(tick) = self.next_tick {
-            if tick > now {
-                break;
-            }
-            if self.is_idle() {
-                // Idle ticks change nothing: jump to the first tick after `now`, in phase.
-                let behind = (now - tick).as_nanos() / self.period.as_nanos();
-                self.next_tick = Some(tick + self.period * (behind as u32 + 1));
-                break;
-            }
-            if !self.next.is_empty() {
-                out.push(core::mem::take(&mut self.next));
-            }
-            self.next = core::mem::take(&mut self.pending);
-            self.next_tick = Some(tick + self.period);
+    /// The next tick if it is due by `now` and would do something.
+    fn due(&self, now: Duration) -> Option<Duration> {
+        self.next_tick.filter(|t| *t <= now && !self.is_idle())
+    }
+
+    /// Runs one tick: the batch added before the previous tick, if any, is handed on.
+    fn tick(&mut self) -> Option<Vec<PublicKey>> {
+        let fired = (!self.next.is_empty()).then(|| core::mem::take(&mut self.next));
+        self.next = core::mem::take(&mut self.pending);
+        self.next_tick = self.next_tick.map(|t| t + self.period);
+        fired
+    }
+
+    /// Idle ticks change nothing: moves an idle timer to its first tick after `now`, in phase.
+    fn skip_idle(&mut self, now: Duration) {
+        if let Some(tick) = self.next_tick.filter(|t| *t <= now && self.is_idle()) {
+            let behind = (now - tick).as_nanos() / self.period.as_nanos();
+            self.next_tick = Some(tick + self.period * (behind as u32 + 1));
         }
     }
 }
@@ -139,10 +140,17 @@ impl RetryTimer {
         self.timers.iter().filter_map(BulkTimer::poll_timeout).min()
     }
 
+    /// The batches due by `now`, in the order their ticks fall (JS's timers firing late).
     pub(crate) fn handle_timeout(&mut self, now: Duration) -> Vec<Vec<PublicKey>> {
         let mut out = Vec::new();
+        while let Some((_, i)) = (0..self.timers.len())
+            .filter_map(|i| self.timers[i].due(now).map(|t| (t, i)))
+            .min()
+        {
+            out.extend(self.timers[i].tick());
+        }
         for t in &mut self.timers {
-            t.handle_timeout(now, &mut out);
+            t.skip_idle(now);
         }
         out
     }

@@ -159,3 +159,22 @@ fn a_failed_dial_makes_room_for_the_next_queued_peer() {
     let next = h.take_dials();
     assert_eq!(next.iter().map(|d| d.1).collect::<Vec<_>>(), vec![other]);
 }
+
+#[test]
+fn retries_due_together_fire_in_the_order_of_their_ticks() {
+    let mut h = Harness::new(100, fixed_config());
+    let q = h.join_client();
+    h.found(q, &[1, 2]);
+    let d = h.take_dials();
+    let conn = |n: u8| d.iter().find(|x| x.1 == n).unwrap().0;
+    // Peer 1 fails at 0: medium timer, due at 6.6 s.
+    h.fail(conn(1), ErrorCode::PeerNotFound);
+    // Peer 2 opens and drops at 5.5 s: short timer from 5.5 s, due at 6.82 s.
+    h.open(conn(2), 2);
+    h.advance(ms(5500));
+    h.close(conn(2));
+    // Woken late at 7 s: both are due, peer 1's tick came first.
+    h.advance(ms(7000));
+    let order: Vec<u8> = h.take_dials().iter().map(|x| x.1).collect();
+    assert_eq!(order, vec![1, 2]);
+}
