@@ -119,7 +119,7 @@ impl Swarm {
 
     /// JS `_handleServerConnection`.
     fn server_connection(&mut self, id: ConnId, remote: PublicKey) {
-        if self.destroyed {
+        if self.destroyed || self.suspended {
             self.commands.push_back(Command::Close {
                 conn: id,
                 reason: CloseReason::Destroyed,

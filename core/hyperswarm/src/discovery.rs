@@ -43,6 +43,8 @@ pub(crate) struct Discovery {
     pub is_client: bool,
     pub is_server: bool,
     pub destroyed: bool,
+    /// The swarm is suspended: no queries until it resumes.
+    pub suspended: bool,
     /// `leave` was asked: report [`crate::Event::Left`] when torn down.
     pub leaving: bool,
     pub current: Option<Refresh>,
@@ -66,6 +68,7 @@ impl Discovery {
             is_client: false,
             is_server: false,
             destroyed: false,
+            suspended: false,
             leaving: false,
             current: None,
             timer: None,
@@ -82,6 +85,11 @@ impl Discovery {
         let client = self.sessions.values().any(|m| m.0);
         let server = self.sessions.values().any(|m| m.1);
         (client, server)
+    }
+
+    /// JS `_isActive`.
+    pub(crate) fn is_active(&self) -> bool {
+        !self.destroyed && !self.suspended
     }
 
     pub(crate) fn active_query(&self) -> Option<QueryId> {

@@ -59,10 +59,11 @@
 //! the four retry timers (1 s/5 s/15 s/10 min plus jitter, ticking at 66 %), explicit peers'
 //! backoff, the `maxPeers` factor for explicit peers, flush's two stages and its tick
 //! accounting, the duplicate tie-break (the connection dialled by the larger key wins unless
-//! the older one already carried traffic both ways), firewall bans, and relay forcing on
-//! holepunch failures. JS 4.17.2's `shouldBan` is always false, so failures alone never
+//! the older one already carried traffic both ways), firewall bans, relay forcing on
+//! holepunch failures, and suspend/resume (see [`Swarm::suspend`] for one deliberate
+//! difference). JS 4.17.2's `shouldBan` is always false, so failures alone never
 //! ban: a peer failing four times is dropped (not retried) until it is rediscovered.
-//! Not modelled: `suspend`/`resume`, `maxServerConnections` (JS does not enforce it either),
+//! Not modelled: `maxServerConnections` (JS does not enforce it either),
 //! the DHT's closest-node seeding (the adapter keeps each topic's last closest nodes).
 
 #![no_std]
@@ -79,6 +80,7 @@ mod peer;
 mod queue;
 mod retry;
 mod rng;
+mod suspend;
 mod swarm;
 mod topics;
 mod types;

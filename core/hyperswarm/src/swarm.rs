@@ -94,6 +94,9 @@ pub struct Swarm {
     pub(crate) rng: Rng,
     pub(crate) now: Duration,
     pub(crate) destroyed: bool,
+    pub(crate) suspended: bool,
+    /// The retry backoffs, kept to rebuild the retry timer on suspend.
+    pub(crate) backoffs: [Duration; 4],
     pub(crate) randomized: bool,
     pub(crate) listening: Listening,
     pub(crate) peers: BTreeMap<PublicKey, PeerInfo>,
@@ -151,6 +154,8 @@ impl Swarm {
             rng,
             now: Duration::ZERO,
             destroyed: false,
+            suspended: false,
+            backoffs,
             randomized: false,
             listening: Listening::Idle,
             peers: BTreeMap::new(),
@@ -262,7 +267,7 @@ impl Swarm {
     /// Advances time: retries due are queued and dialled, topics due are refreshed.
     pub fn handle_timeout(&mut self, now: Duration) {
         self.now = now;
-        if !self.destroyed {
+        if !self.destroyed && !self.suspended {
             for batch in self.retry.handle_timeout(now) {
                 self.requeue(batch);
             }
@@ -440,7 +445,7 @@ impl Swarm {
     }
 
     pub(crate) fn should_connect_explicit(&self) -> bool {
-        !self.destroyed && self.connecting < self.config.max_parallel
+        !self.destroyed && !self.suspended && self.connecting < self.config.max_parallel
     }
 
     fn should_connect(&self) -> bool {
@@ -450,12 +455,15 @@ impl Swarm {
     }
 
     pub(crate) fn should_requeue(&self, peer: &PeerInfo) -> bool {
+        if self.suspended {
+            return false;
+        }
         peer.explicit
             || (!self.destroyed && peer.topics.iter().any(|t| self.discoveries.contains_key(t)))
     }
 
     pub(crate) fn attempt_client_connections(&mut self) {
-        if self.draining {
+        if self.draining || self.suspended {
             return;
         }
         self.draining = true;

@@ -62,8 +62,9 @@ impl Swarm {
                 self.retiring.push(old);
             }
             let wait_old = self.retiring.iter().any(|d| d.topic == topic);
-            self.discoveries
-                .insert(topic, Discovery::new(topic, wait_old));
+            let mut d = Discovery::new(topic, wait_old);
+            d.suspended = self.suspended;
+            self.discoveries.insert(topic, d);
         }
         let session = SessionId(self.alloc());
         self.sessions.insert(session, topic);
@@ -184,7 +185,7 @@ impl Swarm {
         };
         for peer in peers {
             let d = &mut self.discoveries.get_mut(&topic).expect("found above");
-            if !d.is_client || d.destroyed {
+            if !d.is_client || !d.is_active() {
                 continue;
             }
             // JS's limit counts peers handed on per refresh (its `connections.has(id)` test
@@ -218,7 +219,7 @@ impl Swarm {
                 d.needs_unannounce = false;
             }
             self.end_refresh(refresh.id);
-            if !self.discoveries[&topic].destroyed {
+            if self.discoveries[&topic].is_active() {
                 self.refresh_later(&topic, false);
             }
         } else {
@@ -258,7 +259,7 @@ impl Swarm {
         let Some(d) = self.discoveries.get_mut(topic) else {
             return;
         };
-        if d.destroyed {
+        if d.destroyed || d.suspended {
             return;
         }
         let (client, server) = d.wanted_mode();
@@ -374,6 +375,13 @@ impl Swarm {
     fn abort_discovery(&mut self, topic: &Topic) {
         let d = self.discoveries.get_mut(topic).expect("caller checked");
         d.destroyed = true;
+        self.stop_discovery(topic);
+    }
+
+    /// Stops a discovery's query and timer and unannounces it if it announced (the part of
+    /// JS `_abort` that suspend shares with destroy).
+    pub(crate) fn stop_discovery(&mut self, topic: &Topic) {
+        let d = self.discoveries.get_mut(topic).expect("caller checked");
         d.timer = None;
         let current = d.current.take();
         if let Some(r) = current {
@@ -391,12 +399,21 @@ impl Swarm {
                 query,
                 topic: *topic,
             });
-        } else {
+        } else if d.destroyed {
             self.finish_teardown(|d| d.topic == *topic && d.unannounce.is_none());
         }
     }
 
     fn unannounce_done(&mut self, query: QueryId) {
+        let suspended = self
+            .discoveries
+            .values_mut()
+            .find(|d| !d.destroyed && d.unannounce == Some(query));
+        if let Some(d) = suspended {
+            d.unannounce = None;
+            d.needs_unannounce = false;
+            return;
+        }
         self.finish_teardown(|d| d.unannounce == Some(query));
     }
 

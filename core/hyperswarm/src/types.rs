@@ -113,6 +113,8 @@ pub enum CloseReason {
     Duplicate,
     /// The swarm is destroyed (JS `Swarm has been destroyed`).
     Destroyed,
+    /// The swarm is suspending ([`crate::Swarm::suspend`]).
+    Suspended,
 }
 
 /// Why a peer was banned ([`Event::Ban`]).
@@ -189,6 +191,10 @@ pub enum Command {
         /// Why.
         reason: CloseReason,
     },
+    /// Suspend the DHT node and its server (JS `server.suspend()`, `dht.suspend()`).
+    Suspend,
+    /// Resume the DHT node and its server (JS `dht.resume()`, `server.resume()`).
+    Resume,
     /// Send a keep-alive on a connection (JS `conn.sendKeepAlive()`).
     SendKeepAlive {
         /// The connection.

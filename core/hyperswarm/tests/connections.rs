@@ -81,13 +81,7 @@ fn duplicate_replaces_an_established_connection_whatever_the_keys() {
     // Traffic both ways: the peer must have lost it and be reconnecting.
     h.swarm.handle_traffic(ours_conn, 10, 10);
     let newer = h.incoming(2);
-    assert_eq!(
-        h.take_commands(),
-        vec![Command::Close {
-            conn: ours_conn,
-            reason: CloseReason::Duplicate
-        }]
-    );
+    h.expect_only_close(ours_conn, CloseReason::Duplicate);
     h.close(ours_conn);
     assert_eq!(h.connections().last(), Some(&(newer, 2, false)));
 }
@@ -195,10 +189,7 @@ fn max_client_connections_bounds_client_connections_only() {
         max_client_connections: 1,
         ..fixed_config()
     };
-    let mut h = Harness::new(100, config);
-    let q = h.join_client();
-    h.found(q, &[1, 2]);
-    let dials = h.take_dials();
+    let (mut h, _, dials) = Harness::two_found(config);
     assert_eq!(dials.len(), 1);
     h.open(dials[0].0, dials[0].1);
     h.incoming(50);
@@ -336,13 +327,7 @@ fn incoming_connections_are_refused_after_destroy() {
     let mut h = Harness::new(100, fixed_config());
     h.swarm.destroy(h.now);
     let c = h.incoming(1);
-    assert_eq!(
-        h.take_commands(),
-        vec![Command::Close {
-            conn: c,
-            reason: CloseReason::Destroyed
-        }]
-    );
+    h.expect_only_close(c, CloseReason::Destroyed);
     assert!(h.swarm.join(h.now, TOPIC, Default::default()).is_err());
 }
 

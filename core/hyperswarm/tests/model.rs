@@ -1,7 +1,7 @@
 //! A property test: random discovery results, dial outcomes, incoming connections, time and
 //! flushes against a model adapter. The swarm never exceeds maxParallel dials, never dials a
 //! peer it is connected or dialling to, keeps at most one connection per peer, reports each
-//! flush once, and (without explicit peers) completes every flush once the lookups and
+//! flush once, never dials while suspended, and (without explicit peers or suspends) completes every flush once the lookups and
 //! dials it waits for resolve.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +31,8 @@ enum Op {
     Leave,
     Rejoin(bool, bool),
     Traffic(usize),
+    Suspend,
+    Resume,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -49,6 +51,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Leave),
         1 => (any::<bool>(), any::<bool>()).prop_map(|(s, c)| Op::Rejoin(s, c || !s)),
         1 => (0usize..8).prop_map(Op::Traffic),
+        1 => Just(Op::Suspend),
+        1 => Just(Op::Resume),
     ]
 }
 
@@ -69,7 +73,8 @@ struct Model {
     queries: BTreeSet<QueryId>,
     flushes: BTreeSet<FlushId>,
     flushed: BTreeSet<FlushId>,
-    explicit_used: bool,
+    /// Explicit peers and suspends can leave a JS flush waiting for good.
+    liveness_exempt: bool,
 }
 
 impl Model {
@@ -89,7 +94,7 @@ impl Model {
             queries: BTreeSet::new(),
             flushes: BTreeSet::new(),
             flushed: BTreeSet::new(),
-            explicit_used: false,
+            liveness_exempt: false,
         };
         m.swarm.join(m.now, TOPIC, JoinOptions::default()).unwrap();
         m.settle();
@@ -120,6 +125,7 @@ impl Model {
                     } => {
                         let n = public_key[0];
                         assert_ne!(n, OURS, "never dials itself");
+                        assert!(!self.swarm.is_suspended(), "dials while suspended");
                         let busy = self
                             .dials
                             .values()
@@ -129,7 +135,7 @@ impl Model {
                         self.dials.insert(conn, n);
                     }
                     Command::Close { conn, .. } => closes.push(conn),
-                    Command::SendKeepAlive { .. } => {}
+                    Command::SendKeepAlive { .. } | Command::Suspend | Command::Resume => {}
                 }
             }
             while let Some(ev) = self.swarm.poll_event() {
@@ -236,7 +242,7 @@ impl Model {
                 self.flushes.insert(id);
             }
             Op::JoinPeer(n) => {
-                self.explicit_used = true;
+                self.liveness_exempt = true;
                 self.swarm.join_peer(self.now, key(n));
             }
             Op::LeavePeer(n) => self.swarm.leave_peer(&key(n)),
@@ -247,8 +253,13 @@ impl Model {
                     client,
                     limit: None,
                 };
-                self.swarm.join(self.now, TOPIC, opts).unwrap();
+                let _ = self.swarm.join(self.now, TOPIC, opts);
             }
+            Op::Suspend => {
+                self.liveness_exempt = true;
+                self.swarm.suspend(self.now);
+            }
+            Op::Resume => self.swarm.resume(self.now),
             Op::Traffic(i) => {
                 if let Some((c, _)) = Self::nth(&self.open, i) {
                     self.swarm.handle_traffic(c, 1, 1);
@@ -286,7 +297,7 @@ proptest! {
             m.apply(op);
         }
         m.resolve_all();
-        if !m.explicit_used {
+        if !m.liveness_exempt {
             let missing: Vec<_> = m.flushes.difference(&m.flushed).collect();
             prop_assert!(missing.is_empty(), "flushes never completed: {:?}", missing);
         }

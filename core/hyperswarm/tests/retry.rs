@@ -148,16 +148,12 @@ fn a_failed_dial_makes_room_for_the_next_queued_peer() {
         max_parallel: 1,
         ..fixed_config()
     };
-    let mut h = Harness::new(100, config);
-    let q = h.join_client();
-    h.found(q, &[1, 2]);
-    let d = h.take_dials();
+    let (mut h, _, d) = Harness::two_found(config);
     assert_eq!(d.len(), 1);
     let other = if d[0].1 == 1 { 2 } else { 1 };
     assert!(h.swarm.peer(&key(other)).unwrap().queued);
     h.fail(d[0].0, ErrorCode::PeerNotFound);
-    let next = h.take_dials();
-    assert_eq!(next.iter().map(|d| d.1).collect::<Vec<_>>(), vec![other]);
+    assert_eq!(h.dialled(), vec![other]);
 }
 
 #[test]

@@ -116,6 +116,35 @@ impl Harness {
         queries[0]
     }
 
+    /// With `config`, joins as a client and finds peers 1 and 2; returns the lookup and the
+    /// dials that went out.
+    pub fn two_found(config: SwarmConfig) -> (Self, QueryId, Vec<(ConnId, u8)>) {
+        let mut h = Harness::new(100, config);
+        let q = h.join_client();
+        h.found(q, &[1, 2]);
+        let dials = h.take_dials();
+        (h, q, dials)
+    }
+
+    /// The keys (first bytes) of the dials that went out.
+    pub fn dialled(&mut self) -> Vec<u8> {
+        self.take_dials().iter().map(|d| d.1).collect()
+    }
+
+    /// Asserts the pending commands are exactly one close of `conn` for `reason`.
+    pub fn expect_only_close(&mut self, conn: ConnId, reason: ferrocore_hyperswarm::CloseReason) {
+        assert_eq!(self.take_commands(), vec![Command::Close { conn, reason }]);
+    }
+
+    /// Asserts the pending commands are exactly a resume and one lookup.
+    pub fn expect_resume_lookup(&mut self) {
+        let cmds = self.take_commands();
+        assert!(
+            matches!(cmds[..], [Command::Resume, Command::Lookup { .. }]),
+            "{cmds:?}"
+        );
+    }
+
     pub fn found(&mut self, query: QueryId, peers: &[u8]) {
         let peers: Vec<Peer> = peers.iter().map(|n| peer(*n)).collect();
         self.swarm.handle_query_peers(self.now, query, &peers);
