@@ -79,6 +79,19 @@ impl Swarm {
         self.progress_flushes();
     }
 
+    /// Turns reconnecting to a known peer off or on (JS `peerInfo.reconnect(val)`): a peer
+    /// not reconnecting is not retried after its connection closes.
+    pub fn set_reconnect(&mut self, key: &crate::PublicKey, reconnect: bool) {
+        if let Some(peer) = self.peers.get_mut(key) {
+            peer.reconnecting = reconnect;
+        }
+    }
+
+    /// The topics joined (JS `topics()`), including ones still tearing down after a leave.
+    pub fn topics(&self) -> impl Iterator<Item = &Topic> + '_ {
+        self.discoveries.keys()
+    }
+
     /// True between [`Swarm::suspend`] and [`Swarm::resume`].
     pub fn is_suspended(&self) -> bool {
         self.suspended

@@ -158,8 +158,10 @@ fn leave_cancels_the_query_unannounces_and_stops_refreshing() {
     // A late result of the cancelled query is ignored.
     h.found(q2, &[1]);
     assert!(h.take_dials().is_empty());
+    assert_eq!(h.swarm.topics().count(), 1, "still tearing down");
     h.done(un);
     assert!(h.take_events().contains(&Event::Left { topic: TOPIC }));
+    assert_eq!(h.swarm.topics().count(), 0);
     assert_eq!(h.swarm.poll_timeout(), None);
     h.advance(refresh_due * 10);
     assert!(h.take_commands().is_empty());

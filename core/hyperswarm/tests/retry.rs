@@ -174,3 +174,13 @@ fn retries_due_together_fire_in_the_order_of_their_ticks() {
     let order: Vec<u8> = h.take_dials().iter().map(|x| x.1).collect();
     assert_eq!(order, vec![1, 2]);
 }
+
+#[test]
+fn a_peer_set_not_to_reconnect_is_not_retried() {
+    let mut h = Harness::new(100, fixed_config());
+    let c = first_dial(&mut h);
+    h.swarm.set_reconnect(&key(1), false);
+    h.fail(c, ErrorCode::PeerNotFound);
+    assert_eq!(h.swarm.poll_timeout(), None);
+    assert!(h.swarm.peer(&key(1)).is_none(), "not waiting: forgotten");
+}
