@@ -193,6 +193,12 @@ impl Connector {
         self.remote_public_key
     }
 
+    /// The UDX stream id this side offered.
+    #[must_use]
+    pub fn local_stream_id(&self) -> u32 {
+        self.local_stream_id
+    }
+
     /// The nodes asked so far (`remoteRelayAddresses`), to cache for a later connect.
     #[must_use]
     pub fn asked(&self) -> &[Ipv4Address] {

@@ -1,7 +1,8 @@
 //! What the server ([`server`](super::server)) and the client ([`connect`](super::connect))
 //! of a HyperDHT peer connection share (`hyperdht@6.34.0` `lib/router.js`,
-//! `lib/constants.js`, `lib/errors.js`): the target a key is found under, the routing of
-//! `PEER_HANDSHAKE` requests between client, relay node(s) and server, the errors with the
+//! `lib/constants.js`, `lib/errors.js`): the target a key is found under, the client's
+//! side of `PEER_HANDSHAKE` (`Router.peerHandshake`; relaying and the server's reply are
+//! the [`Dht`](super::Dht)'s [`node_router`](super::node_router)), the errors with the
 //! reference's codes, the address classes (`bogon`) and the finished [`Connection`].
 //!
 //! A handshake goes client → node → server → node → client: the client sends
@@ -114,31 +115,6 @@ pub(crate) fn udx_id(payload: &NoisePayload) -> Option<u32> {
     payload.udx.and_then(|u| u32::try_from(u.id).ok())
 }
 
-/// What a node does with a `PEER_HANDSHAKE` request (dht-rpc `req.reply` / `req.relay`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RouteAction {
-    /// Nothing (the request is dropped and the sender will time out).
-    Drop,
-    /// Reply to the request (same transaction id), sent to `to` (the sender when `None`),
-    /// with neither token nor closer nodes.
-    Reply {
-        /// Where the reply goes, when not to the request's sender.
-        to: Option<Ipv4Address>,
-        /// The encoded [`Handshake`].
-        value: Bytes,
-    },
-    /// Reply without a value but with the closer nodes (the node knows no route).
-    ReplyCloserNodes,
-    /// Forward the request (same transaction id, command and target) to `to` with a new
-    /// value.
-    Relay {
-        /// The next hop.
-        to: Ipv4Address,
-        /// The encoded [`Handshake`].
-        value: Bytes,
-    },
-}
-
 fn encode(mode: u64, noise: Bytes, peer: Option<Ipv4Address>, relay: Option<Ipv4Address>) -> Bytes {
     Bytes::from(
         Handshake {
@@ -151,87 +127,10 @@ fn encode(mode: u64, noise: Bytes, peer: Option<Ipv4Address>, relay: Option<Ipv4
     )
 }
 
-/// A `PEER_HANDSHAKE` value, or `None` when it does not decode (dropped as the reference
-/// does).
-#[must_use]
-pub fn decode_handshake(value: Option<&[u8]>) -> Option<Handshake> {
-    value.and_then(|v| Handshake::decode_from(v).ok())
-}
-
 /// The client's request value: `FROM_CLIENT` with its Noise message.
 #[must_use]
 pub fn client_request(noise: Bytes) -> Bytes {
     encode(modes::FROM_CLIENT, noise, None, None)
-}
-
-/// How a node that is not the server routes a `PEER_HANDSHAKE` (`Router.onpeerhandshake`):
-/// `relay` is the server's address when the server announced through this node
-/// (`router.get(target).relay`), `from` the request's sender.
-#[must_use]
-pub fn route_as_relay(
-    hs: &Handshake,
-    from: Ipv4Address,
-    relay: Option<Ipv4Address>,
-) -> RouteAction {
-    match hs.mode {
-        modes::FROM_CLIENT => {
-            if hs.noise.is_empty() {
-                return RouteAction::Drop;
-            }
-            match hs.relay_address.or(relay) {
-                None => RouteAction::ReplyCloserNodes,
-                Some(to) => RouteAction::Relay {
-                    to,
-                    value: encode(modes::FROM_RELAY, hs.noise.clone(), Some(from), None),
-                },
-            }
-        }
-        modes::FROM_RELAY => match relay {
-            Some(to) if !hs.noise.is_empty() => RouteAction::Relay {
-                to,
-                value: encode(
-                    modes::FROM_SECOND_RELAY,
-                    hs.noise.clone(),
-                    hs.peer_address,
-                    Some(from),
-                ),
-            },
-            _ => RouteAction::Drop,
-        },
-        modes::FROM_SERVER => match hs.peer_address {
-            Some(peer) if !hs.noise.is_empty() => RouteAction::Reply {
-                to: Some(peer),
-                value: encode(modes::REPLY, hs.noise.clone(), Some(from), None),
-            },
-            _ => RouteAction::Drop,
-        },
-        _ => RouteAction::Drop,
-    }
-}
-
-/// How the server sends its Noise reply back, by the mode the request came in with: a
-/// direct `REPLY`, or `FROM_SERVER` relayed to the node that forwarded it (or to the
-/// first relay for `FROM_SECOND_RELAY`).
-#[must_use]
-pub fn route_server_reply(hs: &Handshake, from: Ipv4Address, noise: Bytes) -> RouteAction {
-    match hs.mode {
-        modes::FROM_CLIENT => RouteAction::Reply {
-            to: None,
-            value: encode(modes::REPLY, noise, None, None),
-        },
-        modes::FROM_RELAY => RouteAction::Relay {
-            to: from,
-            value: encode(modes::FROM_SERVER, noise, hs.peer_address, None),
-        },
-        modes::FROM_SECOND_RELAY => match hs.relay_address {
-            Some(to) => RouteAction::Relay {
-                to,
-                value: encode(modes::FROM_SERVER, noise, hs.peer_address, None),
-            },
-            None => RouteAction::Drop,
-        },
-        _ => RouteAction::Drop,
-    }
 }
 
 /// The client's view of a `PEER_HANDSHAKE` reply (`Router.peerHandshake`).
@@ -253,7 +152,7 @@ pub fn parse_reply(
     from: Ipv4Address,
     value: Option<&[u8]>,
 ) -> Option<HandshakeReply> {
-    let hs = decode_handshake(value)?;
+    let hs = Handshake::decode_from(value?).ok()?;
     if hs.mode != modes::REPLY || to != from || hs.noise.is_empty() {
         return None;
     }
@@ -334,74 +233,6 @@ mod tests {
             peer_address: peer,
             relay_address: relay,
         }
-    }
-
-    fn value(a: &RouteAction) -> Handshake {
-        match a {
-            RouteAction::Reply { value, .. } | RouteAction::Relay { value, .. } => {
-                Handshake::decode_from(value).unwrap()
-            }
-            other => panic!("no value in {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_relay_forwards_the_client_and_the_server() {
-        let fwd = route_as_relay(&hs(modes::FROM_CLIENT, None, None), A, Some(S));
-        assert!(matches!(fwd, RouteAction::Relay { to, .. } if to == S));
-        assert_eq!(value(&fwd), hs(modes::FROM_RELAY, Some(A), None));
-        let back = route_as_relay(&hs(modes::FROM_SERVER, Some(A), None), S, None);
-        assert!(matches!(back, RouteAction::Reply { to: Some(to), .. } if to == A));
-        assert_eq!(value(&back), hs(modes::REPLY, Some(S), None));
-        let second = route_as_relay(&hs(modes::FROM_RELAY, Some(A), None), B, Some(S));
-        assert_eq!(
-            value(&second),
-            hs(modes::FROM_SECOND_RELAY, Some(A), Some(B))
-        );
-    }
-
-    #[test]
-    fn a_relay_without_a_route_helps_or_drops() {
-        let client = hs(modes::FROM_CLIENT, None, None);
-        assert_eq!(
-            route_as_relay(&client, A, None),
-            RouteAction::ReplyCloserNodes
-        );
-        assert_eq!(
-            route_as_relay(&hs(modes::FROM_RELAY, Some(A), None), B, None),
-            RouteAction::Drop
-        );
-        assert_eq!(
-            route_as_relay(&hs(modes::FROM_SERVER, None, None), S, None),
-            RouteAction::Drop
-        );
-        assert_eq!(
-            route_as_relay(&hs(modes::REPLY, None, None), S, Some(S)),
-            RouteAction::Drop
-        );
-        let empty = Handshake {
-            noise: Bytes::new(),
-            ..client
-        };
-        assert_eq!(route_as_relay(&empty, A, Some(S)), RouteAction::Drop);
-    }
-
-    #[test]
-    fn the_server_answers_by_mode() {
-        let n = Bytes::from_static(b"reply");
-        let direct = route_server_reply(&hs(modes::FROM_CLIENT, None, None), A, n.clone());
-        assert!(matches!(direct, RouteAction::Reply { to: None, .. }));
-        let relayed = route_server_reply(&hs(modes::FROM_RELAY, Some(A), None), B, n.clone());
-        assert!(matches!(relayed, RouteAction::Relay { to, .. } if to == B));
-        assert_eq!(value(&relayed).peer_address, Some(A));
-        let second = route_server_reply(
-            &hs(modes::FROM_SECOND_RELAY, Some(A), Some(B)),
-            S,
-            n.clone(),
-        );
-        assert!(matches!(second, RouteAction::Relay { to, .. } if to == B));
-        let lost = route_server_reply(&hs(modes::FROM_SECOND_RELAY, Some(A), None), S, n);
-        assert_eq!(lost, RouteAction::Drop);
     }
 
     #[test]

@@ -32,6 +32,7 @@ use crate::rpc::query::QueryReply;
 
 pub mod announcer;
 pub mod connect;
+pub mod connect_node;
 pub mod errors;
 pub mod handshake;
 pub mod node_router;

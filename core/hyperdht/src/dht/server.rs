@@ -32,8 +32,7 @@ use ferrocore_wire::noise::{KeyPair, NoiseWrap};
 use ferrocore_wire::{Decode, Encode};
 
 use super::handshake::{
-    route_server_reply, target, udx_id, Connection, RouteAction, HANDSHAKE_CLEAR_WAIT,
-    HANDSHAKE_INITIAL_TIMEOUT,
+    target, udx_id, Connection, HANDSHAKE_CLEAR_WAIT, HANDSHAKE_INITIAL_TIMEOUT,
 };
 
 /// The firewall hook (`opts.firewall(remotePublicKey, payload, clientAddress)`): `true`
@@ -67,15 +66,6 @@ impl Default for ServerConfig {
             clear_wait: HANDSHAKE_CLEAR_WAIT,
         }
     }
-}
-
-/// A `PEER_HANDSHAKE` request for this server's target, as plain data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandshakeRequest {
-    /// The request's sender (the client, or the relay forwarding it).
-    pub from: Ipv4Address,
-    /// The decoded value.
-    pub handshake: Handshake,
 }
 
 /// Why a handshake ended without a connection.
@@ -205,38 +195,33 @@ impl Server {
         self.slots.len()
     }
 
-    /// Handles a `PEER_HANDSHAKE` for our target (`_onpeerhandshake`). `ephemeral_seed` is
-    /// fresh randomness for our Noise key, `local_stream_id` the UDX stream id to offer
-    /// (used only when the client is accepted: see [`ServerEvent::Aborted`] and
-    /// [`Server::stream_id_used`]). Returns how to answer.
+    /// Handles a `PEER_HANDSHAKE` for our target (`_onpeerhandshake`): `handshake` came
+    /// from `from` (the client, or the node relaying it). `ephemeral_seed` is fresh
+    /// randomness for our Noise key, `local_stream_id` the UDX stream id to offer (kept
+    /// only when the client is accepted: see [`Server::stream_id_used`]). Returns our
+    /// Noise reply, to send back the way the handshake came
+    /// ([`Dht::reply_peer_handshake`](super::Dht::reply_peer_handshake)), or `None` to
+    /// leave it unanswered.
     pub fn handle_peer_handshake(
         &mut self,
         now: Duration,
-        req: &HandshakeRequest,
+        handshake: &Handshake,
+        from: Ipv4Address,
         ephemeral_seed: [u8; 32],
         local_stream_id: u32,
-    ) -> RouteAction {
-        let hs = &req.handshake;
-        if self.closed || hs.noise.is_empty() {
-            return RouteAction::Drop;
+    ) -> Option<Bytes> {
+        let noise = &handshake.noise;
+        if self.closed || noise.is_empty() {
+            return None;
         }
-        if !self.slots.contains_key(&hs.noise) {
-            let client = hs.peer_address.unwrap_or(req.from);
-            let direct = hs.peer_address.is_none();
-            let slot = self.new_handshake(
-                now,
-                &hs.noise,
-                client,
-                direct,
-                ephemeral_seed,
-                local_stream_id,
-            );
-            self.slots.insert(hs.noise.clone(), slot);
+        if !self.slots.contains_key(noise) {
+            let client = handshake.peer_address.unwrap_or(from);
+            let direct = handshake.peer_address.is_none();
+            let slot =
+                self.new_handshake(now, noise, client, direct, ephemeral_seed, local_stream_id);
+            self.slots.insert(noise.clone(), slot);
         }
-        match self.slots.get(&hs.noise).and_then(|s| s.reply.clone()) {
-            Some(noise) => route_server_reply(hs, req.from, noise),
-            None => RouteAction::Drop,
-        }
+        self.slots.get(noise).and_then(|s| s.reply.clone())
     }
 
     /// Whether the last [`Server::handle_peer_handshake`] kept `local_stream_id` (a
