@@ -404,3 +404,7 @@ impl PeerNode {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "connect_node_tests.rs"]
+mod tests;
