@@ -468,6 +468,18 @@ impl Announcer {
         }
     }
 
+    /// Whether it was stopped and its last unannounces are answered.
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Stopped && self.pending.is_empty() && self.actions.is_empty()
+    }
+
+    /// The public key announced.
+    #[must_use]
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key_pair.public_key
+    }
+
     /// Stops announcing and unannounces the record from the current relays (`stop`).
     pub fn stop(&mut self) {
         if self.phase == Phase::Stopped {

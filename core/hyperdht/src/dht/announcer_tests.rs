@@ -37,8 +37,8 @@ fn requests(
                 to,
                 token,
                 command,
-                target: t,
                 value,
+                target: t,
             } => {
                 if let Some(v) = value {
                     let ann = Announce::decode_from(v).unwrap();

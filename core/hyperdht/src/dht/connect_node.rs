@@ -8,9 +8,9 @@
 //! ([`PeerNode::new`]); the first packet of a stream whose remote is not known yet goes to
 //! [`PeerNode::handle_stream_packet`].
 //!
-//! Not wired yet: the [`Announcer`](super::announcer::Announcer) (the DHT's queries do not
-//! hand out the closest replies' tokens it needs), and holepunching (see
-//! [`connect`](super::connect)).
+//! Each listening key has an [`Announcer`] keeping its record on the DHT (see
+//! `announcer_node.rs` for how it differs from the reference). Not wired: holepunching
+//! (see [`connect`](super::connect)).
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -22,6 +22,7 @@ use ferrocore_wire::dht::{commands, dht_commands, Ipv4Address, Peer};
 use ferrocore_wire::noise::KeyPair;
 use ferrocore_wire::Encode;
 
+use super::announcer::{AnnounceRequestId, Announcer};
 use super::connect::{ConnectAction, ConnectConfig, Connector};
 use super::handshake::{ConnectError, Connection};
 use super::node_router::Route;
@@ -62,6 +63,10 @@ pub enum PeerEvent {
 enum Pending {
     Handshake(ConnectId, Ipv4Address),
     Ping(ConnectId, Ipv4Address),
+    /// An announcer's request (by the server's target).
+    Announce([u8; 32], AnnounceRequestId),
+    /// A token request of an announcer's update: the index among the closest nodes.
+    Token([u8; 32], usize),
 }
 
 /// A HyperDHT node with listening servers and outgoing connects.
@@ -69,6 +74,9 @@ enum Pending {
 pub struct PeerNode {
     dht: Dht,
     servers: BTreeMap<[u8; 32], Server>,
+    announcers: BTreeMap<[u8; 32], Announcer>,
+    announce_queries: BTreeMap<OpId, [u8; 32]>,
+    token_rounds: BTreeMap<[u8; 32], announcer_node::TokenRound>,
     connects: BTreeMap<ConnectId, Connector>,
     requests: BTreeMap<RequestId, Pending>,
     queries: BTreeMap<OpId, ConnectId>,
@@ -88,6 +96,9 @@ impl PeerNode {
         Self {
             dht,
             servers: BTreeMap::new(),
+            announcers: BTreeMap::new(),
+            announce_queries: BTreeMap::new(),
+            token_rounds: BTreeMap::new(),
             connects: BTreeMap::new(),
             requests: BTreeMap::new(),
             queries: BTreeMap::new(),
@@ -134,13 +145,15 @@ impl PeerNode {
     }
 
     /// Listens on `key_pair` (`server.listen`): PEER_HANDSHAKEs for its target are
-    /// answered from now on.
+    /// answered from now on, and its record is announced (and kept announced) on the
+    /// nodes closest to the target.
     pub fn listen(
         &mut self,
         now: Duration,
         key_pair: KeyPair,
         config: ServerConfig,
     ) -> Result<(), ConnectError> {
+        let announcer = Announcer::new(key_pair.clone(), config.our_address);
         let server = Server::new(key_pair, config);
         let target = server.target();
         if self.servers.contains_key(&target) {
@@ -157,12 +170,14 @@ impl PeerNode {
         };
         self.dht.router_mut().set(now, target, route);
         self.servers.insert(target, server);
+        self.start_announcer(now, target, announcer);
         Ok(())
     }
 
-    /// Stops listening on `public_key` (`server.close`).
-    pub fn unlisten(&mut self, public_key: &[u8; 32]) {
+    /// Stops listening on `public_key` (`server.close`); its record is unannounced.
+    pub fn unlisten(&mut self, now: Duration, public_key: &[u8; 32]) {
         let target = super::handshake::target(public_key);
+        self.stop_announcer(now, target);
         if let Some(mut s) = self.servers.remove(&target) {
             self.dht.router_mut().delete(&target);
             s.close();
@@ -231,7 +246,12 @@ impl PeerNode {
     pub fn poll_timeout(&self) -> Option<Duration> {
         let servers = self.servers.values().filter_map(Server::poll_timeout);
         let connects = self.connects.values().filter_map(Connector::poll_timeout);
-        servers.chain(connects).chain(self.dht.poll_timeout()).min()
+        let announcers = self.announcers.values().filter_map(Announcer::poll_timeout);
+        servers
+            .chain(connects)
+            .chain(announcers)
+            .chain(self.dht.poll_timeout())
+            .min()
     }
 
     /// Runs what is due at `now`.
@@ -243,6 +263,7 @@ impl PeerNode {
             self.drain_server(s);
         }
         self.servers = servers;
+        self.announcers_timeout(now);
         let ids: Vec<ConnectId> = self.connects.keys().copied().collect();
         for id in ids {
             if let Some(c) = self.connects.get_mut(&id) {
@@ -300,16 +321,7 @@ impl PeerNode {
                     let rid = self.dht.request(now, out);
                     self.requests.insert(rid, Pending::Handshake(id, to));
                 }
-                ConnectAction::Ping { to } => {
-                    let out = Outgoing {
-                        to,
-                        internal: true,
-                        command: commands::PING,
-                        ..Outgoing::default()
-                    };
-                    let rid = self.dht.request(now, out);
-                    self.requests.insert(rid, Pending::Ping(id, to));
-                }
+                ConnectAction::Ping { to } => self.ping(now, to, Pending::Ping(id, to)),
                 ConnectAction::Connected(c) => {
                     self.finish_connect(id);
                     self.events.push_back(PeerEvent::Connected(id, c));
@@ -322,11 +334,24 @@ impl PeerNode {
         }
     }
 
+    /// Sends an internal PING to `to` for `pending`.
+    fn ping(&mut self, now: Duration, to: Ipv4Address, pending: Pending) {
+        let out = Outgoing {
+            to,
+            internal: true,
+            command: commands::PING,
+            ..Outgoing::default()
+        };
+        let rid = self.dht.request(now, out);
+        self.requests.insert(rid, pending);
+    }
+
     fn finish_connect(&mut self, id: ConnectId) {
         self.connects.remove(&id);
         self.queries.retain(|_, c| *c != id);
         self.requests.retain(|_, p| match p {
             Pending::Handshake(c, _) | Pending::Ping(c, _) => *c != id,
+            Pending::Announce(..) | Pending::Token(..) => true,
         });
     }
 
@@ -359,6 +384,12 @@ impl PeerNode {
                 // Holepunching is not implemented: unanswered, as a server that never
                 // opened a holepunch session answers none (`_onpeerholepunch`).
                 DhtEvent::PeerHolepunch(_) => {}
+                DhtEvent::FindPeer { op, .. } if self.announce_queries.contains_key(&op) => {}
+                DhtEvent::Done { op, result } if self.announce_queries.contains_key(&op) => {
+                    if let Some(target) = self.announce_queries.remove(&op) {
+                        self.announce_query_done(now, target, result);
+                    }
+                }
                 DhtEvent::FindPeer { op, reply } => match self.queries.get(&op) {
                     Some(&id) => {
                         self.with_connect(now, id, |c| c.handle_peer_found(reply.replier.from))
@@ -384,6 +415,10 @@ impl PeerNode {
                     Some(Pending::Ping(c, to)) => {
                         self.with_connect(now, c, |k| k.handle_ping(to, true))
                     }
+                    Some(Pending::Announce(t, a)) => {
+                        self.announce_response(now, t, a, Some(&reply))
+                    }
+                    Some(Pending::Token(t, i)) => self.announce_token(now, t, i, Some(&reply)),
                     None => self
                         .events
                         .push_back(PeerEvent::Dht(Box::new(DhtEvent::Response { id, reply }))),
@@ -395,6 +430,8 @@ impl PeerNode {
                     Some(Pending::Ping(c, to)) => {
                         self.with_connect(now, c, |k| k.handle_ping(to, false))
                     }
+                    Some(Pending::Announce(t, a)) => self.announce_response(now, t, a, None),
+                    Some(Pending::Token(t, i)) => self.announce_token(now, t, i, None),
                     None => self
                         .events
                         .push_back(PeerEvent::Dht(Box::new(DhtEvent::RequestTimeout(id, addr)))),
@@ -404,6 +441,9 @@ impl PeerNode {
         }
     }
 }
+
+#[path = "announcer_node.rs"]
+mod announcer_node;
 
 #[cfg(test)]
 #[path = "connect_node_tests.rs"]

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use ferrocore_wire::dht::rpc::REQUEST_ID;
-use ferrocore_wire::dht::{dht_commands, modes, node_id, Handshake, Ipv4Address, Packet};
+use ferrocore_wire::dht::{dht_commands, modes, node_id, Announce, Handshake, Ipv4Address, Packet};
 use ferrocore_wire::noise::KeyPair;
 use ferrocore_wire::Decode;
 
@@ -23,22 +23,41 @@ const RELAY: Ipv4Address = Ipv4Address::new([127, 0, 0, 1], 5002);
 const SERVER: Ipv4Address = Ipv4Address::new([127, 0, 0, 1], 5003);
 const LIMIT: Duration = Duration::from_secs(120);
 
-/// FIND_PEER answered from the router's records (the part of `lib/persistent.js` these
-/// tests need).
+/// FIND_PEER answered from the router's records, ANNOUNCE / UNANNOUNCE of a peer under
+/// its own key's hash setting / dropping the route (the part of `lib/persistent.js` these
+/// tests need; checking signatures is the real handler's business).
 #[derive(Debug)]
 struct FindPeer;
 
 impl RecordHandler for FindPeer {
     fn on_request(&mut self, cx: RecordContext<'_>, req: &Incoming) -> Option<Answer> {
         let r = &req.request;
-        if r.command != dht_commands::FIND_PEER {
-            return None;
+        let t = r.target?;
+        match r.command {
+            dht_commands::FIND_PEER => {
+                let record = cx.router.get(&t).map(|x| x.record.clone());
+                Some(Answer::reply(record))
+            }
+            dht_commands::ANNOUNCE | dht_commands::UNANNOUNCE => {
+                let ann = Announce::decode_from(r.value.as_deref()?).ok()?;
+                let peer = ann.peer?;
+                assert!(ann.signature.is_some());
+                if target(&peer.public_key) == t {
+                    if r.command == dht_commands::ANNOUNCE {
+                        let route = Route {
+                            relay: Some(req.from),
+                            record: ferrocore_wire::Encode::to_vec(&peer).into(),
+                            server: false,
+                        };
+                        cx.router.set(cx.now, t, route);
+                    } else {
+                        cx.router.delete(&t);
+                    }
+                }
+                Some(Answer::reply(None))
+            }
+            _ => None,
         }
-        let record = r
-            .target
-            .and_then(|t| cx.router.get(&t))
-            .map(|x| x.record.clone());
-        Some(Answer::reply(record))
     }
 }
 
@@ -359,4 +378,45 @@ fn a_firewalled_pair_with_holepunch_relays_is_the_holepunch_gap() {
     });
     assert_eq!(aborted, Some(AbortReason::HolepunchUnsupported));
     assert!(sim.now >= Duration::from_secs(10));
+}
+
+#[test]
+fn the_server_announces_itself_on_the_relay_and_is_found_there() {
+    let (client_keys, server_keys) = keys();
+    let mut sim = Sim::new(vec![
+        (CLIENT, peer_node(CLIENT, false, &[RELAY])),
+        (RELAY, peer_node(RELAY, true, &[])),
+        (SERVER, peer_node(SERVER, false, &[RELAY])),
+    ]);
+    let open = ServerConfig {
+        our_address: Some(SERVER),
+        ..ServerConfig::default()
+    };
+    sim.node(SERVER)
+        .listen(Duration::ZERO, server_keys.clone(), open)
+        .unwrap();
+    let t = target(&server_keys.public_key);
+    sim.run(|s| {
+        let relay = &s.nodes[1].1;
+        relay.dht().router().get(&t).is_some()
+    });
+    let route = sim.node(RELAY).dht().router().get(&t).cloned().unwrap();
+    assert_eq!(
+        route.relay,
+        Some(SERVER),
+        "the relay learnt the server's address"
+    );
+    let now = sim.now;
+    sim.node(CLIENT)
+        .connect(now, client_keys, server_keys.public_key, open_client());
+    sim.run(|s| s.connected().is_some() && s.accepted().is_some());
+    assert_eq!(sim.connected().unwrap().remote_addr, SERVER);
+    // The server's payload named the relay it is announced on.
+    let relays = &sim.connected().unwrap().remote_payload.relay_addresses;
+    assert_eq!(relays.as_deref(), Some(&[SERVER, RELAY][..]));
+    // Closing unannounces.
+    let now = sim.now;
+    sim.node(SERVER).unlisten(now, &server_keys.public_key);
+    sim.run(|s| s.nodes[1].1.dht().router().get(&t).is_none());
+    assert!(sim.node(RELAY).dht().router().get(&t).is_none());
 }
