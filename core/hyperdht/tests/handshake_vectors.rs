@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ferrocore_hyperdht::dht::connect::{ConnectAction, ConnectConfig, Connector};
 use ferrocore_hyperdht::dht::server::{Server, ServerConfig};
+use ferrocore_hyperdht::rpc::io::Socket;
 use ferrocore_wire::dht::{modes, Handshake, Ipv4Address, RelayInfo};
 use ferrocore_wire::noise::KeyPair;
 use ferrocore_wire::Encode;
@@ -146,7 +147,14 @@ fn the_server_answers_what_js_answers() {
         };
         let stream = stream_id(&s["streamId"]);
         let ephemeral = seed(&s["ephemeral"]);
-        let reply = server.handle_peer_handshake(Duration::ZERO, &hs, CLIENT, ephemeral, stream);
+        let reply = server.handle_peer_handshake(
+            Duration::ZERO,
+            &hs,
+            CLIENT,
+            Socket::Server,
+            ephemeral,
+            stream,
+        );
         let reply = reply.unwrap_or_else(|| panic!("{name}: no reply"));
         assert_eq!(
             hex::encode(&reply),

@@ -356,6 +356,7 @@ impl Connector {
             is_initiator: true,
             handshake,
             remote_payload: payload,
+            socket: None,
         };
         if let Some(addr) = self.early_packet {
             return self.finish(conn, addr);

@@ -370,8 +370,14 @@ impl PeerNode {
                         continue;
                     };
                     let (seed, stream) = (self.draw_seed(), self.draw_stream_id());
-                    let reply =
-                        s.handle_peer_handshake(now, &ev.handshake, ev.req.from, seed, stream);
+                    let reply = s.handle_peer_handshake(
+                        now,
+                        &ev.handshake,
+                        ev.req.from,
+                        ev.req.socket,
+                        seed,
+                        stream,
+                    );
                     if !s.stream_id_used(stream) {
                         self.next_stream_id = stream;
                     }

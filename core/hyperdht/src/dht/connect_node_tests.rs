@@ -256,6 +256,11 @@ fn a_relayed_handshake_connects_client_and_server() {
     let s = sim.accepted().unwrap().clone();
     assert_eq!((c.remote_addr, s.remote_addr), (SERVER, CLIENT));
     assert_eq!(
+        (c.socket, s.socket),
+        (None, None),
+        "relayed: the DHT's own socket"
+    );
+    assert_eq!(
         (c.remote_public_key, s.remote_public_key),
         (server_keys.public_key, client_keys.public_key)
     );
@@ -297,6 +302,8 @@ fn a_reachable_server_is_asked_directly() {
     assert_eq!(sim.handshakes, vec![(CLIENT, SERVER, modes::FROM_CLIENT)]);
     assert_eq!(sim.connected().unwrap().remote_addr, SERVER);
     assert_eq!(sim.accepted().unwrap().remote_addr, CLIENT);
+    // Asked directly: the stream goes over the socket the request came in on.
+    assert_eq!(sim.accepted().unwrap().socket, Some(Socket::Server));
 }
 
 #[test]

@@ -15,6 +15,7 @@ use ferrocore_wire::Decode;
 use super::*;
 use crate::dht::handshake::HANDSHAKE_INITIAL_TIMEOUT;
 use crate::dht::server::{AbortReason, Server, ServerConfig, ServerEvent};
+use crate::rpc::io::Socket;
 
 const CLIENT: Ipv4Address = Ipv4Address::new([127, 0, 0, 1], 4001);
 const RELAY: Ipv4Address = Ipv4Address::new([127, 0, 0, 1], 4002);
@@ -81,7 +82,7 @@ impl Net {
         self.wire.push((from, hs.mode));
         let reply = self
             .server
-            .handle_peer_handshake(T0, &hs, from, [5; 32], 22);
+            .handle_peer_handshake(T0, &hs, from, Socket::Server, [5; 32], 22);
         reply.filter(|_| !self.server_silent)
     }
 
@@ -442,8 +443,8 @@ fn retransmissions_get_the_same_reply_and_one_connection() {
         panic!()
     };
     let hs = Handshake::decode_from(&value).unwrap();
-    let a = srv.handle_peer_handshake(T0, &hs, CLIENT, [5; 32], 22);
-    let b = srv.handle_peer_handshake(T0, &hs, CLIENT, [6; 32], 23);
+    let a = srv.handle_peer_handshake(T0, &hs, CLIENT, Socket::Server, [5; 32], 22);
+    let b = srv.handle_peer_handshake(T0, &hs, CLIENT, Socket::Server, [6; 32], 23);
     assert!(a.is_some());
     assert_eq!(a, b);
     assert!(matches!(srv.poll_event(), Some(ServerEvent::Connection(_))));
@@ -453,12 +454,12 @@ fn retransmissions_get_the_same_reply_and_one_connection() {
     let mut junk = hs.clone();
     junk.noise = Bytes::from_static(&[1; 96]);
     assert_eq!(
-        srv.handle_peer_handshake(T0, &junk, CLIENT, [5; 32], 24),
+        srv.handle_peer_handshake(T0, &junk, CLIENT, Socket::Server, [5; 32], 24),
         None
     );
     srv.close();
     assert_eq!(
-        srv.handle_peer_handshake(T0, &hs, CLIENT, [5; 32], 25),
+        srv.handle_peer_handshake(T0, &hs, CLIENT, Socket::Server, [5; 32], 25),
         None
     );
 }

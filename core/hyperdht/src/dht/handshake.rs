@@ -17,6 +17,8 @@ use ferrocore_wire::dht::{modes, Handshake, Ipv4Address, NoisePayload};
 use ferrocore_wire::noise::WrapResult;
 use ferrocore_wire::{Decode, Encode};
 
+use crate::rpc::io::Socket;
+
 /// How long a finished (or failed) server handshake is remembered, so a retransmitted
 /// request gets the same reply (`HANDSHAKE_CLEAR_WAIT`, 10 s).
 pub const HANDSHAKE_CLEAR_WAIT: core::time::Duration = core::time::Duration::from_secs(10);
@@ -108,6 +110,9 @@ pub struct Connection {
     pub handshake: WrapResult,
     /// The remote's handshake payload (addresses, relays, firewall...).
     pub remote_payload: NoisePayload,
+    /// The dht-rpc socket the stream goes over when it is not the node's default one
+    /// (`dht.socket`): the socket a direct handshake came in on.
+    pub socket: Option<Socket>,
 }
 
 /// The UDX stream id of a payload, when it has a usable one (UDX ids are 32-bit).

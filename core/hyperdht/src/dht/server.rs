@@ -31,6 +31,8 @@ use ferrocore_wire::dht::{
 use ferrocore_wire::noise::{KeyPair, NoiseWrap};
 use ferrocore_wire::{Decode, Encode};
 
+use crate::rpc::io::Socket;
+
 use super::handshake::{
     target, udx_id, Connection, HANDSHAKE_CLEAR_WAIT, HANDSHAKE_INITIAL_TIMEOUT,
 };
@@ -196,7 +198,7 @@ impl Server {
     }
 
     /// Handles a `PEER_HANDSHAKE` for our target (`_onpeerhandshake`): `handshake` came
-    /// from `from` (the client, or the node relaying it). `ephemeral_seed` is fresh
+    /// from `from` (the client, or the node relaying it) on `socket`. `ephemeral_seed` is fresh
     /// randomness for our Noise key, `local_stream_id` the UDX stream id to offer (kept
     /// only when the client is accepted: see [`Server::stream_id_used`]). Returns our
     /// Noise reply, to send back the way the handshake came
@@ -207,6 +209,7 @@ impl Server {
         now: Duration,
         handshake: &Handshake,
         from: Ipv4Address,
+        socket: Socket,
         ephemeral_seed: [u8; 32],
         local_stream_id: u32,
     ) -> Option<Bytes> {
@@ -216,7 +219,8 @@ impl Server {
         }
         if !self.slots.contains_key(noise) {
             let client = handshake.peer_address.unwrap_or(from);
-            let direct = handshake.peer_address.is_none();
+            // Straight from the client (not relayed): the stream uses the socket it came on.
+            let direct = handshake.peer_address.is_none().then_some(socket);
             let slot =
                 self.new_handshake(now, noise, client, direct, ephemeral_seed, local_stream_id);
             self.slots.insert(noise.clone(), slot);
@@ -249,7 +253,7 @@ impl Server {
         now: Duration,
         noise: &Bytes,
         client: Ipv4Address,
-        direct: bool,
+        direct: Option<Socket>,
         seed: [u8; 32],
         local_stream_id: u32,
     ) -> Slot {
@@ -296,9 +300,10 @@ impl Server {
             is_initiator: false,
             handshake: result,
             remote_payload: remote.clone(),
+            socket: direct,
         };
         let reply = Some(Bytes::from(reply));
-        if remote.firewall == firewall::OPEN || direct {
+        if remote.firewall == firewall::OPEN || direct.is_some() {
             self.events
                 .push_back(ServerEvent::Connection(Box::new(conn)));
             return Slot {
