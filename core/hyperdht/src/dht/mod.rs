@@ -2,7 +2,7 @@
 //! [`Node`] and adds
 //!
 //! * dispatch of the HyperDHT commands it receives: PEER_HANDSHAKE and PEER_HOLEPUNCH go
-//!   through the [`Router`](node_router::Router) (relayed on, or handed to a local server
+//!   through the [`Router`] (relayed on, or handed to a local server
 //!   as [`DhtEvent::PeerHandshake`] / [`DhtEvent::PeerHolepunch`]); the record commands
 //!   (FIND_PEER to PLUGIN) go to the [`RecordHandler`] of a persistent node; everything
 //!   else, and everything on a node without handler or while ephemeral, is answered
@@ -37,6 +37,7 @@ pub mod errors;
 pub mod handshake;
 pub mod node_router;
 pub mod ops;
+mod ops_types;
 pub mod server;
 
 pub use errors::DhtError;
@@ -374,6 +375,8 @@ impl Dht {
     }
 }
 
+#[cfg(test)]
+mod node_testnet;
 #[cfg(test)]
 #[path = "node_tests.rs"]
 mod node_tests;
