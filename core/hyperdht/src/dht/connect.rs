@@ -37,6 +37,10 @@ use super::handshake::{
     ConnectError, Connection, HandshakeReply, PASSIVE_CONNECT_TIMEOUT,
 };
 
+/// Nodes holding the record waiting for a free attempt slot, at most (the reference waits
+/// on its semaphore inside the query's iteration instead).
+pub const MAX_QUEUED: usize = 256;
+
 /// How a client presents itself.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConnectConfig {
@@ -264,8 +268,11 @@ impl Connector {
         if self.phase != Phase::Finding || !self.query_running {
             return;
         }
-        // Nodes already tried up front are skipped (`isRelayAddress`).
-        if self.config.relay_addresses.contains(&from) || self.queue.contains(&from) {
+        // Nodes already tried up front are skipped (`isRelayAddress`); the queue is bounded.
+        if self.config.relay_addresses.contains(&from)
+            || self.queue.contains(&from)
+            || self.queue.len() >= MAX_QUEUED
+        {
             return;
         }
         self.queue.push_back(from);

@@ -202,9 +202,9 @@ impl PeerNode {
         id
     }
 
-    /// Gives a connect up.
+    /// Gives a connect up (its outstanding requests are forgotten).
     pub fn abort(&mut self, id: ConnectId) {
-        self.connects.remove(&id);
+        self.finish_connect(id);
     }
 
     /// The first packet of our UDX stream `local_stream_id` came from `from`: a server or

@@ -13,7 +13,7 @@ use ferrocore_wire::stream::stream_id;
 use ferrocore_wire::Decode;
 
 use super::*;
-use crate::dht::handshake::HANDSHAKE_INITIAL_TIMEOUT;
+use crate::dht::handshake::{HANDSHAKE_CLEAR_WAIT, HANDSHAKE_INITIAL_TIMEOUT};
 use crate::dht::server::{AbortReason, Server, ServerConfig, ServerEvent};
 use crate::rpc::io::Socket;
 
@@ -492,4 +492,81 @@ fn bad_replies_only_end_their_attempt() {
         c.poll_action(),
         Some(ConnectAction::Failed(ConnectError::PeerConnectionFailed))
     );
+}
+
+/// A xorshift stream for garbage inputs.
+fn garbage(state: &mut u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            (*state >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn garbage_from_peers_is_refused_without_panics() {
+    let mut state = 0x9e37_79b9_7f4a_7c15;
+    let mut srv = server(ServerConfig::default());
+    for i in 0..400 {
+        let len = i % 200;
+        let noise = Bytes::from(garbage(&mut state, len));
+        let hs = Handshake {
+            mode: (i % 6) as u64,
+            noise,
+            ..Handshake::default()
+        };
+        assert_eq!(
+            srv.handle_peer_handshake(T0, &hs, CLIENT, Socket::Server, [5; 32], 1),
+            None
+        );
+        let mut c = client(ConnectConfig::default());
+        let _ = c.poll_action();
+        c.handle_peer_found(RELAY);
+        let _ = c.poll_action();
+        let v = garbage(&mut state, len);
+        c.handle_reply(T0, RELAY, RELAY, CLIENT, Some(&v));
+        // A REPLY wrapping garbage noise: the attempt fails, nothing else.
+        let wrapped = Handshake {
+            mode: modes::REPLY,
+            noise: Bytes::from(v),
+            ..Handshake::default()
+        };
+        c.handle_reply(
+            T0,
+            RELAY,
+            RELAY,
+            CLIENT,
+            Some(&ferrocore_wire::Encode::to_vec(&wrapped)),
+        );
+        while let Some(a) = c.poll_action() {
+            assert!(!matches!(a, ConnectAction::Connected(_)));
+        }
+    }
+    assert!(srv.poll_event().is_none());
+    assert!(srv.handshakes() <= crate::dht::server::MAX_HANDSHAKES);
+}
+
+#[test]
+fn handshakes_remembered_are_capped() {
+    use crate::dht::server::MAX_HANDSHAKES;
+    let mut srv = server(ServerConfig::default());
+    for i in 0..MAX_HANDSHAKES + 10 {
+        let mut noise = [0u8; 96];
+        noise[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        let hs = Handshake {
+            noise: Bytes::copy_from_slice(&noise),
+            ..Handshake::default()
+        };
+        let _ = srv.handle_peer_handshake(T0, &hs, CLIENT, Socket::Server, [5; 32], 1);
+    }
+    assert_eq!(srv.handshakes(), MAX_HANDSHAKES);
+    // A genuine client is turned away while full, and served once they are cleared.
+    let mut net = Net::new(client(ConnectConfig::default()), srv, &[SERVER]);
+    net.run();
+    assert_eq!(net.done, Some(Err(ConnectError::PeerConnectionFailed)));
+    net.server.handle_timeout(T0 + HANDSHAKE_CLEAR_WAIT);
+    assert_eq!(net.server.handshakes(), 0);
 }

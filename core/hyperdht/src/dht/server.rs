@@ -37,6 +37,11 @@ use super::handshake::{
     target, udx_id, Connection, HANDSHAKE_CLEAR_WAIT, HANDSHAKE_INITIAL_TIMEOUT,
 };
 
+/// Handshakes remembered at once; new ones are dropped unanswered while this many are
+/// (the reference keeps any number for [`HANDSHAKE_CLEAR_WAIT`]: anyone knowing the public
+/// key can open one).
+pub const MAX_HANDSHAKES: usize = 4096;
+
 /// The firewall hook (`opts.firewall(remotePublicKey, payload, clientAddress)`): `true`
 /// rejects the client.
 pub type Firewall = Box<dyn FnMut(&[u8; 32], &NoisePayload, &Ipv4Address) -> bool + Send>;
@@ -218,6 +223,9 @@ impl Server {
             return None;
         }
         if !self.slots.contains_key(noise) {
+            if self.slots.len() >= MAX_HANDSHAKES {
+                return None;
+            }
             let client = handshake.peer_address.unwrap_or(from);
             // Straight from the client (not relayed): the stream uses the socket it came on.
             let direct = handshake.peer_address.is_none().then_some(socket);
