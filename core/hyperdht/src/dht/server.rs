@@ -196,6 +196,12 @@ impl Server {
         self.relay_addresses = relay_addresses;
     }
 
+    /// The relay addresses published in our payload (`relayAddresses`).
+    #[must_use]
+    pub fn relay_addresses(&self) -> &[Ipv4Address] {
+        &self.relay_addresses
+    }
+
     /// Handshakes remembered.
     #[must_use]
     pub fn handshakes(&self) -> usize {
