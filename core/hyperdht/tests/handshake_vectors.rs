@@ -14,22 +14,14 @@ use ferrocore_wire::noise::KeyPair;
 use ferrocore_wire::Encode;
 use serde_json::Value;
 
+mod connect_support;
+use connect_support::addr;
+
 const RELAY: Ipv4Address = Ipv4Address::new([7, 7, 7, 7], 7);
 const CLIENT: Ipv4Address = Ipv4Address::new([3, 3, 3, 3], 3);
 
 fn hex(v: &Value) -> Vec<u8> {
     hex::decode(v.as_str().expect("hex string")).expect("hex")
-}
-
-fn addr(v: &Value) -> Ipv4Address {
-    let host: Vec<u8> = v["host"]
-        .as_str()
-        .unwrap()
-        .split('.')
-        .map(|p| p.parse().unwrap())
-        .collect();
-    let port = u16::try_from(v["port"].as_u64().unwrap()).unwrap();
-    Ipv4Address::new(host.try_into().unwrap(), port)
 }
 
 fn addrs(v: &Value) -> Vec<Ipv4Address> {

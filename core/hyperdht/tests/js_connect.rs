@@ -23,6 +23,9 @@ use ferrocore_wire::dht::Ipv4Address;
 use ferrocore_wire::noise::KeyPair;
 use serde_json::{json, Value};
 
+mod connect_support;
+use connect_support::addr;
+
 struct Js {
     child: Child,
     stdin: ChildStdin,
@@ -101,17 +104,6 @@ impl Drop for Js {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn v4(v: &Value) -> Ipv4Address {
-    let host: Vec<u8> = v["host"]
-        .as_str()
-        .unwrap()
-        .split('.')
-        .map(|p| p.parse().unwrap())
-        .collect();
-    let port = u16::try_from(v["port"].as_u64().unwrap()).unwrap();
-    Ipv4Address::new(host.try_into().unwrap(), port)
 }
 
 fn sock_addr(a: Ipv4Address) -> SocketAddr {
@@ -204,7 +196,7 @@ fn rust_and_js_connect_both_ways() {
         .as_array()
         .unwrap()
         .iter()
-        .map(v4)
+        .map(addr)
         .collect();
     assert!(!bootstrap.is_empty());
     let mut rust = Rust::new(bootstrap);
