@@ -28,9 +28,14 @@ use crate::rpc::node::{Node, NodeEvent, QueryId};
 use crate::rpc::query::QueryReply;
 
 pub mod errors;
+mod node_persistent;
 pub mod node_router;
 pub mod ops;
 mod ops_types;
+pub mod persistent;
+pub mod records;
+pub mod records_cache;
+pub mod router;
 
 pub use errors::DhtError;
 pub use node_router::{PeerHandshake, PeerHolepunch, Route, Router};
@@ -102,7 +107,8 @@ pub struct RecordContext<'a> {
 }
 
 /// The persistent node's record storage and request handlers (`lib/persistent.js`),
-/// plugged into a [`Dht`] with [`Dht::set_record_handler`].
+/// plugged into a [`Dht`] with [`Dht::set_record_handler`];
+/// [`Persistent`](persistent::Persistent) is the JS one.
 pub trait RecordHandler: Send + core::fmt::Debug {
     /// Handles a FIND_PEER, LOOKUP, ANNOUNCE, UNANNOUNCE, MUTABLE_PUT, MUTABLE_GET,
     /// IMMUTABLE_PUT, IMMUTABLE_GET or PLUGIN request; `None` leaves it unanswered.
@@ -112,6 +118,11 @@ pub trait RecordHandler: Send + core::fmt::Debug {
     /// (and the route when `target` is the key's hash).
     fn unannounce(&mut self, cx: RecordContext<'_>, target: &[u8; 32], public_key: &[u8; 32]) {
         let _ = (cx, target, public_key);
+    }
+
+    /// Ages stored records out as due at `now` (called from [`Dht::handle_timeout`]).
+    fn handle_timeout(&mut self, now: Duration) {
+        let _ = now;
     }
 }
 
@@ -246,6 +257,7 @@ impl Dht {
         if self.destroyed {
             return;
         }
+        self.router.set_now(now);
         self.node.handle_datagram(now, socket, from, bytes);
         self.process(now);
     }
@@ -266,7 +278,10 @@ impl Dht {
             return;
         }
         self.node.handle_timeout(now);
-        self.router.expire(now);
+        self.router.handle_timeout(now);
+        if let Some(h) = self.records.as_deref_mut() {
+            h.handle_timeout(now);
+        }
         self.process(now);
         self.expire_ops(now);
     }
@@ -344,8 +359,7 @@ impl Dht {
     /// `onrequest`: routes the HyperDHT commands; what nobody handles is refused.
     fn on_request(&mut self, now: Duration, req: Incoming) {
         match req.request.command {
-            cmd::PEER_HANDSHAKE => return self.on_peer_handshake(req),
-            cmd::PEER_HOLEPUNCH => return self.on_peer_holepunch(req),
+            cmd::PEER_HANDSHAKE | cmd::PEER_HOLEPUNCH => return self.on_peer_message(req),
             _ => {}
         }
         let record_cmd = (cmd::FIND_PEER..=cmd::PLUGIN).contains(&req.request.command);
