@@ -158,3 +158,49 @@ impl NatSampler {
         self.arena = arena;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(samples: &[([u8; 4], u16)]) -> (Option<[u8; 4]>, u16, u32) {
+        let mut s = NatSampler::new();
+        for (h, p) in samples {
+            s.add(*h, *p);
+        }
+        (s.host(), s.port(), s.size())
+    }
+
+    fn repeat(h: [u8; 4], p: u16, n: usize) -> impl Iterator<Item = ([u8; 4], u16)> {
+        core::iter::repeat_n((h, p), n)
+    }
+
+    const A: [u8; 4] = [1, 1, 1, 1];
+    const B: [u8; 4] = [2, 2, 2, 2];
+
+    #[test]
+    fn one_sample_is_believed_and_agreeing_samples_win() {
+        assert_eq!(run(&[(A, 10)]), (Some(A), 10, 1));
+        // 3 of 4 agree: the threshold for 4 samples is 3
+        assert_eq!(run(&[(A, 10), (A, 10), (B, 10), (A, 10)]), (Some(A), 10, 4));
+        // two hosts, one each: nobody reaches the threshold of 2
+        assert_eq!(run(&[(A, 10), (B, 11)]), (None, 0, 2));
+    }
+
+    #[test]
+    fn a_consistent_host_with_varying_ports_is_a_randomising_nat() {
+        assert_eq!(run(&[(A, 10), (A, 11)]), (Some(A), 0, 2));
+        let alternating: alloc::vec::Vec<_> = (0..20).map(|i| (A, 1 + (i % 2))).collect();
+        assert_eq!(run(&alternating), (Some(A), 0, 16));
+    }
+
+    #[test]
+    fn only_the_last_sixteen_samples_count() {
+        // 16 samples of a new address push the old one out entirely
+        let mut v: alloc::vec::Vec<_> = repeat(A, 7, 20).chain(repeat(B, 8, 16)).collect();
+        assert_eq!(run(&v), (Some(B), 8, 16));
+        // 12 of 16 is below the threshold of 13 for a full window
+        v.truncate(32);
+        assert_eq!(run(&v), (None, 0, 16));
+    }
+}

@@ -544,3 +544,7 @@ fn ping_to(addr: Ipv4Address) -> Outgoing {
 #[cfg(test)]
 #[path = "node_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "node_sim_tests.rs"]
+mod sim_tests;
