@@ -166,6 +166,10 @@ pub enum DhtEvent {
     RequestTimeout(RequestId, Ipv4Address),
     /// A node entered (`true`) or left (`false`) the routing table.
     Table([u8; 32], bool),
+    /// A change of the dht-rpc node's state, passed on as it came: [`NodeEvent::NatUpdate`],
+    /// [`NodeEvent::Ready`], [`NodeEvent::Persistent`] (the record handler answers from
+    /// now on), [`NodeEvent::Ephemeral`], [`NodeEvent::Wakeup`] or [`NodeEvent::Network`].
+    Rpc(NodeEvent),
 }
 
 /// A HyperDHT node without I/O.
@@ -218,7 +222,7 @@ impl Dht {
     /// This node's id when it is persistent (`dht.id`: `None` while ephemeral).
     #[must_use]
     pub fn id(&self) -> Option<[u8; 32]> {
-        (!self.node.io().ephemeral).then(|| *self.node.table().id())
+        self.node.id()
     }
 
     /// Plugs in the persistent node's record handler (it answers only while the node is
@@ -352,6 +356,14 @@ impl Dht {
                 NodeEvent::QueryCommit(q, r) => self.on_query_commit(now, q, r),
                 NodeEvent::QueryTooFewNodes(q) => self.on_query_too_few(q),
                 NodeEvent::QueryDone(q) => self.on_query_done(q),
+                // our queries commit by events: their commit requests are ours
+                NodeEvent::QueryCommitFailed(_) => {}
+                ev @ (NodeEvent::NatUpdate { .. }
+                | NodeEvent::Ready
+                | NodeEvent::Persistent
+                | NodeEvent::Ephemeral
+                | NodeEvent::Wakeup
+                | NodeEvent::Network(_)) => self.events.push_back(DhtEvent::Rpc(ev)),
             }
         }
     }
