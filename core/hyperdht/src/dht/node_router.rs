@@ -88,9 +88,11 @@ impl Router {
         self.table.set(self.now, target, forward);
     }
 
-    /// `target`'s route (refreshing its age, as JS's cache does).
-    pub fn get(&mut self, target: &[u8; 32]) -> Option<&Forward> {
-        self.table.get(self.now, target)
+    /// `target`'s route, if not yet aged out when the router was last used (looking does
+    /// not refresh it; the routing and record handlers' reads do, as JS's cache does).
+    #[must_use]
+    pub fn get(&self, target: &[u8; 32]) -> Option<&Forward> {
+        self.table.peek(target)
     }
 
     /// Removes `target`'s route.

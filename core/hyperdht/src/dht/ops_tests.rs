@@ -80,11 +80,11 @@ fn announcing_under_ones_own_key_makes_a_route_find_peer_finds() {
     let target = mutable_target(&pk);
     let op = net.nodes[3].announce(net.now, target, &k, alloc::vec![addr(9)]);
     committed(net.wait(3, op));
-    let mut routes = 0;
-    for d in &mut net.nodes {
-        routes += usize::from(d.router_mut().get(&target).is_some());
-    }
-    assert!(routes >= 10);
+    let routes = net
+        .nodes
+        .iter()
+        .filter(|d| d.router().get(&target).is_some());
+    assert!(routes.count() >= 10);
 
     let op = net.nodes[20].find_peer(net.now, &pk);
     net.wait(20, op).expect("find_peer");
@@ -106,7 +106,7 @@ fn announcing_under_ones_own_key_makes_a_route_find_peer_finds() {
         .position(|a| *a == replies[0].replier.from)
         .unwrap();
     assert_eq!(
-        net.nodes[holder].router_mut().get(&target).unwrap().relay,
+        net.nodes[holder].router().get(&target).unwrap().relay,
         Some(addr(3))
     );
 }
