@@ -10,8 +10,8 @@ use ferrocore_wire::dht::{
 };
 use ferrocore_wire::{Decode, Encode};
 
-use super::node_router::{MAX_ROUTES, ROUTE_MAX_AGE};
 use super::node_testnet::{Behaviour, Net};
+use super::router::DEFAULT_MAX_AGE;
 use super::*;
 
 const T: [u8; 32] = [0x77; 32];
@@ -257,39 +257,19 @@ fn record_commands_need_a_handler_and_a_persistent_node() {
 }
 
 #[test]
-fn routes_expire_unless_a_server_holds_them() {
+fn routes_age_out_unless_a_server_holds_them() {
     let mut r = Router::new();
     let t0 = Duration::from_secs(5);
     r.set(t0, [1; 32], relay_route(Ipv4Address::default()));
     r.set(t0, [2; 32], server_route());
-    r.expire(t0 + ROUTE_MAX_AGE - Duration::from_millis(1));
+    // a remote route never replaces a server's
+    r.set(t0, [2; 32], relay_route(Ipv4Address::default()));
+    assert!(r.get(&[2; 32]).is_some_and(|x| x.local));
+    r.handle_timeout(t0 + DEFAULT_MAX_AGE / 2);
     assert_eq!(r.len(), 2);
-    r.expire(t0 + ROUTE_MAX_AGE);
+    r.handle_timeout(t0 + DEFAULT_MAX_AGE * 2);
     assert!(r.get(&[1; 32]).is_none());
-    assert!(r.get(&[2; 32]).is_some_and(|x| x.server));
-    // setting again refreshes the age
-    r.set(t0, [3; 32], relay_route(Ipv4Address::default()));
-    r.set(
-        t0 + ROUTE_MAX_AGE,
-        [3; 32],
-        relay_route(Ipv4Address::default()),
-    );
-    r.expire(t0 + ROUTE_MAX_AGE + Duration::from_secs(1));
-    assert!(r.get(&[3; 32]).is_some());
-    // at most MAX_ROUTES: the oldest non-server route goes first
-    let mut r = Router::new();
-    r.set(Duration::ZERO, [0xff; 32], server_route());
-    for i in 0..=MAX_ROUTES as u32 {
-        let mut t = [0u8; 32];
-        t[..4].copy_from_slice(&i.to_be_bytes());
-        r.set(
-            Duration::from_millis(u64::from(i)),
-            t,
-            relay_route(Ipv4Address::default()),
-        );
-    }
-    assert_eq!(r.len(), MAX_ROUTES + 1);
-    assert!(r.get(&[0; 32]).is_none());
-    assert!(r.get(&[0xff; 32]).is_some());
-    assert_eq!(r.delete(&[0xff; 32]).map(|x| x.server), Some(true));
+    assert!(r.get(&[2; 32]).is_some_and(|x| x.local));
+    r.delete(&[2; 32]);
+    assert!(r.is_empty());
 }
