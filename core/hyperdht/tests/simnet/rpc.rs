@@ -1,0 +1,191 @@
+//! [`RpcHost`]: a dht-rpc [`Node`] in the simulation, with a log of its queries.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ferrocore_hyperdht::rpc::io::{Socket, Transmit};
+use ferrocore_hyperdht::rpc::node::{Node, NodeEvent, QueryId, QueryRequest};
+use ferrocore_hyperdht::rpc::query::QueryConfig;
+use ferrocore_hyperdht::rpc::table::{K, ROWS};
+use ferrocore_wire::dht::{commands, errors, node_id, Ipv4Address};
+
+use super::{Host, Rng};
+
+/// What a query reported.
+#[derive(Debug, Clone, Default)]
+pub struct QueryLog {
+    /// Its target.
+    pub target: [u8; 32],
+    /// The ids of the nodes that replied, in order.
+    pub replied: Vec<[u8; 32]>,
+    /// Whether it ended.
+    pub done: bool,
+}
+
+impl QueryLog {
+    /// The `k` repliers closest to the target (what the query converged on).
+    pub fn closest(&self, k: usize) -> Vec<[u8; 32]> {
+        let mut v = self.replied.clone();
+        v.sort_by_key(|id| super::distance(id, &self.target));
+        v.dedup();
+        v.truncate(k);
+        v
+    }
+}
+
+/// The memory a node holds, by the accessors the node offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Nodes in the routing table.
+    pub table: usize,
+    /// Nodes in its fullest row.
+    pub max_row: usize,
+    /// Requests awaiting a reply (sent or queued behind the congestion window).
+    pub inflight: usize,
+    /// Queries running.
+    pub queries: usize,
+    /// Full-row checks running.
+    pub checks: usize,
+}
+
+impl Footprint {
+    /// The larger of each field.
+    pub fn max(self, o: Self) -> Self {
+        Self {
+            table: self.table.max(o.table),
+            max_row: self.max_row.max(o.max_row),
+            inflight: self.inflight.max(o.inflight),
+            queries: self.queries.max(o.queries),
+            checks: self.checks.max(o.checks),
+        }
+    }
+}
+
+/// A dht-rpc node driven by the simulation: a persistent, unfirewalled node (as on a
+/// testnet) that bootstraps with a lookup of its own id, as dht-rpc's `_bootstrap` does.
+#[derive(Debug)]
+pub struct RpcHost {
+    /// The node.
+    pub node: Node,
+    /// Its queries (the bootstrap one included).
+    pub queries: BTreeMap<QueryId, QueryLog>,
+    join: Option<QueryId>,
+    /// Nodes that entered / left its table.
+    pub added: u64,
+    /// See `added`.
+    pub removed: u64,
+}
+
+impl RpcHost {
+    /// A node at `addr` knowing the `bootstrap` nodes; with an empty list it is a bootstrap
+    /// node itself (bootstrapped from the start).
+    pub fn new(rng: &mut Rng, addr: Ipv4Address, now: Duration, bootstrap: &[Ipv4Address]) -> Self {
+        let mut node = Node::new(
+            now,
+            node_id(&addr),
+            rng.u16(),
+            [rng.bytes32(), rng.bytes32()],
+        );
+        node.io_mut().ephemeral = false;
+        node.io_mut().firewalled = false;
+        node.bootstrap = bootstrap.to_vec();
+        node.bootstrapped = bootstrap.is_empty();
+        Self {
+            node,
+            queries: BTreeMap::new(),
+            join: None,
+            added: 0,
+            removed: 0,
+        }
+    }
+
+    /// Starts the bootstrap: a FIND_NODE for its own id.
+    pub fn join(&mut self, now: Duration) {
+        let id = *self.node.table().id();
+        self.join = Some(self.find_node(now, id));
+    }
+
+    /// Whether the bootstrap lookup ended.
+    pub fn bootstrapped(&self) -> bool {
+        self.node.bootstrapped
+    }
+
+    /// Starts a FIND_NODE query for `target`.
+    pub fn find_node(&mut self, now: Duration, target: [u8; 32]) -> QueryId {
+        let req = QueryRequest {
+            target,
+            internal: true,
+            command: commands::FIND_NODE,
+            value: None,
+        };
+        let q = self.node.query(now, req, QueryConfig::default(), &[]);
+        self.queries.entry(q).or_default().target = target;
+        self.drain();
+        q
+    }
+
+    /// What the node holds now.
+    pub fn footprint(&self) -> Footprint {
+        let t = self.node.table();
+        Footprint {
+            table: t.len(),
+            max_row: (0..ROWS).map(|r| t.row(r).len()).max().unwrap_or(0),
+            inflight: self.node.io().inflight(),
+            queries: self.node.queries(),
+            checks: t.pending_checks(),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(ev) = self.node.poll_event() {
+            match ev {
+                NodeEvent::Request(req) => {
+                    // Nobody listens for application commands here.
+                    self.node.reply(&req, errors::UNKNOWN_COMMAND, None, false);
+                }
+                NodeEvent::QueryReply(q, r) => {
+                    if let (Some(log), Some(id)) = (self.queries.get_mut(&q), r.from_id) {
+                        log.replied.push(id);
+                    }
+                }
+                NodeEvent::QueryDone(q) => {
+                    if let Some(log) = self.queries.get_mut(&q) {
+                        log.done = true;
+                    }
+                    if self.join == Some(q) {
+                        self.node.bootstrapped = true;
+                    }
+                }
+                NodeEvent::Added(_) => self.added += 1,
+                NodeEvent::Removed(_) => self.removed += 1,
+                NodeEvent::Response { .. }
+                | NodeEvent::Timeout { .. }
+                | NodeEvent::QueryCommit(..)
+                | NodeEvent::QueryTooFewNodes(_) => {}
+            }
+        }
+    }
+}
+
+impl Host for RpcHost {
+    fn handle_datagram(&mut self, now: Duration, socket: Socket, from: Ipv4Address, bytes: &[u8]) {
+        self.node.handle_datagram(now, socket, from, bytes);
+        self.drain();
+    }
+
+    fn handle_timeout(&mut self, now: Duration) {
+        self.node.handle_timeout(now);
+        self.drain();
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        self.node.poll_timeout()
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.node.poll_transmit()
+    }
+}
+
+/// The largest table a node may hold: 256 rows of k.
+pub const MAX_TABLE: usize = 256 * K;
