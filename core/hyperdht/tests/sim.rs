@@ -236,3 +236,86 @@ fn the_same_seed_gives_the_same_run() {
     assert_eq!(a, run(seed), "a second run with the same seed differs");
     assert_ne!(a.0, run(seed + 1).0, "another seed, another run");
 }
+
+/// JS's bound on forgetting a silent node in a table of `len` nodes: every 8th tick
+/// (`_pingSome`) pings at least 2 of the least recently seen nodes and a ping that times
+/// out (4 sends a second apart) removes the node; a node answering moves to the back. So
+/// within `ceil(len / 2)` rounds (plus the round under way) the silent node is pinged.
+fn forget_bound(len: usize) -> Duration {
+    let rounds = len.div_ceil(2) as u64 + 1;
+    TICK * 8 * rounds as u32 + SECS(5)
+}
+
+const TICK: Duration = Duration::from_secs(5);
+
+#[test]
+#[ignore = "needs rpc::Node's tick rules (_pingSome, refresh) from h-rpc"]
+fn a_node_that_leaves_is_forgotten_by_every_table() {
+    let seed = simnet::seed("leave", 27_002);
+    let started = std::time::Instant::now();
+    let mut net = Net::new(seed, NetConfig::default());
+    net.grow(1000, MS(20));
+    net.run(SECS(60));
+    let candidates: Vec<usize> = net.sim.live().into_iter().skip(BOOTSTRAP).collect();
+    let gone = net.sim.rng.pick(&candidates, 1)[0];
+    let id = node_id(&net.sim.addr(gone));
+    // who knows the leaving node, and the bound for each of them
+    let mut holders: Vec<(usize, Duration)> = net
+        .sim
+        .live()
+        .into_iter()
+        .filter_map(|i| {
+            let t = net.sim.host(i)?.node.table();
+            t.contains(&id).then(|| (i, forget_bound(t.len())))
+        })
+        .collect();
+    assert!(holders.len() >= K, "{} tables know the node", holders.len());
+    let known_by = holders.len();
+    let left = net.sim.now();
+    net.sim.kill(gone);
+    let limit = holders.iter().map(|h| h.1).max().unwrap_or_default();
+    let mut forgotten: Vec<Duration> = Vec::new();
+    while !holders.is_empty() && net.sim.now() - left <= limit {
+        net.run(SECS(10));
+        let now = net.sim.now() - left;
+        holders.retain(|&(i, bound)| {
+            let Some(h) = net.sim.host(i) else {
+                return false;
+            };
+            if h.node.table().contains(&id) {
+                assert!(
+                    now <= bound + SECS(10),
+                    "node {i} still knows it after {now:?}"
+                );
+                return true;
+            }
+            forgotten.push(now);
+            false
+        });
+    }
+    forgotten.sort();
+    println!(
+        "a node known by {known_by} tables was forgotten by all within {:?} (median {:?}, JS bound up to {limit:?}); wall {:?}",
+        forgotten.last(),
+        forgotten.get(forgotten.len() / 2),
+        started.elapsed()
+    );
+    assert!(
+        holders.is_empty(),
+        "{} tables still know the node",
+        holders.len()
+    );
+    // nobody learns it again
+    let back = net
+        .sim
+        .live()
+        .into_iter()
+        .filter(|&i| {
+            net.sim
+                .host(i)
+                .is_some_and(|h| h.node.table().contains(&id))
+        })
+        .count();
+    assert_eq!(back, 0);
+    net.assert_bounded();
+}
