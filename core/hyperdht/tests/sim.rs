@@ -6,143 +6,47 @@ mod simnet;
 
 use std::time::Duration;
 
-use simnet::rpc::{Footprint, RpcHost, MAX_TABLE};
-use simnet::{closest, hits, NetConfig, Sim};
+use simnet::rpc::RpcHost;
+use simnet::{closest, hits, NetConfig};
 
 use ferrocore_hyperdht::rpc::table::K;
-use ferrocore_wire::dht::{node_id, Ipv4Address};
+use ferrocore_wire::dht::node_id;
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
-/// Bootstrap nodes of every network.
-const BOOTSTRAP: usize = 3;
+type Net = simnet::net::Net<RpcHost>;
 
-struct Net {
-    sim: Sim<RpcHost>,
-    boot: Vec<Ipv4Address>,
-    /// The largest footprint seen on any node.
-    peak: Footprint,
-    next_sample: Duration,
-}
-
-/// How often footprints are sampled.
-const SAMPLE: Duration = Duration::from_secs(5);
-
-impl Net {
-    /// `BOOTSTRAP` bootstrap nodes (the first knows nobody, the others bootstrap from it).
-    fn new(seed: u64, cfg: NetConfig) -> Self {
-        let mut sim = Sim::new(seed, cfg);
-        let first = sim.add(|rng, a, now| RpcHost::new(rng, a, now, &[]));
-        let mut boot = vec![sim.addr(first)];
-        for _ in 1..BOOTSTRAP {
-            let b0 = boot[0];
-            let i = sim.add(|rng, a, now| RpcHost::new(rng, a, now, &[b0]));
-            sim.with(i, |h, now| h.join(now));
-            boot.push(sim.addr(i));
-            sim.run_for(SECS(2));
+/// Every live node looks up a random target (one starting every `gap`); returns the
+/// fraction of the true k closest live nodes the queries found, and the worst query's
+/// count.
+fn lookups(net: &mut Net, gap: Duration) -> (f64, usize) {
+    let mut started = Vec::new();
+    for i in net.sim.live() {
+        let target = net.sim.rng.bytes32();
+        if let Some(q) = net.sim.with(i, |h, now| h.find_node(now, target)) {
+            started.push((i, q));
         }
-        Self {
-            sim,
-            boot,
-            peak: Footprint::default(),
-            next_sample: Duration::ZERO,
-        }
+        net.run(gap);
     }
-
-    /// Adds a node that bootstraps from the bootstrap nodes.
-    fn join(&mut self) -> usize {
-        let boot = self.boot.clone();
-        let i = self.sim.add(|rng, a, now| RpcHost::new(rng, a, now, &boot));
-        self.sim.with(i, |h, now| h.join(now));
-        i
+    let ok = net.run_until(SECS(120), |s| {
+        started
+            .iter()
+            .all(|(i, q)| s.host(*i).is_none_or(|h| h.queries[q].done))
+    });
+    assert!(ok, "every lookup ends within two minutes");
+    let ids = net.live_ids();
+    let (mut found, mut total, mut worst) = (0, 0, K);
+    for (i, q) in started {
+        let Some(h) = net.sim.host(i) else { continue };
+        let log = &h.queries[&q];
+        let want = closest(&ids, &log.target, K);
+        let n = hits(&log.closest(K), &want);
+        found += n;
+        total += want.len();
+        worst = worst.min(n);
     }
-
-    /// Adds `n` nodes, one every `gap`, then waits for all to finish bootstrapping.
-    fn grow(&mut self, n: usize, gap: Duration) {
-        let mut joined = Vec::new();
-        for _ in 0..n {
-            joined.push(self.join());
-            self.run(gap);
-        }
-        let sim = &mut self.sim;
-        let ok = sim.run_until_true(SECS(1), SECS(120), |s| {
-            joined
-                .iter()
-                .all(|&i| s.host(i).is_none_or(RpcHost::bootstrapped))
-        });
-        assert!(ok, "every node bootstraps within two minutes");
-    }
-
-    /// Runs for `d`, recording footprints every five simulated seconds.
-    fn run(&mut self, d: Duration) {
-        let end = self.sim.now() + d;
-        while self.sim.now() < end {
-            self.sim.run_until(end.min(self.next_sample));
-            if self.sim.now() < self.next_sample {
-                continue;
-            }
-            self.next_sample += SAMPLE;
-            for i in self.sim.live() {
-                if let Some(h) = self.sim.host(i) {
-                    self.peak = self.peak.max(h.footprint());
-                }
-            }
-        }
-    }
-
-    fn live_ids(&self) -> Vec<[u8; 32]> {
-        self.sim
-            .live()
-            .into_iter()
-            .map(|i| node_id(&self.sim.addr(i)))
-            .collect()
-    }
-
-    /// Every live node looks up a random target (one starting every `gap`); returns the
-    /// fraction of the true k closest live nodes the queries found, and the worst query's
-    /// count.
-    fn lookups(&mut self, gap: Duration) -> (f64, usize) {
-        let live = self.sim.live();
-        let mut started = Vec::new();
-        for &i in &live {
-            let target = self.sim.rng.bytes32();
-            if let Some(q) = self.sim.with(i, |h, now| h.find_node(now, target)) {
-                started.push((i, q));
-            }
-            self.run(gap);
-        }
-        let sim = &mut self.sim;
-        let ok = sim.run_until_true(SECS(1), SECS(120), |s| {
-            started
-                .iter()
-                .all(|(i, q)| s.host(*i).is_none_or(|h| h.queries[q].done))
-        });
-        assert!(ok, "every lookup ends within two minutes");
-        let ids = self.live_ids();
-        let (mut found, mut total, mut worst) = (0, 0, K);
-        for (i, q) in started {
-            let Some(h) = self.sim.host(i) else { continue };
-            let log = &h.queries[&q];
-            let want = closest(&ids, &log.target, K);
-            let got = log.closest(K);
-            let n = hits(&got, &want);
-            found += n;
-            total += want.len();
-            worst = worst.min(n);
-        }
-        (found as f64 / total as f64, worst)
-    }
-
-    fn assert_bounded(&self) {
-        let p = self.peak;
-        println!("peak per-node footprint: {p:?}");
-        assert!(p.table <= MAX_TABLE && p.max_row <= K, "{p:?}");
-        // A node's own requests: its queries' visits (≤ 10 + the slow ones each), its
-        // checks, DOWN_HINTs (≤ 50 a tick) and swaps; nothing grows with the network.
-        assert!(p.inflight <= 200, "{p:?}");
-        assert!(p.checks <= 3, "{p:?}");
-    }
+    (found as f64 / total as f64, worst)
 }
 
 #[test]
@@ -152,25 +56,13 @@ fn a_thousand_nodes_bootstrap_and_lookups_converge() {
     let mut net = Net::new(seed, NetConfig::default());
     net.grow(1000, MS(20));
     net.run(SECS(30));
-    let tables: Vec<usize> = net
-        .sim
-        .live()
-        .into_iter()
-        .filter_map(|i| net.sim.host(i).map(|h| h.footprint().table))
-        .collect();
-    let mean = tables.iter().sum::<usize>() as f64 / tables.len() as f64;
+    let (n, mean, min, max) = net.table_sizes();
     println!(
-        "{} nodes bootstrapped at {:?}; table sizes mean {mean:.1}, min {}, max {}",
-        tables.len(),
-        net.sim.now(),
-        tables.iter().min().unwrap_or(&0),
-        tables.iter().max().unwrap_or(&0)
+        "{n} nodes bootstrapped at {:?}; table sizes mean {mean:.1}, min {min}, max {max}",
+        net.sim.now()
     );
-    assert!(
-        tables.iter().all(|&t| t >= K),
-        "every table holds at least k nodes"
-    );
-    let (ratio, worst) = net.lookups(MS(10));
+    assert!(min >= K, "every table holds at least k nodes");
+    let (ratio, worst) = lookups(&mut net, MS(10));
     println!(
         "lookups from every node: {:.2}% of the true {K} closest found, worst {worst}/{K}",
         ratio * 100.0
@@ -178,7 +70,7 @@ fn a_thousand_nodes_bootstrap_and_lookups_converge() {
     println!("network: {:?}; wall {:?}", net.sim.stats, started.elapsed());
     assert!(ratio >= 0.95, "hit ratio {ratio}");
     assert!(worst >= 14, "worst lookup found {worst}/{K}");
-    net.assert_bounded();
+    net.peak.assert_bounded();
 }
 
 #[test]
@@ -194,7 +86,7 @@ fn lookups_converge_through_ten_percent_churn() {
     net.run(SECS(30));
     // 10% of the nodes (never a bootstrap node) leave and as many new ones join, spread
     // over a minute.
-    let candidates: Vec<usize> = net.sim.live().into_iter().skip(BOOTSTRAP).collect();
+    let candidates: Vec<usize> = net.ordinary();
     let leaving = net.sim.rng.pick(&candidates, 100);
     for &i in &leaving {
         net.sim.kill(i);
@@ -202,14 +94,14 @@ fn lookups_converge_through_ten_percent_churn() {
         net.run(MS(600));
     }
     net.run(SECS(30));
-    let (ratio, worst) = net.lookups(MS(10));
+    let (ratio, worst) = lookups(&mut net, MS(10));
     println!(
         "after 10% churn: {:.2}% of the true {K} closest found, worst {worst}/{K}",
         ratio * 100.0
     );
     println!("network: {:?}; wall {:?}", net.sim.stats, started.elapsed());
     assert!(ratio >= 0.95, "hit ratio {ratio}");
-    net.assert_bounded();
+    net.peak.assert_bounded();
 }
 
 #[test]
@@ -222,7 +114,7 @@ fn the_same_seed_gives_the_same_run() {
         };
         let mut net = Net::new(seed, cfg);
         net.grow(150, MS(20));
-        let (ratio, _) = net.lookups(MS(10));
+        let (ratio, _) = lookups(&mut net, MS(10));
         let tables: Vec<Vec<[u8; 32]>> = net
             .sim
             .live()
@@ -256,7 +148,7 @@ fn a_node_that_leaves_is_forgotten_by_every_table() {
     let mut net = Net::new(seed, NetConfig::default());
     net.grow(1000, MS(20));
     net.run(SECS(60));
-    let candidates: Vec<usize> = net.sim.live().into_iter().skip(BOOTSTRAP).collect();
+    let candidates: Vec<usize> = net.ordinary();
     let gone = net.sim.rng.pick(&candidates, 1)[0];
     let id = node_id(&net.sim.addr(gone));
     // who knows the leaving node, and the bound for each of them
@@ -317,5 +209,5 @@ fn a_node_that_leaves_is_forgotten_by_every_table() {
         })
         .count();
     assert_eq!(back, 0);
-    net.assert_bounded();
+    net.peak.assert_bounded();
 }

@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+pub mod net;
 pub mod rpc;
 
 use std::cmp::{Ordering, Reverse};

@@ -6,9 +6,9 @@ use std::time::Duration;
 use ferrocore_hyperdht::rpc::io::{Socket, Transmit};
 use ferrocore_hyperdht::rpc::node::{Node, NodeEvent, QueryId, QueryRequest};
 use ferrocore_hyperdht::rpc::query::QueryConfig;
-use ferrocore_hyperdht::rpc::table::{K, ROWS};
 use ferrocore_wire::dht::{commands, errors, node_id, Ipv4Address};
 
+use super::net::Member;
 use super::{Host, Rng};
 
 /// What a query reported.
@@ -30,34 +30,6 @@ impl QueryLog {
         v.dedup();
         v.truncate(k);
         v
-    }
-}
-
-/// The memory a node holds, by the accessors the node offers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Footprint {
-    /// Nodes in the routing table.
-    pub table: usize,
-    /// Nodes in its fullest row.
-    pub max_row: usize,
-    /// Requests awaiting a reply (sent or queued behind the congestion window).
-    pub inflight: usize,
-    /// Queries running.
-    pub queries: usize,
-    /// Full-row checks running.
-    pub checks: usize,
-}
-
-impl Footprint {
-    /// The larger of each field.
-    pub fn max(self, o: Self) -> Self {
-        Self {
-            table: self.table.max(o.table),
-            max_row: self.max_row.max(o.max_row),
-            inflight: self.inflight.max(o.inflight),
-            queries: self.queries.max(o.queries),
-            checks: self.checks.max(o.checks),
-        }
     }
 }
 
@@ -105,11 +77,6 @@ impl RpcHost {
         self.join = Some(self.find_node(now, id));
     }
 
-    /// Whether the bootstrap lookup ended.
-    pub fn bootstrapped(&self) -> bool {
-        self.node.bootstrapped
-    }
-
     /// Starts a FIND_NODE query for `target`.
     pub fn find_node(&mut self, now: Duration, target: [u8; 32]) -> QueryId {
         let req = QueryRequest {
@@ -122,18 +89,6 @@ impl RpcHost {
         self.queries.entry(q).or_default().target = target;
         self.drain();
         q
-    }
-
-    /// What the node holds now.
-    pub fn footprint(&self) -> Footprint {
-        let t = self.node.table();
-        Footprint {
-            table: t.len(),
-            max_row: (0..ROWS).map(|r| t.row(r).len()).max().unwrap_or(0),
-            inflight: self.node.io().inflight(),
-            queries: self.node.queries(),
-            checks: t.pending_checks(),
-        }
     }
 
     fn drain(&mut self) {
@@ -187,5 +142,16 @@ impl Host for RpcHost {
     }
 }
 
-/// The largest table a node may hold: 256 rows of k.
-pub const MAX_TABLE: usize = 256 * K;
+impl Member for RpcHost {
+    fn start(rng: &mut Rng, addr: Ipv4Address, now: Duration, bootstrap: &[Ipv4Address]) -> Self {
+        let mut h = Self::new(rng, addr, now, bootstrap);
+        if !bootstrap.is_empty() {
+            h.join(now);
+        }
+        h
+    }
+
+    fn node(&self) -> &Node {
+        &self.node
+    }
+}
