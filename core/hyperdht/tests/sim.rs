@@ -53,15 +53,7 @@ fn lookups(net: &mut Net, gap: Duration) -> (f64, usize) {
 fn a_thousand_nodes_bootstrap_and_lookups_converge() {
     let seed = simnet::seed("bootstrap_and_lookups", 27_001);
     let started = std::time::Instant::now();
-    let mut net = Net::new(seed, NetConfig::default());
-    net.grow(1000, MS(20));
-    net.run(SECS(30));
-    let (n, mean, min, max) = net.table_sizes();
-    println!(
-        "{n} nodes bootstrapped at {:?}; table sizes mean {mean:.1}, min {min}, max {max}",
-        net.sim.now()
-    );
-    assert!(min >= K, "every table holds at least k nodes");
+    let mut net = Net::grown(seed, NetConfig::default());
     let (ratio, worst) = lookups(&mut net, MS(10));
     println!(
         "lookups from every node: {:.2}% of the true {K} closest found, worst {worst}/{K}",
@@ -81,19 +73,12 @@ fn lookups_converge_through_ten_percent_churn() {
         loss_ppm: 10_000, // 1% loss
         ..NetConfig::default()
     };
-    let mut net = Net::new(seed, cfg);
-    net.grow(1000, MS(20));
-    net.run(SECS(30));
+    let mut net = Net::grown(seed, cfg);
     // 10% of the nodes (never a bootstrap node) leave and as many new ones join, spread
     // over a minute.
     let candidates: Vec<usize> = net.ordinary();
     let leaving = net.sim.rng.pick(&candidates, 100);
-    for &i in &leaving {
-        net.sim.kill(i);
-        net.join();
-        net.run(MS(600));
-    }
-    net.run(SECS(30));
+    net.churn(&leaving);
     let (ratio, worst) = lookups(&mut net, MS(10));
     println!(
         "after 10% churn: {:.2}% of the true {K} closest found, worst {worst}/{K}",
@@ -145,9 +130,8 @@ const TICK: Duration = Duration::from_secs(5);
 fn a_node_that_leaves_is_forgotten_by_every_table() {
     let seed = simnet::seed("leave", 27_002);
     let started = std::time::Instant::now();
-    let mut net = Net::new(seed, NetConfig::default());
-    net.grow(1000, MS(20));
-    net.run(SECS(60));
+    let mut net = Net::grown(seed, NetConfig::default());
+    net.run(SECS(30));
     let candidates: Vec<usize> = net.ordinary();
     let gone = net.sim.rng.pick(&candidates, 1)[0];
     let id = node_id(&net.sim.addr(gone));

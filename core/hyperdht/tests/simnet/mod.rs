@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+pub mod dht;
 pub mod net;
 pub mod rpc;
 

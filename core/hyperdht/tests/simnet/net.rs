@@ -9,6 +9,8 @@ use ferrocore_wire::dht::{node_id, Ipv4Address};
 
 use super::{Host, NetConfig, Rng, Sim};
 
+/// Nodes of a grown network, besides the bootstrap nodes.
+pub const NODES: usize = 1000;
 /// Bootstrap nodes of every network.
 pub const BOOTSTRAP: usize = 3;
 /// How often footprints are sampled.
@@ -31,6 +33,27 @@ pub trait Member: Host + Sized {
     fn footprint(&self) -> Footprint {
         Footprint::of(self.node())
     }
+}
+
+/// A persistent, unfirewalled dht-rpc node at `addr` (as on a testnet) knowing the
+/// `bootstrap` nodes; with none it is a bootstrap node, bootstrapped from the start.
+pub fn open_node(
+    rng: &mut Rng,
+    addr: Ipv4Address,
+    now: Duration,
+    bootstrap: &[Ipv4Address],
+) -> Node {
+    let mut node = Node::new(
+        now,
+        node_id(&addr),
+        rng.u16(),
+        [rng.bytes32(), rng.bytes32()],
+    );
+    node.io_mut().ephemeral = false;
+    node.io_mut().firewalled = false;
+    node.bootstrap = bootstrap.to_vec();
+    node.bootstrapped = bootstrap.is_empty();
+    node
 }
 
 /// The memory a node holds, by the accessors the node offers.
@@ -116,6 +139,32 @@ impl<H: Member> Net<H> {
             net.run(Duration::from_secs(2));
         }
         net
+    }
+
+    /// [`NODES`] nodes joining one every 20 ms after the bootstrap nodes, then 30 s to
+    /// settle; every table holds at least k nodes.
+    pub fn grown(seed: u64, cfg: NetConfig) -> Self {
+        let mut net = Self::new(seed, cfg);
+        net.grow(NODES, Duration::from_millis(20));
+        net.run(Duration::from_secs(30));
+        let (n, mean, min, max) = net.table_sizes();
+        println!(
+            "{n} nodes bootstrapped at {:?}; table sizes mean {mean:.1}, min {min}, max {max}",
+            net.sim.now()
+        );
+        assert!(min >= K, "every table holds at least k nodes");
+        net
+    }
+
+    /// The `leaving` nodes leave, one every 600 ms, each replaced by a new node joining;
+    /// then 30 s to settle.
+    pub fn churn(&mut self, leaving: &[usize]) {
+        for &i in leaving {
+            self.sim.kill(i);
+            self.join();
+            self.run(Duration::from_millis(600));
+        }
+        self.run(Duration::from_secs(30));
     }
 
     /// Adds a node that bootstraps from the bootstrap nodes.

@@ -6,9 +6,9 @@ use std::time::Duration;
 use ferrocore_hyperdht::rpc::io::{Socket, Transmit};
 use ferrocore_hyperdht::rpc::node::{Node, NodeEvent, QueryId, QueryRequest};
 use ferrocore_hyperdht::rpc::query::QueryConfig;
-use ferrocore_wire::dht::{commands, errors, node_id, Ipv4Address};
+use ferrocore_wire::dht::{commands, errors, Ipv4Address};
 
-use super::net::Member;
+use super::net::{open_node, Member};
 use super::{Host, Rng};
 
 /// What a query reported.
@@ -52,16 +52,7 @@ impl RpcHost {
     /// A node at `addr` knowing the `bootstrap` nodes; with an empty list it is a bootstrap
     /// node itself (bootstrapped from the start).
     pub fn new(rng: &mut Rng, addr: Ipv4Address, now: Duration, bootstrap: &[Ipv4Address]) -> Self {
-        let mut node = Node::new(
-            now,
-            node_id(&addr),
-            rng.u16(),
-            [rng.bytes32(), rng.bytes32()],
-        );
-        node.io_mut().ephemeral = false;
-        node.io_mut().firewalled = false;
-        node.bootstrap = bootstrap.to_vec();
-        node.bootstrapped = bootstrap.is_empty();
+        let node = open_node(rng, addr, now, bootstrap);
         Self {
             node,
             queries: BTreeMap::new(),
