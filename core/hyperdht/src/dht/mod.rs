@@ -2,7 +2,7 @@
 //! [`Node`] and adds
 //!
 //! * dispatch of the HyperDHT commands it receives: PEER_HANDSHAKE and PEER_HOLEPUNCH go
-//!   through the [`Router`](node_router::Router) (relayed on, or handed to a local server
+//!   through the [`Router`] (relayed on, or handed to a local server
 //!   as [`DhtEvent::PeerHandshake`] / [`DhtEvent::PeerHolepunch`]); the record commands
 //!   (FIND_PEER to PLUGIN) go to the [`RecordHandler`] of a persistent node; everything
 //!   else, and everything on a node without handler or while ephemeral, is answered
@@ -30,6 +30,7 @@ use crate::rpc::query::QueryReply;
 pub mod errors;
 pub mod node_router;
 pub mod ops;
+mod ops_types;
 
 pub use errors::DhtError;
 pub use node_router::{PeerHandshake, PeerHolepunch, Route, Router};
@@ -366,6 +367,8 @@ impl Dht {
     }
 }
 
+#[cfg(test)]
+mod node_testnet;
 #[cfg(test)]
 #[path = "node_tests.rs"]
 mod node_tests;
