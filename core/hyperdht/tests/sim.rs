@@ -126,7 +126,6 @@ fn forget_bound(len: usize) -> Duration {
 const TICK: Duration = Duration::from_secs(5);
 
 #[test]
-#[ignore = "needs rpc::Node's tick rules (_pingSome, refresh) from h-rpc"]
 fn a_node_that_leaves_is_forgotten_by_every_table() {
     let seed = simnet::seed("leave", 27_002);
     let started = std::time::Instant::now();

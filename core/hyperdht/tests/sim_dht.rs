@@ -87,7 +87,6 @@ fn lookups(net: &mut Net, topics: &[Topic], gap: Duration) -> (usize, usize) {
 }
 
 #[test]
-#[ignore = "needs the persistent node's record store (h-records)"]
 fn announced_topics_are_found_by_every_node_through_ten_percent_churn() {
     let seed = simnet::seed("dht_topics", 27_005);
     let started = std::time::Instant::now();

@@ -31,6 +31,10 @@ pub mod errors;
 pub mod node_router;
 pub mod ops;
 mod ops_types;
+pub mod persistent;
+pub mod records;
+pub mod records_cache;
+pub mod router;
 
 pub use errors::DhtError;
 pub use node_router::{PeerHandshake, PeerHolepunch, Route, Router};
@@ -337,6 +341,14 @@ impl Dht {
                 NodeEvent::QueryCommit(q, r) => self.on_query_commit(now, q, r),
                 NodeEvent::QueryTooFewNodes(q) => self.on_query_too_few(q),
                 NodeEvent::QueryDone(q) => self.on_query_done(q),
+                // Merge glue (h-sim): rpc::Node's newer events, not used by Dht yet.
+                NodeEvent::QueryCommitFailed(_)
+                | NodeEvent::NatUpdate { .. }
+                | NodeEvent::Ready
+                | NodeEvent::Persistent
+                | NodeEvent::Ephemeral
+                | NodeEvent::Wakeup
+                | NodeEvent::Network(_) => {}
             }
         }
     }

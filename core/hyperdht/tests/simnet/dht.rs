@@ -5,10 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use ferrocore_hyperdht::dht::{Dht, DhtError, DhtEvent, OpId};
-use ferrocore_hyperdht::rpc::io::{Socket, Transmit};
+use ferrocore_hyperdht::dht::persistent::{self, Persistent};
+use ferrocore_hyperdht::dht::router::{self, Outcome};
+use ferrocore_hyperdht::dht::{
+    Answer, Dht, DhtError, DhtEvent, OpId, RecordContext, RecordHandler,
+};
+use ferrocore_hyperdht::rpc::io::{Incoming, Socket, Transmit};
 use ferrocore_hyperdht::rpc::node::Node;
-use ferrocore_wire::dht::{node_id, Ipv4Address};
+use ferrocore_wire::dht::Ipv4Address;
 
 use super::net::{open_node, Footprint, Member};
 use super::{Host, Rng};
@@ -22,15 +26,58 @@ pub struct OpLog {
     pub done: Option<Result<(), DhtError>>,
 }
 
-/// A persistent, unfirewalled HyperDHT node (as on a testnet) that bootstraps with a
-/// FIND_NODE for its own id.
+/// The persistent node's record store ([`Persistent`]) as [`Dht`]'s record handler.
+///
+/// Glue while `dht::Dht` (h-client) and `dht::persistent` (h-records) have each their own
+/// router type: the store keeps routes in a router of its own (the simulation relays no
+/// handshakes), and what it relays is dropped.
+#[derive(Debug)]
+pub struct Store {
+    /// The records.
+    pub records: Persistent,
+    router: router::Router,
+}
+
+impl Store {
+    /// An empty store at `now`.
+    pub fn new(now: Duration, seed: u64) -> Self {
+        let cfg = persistent::Config::default();
+        Self {
+            router: router::Router::new(now, cfg.max_size, cfg.max_age),
+            records: Persistent::new(cfg, now, seed),
+        }
+    }
+}
+
+impl RecordHandler for Store {
+    fn on_request(&mut self, cx: RecordContext<'_>, req: &Incoming) -> Option<Answer> {
+        let out =
+            self.records
+                .handle_request(cx.now, &mut self.router, &cx.id, req.from, &req.request);
+        match out {
+            Outcome::Reply(r) => Some(Answer {
+                error: r.error,
+                value: r.value,
+                token: r.token,
+                closer_nodes: r.closer_nodes,
+            }),
+            _ => None,
+        }
+    }
+
+    fn unannounce(&mut self, cx: RecordContext<'_>, target: &[u8; 32], public_key: &[u8; 32]) {
+        self.records
+            .unannounce(cx.now, &mut self.router, target, public_key);
+    }
+}
+
+/// A HyperDHT node driven by the simulation (see [`open_node`]), storing records.
 #[derive(Debug)]
 pub struct DhtHost {
     /// The node.
     pub dht: Dht,
     /// Its operations (the bootstrap one included).
     pub ops: BTreeMap<OpId, OpLog>,
-    join: Option<OpId>,
 }
 
 impl DhtHost {
@@ -67,9 +114,6 @@ impl DhtHost {
                     if let Some(log) = self.ops.get_mut(&op) {
                         log.done = Some(result.map(|_| ()));
                     }
-                    if self.join == Some(op) {
-                        self.dht.node_mut().bootstrapped = true;
-                    }
                 }
                 _ => {}
             }
@@ -99,20 +143,12 @@ impl Host for DhtHost {
 
 impl Member for DhtHost {
     fn start(rng: &mut Rng, addr: Ipv4Address, now: Duration, bootstrap: &[Ipv4Address]) -> Self {
-        let dht = Dht::new(open_node(rng, addr, now, bootstrap));
-        let mut h = Self {
+        let mut dht = Dht::new(open_node(rng, addr, now, bootstrap));
+        dht.set_record_handler(Box::new(Store::new(now, rng.next_u64())));
+        Self {
             dht,
             ops: BTreeMap::new(),
-            join: None,
-        };
-        if !bootstrap.is_empty() {
-            let id = node_id(&addr);
-            let op = h.dht.find_node(now, id);
-            h.ops.entry(op).or_default();
-            h.join = Some(op);
-            h.drain();
         }
-        h
     }
 
     fn node(&self) -> &Node {

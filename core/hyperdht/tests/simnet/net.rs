@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ferrocore_hyperdht::rpc::config::Config;
 use ferrocore_hyperdht::rpc::node::Node;
 use ferrocore_hyperdht::rpc::table::{K, ROWS};
 use ferrocore_wire::dht::{node_id, Ipv4Address};
@@ -35,24 +36,29 @@ pub trait Member: Host + Sized {
     }
 }
 
-/// A persistent, unfirewalled dht-rpc node at `addr` (as on a testnet) knowing the
-/// `bootstrap` nodes; with none it is a bootstrap node, bootstrapped from the start.
+/// A dht-rpc node at `addr` as on a testnet: forced persistent (`ephemeral: false`) and
+/// not firewalled, bootstrapping from the `bootstrap` nodes; with none it is the first
+/// bootstrap node (`DHT.bootstrapper`). Started: it bootstraps as JS's `_bootstrap` does.
 pub fn open_node(
     rng: &mut Rng,
     addr: Ipv4Address,
     now: Duration,
     bootstrap: &[Ipv4Address],
 ) -> Node {
-    let mut node = Node::new(
-        now,
-        node_id(&addr),
-        rng.u16(),
-        [rng.bytes32(), rng.bytes32()],
-    );
-    node.io_mut().ephemeral = false;
-    node.io_mut().firewalled = false;
-    node.bootstrap = bootstrap.to_vec();
-    node.bootstrapped = bootstrap.is_empty();
+    let cfg = if bootstrap.is_empty() {
+        Config::bootstrapper(addr.host, addr.port)
+    } else {
+        Config {
+            bootstrap: bootstrap.to_vec(),
+            ephemeral: Some(false),
+            firewalled: false,
+            host: addr.host,
+            port: addr.port,
+            ..Config::default()
+        }
+    };
+    let mut node = Node::with_config(now, cfg, rng.bytes32());
+    node.start(now, addr.port);
     node
 }
 
@@ -153,6 +159,14 @@ impl<H: Member> Net<H> {
             net.sim.now()
         );
         assert!(min >= K, "every table holds at least k nodes");
+        for i in net.sim.live() {
+            let id = net.sim.host(i).and_then(|h| h.node().id());
+            assert_eq!(
+                id,
+                Some(node_id(&net.sim.addr(i))),
+                "node {i} is persistent"
+            );
+        }
         net
     }
 

@@ -33,15 +33,13 @@ impl QueryLog {
     }
 }
 
-/// A dht-rpc node driven by the simulation: a persistent, unfirewalled node (as on a
-/// testnet) that bootstraps with a lookup of its own id, as dht-rpc's `_bootstrap` does.
+/// A dht-rpc node driven by the simulation (see [`open_node`]).
 #[derive(Debug)]
 pub struct RpcHost {
     /// The node.
     pub node: Node,
     /// Its queries (the bootstrap one included).
     pub queries: BTreeMap<QueryId, QueryLog>,
-    join: Option<QueryId>,
     /// Nodes that entered / left its table.
     pub added: u64,
     /// See `added`.
@@ -56,16 +54,9 @@ impl RpcHost {
         Self {
             node,
             queries: BTreeMap::new(),
-            join: None,
             added: 0,
             removed: 0,
         }
-    }
-
-    /// Starts the bootstrap: a FIND_NODE for its own id.
-    pub fn join(&mut self, now: Duration) {
-        let id = *self.node.table().id();
-        self.join = Some(self.find_node(now, id));
     }
 
     /// Starts a FIND_NODE query for `target`.
@@ -98,16 +89,10 @@ impl RpcHost {
                     if let Some(log) = self.queries.get_mut(&q) {
                         log.done = true;
                     }
-                    if self.join == Some(q) {
-                        self.node.bootstrapped = true;
-                    }
                 }
                 NodeEvent::Added(_) => self.added += 1,
                 NodeEvent::Removed(_) => self.removed += 1,
-                NodeEvent::Response { .. }
-                | NodeEvent::Timeout { .. }
-                | NodeEvent::QueryCommit(..)
-                | NodeEvent::QueryTooFewNodes(_) => {}
+                _ => {}
             }
         }
     }
@@ -135,11 +120,7 @@ impl Host for RpcHost {
 
 impl Member for RpcHost {
     fn start(rng: &mut Rng, addr: Ipv4Address, now: Duration, bootstrap: &[Ipv4Address]) -> Self {
-        let mut h = Self::new(rng, addr, now, bootstrap);
-        if !bootstrap.is_empty() {
-            h.join(now);
-        }
-        h
+        Self::new(rng, addr, now, bootstrap)
     }
 
     fn node(&self) -> &Node {
