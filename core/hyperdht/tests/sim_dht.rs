@@ -113,4 +113,11 @@ fn announced_topics_are_found_by_every_node_through_ten_percent_churn() {
     );
     assert_eq!(found, total, "churn loses no announced topic");
     net.peak.assert_bounded();
+    // a node stores a topic's record (and its refresh/bump entries) only when it is among
+    // the topic's closest nodes: never more than a few per topic
+    assert!(
+        net.peak.records >= 1 && net.peak.records <= 3 * TOPICS,
+        "{:?}",
+        net.peak
+    );
 }

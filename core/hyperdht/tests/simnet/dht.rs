@@ -2,6 +2,7 @@
 //! with a log of its operations.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -26,34 +27,37 @@ pub struct OpLog {
     pub done: Option<Result<(), DhtError>>,
 }
 
-/// The persistent node's record store ([`Persistent`]) as [`Dht`]'s record handler.
+/// The persistent node's record store ([`Persistent`]) as [`Dht`]'s record handler,
+/// shared with the [`DhtHost`] so the simulation can see what it holds.
 ///
 /// Glue while `dht::Dht` (h-client) and `dht::persistent` (h-records) have each their own
 /// router type: the store keeps routes in a router of its own (the simulation relays no
 /// handshakes), and what it relays is dropped.
-#[derive(Debug)]
-pub struct Store {
-    /// The records.
-    pub records: Persistent,
-    router: router::Router,
-}
+#[derive(Debug, Clone)]
+pub struct Store(Arc<Mutex<(Persistent, router::Router)>>);
 
 impl Store {
     /// An empty store at `now`.
     pub fn new(now: Duration, seed: u64) -> Self {
         let cfg = persistent::Config::default();
-        Self {
-            router: router::Router::new(now, cfg.max_size, cfg.max_age),
-            records: Persistent::new(cfg, now, seed),
-        }
+        let router = router::Router::new(now, cfg.max_size, cfg.max_age);
+        Self(Arc::new(Mutex::new((
+            Persistent::new(cfg, now, seed),
+            router,
+        ))))
+    }
+
+    /// Entries held, all stores together.
+    pub fn len(&self) -> usize {
+        let (r, f, b, m, i) = self.0.lock().expect("not poisoned").0.sizes();
+        r + f + b + m + i
     }
 }
 
 impl RecordHandler for Store {
     fn on_request(&mut self, cx: RecordContext<'_>, req: &Incoming) -> Option<Answer> {
-        let out =
-            self.records
-                .handle_request(cx.now, &mut self.router, &cx.id, req.from, &req.request);
+        let (records, router) = &mut *self.0.lock().expect("not poisoned");
+        let out = records.handle_request(cx.now, router, &cx.id, req.from, &req.request);
         match out {
             Outcome::Reply(r) => Some(Answer {
                 error: r.error,
@@ -66,8 +70,8 @@ impl RecordHandler for Store {
     }
 
     fn unannounce(&mut self, cx: RecordContext<'_>, target: &[u8; 32], public_key: &[u8; 32]) {
-        self.records
-            .unannounce(cx.now, &mut self.router, target, public_key);
+        let (records, router) = &mut *self.0.lock().expect("not poisoned");
+        records.unannounce(cx.now, router, target, public_key);
     }
 }
 
@@ -76,8 +80,10 @@ impl RecordHandler for Store {
 pub struct DhtHost {
     /// The node.
     pub dht: Dht,
-    /// Its operations (the bootstrap one included).
+    /// Its operations.
     pub ops: BTreeMap<OpId, OpLog>,
+    /// Its record store.
+    pub store: Store,
 }
 
 impl DhtHost {
@@ -144,10 +150,12 @@ impl Host for DhtHost {
 impl Member for DhtHost {
     fn start(rng: &mut Rng, addr: Ipv4Address, now: Duration, bootstrap: &[Ipv4Address]) -> Self {
         let mut dht = Dht::new(open_node(rng, addr, now, bootstrap));
-        dht.set_record_handler(Box::new(Store::new(now, rng.next_u64())));
+        let store = Store::new(now, rng.next_u64());
+        dht.set_record_handler(Box::new(store.clone()));
         Self {
             dht,
             ops: BTreeMap::new(),
+            store,
         }
     }
 
@@ -156,6 +164,9 @@ impl Member for DhtHost {
     }
 
     fn footprint(&self) -> Footprint {
-        Footprint::of(self.dht.node())
+        Footprint {
+            records: self.store.len(),
+            ..Footprint::of(self.dht.node())
+        }
     }
 }
