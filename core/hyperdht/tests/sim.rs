@@ -7,10 +7,11 @@ mod simnet;
 use std::time::Duration;
 
 use simnet::rpc::RpcHost;
-use simnet::{closest, hits, NetConfig};
+use simnet::{closest, hits, NetConfig, Sim};
 
+use ferrocore_hyperdht::rpc::io::{Socket, Transmit};
 use ferrocore_hyperdht::rpc::table::K;
-use ferrocore_wire::dht::node_id;
+use ferrocore_wire::dht::{node_id, Ipv4Address};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -193,4 +194,68 @@ fn a_node_that_leaves_is_forgotten_by_every_table() {
         .count();
     assert_eq!(back, 0);
     net.peak.assert_bounded();
+}
+
+/// A host that sends `n` datagrams to `to` at the start and records what it receives.
+struct Probe {
+    out: Vec<Transmit>,
+    got: Vec<(Duration, Ipv4Address, Vec<u8>)>,
+}
+
+impl simnet::Host for Probe {
+    fn handle_datagram(&mut self, now: Duration, _: Socket, from: Ipv4Address, bytes: &[u8]) {
+        self.got.push((now, from, bytes.to_vec()));
+    }
+    fn handle_timeout(&mut self, _: Duration) {}
+    fn poll_timeout(&self) -> Option<Duration> {
+        None
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop()
+    }
+}
+
+#[test]
+fn the_simulated_network_delays_loses_and_drops_as_configured() {
+    let seed = simnet::seed("network", 27_004);
+    let cfg = NetConfig {
+        loss_ppm: 100_000,
+        ..NetConfig::default()
+    };
+    let (lo, hi) = (cfg.min_delay, cfg.max_delay + cfg.jitter);
+    let mut sim: Sim<Probe> = Sim::new(seed, cfg);
+    let idle = |_: &mut simnet::Rng, _, _| Probe {
+        out: Vec::new(),
+        got: Vec::new(),
+    };
+    let (a, b, gone) = (sim.add(idle), sim.add(idle), sim.add(idle));
+    let to = |i: usize, n: u8| Transmit {
+        socket: Socket::Server,
+        to: simnet::server_addr(i),
+        bytes: vec![n],
+    };
+    let burst: Vec<Transmit> = (0..200).map(|n| to(b, n)).chain([to(gone, 0)]).collect();
+    sim.kill(gone);
+    let sender = sim.add(|_, _, _| Probe {
+        out: burst,
+        got: Vec::new(),
+    });
+    sim.run_for(SECS(1));
+    let got = &sim.host(b).expect("alive").got;
+    assert!(got
+        .iter()
+        .all(|(t, from, _)| *t >= lo && *t <= hi && *from == sim.addr(sender)));
+    // one link, one base delay: arrivals spread over the jitter only
+    let first = got.iter().map(|g| g.0).min().expect("some arrive");
+    let last = got.iter().map(|g| g.0).max().expect("some arrive");
+    assert!(last - first <= NetConfig::default().jitter);
+    // 10% loss of 201 sends: 200 to b minus the lost, 1 to a dead host
+    let lost = sim.stats.lost;
+    assert!((5..=40).contains(&lost), "{lost} lost");
+    assert_eq!(sim.stats.sent, 201);
+    // the datagram to the dead host is lost or unreachable, never delivered
+    assert_eq!(sim.stats.delivered + lost + sim.stats.unreachable, 201);
+    assert!(sim.stats.unreachable <= 1);
+    assert_eq!(got.len() as u64, sim.stats.delivered);
+    assert!(sim.host(a).expect("alive").got.is_empty());
 }
