@@ -28,6 +28,7 @@ use crate::rpc::node::{Node, NodeEvent, QueryId};
 use crate::rpc::query::QueryReply;
 
 pub mod errors;
+mod node_persistent;
 pub mod node_router;
 pub mod ops;
 mod ops_types;
@@ -106,7 +107,8 @@ pub struct RecordContext<'a> {
 }
 
 /// The persistent node's record storage and request handlers (`lib/persistent.js`),
-/// plugged into a [`Dht`] with [`Dht::set_record_handler`].
+/// plugged into a [`Dht`] with [`Dht::set_record_handler`];
+/// [`Persistent`](persistent::Persistent) is the JS one.
 pub trait RecordHandler: Send + core::fmt::Debug {
     /// Handles a FIND_PEER, LOOKUP, ANNOUNCE, UNANNOUNCE, MUTABLE_PUT, MUTABLE_GET,
     /// IMMUTABLE_PUT, IMMUTABLE_GET or PLUGIN request; `None` leaves it unanswered.
@@ -116,6 +118,11 @@ pub trait RecordHandler: Send + core::fmt::Debug {
     /// (and the route when `target` is the key's hash).
     fn unannounce(&mut self, cx: RecordContext<'_>, target: &[u8; 32], public_key: &[u8; 32]) {
         let _ = (cx, target, public_key);
+    }
+
+    /// Ages stored records out as due at `now` (called from [`Dht::handle_timeout`]).
+    fn handle_timeout(&mut self, now: Duration) {
+        let _ = now;
     }
 }
 
@@ -159,6 +166,10 @@ pub enum DhtEvent {
     RequestTimeout(RequestId, Ipv4Address),
     /// A node entered (`true`) or left (`false`) the routing table.
     Table([u8; 32], bool),
+    /// A change of the dht-rpc node's state, passed on as it came: [`NodeEvent::NatUpdate`],
+    /// [`NodeEvent::Ready`], [`NodeEvent::Persistent`] (the record handler answers from
+    /// now on), [`NodeEvent::Ephemeral`], [`NodeEvent::Wakeup`] or [`NodeEvent::Network`].
+    Rpc(NodeEvent),
 }
 
 /// A HyperDHT node without I/O.
@@ -211,7 +222,7 @@ impl Dht {
     /// This node's id when it is persistent (`dht.id`: `None` while ephemeral).
     #[must_use]
     pub fn id(&self) -> Option<[u8; 32]> {
-        (!self.node.io().ephemeral).then(|| *self.node.table().id())
+        self.node.id()
     }
 
     /// Plugs in the persistent node's record handler (it answers only while the node is
@@ -250,6 +261,7 @@ impl Dht {
         if self.destroyed {
             return;
         }
+        self.router.set_now(now);
         self.node.handle_datagram(now, socket, from, bytes);
         self.process(now);
     }
@@ -270,7 +282,10 @@ impl Dht {
             return;
         }
         self.node.handle_timeout(now);
-        self.router.expire(now);
+        self.router.handle_timeout(now);
+        if let Some(h) = self.records.as_deref_mut() {
+            h.handle_timeout(now);
+        }
         self.process(now);
         self.expire_ops(now);
     }
@@ -341,14 +356,14 @@ impl Dht {
                 NodeEvent::QueryCommit(q, r) => self.on_query_commit(now, q, r),
                 NodeEvent::QueryTooFewNodes(q) => self.on_query_too_few(q),
                 NodeEvent::QueryDone(q) => self.on_query_done(q),
-                // Merge glue (h-sim): rpc::Node's newer events, not used by Dht yet.
-                NodeEvent::QueryCommitFailed(_)
-                | NodeEvent::NatUpdate { .. }
+                // our queries commit by events: their commit requests are ours
+                NodeEvent::QueryCommitFailed(_) => {}
+                ev @ (NodeEvent::NatUpdate { .. }
                 | NodeEvent::Ready
                 | NodeEvent::Persistent
                 | NodeEvent::Ephemeral
                 | NodeEvent::Wakeup
-                | NodeEvent::Network(_) => {}
+                | NodeEvent::Network(_)) => self.events.push_back(DhtEvent::Rpc(ev)),
             }
         }
     }
@@ -356,8 +371,7 @@ impl Dht {
     /// `onrequest`: routes the HyperDHT commands; what nobody handles is refused.
     fn on_request(&mut self, now: Duration, req: Incoming) {
         match req.request.command {
-            cmd::PEER_HANDSHAKE => return self.on_peer_handshake(req),
-            cmd::PEER_HOLEPUNCH => return self.on_peer_holepunch(req),
+            cmd::PEER_HANDSHAKE | cmd::PEER_HOLEPUNCH => return self.on_peer_message(req),
             _ => {}
         }
         let record_cmd = (cmd::FIND_PEER..=cmd::PLUGIN).contains(&req.request.command);

@@ -28,7 +28,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use core::time::Duration;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use ferrocore_wire::dht::signable::{NS_ANNOUNCE, NS_UNANNOUNCE};
 use ferrocore_wire::dht::{
     announce_signable, commands, dht_commands as cmd, immutable_target, mutable_signable,
@@ -109,6 +109,7 @@ impl Dht {
             self.events.push_back(DhtEvent::Done { op, result });
             return op;
         }
+        self.router.set_now(now);
         let target = req.target;
         self.ops.insert(
             op,
@@ -534,12 +535,11 @@ fn signed_announce(
     Bytes::from(ann.to_vec())
 }
 
-/// Whether `signature` is `public_key`'s over `message` (libsodium's strict rules).
+/// Whether `signature` is `public_key`'s over `message` (libsodium's acceptance rules:
+/// [`ferrocore::keys::verify`]).
+#[must_use]
 pub fn verify(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
-    VerifyingKey::from_bytes(public_key).is_ok_and(|k| {
-        k.verify_strict(message, &Signature::from_bytes(signature))
-            .is_ok()
-    })
+    ferrocore::keys::verify(public_key, message, signature)
 }
 
 /// Keeps the [`K`] nodes closest to `target`, closest first.

@@ -257,3 +257,51 @@ fn deadline_and_destroy_end_operations_with_their_codes() {
         "NODE_DESTROYED"
     );
 }
+
+#[test]
+fn js_persistent_nodes_serve_every_operation() {
+    let mut net = Net::new(25, |_| Behaviour::Js);
+    let k = key(6);
+    let pk = k.verifying_key().to_bytes();
+    // announce, lookup, unannounce
+    let op = net.nodes[2].announce(net.now, TOPIC, &k, alloc::vec![addr(7)]);
+    committed(net.wait(2, op));
+    let op = net.nodes[11].lookup(net.now, TOPIC);
+    net.wait(11, op).expect("lookup");
+    let found = net.lookups(11, op);
+    assert!(found.len() >= 10);
+    assert!(found
+        .iter()
+        .all(|r| r.peers.len() == 1 && r.peers[0].public_key == pk));
+    let op = net.nodes[2].unannounce(net.now, TOPIC, &k);
+    net.wait(2, op).expect("unannounce");
+    let op = net.nodes[11].lookup(net.now, TOPIC);
+    net.wait(11, op).expect("lookup");
+    assert!(net.lookups(11, op).is_empty());
+    // under one's own key: FIND_PEER answers from the forwards
+    let op = net.nodes[2].announce(net.now, mutable_target(&pk), &k, Vec::new());
+    committed(net.wait(2, op));
+    let op = net.nodes[20].find_peer(net.now, &pk);
+    net.wait(20, op).expect("find_peer");
+    let n = net.events[20]
+        .iter()
+        .filter(|e| matches!(e, DhtEvent::FindPeer { op: o, reply } if *o == op && reply.peer.public_key == pk))
+        .count();
+    assert!(n >= 10, "{n} nodes know the peer");
+    // immutable and mutable records, and the seq rules' codes
+    let (op, hash) = net.nodes[4].immutable_put(net.now, Bytes::from_static(b"imm"));
+    committed(net.wait(4, op));
+    let op = net.nodes[19].immutable_get(net.now, hash);
+    assert!(matches!(net.wait(19, op), Ok(OpOutput::Immutable(Some(ref v))) if v.value == "imm"));
+    let (op, _) = net.nodes[4].mutable_put(net.now, &k, 5, Bytes::from_static(b"m5"));
+    committed(net.wait(4, op));
+    let op = net.nodes[19].mutable_get(net.now, &pk, 0, true);
+    assert!(matches!(net.wait(19, op), Ok(OpOutput::Mutable(Some(ref m))) if m.seq == 5));
+    let (op, _) = net.nodes[4].mutable_put(net.now, &k, 4, Bytes::from_static(b"m4"));
+    let (_, commits) = committed(net.wait(4, op));
+    assert!(!commits.is_empty());
+    assert!(commits.iter().all(|c| c.error == codes::SEQ_TOO_LOW));
+    let (op, _) = net.nodes[4].mutable_put(net.now, &k, 5, Bytes::from_static(b"other"));
+    let (_, commits) = committed(net.wait(4, op));
+    assert!(commits.iter().all(|c| c.error == codes::SEQ_REUSED));
+}

@@ -171,6 +171,15 @@ impl<K: Ord + Clone, V> Cache<K, V> {
         self.latest.contains_key(k) || self.oldest.contains_key(k) || self.retained.contains_key(k)
     }
 
+    /// The value under `k` without using it: no aging applied, no move to the latest
+    /// generation.
+    #[must_use]
+    pub fn peek(&self, k: &K) -> Option<&V> {
+        (self.latest.get(k))
+            .or_else(|| self.oldest.get(k))
+            .or_else(|| self.retained.get(k))
+    }
+
     /// The value under `k`, moving it to the latest generation when it was in the oldest.
     pub fn get(&mut self, now: Duration, k: &K) -> Option<&V> {
         self.handle_timeout(now);

@@ -166,6 +166,12 @@ impl Router {
         }
     }
 
+    /// The forward under `target` without refreshing its age (nor applying due aging).
+    #[must_use]
+    pub fn peek(&self, target: &Target) -> Option<&Forward> {
+        self.forwards.peek(target)
+    }
+
     /// The forward under `target` (refreshing its age).
     pub fn get(&mut self, now: Duration, target: &Target) -> Option<&Forward> {
         self.forwards.get(now, target)

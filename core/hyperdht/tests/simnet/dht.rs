@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use ferrocore_hyperdht::dht::persistent::{self, Persistent};
-use ferrocore_hyperdht::dht::router::{self, Outcome};
 use ferrocore_hyperdht::dht::{
     Answer, Dht, DhtError, DhtEvent, OpId, RecordContext, RecordHandler,
 };
@@ -27,51 +26,37 @@ pub struct OpLog {
     pub done: Option<Result<(), DhtError>>,
 }
 
-/// The persistent node's record store ([`Persistent`]) as [`Dht`]'s record handler,
+/// The persistent node's record store ([`Persistent`], the [`Dht`]'s record handler),
 /// shared with the [`DhtHost`] so the simulation can see what it holds.
-///
-/// Glue while `dht::Dht` (h-client) and `dht::persistent` (h-records) have each their own
-/// router type: the store keeps routes in a router of its own (the simulation relays no
-/// handshakes), and what it relays is dropped.
 #[derive(Debug, Clone)]
-pub struct Store(Arc<Mutex<(Persistent, router::Router)>>);
+pub struct Store(Arc<Mutex<Persistent>>);
 
 impl Store {
     /// An empty store at `now`.
     pub fn new(now: Duration, seed: u64) -> Self {
-        let cfg = persistent::Config::default();
-        let router = router::Router::new(now, cfg.max_size, cfg.max_age);
-        Self(Arc::new(Mutex::new((
-            Persistent::new(cfg, now, seed),
-            router,
-        ))))
+        let p = Persistent::new(persistent::Config::default(), now, seed);
+        Self(Arc::new(Mutex::new(p)))
     }
 
     /// Entries held, all stores together.
     pub fn len(&self) -> usize {
-        let (r, f, b, m, i) = self.0.lock().expect("not poisoned").0.sizes();
+        let (r, f, b, m, i) = self.0.lock().expect("not poisoned").sizes();
         r + f + b + m + i
     }
 }
 
 impl RecordHandler for Store {
     fn on_request(&mut self, cx: RecordContext<'_>, req: &Incoming) -> Option<Answer> {
-        let (records, router) = &mut *self.0.lock().expect("not poisoned");
-        let out = records.handle_request(cx.now, router, &cx.id, req.from, &req.request);
-        match out {
-            Outcome::Reply(r) => Some(Answer {
-                error: r.error,
-                value: r.value,
-                token: r.token,
-                closer_nodes: r.closer_nodes,
-            }),
-            _ => None,
-        }
+        self.0.lock().expect("not poisoned").on_request(cx, req)
     }
 
     fn unannounce(&mut self, cx: RecordContext<'_>, target: &[u8; 32], public_key: &[u8; 32]) {
-        let (records, router) = &mut *self.0.lock().expect("not poisoned");
-        records.unannounce(cx.now, router, target, public_key);
+        let mut p = self.0.lock().expect("not poisoned");
+        RecordHandler::unannounce(&mut *p, cx, target, public_key);
+    }
+
+    fn handle_timeout(&mut self, now: Duration) {
+        RecordHandler::handle_timeout(&mut *self.0.lock().expect("not poisoned"), now);
     }
 }
 
