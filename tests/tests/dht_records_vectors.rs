@@ -65,8 +65,7 @@ impl Node {
     /// HyperDHT's dispatch: handshakes and holepunches to the router, the rest to the
     /// persistent handlers; this node's own server answers with the script's fixed bytes,
     /// and no plugin is registered.
-    fn handle(&mut self, from: Ipv4Address, req: &Request) -> Outcome {
-        let now = Duration::ZERO;
+    fn handle(&mut self, now: Duration, from: Ipv4Address, req: &Request) -> Outcome {
         let outcome = match req.command {
             dht_commands::PEER_HANDSHAKE | dht_commands::PEER_HOLEPUNCH => {
                 self.router.handle_request(now, from, req)
@@ -125,8 +124,13 @@ fn a_persistent_node_answers_the_script_as_js_does() {
     for (path, v) in files(Schema::DhtRecords) {
         let mut node = Node::new(&v["recordsConfig"]);
         let mut cases = Cases::new(format!("dht records {}", path.display()));
+        let mut now = Duration::ZERO;
         for step in arr(&v["recordsSteps"]) {
             let name = str_of(&step["name"]);
+            if let Some(ms) = step.get("advanceToMs") {
+                now = Duration::from_millis(u64_of(ms));
+                continue;
+            }
             if let Some(l) = step.get("listen") {
                 let forward = Forward {
                     relay: None,
@@ -149,7 +153,7 @@ fn a_persistent_node_answers_the_script_as_js_does() {
                 target,
                 value: opt_hex(&step["value"]).map(Bytes::from),
             };
-            let mut got = outcome_j(&node.handle(addr(&step["from"]), &req));
+            let mut got = outcome_j(&node.handle(now, addr(&step["from"]), &req));
             let mut want = step["outcome"].clone();
             if req.command == dht_commands::LOOKUP && want["kind"] == "reply" {
                 want["value"] = sorted_lookup(&want["value"]);

@@ -13,7 +13,8 @@
 // and error apply dht-rpc's defaults for the token and closerNodes options). Only the
 // `to`/`from` addresses are plain objects; every byte string comes from the real modules.
 // Deterministic: keys from fixed seeds, Date.now fixed (announce bumps), Math.random a fixed
-// LCG (which records a lookup returns first; checkers compare lookups as sets).
+// LCG (which records a lookup returns first; checkers compare lookups as sets), and the
+// caches' setInterval timers captured and fired by `advance` steps (scripted aging).
 
 import path from 'path'
 import fs from 'fs'
@@ -41,6 +42,19 @@ let lcg = 1
 Math.random = () => {
   lcg = (lcg * 1103515245 + 12345) % 2147483648
   return lcg / 2147483648
+}
+
+// The caches' age timers (xache and record-cache call setInterval at construction): kept
+// here and fired by `advance` steps, so aging is scripted too.
+const timers = []
+globalThis.setInterval = (fn, ms) => {
+  const t = { fn, ms, next: ms, unref() {} }
+  timers.push(t)
+  return t
+}
+globalThis.clearInterval = (t) => {
+  const i = timers.indexOf(t)
+  if (i !== -1) timers.splice(i, 1)
 }
 
 const MAX_SIZE = 8
@@ -136,6 +150,17 @@ async function send(name, from, command, target, value, token = true) {
     outcome
   })
   return outcome
+}
+
+// Moves the clock to `ms` (since the node was made), firing the timers due by then.
+function advance(ms) {
+  for (const t of timers) {
+    while (t.next <= ms) {
+      t.fn()
+      t.next += t.ms
+    }
+  }
+  steps.push({ name: 'advance to ' + ms + ' ms', advanceToMs: ms })
 }
 
 // Registers this node's own server under `target` (lib/server.js's router.set).
@@ -305,10 +330,50 @@ async function routing() {
   await send('plugin: none registered', CLIENT, CMD.PLUGIN, null, plug, false)
 }
 
+// Aging: records, refreshes, bumps and forwards rotate every 800 s (2/3 of 20 min),
+// mutables and immutables every 32 h (2/3 of 48 h); a rotation caused by size (the floods
+// above) makes the next timer firing skip.
+async function aging() {
+  const D = keyPairOf('records aging D')
+  const E = keyPairOf('records aging E')
+  const T = hcrypto.hash(b4a.from('records aging topic'))
+  const s0 = det('refresh secret D', 32)
+  const lookup = (name) => send(name, MALLORY, CMD.LOOKUP, T, null, false)
+  await send('aging: announce D', CLIENT, CMD.ANNOUNCE, T, announceValue(D, T, { refresh: hcrypto.hash(s0) }))
+  await send('aging: announce self S', SERVER, CMD.ANNOUNCE, SELF, announceValue(S, SELF))
+  const V = b4a.from('aging immutable')
+  await send('aging: immutable put', CLIENT, CMD.IMMUTABLE_PUT, hcrypto.hash(V), V)
+  const KT = hcrypto.hash(K.publicKey)
+  const mget = (name) => send(name, MALLORY, CMD.MUTABLE_GET, KT, c.encode(c.uint, 0), false)
+  await send('aging: mutable put seq 9', CLIENT, CMD.MUTABLE_PUT, KT, mutablePut(K, 9, b4a.from('nine')))
+  advance(799_999)
+  await lookup('aging: lookup at 799 999 ms')
+  advance(800_000)
+  await lookup('aging: lookup at 800 000 ms')
+  await send('aging: announce E', CLIENT, CMD.ANNOUNCE, T, announceValue(E, T))
+  advance(1_600_000)
+  await lookup('aging: lookup at 1 600 000 ms')
+  await send('aging: find peer S at 1 600 000 ms', MALLORY, CMD.FIND_PEER, SELF, null, false)
+  await send('aging: find peer L (local, never ages)', MALLORY, CMD.FIND_PEER, LOCAL, null, false)
+  await send('aging: refresh D at 1 600 000 ms', CLIENT, CMD.ANNOUNCE, T, c.encode(m.announce, { peer: null, refresh: s0, signature: null, bump: 0 }))
+  advance(2_400_000)
+  await lookup('aging: lookup at 2 400 000 ms')
+  await mget('aging: mutable get before 32 h')
+  advance(115_200_000)
+  await mget('aging: mutable get at 32 h')
+  await send('aging: immutable get at 32 h', MALLORY, CMD.IMMUTABLE_GET, hcrypto.hash(V), null, false)
+  advance(230_400_000)
+  await mget('aging: mutable get at 64 h (read at 32 h)')
+  await send('aging: immutable get at 64 h', MALLORY, CMD.IMMUTABLE_GET, hcrypto.hash(V), null, false)
+  advance(460_800_000)
+  await mget('aging: mutable get at 128 h')
+}
+
 await announces()
 await unannounces()
 await values()
 await routing()
+await aging()
 persistent.destroy()
 dht._router.destroy()
 
