@@ -81,6 +81,8 @@ pub enum Schema {
     NoiseIk,
     /// `udx/packets.json`: `udxPackets[]` (datagrams udx-native sent and received).
     UdxPackets,
+    /// `dht/records.json`: `recordsConfig`, `recordsSteps[]` (a persistent node's answers).
+    DhtRecords,
 }
 
 impl Schema {
@@ -131,6 +133,8 @@ impl Schema {
             Schema::NoiseIk
         } else if has("udxPackets") {
             Schema::UdxPackets
+        } else if has("recordsSteps") {
+            Schema::DhtRecords
         } else {
             return None;
         })
