@@ -1,5 +1,6 @@
-//! A deterministic simulation of ≥ 1,000 dht-rpc nodes (issue 27, item 6): bootstrapping,
-//! lookups converging on the true closest nodes, churn and bounded memory per node.
+//! A deterministic simulation of ≥ 1,000 dht-rpc nodes (issue 27, item 6): bootstrapping
+//! (with firewalled JS-default clients among them), lookups converging on the true closest
+//! nodes, a leaving node forgotten, churn, and bounded memory per node.
 //! Every test prints its seed; `SIM_SEED=<n>` reruns one with another.
 
 mod simnet;
@@ -55,9 +56,45 @@ fn a_thousand_nodes_bootstrap_and_lookups_converge() {
     let seed = simnet::seed("bootstrap_and_lookups", 27_001);
     let started = std::time::Instant::now();
     let mut net = Net::grown(seed, NetConfig::default());
+    // a hundred JS-default clients behind firewalls join too: they bootstrap, find out they
+    // are firewalled, stay ephemeral and never enter a routing table
+    let clients: Vec<usize> = (0..100)
+        .map(|_| {
+            let i = net.join_client();
+            net.run(MS(50));
+            i
+        })
+        .collect();
+    let ok = net.run_until(SECS(120), |s| {
+        clients
+            .iter()
+            .all(|&i| s.host(i).is_some_and(|h| h.node.bootstrapped))
+    });
+    assert!(ok, "every client bootstraps within two minutes");
+    let mut client_ids = Vec::new();
+    for &i in &clients {
+        let n = &net.sim.host(i).expect("clients stay").node;
+        assert!(
+            n.ephemeral() && n.firewalled() && n.id().is_none(),
+            "client {i}"
+        );
+        client_ids.push(*n.table().id());
+        client_ids.push(node_id(&net.sim.addr(i)));
+    }
+    for i in net.sim.live() {
+        let t = net.sim.host(i).expect("live").node.table();
+        assert!(
+            client_ids.iter().all(|c| !t.contains(c)),
+            "a client in {i}'s table"
+        );
+    }
+    assert!(
+        net.sim.stats.filtered > 0,
+        "the firewalls dropped the PING_NAT probes"
+    );
     let (ratio, worst) = lookups(&mut net, MS(10));
     println!(
-        "lookups from every node: {:.2}% of the true {K} closest found, worst {worst}/{K}",
+        "lookups from every node and client: {:.2}% of the true {K} closest found, worst {worst}/{K}",
         ratio * 100.0
     );
     println!("network: {:?}; wall {:?}", net.sim.stats, started.elapsed());

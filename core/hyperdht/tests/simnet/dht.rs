@@ -14,7 +14,7 @@ use ferrocore_hyperdht::rpc::io::{Incoming, Socket, Transmit};
 use ferrocore_hyperdht::rpc::node::Node;
 use ferrocore_wire::dht::Ipv4Address;
 
-use super::net::{open_node, Footprint, Member};
+use super::net::{Footprint, Member};
 use super::{Host, Rng};
 
 /// What an operation reported.
@@ -60,7 +60,7 @@ impl RecordHandler for Store {
     }
 }
 
-/// A HyperDHT node driven by the simulation (see [`open_node`]), storing records.
+/// A HyperDHT node driven by the simulation, storing records when persistent.
 #[derive(Debug)]
 pub struct DhtHost {
     /// The node.
@@ -133,9 +133,9 @@ impl Host for DhtHost {
 }
 
 impl Member for DhtHost {
-    fn start(rng: &mut Rng, addr: Ipv4Address, now: Duration, bootstrap: &[Ipv4Address]) -> Self {
-        let mut dht = Dht::new(open_node(rng, addr, now, bootstrap));
-        let store = Store::new(now, rng.next_u64());
+    fn wrap(rng: &mut Rng, node: Node) -> Self {
+        let mut dht = Dht::new(node);
+        let store = Store::new(Duration::ZERO, rng.next_u64());
         dht.set_record_handler(Box::new(store.clone()));
         Self {
             dht,

@@ -17,7 +17,7 @@ pub mod net;
 pub mod rpc;
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::time::Duration;
 
 use ferrocore_hyperdht::rpc::io::{Socket, Transmit};
@@ -145,6 +145,8 @@ pub struct NetStats {
     pub lost: u64,
     /// Datagrams to an address nobody (alive) listens on.
     pub unreachable: u64,
+    /// Datagrams a host's firewall dropped (unsolicited).
+    pub filtered: u64,
     /// Timer wake-ups run.
     pub wakes: u64,
 }
@@ -186,6 +188,9 @@ struct Slot<H> {
     client: Ipv4Address,
     host: Option<H>,
     wake: Option<Duration>,
+    /// Behind a firewall: the (local socket is the server one, remote address) pairs it
+    /// sent to, the only ones it hears from.
+    firewall: Option<BTreeSet<(bool, Ipv4Address)>>,
 }
 
 /// The simulation: a clock, hosts and the datagrams between them.
@@ -232,6 +237,23 @@ impl<H: Host> Sim<H> {
 
     /// Adds a host made by `make(rng, server address, now)`; returns its index.
     pub fn add(&mut self, make: impl FnOnce(&mut Rng, Ipv4Address, Duration) -> H) -> usize {
+        self.add_with(make, false)
+    }
+
+    /// Adds a host behind a firewall (a NAT that keeps its ports): it hears only from
+    /// addresses it sent to from the socket the datagram arrives on.
+    pub fn add_firewalled(
+        &mut self,
+        make: impl FnOnce(&mut Rng, Ipv4Address, Duration) -> H,
+    ) -> usize {
+        self.add_with(make, true)
+    }
+
+    fn add_with(
+        &mut self,
+        make: impl FnOnce(&mut Rng, Ipv4Address, Duration) -> H,
+        firewalled: bool,
+    ) -> usize {
         let i = self.slots.len();
         let server = server_addr(i);
         let client = Ipv4Address::new(server.host, CLIENT_PORT);
@@ -243,6 +265,7 @@ impl<H: Host> Sim<H> {
             client,
             host: Some(host),
             wake: None,
+            firewall: firewalled.then(BTreeSet::new),
         });
         self.flush(i, false);
         i
@@ -303,7 +326,16 @@ impl<H: Host> Sim<H> {
                         self.stats.unreachable += 1;
                         continue;
                     };
-                    let Some(h) = self.slots[i].host.as_mut() else {
+                    let slot = &mut self.slots[i];
+                    if slot
+                        .firewall
+                        .as_ref()
+                        .is_some_and(|f| !f.contains(&(socket == Socket::Server, from)))
+                    {
+                        self.stats.filtered += 1;
+                        continue;
+                    }
+                    let Some(h) = slot.host.as_mut() else {
                         self.stats.unreachable += 1;
                         continue;
                     };
@@ -388,6 +420,9 @@ impl<H: Host> Sim<H> {
         let (server, client) = (self.slots[i].server, self.slots[i].client);
         for t in out {
             self.stats.sent += 1;
+            if let Some(f) = self.slots[i].firewall.as_mut() {
+                f.insert((t.socket == Socket::Server, t.to));
+            }
             if self.rng.chance_ppm(self.cfg.loss_ppm) {
                 self.stats.lost += 1;
                 continue;

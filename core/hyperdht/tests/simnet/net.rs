@@ -21,9 +21,8 @@ pub const MAX_TABLE: usize = 256 * K;
 
 /// A node of the simulated DHT.
 pub trait Member: Host + Sized {
-    /// A node at `addr` knowing the `bootstrap` nodes (none: it is the first bootstrap
-    /// node), starting to bootstrap at `now`.
-    fn start(rng: &mut Rng, addr: Ipv4Address, now: Duration, bootstrap: &[Ipv4Address]) -> Self;
+    /// The host around a started dht-rpc `node` ([`open_node`], [`client_node`]).
+    fn wrap(rng: &mut Rng, node: Node) -> Self;
     /// Its dht-rpc node.
     fn node(&self) -> &Node;
     /// Whether it finished bootstrapping.
@@ -49,16 +48,40 @@ pub fn open_node(
         Config::bootstrapper(addr.host, addr.port)
     } else {
         Config {
-            bootstrap: bootstrap.to_vec(),
             ephemeral: Some(false),
             firewalled: false,
-            host: addr.host,
-            port: addr.port,
-            ..Config::default()
+            ..joining(addr, bootstrap)
         }
     };
+    started(rng, now, cfg)
+}
+
+/// A dht-rpc node at `addr` as an ordinary JS client: JS's defaults (adaptive, starting
+/// firewalled and ephemeral), bootstrapping from the `bootstrap` nodes. Started.
+pub fn client_node(
+    rng: &mut Rng,
+    addr: Ipv4Address,
+    now: Duration,
+    bootstrap: &[Ipv4Address],
+) -> Node {
+    started(rng, now, joining(addr, bootstrap))
+}
+
+/// JS's defaults for a node bound to `addr` bootstrapping from `bootstrap`.
+fn joining(addr: Ipv4Address, bootstrap: &[Ipv4Address]) -> Config {
+    Config {
+        bootstrap: bootstrap.to_vec(),
+        host: addr.host,
+        port: addr.port,
+        ..Config::default()
+    }
+}
+
+/// A node with `cfg`, its sockets bound on `cfg.port`, started at `now`.
+fn started(rng: &mut Rng, now: Duration, cfg: Config) -> Node {
+    let port = cfg.port;
     let mut node = Node::with_config(now, cfg, rng.bytes32());
-    node.start(now, addr.port);
+    node.start(now, port);
     node
 }
 
@@ -131,7 +154,10 @@ impl<H: Member> Net<H> {
     /// [`BOOTSTRAP`] bootstrap nodes: the first knows nobody, the others bootstrap from it.
     pub fn new(seed: u64, cfg: NetConfig) -> Self {
         let mut sim = Sim::new(seed, cfg);
-        let first = sim.add(|rng, a, now| H::start(rng, a, now, &[]));
+        let first = sim.add(|rng, a, now| {
+            let node = open_node(rng, a, now, &[]);
+            H::wrap(rng, node)
+        });
         let mut net = Self {
             boot: vec![sim.addr(first)],
             sim,
@@ -140,7 +166,10 @@ impl<H: Member> Net<H> {
         };
         for _ in 1..BOOTSTRAP {
             let b0 = net.boot[0];
-            let i = net.sim.add(|rng, a, now| H::start(rng, a, now, &[b0]));
+            let i = net.sim.add(|rng, a, now| {
+                let node = open_node(rng, a, now, &[b0]);
+                H::wrap(rng, node)
+            });
             net.boot.push(net.sim.addr(i));
             net.run(Duration::from_secs(2));
         }
@@ -184,7 +213,19 @@ impl<H: Member> Net<H> {
     /// Adds a node that bootstraps from the bootstrap nodes.
     pub fn join(&mut self) -> usize {
         let boot = self.boot.clone();
-        self.sim.add(|rng, a, now| H::start(rng, a, now, &boot))
+        self.sim.add(|rng, a, now| {
+            let node = open_node(rng, a, now, &boot);
+            H::wrap(rng, node)
+        })
+    }
+
+    /// Adds a JS-default client node ([`client_node`]) behind a firewall.
+    pub fn join_client(&mut self) -> usize {
+        let boot = self.boot.clone();
+        self.sim.add_firewalled(|rng, a, now| {
+            let node = client_node(rng, a, now, &boot);
+            H::wrap(rng, node)
+        })
     }
 
     /// Adds `n` nodes, one every `gap`, then waits for all to finish bootstrapping.
@@ -231,12 +272,12 @@ impl<H: Member> Net<H> {
         true
     }
 
-    /// The live nodes' ids.
+    /// The ids of the live persistent nodes (those in the DHT).
     pub fn live_ids(&self) -> Vec<[u8; 32]> {
         self.sim
             .live()
             .into_iter()
-            .map(|i| node_id(&self.sim.addr(i)))
+            .filter_map(|i| self.sim.host(i)?.node().id())
             .collect()
     }
 

@@ -8,7 +8,7 @@ use ferrocore_hyperdht::rpc::node::{Node, NodeEvent, QueryId, QueryRequest};
 use ferrocore_hyperdht::rpc::query::QueryConfig;
 use ferrocore_wire::dht::{commands, errors, Ipv4Address};
 
-use super::net::{open_node, Member};
+use super::net::Member;
 use super::{Host, Rng};
 
 /// What a query reported.
@@ -33,7 +33,7 @@ impl QueryLog {
     }
 }
 
-/// A dht-rpc node driven by the simulation (see [`open_node`]).
+/// A dht-rpc node driven by the simulation.
 #[derive(Debug)]
 pub struct RpcHost {
     /// The node.
@@ -47,18 +47,6 @@ pub struct RpcHost {
 }
 
 impl RpcHost {
-    /// A node at `addr` knowing the `bootstrap` nodes; with an empty list it is a bootstrap
-    /// node itself (bootstrapped from the start).
-    pub fn new(rng: &mut Rng, addr: Ipv4Address, now: Duration, bootstrap: &[Ipv4Address]) -> Self {
-        let node = open_node(rng, addr, now, bootstrap);
-        Self {
-            node,
-            queries: BTreeMap::new(),
-            added: 0,
-            removed: 0,
-        }
-    }
-
     /// Starts a FIND_NODE query for `target`.
     pub fn find_node(&mut self, now: Duration, target: [u8; 32]) -> QueryId {
         let req = QueryRequest {
@@ -119,8 +107,13 @@ impl Host for RpcHost {
 }
 
 impl Member for RpcHost {
-    fn start(rng: &mut Rng, addr: Ipv4Address, now: Duration, bootstrap: &[Ipv4Address]) -> Self {
-        Self::new(rng, addr, now, bootstrap)
+    fn wrap(_: &mut Rng, node: Node) -> Self {
+        Self {
+            node,
+            queries: BTreeMap::new(),
+            added: 0,
+            removed: 0,
+        }
     }
 
     fn node(&self) -> &Node {
