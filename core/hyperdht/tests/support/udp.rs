@@ -8,9 +8,51 @@ use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use ferrocore_hyperdht::dht::{Dht, DhtEvent};
 use ferrocore_hyperdht::rpc::io::{Socket, Transmit};
 use ferrocore_hyperdht::rpc::node::{Node, NodeEvent};
 use ferrocore_wire::dht::Ipv4Address;
+
+/// A sans-IO machine [`UdpPair::step`] drives: a dht-rpc [`Node`] or a HyperDHT [`Dht`].
+pub trait Machine {
+    /// What it reports.
+    type Event;
+    /// `poll_transmit`.
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    /// `poll_event`.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    /// `handle_datagram`.
+    fn handle_datagram(&mut self, now: Duration, socket: Socket, from: Ipv4Address, b: &[u8]);
+    /// `poll_timeout`.
+    fn poll_timeout(&self) -> Option<Duration>;
+    /// `handle_timeout`.
+    fn handle_timeout(&mut self, now: Duration);
+}
+
+macro_rules! machine {
+    ($t:ty, $e:ty) => {
+        impl Machine for $t {
+            type Event = $e;
+            fn poll_transmit(&mut self) -> Option<Transmit> {
+                <$t>::poll_transmit(self)
+            }
+            fn poll_event(&mut self) -> Option<$e> {
+                <$t>::poll_event(self)
+            }
+            fn handle_datagram(&mut self, now: Duration, s: Socket, from: Ipv4Address, b: &[u8]) {
+                <$t>::handle_datagram(self, now, s, from, b)
+            }
+            fn poll_timeout(&self) -> Option<Duration> {
+                <$t>::poll_timeout(self)
+            }
+            fn handle_timeout(&mut self, now: Duration) {
+                <$t>::handle_timeout(self, now)
+            }
+        }
+    };
+}
+machine!(Node, NodeEvent);
+machine!(Dht, DhtEvent);
 
 /// A node's server and client sockets on loopback, non-blocking, and the clock origin.
 pub struct UdpPair {
@@ -87,7 +129,7 @@ impl UdpPair {
 
     /// Drives `node` for `span`: sends what it has, feeds it datagrams, fires its timers;
     /// returns its events.
-    pub fn step(&self, node: &mut Node, span: Duration) -> Vec<NodeEvent> {
+    pub fn step<M: Machine>(&self, node: &mut M, span: Duration) -> Vec<M::Event> {
         let until = Instant::now() + span;
         let mut events = Vec::new();
         loop {
