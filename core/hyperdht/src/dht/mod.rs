@@ -342,14 +342,16 @@ impl Dht {
                         };
                         self.events.push_back(DhtEvent::Response { id, reply });
                     }
-                    Some(owner) => self.on_op_response(owner, from, Ok(response.error)),
+                    Some(owner) => self.on_op_response(now, owner, from, Ok(response.error)),
                     None => {}
                 },
                 NodeEvent::Timeout { id, to } => match self.requests.remove(&id) {
                     Some(ops::Owner::App) => {
                         self.events.push_back(DhtEvent::RequestTimeout(id, to));
                     }
-                    Some(owner) => self.on_op_response(owner, to, Err(DhtError::RequestTimeout)),
+                    Some(owner) => {
+                        self.on_op_response(now, owner, to, Err(DhtError::RequestTimeout));
+                    }
                     None => {}
                 },
                 NodeEvent::QueryReply(q, r) => self.on_query_reply(now, q, r),

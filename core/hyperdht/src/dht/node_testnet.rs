@@ -44,6 +44,8 @@ pub struct Store {
     pub records: BTreeMap<[u8; 32], Vec<Peer>>,
     pub mutables: BTreeMap<[u8; 32], MutableGetResponse>,
     pub immutables: BTreeMap<[u8; 32], Bytes>,
+    /// When the last valid ANNOUNCE arrived.
+    pub announced_at: Option<Duration>,
 }
 
 /// The minimal persistent handler (its store shared with the test).
@@ -129,6 +131,9 @@ impl RecordHandler for TestRecords {
                     cx.router.set(cx.now, target, route);
                 } else {
                     list.push(peer);
+                }
+                if r.command == cmd::ANNOUNCE {
+                    store.announced_at = Some(cx.now);
                 }
                 Some(Answer::ack())
             }
