@@ -423,3 +423,7 @@ mod tests;
 #[cfg(test)]
 #[path = "persistent_values_tests.rs"]
 mod values_tests;
+
+#[cfg(test)]
+#[path = "persistent_hostile_tests.rs"]
+mod hostile_tests;

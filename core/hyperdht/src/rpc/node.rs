@@ -278,6 +278,7 @@ impl Node {
         let mut n = Self::build(now, cfg, id, tid, secrets, u64::from_le_bytes([7; 8]));
         n.tick = 0;
         n.refresh_ticks = REFRESH_TICKS;
+        n.add_config_nodes(now);
         n
     }
 
@@ -298,6 +299,7 @@ impl Node {
         let (a, b) = (n.next_u32(), n.next_u32());
         n.tick = u64::from(random_offset(100, a));
         n.refresh_ticks = random_offset(REFRESH_TICKS, b);
+        n.add_config_nodes(now);
         n
     }
 
@@ -348,11 +350,15 @@ impl Node {
         if let Some(a) = n.cfg.public_address {
             n.nat.add(a.host, a.port);
         }
-        let nodes = n.cfg.nodes.clone();
-        for a in nodes.iter().rev() {
-            n.add_node(now, *a);
-        }
         n
+    }
+
+    /// Adds the configured `nodes` (last first, as JS), at the node's first tick.
+    fn add_config_nodes(&mut self, now: Duration) {
+        let nodes = self.cfg.nodes.clone();
+        for a in nodes.iter().rev() {
+            self.add_node(now, *a);
+        }
     }
 
     /// xorshift64 over the seed: picks for refreshes and tick offsets.

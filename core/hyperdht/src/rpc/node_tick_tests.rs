@@ -93,3 +93,22 @@ fn requests_that_all_time_out_make_the_node_offline() {
     assert!(tick >= 5, "the health window was warm: {tick}");
     assert_eq!(n.network(), (false, false));
 }
+
+#[test]
+fn a_configured_node_starts_at_a_random_tick_with_its_nodes_in_order() {
+    let cfg = crate::rpc::config::Config {
+        nodes: alloc::vec![peer(1), peer(2), peer(3)],
+        ..Default::default()
+    };
+    let n = Node::with_config(Duration::ZERO, cfg, [3; 32]);
+    // JS adds them last first: the first is the most recently added
+    assert_eq!(n.to_array(), [peer(1), peer(2), peer(3)]);
+    // randomOffset(100): in (50, 100]
+    assert!((51..=100).contains(&n.tick()), "{}", n.tick());
+    assert!(n.table().iter().all(|x| x.added == n.tick()));
+    assert!(n.ephemeral() && n.firewalled() && n.adaptive() && !n.is_bootstrapped());
+    assert_eq!(n.id(), None);
+    // another seed, another start
+    let m = Node::with_config(Duration::ZERO, Default::default(), [4; 32]);
+    assert_ne!(m.table().id(), n.table().id());
+}
