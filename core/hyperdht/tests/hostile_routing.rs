@@ -63,6 +63,25 @@ fn ids_that_do_not_hash_from_the_sender_address_stay_out_of_the_table() {
 }
 
 #[test]
+fn a_host_with_many_ports_fills_each_bucket_to_k_at_most() {
+    let mut v = Victim::new(0);
+    let host = [10, 9, 3, 3];
+    // 3,000 ports of one host, each with its own verified id (JS admits each: ids are
+    // per address); the table keeps at most K per bucket, the rest is not held anywhere
+    for port in 1..=3_000u16 {
+        let from = Ipv4Address::new(host, port);
+        v.feed(from, &ping(port, Some(node_id(&from)), commands::PING));
+    }
+    let table = v.dht.node().table();
+    let k = ferrocore_hyperdht::rpc::table::K;
+    assert!((0..256).all(|i| table.row(i).len() <= k));
+    assert!(table.len() < 3_000 && table.len() >= k, "{}", table.len());
+    assert!(table.iter().all(|n| n.id == node_id(&n.addr)));
+    // a full row re-pings its oldest node at most 3 at a time (dht-rpc `_onfullrow`)
+    assert!(v.dht.node().io().inflight() <= 3);
+}
+
+#[test]
 fn a_request_flood_from_one_address_is_answered_one_for_one_without_growing_state() {
     let mut v = Victim::new(0);
     let flood = addr(7);
