@@ -267,6 +267,30 @@ fn oversize_and_mismatched_records_are_trimmed_or_refused() {
 }
 
 #[test]
+fn datagram_sized_values_are_stored_as_js_does_but_bounded_by_count() {
+    // JS caps nothing but the count: a value is as large as a datagram allows (~64 KiB);
+    // the values cache holds `CAP` per generation (xache), two generations
+    const CAP: usize = 16;
+    let mut v = Victim::new(2 * CAP);
+    let token = token_for(&mut v, 1);
+    for i in 0..200u8 {
+        let value = Bytes::from(vec![i; 60_000]);
+        let target = immutable_target(&value);
+        let req = request(
+            addr(1),
+            8,
+            cmd::IMMUTABLE_PUT,
+            target,
+            Some(token),
+            Some(value),
+        );
+        assert_eq!(one(v.ask(addr(1), req)).error, errors::NONE);
+        assert!(v.sizes().4 <= 2 * CAP, "{:?}", v.sizes());
+    }
+    assert!(v.sizes().4 > CAP, "both generations in use");
+}
+
+#[test]
 fn a_flood_from_one_address_keeps_the_store_within_its_caps() {
     const CAP: usize = 64;
     let mut v = Victim::new(CAP);
