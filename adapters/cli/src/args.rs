@@ -242,9 +242,10 @@ Examples:
   ferrocore dht --listen 0.0.0.0:0                          # join JS HyperDHT's public network
   ferrocore dht --listen 127.0.0.1:0 --bootstrap 127.0.0.1:49737
 
-Prints `listening <HOST:PORT>` (the real port when 0 was given) and `id <hex>` (the node
-id), both flushed, and `bootstrapped <N>` (the nodes it then knows) once its bootstrap
-query has ended; it runs until SIGTERM or SIGINT (exit 0). Without --bootstrap it joins
+Prints `listening <HOST:PORT>` (the real port when 0 was given), `id <hex>` (the node id:
+at once for a bootstrap node, else once bootstrapped, when a persistent node knows its
+address) and `bootstrapped <N>` (the nodes it then knows), each flushed; it runs until
+SIGTERM or SIGINT (exit 0). Without --bootstrap it joins
 JS HyperDHT's public bootstrap nodes; --bootstrap replaces them (HOST:PORT or JS's
 IP@HOST:PORT, comma-separated). With --bootstrap none or --persistent the node is
 persistent from the start, as JS's bootstrap nodes are: its id is the hash of its address

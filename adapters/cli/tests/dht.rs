@@ -124,7 +124,9 @@ fn a_ferrocore_node_bootstraps_from_a_js_testnet() {
         .map(|b| format!("{}:{}", b["host"].as_str().unwrap(), b["port"]))
         .collect();
     let boot = boot.join(",");
-    let (mut node, addr, _) = ferrocore_dht(&["--bootstrap", &boot, "--persistent"]);
+    let (mut node, addr, id) = ferrocore_dht(&["--bootstrap", &boot, "--persistent"]);
+    // Persistent once it learned its address from the testnet's replies.
+    assert_eq!(id, id_of(addr));
     let line = node.line();
     let known: usize = line
         .strip_prefix("bootstrapped ")

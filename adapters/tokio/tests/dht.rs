@@ -37,8 +37,9 @@ async fn nodes_bootstrap_from_a_persistent_node_and_ping_it() {
     .unwrap();
     let first_addr = first.local_addr().unwrap();
     // A persistent node's id is the hash of its address, as JS's bootstrap nodes'.
-    assert_eq!(first.id(), node_id(&to_ipv4(first_addr).unwrap()));
-    assert!(first.is_bootstrapped());
+    let first_id = node_id(&to_ipv4(first_addr).unwrap());
+    assert_eq!(first.id(), Some(first_id));
+    until(&first, |e| *e == RpcEvent::Bootstrapped).await;
 
     let config = RpcConfig {
         bootstrap: vec![first_addr],
@@ -53,7 +54,7 @@ async fn nodes_bootstrap_from_a_persistent_node_and_ping_it() {
         // The persistent node answered with its id: it is in the table.
         assert_eq!(n.table_len(), 1);
         n.machine()
-            .with(|m, _| assert!(m.node().table().contains(&first.id())));
+            .with(|m, _| assert!(m.node().table().contains(&first_id)));
     }
 
     // A PING from `a` to the first node comes back with the first node's id.
@@ -76,7 +77,7 @@ async fn nodes_bootstrap_from_a_persistent_node_and_ping_it() {
     let RpcEvent::Node(NodeEvent::Response { from_id, .. }) = reply else {
         unreachable!()
     };
-    assert_eq!(from_id, Some(first.id()));
+    assert_eq!(from_id, Some(first_id));
 
     // The same sockets carry UDX streams beside the DHT traffic.
     let (sa, sb) = (a.socket(), b.socket());

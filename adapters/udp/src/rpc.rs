@@ -1,16 +1,16 @@
 //! A dht-rpc node ([`ferrocore_hyperdht::rpc::Node`]) as a [`Machine`]: both of its
 //! sockets are the one UDP socket it shares with UDX, its randomness (id, first
-//! transaction id, token secrets) comes from the OS, and it bootstraps by querying its
-//! own id from the bootstrap nodes (JS's `FIND_NODE` walk).
+//! transaction id, token secrets) is drawn from a seed from the OS. All input is
+//! handed to the node as its server socket's.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use ferrocore_hyperdht::rpc::config::Config;
 use ferrocore_hyperdht::rpc::io::Socket;
-use ferrocore_hyperdht::rpc::node::{Node, NodeEvent, QueryId, QueryRequest};
-use ferrocore_hyperdht::rpc::query::QueryConfig;
-use ferrocore_wire::dht::{commands, errors, node_id, Ipv4Address};
+use ferrocore_hyperdht::rpc::node::{Node, NodeEvent};
+use ferrocore_wire::dht::{errors, Ipv4Address};
 
 use crate::machine::{Machine, MachineNode};
 use crate::UdxSocket;
@@ -37,7 +37,7 @@ pub struct RpcConfig {
 /// What an [`RpcMachine`] reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RpcEvent {
-    /// The bootstrap query ended (the node knows its neighbourhood, or nobody answered).
+    /// The node finished bootstrapping (dht-rpc's `ready`).
     Bootstrapped,
     /// A dht-rpc node event (only with [`RpcConfig::events`]).
     Node(NodeEvent),
@@ -48,9 +48,7 @@ pub enum RpcEvent {
 pub struct RpcMachine {
     node: Node,
     events: bool,
-    bootstrap: Option<QueryId>,
     bootstrapped: bool,
-    out: Option<RpcEvent>,
 }
 
 /// `addr` as dht-rpc's IPv4 address (`None` for IPv6).
@@ -70,67 +68,63 @@ pub fn from_ipv4(addr: Ipv4Address) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::from(addr.host)), addr.port)
 }
 
-fn random<const N: usize>() -> io::Result<[u8; N]> {
-    let mut b = [0u8; N];
-    getrandom::getrandom(&mut b).map_err(io::Error::from)?;
-    Ok(b)
+impl RpcConfig {
+    /// dht-rpc's options for a node bound to `local`.
+    #[must_use]
+    pub fn to_config(&self, local: SocketAddr) -> Config {
+        let host = self.host.unwrap_or(match local.ip() {
+            IpAddr::V4(ip) if !ip.is_unspecified() => ip,
+            _ => Ipv4Addr::LOCALHOST,
+        });
+        let mut cfg = if self.persistent && self.bootstrap.is_empty() {
+            Config::bootstrapper(host.octets(), local.port())
+        } else if self.persistent {
+            Config {
+                ephemeral: Some(false),
+                firewalled: false,
+                ..Config::default()
+            }
+        } else {
+            Config::default()
+        };
+        cfg.bootstrap = self.bootstrap.iter().filter_map(|a| to_ipv4(*a)).collect();
+        cfg.host = host.octets();
+        cfg.port = local.port();
+        cfg
+    }
 }
 
 impl RpcMachine {
-    /// A node at `now` bound to `local`, started as `config` says (its bootstrap query
-    /// runs at once).
+    /// A node at `now` bound to `local`, started as `config` says (it begins
+    /// bootstrapping at once: dht-rpc's bootstrap, NAT sampling and firewall check).
     ///
     /// # Errors
     /// When the OS random number generator fails.
     pub fn new(now: Duration, local: SocketAddr, config: &RpcConfig) -> io::Result<Self> {
-        let host = config.host.unwrap_or(match local.ip() {
-            IpAddr::V4(ip) if !ip.is_unspecified() => ip,
-            _ => Ipv4Addr::LOCALHOST,
-        });
-        let id = if config.persistent {
-            node_id(&Ipv4Address::new(host.octets(), local.port()))
-        } else {
-            random()?
-        };
-        let tid = u16::from_le_bytes(random()?);
-        let mut node = Node::new(now, id, tid, [random()?, random()?]);
-        if config.persistent {
-            node.io_mut().ephemeral = false;
-            node.io_mut().firewalled = false;
-        }
-        node.bootstrap = config
-            .bootstrap
-            .iter()
-            .filter_map(|a| to_ipv4(*a))
-            .collect();
-        let mut m = Self {
+        let mut mine = [0u8; 32];
+        getrandom::getrandom(&mut mine).map_err(io::Error::from)?;
+        let mut node = Node::with_config(now, config.to_config(local), mine);
+        node.start(now, local.port());
+        Ok(Self {
             node,
             events: config.events,
-            bootstrap: None,
             bootstrapped: false,
-            out: None,
-        };
-        if m.node.bootstrap.is_empty() {
-            m.finish_bootstrap();
-        } else {
-            let req = QueryRequest {
-                target: id,
-                internal: true,
-                command: commands::FIND_NODE,
-                value: None,
-            };
-            m.bootstrap = Some(m.node.query(now, req, QueryConfig::default(), &[]));
-        }
-        Ok(m)
+        })
     }
 
-    /// The node's id.
+    /// The node's id while persistent (`None` while ephemeral, as JS's `dht.id`).
     #[must_use]
-    pub fn id(&self) -> [u8; 32] {
+    pub fn id(&self) -> Option<[u8; 32]> {
+        self.node.id()
+    }
+
+    /// The id its routing table is built around (the persistent id once it has one).
+    #[must_use]
+    pub fn table_id(&self) -> [u8; 32] {
         *self.node.table().id()
     }
 
-    /// Whether the bootstrap query has ended.
+    /// Whether it has finished bootstrapping.
     #[must_use]
     pub fn is_bootstrapped(&self) -> bool {
         self.bootstrapped
@@ -145,12 +139,6 @@ impl RpcMachine {
     /// The dht-rpc node, to send requests, answer them or start queries.
     pub fn node_mut(&mut self) -> &mut Node {
         &mut self.node
-    }
-
-    fn finish_bootstrap(&mut self) {
-        self.bootstrapped = true;
-        self.node.bootstrapped = true;
-        self.out = Some(RpcEvent::Bootstrapped);
     }
 }
 
@@ -178,18 +166,10 @@ impl Machine for RpcMachine {
     }
 
     fn poll_event(&mut self) -> Option<RpcEvent> {
-        if let Some(e) = self.out.take() {
-            return Some(e);
-        }
         while let Some(e) = self.node.poll_event() {
-            if matches!(e, NodeEvent::QueryDone(q) if Some(q) == self.bootstrap) {
-                self.bootstrap = None;
-                self.finish_bootstrap();
-                let done = self.out.take();
-                if self.events {
-                    self.out = Some(RpcEvent::Node(e));
-                }
-                return done;
+            if e == NodeEvent::Ready {
+                self.bootstrapped = true;
+                return Some(RpcEvent::Bootstrapped);
             }
             if self.events {
                 return Some(RpcEvent::Node(e));
@@ -230,10 +210,16 @@ impl RpcNode {
         &self.node
     }
 
-    /// The node's id.
+    /// The node's id while persistent (`None` while ephemeral, as JS's `dht.id`).
     #[must_use]
-    pub fn id(&self) -> [u8; 32] {
+    pub fn id(&self) -> Option<[u8; 32]> {
         self.node.with(|m, _| m.id())
+    }
+
+    /// The id its routing table is built around (the persistent id once it has one).
+    #[must_use]
+    pub fn table_id(&self) -> [u8; 32] {
+        self.node.with(|m, _| m.table_id())
     }
 
     /// The address its socket is bound to.

@@ -65,16 +65,28 @@ pub(crate) fn dht(args: &DhtArgs, out: &mut dyn Write) -> Result<(), Error> {
         let _ = stop.send(());
     })?;
     writeln!(out, "listening {}", node.local_addr()?)?;
-    writeln!(out, "id {}", hex::encode(node.id()))?;
     out.flush()?;
-    let mut announced = false;
+    // A bootstrap node knows its id at once; another learns its address (hence its
+    // persistent id) while bootstrapping.
+    let mut id_printed = false;
+    if let Some(id) = node.id() {
+        writeln!(out, "id {}", hex::encode(id))?;
+        out.flush()?;
+        id_printed = true;
+    }
+    let mut bootstrapped = false;
     loop {
         match stopped.recv_timeout(Duration::from_millis(50)) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             _ => return Ok(()),
         }
-        if !announced && node.machine().try_event() == Some(RpcEvent::Bootstrapped) {
-            announced = true;
+        if !bootstrapped && node.machine().try_event() == Some(RpcEvent::Bootstrapped) {
+            bootstrapped = true;
+            if !id_printed {
+                let id = node.id().unwrap_or_else(|| node.table_id());
+                writeln!(out, "id {}", hex::encode(id))?;
+                id_printed = true;
+            }
             writeln!(out, "bootstrapped {}", node.table_len())?;
             out.flush()?;
         }
