@@ -81,6 +81,9 @@ pub enum Schema {
     NoiseIk,
     /// `udx/packets.json`: `udxPackets[]` (datagrams udx-native sent and received).
     UdxPackets,
+    /// `dht/handshake.json`: `peerHandshakes[]` (PEER_HANDSHAKE exchanges; checked by
+    /// `core/hyperdht/tests/handshake_vectors.rs`).
+    DhtHandshakes,
 }
 
 impl Schema {
@@ -131,6 +134,8 @@ impl Schema {
             Schema::NoiseIk
         } else if has("udxPackets") {
             Schema::UdxPackets
+        } else if has("peerHandshakes") {
+            Schema::DhtHandshakes
         } else {
             return None;
         })

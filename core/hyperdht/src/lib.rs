@@ -10,4 +10,5 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod dht;
 pub mod rpc;
