@@ -43,13 +43,6 @@ fn ferrocore_dht(args: &[&str]) -> (Proc, SocketAddr, String) {
     (p, addr.unwrap(), id.unwrap())
 }
 
-fn ok(js: &mut JsPeer, cmd: Value) -> Value {
-    let id = js.send(cmd);
-    let reply = js.wait_for(WAIT, |v| v["reply"].is_string() && v["id"] == id);
-    assert!(reply.get("error").is_none(), "{reply}");
-    reply
-}
-
 fn ready(js: &mut JsPeer) -> Value {
     js.wait_for(WAIT, |v| v["event"] == "ready")
 }
@@ -83,9 +76,9 @@ fn js_nodes_bootstrap_from_a_ferrocore_node_and_find_each_other_through_it() {
         assert_eq!(r["ephemeral"], false, "{r}");
         assert_eq!(r["nodeId"], id_of(own), "{r}");
         // Our PING reply carries our id, and JS accepts it (it matches our address).
-        let pong = ok(
-            p,
+        let pong = p.ok(
             json!({"op": "ping", "host": "127.0.0.1", "port": addr.port()}),
+            WAIT,
         );
         assert_eq!(pong["pong"]["port"], addr.port());
         assert_eq!(pong["pong"]["nodeId"], id, "{pong}");
@@ -94,10 +87,10 @@ fn js_nodes_bootstrap_from_a_ferrocore_node_and_find_each_other_through_it() {
     // The JS nodes learned each other through the ferrocore node: an announce by one is
     // stored by the others and found by a lookup from another.
     let topic = hex::encode([7u8; 32]);
-    let ann = ok(&mut peers[0], json!({"op": "announce", "topic": topic}));
+    let ann = peers[0].ok(json!({"op": "announce", "topic": topic}), WAIT);
     assert!(ann["closest"].as_u64().unwrap() >= 2, "{ann}");
     let key = ann["publicKey"].clone();
-    let found = ok(&mut peers[1], json!({"op": "lookup", "topic": topic}));
+    let found = peers[1].ok(json!({"op": "lookup", "topic": topic}), WAIT);
     assert!(
         found["peers"]
             .as_array()
@@ -135,9 +128,9 @@ fn a_ferrocore_node_bootstraps_from_a_js_testnet() {
         .unwrap();
     // The testnet's persistent nodes answered its FIND_NODE walk with their ids.
     assert!(known >= 4, "{line}");
-    let pong = ok(
-        &mut net,
+    let pong = net.ok(
         json!({"op": "ping", "host": "127.0.0.1", "port": addr.port()}),
+        WAIT,
     );
     assert_eq!(pong["pong"]["nodeId"], id_of(addr), "{pong}");
     net.finish();

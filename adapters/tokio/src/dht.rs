@@ -17,7 +17,9 @@ use std::io;
 use std::net::ToSocketAddrs;
 use std::sync::Arc;
 
-pub use ferrocore_udp::{Machine, MachineNode, RpcConfig, RpcEvent, RpcMachine, RpcNode};
+pub use ferrocore_udp::{
+    DhtMachine, DhtNode, Machine, MachineNode, OpResult, RpcConfig, RpcEvent, RpcMachine, RpcNode,
+};
 
 use crate::udx::{Config, UdxSocket};
 
@@ -48,6 +50,30 @@ pub fn spawn_machine<M: Machine>(socket: &UdxSocket, machine: M) -> MachineNode<
 pub async fn bind_rpc(addr: impl ToSocketAddrs, config: RpcConfig) -> io::Result<RpcNode> {
     let socket = UdxSocket::bind_with(addr, Config::default()).await?;
     let node = RpcNode::new((*socket).clone(), &config)?;
+    tokio::spawn(ferrocore_udp::drive_machine(node.machine(), sleep()));
+    Ok(node)
+}
+
+/// Binds a UDX socket to `addr` and runs a HyperDHT node on it (lookups, announces,
+/// FIND_PEER, puts and gets as futures; handshakes relayed), started as `config` says.
+///
+/// ```no_run
+/// # async fn f(boot: std::net::SocketAddr) -> std::io::Result<()> {
+/// use ferrocore_tokio::dht::{bind_dht, RpcConfig};
+/// let node = bind_dht("127.0.0.1:0", RpcConfig { bootstrap: vec![boot], ..RpcConfig::default() }).await?;
+/// node.bootstrapped().await;
+/// let found = node.lookup([7; 32]).await;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// When binding fails or the OS random number generator does.
+///
+/// # Panics
+/// Outside a Tokio runtime.
+pub async fn bind_dht(addr: impl ToSocketAddrs, config: RpcConfig) -> io::Result<DhtNode> {
+    let socket = UdxSocket::bind_with(addr, Config::default()).await?;
+    let node = DhtNode::new((*socket).clone(), &config)?;
     tokio::spawn(ferrocore_udp::drive_machine(node.machine(), sleep()));
     Ok(node)
 }

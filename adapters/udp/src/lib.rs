@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod hyperdht;
 mod io;
 mod machine;
 mod rpc;
@@ -54,8 +55,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+pub use ferrocore_hyperdht;
 pub use ferrocore_udx as udx;
 pub use ferrocore_udx::{StreamId, UdxError};
+pub use hyperdht::{DhtMachine, DhtNode, OpResult, MAX_OPS};
 pub use io::{bind_std, AsyncUdpIo, Interest, RecvBuffers, UdpIo};
 pub use machine::{drive_machine, run_machine_blocking, Machine, MachineNode, EVENT_QUEUE};
 pub use quinn_udp;
