@@ -2,17 +2,21 @@
 //! with its operations, handshake router, servers and connects) as a [`Machine`], and
 //! [`DhtNode`], a handle whose operations are futures.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use ferrocore_hyperdht::dht::connect_node::{PeerEvent, PeerNode};
+use ferrocore_hyperdht::dht::connect::ConnectConfig;
+use ferrocore_hyperdht::dht::connect_node::{ConnectId, PeerEvent, PeerNode};
+use ferrocore_hyperdht::dht::handshake::{ConnectError, Connection};
+use ferrocore_hyperdht::dht::server::ServerConfig;
 use ferrocore_hyperdht::dht::{Dht, DhtError, DhtEvent, OpId, OpOutput};
 use ferrocore_hyperdht::rpc::io::Socket;
 use ferrocore_hyperdht::rpc::node::Node;
+use ferrocore_wire::noise::KeyPair;
 
 use crate::machine::{Machine, MachineNode};
 use crate::rpc::{from_ipv4, to_ipv4, RpcConfig};
@@ -33,6 +37,27 @@ pub struct OpResult {
     pub output: OpOutput,
 }
 
+/// A peer connection set up through the DHT: its UDX stream (created and connected to
+/// the remote's) and the handshake, from which the secret-stream starts
+/// ([`SecretStream::from_handshake`](ferrocore_wire::stream::SecretStream::from_handshake)
+/// with `connection.handshake.handshake`, or a replication node's `add_handshake`).
+#[derive(Debug)]
+pub struct DhtConnection {
+    /// The UDX stream to the remote.
+    pub stream: crate::UdxStream,
+    /// The handshake's outcome: keys, remote key, addresses, stream ids.
+    pub connection: Box<Connection>,
+}
+
+/// Connections accepted and not yet taken (more are dropped).
+const ACCEPT_QUEUE: usize = 64;
+
+#[derive(Debug, Default)]
+struct Dial {
+    done: Option<Result<DhtConnection, ConnectError>>,
+    waker: Option<Waker>,
+}
+
 #[derive(Debug, Default)]
 struct Slot {
     replies: Vec<DhtEvent>,
@@ -47,6 +72,10 @@ pub struct DhtMachine {
     peer: PeerNode,
     ops: HashMap<OpId, Slot>,
     boot_wakers: Vec<Waker>,
+    socket: Option<UdxSocket>,
+    dials: HashMap<ConnectId, Dial>,
+    accepted: VecDeque<DhtConnection>,
+    accept_waker: Option<Waker>,
 }
 
 impl DhtMachine {
@@ -74,7 +103,124 @@ impl DhtMachine {
             ),
             ops: HashMap::new(),
             boot_wakers: Vec::new(),
+            socket: None,
+            dials: HashMap::new(),
+            accepted: VecDeque::new(),
+            accept_waker: None,
         })
+    }
+
+    /// The UDX socket connections' streams are made on (without one, connections are
+    /// reported as events instead).
+    pub fn set_socket(&mut self, socket: UdxSocket) {
+        self.socket = Some(socket);
+    }
+
+    /// Starts a connect to `remote` with `key_pair`; its outcome comes from
+    /// [`poll_connect`](Self::poll_connect).
+    pub fn connect(&mut self, now: Duration, key_pair: KeyPair, remote: [u8; 32]) -> ConnectId {
+        let config = ConnectConfig {
+            our_address: self.peer.dht().node().remote_address(),
+            ..ConnectConfig::default()
+        };
+        let id = self.peer.connect(now, key_pair, remote, config);
+        self.dials.entry(id).or_default();
+        id
+    }
+
+    /// The outcome of connect `id` once known (then forgotten).
+    pub fn poll_connect(
+        &mut self,
+        id: ConnectId,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<DhtConnection, ConnectError>> {
+        let Some(dial) = self.dials.get_mut(&id) else {
+            return Poll::Ready(Err(ConnectError::PeerConnectionFailed));
+        };
+        match dial.done.take() {
+            Some(r) => {
+                self.dials.remove(&id);
+                Poll::Ready(r)
+            }
+            None => {
+                dial.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Listens on `key_pair` (`server.listen`; announcing it is the caller's:
+    /// [`DhtNode::announce`] under the hash of its public key).
+    ///
+    /// # Errors
+    /// [`ConnectError::KeyPairAlreadyUsed`] when already listening on it.
+    pub fn listen(&mut self, now: Duration, key_pair: KeyPair) -> Result<(), ConnectError> {
+        let config = ServerConfig {
+            our_address: self.peer.dht().node().remote_address(),
+            ..ServerConfig::default()
+        };
+        self.peer.listen(now, key_pair, config)
+    }
+
+    /// The next connection a server accepted.
+    pub fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<DhtConnection> {
+        match self.accepted.pop_front() {
+            Some(c) => Poll::Ready(c),
+            None => {
+                self.accept_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The UDX stream of `connection`, connected to the remote's.
+    fn open(&self, connection: Box<Connection>) -> io::Result<DhtConnection> {
+        let socket = self
+            .socket
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no UDX socket"))?;
+        let stream = socket.create_stream_with_id(connection.local_stream_id)?;
+        stream.connect(
+            connection.remote_stream_id,
+            from_ipv4(connection.remote_addr),
+        )?;
+        Ok(DhtConnection { stream, connection })
+    }
+
+    /// Takes a connection event: `None` when it was handled here.
+    fn on_connection(&mut self, ev: PeerEvent) -> Option<PeerEvent> {
+        match ev {
+            PeerEvent::Connected(id, c) if self.dials.contains_key(&id) => {
+                let r = self.open(c).map_err(|_| ConnectError::PeerConnectionFailed);
+                self.finish_dial(id, r);
+                None
+            }
+            PeerEvent::ConnectFailed(id, e) if self.dials.contains_key(&id) => {
+                self.finish_dial(id, Err(e));
+                None
+            }
+            PeerEvent::Connection { connection, .. } if self.socket.is_some() => {
+                if let Ok(c) = self.open(connection) {
+                    if self.accepted.len() < ACCEPT_QUEUE {
+                        self.accepted.push_back(c);
+                        if let Some(w) = self.accept_waker.take() {
+                            w.wake();
+                        }
+                    }
+                }
+                None
+            }
+            ev => Some(ev),
+        }
+    }
+
+    fn finish_dial(&mut self, id: ConnectId, r: Result<DhtConnection, ConnectError>) {
+        if let Some(dial) = self.dials.get_mut(&id) {
+            dial.done = Some(r);
+            if let Some(w) = dial.waker.take() {
+                w.wake();
+            }
+        }
     }
 
     /// The node with its servers and connects.
@@ -157,9 +303,16 @@ impl Machine for DhtMachine {
     type Event = PeerEvent;
 
     fn handle_datagram(&mut self, now: Duration, from: SocketAddr, data: &[u8]) {
-        if let Some(from) = to_ipv4(from) {
-            self.peer.handle_datagram(now, Socket::Server, from, data);
+        let Some(from) = to_ipv4(from) else {
+            return;
+        };
+        // A UDX packet for a stream this socket does not have yet: the remote of a
+        // connect or server waiting for it (a firewalled peer opens the stream to us).
+        if let Ok(header) = ferrocore_wire::udx::Header::read(data) {
+            self.peer.handle_stream_packet(now, header.stream_id, from);
+            return;
         }
+        self.peer.handle_datagram(now, Socket::Server, from, data);
     }
 
     fn handle_timeout(&mut self, now: Duration) {
@@ -188,7 +341,9 @@ impl Machine for DhtMachine {
                     continue;
                 }
             }
-            return Some(ev);
+            if let Some(ev) = self.on_connection(ev) {
+                return Some(ev);
+            }
         }
         None
     }
@@ -209,7 +364,8 @@ impl DhtNode {
     /// When the socket has no local address or the OS random number generator fails.
     pub fn new(socket: UdxSocket, config: &RpcConfig) -> io::Result<Self> {
         let local = socket.local_addr()?;
-        let machine = DhtMachine::new(socket.shared().now(), local, config)?;
+        let mut machine = DhtMachine::new(socket.shared().now(), local, config)?;
+        machine.set_socket(socket.clone());
         Ok(Self {
             node: MachineNode::new(socket, machine),
         })
@@ -283,6 +439,44 @@ impl DhtNode {
     ) -> Result<OpResult, DhtError> {
         self.run_op(|d, now| d.announce(now, topic, key, Vec::new()))
             .await
+    }
+
+    /// Connects to the peer listening on `remote` with `key_pair` (`dht.connect`): the
+    /// UDX stream and handshake of the connection.
+    ///
+    /// # Errors
+    /// JS's connect errors ([`ConnectError::code`]).
+    pub async fn connect(
+        &self,
+        key_pair: KeyPair,
+        remote: [u8; 32],
+    ) -> Result<DhtConnection, ConnectError> {
+        let id = self.node.with(|m, now| m.connect(now, key_pair, remote));
+        poll_fn(|cx| self.node.with(|m, _| m.poll_connect(id, cx))).await
+    }
+
+    /// Listens on `key_pair` and announces it (under the hash of its public key, as
+    /// `server.listen` does, with no relays) so that others find it; accepted
+    /// connections come from [`accept`](Self::accept).
+    ///
+    /// # Errors
+    /// [`DhtError::KeypairAlreadyUsed`] when already listening on it; the announce's
+    /// error.
+    pub async fn listen(&self, key_pair: KeyPair) -> Result<OpResult, DhtError> {
+        let public_key = key_pair.public_key;
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(&key_pair.secret_key[..32]);
+        let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+        self.node
+            .with(|m, now| m.listen(now, key_pair))
+            .map_err(|_| DhtError::KeypairAlreadyUsed)?;
+        let target = ferrocore_wire::dht::mutable_target(&public_key);
+        self.announce(target, &signing).await
+    }
+
+    /// The next connection a server of this node accepted.
+    pub async fn accept(&self) -> DhtConnection {
+        poll_fn(|cx| self.node.with(|m, _| m.poll_accept(cx))).await
     }
 
     /// Finds the nodes `public_key`'s peer announced itself to (`dht.findPeer`).

@@ -58,7 +58,7 @@ use std::task::{Context, Poll};
 pub use ferrocore_hyperdht;
 pub use ferrocore_udx as udx;
 pub use ferrocore_udx::{StreamId, UdxError};
-pub use hyperdht::{DhtMachine, DhtNode, OpResult, MAX_OPS};
+pub use hyperdht::{DhtConnection, DhtMachine, DhtNode, OpResult, MAX_OPS};
 pub use io::{bind_std, AsyncUdpIo, Interest, RecvBuffers, UdpIo};
 pub use machine::{drive_machine, run_machine_blocking, Machine, MachineNode, EVENT_QUEUE};
 pub use quinn_udp;
