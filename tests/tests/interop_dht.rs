@@ -10,13 +10,17 @@
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
+use ferrocore::log::{Log, LogOptions};
+use ferrocore::replication::EndpointConfig;
+use ferrocore::storage::MemoryStorage;
 use ferrocore_tests::js::JsPeer;
 use ferrocore_tokio::dht::{bind_dht, DhtNode, RpcConfig};
+use ferrocore_tokio::Node;
 use ferrocore_udp::ferrocore_hyperdht::dht::{DhtEvent, OpOutput};
 use ferrocore_udp::DhtConnection;
 use ferrocore_wire::noise::KeyPair;
 use ferrocore_wire::stream::{SecretStream, StreamConfig, StreamEvent};
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -129,11 +133,9 @@ async fn exchange(
     got
 }
 
-/// A ferrocore node and a JS client on a fresh JS testnet.
-async fn testnet() -> (JsPeer, JsPeer, DhtNode) {
-    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "90000"]);
-    let ready = net.wait_for(WAIT, |v| v["event"] == "ready");
-    let bootstrap: Vec<std::net::SocketAddr> = ready["bootstrap"]
+/// The bootstrap list of a dht-peer's `ready` event.
+fn bootstrap_of(ready: &Value) -> Vec<std::net::SocketAddr> {
+    ready["bootstrap"]
         .as_array()
         .unwrap()
         .iter()
@@ -142,7 +144,14 @@ async fn testnet() -> (JsPeer, JsPeer, DhtNode) {
                 .parse()
                 .unwrap()
         })
-        .collect();
+        .collect()
+}
+
+/// A ferrocore node and a JS client on a fresh JS testnet.
+async fn testnet() -> (JsPeer, JsPeer, DhtNode) {
+    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "90000"]);
+    let ready = net.wait_for(WAIT, |v| v["event"] == "ready");
+    let bootstrap = bootstrap_of(&ready);
     let boot_arg: Vec<String> = bootstrap.iter().map(ToString::to_string).collect();
     let boot_arg = boot_arg.join(",");
     let mut js = JsPeer::spawn(
@@ -222,5 +231,68 @@ async fn a_js_client_connects_to_a_ferrocore_server_by_public_key() {
     let echo = tokio::task::block_in_place(|| js.wait_for(WAIT, |v| v["event"] == "data"));
     assert_eq!(echo["data"], hex::encode(b"hello ferrocore server"));
     js.finish();
+    net.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ferrocore_nodes_replicate_a_core_over_a_dht_connection() {
+    const BLOCKS: u64 = 50;
+    let (net, js, server_dht) = testnet().await;
+    let bootstrap = bootstrap_of(&js.seen[0]);
+    let client_dht = bind_dht(
+        "127.0.0.1:0",
+        RpcConfig {
+            bootstrap,
+            ..RpcConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    timeout(WAIT, client_dht.bootstrapped()).await.unwrap();
+
+    // The writer listens on its DHT key pair and replicates with whoever connects.
+    let writer = ferrocore_tests::js::formula_writer(BLOCKS);
+    let key = *writer.key();
+    let writer_node = Node::with_key_pair(EndpointConfig::default(), KeyPair::from_seed([6; 32]));
+    writer_node.add_core(writer).await.unwrap();
+    let server_key = KeyPair::from_seed([7u8; 32]);
+    timeout(WAIT, server_dht.listen(server_key.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    let serving = tokio::spawn(async move {
+        let conn = timeout(WAIT, server_dht.accept()).await.unwrap();
+        writer_node.add_dht_connection(conn).await.unwrap();
+        (writer_node, server_dht)
+    });
+
+    // The reader connects by the server's public key and downloads every block.
+    let reader = Node::with_key_pair(EndpointConfig::default(), KeyPair::from_seed([8; 32]));
+    let options = LogOptions {
+        key: Some(key),
+        ..LogOptions::default()
+    };
+    let core = reader
+        .add_core(Log::open(MemoryStorage::new(), options).unwrap())
+        .await
+        .unwrap();
+    let conn = timeout(
+        WAIT,
+        client_dht.connect(KeyPair::from_seed([9; 32]), server_key.public_key),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    reader.add_dht_connection(conn).await.unwrap();
+    for i in 0..BLOCKS {
+        let block = reader.get(core, i, Some(WAIT)).await.unwrap();
+        assert_eq!(
+            block[..],
+            ferrocore_tests::js::block_value(0, i, 1000),
+            "block {i}"
+        );
+    }
+    let _kept = serving.await.unwrap();
+    drop(js);
     net.finish();
 }
