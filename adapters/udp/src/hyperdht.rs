@@ -397,6 +397,18 @@ impl DhtNode {
         self.node.with(|m, _| m.peer.dht().node().table().len())
     }
 
+    /// Whether the node has bootstrapped.
+    #[must_use]
+    pub fn is_bootstrapped(&self) -> bool {
+        self.node.with(|m, _| m.peer.dht().node().is_bootstrapped())
+    }
+
+    /// The id its routing table is built around (the persistent id once it has one).
+    #[must_use]
+    pub fn table_id(&self) -> [u8; 32] {
+        self.node.with(|m, _| *m.peer.dht().node().table().id())
+    }
+
     /// Waits until the node has bootstrapped.
     pub async fn bootstrapped(&self) {
         poll_fn(|cx| self.node.with(|m, _| m.poll_bootstrapped(cx))).await;
