@@ -15,8 +15,9 @@ use ferrocore::replication::EndpointConfig;
 use ferrocore::storage::MemoryStorage;
 use ferrocore_tests::js::JsPeer;
 use ferrocore_tokio::dht::{bind_dht, DhtNode, RpcConfig};
+use ferrocore_tokio::swarm::{JoinOptions, Swarm};
 use ferrocore_tokio::Node;
-use ferrocore_udp::ferrocore_hyperdht::dht::{DhtEvent, OpOutput};
+use ferrocore_udp::ferrocore_hyperdht::dht::OpOutput;
 use ferrocore_udp::DhtConnection;
 use ferrocore_wire::noise::KeyPair;
 use ferrocore_wire::stream::{SecretStream, StreamConfig, StreamEvent};
@@ -37,16 +38,7 @@ async fn lookup_and_announce_across_with_a_js_testnet() {
         let ann = tokio::task::block_in_place(|| js.ok(cmd, WAIT));
         let js_key = ann["publicKey"].as_str().unwrap().to_owned();
         let found = timeout(WAIT, node.lookup(topic)).await.unwrap().unwrap();
-        let keys: Vec<String> = found
-            .replies
-            .iter()
-            .filter_map(|e| match e {
-                DhtEvent::Lookup { reply, .. } => Some(reply.peers.clone()),
-                _ => None,
-            })
-            .flatten()
-            .map(|p| hex::encode(p.public_key))
-            .collect();
+        let keys: Vec<String> = found.peers().map(|p| hex::encode(p.public_key)).collect();
         assert!(keys.contains(&js_key), "{keys:?} lacks {js_key}");
 
         // ferrocore announces, JS looks up.
@@ -294,5 +286,61 @@ async fn two_ferrocore_nodes_replicate_a_core_over_a_dht_connection() {
     }
     let _kept = serving.await.unwrap();
     drop(js);
+    net.finish();
+}
+
+/// The public key of the swarm a dht-peer made (its `join` reply).
+fn seen_key(js: &JsPeer) -> String {
+    let join = js.seen.iter().rev().find(|v| v["reply"] == "join").unwrap();
+    join["publicKey"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyperswarm_join_across_both_ways() {
+    let (mut net, mut js, node) = testnet().await;
+    // JS serves topic A (echoing); the ferrocore swarm joins it as a client and connects.
+    let topic_a = [0xa1u8; 32];
+    let cmd = json!({"op": "join", "topic": hex::encode(topic_a), "server": true, "client": false, "echo": true});
+    let joined = tokio::task::block_in_place(|| js.ok(cmd, WAIT));
+    let js_key = joined["publicKey"].as_str().unwrap().to_owned();
+    let ours = KeyPair::from_seed([0x55u8; 32]);
+    let swarm = Swarm::new(node.clone(), ours.clone());
+    let client = JoinOptions {
+        server: false,
+        client: true,
+        ..JoinOptions::default()
+    };
+    swarm.join(topic_a, client).await;
+    let c = timeout(WAIT, swarm.connection())
+        .await
+        .expect("a swarm connection");
+    assert_eq!(hex::encode(c.remote_public_key), js_key);
+    assert!(c.is_initiator);
+    assert_eq!(c.topics, vec![topic_a]);
+    let got = exchange(c.connection, Some(b"hello swarm"), false, 1).await;
+    assert_eq!(got, vec![b"hello swarm".to_vec()]);
+
+    // The ferrocore swarm serves topic B; another JS swarm (the testnet process's node)
+    // joins it as a client and connects.
+    let topic_b = [0xb2u8; 32];
+    swarm.join(topic_b, JoinOptions::default()).await;
+    assert!(timeout(WAIT, swarm.flush()).await.unwrap(), "flushed");
+    let cmd = json!({"op": "join", "topic": hex::encode(topic_b), "server": false, "client": true});
+    tokio::task::block_in_place(|| net.ok(cmd, WAIT));
+    let seen =
+        tokio::task::block_in_place(|| net.wait_for(WAIT, |v| v["event"] == "swarmConnection"));
+    assert_eq!(
+        seen["remotePublicKey"],
+        hex::encode(ours.public_key),
+        "{seen}"
+    );
+    assert_eq!(seen["client"], true, "{seen}");
+    assert_eq!(seen["topics"], json!([hex::encode(topic_b)]), "{seen}");
+    let incoming = timeout(WAIT, swarm.connection())
+        .await
+        .expect("the incoming connection");
+    assert!(!incoming.is_initiator);
+    assert_eq!(hex::encode(incoming.remote_public_key), seen_key(&net));
+    js.finish();
     net.finish();
 }

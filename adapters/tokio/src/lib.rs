@@ -46,6 +46,7 @@
 #![warn(missing_docs)]
 
 pub mod dht;
+pub mod swarm;
 pub mod udx;
 
 use std::net::SocketAddr;
