@@ -6,7 +6,7 @@
 //! # fn run() -> std::io::Result<()> {
 //! use ferrocore_blocking::dht::{bind_rpc, RpcConfig};
 //! let node = bind_rpc("127.0.0.1:0", RpcConfig { persistent: true, ..RpcConfig::default() })?;
-//! println!("listening {} id {}", node.local_addr()?, hex::encode(node.id()));
+//! println!("listening {} id {}", node.local_addr()?, hex::encode(node.table_id()));
 //! # Ok(()) }
 //! ```
 
