@@ -344,3 +344,56 @@ async fn hyperswarm_join_across_both_ways() {
     js.finish();
     net.finish();
 }
+
+#[test]
+fn blocking_nodes_replicate_over_a_dht_connection() {
+    use ferrocore_blocking::dht::bind_dht as bind_blocking;
+    use futures_lite::future::block_on;
+    const BLOCKS: u64 = 20;
+    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "90000"]);
+    let ready = net.wait_for(WAIT, |v| v["event"] == "ready");
+    let config = RpcConfig {
+        bootstrap: bootstrap_of(&ready),
+        ..RpcConfig::default()
+    };
+    let server_dht = bind_blocking("127.0.0.1:0", config.clone()).unwrap();
+    let client_dht = bind_blocking("127.0.0.1:0", config).unwrap();
+    block_on(async {
+        server_dht.bootstrapped().await;
+        client_dht.bootstrapped().await;
+    });
+
+    let writer = ferrocore_tests::js::formula_writer(BLOCKS);
+    let key = *writer.key();
+    let writer_node =
+        ferrocore_blocking::Node::with_key_pair(EndpointConfig::default(), KeyPair::from_seed([6; 32]))
+            .unwrap();
+    writer_node.add_core(writer).unwrap();
+    let server_key = KeyPair::from_seed([0x17u8; 32]);
+    block_on(server_dht.listen(server_key.clone())).unwrap();
+    let serving = std::thread::spawn(move || {
+        let conn = block_on(server_dht.accept());
+        writer_node.add_dht_connection(conn).unwrap();
+        (writer_node, server_dht)
+    });
+
+    let reader =
+        ferrocore_blocking::Node::with_key_pair(EndpointConfig::default(), KeyPair::from_seed([8; 32]))
+            .unwrap();
+    let options = LogOptions {
+        key: Some(key),
+        ..LogOptions::default()
+    };
+    let core = reader
+        .add_core(Log::open(MemoryStorage::new(), options).unwrap())
+        .unwrap();
+    let conn = block_on(client_dht.connect(KeyPair::from_seed([0x19; 32]), server_key.public_key))
+        .unwrap();
+    reader.add_dht_connection(conn).unwrap();
+    for i in 0..BLOCKS {
+        let block = reader.get(core, i, Some(WAIT)).unwrap();
+        assert_eq!(block[..], ferrocore_tests::js::block_value(0, i, 1000), "block {i}");
+    }
+    let _kept = serving.join().unwrap();
+    net.finish();
+}
