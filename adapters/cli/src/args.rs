@@ -434,9 +434,17 @@ pub struct ServeArgs {
     /// The store's directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// The address to listen on (port 0: any free port).
-    #[arg(long, value_name = "HOST:PORT")]
-    pub listen: String,
+    /// The TCP address to listen on (port 0: any free port); optional with --swarm.
+    #[arg(long, value_name = "HOST:PORT", required_unless_present = "swarm")]
+    pub listen: Option<String>,
+    /// Also join the discovery key of every core of the store on the HyperDHT swarm (as
+    /// a server) and replicate with whoever connects; prints `announced <hex>` per core.
+    #[arg(long)]
+    pub swarm: bool,
+    /// The DHT nodes to bootstrap from with --swarm (HOST:PORT,...; default: JS
+    /// HyperDHT's public nodes).
+    #[arg(long, value_name = "HOST:PORT,...", requires = "swarm")]
+    pub bootstrap: Option<String>,
     /// Append every line of stdin as a block while serving.
     #[arg(long)]
     pub append_stdin: bool,
