@@ -467,9 +467,22 @@ pub struct CloneArgs {
     /// The core key: 64 hex characters or the 52-character z-base-32 id.
     #[arg(value_name = "KEY", value_parser = parse_key)]
     pub key: [u8; 32],
-    /// The peer to download from.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub connect: String,
+    /// The peer to download from (or --swarm).
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        required_unless_present = "swarm",
+        conflicts_with = "swarm"
+    )]
+    pub connect: Option<String>,
+    /// Find the peers through the HyperDHT swarm instead: join the core's discovery key as
+    /// a client and download from whoever is found (exit 6 if none before --timeout).
+    #[arg(long)]
+    pub swarm: bool,
+    /// The DHT nodes to bootstrap from with --swarm (HOST:PORT,...; default: JS
+    /// HyperDHT's public nodes).
+    #[arg(long, value_name = "HOST:PORT,...", requires = "swarm")]
+    pub bootstrap: Option<String>,
     /// Download only these blocks (comma-separated indices).
     #[arg(long, value_name = "I,J,...", value_delimiter = ',', num_args = 1)]
     pub blocks: Option<Vec<u64>>,

@@ -183,13 +183,30 @@ fn node_script(
     (child, rx)
 }
 
-#[test]
-fn the_seeds_js_reader_follows_a_ferrocore_writer_serving_over_the_swarm() {
+/// A JS testnet (with its bootstrap list) and a writer store in a temporary directory
+/// holding `blocks` (with its path and key).
+fn swarm_setup(
+    blocks: &[&str],
+) -> (
+    JsPeer,
+    String,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    String,
+) {
     let (net, boot) = js_testnet();
     let tmp = tempfile::tempdir().unwrap();
     let writer = tmp.path().join("writer");
     let key = support::create(&writer, &[]);
-    support::run(&["append", support::s(&writer), "one", "two"]).ok();
+    let mut args = vec!["append", support::s(&writer)];
+    args.extend_from_slice(blocks);
+    support::run(&args).ok();
+    (net, boot, tmp, writer, key)
+}
+
+#[test]
+fn the_seeds_js_reader_follows_a_ferrocore_writer_serving_over_the_swarm() {
+    let (net, boot, tmp, writer, key) = swarm_setup(&["one", "two"]);
     let mut serve = Proc::spawn(&[
         "serve",
         support::s(&writer),
@@ -223,6 +240,44 @@ fn the_seeds_js_reader_follows_a_ferrocore_writer_serving_over_the_swarm() {
     assert_eq!(got, ["Block 2: three", "Block 3: four"]);
     let _ = reader.kill();
     let _ = reader.wait();
+    assert!(serve.terminate().success());
+    net.finish();
+}
+
+#[test]
+fn clone_swarm_finds_a_serve_swarm_writer_by_discovery_key_or_times_out() {
+    let (net, boot, tmp, writer, key) = swarm_setup(&["a", "b", "c"]);
+    let reader = tmp.path().join("reader");
+
+    let clone = |timeout: &str| {
+        support::run(&[
+            "clone",
+            support::s(&reader),
+            &key,
+            "--swarm",
+            "--bootstrap",
+            &boot,
+            "--timeout",
+            timeout,
+        ])
+    };
+    // Nobody serves yet: no peer before the timeout is exit 6 with a message.
+    clone("2").fails(6, "no peer found");
+
+    let mut serve = Proc::spawn(&[
+        "serve",
+        support::s(&writer),
+        "--swarm",
+        "--bootstrap",
+        &boot,
+    ]);
+    assert_eq!(serve.line(), format!("key {key}"));
+    assert!(serve.line().starts_with("announced "));
+    clone("20").ok();
+    assert_eq!(
+        support::run(&["cat", support::s(&reader)]).ok(),
+        "a\nb\nc\n"
+    );
     assert!(serve.terminate().success());
     net.finish();
 }

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::thread;
+use std::time::Duration;
 
 use ferrocore_tokio::dht::{bind_dht, RpcConfig};
 use ferrocore_tokio::swarm::{JoinOptions, Swarm};
@@ -18,14 +19,43 @@ pub(crate) struct SwarmRuntime {
     _runtime: tokio::runtime::Runtime,
 }
 
-/// Joins every topic as a server on a new DHT node bootstrapped from `bootstrap`, prints
-/// `announced <topic hex>` for each once announced, and adds every connection to `node`.
-pub(crate) fn serve(
+/// Joins `topic` as a client on a new DHT node bootstrapped from `bootstrap` and adds
+/// every connection the swarm keeps to `node`; fails with exit 6 when no peer connected
+/// within `limit`.
+pub(crate) fn find(
     node: &CliNode,
     bootstrap: Vec<SocketAddr>,
-    topics: &[[u8; 32]],
-    out: &mut dyn Write,
+    topic: [u8; 32],
+    limit: Option<Duration>,
 ) -> Result<SwarmRuntime, Error> {
+    let (runtime, swarm) = start(bootstrap)?;
+    let client = JoinOptions {
+        server: false,
+        client: true,
+        ..JoinOptions::default()
+    };
+    let first = runtime.block_on(async {
+        swarm.join(topic, client).await;
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, swarm.connection()).await.ok(),
+            None => Some(swarm.connection().await),
+        }
+    });
+    let Some(first) = first else {
+        return Err(Error::Timeout(format!(
+            "timed out after {} s: no peer found for discovery key {} on the swarm",
+            limit.unwrap_or_default().as_secs(),
+            hex::encode(topic)
+        )));
+    };
+    node.add_dht_connection(first.connection)
+        .map_err(|e| Error::Network(format!("the swarm's connection: {e}")))?;
+    add_connections(&runtime, swarm, node.clone())?;
+    Ok(SwarmRuntime { _runtime: runtime })
+}
+
+/// A runtime with a bootstrapped DHT node and a swarm with a random key pair on it.
+fn start(bootstrap: Vec<SocketAddr>) -> Result<(tokio::runtime::Runtime, Swarm), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -42,7 +72,39 @@ pub(crate) fn serve(
             .await
             .map_err(|e| Error::Network(format!("cannot bind the DHT socket: {e}")))?;
         dht.bootstrapped().await;
-        let swarm = Swarm::new(dht, KeyPair::from_seed(seed));
+        Ok::<_, Error>(Swarm::new(dht, KeyPair::from_seed(seed)))
+    })?;
+    Ok((runtime, swarm))
+}
+
+/// Adds every further connection `swarm` keeps to `node` (a thread, until the node stops).
+fn add_connections(
+    runtime: &tokio::runtime::Runtime,
+    swarm: Swarm,
+    node: CliNode,
+) -> Result<(), Error> {
+    let handle = runtime.handle().clone();
+    thread::Builder::new()
+        .name("ferrocore-swarm".into())
+        .spawn(move || loop {
+            let c = handle.block_on(swarm.connection());
+            if node.add_dht_connection(c.connection).is_err() {
+                return;
+            }
+        })?;
+    Ok(())
+}
+
+/// Joins every topic as a server on a new DHT node bootstrapped from `bootstrap`, prints
+/// `announced <topic hex>` for each once announced, and adds every connection to `node`.
+pub(crate) fn serve(
+    node: &CliNode,
+    bootstrap: Vec<SocketAddr>,
+    topics: &[[u8; 32]],
+    out: &mut dyn Write,
+) -> Result<SwarmRuntime, Error> {
+    let (runtime, swarm) = start(bootstrap)?;
+    let swarm = runtime.block_on(async {
         for topic in topics {
             swarm.join(*topic, JoinOptions::default()).await;
         }
@@ -55,15 +117,6 @@ pub(crate) fn serve(
         writeln!(out, "announced {}", hex::encode(topic))?;
     }
     out.flush()?;
-    let node = node.clone();
-    let handle = runtime.handle().clone();
-    thread::Builder::new()
-        .name("ferrocore-swarm".into())
-        .spawn(move || loop {
-            let c = handle.block_on(swarm.connection());
-            if node.add_dht_connection(c.connection).is_err() {
-                return;
-            }
-        })?;
+    add_connections(&runtime, swarm, node.clone())?;
     Ok(SwarmRuntime { _runtime: runtime })
 }
