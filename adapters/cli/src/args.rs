@@ -234,6 +234,45 @@ Prints one line a core: key, length, contiguous length, writable or read-only, i
 being null for a core not created by name (created without --name, or cloned). Works
 while `serve` or `clone` runs on DIR (read-only).")]
     Cores(CoresArgs),
+
+    /// Run a HyperDHT node on UDP (a bootstrap node for others with --bootstrap none)
+    #[command(after_help = "\
+Examples:
+  ferrocore dht --listen 127.0.0.1:49737 --bootstrap none   # a local network's first node
+  ferrocore dht --listen 0.0.0.0:0                          # join JS HyperDHT's public network
+  ferrocore dht --listen 127.0.0.1:0 --bootstrap 127.0.0.1:49737
+
+Prints `listening <HOST:PORT>` (the real port when 0 was given), `id <hex>` (the node id:
+at once for a bootstrap node, else once bootstrapped, when a persistent node knows its
+address) and `bootstrapped <N>` (the nodes it then knows), each flushed; it runs until
+SIGTERM or SIGINT (exit 0). Without --bootstrap it joins
+JS HyperDHT's public bootstrap nodes; --bootstrap replaces them (HOST:PORT or JS's
+IP@HOST:PORT, comma-separated). With --bootstrap none or --persistent the node is
+persistent from the start, as JS's bootstrap nodes are: its id is the hash of its address
+and other nodes add it to their routing tables. Exit 5 if the address cannot be bound.")]
+    Dht(DhtArgs),
+}
+
+/// JS HyperDHT's public bootstrap nodes (`hyperdht/lib/constants.js`, `IP@HOST:PORT`).
+pub const DEFAULT_BOOTSTRAP: [&str; 3] = [
+    "88.99.3.86@node1.hyperdht.org:49737",
+    "142.93.90.113@node2.hyperdht.org:49737",
+    "138.68.147.8@node3.hyperdht.org:49737",
+];
+
+/// `ferrocore dht`.
+#[derive(Debug, Args)]
+pub struct DhtArgs {
+    /// The UDP address to listen on (port 0: any free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: String,
+    /// The nodes to bootstrap from, comma-separated (default: JS HyperDHT's public
+    /// nodes), or `none` for the first node of a network.
+    #[arg(long, value_name = "HOST:PORT,...|none")]
+    pub bootstrap: Option<String>,
+    /// Be a persistent node from the start (not firewalled, id = hash of the address).
+    #[arg(long)]
+    pub persistent: bool,
 }
 
 /// Which core of the store in DIR a command works on: by default the store's default
@@ -395,9 +434,17 @@ pub struct ServeArgs {
     /// The store's directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// The address to listen on (port 0: any free port).
-    #[arg(long, value_name = "HOST:PORT")]
-    pub listen: String,
+    /// The TCP address to listen on (port 0: any free port); optional with --swarm.
+    #[arg(long, value_name = "HOST:PORT", required_unless_present = "swarm")]
+    pub listen: Option<String>,
+    /// Also join the discovery key of every core of the store on the HyperDHT swarm (as
+    /// a server) and replicate with whoever connects; prints `announced <hex>` per core.
+    #[arg(long)]
+    pub swarm: bool,
+    /// The DHT nodes to bootstrap from with --swarm (HOST:PORT,...; default: JS
+    /// HyperDHT's public nodes).
+    #[arg(long, value_name = "HOST:PORT,...", requires = "swarm")]
+    pub bootstrap: Option<String>,
     /// Append every line of stdin as a block while serving.
     #[arg(long)]
     pub append_stdin: bool,
@@ -420,9 +467,22 @@ pub struct CloneArgs {
     /// The core key: 64 hex characters or the 52-character z-base-32 id.
     #[arg(value_name = "KEY", value_parser = parse_key)]
     pub key: [u8; 32],
-    /// The peer to download from.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub connect: String,
+    /// The peer to download from (or --swarm).
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        required_unless_present = "swarm",
+        conflicts_with = "swarm"
+    )]
+    pub connect: Option<String>,
+    /// Find the peers through the HyperDHT swarm instead: join the core's discovery key as
+    /// a client and download from whoever is found (exit 6 if none before --timeout).
+    #[arg(long)]
+    pub swarm: bool,
+    /// The DHT nodes to bootstrap from with --swarm (HOST:PORT,...; default: JS
+    /// HyperDHT's public nodes).
+    #[arg(long, value_name = "HOST:PORT,...", requires = "swarm")]
+    pub bootstrap: Option<String>,
     /// Download only these blocks (comma-separated indices).
     #[arg(long, value_name = "I,J,...", value_delimiter = ',', num_args = 1)]
     pub blocks: Option<Vec<u64>>,

@@ -6,8 +6,10 @@
 //! the log, and dropping it closes the store.
 
 mod clone;
+mod dht;
 mod live;
 mod serve;
+mod swarm;
 mod watch;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -21,6 +23,7 @@ use signal_hook::iterator::Signals;
 use crate::Error;
 
 pub(crate) use clone::clone;
+pub(crate) use dht::dht;
 pub(crate) use serve::serve;
 
 pub(crate) type CliNode = Node<CoreStorage>;

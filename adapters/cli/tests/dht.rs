@@ -1,0 +1,340 @@
+//! `ferrocore dht` live with JS HyperDHT 6.34.0 (`tests/js/dht-peer.mjs`) on loopback, both
+//! directions: JS nodes bootstrap from a `ferrocore dht --bootstrap none` node, learn their
+//! addresses from it, ping it, and find each other through it (an announce found by a
+//! lookup) and connect by public key; a `ferrocore dht` bootstraps from a JS testnet and JS nodes ping it.
+//!
+//! Needs Node.js and `npm ci` in `tests/js`, as the other interop tests.
+
+mod support;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use ferrocore_tests::js::JsPeer;
+use ferrocore_wire::dht::{node_id, Ipv4Address};
+use serde_json::{json, Value};
+use support::Proc;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn id_of(addr: SocketAddr) -> String {
+    let SocketAddr::V4(v4) = addr else {
+        panic!("IPv4 expected: {addr}")
+    };
+    hex::encode(node_id(&Ipv4Address::new(v4.ip().octets(), v4.port())))
+}
+
+/// Starts `ferrocore dht args…`; returns it with its address and id.
+fn ferrocore_dht(args: &[&str]) -> (Proc, SocketAddr, String) {
+    let mut all = vec!["dht", "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let mut p = Proc::spawn(&all);
+    let (mut addr, mut id) = (None, None);
+    while addr.is_none() || id.is_none() {
+        let line = p.line();
+        if let Some(a) = line.strip_prefix("listening ") {
+            addr = Some(a.parse::<SocketAddr>().expect("listening HOST:PORT"));
+        } else if let Some(i) = line.strip_prefix("id ") {
+            id = Some(i.to_owned());
+        } else {
+            panic!("unexpected line {line:?}");
+        }
+    }
+    (p, addr.unwrap(), id.unwrap())
+}
+
+fn ready(js: &mut JsPeer) -> Value {
+    js.wait_for(WAIT, |v| v["event"] == "ready")
+}
+
+#[test]
+fn js_nodes_bootstrap_from_a_ferrocore_node_and_find_each_other_through_it() {
+    let (mut boot, addr, id) = ferrocore_dht(&["--bootstrap", "none"]);
+    // Persistent from the start: id = hash of its address, as JS's DHT.bootstrapper.
+    assert_eq!(id, id_of(addr));
+    assert_eq!(boot.line(), "bootstrapped 0");
+
+    let bootstrap = addr.to_string();
+    let args = [
+        "--bootstrap",
+        bootstrap.as_str(),
+        "--persistent",
+        "--timeout",
+        "60000",
+    ];
+    let mut peers: Vec<JsPeer> = (0..3)
+        .map(|_| JsPeer::spawn("dht-peer.mjs", &args))
+        .collect();
+    for p in &mut peers {
+        let r = ready(p);
+        // They learned their own address from our replies (`to`), hence their ids.
+        let own: SocketAddr = (
+            r["host"].as_str().unwrap().parse::<Ipv4Addr>().unwrap(),
+            u16::try_from(r["port"].as_u64().unwrap()).unwrap(),
+        )
+            .into();
+        assert_eq!(r["ephemeral"], false, "{r}");
+        assert_eq!(r["nodeId"], id_of(own), "{r}");
+        // Our PING reply carries our id, and JS accepts it (it matches our address).
+        let pong = p.ok(
+            json!({"op": "ping", "host": "127.0.0.1", "port": addr.port()}),
+            WAIT,
+        );
+        assert_eq!(pong["pong"]["port"], addr.port());
+        assert_eq!(pong["pong"]["nodeId"], id, "{pong}");
+    }
+
+    // The JS nodes learned each other through the ferrocore node: an announce by one is
+    // stored by the others and found by a lookup from another.
+    let topic = hex::encode([7u8; 32]);
+    let ann = peers[0].ok(json!({"op": "announce", "topic": topic}), WAIT);
+    assert!(ann["closest"].as_u64().unwrap() >= 2, "{ann}");
+    let key = ann["publicKey"].clone();
+    let found = peers[1].ok(json!({"op": "lookup", "topic": topic}), WAIT);
+    assert!(
+        found["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["publicKey"] == key),
+        "{found}"
+    );
+
+    // And connect by public key across the network formed through it.
+    let listening = peers[2].ok(json!({"op": "listen"}), WAIT);
+    let server = listening["publicKey"].clone();
+    let data = hex::encode(b"through a network bootstrapped by ferrocore");
+    let cmd = json!({"op": "connect", "publicKey": server, "data": data});
+    let connected = peers[0].ok(cmd, WAIT);
+    assert_eq!(connected["remotePublicKey"], server);
+    let echoed = peers[0].wait_for(WAIT, |v| v["event"] == "data");
+    assert_eq!(echoed["data"], data.as_str());
+
+    for p in peers {
+        p.finish();
+    }
+    assert!(boot.terminate().success());
+}
+
+/// A 5-node JS testnet and its bootstrap list (`HOST:PORT,...`).
+fn js_testnet() -> (JsPeer, String) {
+    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "90000"]);
+    let r = ready(&mut net);
+    let boot: Vec<String> = r["bootstrap"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| format!("{}:{}", b["host"].as_str().unwrap(), b["port"]))
+        .collect();
+    (net, boot.join(","))
+}
+
+#[test]
+fn a_ferrocore_node_bootstraps_from_a_js_testnet() {
+    let (mut net, boot) = js_testnet();
+    let (mut node, addr, id) = ferrocore_dht(&["--bootstrap", &boot, "--persistent"]);
+    // Persistent once it learned its address from the testnet's replies.
+    assert_eq!(id, id_of(addr));
+    let line = node.line();
+    let known: usize = line
+        .strip_prefix("bootstrapped ")
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+        .parse()
+        .unwrap();
+    // The testnet's persistent nodes answered its FIND_NODE walk with their ids.
+    assert!(known >= 4, "{line}");
+    let pong = net.ok(
+        json!({"op": "ping", "host": "127.0.0.1", "port": addr.port()}),
+        WAIT,
+    );
+    assert_eq!(pong["pong"]["nodeId"], id_of(addr), "{pong}");
+    net.finish();
+    assert!(node.terminate().success());
+}
+
+/// `node <script> args…` in `cwd` with `env`, its stdout lines on a channel.
+fn node_script(
+    script: &std::path::Path,
+    args: &[&str],
+    cwd: &std::path::Path,
+    env: (&str, &str),
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(cwd)
+        .env(env.0, env.1)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// A JS testnet (with its bootstrap list) and a writer store in a temporary directory
+/// holding `blocks` (with its path and key).
+fn swarm_setup(
+    blocks: &[&str],
+) -> (
+    JsPeer,
+    String,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    String,
+) {
+    let (net, boot) = js_testnet();
+    let tmp = tempfile::tempdir().unwrap();
+    let writer = tmp.path().join("writer");
+    let key = support::create(&writer, &[]);
+    let mut args = vec!["append", support::s(&writer)];
+    args.extend_from_slice(blocks);
+    support::run(&args).ok();
+    (net, boot, tmp, writer, key)
+}
+
+#[test]
+fn the_seeds_js_reader_follows_a_ferrocore_writer_serving_over_the_swarm() {
+    let (net, boot, tmp, writer, key) = swarm_setup(&["one", "two"]);
+    let mut serve = Proc::spawn(&[
+        "serve",
+        support::s(&writer),
+        "--swarm",
+        "--bootstrap",
+        &boot,
+        "--append-stdin",
+    ]);
+    assert_eq!(serve.line(), format!("key {key}"));
+    let line = serve.line();
+    let dk = line.strip_prefix("announced ").expect("announced <dk>");
+    assert_eq!(dk.len(), 64);
+
+    // The seed's reader.js, unchanged but for its bootstrap from the environment.
+    let reader_dir = tmp.path().join("reader");
+    std::fs::create_dir_all(&reader_dir).unwrap();
+    let script = ferrocore_tests::js::js_dir().join("tutorial/reader.js");
+    let (mut reader, lines) = node_script(
+        &script,
+        &[&key],
+        &reader_dir,
+        ("HYPERSWARM_BOOTSTRAP", &boot),
+    );
+    let first = lines.recv_timeout(WAIT).expect("the reader's first line");
+    assert_eq!(first, "Skipping 2 earlier blocks...");
+    serve.write_line("three");
+    serve.write_line("four");
+    let got: Vec<String> = (0..2)
+        .map(|_| lines.recv_timeout(WAIT).expect("a live block"))
+        .collect();
+    assert_eq!(got, ["Block 2: three", "Block 3: four"]);
+    let _ = reader.kill();
+    let _ = reader.wait();
+    assert!(serve.terminate().success());
+    net.finish();
+}
+
+#[test]
+fn clone_swarm_finds_a_serve_swarm_writer_by_discovery_key_or_times_out() {
+    let (net, boot, tmp, writer, key) = swarm_setup(&["a", "b", "c"]);
+    let reader = tmp.path().join("reader");
+
+    let clone = |timeout: &str| {
+        support::run(&[
+            "clone",
+            support::s(&reader),
+            &key,
+            "--swarm",
+            "--bootstrap",
+            &boot,
+            "--timeout",
+            timeout,
+        ])
+    };
+    // Nobody serves yet: no peer before the timeout is exit 6 with a message.
+    clone("2").fails(6, "no peer found");
+
+    let mut serve = Proc::spawn(&[
+        "serve",
+        support::s(&writer),
+        "--swarm",
+        "--bootstrap",
+        &boot,
+    ]);
+    assert_eq!(serve.line(), format!("key {key}"));
+    assert!(serve.line().starts_with("announced "));
+    clone("20").ok();
+    assert_eq!(
+        support::run(&["cat", support::s(&reader)]).ok(),
+        "a\nb\nc\n"
+    );
+    assert!(serve.terminate().success());
+    net.finish();
+}
+
+#[test]
+fn a_ferrocore_live_clone_follows_the_seeds_js_writer_over_the_swarm() {
+    use std::io::Write as _;
+    let (net, boot) = js_testnet();
+    let tmp = tempfile::tempdir().unwrap();
+    let writer_dir = tmp.path().join("writer");
+    std::fs::create_dir_all(&writer_dir).unwrap();
+    // The seed's writer.js, unchanged but for its bootstrap from the environment.
+    let script = ferrocore_tests::js::js_dir().join("tutorial/writer.js");
+    let (mut writer, lines) =
+        node_script(&script, &[], &writer_dir, ("HYPERSWARM_BOOTSTRAP", &boot));
+    let first = lines.recv_timeout(WAIT).expect("the writer's key");
+    let key = first
+        .strip_prefix("hypercore key: ")
+        .expect("hypercore key: <hex>")
+        .to_owned();
+    let mut stdin = writer.stdin.take().unwrap();
+    stdin.write_all(b"first").unwrap();
+    stdin.flush().unwrap();
+
+    let reader = tmp.path().join("reader");
+    let mut clone = Proc::spawn(&[
+        "clone",
+        support::s(&reader),
+        &key,
+        "--swarm",
+        "--bootstrap",
+        &boot,
+        "--live",
+        "--timeout",
+        "20",
+    ]);
+    // Typed while the clone runs: printed live (writer.js appends each stdin chunk as a
+    // block). The clone may still be downloading when "second" comes; "third" comes
+    // after it printed a block or a second later, so it is always live.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    stdin.write_all(b"second").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    stdin.write_all(b"third").unwrap();
+    stdin.flush().unwrap();
+    let mut live = vec![clone.line()];
+    if live[0] != "Block 2: third" {
+        live.push(clone.line());
+    }
+    assert_eq!(live.last().unwrap(), "Block 2: third", "{live:?}");
+    assert!(clone.terminate().success());
+    assert_eq!(
+        support::run(&["cat", support::s(&reader)]).ok(),
+        "first\nsecond\nthird\n"
+    );
+    let _ = writer.kill();
+    let _ = writer.wait();
+    net.finish();
+}
