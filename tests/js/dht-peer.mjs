@@ -242,7 +242,7 @@ const ops = {
   },
   async ping(cmd) {
     const r = await node.ping({ host: cmd.host || '127.0.0.1', port: cmd.port })
-    return { pong: { ...addr(r.from), nodeId: hex(r.id) } }
+    return { pong: { ...addr(r.from), nodeId: hex(r.from.id) } }
   },
   async listen(cmd) {
     const kp = keyPairOf(cmd)

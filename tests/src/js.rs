@@ -155,6 +155,16 @@ impl JsPeer {
         id
     }
 
+    /// Sends `cmd` and waits (at most `timeout`) for its reply, which must not be an
+    /// error.
+    #[track_caller]
+    pub fn ok(&mut self, cmd: Value, timeout: Duration) -> Value {
+        let id = self.send(cmd);
+        let reply = self.wait_for(timeout, |v| v["reply"].is_string() && v["id"] == id);
+        assert!(reply.get("error").is_none(), "{reply}");
+        reply
+    }
+
     /// The reply to command `id`, if it arrived.
     pub fn reply(&mut self, id: u64) -> Option<Value> {
         self.poll();

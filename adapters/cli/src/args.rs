@@ -234,6 +234,45 @@ Prints one line a core: key, length, contiguous length, writable or read-only, i
 being null for a core not created by name (created without --name, or cloned). Works
 while `serve` or `clone` runs on DIR (read-only).")]
     Cores(CoresArgs),
+
+    /// Run a HyperDHT node on UDP (a bootstrap node for others with --bootstrap none)
+    #[command(after_help = "\
+Examples:
+  ferrocore dht --listen 127.0.0.1:49737 --bootstrap none   # a local network's first node
+  ferrocore dht --listen 0.0.0.0:0                          # join JS HyperDHT's public network
+  ferrocore dht --listen 127.0.0.1:0 --bootstrap 127.0.0.1:49737
+
+Prints `listening <HOST:PORT>` (the real port when 0 was given), `id <hex>` (the node id:
+at once for a bootstrap node, else once bootstrapped, when a persistent node knows its
+address) and `bootstrapped <N>` (the nodes it then knows), each flushed; it runs until
+SIGTERM or SIGINT (exit 0). Without --bootstrap it joins
+JS HyperDHT's public bootstrap nodes; --bootstrap replaces them (HOST:PORT or JS's
+IP@HOST:PORT, comma-separated). With --bootstrap none or --persistent the node is
+persistent from the start, as JS's bootstrap nodes are: its id is the hash of its address
+and other nodes add it to their routing tables. Exit 5 if the address cannot be bound.")]
+    Dht(DhtArgs),
+}
+
+/// JS HyperDHT's public bootstrap nodes (`hyperdht/lib/constants.js`, `IP@HOST:PORT`).
+pub const DEFAULT_BOOTSTRAP: [&str; 3] = [
+    "88.99.3.86@node1.hyperdht.org:49737",
+    "142.93.90.113@node2.hyperdht.org:49737",
+    "138.68.147.8@node3.hyperdht.org:49737",
+];
+
+/// `ferrocore dht`.
+#[derive(Debug, Args)]
+pub struct DhtArgs {
+    /// The UDP address to listen on (port 0: any free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: String,
+    /// The nodes to bootstrap from, comma-separated (default: JS HyperDHT's public
+    /// nodes), or `none` for the first node of a network.
+    #[arg(long, value_name = "HOST:PORT,...|none")]
+    pub bootstrap: Option<String>,
+    /// Be a persistent node from the start (not firewalled, id = hash of the address).
+    #[arg(long)]
+    pub persistent: bool,
 }
 
 /// Which core of the store in DIR a command works on: by default the store's default

@@ -22,6 +22,8 @@
 //!                 [--encryption-key <HEX64>]
 //! ferrocore clone <DIR> <KEY> --connect <HOST:PORT> [--add] [--blocks <I,J,...>] [--live]
 //!                 [--encryption-key <HEX64>] [--timeout <SECS>]
+//! ferrocore dht --listen <HOST:PORT> [--bootstrap <HOST:PORT,...> | --bootstrap none]
+//!               [--persistent]
 //!
 //! <CORE>: --name <NAME> [--namespace <NS>]... | --core <NAME|KEY>   (default: the default core)
 //! ```
@@ -65,6 +67,10 @@
 //!   second. `--timeout` (default 30 s, 0 for none) bounds connecting and each stretch of
 //!   the download without progress, not the whole download. A progress line is drawn on
 //!   stderr when it is a terminal.
+//! - `dht` runs a HyperDHT node (dht-rpc over UDP) and prints `listening <HOST:PORT>`
+//!   and `id <hex>`; with `--bootstrap none` (or `--persistent`) it is persistent from
+//!   the start, as JS's bootstrap nodes are, so JS nodes can bootstrap from it. The
+//!   default bootstrap list is JS HyperDHT's public nodes ([`args::DEFAULT_BOOTSTRAP`]).
 //!
 //! KEY is 64 hex characters (either case) or the 52-character z-base-32 id that `info`
 //! prints ([`keys::parse_key`]).
@@ -163,5 +169,6 @@ fn run_with(cli: &Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Serve(a) => net::serve(a, out),
         Command::Clone(a) => net::clone(a, out),
         Command::Cores(a) => local::cores(a, out),
+        Command::Dht(a) => net::dht(a, out),
     }
 }

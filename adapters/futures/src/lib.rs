@@ -56,6 +56,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dht;
 pub mod udx;
 
 use std::future::{poll_fn, Future};

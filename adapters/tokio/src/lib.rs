@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dht;
 pub mod udx;
 
 use std::net::SocketAddr;

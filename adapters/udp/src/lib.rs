@@ -40,7 +40,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod hyperdht;
 mod io;
+mod machine;
+mod rpc;
 mod run;
 mod shared;
 mod stream;
@@ -52,10 +55,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+pub use ferrocore_hyperdht;
 pub use ferrocore_udx as udx;
 pub use ferrocore_udx::{StreamId, UdxError};
+pub use hyperdht::{DhtConnection, DhtMachine, DhtNode, OpResult, MAX_OPS};
 pub use io::{bind_std, AsyncUdpIo, Interest, RecvBuffers, UdpIo};
+pub use machine::{drive_machine, run_machine_blocking, Machine, MachineNode, EVENT_QUEUE};
 pub use quinn_udp;
+pub use rpc::{from_ipv4, to_ipv4, RpcConfig, RpcEvent, RpcMachine, RpcNode};
 pub use run::{drive, BoxFuture, Sleep, SocketDriver};
 pub use shared::{Datagram, Shared, Wait, MESSAGE_QUEUE, UNROUTED_QUEUE};
 pub use stream::UdxStream;
@@ -333,6 +340,45 @@ impl UdxSocket {
                 return d;
             }
             st = self.shared.wait(st);
+        }
+    }
+
+    /// Blocks the thread until a datagram the UDX router did not take comes (`Some`),
+    /// `timeout` passes, or [`Shared::kick`] was called since `kicks` was last updated
+    /// (`None`; `kicks` is updated). `timeout` `None` waits without a limit.
+    ///
+    /// ```no_run
+    /// # fn f(socket: ferrocore_udp::UdxSocket) {
+    /// let mut kicks = 0;
+    /// let d = socket.recv_datagram_timeout(Some(std::time::Duration::from_millis(10)), &mut kicks);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn recv_datagram_timeout(
+        &self,
+        timeout: Option<std::time::Duration>,
+        kicks: &mut u64,
+    ) -> Option<Datagram> {
+        let end = timeout.map(|t| std::time::Instant::now() + t);
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(d) = st.unrouted.pop_front() {
+                return Some(d);
+            }
+            if st.kicks != *kicks {
+                *kicks = st.kicks;
+                return None;
+            }
+            st = match end {
+                None => self.shared.wait(st),
+                Some(end) => {
+                    let left = end.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    self.shared.wait_timeout(st, left)
+                }
+            };
         }
     }
 

@@ -4,7 +4,7 @@
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::io::AsyncUdpIo;
@@ -27,6 +27,13 @@ pub struct SocketDriver {
 impl std::fmt::Debug for SocketDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SocketDriver").finish_non_exhaustive()
+    }
+}
+
+impl SocketDriver {
+    /// A driver around the loop future `inner`.
+    pub(crate) fn new(inner: BoxFuture<()>) -> Self {
+        Self { inner }
     }
 }
 
@@ -58,21 +65,13 @@ pub fn drive<U: AsyncUdpIo>(socket: &UdxSocket, io: Arc<U>, sleep: Sleep) -> Soc
 
 async fn run<U: AsyncUdpIo>(shared: Arc<Shared>, io: Arc<U>, sleep: Sleep) {
     let mut rx = shared.recv_buffers();
-    // The armed sleep and the deadline it is for.
-    let mut timer: Option<(Duration, BoxFuture<()>)> = None;
+    let mut timer = LoopTimer::default();
     loop {
         let wait = shared.turn(&mut rx);
         if wait.done {
             return;
         }
-        match wait.deadline {
-            None => timer = None,
-            Some(deadline) => {
-                if timer.as_ref().map(|(d, _)| *d) != Some(deadline) {
-                    timer = Some((deadline, sleep(deadline.saturating_sub(shared.now()))));
-                }
-            }
-        }
+        timer.arm(wait.deadline, shared.now(), &sleep);
         poll_fn(|cx| {
             if shared.take_wake(cx.waker()) {
                 return Poll::Ready(());
@@ -83,14 +82,55 @@ async fn run<U: AsyncUdpIo>(shared: Arc<Shared>, io: Arc<U>, sleep: Sleep) {
             if io.poll_recv_ready(cx).is_ready() {
                 return Poll::Ready(());
             }
-            if let Some((_, s)) = &mut timer {
-                if s.as_mut().poll(cx).is_ready() {
-                    timer = None;
-                    return Poll::Ready(());
-                }
-            }
-            Poll::Pending
+            timer.poll(cx)
         })
         .await;
     }
+}
+
+/// A loop's sleep and the deadline it is for.
+#[derive(Default)]
+pub(crate) struct LoopTimer {
+    armed: Option<(Duration, BoxFuture<()>)>,
+}
+
+impl LoopTimer {
+    /// Sleeps until `deadline` (on a clock that reads `now`), keeping the sleep already
+    /// armed for it; `None` disarms.
+    pub(crate) fn arm(&mut self, deadline: Option<Duration>, now: Duration, sleep: &Sleep) {
+        match deadline {
+            None => self.armed = None,
+            Some(d) if self.armed.as_ref().map(|(t, _)| *t) != Some(d) => {
+                self.armed = Some((d, sleep(d.saturating_sub(now))));
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Ready (and disarmed) when the deadline has passed.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some((_, s)) = &mut self.armed {
+            if s.as_mut().poll(cx).is_ready() {
+                self.armed = None;
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Registers `waker` in `slot` unless `woken` was set since the loop's last turn (then
+/// clears it and returns true: run a turn now).
+pub(crate) fn register_unless_woken(
+    woken: &mut bool,
+    slot: &mut Option<Waker>,
+    waker: &Waker,
+) -> bool {
+    if std::mem::take(woken) {
+        return true;
+    }
+    if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        *slot = Some(waker.clone());
+    }
+    false
 }

@@ -69,6 +69,8 @@ pub(crate) struct State {
     pub(crate) unrouted_waker: Option<Waker>,
     /// A datagram joined `unrouted` (blocking receivers are told).
     unrouted_new: bool,
+    /// Counts [`Shared::kick`]s (a blocking datagram receiver returns when it moves).
+    pub(crate) kicks: u64,
     /// Raw datagrams to send ahead of UDX output.
     raw_out: VecDeque<Datagram>,
     /// The datagram(s) in `tx` the socket did not take yet: destination, segment size.
@@ -140,6 +142,7 @@ impl Shared {
                 unrouted: VecDeque::new(),
                 unrouted_waker: None,
                 unrouted_new: false,
+                kicks: 0,
                 raw_out: VecDeque::new(),
                 pending: None,
                 tx: Vec::new(),
@@ -197,17 +200,38 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Wakes the threads blocked in [`crate::UdxSocket::recv_datagram_timeout`] (a loop
+    /// of the caller's that waits for datagrams has other work).
+    pub fn kick(&self) {
+        let mut st = self.lock();
+        st.kicks = st.kicks.wrapping_add(1);
+        drop(st);
+        self.changed.notify_all();
+    }
+
+    /// How many [`kick`](Self::kick)s there were (see
+    /// [`crate::UdxSocket::recv_datagram_timeout`]).
+    #[must_use]
+    pub fn kicks(&self) -> u64 {
+        self.lock().kicks
+    }
+
+    /// Waits on the condition variable for at most `timeout`.
+    pub(crate) fn wait_timeout<'a>(
+        &self,
+        guard: MutexGuard<'a, State>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, State> {
+        self.changed
+            .wait_timeout(guard, timeout)
+            .map_or_else(|e| e.into_inner().0, |(g, _)| g)
+    }
+
     /// Registers `waker` as the loop's, unless the loop was woken since its last turn
     /// (then it returns true: run a turn now).
     pub fn take_wake(&self, waker: &Waker) -> bool {
-        let mut st = self.lock();
-        if std::mem::take(&mut st.woken) {
-            return true;
-        }
-        if !st.loop_waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            st.loop_waker = Some(waker.clone());
-        }
-        false
+        let st = &mut *self.lock();
+        crate::run::register_unless_woken(&mut st.woken, &mut st.loop_waker, waker)
     }
 
     /// One turn of the socket loop: read what the socket holds (a few batches), fire due

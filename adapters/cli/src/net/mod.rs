@@ -6,6 +6,7 @@
 //! the log, and dropping it closes the store.
 
 mod clone;
+mod dht;
 mod live;
 mod serve;
 mod watch;
@@ -21,6 +22,7 @@ use signal_hook::iterator::Signals;
 use crate::Error;
 
 pub(crate) use clone::clone;
+pub(crate) use dht::dht;
 pub(crate) use serve::serve;
 
 pub(crate) type CliNode = Node<CoreStorage>;

@@ -345,6 +345,9 @@ impl Dht {
                 NodeEvent::QueryCommit(q, r) => self.on_query_commit(now, q, r),
                 NodeEvent::QueryTooFewNodes(q) => self.on_query_too_few(q),
                 NodeEvent::QueryDone(q) => self.on_query_done(q),
+                // dht-rpc's lifecycle (Ready, NAT, persistence, network) and awaited
+                // commits (not used by the operations): nothing for HyperDHT to do.
+                _ => {}
             }
         }
     }

@@ -98,6 +98,19 @@ impl CongestionWindow {
     }
 }
 
+/// Request counters (`io.stats.requests`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IoStats {
+    /// Requests created.
+    pub total: u64,
+    /// Replies received to our requests.
+    pub responses: u64,
+    /// Requests that timed out.
+    pub timeouts: u64,
+    /// Resends.
+    pub retries: u64,
+}
+
 /// The handle of a request this node sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
@@ -223,6 +236,7 @@ pub struct Io {
     next_drain: Duration,
     transmits: VecDeque<Transmit>,
     events: VecDeque<IoEvent>,
+    stats: IoStats,
 }
 
 impl Io {
@@ -245,7 +259,19 @@ impl Io {
             next_drain: now + DRAIN_INTERVAL,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            stats: IoStats::default(),
         }
+    }
+
+    /// Sets the sends per congestion slot (`maxWindow`).
+    pub fn set_max_window(&mut self, max: u32) {
+        self.congestion = CongestionWindow::new(max);
+    }
+
+    /// The request counters.
+    #[must_use]
+    pub fn stats(&self) -> IoStats {
+        self.stats
     }
 
     /// The routing table.
@@ -300,6 +326,7 @@ impl Io {
         };
         let id = RequestId(self.next_id);
         self.next_id += 1;
+        self.stats.total += 1;
         self.inflight.push(Inflight {
             id,
             tid,
@@ -393,6 +420,7 @@ impl Io {
                 };
                 let r = self.inflight.swap_remove(i);
                 self.congestion.recv();
+                self.stats.responses += 1;
                 self.events.push_back(IoEvent::Response {
                     id: r.id,
                     from,
@@ -483,12 +511,14 @@ impl Io {
             if self.inflight[i].sent > self.inflight[i].retries {
                 let r = self.inflight.swap_remove(i);
                 self.congestion.recv();
+                self.stats.timeouts += 1;
                 self.events.push_back(IoEvent::Timeout {
                     id: r.id,
                     to: r.to,
                     to_id: r.to_id,
                 });
             } else {
+                self.stats.retries += 1;
                 self.send(i, now, false);
                 i += 1;
             }

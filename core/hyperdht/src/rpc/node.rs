@@ -20,27 +20,73 @@
 //!
 //! Application requests are handed out as [`NodeEvent::Request`]; the application answers
 //! each with [`Node::reply`] (JS answers `UNKNOWN_COMMAND` when nobody listens).
+//!
+//! A node made with [`Node::with_config`] and started with [`Node::start`] bootstraps as
+//! JS's `_bootstrap` (see [`bootstrap`](self#bootstrapping)) and runs JS's tick: see the
+//! `bootstrap` and `tick` parts below.
+//!
+//! # Bootstrapping
+//!
+//! A FIND_NODE query for our own id (concurrency 2, 10 once few requests are in flight)
+//! from the bootstrap nodes. With `quickFirewall`, the first reply is asked to PING_NAT our
+//! server port; if that pong arrives before the query ends, the firewall is checked
+//! ([`Node::update_network_state`]): up to 5 of the most recently seen nodes (then the
+//! bootstrap nodes) are asked to PING_NAT us; at least 3 of 5 (1 of fewer) pongs from hosts
+//! heard on our server socket, reporting our sampled host and our server port, mean we are
+//! not firewalled: we then send from the server socket, and our table id becomes the hash
+//! of that address. The query runs a second time after a successful check (or for a node
+//! forced persistent), then the node is bootstrapped ([`NodeEvent::Ready`]).
+//!
+//! # Commits
+//!
+//! A committing query ([`QueryConfig::commit`]) ends by committing to its closest replies,
+//! in one of three ways ([`CommitMode`]):
+//! * [`CommitMode::Events`]: [`NodeEvent::QueryCommit`] per reply, then
+//!   [`NodeEvent::QueryDone`] at once; the caller sends and tracks the commits itself;
+//! * [`CommitMode::Auto`] (JS `commit: true`): the node sends the query's own command,
+//!   target and value with each reply's token (a reply without a token fails that commit);
+//! * [`CommitMode::Awaited`] (JS's `commit` function): [`NodeEvent::QueryCommit`] per
+//!   reply, each answered with [`Node::commit`] (a request to send, or `None` for a commit
+//!   that failed).
+//!
+//! With `Auto` and `Awaited` the query ends when every commit request has been answered
+//! or timed out: [`NodeEvent::QueryCommitFailed`] first when none succeeded, then
+//! [`NodeEvent::QueryDone`].
 
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
 use bytes::Bytes;
 use core::time::Duration;
 
-use ferrocore_wire::dht::{commands, errors, node_id, Ipv4Address, Response};
+use ferrocore_wire::dht::{commands, Ipv4Address, Response};
 
+use super::config::{random_offset, Config, REFRESH_TICKS, STABLE_TICKS};
+use super::health::{NetworkHealth, NetworkState};
 use super::io::{Incoming, Io, IoEvent, Outgoing, RequestId, Socket, Transmit};
-use super::query::{Query, QueryAction, QueryConfig, QueryPeer, QueryReply};
-use super::table::{Added, Node as TableNode, Table};
+use super::nat::NatSampler;
+use super::query::{Query, QueryReply};
+use super::table::Table;
 
-/// The longest DELAYED_PING delay answered (`maxPingDelay`).
-pub const MAX_PING_DELAY: Duration = Duration::from_millis(10_000);
-/// One tick of the node's clock (`TICK_INTERVAL`).
-pub const TICK_INTERVAL: Duration = Duration::from_millis(5000);
+pub use super::config::{DOWN_HINTS_PER_TICK, MAX_PING_DELAY, TICK_INTERVAL};
+
+#[path = "node_access.rs"]
+mod access;
+#[path = "node_boot.rs"]
+mod boot;
+#[path = "node_handlers.rs"]
+mod handlers;
+#[path = "node_queries.rs"]
+mod queries;
+#[path = "node_tick.rs"]
+mod tick;
+
+pub use boot::FIREWALL_PROBES;
+use boot::{Boot, FirewallCheck};
+
 /// At most this many DOWN_HINT checks run at once.
 pub const MAX_CHECKS: u32 = 10;
 /// DELAYED_PING replies waiting at once; more are dropped (JS keeps any number of timers).
 pub const MAX_DELAYED_PINGS: usize = 1024;
-/// DOWN_HINTs a node's queries send per tick (`downHintsRateLimit`).
-pub const DOWN_HINTS_PER_TICK: u32 = 50;
 /// Resends of a query's visits (`retries`; DOWN_HINT queries use 3).
 pub const QUERY_RETRIES: u32 = 5;
 
@@ -61,12 +107,24 @@ pub struct QueryRequest {
     pub value: Option<Bytes>,
 }
 
+/// How a committing query commits (see the [module docs](self#commits)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommitMode {
+    /// [`NodeEvent::QueryCommit`] events, then [`NodeEvent::QueryDone`] at once.
+    #[default]
+    Events,
+    /// The node sends the query's request with each closest reply's token and waits.
+    Auto,
+    /// [`NodeEvent::QueryCommit`] events answered with [`Node::commit`]; the node waits.
+    Awaited,
+}
+
 /// What the node reports to its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeEvent {
     /// An application (non-internal) request, to answer with [`Node::reply`].
     Request(Incoming),
-    /// The reply to a request made with [`Node::request`].
+    /// The reply to a request made with [`Node::request`] (or [`Node::commit`]).
     Response {
         /// The request.
         id: RequestId,
@@ -77,7 +135,7 @@ pub enum NodeEvent {
         /// The reply.
         response: Response,
     },
-    /// A request made with [`Node::request`] got no reply.
+    /// A request made with [`Node::request`] (or [`Node::commit`]) got no reply.
     Timeout {
         /// The request.
         id: RequestId,
@@ -90,13 +148,55 @@ pub enum NodeEvent {
     Removed([u8; 32]),
     /// A reply without error to a query's visit.
     QueryReply(QueryId, QueryReply),
-    /// A committing query's closest reply: send the commit request to it (with its
-    /// token).
+    /// A committing query's closest reply: commit to it (see [`CommitMode`]).
     QueryCommit(QueryId, QueryReply),
     /// A committing query ended without any reply to commit to.
     QueryTooFewNodes(QueryId),
-    /// A query ended (after its commits were handed out).
+    /// Every commit of an `Auto` or `Awaited` query failed.
+    QueryCommitFailed(QueryId),
+    /// A query ended (after its commits).
     QueryDone(QueryId),
+    /// The NAT sampler's idea of our public address changed (`nat-update`): the host
+    /// (`None` while unknown) and port (0 while unknown or random).
+    NatUpdate {
+        /// Our public host.
+        host: Option<[u8; 4]>,
+        /// Our public port.
+        port: u16,
+    },
+    /// The node finished bootstrapping (`ready`).
+    Ready,
+    /// The node turned persistent (`persistent`): it sends its id, which is now
+    /// [`Node::id`].
+    Persistent,
+    /// An adaptive node turned ephemeral again after a wakeup (`ephemeral`).
+    Ephemeral,
+    /// The clock jumped: the machine slept (`wakeup`).
+    Wakeup,
+    /// The network health changed (`network-update` from `lib/health.js`).
+    Network(NetworkState),
+}
+
+/// The commit bookkeeping of a query that waits for its commits.
+#[derive(Debug, Default)]
+struct Commits {
+    /// `QueryCommit` events not yet answered with [`Node::commit`].
+    unanswered: usize,
+    /// Commit requests in flight.
+    inflight: usize,
+    /// Commit requests answered.
+    ok: usize,
+    /// Whether the query's visits are over.
+    flushed: bool,
+}
+
+/// Who started a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The application: its replies and end are reported.
+    User,
+    /// A background FIND_NODE (refresh, bootstrap): nothing reported.
+    Background,
 }
 
 #[derive(Debug)]
@@ -104,23 +204,34 @@ struct Running {
     query: Query,
     req: QueryRequest,
     retries: u32,
+    kind: Kind,
+    mode: CommitMode,
+    commits: Commits,
 }
 
-/// Why the node sent one of its own pings.
+/// Why the node sent one of its own requests.
 #[derive(Debug, Clone, Copy)]
 enum Check {
     /// A full row's oldest node, to keep or swap out.
     Swap([u8; 32]),
-    /// A node hinted to be down: dropped unless heard from since `last_seen`.
+    /// `_check`: dropped unless heard from since `last_seen`.
     Down { id: [u8; 32], last_seen: u64 },
+    /// A commit request of a query.
+    Commit(QueryId),
+    /// The quick firewall probe of the bootstrap.
+    QuickNat,
+    /// A PING_NAT of a firewall check.
+    Firewall,
 }
 
 /// A dht-rpc node without I/O.
 #[derive(Debug)]
 pub struct Node {
     io: Io,
+    cfg: Config,
     tick: u64,
     next_tick: Duration,
+    last_tick: Duration,
     /// Whether the node has bootstrapped (full rows challenge their oldest node only then).
     pub bootstrapped: bool,
     checks: u32,
@@ -132,18 +243,78 @@ pub struct Node {
     visits: BTreeMap<RequestId, (QueryId, Ipv4Address)>,
     down_hints_sent: u32,
     /// The bootstrap nodes queries start from when the table is short.
-    pub bootstrap: alloc::vec::Vec<Ipv4Address>,
+    pub bootstrap: Vec<Ipv4Address>,
+    adaptive: bool,
+    force_persistent: bool,
+    nat: NatSampler,
+    none_persistent_samples: Vec<Ipv4Address>,
+    stable_ticks: u32,
+    refresh_ticks: u32,
+    last_host: Option<[u8; 4]>,
+    health: NetworkHealth,
+    online: bool,
+    degraded: bool,
+    server_port: u16,
+    rng: u64,
+    touch: u64,
+    boot: Boot,
+    firewall: Option<FirewallCheck>,
 }
 
 impl Node {
     /// A node at `now` with id `id` (BLAKE2b of its address once known; random before),
-    /// first transaction id `tid` and token `secrets` (both random).
+    /// first transaction id `tid` and token `secrets` (both random), the default
+    /// [`Config`] but not adaptive and without bootstrapping (set [`Node::bootstrapped`]
+    /// and [`Node::bootstrap`] by hand); its ticks count from 0.
     #[must_use]
     pub fn new(now: Duration, id: [u8; 32], tid: u16, secrets: [[u8; 32]; 2]) -> Self {
-        Self {
-            io: Io::new(now, Table::new(id), tid, secrets),
+        let cfg = Config {
+            adaptive: false,
+            ..Config::default()
+        };
+        let mut n = Self::build(now, cfg, id, tid, secrets, u64::from_le_bytes([7; 8]));
+        n.tick = 0;
+        n.refresh_ticks = REFRESH_TICKS;
+        n
+    }
+
+    /// A node at `now` with the options `cfg` (JS `new DHT(cfg)`), its randomness (id,
+    /// first transaction id, token secrets, tick offsets, refresh picks) drawn from
+    /// `seed`, which must be random. Call [`Node::start`] once its sockets are bound.
+    #[must_use]
+    pub fn with_config(now: Duration, cfg: Config, seed: [u8; 32]) -> Self {
+        let h = |tag: &[u8]| -> [u8; 32] {
+            let mut p = blake2b_simd::Params::new();
+            p.hash_length(32).key(&seed);
+            p.hash(tag).as_bytes().try_into().unwrap_or([0; 32])
+        };
+        let r = h(b"rng");
+        let rng = u64::from_le_bytes(r[..8].try_into().unwrap_or([1; 8]));
+        let tid = u16::from_le_bytes([r[8], r[9]]);
+        let mut n = Self::build(now, cfg, h(b"id"), tid, [h(b"secret0"), h(b"secret1")], rng);
+        let (a, b) = (n.next_u32(), n.next_u32());
+        n.tick = u64::from(random_offset(100, a));
+        n.refresh_ticks = random_offset(REFRESH_TICKS, b);
+        n
+    }
+
+    fn build(
+        now: Duration,
+        cfg: Config,
+        id: [u8; 32],
+        tid: u16,
+        secrets: [[u8; 32]; 2],
+        rng: u64,
+    ) -> Self {
+        let mut io = Io::new(now, Table::new(id), tid, secrets);
+        io.firewalled = cfg.firewalled;
+        io.set_max_window(cfg.max_window);
+        let adaptive = cfg.is_adaptive();
+        let mut n = Self {
+            io,
             tick: 0,
             next_tick: now + TICK_INTERVAL,
+            last_tick: now,
             bootstrapped: false,
             checks: 0,
             own: BTreeMap::new(),
@@ -153,31 +324,42 @@ impl Node {
             next_query: 0,
             visits: BTreeMap::new(),
             down_hints_sent: 0,
-            bootstrap: alloc::vec::Vec::new(),
+            bootstrap: cfg.bootstrap.clone(),
+            adaptive,
+            force_persistent: cfg.ephemeral == Some(false),
+            nat: NatSampler::new(),
+            none_persistent_samples: Vec::new(),
+            stable_ticks: if adaptive { STABLE_TICKS } else { 0 },
+            refresh_ticks: REFRESH_TICKS,
+            last_host: None,
+            health: NetworkHealth::new(),
+            online: true,
+            degraded: false,
+            server_port: cfg.port,
+            rng: rng | 1,
+            touch: 0,
+            boot: Boot::Idle,
+            firewall: None,
+            cfg,
+        };
+        if let Some(a) = n.cfg.public_address {
+            n.nat.add(a.host, a.port);
         }
+        let nodes = n.cfg.nodes.clone();
+        for a in nodes.iter().rev() {
+            n.add_node(now, *a);
+        }
+        n
     }
 
-    /// The I/O layer.
-    #[must_use]
-    pub fn io(&self) -> &Io {
-        &self.io
-    }
-
-    /// The I/O layer, to change (firewalled, ephemeral).
-    pub fn io_mut(&mut self) -> &mut Io {
-        &mut self.io
-    }
-
-    /// The routing table.
-    #[must_use]
-    pub fn table(&self) -> &Table {
-        self.io.table()
-    }
-
-    /// The current tick.
-    #[must_use]
-    pub fn tick(&self) -> u64 {
-        self.tick
+    /// xorshift64 over the seed: picks for refreshes and tick offsets.
+    fn next_u32(&mut self) -> u32 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x >> 32) as u32
     }
 
     /// Sends an application request.
@@ -198,6 +380,11 @@ impl Node {
         from: Ipv4Address,
         bytes: &[u8],
     ) {
+        if socket == Socket::Server {
+            if let Some(f) = self.firewall.as_mut() {
+                f.heard(from.host);
+            }
+        }
         self.io.handle_datagram(now, socket, from, bytes);
         self.process(now);
     }
@@ -214,10 +401,9 @@ impl Node {
 
     /// Runs what is due at `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
-        while self.next_tick <= now {
-            self.next_tick += TICK_INTERVAL;
-            self.tick += 1;
-            self.down_hints_sent = 0;
+        if self.next_tick <= now {
+            self.next_tick = now + TICK_INTERVAL;
+            self.on_tick(now);
         }
         let mut i = 0;
         while i < self.delayed.len() {
@@ -256,27 +442,19 @@ impl Node {
                     ..
                 } => {
                     self.add_from_network(now, !external, from, from_id, response.to);
+                    let reply = QueryReply {
+                        from,
+                        from_id,
+                        response,
+                    };
                     if let Some((q, to)) = self.visits.remove(&id) {
-                        let reply = QueryReply {
-                            from,
-                            from_id,
-                            response,
-                        };
                         if let Some(r) = self.queries.get_mut(&q) {
                             r.query.on_response(self.io.table(), to, reply);
                         }
                         self.pump(now, q);
                         continue;
                     }
-                    match self.own.remove(&id) {
-                        Some(check) => self.on_check(check, true),
-                        None => self.events.push_back(NodeEvent::Response {
-                            id,
-                            from,
-                            from_id,
-                            response,
-                        }),
-                    }
+                    self.on_own(now, id, Ok(reply));
                 }
                 IoEvent::Cycle { id } => {
                     if let Some(&(q, to)) = self.visits.get(&id) {
@@ -297,236 +475,59 @@ impl Node {
                         self.pump(now, q);
                         continue;
                     }
-                    match self.own.remove(&id) {
-                        Some(check) => self.on_check(check, false),
-                        None => self.events.push_back(NodeEvent::Timeout { id, to }),
-                    }
+                    self.on_own(now, id, Err(to));
                 }
             }
         }
     }
 
-    /// Starts an iterative query for `req` seeded with `nodes` (closest first; the table
-    /// and [`Node::bootstrap`] fill in).
-    pub fn query(
-        &mut self,
-        now: Duration,
-        req: QueryRequest,
-        cfg: QueryConfig,
-        nodes: &[QueryPeer],
-    ) -> QueryId {
-        let id = QueryId(self.next_query);
-        self.next_query += 1;
-        let mut query = Query::new(req.target, *self.table().id(), cfg, nodes);
-        query.open(self.io.table(), &self.bootstrap);
-        let retries = if req.internal && req.command == commands::DOWN_HINT {
-            3
-        } else {
-            QUERY_RETRIES
+    /// A reply (`Ok`) to or the timeout (`Err`, where it went) of a request that was not a
+    /// query visit.
+    fn on_own(&mut self, now: Duration, id: RequestId, res: Result<QueryReply, Ipv4Address>) {
+        let Some(check) = self.own.remove(&id) else {
+            self.events.push_back(match res {
+                Ok(r) => NodeEvent::Response {
+                    id,
+                    from: r.from,
+                    from_id: r.from_id,
+                    response: r.response,
+                },
+                Err(to) => NodeEvent::Timeout { id, to },
+            });
+            return;
         };
-        self.queries.insert(
-            id,
-            Running {
-                query,
-                req,
-                retries,
-            },
-        );
-        self.pump(now, id);
-        id
-    }
-
-    /// Queries running.
-    #[must_use]
-    pub fn queries(&self) -> usize {
-        self.queries.len()
-    }
-
-    /// Carries out what query `q` asks for.
-    fn pump(&mut self, now: Duration, q: QueryId) {
-        while let Some(r) = self.queries.get_mut(&q) {
-            let Some(action) = r.query.poll_action() else {
-                return;
-            };
-            match action {
-                QueryAction::Visit(p) => {
-                    let out = Outgoing {
-                        to: p.addr,
-                        to_id: p.id,
-                        token: None,
-                        internal: r.req.internal,
-                        command: r.req.command,
-                        target: Some(r.req.target),
-                        value: r.req.value.clone(),
-                        retries: Some(r.retries),
-                        report_cycle: true,
-                    };
-                    let rid = self.io.request(now, out);
-                    self.visits.insert(rid, (q, p.addr));
-                }
-                QueryAction::DownHint { to, down } => {
-                    if self.down_hints_sent < DOWN_HINTS_PER_TICK {
-                        self.down_hints_sent += 1;
-                        let mut out = ping_to(to);
-                        out.command = commands::DOWN_HINT;
-                        out.value = Some(Bytes::copy_from_slice(&down.to_bytes()));
-                        self.io.request(now, out);
-                    }
-                }
-                QueryAction::Reply(m) => self.events.push_back(NodeEvent::QueryReply(q, m)),
-                QueryAction::Commit(m) => self.events.push_back(NodeEvent::QueryCommit(q, m)),
-                QueryAction::TooFewNodes => self.events.push_back(NodeEvent::QueryTooFewNodes(q)),
-                QueryAction::Done => {
-                    // As JS destroys the query's session: visits still out are cancelled.
-                    self.queries.remove(&q);
-                    let io = &mut self.io;
-                    self.visits.retain(|rid, (v, _)| {
-                        let keep = *v != q;
-                        if !keep {
-                            io.cancel(*rid);
-                        }
-                        keep
-                    });
-                    self.events.push_back(NodeEvent::QueryDone(q));
-                }
-            }
-        }
-    }
-
-    fn on_check(&mut self, check: Check, responded: bool) {
         match check {
-            Check::Swap(old) => {
-                let tick = self.tick;
-                let new = self.io.table().pending_swap_new(&old);
-                if self.io.table_mut().ping_result(&old, responded, tick) {
-                    self.events.push_back(NodeEvent::Removed(old));
-                    if let Some(new) = new.filter(|n| self.table().contains(n)) {
-                        self.events.push_back(NodeEvent::Added(new));
-                    }
-                }
+            Check::Commit(q) => {
+                // the caller sees its commit requests' outcomes too
+                self.events.push_back(match &res {
+                    Ok(r) => NodeEvent::Response {
+                        id,
+                        from: r.from,
+                        from_id: r.from_id,
+                        response: r.response.clone(),
+                    },
+                    Err(to) => NodeEvent::Timeout { id, to: *to },
+                });
+                self.commit_ended(now, q, true, res.is_ok());
             }
-            Check::Down { id, last_seen } => {
-                self.checks = self.checks.saturating_sub(1);
-                let stale = self.table().get(&id).is_some_and(|n| n.seen <= last_seen);
-                if !responded || stale {
-                    self.remove(&id);
-                }
-            }
+            Check::QuickNat => self.boot_quick_nat(res.is_ok()),
+            Check::Firewall => self.firewall_reply(now, res.ok()),
+            other => self.on_check(other, res.is_ok()),
         }
     }
 
-    fn remove(&mut self, id: &[u8; 32]) {
-        if self.io.table_mut().remove(id).is_some() {
-            self.events.push_back(NodeEvent::Removed(*id));
-        }
-    }
-
-    /// `_addNodeFromNetwork`: a message from `from` with a verified id adds or refreshes it.
-    fn add_from_network(
-        &mut self,
-        now: Duration,
-        sample: bool,
-        from: Ipv4Address,
-        from_id: Option<[u8; 32]>,
-        to: Ipv4Address,
-    ) {
-        let Some(id) = from_id else {
-            return;
+    fn emit_network(&mut self, state: NetworkState) {
+        let (online, degraded) = match state {
+            NetworkState::Online => (true, false),
+            NetworkState::Degraded => (true, true),
+            NetworkState::Offline => (false, false),
         };
-        let tick = self.tick;
-        if let Some(n) = self.io.table_mut().get_mut(&id) {
-            if sample && (n.sampled == 0 || tick - n.sampled >= super::table::OLD_NODE) {
-                n.to = Some(to);
-                n.sampled = tick;
-            }
-            n.pinged = tick;
-            n.seen = tick;
+        if (self.online, self.degraded) == (online, degraded) {
             return;
         }
-        let mut node = TableNode::new(id, from, tick);
-        node.to = Some(to);
-        node.sampled = tick;
-        match self.io.table_mut().add(node, tick, self.bootstrapped) {
-            Added::Inserted => self.events.push_back(NodeEvent::Added(id)),
-            Added::Full(Some(ping)) => {
-                let rid = self.io.request(now, ping_to(ping.addr));
-                self.own.insert(rid, Check::Swap(ping.id));
-            }
-            Added::Replaced | Added::Ours | Added::Full(None) => {}
-        }
-    }
-
-    fn on_request(&mut self, now: Duration, req: Incoming) {
-        self.add_from_network(now, !req.external, req.from, req.from_id, req.request.to);
-        if !req.request.internal {
-            self.events.push_back(NodeEvent::Request(req));
-            return;
-        }
-        let value = req.request.value.as_deref().unwrap_or(&[]);
-        let has_value = req.request.value.is_some();
-        match req.request.command {
-            commands::PING => self.io.reply(&req, 0, None, false, false),
-            commands::DELAYED_PING => {
-                if !has_value || value.len() < 4 {
-                    return;
-                }
-                let ms = u32::from_le_bytes([value[0], value[1], value[2], value[3]]);
-                let delay = Duration::from_millis(u64::from(ms));
-                if delay > MAX_PING_DELAY || self.delayed.len() >= MAX_DELAYED_PINGS {
-                    return;
-                }
-                self.delayed.push_back((now + delay, req));
-            }
-            commands::PING_NAT => {
-                if value.len() < 2 {
-                    return;
-                }
-                let port = u16::from_le_bytes([value[0], value[1]]);
-                if port == 0 {
-                    return;
-                }
-                let to = Ipv4Address::new(req.from.host, port);
-                self.io.reply_to(&req, to, 0, None, false, false);
-            }
-            commands::FIND_NODE => {
-                if req.request.target.is_some() {
-                    self.io.reply(&req, 0, None, false, true);
-                }
-            }
-            commands::DOWN_HINT => {
-                if value.len() < 6 {
-                    return;
-                }
-                if self.checks < MAX_CHECKS {
-                    let addr = Ipv4Address::new(
-                        [value[0], value[1], value[2], value[3]],
-                        u16::from_le_bytes([value[4], value[5]]),
-                    );
-                    self.down_hint(now, &node_id(&addr));
-                }
-                self.io.reply(&req, 0, None, false, false);
-            }
-            _ => self
-                .io
-                .reply(&req, errors::UNKNOWN_COMMAND, None, false, true),
-        }
-    }
-
-    /// `_check` after a DOWN_HINT about `id`.
-    fn down_hint(&mut self, now: Duration, id: &[u8; 32]) {
-        let tick = self.tick;
-        let Some(n) = self.io.table_mut().get_mut(id) else {
-            return;
-        };
-        if !(n.pinged < tick || n.down_hints == 0) {
-            return;
-        }
-        n.down_hints += 1;
-        n.pinged = tick;
-        let (addr, last_seen) = (n.addr, n.seen);
-        self.checks += 1;
-        let rid = self.io.request(now, ping_to(addr));
-        self.own.insert(rid, Check::Down { id: *id, last_seen });
+        self.online = online;
+        self.degraded = degraded;
+        self.events.push_back(NodeEvent::Network(state));
     }
 }
 
@@ -543,3 +544,7 @@ fn ping_to(addr: Ipv4Address) -> Outgoing {
 #[cfg(test)]
 #[path = "node_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "node_sim_tests.rs"]
+mod sim_tests;

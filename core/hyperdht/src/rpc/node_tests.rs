@@ -1,7 +1,7 @@
 use super::*;
 use crate::rpc::query::QueryConfig;
 use alloc::vec::Vec;
-use ferrocore_wire::dht::{Packet, Request};
+use ferrocore_wire::dht::{errors, node_id, Packet, Request};
 use ferrocore_wire::Encode;
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -73,7 +73,12 @@ fn ping_is_answered_and_teaches_us_the_sender() {
     let r = response(&sent[0].1);
     assert_eq!((r.tid, r.to, r.error, r.token), (42, p, 0, None));
     assert!(r.closer_nodes.is_empty());
-    assert_eq!(events(&mut n), [NodeEvent::Added(node_id(&p))]);
+    // the new node's view of us is our first NAT sample
+    let nat = NodeEvent::NatUpdate {
+        host: Some(US.host),
+        port: US.port,
+    };
+    assert_eq!(events(&mut n), [nat, NodeEvent::Added(node_id(&p))]);
     assert_eq!(n.table().get(&node_id(&p)).and_then(|x| x.to), Some(US));
     // a forged id (not the hash of the sender's address) is not learnt
     let mut n = node();

@@ -113,6 +113,7 @@ pub struct Query {
     successes: usize,
     errors: usize,
     committing: bool,
+    committed: usize,
     actions: VecDeque<QueryAction>,
 }
 
@@ -135,6 +136,7 @@ impl Query {
             successes: 0,
             errors: 0,
             committing: false,
+            committed: 0,
             actions: VecDeque::new(),
         };
         for n in nodes.iter().rev() {
@@ -149,7 +151,8 @@ impl Query {
         self.add_from_table(table);
         if self.pending.len() < self.cfg.k {
             for b in bootstrap {
-                self.add_pending(QueryPeer { addr: *b, id: None }, None);
+                let id = Some(node_id(b));
+                self.add_pending(QueryPeer { addr: *b, id }, None);
             }
         }
         self.read_more(table);
@@ -164,6 +167,17 @@ impl Query {
     #[must_use]
     pub fn is_committing(&self) -> bool {
         self.committing
+    }
+
+    /// Changes the visits in flight (a background query speeds up when the node is idle).
+    pub fn set_concurrency(&mut self, concurrency: usize) {
+        self.cfg.concurrency = concurrency;
+    }
+
+    /// The commits handed out when the query ended (0 before, or without commit).
+    #[must_use]
+    pub fn committed_to(&self) -> usize {
+        self.committed
     }
 
     /// The next action.
@@ -283,6 +297,7 @@ impl Query {
             if self.closest.is_empty() {
                 self.actions.push_back(QueryAction::TooFewNodes);
             }
+            self.committed = self.closest.len();
             for (r, _) in &self.closest {
                 self.actions.push_back(QueryAction::Commit(r.clone()));
             }

@@ -44,6 +44,9 @@ pub struct Node {
     pub sampled: u64,
     /// DOWN_HINTs received about it.
     pub down_hints: u32,
+    /// When it was last heard from or added, in the node's own order (dht-rpc's
+    /// time-ordered `nodes` set): larger is more recent.
+    pub touched: u64,
 }
 
 impl Node {
@@ -59,6 +62,7 @@ impl Node {
             seen: tick,
             sampled: 0,
             down_hints: 0,
+            touched: 0,
         }
     }
 }
@@ -317,6 +321,41 @@ impl Table {
             out.extend(self.rows[r].iter().take(missing));
         }
         out
+    }
+
+    /// The `i`th node counting rows from row 0 (the farthest), each in id order: JS's
+    /// `table.random()` with a random `i` below [`Table::len`].
+    #[must_use]
+    pub fn nth(&self, mut i: usize) -> Option<&Node> {
+        for r in &self.rows {
+            if i < r.len() {
+                return r.get(i);
+            }
+            i -= r.len();
+        }
+        None
+    }
+
+    /// Moves the table to a new id (a node that learnt its address): every node is put
+    /// in its row around `id` as it is (ticks kept); nodes that no longer fit, and a node
+    /// with that id, are dropped and returned. Checks under way are forgotten.
+    pub fn set_id(&mut self, id: [u8; 32]) -> Vec<[u8; 32]> {
+        let old = core::mem::replace(self, Self::with_k(id, self.k));
+        let mut dropped = Vec::new();
+        for row in old.rows {
+            for n in row {
+                let r = self.row_of(&n.id);
+                let row = &mut self.rows[r];
+                match row.binary_search_by(|x| x.id.cmp(&n.id)) {
+                    Err(i) if n.id != id && row.len() < self.k => {
+                        row.insert(i, n);
+                        self.size += 1;
+                    }
+                    _ => dropped.push(n.id),
+                }
+            }
+        }
+        dropped
     }
 
     /// Every node, nearest rows first.

@@ -1,0 +1,138 @@
+//! `ferrocore dht` live with JS HyperDHT 6.34.0 (`tests/js/dht-peer.mjs`) on loopback, both
+//! directions: JS nodes bootstrap from a `ferrocore dht --bootstrap none` node, learn their
+//! addresses from it, ping it, and find each other through it (an announce found by a
+//! lookup); a `ferrocore dht` bootstraps from a JS testnet and JS nodes ping it.
+//!
+//! Needs Node.js and `npm ci` in `tests/js`, as the other interop tests.
+
+mod support;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use ferrocore_tests::js::JsPeer;
+use ferrocore_wire::dht::{node_id, Ipv4Address};
+use serde_json::{json, Value};
+use support::Proc;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn id_of(addr: SocketAddr) -> String {
+    let SocketAddr::V4(v4) = addr else {
+        panic!("IPv4 expected: {addr}")
+    };
+    hex::encode(node_id(&Ipv4Address::new(v4.ip().octets(), v4.port())))
+}
+
+/// Starts `ferrocore dht args…`; returns it with its address and id.
+fn ferrocore_dht(args: &[&str]) -> (Proc, SocketAddr, String) {
+    let mut all = vec!["dht", "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let mut p = Proc::spawn(&all);
+    let (mut addr, mut id) = (None, None);
+    while addr.is_none() || id.is_none() {
+        let line = p.line();
+        if let Some(a) = line.strip_prefix("listening ") {
+            addr = Some(a.parse::<SocketAddr>().expect("listening HOST:PORT"));
+        } else if let Some(i) = line.strip_prefix("id ") {
+            id = Some(i.to_owned());
+        } else {
+            panic!("unexpected line {line:?}");
+        }
+    }
+    (p, addr.unwrap(), id.unwrap())
+}
+
+fn ready(js: &mut JsPeer) -> Value {
+    js.wait_for(WAIT, |v| v["event"] == "ready")
+}
+
+#[test]
+fn js_nodes_bootstrap_from_a_ferrocore_node_and_find_each_other_through_it() {
+    let (mut boot, addr, id) = ferrocore_dht(&["--bootstrap", "none"]);
+    // Persistent from the start: id = hash of its address, as JS's DHT.bootstrapper.
+    assert_eq!(id, id_of(addr));
+    assert_eq!(boot.line(), "bootstrapped 0");
+
+    let bootstrap = addr.to_string();
+    let args = [
+        "--bootstrap",
+        bootstrap.as_str(),
+        "--persistent",
+        "--timeout",
+        "60000",
+    ];
+    let mut peers: Vec<JsPeer> = (0..3)
+        .map(|_| JsPeer::spawn("dht-peer.mjs", &args))
+        .collect();
+    for p in &mut peers {
+        let r = ready(p);
+        // They learned their own address from our replies (`to`), hence their ids.
+        let own: SocketAddr = (
+            r["host"].as_str().unwrap().parse::<Ipv4Addr>().unwrap(),
+            u16::try_from(r["port"].as_u64().unwrap()).unwrap(),
+        )
+            .into();
+        assert_eq!(r["ephemeral"], false, "{r}");
+        assert_eq!(r["nodeId"], id_of(own), "{r}");
+        // Our PING reply carries our id, and JS accepts it (it matches our address).
+        let pong = p.ok(
+            json!({"op": "ping", "host": "127.0.0.1", "port": addr.port()}),
+            WAIT,
+        );
+        assert_eq!(pong["pong"]["port"], addr.port());
+        assert_eq!(pong["pong"]["nodeId"], id, "{pong}");
+    }
+
+    // The JS nodes learned each other through the ferrocore node: an announce by one is
+    // stored by the others and found by a lookup from another.
+    let topic = hex::encode([7u8; 32]);
+    let ann = peers[0].ok(json!({"op": "announce", "topic": topic}), WAIT);
+    assert!(ann["closest"].as_u64().unwrap() >= 2, "{ann}");
+    let key = ann["publicKey"].clone();
+    let found = peers[1].ok(json!({"op": "lookup", "topic": topic}), WAIT);
+    assert!(
+        found["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["publicKey"] == key),
+        "{found}"
+    );
+
+    for p in peers {
+        p.finish();
+    }
+    assert!(boot.terminate().success());
+}
+
+#[test]
+fn a_ferrocore_node_bootstraps_from_a_js_testnet() {
+    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "60000"]);
+    let r = ready(&mut net);
+    let boot: Vec<String> = r["bootstrap"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| format!("{}:{}", b["host"].as_str().unwrap(), b["port"]))
+        .collect();
+    let boot = boot.join(",");
+    let (mut node, addr, id) = ferrocore_dht(&["--bootstrap", &boot, "--persistent"]);
+    // Persistent once it learned its address from the testnet's replies.
+    assert_eq!(id, id_of(addr));
+    let line = node.line();
+    let known: usize = line
+        .strip_prefix("bootstrapped ")
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+        .parse()
+        .unwrap();
+    // The testnet's persistent nodes answered its FIND_NODE walk with their ids.
+    assert!(known >= 4, "{line}");
+    let pong = net.ok(
+        json!({"op": "ping", "host": "127.0.0.1", "port": addr.port()}),
+        WAIT,
+    );
+    assert_eq!(pong["pong"]["nodeId"], id_of(addr), "{pong}");
+    net.finish();
+    assert!(node.terminate().success());
+}
