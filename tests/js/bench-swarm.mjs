@@ -279,7 +279,7 @@ async function firstBlock(impl, net, bin, dir) {
 
 async function swarmRuns(impl, net, bin, runs) {
   if (impl === 'ferrocore' && !cliHasSwarm(bin)) {
-    const error = 'not available: `ferrocore serve`/`clone` have no --swarm yet'
+    const error = 'this build\'s `ferrocore serve`/`clone` have no --swarm yet'
     return [{ workload: 'first-connection', error }, { workload: 'first-block', error }]
   }
   const rows = []
