@@ -45,6 +45,8 @@ export function swarmComparisons(rows) {
     ['lookup', 'lookup', `lookup latency, p50 of ${first ? first.lookups : 'N'} lookups of an announced topic`,
       `${NET}; client process with 2 hyperdht nodes (one announces, one looks up)`,
       `${NET}; swarm-bench: 2 ferrocore-tokio DhtNodes (one announces, one looks up)`, 'ms', (r) => r.p50_ms, undefined, (r) => r.found > 0],
+    ['lookup-js-testnet', 'lookup-js-testnet', '↳ the lookup clients alone: the same, both on the JS testnet',
+      'the JS client above, on the JS testnet', 'swarm-bench (as above) on the same JS testnet', 'ms', (r) => r.p50_ms, undefined, (r) => r.found > 0],
     ['idle-rss', 'idle-rss', `memory of an idle DHT node (VmRSS of node #5, ${idle ? idle.idle_ms / 1000 : 'a few'} s idle, whole process, nothing subtracted)`,
       `${NET}; ${JS_NODE}`, `${NET}; ${FC_NODE}`, 'KiB', (r) => r.rss_kib, 10],
     ['requests-cpu', 'requests-cpu', `CPU per 1,000 requests served (utime+stime of node #5 across ${pings ? pings.requests.toLocaleString('en-US') : 'N'} PINGs, 64 in flight)`,

@@ -18,15 +18,19 @@
 //   {"workload":"idle-rss","rss_kib","hwm_kib","idle_ms"}  VmRSS/VmHWM of node #5 (not
 //        the first) after the testnet is up and --idle-ms idle (whole process, nothing
 //        subtracted)
-//   {"workload":"requests-cpu","requests","cpu_ticks","hz","cpu_ms_per_1000","secs",
-//        "failed"}  utime+stime (/proc/PID/stat) of node #5 across --pings PINGs sent to it
-//        by one JS dht-rpc client process (this script's `pinger`: 64 in flight), the
-//        same client for both implementations
+//   {"workload":"requests-cpu","requests","cpu_ticks","hz","cpu_ms_per_1000",
+//        "sched_ms_per_1000","secs","failed"}  utime+stime (/proc/PID/stat) of node #5
+//        across --pings PINGs sent to it by one JS dht-rpc client process (this script's
+//        `pinger`: 64 in flight), the same client for both implementations;
+//        sched_ms_per_1000 the same from /proc/PID/schedstat (ns, a finer cross-check)
 //   {"workload":"lookup","lookups","found","p50_ms","p90_ms","mean_ms","announce_ms"}
 //        a client process with two DHT nodes bootstrapped into the testnet: one announces
 //        a random topic, the other looks it up --lookups times one after another (JS:
 //        `lookup` below; ferrocore: `swarm-bench lookup`, the tokio DhtNode); "found" =
-//        lookups that returned the announcer's key
+//        lookups that returned the announcer's key. In the JS run, also
+//        "workload":"lookup-js-testnet" rows: the JS client's row again, and
+//        swarm-bench's on the same JS testnet with "impl":"ferrocore" (the clients alone
+//        compared, the nodes being the same)
 //   {"workload":"first-connection"|"first-block","ms"}  a writer holding a 1-block core
 //        joins the core's discovery key (server); then a reader process is started and
 //        the time from its spawn to its first connection / to holding block 0 (verified)
@@ -146,6 +150,14 @@ function cpuTicks(pid) {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return Number(f[11]) + Number(f[12])
 }
+// Nanoseconds on a CPU so far (/proc/PID/schedstat), a finer cross-check of cpuTicks.
+function cpuNs(pid) {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0])
+  } catch {
+    return NaN
+  }
+}
 function memory(pid) {
   const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
   const kib = (k) => Number((s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm')) || [])[1])
@@ -201,11 +213,13 @@ async function requestsCpu(impl, net, pings) {
   const pinger = new Child(process.execPath, [SELF, 'pinger', '--bootstrap', net.bootstrap, '--port', String(node.port), '--count', String(pings)])
   await pinger.waitLine((l) => json(l)?.event === 'ready', 'the pinger to bootstrap')
   const before = cpuTicks(node.child.pid)
+  const beforeNs = cpuNs(node.child.pid)
   const t0 = performance.now()
   pinger.proc.stdin.write('go\n')
   const { line } = await pinger.waitLine((l) => json(l)?.event === 'done', 'the pings', 300000)
   const secs = (performance.now() - t0) / 1000
   const used = cpuTicks(node.child.pid) - before
+  const usedNs = cpuNs(node.child.pid) - beforeNs
   await pinger.waitExit()
   const r = json(line)
   const answered = r.sent - r.failed
@@ -217,6 +231,7 @@ async function requestsCpu(impl, net, pings) {
     cpu_ticks: used,
     hz: HZ,
     cpu_ms_per_1000: round((used / HZ) * 1000 / (answered / 1000)),
+    sched_ms_per_1000: round(usedNs / 1e6 / (answered / 1000)),
     secs: round(secs)
   }
 }
@@ -227,6 +242,8 @@ async function lookups(impl, net, count, swarmBench) {
   const { line } = await child.waitLine((l) => json(l)?.workload === 'lookup', 'the lookup row', 600000)
   await child.waitExit()
   const { impl: _, ...row } = json(line)
+  // TOO_FEW_NODES: no node of the testnet took the announce (it stores no records).
+  if (/TooFewNodes|TOO_FEW_NODES/.test(row.error || '')) row.error += ' (no node of this testnet stored the announce)'
   return row
 }
 
@@ -307,7 +324,7 @@ async function run() {
   const bin = arg('--ferrocore', 'target/release/ferrocore')
   const swarmBench = arg('--swarm-bench', 'target/release/swarm-bench')
   const n = Number(arg('--nodes', '10'))
-  const emit = (row) => out({ impl, ...row, load1: os.loadavg()[0] })
+  const emit = (row) => out({ impl, ...row, load1: os.loadavg()[0] }) // a row's own impl wins
   let net = null
   try {
     note(`${impl}: starting a ${n}-node testnet`)
@@ -317,13 +334,21 @@ async function run() {
       ['idle RSS', () => idleRss(impl, net, Number(arg('--idle-ms', '3000')))],
       ['CPU per 1,000 pings served', () => requestsCpu(impl, net, Number(arg('--pings', '10000')))],
       ['lookup latency', () => lookups(impl, net, Number(arg('--lookups', '50')), swarmBench)],
+      // On the JS testnet, ferrocore's lookup client too (the same nodes answer both).
+      ...(impl === 'js' && fs.existsSync(swarmBench)
+        ? [['lookup latency, ferrocore client', async () => ({ ...(await lookups('ferrocore', net, Number(arg('--lookups', '50')), swarmBench)), impl: 'ferrocore', workload: 'lookup-js-testnet' })]]
+        : []),
       ['first connection / block', () => swarmRuns(impl, net, bin, Number(arg('--swarm-runs', '3')))]
     ]
     for (const [what, part] of parts) {
       note(`${impl}: ${what}`)
       try {
         const rows = await part()
-        for (const r of [rows].flat()) emit(r)
+        for (const r of [rows].flat()) {
+          emit(r)
+          // The JS client's lookups on the JS testnet, beside ferrocore's client there.
+          if (impl === 'js' && r.workload === 'lookup' && fs.existsSync(swarmBench)) emit({ ...r, workload: 'lookup-js-testnet' })
+        }
       } catch (err) {
         emit({ workload: what, error: err.message })
       }
