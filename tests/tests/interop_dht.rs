@@ -10,13 +10,18 @@
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
+use ferrocore::log::{Log, LogOptions};
+use ferrocore::replication::EndpointConfig;
+use ferrocore::storage::MemoryStorage;
 use ferrocore_tests::js::JsPeer;
 use ferrocore_tokio::dht::{bind_dht, DhtNode, RpcConfig};
-use ferrocore_udp::ferrocore_hyperdht::dht::{DhtEvent, OpOutput};
+use ferrocore_tokio::swarm::{JoinOptions, Swarm};
+use ferrocore_tokio::Node;
+use ferrocore_udp::ferrocore_hyperdht::dht::OpOutput;
 use ferrocore_udp::DhtConnection;
 use ferrocore_wire::noise::KeyPair;
 use ferrocore_wire::stream::{SecretStream, StreamConfig, StreamEvent};
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -33,16 +38,7 @@ async fn lookup_and_announce_across_with_a_js_testnet() {
         let ann = tokio::task::block_in_place(|| js.ok(cmd, WAIT));
         let js_key = ann["publicKey"].as_str().unwrap().to_owned();
         let found = timeout(WAIT, node.lookup(topic)).await.unwrap().unwrap();
-        let keys: Vec<String> = found
-            .replies
-            .iter()
-            .filter_map(|e| match e {
-                DhtEvent::Lookup { reply, .. } => Some(reply.peers.clone()),
-                _ => None,
-            })
-            .flatten()
-            .map(|p| hex::encode(p.public_key))
-            .collect();
+        let keys: Vec<String> = found.peers().map(|p| hex::encode(p.public_key)).collect();
         assert!(keys.contains(&js_key), "{keys:?} lacks {js_key}");
 
         // ferrocore announces, JS looks up.
@@ -129,11 +125,9 @@ async fn exchange(
     got
 }
 
-/// A ferrocore node and a JS client on a fresh JS testnet.
-async fn testnet() -> (JsPeer, JsPeer, DhtNode) {
-    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "90000"]);
-    let ready = net.wait_for(WAIT, |v| v["event"] == "ready");
-    let bootstrap: Vec<std::net::SocketAddr> = ready["bootstrap"]
+/// The bootstrap list of a dht-peer's `ready` event.
+fn bootstrap_of(ready: &Value) -> Vec<std::net::SocketAddr> {
+    ready["bootstrap"]
         .as_array()
         .unwrap()
         .iter()
@@ -142,7 +136,14 @@ async fn testnet() -> (JsPeer, JsPeer, DhtNode) {
                 .parse()
                 .unwrap()
         })
-        .collect();
+        .collect()
+}
+
+/// A ferrocore node and a JS client on a fresh JS testnet.
+async fn testnet() -> (JsPeer, JsPeer, DhtNode) {
+    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "90000"]);
+    let ready = net.wait_for(WAIT, |v| v["event"] == "ready");
+    let bootstrap = bootstrap_of(&ready);
     let boot_arg: Vec<String> = bootstrap.iter().map(ToString::to_string).collect();
     let boot_arg = boot_arg.join(",");
     let mut js = JsPeer::spawn(
@@ -222,5 +223,177 @@ async fn a_js_client_connects_to_a_ferrocore_server_by_public_key() {
     let echo = tokio::task::block_in_place(|| js.wait_for(WAIT, |v| v["event"] == "data"));
     assert_eq!(echo["data"], hex::encode(b"hello ferrocore server"));
     js.finish();
+    net.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ferrocore_nodes_replicate_a_core_over_a_dht_connection() {
+    const BLOCKS: u64 = 50;
+    let (net, js, server_dht) = testnet().await;
+    let bootstrap = bootstrap_of(&js.seen[0]);
+    let client_dht = bind_dht(
+        "127.0.0.1:0",
+        RpcConfig {
+            bootstrap,
+            ..RpcConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    timeout(WAIT, client_dht.bootstrapped()).await.unwrap();
+
+    // The writer listens on its DHT key pair and replicates with whoever connects.
+    let writer = ferrocore_tests::js::formula_writer(BLOCKS);
+    let key = *writer.key();
+    let writer_node = Node::with_key_pair(EndpointConfig::default(), KeyPair::from_seed([6; 32]));
+    writer_node.add_core(writer).await.unwrap();
+    let server_key = KeyPair::from_seed([7u8; 32]);
+    timeout(WAIT, server_dht.listen(server_key.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    let serving = tokio::spawn(async move {
+        let conn = timeout(WAIT, server_dht.accept()).await.unwrap();
+        writer_node.add_dht_connection(conn).await.unwrap();
+        (writer_node, server_dht)
+    });
+
+    // The reader connects by the server's public key and downloads every block.
+    let reader = Node::with_key_pair(EndpointConfig::default(), KeyPair::from_seed([8; 32]));
+    let options = LogOptions {
+        key: Some(key),
+        ..LogOptions::default()
+    };
+    let core = reader
+        .add_core(Log::open(MemoryStorage::new(), options).unwrap())
+        .await
+        .unwrap();
+    let conn = timeout(
+        WAIT,
+        client_dht.connect(KeyPair::from_seed([9; 32]), server_key.public_key),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    reader.add_dht_connection(conn).await.unwrap();
+    for i in 0..BLOCKS {
+        let block = reader.get(core, i, Some(WAIT)).await.unwrap();
+        assert_eq!(
+            block[..],
+            ferrocore_tests::js::block_value(0, i, 1000),
+            "block {i}"
+        );
+    }
+    let _kept = serving.await.unwrap();
+    drop(js);
+    net.finish();
+}
+
+/// The public key of the swarm a dht-peer made (its `join` reply).
+fn seen_key(js: &JsPeer) -> String {
+    let join = js.seen.iter().rev().find(|v| v["reply"] == "join").unwrap();
+    join["publicKey"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyperswarm_join_across_both_ways() {
+    let (mut net, mut js, node) = testnet().await;
+    // JS serves topic A (echoing); the ferrocore swarm joins it as a client and connects.
+    let topic_a = [0xa1u8; 32];
+    let cmd = json!({"op": "join", "topic": hex::encode(topic_a), "server": true, "client": false, "echo": true});
+    let joined = tokio::task::block_in_place(|| js.ok(cmd, WAIT));
+    let js_key = joined["publicKey"].as_str().unwrap().to_owned();
+    let ours = KeyPair::from_seed([0x55u8; 32]);
+    let swarm = Swarm::new(node.clone(), ours.clone());
+    let client = JoinOptions {
+        server: false,
+        client: true,
+        ..JoinOptions::default()
+    };
+    swarm.join(topic_a, client).await;
+    let c = timeout(WAIT, swarm.connection())
+        .await
+        .expect("a swarm connection");
+    assert_eq!(hex::encode(c.remote_public_key), js_key);
+    assert!(c.is_initiator);
+    assert_eq!(c.topics, vec![topic_a]);
+    let got = exchange(c.connection, Some(b"hello swarm"), false, 1).await;
+    assert_eq!(got, vec![b"hello swarm".to_vec()]);
+
+    // The ferrocore swarm serves topic B; another JS swarm (the testnet process's node)
+    // joins it as a client and connects.
+    let topic_b = [0xb2u8; 32];
+    swarm.join(topic_b, JoinOptions::default()).await;
+    assert!(timeout(WAIT, swarm.flush()).await.unwrap(), "flushed");
+    let cmd = json!({"op": "join", "topic": hex::encode(topic_b), "server": false, "client": true});
+    tokio::task::block_in_place(|| net.ok(cmd, WAIT));
+    let seen =
+        tokio::task::block_in_place(|| net.wait_for(WAIT, |v| v["event"] == "swarmConnection"));
+    assert_eq!(
+        seen["remotePublicKey"],
+        hex::encode(ours.public_key),
+        "{seen}"
+    );
+    assert_eq!(seen["client"], true, "{seen}");
+    assert_eq!(seen["topics"], json!([hex::encode(topic_b)]), "{seen}");
+    let incoming = timeout(WAIT, swarm.connection())
+        .await
+        .expect("the incoming connection");
+    assert!(!incoming.is_initiator);
+    assert_eq!(hex::encode(incoming.remote_public_key), seen_key(&net));
+    js.finish();
+    net.finish();
+}
+
+#[test]
+fn blocking_nodes_replicate_over_a_dht_connection() {
+    use ferrocore_blocking::dht::bind_dht as bind_blocking;
+    use futures_lite::future::block_on;
+    const BLOCKS: u64 = 20;
+    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "90000"]);
+    let ready = net.wait_for(WAIT, |v| v["event"] == "ready");
+    let config = RpcConfig {
+        bootstrap: bootstrap_of(&ready),
+        ..RpcConfig::default()
+    };
+    let server_dht = bind_blocking("127.0.0.1:0", config.clone()).unwrap();
+    let client_dht = bind_blocking("127.0.0.1:0", config).unwrap();
+    block_on(async {
+        server_dht.bootstrapped().await;
+        client_dht.bootstrapped().await;
+    });
+
+    let writer = ferrocore_tests::js::formula_writer(BLOCKS);
+    let key = *writer.key();
+    let writer_node =
+        ferrocore_blocking::Node::with_key_pair(EndpointConfig::default(), KeyPair::from_seed([6; 32]))
+            .unwrap();
+    writer_node.add_core(writer).unwrap();
+    let server_key = KeyPair::from_seed([0x17u8; 32]);
+    block_on(server_dht.listen(server_key.clone())).unwrap();
+    let serving = std::thread::spawn(move || {
+        let conn = block_on(server_dht.accept());
+        writer_node.add_dht_connection(conn).unwrap();
+        (writer_node, server_dht)
+    });
+
+    let reader =
+        ferrocore_blocking::Node::with_key_pair(EndpointConfig::default(), KeyPair::from_seed([8; 32]))
+            .unwrap();
+    let options = LogOptions {
+        key: Some(key),
+        ..LogOptions::default()
+    };
+    let core = reader
+        .add_core(Log::open(MemoryStorage::new(), options).unwrap())
+        .unwrap();
+    let conn = block_on(client_dht.connect(KeyPair::from_seed([0x19; 32]), server_key.public_key))
+        .unwrap();
+    reader.add_dht_connection(conn).unwrap();
+    for i in 0..BLOCKS {
+        let block = reader.get(core, i, Some(WAIT)).unwrap();
+        assert_eq!(block[..], ferrocore_tests::js::block_value(0, i, 1000), "block {i}");
+    }
+    let _kept = serving.join().unwrap();
     net.finish();
 }

@@ -6,7 +6,7 @@
 //! # fn run() -> std::io::Result<()> {
 //! use ferrocore_blocking::dht::{bind_rpc, RpcConfig};
 //! let node = bind_rpc("127.0.0.1:0", RpcConfig { persistent: true, ..RpcConfig::default() })?;
-//! println!("listening {} id {}", node.local_addr()?, hex::encode(node.id()));
+//! println!("listening {} id {}", node.local_addr()?, hex::encode(node.table_id()));
 //! # Ok(()) }
 //! ```
 
@@ -14,7 +14,10 @@ use std::io;
 use std::net::ToSocketAddrs;
 use std::thread;
 
-pub use ferrocore_udp::{Machine, MachineNode, RpcConfig, RpcEvent, RpcMachine, RpcNode};
+pub use ferrocore_udp::{
+    DhtConnection, DhtMachine, DhtNode, Machine, MachineNode, OpResult, RpcConfig, RpcEvent,
+    RpcMachine, RpcNode,
+};
 
 use crate::udx::{Config, UdxSocket};
 
@@ -47,6 +50,20 @@ pub fn spawn_machine<M: Machine>(socket: &UdxSocket, machine: M) -> io::Result<M
 pub fn bind_rpc(addr: impl ToSocketAddrs, config: RpcConfig) -> io::Result<RpcNode> {
     let socket = UdxSocket::bind_with(addr, Config::default())?;
     let node = RpcNode::new((*socket).clone(), &config)?;
+    spawn_loop(node.machine())?;
+    Ok(node)
+}
+
+/// Binds a UDX socket to `addr` and runs a HyperDHT node on it (a thread), started as
+/// `config` says: it answers and relays as a JS node does; its operations are futures
+/// ([`DhtNode::lookup`], ...: block on them with any executor).
+///
+/// # Errors
+/// When binding fails, the OS random number generator does, or a thread cannot be
+/// spawned.
+pub fn bind_dht(addr: impl ToSocketAddrs, config: RpcConfig) -> io::Result<DhtNode> {
+    let socket = UdxSocket::bind_with(addr, Config::default())?;
+    let node = DhtNode::new((*socket).clone(), &config)?;
     spawn_loop(node.machine())?;
     Ok(node)
 }

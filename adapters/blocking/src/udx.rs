@@ -171,24 +171,45 @@ impl<S: Storage + Send + 'static> Node<S> {
     /// [`Error::Random`] if the OS random number generator fails; [`Error::Io`] if a
     /// thread cannot be spawned.
     pub fn add_udx_stream(&self, stream: UdxStream, role: Role) -> Result<SessionId, Error> {
+        let make = self.udx_link(stream);
+        self.attach_link(make, role)
+    }
+
+    /// Replicates over a connection set up through the DHT
+    /// ([`crate::dht::DhtNode`]'s `connect` or `accept`): its UDX stream carries a
+    /// secret-stream started from the DHT's handshake (no Noise in band).
+    ///
+    /// # Errors
+    /// As [`add_udx_stream`](Self::add_udx_stream).
+    pub fn add_dht_connection(
+        &self,
+        connection: ferrocore_udp::DhtConnection,
+    ) -> Result<SessionId, Error> {
+        let ferrocore_udp::DhtConnection { stream, connection } = connection;
+        let make = self.udx_link(stream);
+        self.attach_handshake_link(make, connection.handshake.handshake)
+    }
+
+    /// How a session's link over `stream` is made: a writer and a reader thread.
+    fn udx_link(
+        &self,
+        stream: UdxStream,
+    ) -> impl FnOnce(SessionId) -> io::Result<TcpLink> + Send + 'static {
         let stream = Arc::new(stream);
         let reporter = self.reporter();
-        self.attach_link(
-            move |session| {
-                let backlog = Arc::new(Backlog::new());
-                let (out, out_rx) = mpsc::channel();
-                let writer = UdxWriter(stream.clone());
-                spawn_writer(writer, out_rx, session, backlog.clone(), reporter.clone())?;
-                spawn_udx_reader(stream.clone(), session, backlog.clone(), reporter)?;
-                Ok(TcpLink {
-                    out,
-                    backlog,
-                    transport: Transport::Udx(stream),
-                    reading: true,
-                })
-            },
-            role,
-        )
+        move |session| {
+            let backlog = Arc::new(Backlog::new());
+            let (out, out_rx) = mpsc::channel();
+            let writer = UdxWriter(stream.clone());
+            spawn_writer(writer, out_rx, session, backlog.clone(), reporter.clone())?;
+            spawn_udx_reader(stream.clone(), session, backlog.clone(), reporter)?;
+            Ok(TcpLink {
+                out,
+                backlog,
+                transport: Transport::Udx(stream),
+                reading: true,
+            })
+        }
     }
 }
 

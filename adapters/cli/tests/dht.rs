@@ -1,7 +1,7 @@
 //! `ferrocore dht` live with JS HyperDHT 6.34.0 (`tests/js/dht-peer.mjs`) on loopback, both
 //! directions: JS nodes bootstrap from a `ferrocore dht --bootstrap none` node, learn their
 //! addresses from it, ping it, and find each other through it (an announce found by a
-//! lookup); a `ferrocore dht` bootstraps from a JS testnet and JS nodes ping it.
+//! lookup) and connect by public key; a `ferrocore dht` bootstraps from a JS testnet and JS nodes ping it.
 //!
 //! Needs Node.js and `npm ci` in `tests/js`, as the other interop tests.
 
@@ -99,6 +99,16 @@ fn js_nodes_bootstrap_from_a_ferrocore_node_and_find_each_other_through_it() {
             .any(|p| p["publicKey"] == key),
         "{found}"
     );
+
+    // And connect by public key across the network formed through it.
+    let listening = peers[2].ok(json!({"op": "listen"}), WAIT);
+    let server = listening["publicKey"].clone();
+    let data = hex::encode(b"through a network bootstrapped by ferrocore");
+    let cmd = json!({"op": "connect", "publicKey": server, "data": data});
+    let connected = peers[0].ok(cmd, WAIT);
+    assert_eq!(connected["remotePublicKey"], server);
+    let echoed = peers[0].wait_for(WAIT, |v| v["event"] == "data");
+    assert_eq!(echoed["data"], data.as_str());
 
     for p in peers {
         p.finish();

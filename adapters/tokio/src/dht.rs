@@ -18,7 +18,8 @@ use std::net::ToSocketAddrs;
 use std::sync::Arc;
 
 pub use ferrocore_udp::{
-    DhtMachine, DhtNode, Machine, MachineNode, OpResult, RpcConfig, RpcEvent, RpcMachine, RpcNode,
+    DhtConnection, DhtMachine, DhtNode, Machine, MachineNode, OpResult, RpcConfig, RpcEvent,
+    RpcMachine, RpcNode,
 };
 
 use crate::udx::{Config, UdxSocket};

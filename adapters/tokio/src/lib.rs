@@ -46,6 +46,7 @@
 #![warn(missing_docs)]
 
 pub mod dht;
+pub mod swarm;
 pub mod udx;
 
 use std::net::SocketAddr;
@@ -169,6 +170,33 @@ impl<S: Storage + Send + 'static> Node<S> {
         let _ = stream.set_nodelay(true);
         Ok(spawn(
             self.0.attach_handshake(stream.compat(), result).await?,
+        ))
+    }
+
+    /// Replicates over a connection set up through the DHT ([`dht::DhtNode::connect`] or
+    /// [`dht::DhtNode::accept`]): its UDX stream carries a secret-stream started from the
+    /// DHT's handshake (no Noise in band), as JS's `dht.connect` / `server.on('connection')`
+    /// sockets.
+    ///
+    /// ```no_run
+    /// # async fn f(node: ferrocore_tokio::Node<ferrocore::storage::MemoryStorage>, dht: ferrocore_tokio::dht::DhtNode, server: [u8; 32]) -> Result<(), Box<dyn std::error::Error>> {
+    /// let key_pair = ferrocore::wire::noise::KeyPair::from_seed([1; 32]);
+    /// let connection = dht.connect(key_pair, server).await?;
+    /// node.add_dht_connection(connection).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Random`] if the OS random number generator fails; [`Error::Shutdown`].
+    pub async fn add_dht_connection(
+        &self,
+        connection: dht::DhtConnection,
+    ) -> Result<SessionId, Error> {
+        let dht::DhtConnection { stream, connection } = connection;
+        Ok(spawn(
+            self.0
+                .attach_handshake(stream, connection.handshake.handshake)
+                .await?,
         ))
     }
 

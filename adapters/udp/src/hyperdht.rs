@@ -37,6 +37,17 @@ pub struct OpResult {
     pub output: OpOutput,
 }
 
+impl OpResult {
+    /// The peers its LOOKUP replies listed, in arrival order (a peer listed by several
+    /// nodes comes once per listing).
+    pub fn peers(&self) -> impl Iterator<Item = &ferrocore_wire::dht::Peer> + '_ {
+        self.replies.iter().flat_map(|e| match e {
+            DhtEvent::Lookup { reply, .. } => reply.peers.as_slice(),
+            _ => &[],
+        })
+    }
+}
+
 /// A peer connection set up through the DHT: its UDX stream (created and connected to
 /// the remote's) and the handshake, from which the secret-stream starts
 /// ([`SecretStream::from_handshake`](ferrocore_wire::stream::SecretStream::from_handshake)
@@ -397,6 +408,18 @@ impl DhtNode {
         self.node.with(|m, _| m.peer.dht().node().table().len())
     }
 
+    /// Whether the node has bootstrapped.
+    #[must_use]
+    pub fn is_bootstrapped(&self) -> bool {
+        self.node.with(|m, _| m.peer.dht().node().is_bootstrapped())
+    }
+
+    /// The id its routing table is built around (the persistent id once it has one).
+    #[must_use]
+    pub fn table_id(&self) -> [u8; 32] {
+        self.node.with(|m, _| *m.peer.dht().node().table().id())
+    }
+
     /// Waits until the node has bootstrapped.
     pub async fn bootstrapped(&self) {
         poll_fn(|cx| self.node.with(|m, _| m.poll_bootstrapped(cx))).await;
@@ -472,6 +495,28 @@ impl DhtNode {
             .map_err(|_| DhtError::KeypairAlreadyUsed)?;
         let target = ferrocore_wire::dht::mutable_target(&public_key);
         self.announce(target, &signing).await
+    }
+
+    /// Listens on `key_pair` without announcing it (a swarm announces per topic).
+    ///
+    /// # Errors
+    /// [`DhtError::KeypairAlreadyUsed`] when already listening on it.
+    pub fn serve(&self, key_pair: KeyPair) -> Result<(), DhtError> {
+        self.node
+            .with(|m, now| m.listen(now, key_pair))
+            .map_err(|_| DhtError::KeypairAlreadyUsed)
+    }
+
+    /// Removes `key`'s announcement under `topic` (`dht.unannounce`).
+    ///
+    /// # Errors
+    /// The operation's [`DhtError`].
+    pub async fn unannounce(
+        &self,
+        topic: [u8; 32],
+        key: &ed25519_dalek::SigningKey,
+    ) -> Result<OpResult, DhtError> {
+        self.run_op(|d, now| d.unannounce(now, topic, key)).await
     }
 
     /// The next connection a server of this node accepted.

@@ -1,11 +1,12 @@
-//! `ferrocore dht`: a dht-rpc node on UDP until SIGTERM or SIGINT.
+//! `ferrocore dht`: a HyperDHT node on UDP (dht-rpc, and the PEER_HANDSHAKE and
+//! PEER_HOLEPUNCH relay) until SIGTERM or SIGINT.
 
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ferrocore_blocking::dht::{bind_rpc, RpcConfig, RpcEvent};
+use ferrocore_blocking::dht::{bind_dht, RpcConfig};
 
 use super::on_signals;
 use crate::args::{DhtArgs, DEFAULT_BOOTSTRAP};
@@ -58,7 +59,7 @@ pub(crate) fn dht(args: &DhtArgs, out: &mut dyn Write) -> Result<(), Error> {
         bootstrap,
         ..RpcConfig::default()
     };
-    let node = bind_rpc(args.listen.as_str(), config)
+    let node = bind_dht(args.listen.as_str(), config)
         .map_err(|e| Error::Network(format!("cannot listen on {}: {e}", args.listen)))?;
     let (stop, stopped) = mpsc::channel();
     on_signals(move |_| {
@@ -80,7 +81,9 @@ pub(crate) fn dht(args: &DhtArgs, out: &mut dyn Write) -> Result<(), Error> {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             _ => return Ok(()),
         }
-        if !bootstrapped && node.machine().try_event() == Some(RpcEvent::Bootstrapped) {
+        // Connection events (none: this node has no servers) are not kept.
+        while node.machine().try_event().is_some() {}
+        if !bootstrapped && node.is_bootstrapped() {
             bootstrapped = true;
             if !id_printed {
                 let id = node.id().unwrap_or_else(|| node.table_id());

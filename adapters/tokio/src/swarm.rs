@@ -1,0 +1,322 @@
+//! Hyperswarm over Tokio: [`Swarm`] runs `ferrocore-hyperswarm`'s state machine on a
+//! [`DhtNode`] — its lookups, announces and connects as DHT operations, its timers on
+//! Tokio's — and hands out each kept connection ([`SwarmConnection`]), ready for
+//! [`Node::add_dht_connection`](crate::Node::add_dht_connection) as JS's
+//! `swarm.on('connection', c => store.replicate(c))`.
+//!
+//! ```no_run
+//! # async fn f(dht: ferrocore_tokio::dht::DhtNode) -> std::io::Result<()> {
+//! use ferrocore_tokio::swarm::{JoinOptions, Swarm};
+//! let swarm = Swarm::new(dht, ferrocore::wire::noise::KeyPair::from_seed([1; 32]));
+//! swarm.join([7; 32], JoinOptions::default()).await;
+//! let connection = swarm.connection().await;
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use ferrocore_hyperswarm::{Command, ConnId, ErrorCode, Event, Peer, QueryId, SwarmConfig};
+use ferrocore_udp::ferrocore_hyperdht::dht::DhtError;
+use ferrocore_udp::{DhtConnection, DhtNode, OpResult};
+use ferrocore_wire::noise::KeyPair;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+pub use ferrocore_hyperswarm::{JoinOptions, Topic};
+
+/// A connection the swarm kept (JS's `'connection'` event).
+#[derive(Debug)]
+pub struct SwarmConnection {
+    /// The remote's public key.
+    pub remote_public_key: [u8; 32],
+    /// Whether we dialled it.
+    pub is_initiator: bool,
+    /// The topics it was found under (client connections).
+    pub topics: Vec<Topic>,
+    /// The DHT connection: UDX stream and handshake.
+    pub connection: DhtConnection,
+}
+
+enum Msg {
+    Join(Topic, JoinOptions),
+    Leave(Topic),
+    Flush(oneshot::Sender<bool>),
+    Query(QueryId, Result<OpResult, DhtError>),
+    Dialled(ConnId, [u8; 32], Result<DhtConnection, String>),
+    Accepted(DhtConnection),
+    Listening,
+}
+
+/// A Hyperswarm on a HyperDHT node. Dropping every handle stops it.
+#[derive(Clone, Debug)]
+pub struct Swarm {
+    tx: mpsc::UnboundedSender<Msg>,
+    connections: Arc<Mutex<mpsc::UnboundedReceiver<SwarmConnection>>>,
+}
+
+impl Swarm {
+    /// A swarm with `key_pair` (its DHT server's and connections' key) on `dht`, with
+    /// JS's default limits.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    #[must_use]
+    pub fn new(dht: DhtNode, key_pair: KeyPair) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (out, connections) = mpsc::unbounded_channel();
+        let mut seed = [0u8; 8];
+        let _ = getrandom::getrandom(&mut seed);
+        let swarm = ferrocore_hyperswarm::Swarm::new(
+            key_pair.public_key,
+            SwarmConfig::default(),
+            u64::from_le_bytes(seed),
+        );
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(&key_pair.secret_key[..32]);
+        let actor = Actor {
+            dht,
+            signing: SigningKey::from_bytes(&secret),
+            key_pair,
+            swarm,
+            tx: tx.clone(),
+            out,
+            pending: HashMap::new(),
+            flushes: HashMap::new(),
+            origin: Instant::now(),
+            accepting: false,
+        };
+        tokio::spawn(actor.run(rx));
+        Self {
+            tx,
+            connections: Arc::new(Mutex::new(connections)),
+        }
+    }
+
+    /// Joins `topic` (JS `swarm.join(topic, {server, client})`).
+    pub async fn join(&self, topic: Topic, options: JoinOptions) {
+        let _ = self.tx.send(Msg::Join(topic, options));
+    }
+
+    /// Leaves `topic` (JS `swarm.leave`).
+    pub async fn leave(&self, topic: Topic) {
+        let _ = self.tx.send(Msg::Leave(topic));
+    }
+
+    /// Waits until every topic has been announced and every peer found so far tried
+    /// (JS `swarm.flush()`); false if the swarm stopped.
+    pub async fn flush(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// The next connection the swarm kept.
+    ///
+    /// # Panics
+    /// If the swarm's task ended (it runs while a handle exists).
+    pub async fn connection(&self) -> SwarmConnection {
+        self.connections
+            .lock()
+            .await
+            .recv()
+            .await
+            .expect("the swarm task runs while a handle exists")
+    }
+}
+
+struct Actor {
+    dht: DhtNode,
+    key_pair: KeyPair,
+    signing: SigningKey,
+    swarm: ferrocore_hyperswarm::Swarm,
+    tx: mpsc::UnboundedSender<Msg>,
+    out: mpsc::UnboundedSender<SwarmConnection>,
+    /// Connections opened and not yet kept or dropped by the swarm.
+    pending: HashMap<ConnId, DhtConnection>,
+    flushes: HashMap<ferrocore_hyperswarm::FlushId, oneshot::Sender<bool>>,
+    origin: Instant,
+    accepting: bool,
+}
+
+impl Actor {
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        loop {
+            let now = self.now();
+            if self.swarm.poll_timeout().is_some_and(|t| t <= now) {
+                self.swarm.handle_timeout(now);
+            }
+            self.drain();
+            let sleep = self
+                .swarm
+                .poll_timeout()
+                .map_or(Duration::from_secs(3600), |t| t.saturating_sub(self.now()));
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(msg) => self.on_msg(msg),
+                    None => return,
+                },
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    fn on_msg(&mut self, msg: Msg) {
+        let now = self.now();
+        match msg {
+            Msg::Join(topic, options) => {
+                let _ = self.swarm.join(now, topic, options);
+            }
+            Msg::Leave(topic) => self.swarm.leave(now, &topic),
+            Msg::Flush(done) => {
+                let id = self.swarm.flush(now);
+                self.flushes.insert(id, done);
+            }
+            Msg::Query(query, result) => {
+                let ok = result.is_ok();
+                if let Ok(r) = result {
+                    let peers: Vec<Peer> = r
+                        .peers()
+                        .filter(|p| p.public_key != self.key_pair.public_key)
+                        .map(|p| Peer {
+                            public_key: p.public_key,
+                            relay_addresses: p
+                                .relay_addresses
+                                .iter()
+                                .map(|a| a.to_bytes().to_vec())
+                                .collect(),
+                        })
+                        .collect();
+                    self.swarm.handle_query_peers(now, query, &peers);
+                }
+                self.swarm.handle_query_done(now, query, ok);
+            }
+            Msg::Dialled(conn, key, Ok(c)) => {
+                self.pending.insert(conn, c);
+                self.swarm.handle_connected(now, conn, key, true);
+            }
+            Msg::Dialled(conn, _, Err(code)) => {
+                self.swarm
+                    .handle_connect_failed(now, conn, &ErrorCode::from_code(&code));
+            }
+            Msg::Listening => self.swarm.handle_listening(now),
+            Msg::Accepted(c) => {
+                let key = c.connection.remote_public_key;
+                if self.swarm.handle_firewall(&key, None) {
+                    return; // banned: dropping it closes the stream
+                }
+                let conn = self.swarm.alloc_conn_id();
+                self.pending.insert(conn, c);
+                self.swarm.handle_connected(now, conn, key, false);
+            }
+        }
+    }
+
+    /// Carries out the swarm's commands and hands out its events.
+    fn drain(&mut self) {
+        while let Some(cmd) = self.swarm.poll_command() {
+            self.command(cmd);
+        }
+        while let Some(ev) = self.swarm.poll_event() {
+            match ev {
+                Event::Connection {
+                    conn,
+                    remote_public_key,
+                    is_initiator,
+                    topics,
+                } => {
+                    if let Some(connection) = self.pending.remove(&conn) {
+                        let _ = self.out.send(SwarmConnection {
+                            remote_public_key,
+                            is_initiator,
+                            topics,
+                            connection,
+                        });
+                    }
+                }
+                Event::FlushDone { id, ok } => {
+                    if let Some(done) = self.flushes.remove(&id) {
+                        let _ = done.send(ok);
+                    }
+                }
+                Event::Update | Event::Ban { .. } | Event::Left { .. } => {}
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let (dht, tx) = (self.dht.clone(), self.tx.clone());
+        match cmd {
+            Command::Listen => {
+                let _ = self.dht.serve(self.key_pair.clone());
+                // As a JS server's announcer: our record under the hash of our key, which
+                // connects to us look up (one announce; not refreshed yet). The swarm is
+                // told it listens once the record is stored.
+                let (d, key, t) = (dht.clone(), self.signing.clone(), tx.clone());
+                let target = ferrocore_wire::dht::mutable_target(&self.key_pair.public_key);
+                tokio::spawn(async move {
+                    let _ = d.announce(target, &key).await;
+                    let _ = t.send(Msg::Listening);
+                });
+                if !self.accepting {
+                    self.accepting = true;
+                    tokio::spawn(async move {
+                        loop {
+                            let c = dht.accept().await;
+                            if tx.send(Msg::Accepted(c)).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+            Command::Lookup { query, topic } => {
+                tokio::spawn(async move {
+                    let _ = tx.send(Msg::Query(query, dht.lookup(topic).await));
+                });
+            }
+            Command::LookupAndUnannounce { query, topic }
+            | Command::Unannounce { query, topic } => {
+                let key = self.signing.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(Msg::Query(query, dht.unannounce(topic, &key).await));
+                });
+            }
+            Command::Announce { query, topic, .. } => {
+                let key = self.signing.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(Msg::Query(query, dht.announce(topic, &key).await));
+                });
+            }
+            Command::Connect {
+                conn, public_key, ..
+            } => {
+                let key_pair = self.key_pair.clone();
+                tokio::spawn(async move {
+                    let r = dht
+                        .connect(key_pair, public_key)
+                        .await
+                        .map_err(|e| e.code().to_owned());
+                    let _ = tx.send(Msg::Dialled(conn, public_key, r));
+                });
+            }
+            Command::Close { conn, .. } => {
+                // Dropping the stream destroys it; connections already handed out are the
+                // application's.
+                self.pending.remove(&conn);
+                self.swarm.handle_closed(self.now(), conn);
+            }
+            Command::CancelQuery { .. }
+            | Command::Suspend
+            | Command::Resume
+            | Command::SendKeepAlive { .. } => {}
+        }
+    }
+}
