@@ -38,6 +38,11 @@
 //        hyperswarm 4.17.2 + hypercore 11.37.1 (`writer`/`reader` below, the tutorial's
 //        writer.js/reader.js shape); ferrocore: `ferrocore serve DIR --swarm` and
 //        `ferrocore clone DIR2 KEY --swarm` (rows with "error" while the CLI has no --swarm).
+//        In the JS run, also "workload":"first-connection-js-testnet" rows: the JS
+//        reader's first connection again, and `swarm-bench join` (a ferrocore-tokio Swarm,
+//        client only) against the same JS writer with "impl":"ferrocore" (its spawn →
+//        connection; "join_ms" its own join → connection); it goes before the JS reader in
+//        even runs, after it in odd ones.
 // A part that fails is a row with "error" instead of figures.
 //
 // Internal subcommands (one process each): dht-node, pinger, lookup, writer, reader.
@@ -247,6 +252,21 @@ async function lookups(impl, net, count, swarmBench) {
   return row
 }
 
+// `swarm-bench join`: a ferrocore swarm client joining `topic`; its spawn → first
+// connection (ms) and its own join → connection, or { error }.
+async function swarmJoin(swarmBench, net, topic) {
+  const child = new Child(swarmBench, ['join', '--bootstrap', net.bootstrap, '--topic', topic])
+  try {
+    const hit = await child.waitLine((l) => json(l)?.workload === 'swarm-join', 'swarm-bench join', 60000)
+    const r = json(hit.line)
+    return r.error !== undefined ? { error: r.error } : { ms: hit.at, join_ms: r.join_to_connection_ms }
+  } catch (err) {
+    return { error: err.message }
+  } finally {
+    await child.stop()
+  }
+}
+
 // Whether `ferrocore serve` and `clone` take --swarm.
 function cliHasSwarm(bin) {
   try {
@@ -259,7 +279,7 @@ function cliHasSwarm(bin) {
 
 // One writer/reader pair: the reader's time from spawn to its first connection and to
 // block 0.
-async function firstBlock(impl, net, bin, dir) {
+async function firstBlock(impl, net, bin, dir, swarmBench, run) {
   fs.rmSync(dir, { recursive: true, force: true })
   fs.mkdirSync(dir, { recursive: true })
   let writer
@@ -268,12 +288,18 @@ async function firstBlock(impl, net, bin, dir) {
     if (impl === 'js') {
       writer = new Child(process.execPath, [SELF, 'writer', '--dir', path.join(dir, 'w'), '--bootstrap', net.bootstrap])
       const { line } = await writer.waitLine((l) => json(l)?.event === 'ready', 'the writer to join')
-      const key = json(line).key
+      const { key, discoveryKey } = json(line)
+      // ferrocore's swarm client against the same JS writer: before the JS reader in even
+      // runs, after it in odd ones.
+      const fcClient = swarmBench && fs.existsSync(swarmBench) ? () => swarmJoin(swarmBench, net, discoveryKey) : null
+      const fcFirst = fcClient && run % 2 === 0 ? await fcClient() : undefined
       reader = new Child(process.execPath, [SELF, 'reader', '--dir', path.join(dir, 'r'), '--key', key, '--bootstrap', net.bootstrap])
       const conn = await reader.waitLine((l) => json(l)?.event === 'connection', 'the reader to connect')
       const block = await reader.waitLine((l) => json(l)?.event === 'block', 'the reader to get block 0')
       const inner = json(block.line)
-      return { connection_ms: conn.at, block_ms: block.at, join_to_connection_ms: json(conn.line).join_to_connection_ms, join_to_block_ms: inner.join_to_block_ms }
+      await reader.stop()
+      const fc = fcFirst ?? (fcClient ? await fcClient() : undefined)
+      return { connection_ms: conn.at, block_ms: block.at, join_to_connection_ms: json(conn.line).join_to_connection_ms, join_to_block_ms: inner.join_to_block_ms, fc }
     }
     const w = path.join(dir, 'w')
     execFileSync(bin, ['create', w], { stdio: ['ignore', 'ignore', 'inherit'] })
@@ -294,7 +320,7 @@ async function firstBlock(impl, net, bin, dir) {
   }
 }
 
-async function swarmRuns(impl, net, bin, runs) {
+async function swarmRuns(impl, net, bin, runs, swarmBench) {
   if (impl === 'ferrocore' && !cliHasSwarm(bin)) {
     const error = 'this build\'s `ferrocore serve`/`clone` have no --swarm yet'
     return [{ workload: 'first-connection', error }, { workload: 'first-block', error }]
@@ -304,9 +330,14 @@ async function swarmRuns(impl, net, bin, runs) {
   try {
     for (let i = 0; i < runs; i++) {
       try {
-        const r = await firstBlock(impl, net, bin, path.join(dir, String(i)))
+        const r = await firstBlock(impl, net, bin, path.join(dir, String(i)), swarmBench, i + 1)
         const extra = { run: i + 1, ...(r.block_at ? { block_at: r.block_at } : {}) }
         if (r.connection_ms !== undefined) rows.push({ workload: 'first-connection', ms: round(r.connection_ms), join_ms: r.join_to_connection_ms, ...extra })
+        if (r.fc) {
+          // The swarm clients alone, against the same JS writer on the JS testnet.
+          rows.push({ workload: 'first-connection-js-testnet', ms: round(r.connection_ms), join_ms: r.join_to_connection_ms, ...extra })
+          rows.push({ impl: 'ferrocore', workload: 'first-connection-js-testnet', ...(r.fc.error ? { error: r.fc.error } : { ms: round(r.fc.ms), join_ms: r.fc.join_ms }), ...extra })
+        }
         rows.push({ workload: 'first-block', ms: round(r.block_ms), join_ms: r.join_to_block_ms, ...extra })
       } catch (err) {
         rows.push({ workload: 'first-block', run: i + 1, error: err.message })
@@ -338,7 +369,7 @@ async function run() {
       ...(impl === 'js' && fs.existsSync(swarmBench)
         ? [['lookup latency, ferrocore client', async () => ({ ...(await lookups('ferrocore', net, Number(arg('--lookups', '50')), swarmBench)), impl: 'ferrocore', workload: 'lookup-js-testnet' })]]
         : []),
-      ['first connection / block', () => swarmRuns(impl, net, bin, Number(arg('--swarm-runs', '3')))]
+      ['first connection / block', () => swarmRuns(impl, net, bin, Number(arg('--swarm-runs', '3')), swarmBench)]
     ]
     for (const [what, part] of parts) {
       note(`${impl}: ${what}`)
@@ -448,7 +479,7 @@ async function writer() {
   await core.append(Buffer.from('block 0'))
   swarm.on('connection', (conn) => core.replicate(conn))
   await swarm.join(core.discoveryKey).flushed()
-  out({ event: 'ready', key: core.key.toString('hex') })
+  out({ event: 'ready', key: core.key.toString('hex'), discoveryKey: core.discoveryKey.toString('hex') })
   process.once('SIGTERM', () => swarm.destroy().then(() => core.close()).then(() => process.exit(0)))
 }
 

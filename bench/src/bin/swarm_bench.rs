@@ -5,17 +5,24 @@
 //!
 //! ```text
 //! swarm-bench lookup --bootstrap HOST:PORT[,HOST:PORT..] [--count 50]
+//! swarm-bench join --bootstrap HOST:PORT[,HOST:PORT..] --topic HEX32
 //! ```
 //!
-//! Prints one JSON row (the shape of tests/js/bench-swarm.mjs `lookup`):
+//! `lookup` prints one JSON row (the shape of tests/js/bench-swarm.mjs `lookup`):
 //! `{"impl":"ferrocore","workload":"lookup","lookups","found","p50_ms","p90_ms",
 //! "mean_ms","announce_ms"}` ("found": lookups whose replies named the announcer's key),
 //! or `{"impl":"ferrocore","workload":"lookup","error":...}` when a step failed.
+//!
+//! `join` bootstraps one node, makes a [`Swarm`] on it with a random key pair, joins
+//! `--topic` as a client only (JS `swarm.join(topic, {server: false, client: true})`) and
+//! prints `{"impl":"ferrocore","workload":"swarm-join","bootstrap_ms","join_to_connection_ms"}`
+//! at its first connection (or `"error"`), then exits.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ferrocore_tokio::dht::{bind_dht, DhtNode, RpcConfig};
+use ferrocore_tokio::swarm::{JoinOptions, Swarm};
 use ferrocore_udp::ferrocore_hyperdht::dht::DhtEvent;
 
 /// How long bootstrapping, the announce or one lookup may take.
@@ -23,14 +30,13 @@ const STEP: Duration = Duration::from_secs(30);
 
 fn usage() -> ! {
     eprintln!("usage: swarm-bench lookup --bootstrap HOST:PORT[,..] [--count N]");
+    eprintln!("       swarm-bench join --bootstrap HOST:PORT[,..] --topic HEX32");
     std::process::exit(2)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) != Some("lookup") {
-        usage();
-    }
+    let command = args.first().cloned().unwrap_or_default();
     let value = |name: &str| {
         args.iter()
             .position(|a| a == name)
@@ -42,19 +48,33 @@ fn main() {
         .split(',')
         .map(|a| a.parse().unwrap_or_else(|_| usage()))
         .collect();
-    let count: usize = value("--count").map_or(50, |c| c.parse().unwrap_or_else(|_| usage()));
-    if count == 0 {
-        usage();
-    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let row = match rt.block_on(lookups(bootstrap, count)) {
+    let (workload, result) = match command.as_str() {
+        "lookup" => {
+            let count: usize =
+                value("--count").map_or(50, |c| c.parse().unwrap_or_else(|_| usage()));
+            if count == 0 {
+                usage();
+            }
+            ("lookup", rt.block_on(lookups(bootstrap, count)))
+        }
+        "join" => {
+            let topic: [u8; 32] = value("--topic")
+                .and_then(|t| hex::decode(t).ok())
+                .and_then(|t| t.try_into().ok())
+                .unwrap_or_else(|| usage());
+            ("swarm-join", rt.block_on(join(bootstrap, topic)))
+        }
+        _ => usage(),
+    };
+    let row = match result {
         Ok(fields) => fields,
         Err(e) => format!("\"error\":{}", json_string(&e)),
     };
-    println!("{{\"impl\":\"ferrocore\",\"workload\":\"lookup\",{row}}}");
+    println!("{{\"impl\":\"ferrocore\",\"workload\":\"{workload}\",{row}}}");
 }
 
 fn json_string(s: &str) -> String {
@@ -114,6 +134,29 @@ async fn lookups(bootstrap: Vec<SocketAddr>, count: usize) -> Result<String, Str
         "\"lookups\":{count},\"found\":{found},\"p50_ms\":{:.2},\"p90_ms\":{:.2},\"mean_ms\":{mean:.2},\"announce_ms\":{announce_ms:.2}",
         pct(50.0),
         pct(90.0)
+    ))
+}
+
+async fn join(bootstrap: Vec<SocketAddr>, topic: [u8; 32]) -> Result<String, String> {
+    let t0 = Instant::now();
+    let dht = node(&bootstrap).await?;
+    let bootstrap_ms = ms(t0.elapsed());
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).map_err(|e| e.to_string())?;
+    let swarm = Swarm::new(dht, ferrocore_wire::noise::KeyPair::from_seed(seed));
+    let t = Instant::now();
+    let options = JoinOptions {
+        server: false,
+        client: true,
+        limit: None,
+    };
+    swarm.join(topic, options).await;
+    tokio::time::timeout(STEP, swarm.connection())
+        .await
+        .map_err(|_| "no connection in time".to_string())?;
+    Ok(format!(
+        "\"bootstrap_ms\":{bootstrap_ms:.2},\"join_to_connection_ms\":{:.2}",
+        ms(t.elapsed())
     ))
 }
 
