@@ -1,13 +1,16 @@
 //! A dht-rpc node fed arbitrary datagrams (raw, and well-formed requests and replies with
 //! fuzzed fields) from a handful of peers on both sockets, with clock steps, requests and
-//! queries of its own: no panic, every datagram it sends decodes, its state stays bounded.
+//! queries of its own (all commit modes, awaited commits answered): no panic, every
+//! datagram it sends decodes, its state stays bounded. The first byte picks a hand-made
+//! bootstrapped node or a configured one that bootstraps (NAT sampling, firewall checks).
 #![no_main]
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use ferrocore_hyperdht::rpc::io::{Outgoing, Socket};
-use ferrocore_hyperdht::rpc::node::{Node, QueryRequest};
+use ferrocore_hyperdht::rpc::config::Config;
+use ferrocore_hyperdht::rpc::node::{CommitMode, Node, NodeEvent, QueryRequest};
 use ferrocore_hyperdht::rpc::query::QueryConfig;
 use ferrocore_wire::dht::{node_id, Ipv4Address, Packet, Request, Response};
 use ferrocore_wire::Encode;
@@ -18,12 +21,27 @@ fn peer(b: u8) -> Ipv4Address {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut node = Node::new(Duration::ZERO, [0x42; 32], 7, [[1; 32], [2; 32]]);
-    node.bootstrapped = true;
-    node.bootstrap = vec![peer(1), peer(2)];
+    let Some((&mode, mut rest)) = data.split_first() else {
+        return;
+    };
+    let mut node = if mode & 1 == 0 {
+        let mut node = Node::new(Duration::ZERO, [0x42; 32], 7, [[1; 32], [2; 32]]);
+        node.bootstrapped = true;
+        node.bootstrap = vec![peer(1), peer(2)];
+        node
+    } else {
+        let cfg = Config {
+            bootstrap: vec![peer(1), peer(2)],
+            ephemeral: [None, Some(false), Some(true)][usize::from(mode >> 1) % 3],
+            firewalled: mode & 8 == 0,
+            ..Config::default()
+        };
+        let mut node = Node::with_config(Duration::ZERO, cfg, [mode; 32]);
+        node.start(Duration::ZERO, 1000);
+        node
+    };
     let mut now = Duration::ZERO;
     let mut ops = 0usize;
-    let mut rest = data;
     while let Some((&op, tail)) = rest.split_first() {
         rest = tail;
         ops += 1;
@@ -109,7 +127,9 @@ fuzz_target!(|data: &[u8]| {
                     commit: t & 1 != 0,
                     ..QueryConfig::default()
                 };
-                node.query(now, req, cfg, &[]);
+                let mode = [CommitMode::Events, CommitMode::Auto, CommitMode::Awaited]
+                    [usize::from(t >> 1) % 3];
+                node.query_with(now, req, cfg, mode, &[]);
             }
             // A request of our own.
             _ => {
@@ -132,12 +152,27 @@ fuzz_target!(|data: &[u8]| {
                 "we sent an undecodable datagram"
             );
         }
-        while node.poll_event().is_some() {}
+        let mut answer = false;
+        while let Some(e) = node.poll_event() {
+            if let NodeEvent::QueryCommit(q, r) = e {
+                // awaited commits: alternately a request and a failure
+                answer = !answer;
+                let out = answer.then(|| Outgoing {
+                    to: r.from,
+                    token: r.response.token,
+                    command: 5,
+                    ..Outgoing::default()
+                });
+                node.commit(now, q, out);
+            }
+        }
         assert!(node.table().len() <= 256 * 20);
         assert!(
             node.io().inflight() <= 64 * ops + 1,
             "requests in flight grow with ops only"
         );
-        assert!(node.queries() <= ops);
+        // ours, plus the bootstrap's and at most one background query per tick
+        let ticks = (now.as_millis() / 5000) as usize;
+        assert!(node.queries() <= ops + 2 + ticks);
     }
 });

@@ -84,6 +84,8 @@ pub enum Schema {
     /// `dht/handshake.json`: `peerHandshakes[]` (PEER_HANDSHAKE exchanges; checked by
     /// `core/hyperdht/tests/handshake_vectors.rs`).
     DhtHandshakes,
+    /// `dht/records.json`: `recordsConfig`, `recordsSteps[]` (a persistent node's answers).
+    DhtRecords,
 }
 
 impl Schema {
@@ -136,6 +138,8 @@ impl Schema {
             Schema::UdxPackets
         } else if has("peerHandshakes") {
             Schema::DhtHandshakes
+        } else if has("recordsSteps") {
+            Schema::DhtRecords
         } else {
             return None;
         })

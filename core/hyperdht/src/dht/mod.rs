@@ -35,9 +35,14 @@ pub mod connect;
 pub mod connect_node;
 pub mod errors;
 pub mod handshake;
+mod node_persistent;
 pub mod node_router;
 pub mod ops;
 mod ops_types;
+pub mod persistent;
+pub mod records;
+pub mod records_cache;
+pub mod router;
 pub mod server;
 
 pub use errors::DhtError;
@@ -110,7 +115,8 @@ pub struct RecordContext<'a> {
 }
 
 /// The persistent node's record storage and request handlers (`lib/persistent.js`),
-/// plugged into a [`Dht`] with [`Dht::set_record_handler`].
+/// plugged into a [`Dht`] with [`Dht::set_record_handler`];
+/// [`Persistent`](persistent::Persistent) is the JS one.
 pub trait RecordHandler: Send + core::fmt::Debug {
     /// Handles a FIND_PEER, LOOKUP, ANNOUNCE, UNANNOUNCE, MUTABLE_PUT, MUTABLE_GET,
     /// IMMUTABLE_PUT, IMMUTABLE_GET or PLUGIN request; `None` leaves it unanswered.
@@ -120,6 +126,11 @@ pub trait RecordHandler: Send + core::fmt::Debug {
     /// (and the route when `target` is the key's hash).
     fn unannounce(&mut self, cx: RecordContext<'_>, target: &[u8; 32], public_key: &[u8; 32]) {
         let _ = (cx, target, public_key);
+    }
+
+    /// Ages stored records out as due at `now` (called from [`Dht::handle_timeout`]).
+    fn handle_timeout(&mut self, now: Duration) {
+        let _ = now;
     }
 }
 
@@ -163,6 +174,10 @@ pub enum DhtEvent {
     RequestTimeout(RequestId, Ipv4Address),
     /// A node entered (`true`) or left (`false`) the routing table.
     Table([u8; 32], bool),
+    /// A change of the dht-rpc node's state, passed on as it came: [`NodeEvent::NatUpdate`],
+    /// [`NodeEvent::Ready`], [`NodeEvent::Persistent`] (the record handler answers from
+    /// now on), [`NodeEvent::Ephemeral`], [`NodeEvent::Wakeup`] or [`NodeEvent::Network`].
+    Rpc(NodeEvent),
 }
 
 /// A HyperDHT node without I/O.
@@ -215,7 +230,7 @@ impl Dht {
     /// This node's id when it is persistent (`dht.id`: `None` while ephemeral).
     #[must_use]
     pub fn id(&self) -> Option<[u8; 32]> {
-        (!self.node.io().ephemeral).then(|| *self.node.table().id())
+        self.node.id()
     }
 
     /// Plugs in the persistent node's record handler (it answers only while the node is
@@ -254,6 +269,7 @@ impl Dht {
         if self.destroyed {
             return;
         }
+        self.router.set_now(now);
         self.node.handle_datagram(now, socket, from, bytes);
         self.process(now);
     }
@@ -274,7 +290,10 @@ impl Dht {
             return;
         }
         self.node.handle_timeout(now);
-        self.router.expire(now);
+        self.router.handle_timeout(now);
+        if let Some(h) = self.records.as_deref_mut() {
+            h.handle_timeout(now);
+        }
         self.process(now);
         self.expire_ops(now);
     }
@@ -331,23 +350,30 @@ impl Dht {
                         };
                         self.events.push_back(DhtEvent::Response { id, reply });
                     }
-                    Some(owner) => self.on_op_response(owner, from, Ok(response.error)),
+                    Some(owner) => self.on_op_response(now, owner, from, Ok(response.error)),
                     None => {}
                 },
                 NodeEvent::Timeout { id, to } => match self.requests.remove(&id) {
                     Some(ops::Owner::App) => {
                         self.events.push_back(DhtEvent::RequestTimeout(id, to));
                     }
-                    Some(owner) => self.on_op_response(owner, to, Err(DhtError::RequestTimeout)),
+                    Some(owner) => {
+                        self.on_op_response(now, owner, to, Err(DhtError::RequestTimeout));
+                    }
                     None => {}
                 },
                 NodeEvent::QueryReply(q, r) => self.on_query_reply(now, q, r),
                 NodeEvent::QueryCommit(q, r) => self.on_query_commit(now, q, r),
                 NodeEvent::QueryTooFewNodes(q) => self.on_query_too_few(q),
                 NodeEvent::QueryDone(q) => self.on_query_done(q),
-                // dht-rpc's lifecycle (Ready, NAT, persistence, network) and awaited
-                // commits (not used by the operations): nothing for HyperDHT to do.
-                _ => {}
+                // our queries commit by events: their commit requests are ours
+                NodeEvent::QueryCommitFailed(_) => {}
+                ev @ (NodeEvent::NatUpdate { .. }
+                | NodeEvent::Ready
+                | NodeEvent::Persistent
+                | NodeEvent::Ephemeral
+                | NodeEvent::Wakeup
+                | NodeEvent::Network(_)) => self.events.push_back(DhtEvent::Rpc(ev)),
             }
         }
     }
@@ -355,8 +381,7 @@ impl Dht {
     /// `onrequest`: routes the HyperDHT commands; what nobody handles is refused.
     fn on_request(&mut self, now: Duration, req: Incoming) {
         match req.request.command {
-            cmd::PEER_HANDSHAKE => return self.on_peer_handshake(req),
-            cmd::PEER_HOLEPUNCH => return self.on_peer_holepunch(req),
+            cmd::PEER_HANDSHAKE | cmd::PEER_HOLEPUNCH => return self.on_peer_message(req),
             _ => {}
         }
         let record_cmd = (cmd::FIND_PEER..=cmd::PLUGIN).contains(&req.request.command);

@@ -4,10 +4,12 @@
 //! A [`Route`] says, for a target (BLAKE2b-256 of a peer's public key), through which node
 //! the peer can be reached (`relay`: the peer announced itself to this node from there)
 //! and whether a local server listens on it. Routes for servers are kept until deleted;
-//! the others expire after [`ROUTE_MAX_AGE`], and at most [`MAX_ROUTES`] are kept (the
-//! oldest non-server route is dropped first).
+//! the others age out of the forwarding table ([`router::Router`]) as in JS.
 //!
-//! Forwarding as JS forwards (modes are [`modes`]):
+//! The forwarding decisions are [`router::Router::handle_request`]'s (JS's, with modes
+//! from [`modes`](ferrocore_wire::dht::modes)); the [`Dht`] carries them out and adds
+//! JS's empty-noise rule (an empty buffer decodes as `null`: such a handshake is dropped
+//! and never reaches a server):
 //! * a handshake for a server target goes to the server ([`DhtEvent::PeerHandshake`]);
 //!   its answer ([`Dht::reply_peer_handshake`]) goes back to the client (`FROM_CLIENT`),
 //!   to the relay it came through (`FROM_RELAY`) or to the first relay (`FROM_SECOND_RELAY`);
@@ -20,22 +22,18 @@
 //!
 //! Malformed or unroutable messages are dropped without a reply.
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use core::time::Duration;
 
-use ferrocore_wire::dht::{modes, Handshake, Holepunch, Ipv4Address, Packet, Request};
+use ferrocore_wire::dht::{dht_commands, Handshake, Holepunch, Ipv4Address, Packet, Request};
 use ferrocore_wire::{Decode, Encode};
 
+use super::router::{self, Forward, Outcome, ServerRequest, DEFAULT_MAX_AGE, DEFAULT_MAX_SIZE};
 use super::{Dht, DhtEvent};
 use crate::rpc::io::{Incoming, Socket, Transmit};
 
-/// Routes kept at most (`maxSize` of JS's forwards cache).
-pub const MAX_ROUTES: usize = 65_536;
-/// How long a non-server route lives (`maxAge`: 20 minutes).
-pub const ROUTE_MAX_AGE: Duration = Duration::from_secs(20 * 60);
-
-/// Where PEER_HANDSHAKE / PEER_HOLEPUNCH messages for a target go.
+/// What a route is registered with: where PEER_HANDSHAKE / PEER_HOLEPUNCH messages for a
+/// target go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// The node relaying to the peer (where its announce came from), if any.
@@ -44,78 +42,91 @@ pub struct Route {
     /// lookups and FIND_PEER by a persistent node.
     pub record: Bytes,
     /// Whether a local server listens on the target: its messages are handed out as
-    /// [`DhtEvent::PeerHandshake`] / [`DhtEvent::PeerHolepunch`].
+    /// [`DhtEvent::PeerHandshake`] / [`DhtEvent::PeerHolepunch`], and the route is kept
+    /// until deleted.
     pub server: bool,
 }
 
-/// The routes this node knows.
-#[derive(Debug, Default)]
+/// The routes this node knows: the forwarding table ([`router::Router`], JS's `xache`
+/// semantics: [`DEFAULT_MAX_SIZE`] per generation, [`DEFAULT_MAX_AGE`], local servers
+/// retained) at the time the [`Dht`] last saw.
+#[derive(Debug, Clone)]
 pub struct Router {
-    routes: BTreeMap<[u8; 32], (Route, Duration)>,
-    by_age: BTreeSet<(Duration, [u8; 32])>,
+    table: router::Router,
+    now: Duration,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Router {
-    /// An empty router.
+    /// An empty router at time zero.
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets `target`'s route at `now` (replacing any).
-    pub fn set(&mut self, now: Duration, target: [u8; 32], route: Route) {
-        self.delete(&target);
-        if !route.server {
-            if self.by_age.len() >= MAX_ROUTES {
-                if let Some((_, old)) = self.by_age.pop_first() {
-                    self.routes.remove(&old);
-                }
-            }
-            self.by_age.insert((now, target));
+        Self {
+            table: router::Router::new(Duration::ZERO, DEFAULT_MAX_SIZE, DEFAULT_MAX_AGE),
+            now: Duration::ZERO,
         }
-        self.routes.insert(target, (route, now));
     }
 
-    /// `target`'s route.
+    /// Moves the router's clock to `now` (never back).
+    pub fn set_now(&mut self, now: Duration) {
+        self.now = self.now.max(now);
+    }
+
+    /// Sets `target`'s route at `now` (a remote route never replaces a server's).
+    pub fn set(&mut self, now: Duration, target: [u8; 32], route: Route) {
+        self.set_now(now);
+        let forward = Forward {
+            relay: route.relay,
+            record: route.record,
+            local: route.server,
+        };
+        self.table.set(self.now, target, forward);
+    }
+
+    /// `target`'s route, if not yet aged out when the router was last used (looking does
+    /// not refresh it; the routing and record handlers' reads do, as JS's cache does).
     #[must_use]
-    pub fn get(&self, target: &[u8; 32]) -> Option<&Route> {
-        self.routes.get(target).map(|(r, _)| r)
+    pub fn get(&self, target: &[u8; 32]) -> Option<&Forward> {
+        self.table.peek(target)
     }
 
     /// Removes `target`'s route.
-    pub fn delete(&mut self, target: &[u8; 32]) -> Option<Route> {
-        let (route, at) = self.routes.remove(target)?;
-        self.by_age.remove(&(at, *target));
-        Some(route)
+    pub fn delete(&mut self, target: &[u8; 32]) {
+        self.table.delete(self.now, target);
     }
 
     /// Routes known.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.routes.len()
+        self.table.len()
     }
 
     /// Whether no route is known.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
+        self.table.is_empty()
     }
 
-    /// Drops the non-server routes older than [`ROUTE_MAX_AGE`] at `now`.
-    pub fn expire(&mut self, now: Duration) {
-        while let Some(&(at, t)) = self.by_age.first() {
-            if at + ROUTE_MAX_AGE > now {
-                break;
-            }
-            self.by_age.pop_first();
-            self.routes.remove(&t);
-        }
+    /// Ages routes out as due at `now`.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.set_now(now);
+        self.table.handle_timeout(self.now);
+    }
+
+    /// The forwarding table itself (what [`Persistent`](super::persistent::Persistent)
+    /// works on), and the router's time.
+    pub fn table_mut(&mut self) -> (&mut router::Router, Duration) {
+        (&mut self.table, self.now)
     }
 
     /// Forgets every route (`destroy`).
     pub fn clear(&mut self) {
-        self.routes.clear();
-        self.by_age.clear();
+        *self = Self::new();
     }
 }
 
@@ -142,10 +153,6 @@ pub struct PeerHolepunch {
     pub holepunch: Holepunch,
 }
 
-fn nonempty(b: &Bytes) -> bool {
-    !b.is_empty()
-}
-
 impl Dht {
     /// The router.
     #[must_use]
@@ -158,8 +165,9 @@ impl Dht {
         &mut self.router
     }
 
-    /// Forwards `req`'s value to `to` as a request with `req`'s transaction id (`relay`).
-    fn relay(&mut self, req: &Incoming, value: &impl Encode, to: Ipv4Address) {
+    /// Forwards `req` with `value` to `to` as a request with `req`'s transaction id
+    /// (`relay`).
+    fn relay(&mut self, req: &Incoming, value: Bytes, to: Ipv4Address) {
         let io = self.node.io();
         let id = (!io.ephemeral && req.socket == Socket::Server).then(|| *io.table().id());
         let packet = Packet::Request(Request {
@@ -170,7 +178,7 @@ impl Dht {
             internal: req.request.internal,
             command: req.request.command,
             target: req.request.target,
-            value: Some(Bytes::from(value.to_vec())),
+            value: Some(value),
         });
         self.transmits.push_back(Transmit {
             socket: req.socket,
@@ -179,72 +187,48 @@ impl Dht {
         });
     }
 
-    /// A reply to `req` sent to `to`, without token or closer nodes.
-    fn reply_plain(&mut self, req: &Incoming, to: Ipv4Address, value: &impl Encode) {
-        let value = Some(Bytes::from(value.to_vec()));
-        self.node.io_mut().reply_to(req, to, 0, value, false, false);
+    /// Carries out what the forwarding table decided for `req`.
+    fn execute(&mut self, req: Incoming, outcome: Outcome) {
+        match outcome {
+            Outcome::Drop | Outcome::Plugin(_) => {}
+            Outcome::Reply(r) => {
+                let io = self.node.io_mut();
+                io.reply_to(&req, r.to, r.error, r.value, r.token, r.closer_nodes);
+            }
+            Outcome::Relay { to, value } => self.relay(&req, value, to),
+            Outcome::Server(s) => {
+                let Some(target) = req.request.target else {
+                    return;
+                };
+                self.events.push_back(match s {
+                    ServerRequest::Handshake(handshake) => DhtEvent::PeerHandshake(PeerHandshake {
+                        req,
+                        target,
+                        handshake,
+                    }),
+                    ServerRequest::Holepunch(holepunch) => DhtEvent::PeerHolepunch(PeerHolepunch {
+                        req,
+                        target,
+                        holepunch,
+                    }),
+                });
+            }
+        }
     }
 
-    pub(super) fn on_peer_handshake(&mut self, req: Incoming) {
-        let Some(hs) = req
-            .request
-            .value
-            .as_deref()
-            .and_then(|v| Handshake::decode_from(v).ok())
-        else {
-            return;
-        };
-        let target = req.request.target;
-        let route = target.and_then(|t| self.router.get(&t));
-        let relay = route.and_then(|r| r.relay);
-        if let (Some(target), Some(true)) = (target, route.map(|r| r.server)) {
-            if nonempty(&hs.noise) {
-                let ev = PeerHandshake {
-                    req,
-                    target,
-                    handshake: hs,
-                };
-                self.events.push_back(DhtEvent::PeerHandshake(ev));
+    /// `onpeerhandshake` / `onpeerholepunch`: routes `req` through the forwarding table.
+    pub(super) fn on_peer_message(&mut self, req: Incoming) {
+        // JS decodes an empty buffer as null: a handshake without noise goes nowhere
+        // (and never reaches a server)
+        if req.request.command == dht_commands::PEER_HANDSHAKE {
+            let hs = req.request.value.as_deref().map(Handshake::decode_from);
+            if !matches!(hs, Some(Ok(ref h)) if !h.noise.is_empty()) {
+                return;
             }
-            return;
         }
-        match hs.mode {
-            modes::FROM_CLIENT if nonempty(&hs.noise) => match hs.relay_address.or(relay) {
-                None => self.node.io_mut().reply(&req, 0, None, false, true),
-                Some(to) => {
-                    let fwd = Handshake {
-                        mode: modes::FROM_RELAY,
-                        noise: hs.noise,
-                        peer_address: Some(req.from),
-                        relay_address: None,
-                    };
-                    self.relay(&req, &fwd, to);
-                }
-            },
-            modes::FROM_RELAY if nonempty(&hs.noise) => {
-                if let Some(to) = relay {
-                    let fwd = Handshake {
-                        mode: modes::FROM_SECOND_RELAY,
-                        noise: hs.noise,
-                        peer_address: hs.peer_address,
-                        relay_address: Some(req.from),
-                    };
-                    self.relay(&req, &fwd, to);
-                }
-            }
-            modes::FROM_SERVER if nonempty(&hs.noise) => {
-                if let Some(to) = hs.peer_address {
-                    let fwd = Handshake {
-                        mode: modes::REPLY,
-                        noise: hs.noise,
-                        peer_address: Some(req.from),
-                        relay_address: None,
-                    };
-                    self.reply_plain(&req, to, &fwd);
-                }
-            }
-            _ => {}
-        }
+        let (table, now) = self.router.table_mut();
+        let outcome = table.handle_request(now, req.from, &req.request);
+        self.execute(req, outcome);
     }
 
     /// Answers a server's [`PeerHandshake`] with the server's Noise reply `noise` (empty:
@@ -253,85 +237,14 @@ impl Dht {
         if noise.is_empty() {
             return;
         }
-        let hs = &ev.handshake;
-        let mut out = Handshake {
-            mode: modes::FROM_SERVER,
-            noise,
-            peer_address: hs.peer_address,
-            relay_address: None,
-        };
-        match hs.mode {
-            modes::FROM_CLIENT => {
-                out.mode = modes::REPLY;
-                out.peer_address = None;
-                self.reply_plain(&ev.req, ev.req.from, &out);
-            }
-            modes::FROM_RELAY => self.relay(&ev.req, &out, ev.req.from),
-            modes::FROM_SECOND_RELAY => {
-                if let Some(to) = hs.relay_address {
-                    self.relay(&ev.req, &out, to);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    pub(super) fn on_peer_holepunch(&mut self, req: Incoming) {
-        let Some(hp) = req
-            .request
-            .value
-            .as_deref()
-            .and_then(|v| Holepunch::decode_from(v).ok())
-        else {
-            return;
-        };
-        let target = req.request.target;
-        let route = target.and_then(|t| self.router.get(&t));
-        let relay = route.and_then(|r| r.relay);
-        let server = route.is_some_and(|r| r.server);
-        match hp.mode {
-            modes::FROM_CLIENT => {
-                if let Some(to) = hp.peer_address.or(relay) {
-                    let fwd = Holepunch {
-                        mode: modes::FROM_RELAY,
-                        peer_address: Some(req.from),
-                        ..hp
-                    };
-                    self.relay(&req, &fwd, to);
-                }
-            }
-            modes::FROM_RELAY => {
-                if let (true, Some(target), Some(_)) = (server, target, hp.peer_address) {
-                    let ev = PeerHolepunch {
-                        req,
-                        target,
-                        holepunch: hp,
-                    };
-                    self.events.push_back(DhtEvent::PeerHolepunch(ev));
-                }
-            }
-            modes::FROM_SERVER => {
-                let to = hp.peer_address.unwrap_or(req.from);
-                let fwd = Holepunch {
-                    mode: modes::REPLY,
-                    peer_address: Some(req.from),
-                    ..hp
-                };
-                self.reply_plain(&req, to, &fwd);
-            }
-            _ => {}
-        }
+        let o = router::Router::server_handshake_reply(ev.req.from, &ev.handshake, noise);
+        self.execute(ev.req.clone(), o);
     }
 
     /// Answers a server's [`PeerHolepunch`] with the server's sealed holepunch `payload`,
     /// relayed back to the node it came through.
     pub fn reply_peer_holepunch(&mut self, ev: &PeerHolepunch, payload: Bytes) {
-        let out = Holepunch {
-            mode: modes::FROM_SERVER,
-            id: 0,
-            payload,
-            peer_address: ev.holepunch.peer_address,
-        };
-        self.relay(&ev.req, &out, ev.req.from);
+        let o = router::Router::server_holepunch_reply(ev.req.from, &ev.holepunch, payload);
+        self.execute(ev.req.clone(), o);
     }
 }

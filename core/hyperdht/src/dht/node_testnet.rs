@@ -28,6 +28,9 @@ pub enum Behaviour {
     Honest,
     /// Never answers this command.
     Silent(u64),
+    /// The JS node's handler ([`Persistent`](super::persistent::Persistent)), store not
+    /// shared with the test.
+    Js,
     /// Honest, but answers MUTABLE_GET with its record whatever seq was asked for.
     IgnoresSeq,
     /// Answers gets with forged values: immutable values that do not hash to the target,
@@ -41,6 +44,8 @@ pub struct Store {
     pub records: BTreeMap<[u8; 32], Vec<Peer>>,
     pub mutables: BTreeMap<[u8; 32], MutableGetResponse>,
     pub immutables: BTreeMap<[u8; 32], Bytes>,
+    /// When the last valid ANNOUNCE arrived.
+    pub announced_at: Option<Duration>,
 }
 
 /// The minimal persistent handler (its store shared with the test).
@@ -126,6 +131,9 @@ impl RecordHandler for TestRecords {
                     cx.router.set(cx.now, target, route);
                 } else {
                     list.push(peer);
+                }
+                if r.command == cmd::ANNOUNCE {
+                    store.announced_at = Some(cx.now);
                 }
                 Some(Answer::ack())
             }
@@ -225,7 +233,13 @@ impl Net {
                 let mut d = Dht::new(x);
                 let store = stores[i].clone();
                 let behaviour = behaviour(i);
-                d.set_record_handler(Box::new(TestRecords { behaviour, store }));
+                if behaviour == Behaviour::Js {
+                    let config = super::persistent::Config::default();
+                    let p = super::persistent::Persistent::new(config, Duration::ZERO, i as u64);
+                    d.set_record_handler(Box::new(p));
+                } else {
+                    d.set_record_handler(Box::new(TestRecords { behaviour, store }));
+                }
                 d
             })
             .collect();

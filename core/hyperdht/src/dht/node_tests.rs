@@ -10,8 +10,8 @@ use ferrocore_wire::dht::{
 };
 use ferrocore_wire::{Decode, Encode};
 
-use super::node_router::{MAX_ROUTES, ROUTE_MAX_AGE};
 use super::node_testnet::{Behaviour, Net};
+use super::router::DEFAULT_MAX_AGE;
 use super::*;
 
 const T: [u8; 32] = [0x77; 32];
@@ -257,39 +257,136 @@ fn record_commands_need_a_handler_and_a_persistent_node() {
 }
 
 #[test]
-fn routes_expire_unless_a_server_holds_them() {
+fn routes_age_out_unless_a_server_holds_them() {
     let mut r = Router::new();
     let t0 = Duration::from_secs(5);
     r.set(t0, [1; 32], relay_route(Ipv4Address::default()));
     r.set(t0, [2; 32], server_route());
-    r.expire(t0 + ROUTE_MAX_AGE - Duration::from_millis(1));
+    // a remote route never replaces a server's
+    r.set(t0, [2; 32], relay_route(Ipv4Address::default()));
+    assert!(r.get(&[2; 32]).is_some_and(|x| x.local));
+    r.handle_timeout(t0 + DEFAULT_MAX_AGE / 2);
     assert_eq!(r.len(), 2);
-    r.expire(t0 + ROUTE_MAX_AGE);
+    r.handle_timeout(t0 + DEFAULT_MAX_AGE * 2);
     assert!(r.get(&[1; 32]).is_none());
-    assert!(r.get(&[2; 32]).is_some_and(|x| x.server));
-    // setting again refreshes the age
-    r.set(t0, [3; 32], relay_route(Ipv4Address::default()));
-    r.set(
-        t0 + ROUTE_MAX_AGE,
-        [3; 32],
-        relay_route(Ipv4Address::default()),
-    );
-    r.expire(t0 + ROUTE_MAX_AGE + Duration::from_secs(1));
-    assert!(r.get(&[3; 32]).is_some());
-    // at most MAX_ROUTES: the oldest non-server route goes first
-    let mut r = Router::new();
-    r.set(Duration::ZERO, [0xff; 32], server_route());
-    for i in 0..=MAX_ROUTES as u32 {
-        let mut t = [0u8; 32];
-        t[..4].copy_from_slice(&i.to_be_bytes());
-        r.set(
-            Duration::from_millis(u64::from(i)),
-            t,
-            relay_route(Ipv4Address::default()),
-        );
+    assert!(r.get(&[2; 32]).is_some_and(|x| x.local));
+    r.delete(&[2; 32]);
+    assert!(r.is_empty());
+}
+
+/// xorshift64*: deterministic noise for the robustness test.
+fn next(s: &mut u64) -> u64 {
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    s.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+#[test]
+fn garbage_from_peers_never_panics_and_every_operation_still_ends() {
+    use super::persistent::{Config, Persistent};
+    let mut d = Dht::new(Node::new(Duration::ZERO, [9; 32], 500, [[1; 32], [2; 32]]));
+    d.node_mut().io_mut().ephemeral = false;
+    d.set_record_handler(alloc::boxed::Box::new(Persistent::new(
+        Config::default(),
+        Duration::ZERO,
+        3,
+    )));
+    d.router_mut().set(Duration::ZERO, T, server_route());
+    let peers: Vec<Ipv4Address> = (1..=8)
+        .map(|i| Ipv4Address::new([10, 3, 0, i], 7000))
+        .collect();
+    d.node_mut().bootstrap = peers.clone();
+    let k = super::node_testnet::key(4);
+    let mut ops = Vec::new();
+    let mut done = Vec::new();
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut now = Duration::ZERO;
+    for round in 0..20_000u32 {
+        if round % 2_000 == 0 {
+            ops.push(d.lookup(now, T));
+            ops.push(d.announce(now, T, &k, Vec::new()));
+            ops.push(d.mutable_get(now, &[5; 32], 0, true));
+            ops.push(d.immutable_get(now, T));
+        }
+        let from = peers[(next(&mut s) % 8) as usize];
+        let r = next(&mut s);
+        let value = match r % 5 {
+            0 => Handshake {
+                mode: r >> 8 & 7,
+                noise: Bytes::from_static(b"n"),
+                peer_address: (r & 1 << 20 != 0).then_some(from),
+                relay_address: (r & 1 << 21 != 0).then_some(peers[0]),
+            }
+            .to_vec(),
+            1 => Holepunch {
+                mode: r >> 8 & 7,
+                id: r >> 40,
+                payload: Bytes::from_static(b"p"),
+                peer_address: (r & 1 << 20 != 0).then_some(from),
+            }
+            .to_vec(),
+            _ => (0..(r >> 8) % 80).map(|_| next(&mut s) as u8).collect(),
+        };
+        let tid = (500 + next(&mut s) % 200) as u16;
+        let packet = if r & 1 << 30 != 0 {
+            Packet::Request(Request {
+                tid,
+                to: Ipv4Address::new([10, 0, 0, 1], 1),
+                id: Some(node_id(&from)),
+                token: (r & 1 << 31 != 0).then_some([next(&mut s) as u8; 32]),
+                command: next(&mut s) % 12,
+                target: (r & 1 << 32 != 0).then_some(T),
+                value: Some(Bytes::from(value)),
+                ..Request::default()
+            })
+        } else {
+            Packet::Response(Response {
+                tid,
+                to: Ipv4Address::new([10, 0, 0, 1], 1),
+                id: Some(node_id(&from)),
+                token: Some([7; 32]),
+                closer_nodes: peers[..(r >> 33) as usize % 4].to_vec(),
+                value: Some(Bytes::from(value)),
+                ..Response::default()
+            })
+        };
+        let mut bytes = packet.to_vec();
+        // flip or cut now and then
+        if r & 1 << 34 != 0 && !bytes.is_empty() {
+            let i = (next(&mut s) as usize) % bytes.len();
+            bytes[i] ^= next(&mut s) as u8;
+        }
+        if r & 1 << 35 != 0 {
+            bytes.truncate((next(&mut s) as usize) % (bytes.len() + 1));
+        }
+        d.handle_datagram(now, Socket::Server, from, &bytes);
+        while d.poll_transmit().is_some() {}
+        while let Some(e) = d.poll_event() {
+            if let DhtEvent::Done { op, .. } = e {
+                done.push(op);
+            }
+        }
+        now += Duration::from_millis(3);
+        if d.poll_timeout().is_some_and(|t| t <= now) {
+            d.handle_timeout(now);
+        }
     }
-    assert_eq!(r.len(), MAX_ROUTES + 1);
-    assert!(r.get(&[0; 32]).is_none());
-    assert!(r.get(&[0xff; 32]).is_some());
-    assert_eq!(r.delete(&[0xff; 32]).map(|x| x.server), Some(true));
+    // whatever happened, every operation ends (by its deadline at the latest), once
+    for _ in 0..200 {
+        now += Duration::from_secs(1);
+        d.handle_timeout(now);
+        while d.poll_transmit().is_some() {}
+        while let Some(e) = d.poll_event() {
+            if let DhtEvent::Done { op, .. } = e {
+                done.push(op);
+            }
+        }
+    }
+    let last: Vec<OpId> = ops.iter().rev().take(4).copied().collect();
+    assert!(
+        last.iter().all(|op| done.contains(op)),
+        "the last operations ended"
+    );
+    assert!(d.router().len() < 100);
 }

@@ -13,6 +13,10 @@
 //! | [`Dht::mutable_put`] | MUTABLE_GET (seq 0), committing | the signed MUTABLE_PUT |
 //! | [`Dht::mutable_get`] | MUTABLE_GET (seq) | the valid record of highest seq |
 //!
+//! The `_with` variants take [`OpOptions`]: the nodes to start from (JS `nodes` /
+//! `closestNodes`), an announce's `clear` (unannounce first; the announces wait for those
+//! replies) and `bump`, and the operation's own timeout.
+//!
 //! Every operation ends with one [`DhtEvent::Done`]. A committing one succeeds when at
 //! least one commit request got a reply (any reply: JS resolves on error replies too, so
 //! the per-node error codes, e.g. `SEQ_REUSED`, are in [`CommitReply::error`]); it fails
@@ -28,14 +32,12 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use core::time::Duration;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use ferrocore_wire::dht::signable::{NS_ANNOUNCE, NS_UNANNOUNCE};
+use ed25519_dalek::{Signer, SigningKey};
 use ferrocore_wire::dht::{
     announce_signable, commands, dht_commands as cmd, immutable_target, mutable_signable,
-    mutable_target, Announce, Ipv4Address, LookupRawReply, MutableGetRequest, MutableGetResponse,
-    MutablePutRequest, Peer,
+    mutable_target, Announce, Ipv4Address, MutableGetRequest, MutablePutRequest, Peer,
 };
-use ferrocore_wire::{Decode, Encode};
+use ferrocore_wire::Encode;
 
 pub use super::ops_types::*;
 use super::{Dht, DhtError, DhtEvent, RecordContext};
@@ -60,12 +62,14 @@ enum Kind {
     Lookup,
     FindPeer,
     FindNode,
+    /// An announce (`announce`), or with `announce` false an unannounce
+    /// (`lookupAndUnannounce`); `clear` sends UNANNOUNCEs during the lookup.
     Announce {
         key: SigningKey,
         relays: Vec<Ipv4Address>,
-    },
-    Unannounce {
-        key: SigningKey,
+        bump: u64,
+        clear: bool,
+        announce: bool,
     },
     ImmutablePut(Bytes),
     ImmutableGet,
@@ -86,8 +90,12 @@ pub(super) struct Op {
     query: Option<QueryId>,
     pub(super) deadline: Duration,
     closest: Vec<NodeRef>,
-    /// Commit (or unannounce) requests out.
+    /// Commit and unannounce requests out.
     pending: usize,
+    /// Unannounce requests out (announces wait for them, as JS's commit awaits them).
+    unannouncing: usize,
+    /// Closest replies whose announce waits for the unannounces.
+    deferred: Vec<QueryReply>,
     commits: Vec<CommitReply>,
     /// A commit that could not be sent or failed.
     failed: Option<DhtError>,
@@ -101,7 +109,14 @@ fn distance(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
 }
 
 impl Dht {
-    fn start(&mut self, now: Duration, kind: Kind, req: QueryRequest, commit: bool) -> OpId {
+    fn start(
+        &mut self,
+        now: Duration,
+        kind: Kind,
+        req: QueryRequest,
+        commit: bool,
+        opts: &OpOptions,
+    ) -> OpId {
         let op = OpId(self.next_op);
         self.next_op += 1;
         if self.destroyed {
@@ -109,6 +124,7 @@ impl Dht {
             self.events.push_back(DhtEvent::Done { op, result });
             return op;
         }
+        self.router.set_now(now);
         let target = req.target;
         self.ops.insert(
             op,
@@ -116,9 +132,11 @@ impl Dht {
                 kind,
                 target,
                 query: None,
-                deadline: now + self.op_timeout,
+                deadline: now + opts.timeout.unwrap_or(self.op_timeout),
                 closest: Vec::new(),
                 pending: 0,
+                unannouncing: 0,
+                deferred: Vec::new(),
                 commits: Vec::new(),
                 failed: None,
                 query_done: false,
@@ -129,7 +147,7 @@ impl Dht {
             commit,
             ..QueryConfig::default()
         };
-        let q = self.node.query(now, req, cfg, &[]);
+        let q = self.node.query(now, req, cfg, &opts.nodes);
         self.by_query.insert(q, op);
         if let Some(o) = self.ops.get_mut(&op) {
             o.query = Some(q);
@@ -140,7 +158,13 @@ impl Dht {
 
     /// Looks up the peers announced under `target` (`lookup`).
     pub fn lookup(&mut self, now: Duration, target: [u8; 32]) -> OpId {
-        self.start(now, Kind::Lookup, query(target, cmd::LOOKUP, None), false)
+        self.lookup_with(now, target, &OpOptions::default())
+    }
+
+    /// [`Dht::lookup`] with options (`nodes`, `timeout`).
+    pub fn lookup_with(&mut self, now: Duration, target: [u8; 32], opts: &OpOptions) -> OpId {
+        let req = query(target, cmd::LOOKUP, None);
+        self.start(now, Kind::Lookup, req, false, opts)
     }
 
     /// Announces `key`'s public key under `target`, reachable through `relays`
@@ -153,17 +177,62 @@ impl Dht {
         key: &SigningKey,
         relays: Vec<Ipv4Address>,
     ) -> OpId {
+        self.announce_with(now, target, key, relays, &OpOptions::default())
+    }
+
+    /// [`Dht::announce`] with options: with `clear` the lookup first unannounces the key
+    /// wherever it is listed (`lookupAndUnannounce`), and the announces go out once those
+    /// unannounces are answered; `bump` is sent with each announce.
+    pub fn announce_with(
+        &mut self,
+        now: Duration,
+        target: [u8; 32],
+        key: &SigningKey,
+        relays: Vec<Ipv4Address>,
+        opts: &OpOptions,
+    ) -> OpId {
+        if opts.clear {
+            self.unannounce_locally(now, &target, key);
+        }
         let kind = Kind::Announce {
             key: key.clone(),
             relays,
+            bump: opts.bump,
+            clear: opts.clear,
+            announce: true,
         };
-        self.start(now, kind, query(target, cmd::LOOKUP, None), true)
+        self.start(now, kind, query(target, cmd::LOOKUP, None), true, opts)
     }
 
     /// Removes `key`'s announcement under `target` (`unannounce`): a lookup that sends a
     /// signed UNANNOUNCE to every node listing the key (or listing 20 peers), after
     /// dropping the local record.
     pub fn unannounce(&mut self, now: Duration, target: [u8; 32], key: &SigningKey) -> OpId {
+        self.unannounce_with(now, target, key, &OpOptions::default())
+    }
+
+    /// [`Dht::unannounce`] with options (`nodes`, `timeout`).
+    pub fn unannounce_with(
+        &mut self,
+        now: Duration,
+        target: [u8; 32],
+        key: &SigningKey,
+        opts: &OpOptions,
+    ) -> OpId {
+        self.unannounce_locally(now, &target, key);
+        let kind = Kind::Announce {
+            key: key.clone(),
+            relays: Vec::new(),
+            bump: 0,
+            clear: true,
+            announce: false,
+        };
+        self.start(now, kind, query(target, cmd::LOOKUP, None), true, opts)
+    }
+
+    /// A persistent node's own record of `key` under `target` goes first (JS
+    /// `this._persistent.unannounce`).
+    fn unannounce_locally(&mut self, now: Duration, target: &[u8; 32], key: &SigningKey) {
         let public_key = key.verifying_key().to_bytes();
         if let (Some(id), Some(h)) = (self.id(), self.records.as_deref_mut()) {
             let cx = RecordContext {
@@ -171,29 +240,29 @@ impl Dht {
                 id,
                 router: &mut self.router,
             };
-            h.unannounce(cx, &target, &public_key);
+            h.unannounce(cx, target, &public_key);
         }
-        let kind = Kind::Unannounce { key: key.clone() };
-        self.start(now, kind, query(target, cmd::LOOKUP, None), true)
     }
 
     /// Finds the nodes `public_key`'s peer announced itself to (`findPeer`: the target is
     /// BLAKE2b-256 of the key).
     pub fn find_peer(&mut self, now: Duration, public_key: &[u8; 32]) -> OpId {
         let target = mutable_target(public_key);
-        self.start(
-            now,
-            Kind::FindPeer,
-            query(target, cmd::FIND_PEER, None),
-            false,
-        )
+        self.find_peer_with(now, target, &OpOptions::default())
+    }
+
+    /// FIND_PEER for `target`, the key's hash already taken (`findPeer(target, { hash:
+    /// false })`), with options (`nodes`: e.g. the peer's relays, `timeout`).
+    pub fn find_peer_with(&mut self, now: Duration, target: [u8; 32], opts: &OpOptions) -> OpId {
+        let req = query(target, cmd::FIND_PEER, None);
+        self.start(now, Kind::FindPeer, req, false, opts)
     }
 
     /// Finds the nodes closest to `target` (a FIND_NODE query).
     pub fn find_node(&mut self, now: Duration, target: [u8; 32]) -> OpId {
         let mut req = query(target, commands::FIND_NODE, None);
         req.internal = true;
-        self.start(now, Kind::FindNode, req, false)
+        self.start(now, Kind::FindNode, req, false, &OpOptions::default())
     }
 
     /// Stores `value` on the nodes closest to its hash (`immutablePut`); returns the
@@ -202,7 +271,13 @@ impl Dht {
         let target = immutable_target(&value);
         let req = query(target, cmd::IMMUTABLE_GET, None);
         (
-            self.start(now, Kind::ImmutablePut(value), req, true),
+            self.start(
+                now,
+                Kind::ImmutablePut(value),
+                req,
+                true,
+                &OpOptions::default(),
+            ),
             target,
         )
     }
@@ -210,7 +285,7 @@ impl Dht {
     /// Fetches the value hashing to `target` (`immutableGet`): ends at the first one.
     pub fn immutable_get(&mut self, now: Duration, target: [u8; 32]) -> OpId {
         let req = query(target, cmd::IMMUTABLE_GET, None);
-        self.start(now, Kind::ImmutableGet, req, false)
+        self.start(now, Kind::ImmutableGet, req, false, &OpOptions::default())
     }
 
     /// Stores `value` signed by `key` with sequence number `seq` (`mutablePut`); returns
@@ -233,7 +308,10 @@ impl Dht {
         let get = MutableGetRequest { seq: 0 }.to_vec();
         let req = query(mutable_target(&public_key), cmd::MUTABLE_GET, Some(get));
         let kind = Kind::MutablePut(Bytes::from(put.to_vec()));
-        (self.start(now, kind, req, true), signature)
+        (
+            self.start(now, kind, req, true, &OpOptions::default()),
+            signature,
+        )
     }
 
     /// Fetches `public_key`'s record of sequence number at least `seq` (`mutableGet`):
@@ -254,7 +332,7 @@ impl Dht {
             latest,
             best: None,
         };
-        self.start(now, kind, req, false)
+        self.start(now, kind, req, false, &OpOptions::default())
     }
 
     /// Ends `op` with `result` (its query, if still running, is left to end unheard).
@@ -279,207 +357,6 @@ impl Dht {
         for op in late {
             self.finish(op, Err(DhtError::OperationTimeout));
         }
-    }
-
-    pub(super) fn on_query_reply(&mut self, now: Duration, q: QueryId, r: QueryReply) {
-        let Some(&op) = self.by_query.get(&q) else {
-            return;
-        };
-        let Some(o) = self.ops.get_mut(&op) else {
-            return;
-        };
-        if let Some(id) = r.from_id {
-            push_closest(&mut o.closest, &o.target, NodeRef { addr: r.from, id });
-        }
-        let res = &r.response;
-        let replier = Replier {
-            from: r.from,
-            from_id: r.from_id,
-            to: res.to,
-            token: res.token,
-        };
-        let Some(value) = res.value.as_deref() else {
-            return;
-        };
-        match &mut o.kind {
-            Kind::Lookup | Kind::Announce { .. } | Kind::Unannounce { .. } => {
-                let Ok(l) = LookupRawReply::decode_from(value) else {
-                    return;
-                };
-                let reply = LookupReply {
-                    replier,
-                    peers: l.peers,
-                    bump: l.bump,
-                };
-                if let Kind::Unannounce { key } = &o.kind {
-                    let key = key.clone();
-                    self.maybe_unannounce(now, op, &reply, &key);
-                }
-                self.events.push_back(DhtEvent::Lookup { op, reply });
-            }
-            Kind::FindPeer => {
-                if let Ok(peer) = Peer::decode_from(value) {
-                    let reply = FindPeerReply { replier, peer };
-                    self.events.push_back(DhtEvent::FindPeer { op, reply });
-                }
-            }
-            Kind::ImmutableGet => {
-                if immutable_target(value) == o.target {
-                    let v = ImmutableValue {
-                        from: r.from,
-                        value: Bytes::copy_from_slice(value),
-                    };
-                    self.finish(op, Ok(OpOutput::Immutable(Some(v))));
-                }
-            }
-            Kind::MutableGet {
-                public_key,
-                seq,
-                latest,
-                best,
-            } => {
-                let Ok(m) = MutableGetResponse::decode_from(value) else {
-                    return;
-                };
-                if best.as_ref().is_some_and(|b| m.seq <= b.seq)
-                    || m.seq < *seq
-                    || !verify(public_key, &mutable_signable(m.seq, &m.value), &m.signature)
-                {
-                    return;
-                }
-                let v = MutableValue {
-                    from: r.from,
-                    seq: m.seq,
-                    value: m.value,
-                    signature: m.signature,
-                };
-                if *latest {
-                    *best = Some(v);
-                } else {
-                    self.finish(op, Ok(OpOutput::Mutable(Some(v))));
-                }
-            }
-            Kind::FindNode | Kind::ImmutablePut(_) | Kind::MutablePut(_) => {}
-        }
-    }
-
-    /// `lookupAndUnannounce`'s map: a node listing our key (or a full list) with a token
-    /// and an id gets a signed UNANNOUNCE.
-    fn maybe_unannounce(&mut self, now: Duration, op: OpId, r: &LookupReply, key: &SigningKey) {
-        let (Some(token), Some(id)) = (r.replier.token, r.replier.from_id) else {
-            return;
-        };
-        let public_key = key.verifying_key().to_bytes();
-        let listed = r.peers.len() >= 20 || r.peers.iter().any(|p| p.public_key == public_key);
-        let Some(target) = self.ops.get(&op).map(|o| o.target).filter(|_| listed) else {
-            return;
-        };
-        let value = signed_announce(&NS_UNANNOUNCE, &target, &id, &token, key, Vec::new());
-        let out = commit_request(r.replier.from, id, token, target, cmd::UNANNOUNCE, value);
-        let rid = self.node.request(now, out);
-        self.requests.insert(rid, Owner::Unannounce(op));
-        if let Some(o) = self.ops.get_mut(&op) {
-            o.pending += 1;
-        }
-    }
-
-    pub(super) fn on_query_commit(&mut self, now: Duration, q: QueryId, r: QueryReply) {
-        let Some(&op) = self.by_query.get(&q) else {
-            return;
-        };
-        let Some(o) = self.ops.get_mut(&op) else {
-            return;
-        };
-        let target = o.target;
-        let (Some(token), Some(id)) = (r.response.token, r.from_id) else {
-            o.failed = Some(DhtError::NoToken);
-            return;
-        };
-        let (command, value) = match &o.kind {
-            Kind::Announce { key, relays } => {
-                let v = signed_announce(&NS_ANNOUNCE, &target, &id, &token, key, relays.clone());
-                (cmd::ANNOUNCE, v)
-            }
-            Kind::ImmutablePut(v) => (cmd::IMMUTABLE_PUT, v.clone()),
-            Kind::MutablePut(v) => (cmd::MUTABLE_PUT, v.clone()),
-            // unannounce's own commit does nothing but wait for its unannounces
-            Kind::Unannounce { .. } => {
-                o.commits.push(CommitReply {
-                    to: r.from,
-                    error: 0,
-                });
-                return;
-            }
-            _ => return,
-        };
-        o.pending += 1;
-        let rid = self.node.request(
-            now,
-            commit_request(r.from, id, token, target, command, value),
-        );
-        self.requests.insert(rid, Owner::Commit(op));
-    }
-
-    pub(super) fn on_query_too_few(&mut self, q: QueryId) {
-        if let Some(o) = self.by_query.get(&q).and_then(|op| self.ops.get_mut(op)) {
-            o.too_few = true;
-        }
-    }
-
-    pub(super) fn on_query_done(&mut self, q: QueryId) {
-        let Some(op) = self.by_query.remove(&q) else {
-            return;
-        };
-        if let Some(o) = self.ops.get_mut(&op) {
-            o.query = None;
-            o.query_done = true;
-        }
-        self.try_finish(op);
-    }
-
-    pub(super) fn on_op_response(
-        &mut self,
-        owner: Owner,
-        from: Ipv4Address,
-        reply: Result<u64, DhtError>,
-    ) {
-        let (Owner::Commit(op) | Owner::Unannounce(op)) = owner else {
-            return;
-        };
-        let Some(o) = self.ops.get_mut(&op) else {
-            return;
-        };
-        o.pending = o.pending.saturating_sub(1);
-        match (owner, reply) {
-            (Owner::Commit(_), Ok(error)) => o.commits.push(CommitReply { to: from, error }),
-            (Owner::Commit(_), Err(e)) => o.failed = Some(e),
-            _ => {}
-        }
-        self.try_finish(op);
-    }
-
-    /// Ends `op` once its query and its requests are over.
-    fn try_finish(&mut self, op: OpId) {
-        let Some(o) = self.ops.get_mut(&op) else {
-            return;
-        };
-        if !o.query_done || o.pending > 0 {
-            return;
-        }
-        let closest = core::mem::take(&mut o.closest);
-        let result = match &mut o.kind {
-            Kind::Lookup | Kind::FindPeer | Kind::FindNode => Ok(OpOutput::Closest(closest)),
-            Kind::ImmutableGet => Ok(OpOutput::Immutable(None)),
-            Kind::MutableGet { best, .. } => Ok(OpOutput::Mutable(best.take())),
-            _ if o.too_few => Err(DhtError::TooFewNodes),
-            Kind::Unannounce { .. } => Ok(OpOutput::Closest(closest)),
-            _ if o.commits.is_empty() => Err(o.failed.unwrap_or(DhtError::TooFewNodes)),
-            _ => Ok(OpOutput::Committed {
-                closest,
-                commits: core::mem::take(&mut o.commits),
-            }),
-        };
-        self.finish(op, result);
     }
 }
 
@@ -511,14 +388,16 @@ fn commit_request(
     }
 }
 
-/// An encoded announce (or unannounce) of `key` for the node `id` that handed out `token`.
-fn signed_announce(
+/// An encoded announce (or unannounce, by namespace `ns`) of `key` for the node `id` that
+/// handed out `token`.
+fn signed(
     ns: &[u8; 32],
     target: &[u8; 32],
     id: &[u8; 32],
     token: &[u8; 32],
     key: &SigningKey,
     relay_addresses: Vec<Ipv4Address>,
+    bump: u64,
 ) -> Bytes {
     let peer = Peer {
         public_key: key.verifying_key().to_bytes(),
@@ -529,17 +408,16 @@ fn signed_announce(
         peer: Some(peer),
         refresh: None,
         signature: Some(key.sign(&signable).to_bytes()),
-        bump: 0,
+        bump,
     };
     Bytes::from(ann.to_vec())
 }
 
-/// Whether `signature` is `public_key`'s over `message` (libsodium's strict rules).
+/// Whether `signature` is `public_key`'s over `message` (libsodium's acceptance rules:
+/// [`ferrocore::keys::verify`]).
+#[must_use]
 pub fn verify(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
-    VerifyingKey::from_bytes(public_key).is_ok_and(|k| {
-        k.verify_strict(message, &Signature::from_bytes(signature))
-            .is_ok()
-    })
+    ferrocore::keys::verify(public_key, message, signature)
 }
 
 /// Keeps the [`K`] nodes closest to `target`, closest first.
@@ -554,6 +432,9 @@ fn push_closest(list: &mut Vec<NodeRef>, target: &[u8; 32], n: NodeRef) {
         list.truncate(K);
     }
 }
+
+#[path = "ops_events.rs"]
+mod events;
 
 #[cfg(test)]
 #[path = "ops_tests.rs"]

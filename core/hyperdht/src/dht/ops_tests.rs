@@ -245,6 +245,15 @@ fn deadline_and_destroy_end_operations_with_their_codes() {
     assert_eq!(r, Err(DhtError::OperationTimeout));
     assert_eq!(net.now - start, Duration::from_millis(1500));
 
+    let opts = OpOptions {
+        timeout: Some(Duration::from_millis(700)),
+        ..OpOptions::default()
+    };
+    let op = net.nodes[2].lookup_with(net.now, TOPIC, &opts);
+    let start = net.now;
+    assert_eq!(net.wait(2, op), Err(DhtError::OperationTimeout));
+    assert_eq!(net.now - start, Duration::from_millis(700));
+
     let op = net.nodes[2].lookup(net.now, TOPIC);
     net.nodes[2].destroy();
     net.deliver();
@@ -256,4 +265,126 @@ fn deadline_and_destroy_end_operations_with_their_codes() {
         net.done(2, later).unwrap().unwrap_err().code(),
         "NODE_DESTROYED"
     );
+}
+
+#[test]
+fn js_persistent_nodes_serve_every_operation() {
+    let mut net = Net::new(25, |_| Behaviour::Js);
+    let k = key(6);
+    let pk = k.verifying_key().to_bytes();
+    // announce, lookup, unannounce
+    let op = net.nodes[2].announce(net.now, TOPIC, &k, alloc::vec![addr(7)]);
+    committed(net.wait(2, op));
+    let op = net.nodes[11].lookup(net.now, TOPIC);
+    net.wait(11, op).expect("lookup");
+    let found = net.lookups(11, op);
+    assert!(found.len() >= 10);
+    assert!(found
+        .iter()
+        .all(|r| r.peers.len() == 1 && r.peers[0].public_key == pk));
+    let op = net.nodes[2].unannounce(net.now, TOPIC, &k);
+    net.wait(2, op).expect("unannounce");
+    let op = net.nodes[11].lookup(net.now, TOPIC);
+    net.wait(11, op).expect("lookup");
+    assert!(net.lookups(11, op).is_empty());
+    // under one's own key: FIND_PEER answers from the forwards
+    let op = net.nodes[2].announce(net.now, mutable_target(&pk), &k, Vec::new());
+    committed(net.wait(2, op));
+    let op = net.nodes[20].find_peer(net.now, &pk);
+    net.wait(20, op).expect("find_peer");
+    let n = net.events[20]
+        .iter()
+        .filter(|e| matches!(e, DhtEvent::FindPeer { op: o, reply } if *o == op && reply.peer.public_key == pk))
+        .count();
+    assert!(n >= 10, "{n} nodes know the peer");
+    // immutable and mutable records, and the seq rules' codes
+    let (op, hash) = net.nodes[4].immutable_put(net.now, Bytes::from_static(b"imm"));
+    committed(net.wait(4, op));
+    let op = net.nodes[19].immutable_get(net.now, hash);
+    assert!(matches!(net.wait(19, op), Ok(OpOutput::Immutable(Some(ref v))) if v.value == "imm"));
+    let (op, _) = net.nodes[4].mutable_put(net.now, &k, 5, Bytes::from_static(b"m5"));
+    committed(net.wait(4, op));
+    let op = net.nodes[19].mutable_get(net.now, &pk, 0, true);
+    assert!(matches!(net.wait(19, op), Ok(OpOutput::Mutable(Some(ref m))) if m.seq == 5));
+    let (op, _) = net.nodes[4].mutable_put(net.now, &k, 4, Bytes::from_static(b"m4"));
+    let (_, commits) = committed(net.wait(4, op));
+    assert!(!commits.is_empty());
+    assert!(commits.iter().all(|c| c.error == codes::SEQ_TOO_LOW));
+    let (op, _) = net.nodes[4].mutable_put(net.now, &k, 5, Bytes::from_static(b"other"));
+    let (_, commits) = committed(net.wait(4, op));
+    assert!(commits.iter().all(|c| c.error == codes::SEQ_REUSED));
+}
+
+#[test]
+fn announce_with_clear_waits_for_its_unannounces_and_bump_is_sent() {
+    // nodes that never answer UNANNOUNCE: the announces wait until those time out
+    let mut net = Net::new(20, |_| Behaviour::Silent(cmd::UNANNOUNCE));
+    let k = key(7);
+    let op = net.nodes[3].announce(net.now, TOPIC, &k, alloc::vec![addr(1)]);
+    committed(net.wait(3, op));
+    let start = net.now;
+    let opts = OpOptions {
+        clear: true,
+        ..OpOptions::default()
+    };
+    let op = net.nodes[3].announce_with(net.now, TOPIC, &k, alloc::vec![addr(2)], &opts);
+    let (_, commits) = committed(net.wait(3, op));
+    assert!(!commits.is_empty() && commits.iter().all(|c| c.error == 0));
+    // the announces reached the nodes only once the unannounces had timed out
+    let late = start + Duration::from_secs(4);
+    let at: Vec<Option<Duration>> = net
+        .stores
+        .iter()
+        .map(|s| s.lock().unwrap().announced_at)
+        .collect();
+    assert!(
+        at.iter().all(|t| t.is_none_or(|t| t < start || t >= late)),
+        "{at:?}"
+    );
+    assert!(at.iter().any(|t| t.is_some_and(|t| t >= late)), "{at:?}");
+    let op = net.nodes[9].lookup(net.now, TOPIC);
+    net.wait(9, op).expect("lookup");
+    let found = net.lookups(9, op);
+    assert!(found
+        .iter()
+        .all(|r| r.peers.len() == 1 && r.peers[0].relay_addresses == [addr(2)]));
+
+    // JS nodes keep the bump an announce carries and return it with lookups
+    let mut net = Net::new(20, |_| Behaviour::Js);
+    let opts = OpOptions {
+        bump: 5,
+        ..OpOptions::default()
+    };
+    let op = net.nodes[3].announce_with(net.now, TOPIC, &k, Vec::new(), &opts);
+    committed(net.wait(3, op));
+    let op = net.nodes[9].lookup(net.now, TOPIC);
+    net.wait(9, op).expect("lookup");
+    let found = net.lookups(9, op);
+    assert!(!found.is_empty() && found.iter().all(|r| r.bump == 5));
+}
+
+#[test]
+fn seeded_operations_start_from_the_given_nodes() {
+    let mut net = Net::new(20, honest);
+    let k = key(8);
+    let op = net.nodes[2].announce(net.now, TOPIC, &k, Vec::new());
+    let (closest, _) = committed(net.wait(2, op));
+    // node 5 forgets every node and its bootstrap list: alone, it finds nothing
+    let d = net.nodes[5].node_mut();
+    d.bootstrap.clear();
+    let ids: Vec<[u8; 32]> = d.table().iter().map(|n| n.id).collect();
+    for id in &ids {
+        d.io_mut().table_mut().remove(id);
+    }
+    let op = net.nodes[5].lookup(net.now, TOPIC);
+    assert_eq!(net.wait(5, op), Ok(OpOutput::Closest(Vec::new())));
+    // seeded with the announce's closest nodes it finds the record
+    let opts = OpOptions {
+        nodes: closest.into_iter().map(Into::into).collect(),
+        timeout: Some(Duration::from_secs(30)),
+        ..OpOptions::default()
+    };
+    let op = net.nodes[5].lookup_with(net.now, TOPIC, &opts);
+    net.wait(5, op).expect("seeded lookup");
+    assert!(net.lookups(5, op).len() >= 5);
 }

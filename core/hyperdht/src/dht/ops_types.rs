@@ -3,7 +3,35 @@
 use alloc::vec::Vec;
 use bytes::Bytes;
 
+use core::time::Duration;
 use ferrocore_wire::dht::{Ipv4Address, Peer};
+
+use crate::rpc::query::QueryPeer;
+
+/// Options of an operation (JS's `opts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpOptions {
+    /// Nodes to start from, closest first (`nodes` / `closestNodes`: e.g. an earlier
+    /// operation's [`OpOutput`] closest nodes, or a peer's relays); the routing table and
+    /// the bootstrap nodes fill in.
+    pub nodes: Vec<QueryPeer>,
+    /// Announce: unannounce the key where it is listed first (`clear`).
+    pub clear: bool,
+    /// Announce: the bump sent with each announce (ms; 0 is none).
+    pub bump: u64,
+    /// How long the operation may run ([`Dht::op_timeout`](super::Dht::op_timeout) when
+    /// `None`).
+    pub timeout: Option<Duration>,
+}
+
+impl From<NodeRef> for QueryPeer {
+    fn from(n: NodeRef) -> Self {
+        QueryPeer {
+            addr: n.addr,
+            id: Some(n.id),
+        }
+    }
+}
 
 /// The handle of an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

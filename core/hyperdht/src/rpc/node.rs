@@ -22,15 +22,18 @@
 //! each with [`Node::reply`] (JS answers `UNKNOWN_COMMAND` when nobody listens).
 //!
 //! A node made with [`Node::with_config`] and started with [`Node::start`] bootstraps as
-//! JS's `_bootstrap` (see [`bootstrap`](self#bootstrapping)) and runs JS's tick: see the
-//! `bootstrap` and `tick` parts below.
+//! JS's `_bootstrap` (see [Bootstrapping](self#bootstrapping)) and runs JS's tick every
+//! [`TICK_INTERVAL`]: sleep detection ([`NodeEvent::Wakeup`]), the adaptive node's stable
+//! check ([`NodeEvent::Persistent`] after [`STABLE_TICKS`]
+//! ticks when not firewalled with a consistent address), `_pingSome` every 8th tick,
+//! refresh queries, and network health ([`NodeEvent::Network`]).
 //!
 //! # Bootstrapping
 //!
 //! A FIND_NODE query for our own id (concurrency 2, 10 once few requests are in flight)
 //! from the bootstrap nodes. With `quickFirewall`, the first reply is asked to PING_NAT our
 //! server port; if that pong arrives before the query ends, the firewall is checked
-//! ([`Node::update_network_state`]): up to 5 of the most recently seen nodes (then the
+//! (`_updateNetworkState`): up to 5 of the most recently seen nodes (then the
 //! bootstrap nodes) are asked to PING_NAT us; at least 3 of 5 (1 of fewer) pongs from hosts
 //! heard on our server socket, reporting our sampled host and our server port, mean we are
 //! not firewalled: we then send from the server socket, and our table id becomes the hash
@@ -39,7 +42,7 @@
 //!
 //! # Commits
 //!
-//! A committing query ([`QueryConfig::commit`]) ends by committing to its closest replies,
+//! A committing query ([`QueryConfig::commit`](super::query::QueryConfig::commit)) ends by committing to its closest replies,
 //! in one of three ways ([`CommitMode`]):
 //! * [`CommitMode::Events`]: [`NodeEvent::QueryCommit`] per reply, then
 //!   [`NodeEvent::QueryDone`] at once; the caller sends and tracks the commits itself;
@@ -275,6 +278,7 @@ impl Node {
         let mut n = Self::build(now, cfg, id, tid, secrets, u64::from_le_bytes([7; 8]));
         n.tick = 0;
         n.refresh_ticks = REFRESH_TICKS;
+        n.add_config_nodes(now);
         n
     }
 
@@ -295,6 +299,7 @@ impl Node {
         let (a, b) = (n.next_u32(), n.next_u32());
         n.tick = u64::from(random_offset(100, a));
         n.refresh_ticks = random_offset(REFRESH_TICKS, b);
+        n.add_config_nodes(now);
         n
     }
 
@@ -345,11 +350,15 @@ impl Node {
         if let Some(a) = n.cfg.public_address {
             n.nat.add(a.host, a.port);
         }
-        let nodes = n.cfg.nodes.clone();
-        for a in nodes.iter().rev() {
-            n.add_node(now, *a);
-        }
         n
+    }
+
+    /// Adds the configured `nodes` (last first, as JS), at the node's first tick.
+    fn add_config_nodes(&mut self, now: Duration) {
+        let nodes = self.cfg.nodes.clone();
+        for a in nodes.iter().rev() {
+            self.add_node(now, *a);
+        }
     }
 
     /// xorshift64 over the seed: picks for refreshes and tick offsets.
@@ -548,3 +557,7 @@ mod tests;
 #[cfg(test)]
 #[path = "node_sim_tests.rs"]
 mod sim_tests;
+
+#[cfg(test)]
+#[path = "node_tick_tests.rs"]
+mod tick_tests;
