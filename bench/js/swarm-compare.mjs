@@ -48,6 +48,8 @@ export function swarmComparisons(rows) {
       'as above', 'as above', 'ms', (r) => r.ms],
     ['first-connection-js-testnet', 'first-connection-js-testnet', '↳ the swarm clients alone: client start → first connection, both against the JS writer on the JS testnet',
       'the JS reader above (hyperswarm client)', 'swarm-bench join: a ferrocore-tokio Swarm on a DhtNode, client only, no replication', 'ms', (r) => r.ms],
+    ['first-connection-js-testnet-join', 'first-connection-js-testnet', '↳ the same from join() to the first connection, as each client times it (bootstrapped already)',
+      'hyperswarm: swarm.join() → \'connection\' event', 'Swarm::join → Swarm::connection()', 'ms', (r) => r.join_ms],
     ['lookup', 'lookup', `lookup latency, p50 of ${first ? first.lookups : 'N'} lookups of an announced topic`,
       `${NET}; client process with 2 hyperdht nodes (one announces, one looks up)`,
       `${NET}; swarm-bench: 2 ferrocore-tokio DhtNodes (one announces, one looks up)`, 'ms', (r) => r.p50_ms, undefined, (r) => r.found > 0],
@@ -57,6 +59,8 @@ export function swarmComparisons(rows) {
       `${NET}; ${JS_NODE}`, `${NET}; ${fcNode}`, 'KiB', (r) => r.rss_kib, 10],
     ['requests-cpu', 'requests-cpu', `CPU per 1,000 requests served (utime+stime of node #5 across ${pings ? pings.requests.toLocaleString('en-US') : 'N'} PINGs, 64 in flight)`,
       'as above; the pings from one JS dht-rpc client process', 'as above; the same JS client', 'ms', (r) => r.cpu_ms_per_1000],
+    ['requests-cpu-sched', 'requests-cpu', '↳ the same from /proc/PID/task/*/schedstat (ns, all threads; a finer cross-check)',
+      'as above', 'as above', 'ms', (r) => r.sched_ms_per_1000],
     ['testnet', 'testnet', 'starting the 10 nodes one after another until each has bootstrapped',
       'as above', 'as above', 'ms', (r) => r.ms]
   ]

@@ -22,7 +22,8 @@
 //        "sched_ms_per_1000","secs","failed"}  utime+stime (/proc/PID/stat) of node #5
 //        across --pings PINGs sent to it by one JS dht-rpc client process (this script's
 //        `pinger`: 64 in flight), the same client for both implementations;
-//        sched_ms_per_1000 the same from /proc/PID/schedstat (ns, a finer cross-check)
+//        sched_ms_per_1000 the same from /proc/PID/task/*/schedstat (ns, all threads: a
+//        finer cross-check)
 //   {"workload":"lookup","lookups","found","p50_ms","p90_ms","mean_ms","announce_ms"}
 //        a client process with two DHT nodes bootstrapped into the testnet: one announces
 //        a random topic, the other looks it up --lookups times one after another (JS:
@@ -155,10 +156,14 @@ function cpuTicks(pid) {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return Number(f[11]) + Number(f[12])
 }
-// Nanoseconds on a CPU so far (/proc/PID/schedstat), a finer cross-check of cpuTicks.
+// Nanoseconds on a CPU so far, summed over the process's threads
+// (/proc/PID/task/*/schedstat; a thread that ended is not counted): a finer cross-check
+// of cpuTicks.
 function cpuNs(pid) {
   try {
-    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0])
+    let ns = 0
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0])
+    return ns
   } catch {
     return NaN
   }
