@@ -365,9 +365,11 @@ fn blocking_nodes_replicate_over_a_dht_connection() {
 
     let writer = ferrocore_tests::js::formula_writer(BLOCKS);
     let key = *writer.key();
-    let writer_node =
-        ferrocore_blocking::Node::with_key_pair(EndpointConfig::default(), KeyPair::from_seed([6; 32]))
-            .unwrap();
+    let writer_node = ferrocore_blocking::Node::with_key_pair(
+        EndpointConfig::default(),
+        KeyPair::from_seed([6; 32]),
+    )
+    .unwrap();
     writer_node.add_core(writer).unwrap();
     let server_key = KeyPair::from_seed([0x17u8; 32]);
     block_on(server_dht.listen(server_key.clone())).unwrap();
@@ -377,9 +379,11 @@ fn blocking_nodes_replicate_over_a_dht_connection() {
         (writer_node, server_dht)
     });
 
-    let reader =
-        ferrocore_blocking::Node::with_key_pair(EndpointConfig::default(), KeyPair::from_seed([8; 32]))
-            .unwrap();
+    let reader = ferrocore_blocking::Node::with_key_pair(
+        EndpointConfig::default(),
+        KeyPair::from_seed([8; 32]),
+    )
+    .unwrap();
     let options = LogOptions {
         key: Some(key),
         ..LogOptions::default()
@@ -392,7 +396,11 @@ fn blocking_nodes_replicate_over_a_dht_connection() {
     reader.add_dht_connection(conn).unwrap();
     for i in 0..BLOCKS {
         let block = reader.get(core, i, Some(WAIT)).unwrap();
-        assert_eq!(block[..], ferrocore_tests::js::block_value(0, i, 1000), "block {i}");
+        assert_eq!(
+            block[..],
+            ferrocore_tests::js::block_value(0, i, 1000),
+            "block {i}"
+        );
     }
     let _kept = serving.join().unwrap();
     net.finish();

@@ -434,9 +434,17 @@ pub struct ServeArgs {
     /// The store's directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// The address to listen on (port 0: any free port).
-    #[arg(long, value_name = "HOST:PORT")]
-    pub listen: String,
+    /// The TCP address to listen on (port 0: any free port); optional with --swarm.
+    #[arg(long, value_name = "HOST:PORT", required_unless_present = "swarm")]
+    pub listen: Option<String>,
+    /// Also join the discovery key of every core of the store on the HyperDHT swarm (as
+    /// a server) and replicate with whoever connects; prints `announced <hex>` per core.
+    #[arg(long)]
+    pub swarm: bool,
+    /// The DHT nodes to bootstrap from with --swarm (HOST:PORT,...; default: JS
+    /// HyperDHT's public nodes).
+    #[arg(long, value_name = "HOST:PORT,...", requires = "swarm")]
+    pub bootstrap: Option<String>,
     /// Append every line of stdin as a block while serving.
     #[arg(long)]
     pub append_stdin: bool,
@@ -459,9 +467,22 @@ pub struct CloneArgs {
     /// The core key: 64 hex characters or the 52-character z-base-32 id.
     #[arg(value_name = "KEY", value_parser = parse_key)]
     pub key: [u8; 32],
-    /// The peer to download from.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub connect: String,
+    /// The peer to download from (or --swarm).
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        required_unless_present = "swarm",
+        conflicts_with = "swarm"
+    )]
+    pub connect: Option<String>,
+    /// Find the peers through the HyperDHT swarm instead: join the core's discovery key as
+    /// a client and download from whoever is found (exit 6 if none before --timeout).
+    #[arg(long)]
+    pub swarm: bool,
+    /// The DHT nodes to bootstrap from with --swarm (HOST:PORT,...; default: JS
+    /// HyperDHT's public nodes).
+    #[arg(long, value_name = "HOST:PORT,...", requires = "swarm")]
+    pub bootstrap: Option<String>,
     /// Download only these blocks (comma-separated indices).
     #[arg(long, value_name = "I,J,...", value_delimiter = ',', num_args = 1)]
     pub blocks: Option<Vec<u64>>,

@@ -18,9 +18,10 @@
 //! ferrocore cat <DIR> [--start N] [--end N] [--index] [<CORE>] [--encryption-key <HEX64>]
 //! ferrocore truncate <DIR> <LENGTH> [<CORE>]
 //! ferrocore cores <DIR> [--json]
-//! ferrocore serve <DIR> --listen <HOST:PORT> [<CORE>] [--append-stdin]
-//!                 [--encryption-key <HEX64>]
-//! ferrocore clone <DIR> <KEY> --connect <HOST:PORT> [--add] [--blocks <I,J,...>] [--live]
+//! ferrocore serve <DIR> (--listen <HOST:PORT> | --swarm [--bootstrap <HOST:PORT,...>])...
+//!                 [<CORE>] [--append-stdin] [--encryption-key <HEX64>]
+//! ferrocore clone <DIR> <KEY> (--connect <HOST:PORT> | --swarm [--bootstrap ...])
+//!                 [--add] [--blocks <I,J,...>] [--live]
 //!                 [--encryption-key <HEX64>] [--timeout <SECS>]
 //! ferrocore dht --listen <HOST:PORT> [--bootstrap <HOST:PORT,...> | --bootstrap none]
 //!               [--persistent]

@@ -116,9 +116,9 @@ fn js_nodes_bootstrap_from_a_ferrocore_node_and_find_each_other_through_it() {
     assert!(boot.terminate().success());
 }
 
-#[test]
-fn a_ferrocore_node_bootstraps_from_a_js_testnet() {
-    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "60000"]);
+/// A 5-node JS testnet and its bootstrap list (`HOST:PORT,...`).
+fn js_testnet() -> (JsPeer, String) {
+    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "90000"]);
     let r = ready(&mut net);
     let boot: Vec<String> = r["bootstrap"]
         .as_array()
@@ -126,7 +126,12 @@ fn a_ferrocore_node_bootstraps_from_a_js_testnet() {
         .iter()
         .map(|b| format!("{}:{}", b["host"].as_str().unwrap(), b["port"]))
         .collect();
-    let boot = boot.join(",");
+    (net, boot.join(","))
+}
+
+#[test]
+fn a_ferrocore_node_bootstraps_from_a_js_testnet() {
+    let (mut net, boot) = js_testnet();
     let (mut node, addr, id) = ferrocore_dht(&["--bootstrap", &boot, "--persistent"]);
     // Persistent once it learned its address from the testnet's replies.
     assert_eq!(id, id_of(addr));
@@ -145,4 +150,134 @@ fn a_ferrocore_node_bootstraps_from_a_js_testnet() {
     assert_eq!(pong["pong"]["nodeId"], id_of(addr), "{pong}");
     net.finish();
     assert!(node.terminate().success());
+}
+
+/// `node <script> args…` in `cwd` with `env`, its stdout lines on a channel.
+fn node_script(
+    script: &std::path::Path,
+    args: &[&str],
+    cwd: &std::path::Path,
+    env: (&str, &str),
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(cwd)
+        .env(env.0, env.1)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// A JS testnet (with its bootstrap list) and a writer store in a temporary directory
+/// holding `blocks` (with its path and key).
+fn swarm_setup(
+    blocks: &[&str],
+) -> (
+    JsPeer,
+    String,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    String,
+) {
+    let (net, boot) = js_testnet();
+    let tmp = tempfile::tempdir().unwrap();
+    let writer = tmp.path().join("writer");
+    let key = support::create(&writer, &[]);
+    let mut args = vec!["append", support::s(&writer)];
+    args.extend_from_slice(blocks);
+    support::run(&args).ok();
+    (net, boot, tmp, writer, key)
+}
+
+#[test]
+fn the_seeds_js_reader_follows_a_ferrocore_writer_serving_over_the_swarm() {
+    let (net, boot, tmp, writer, key) = swarm_setup(&["one", "two"]);
+    let mut serve = Proc::spawn(&[
+        "serve",
+        support::s(&writer),
+        "--swarm",
+        "--bootstrap",
+        &boot,
+        "--append-stdin",
+    ]);
+    assert_eq!(serve.line(), format!("key {key}"));
+    let line = serve.line();
+    let dk = line.strip_prefix("announced ").expect("announced <dk>");
+    assert_eq!(dk.len(), 64);
+
+    // The seed's reader.js, unchanged but for its bootstrap from the environment.
+    let reader_dir = tmp.path().join("reader");
+    std::fs::create_dir_all(&reader_dir).unwrap();
+    let script = ferrocore_tests::js::js_dir().join("tutorial/reader.js");
+    let (mut reader, lines) = node_script(
+        &script,
+        &[&key],
+        &reader_dir,
+        ("HYPERSWARM_BOOTSTRAP", &boot),
+    );
+    let first = lines.recv_timeout(WAIT).expect("the reader's first line");
+    assert_eq!(first, "Skipping 2 earlier blocks...");
+    serve.write_line("three");
+    serve.write_line("four");
+    let got: Vec<String> = (0..2)
+        .map(|_| lines.recv_timeout(WAIT).expect("a live block"))
+        .collect();
+    assert_eq!(got, ["Block 2: three", "Block 3: four"]);
+    let _ = reader.kill();
+    let _ = reader.wait();
+    assert!(serve.terminate().success());
+    net.finish();
+}
+
+#[test]
+fn clone_swarm_finds_a_serve_swarm_writer_by_discovery_key_or_times_out() {
+    let (net, boot, tmp, writer, key) = swarm_setup(&["a", "b", "c"]);
+    let reader = tmp.path().join("reader");
+
+    let clone = |timeout: &str| {
+        support::run(&[
+            "clone",
+            support::s(&reader),
+            &key,
+            "--swarm",
+            "--bootstrap",
+            &boot,
+            "--timeout",
+            timeout,
+        ])
+    };
+    // Nobody serves yet: no peer before the timeout is exit 6 with a message.
+    clone("2").fails(6, "no peer found");
+
+    let mut serve = Proc::spawn(&[
+        "serve",
+        support::s(&writer),
+        "--swarm",
+        "--bootstrap",
+        &boot,
+    ]);
+    assert_eq!(serve.line(), format!("key {key}"));
+    assert!(serve.line().starts_with("announced "));
+    clone("20").ok();
+    assert_eq!(
+        support::run(&["cat", support::s(&reader)]).ok(),
+        "a\nb\nc\n"
+    );
+    assert!(serve.terminate().success());
+    net.finish();
 }

@@ -160,7 +160,10 @@ pub(crate) fn clone(args: &CloneArgs, out: &mut dyn Write) -> Result<(), Error> 
     // Subscribed before connecting, so no truncation goes unseen.
     let live_events = args.live.then(|| node.events());
     let clone = Arc::new(Cloning {
-        addr: args.connect.clone(),
+        addr: args
+            .connect
+            .clone()
+            .unwrap_or_else(|| "the swarm's peers".to_owned()),
         key: args.key,
         timeout: args.timeout,
         core,
@@ -225,9 +228,20 @@ fn run_clone(
     node.with_endpoint(move |ep| ep.start_finding_peers(Some(core)))
         .map_err(|e| clone.node_error(e))?
         .map_err(|e| Error::Failed(format!("cannot start the clone: {e}")))?;
-    let stream = dial(&args.connect, limit)?;
-    node.add_stream(stream, Role::Initiator)
-        .map_err(|e| clone.node_error(e))?;
+    // With --swarm, the swarm runs (finding and adding peers) until the clone ends.
+    let _swarm = match &args.connect {
+        Some(addr) => {
+            let stream = dial(addr, limit)?;
+            node.add_stream(stream, Role::Initiator)
+                .map_err(|e| clone.node_error(e))?;
+            None
+        }
+        None => {
+            let bootstrap = super::dht::bootstrap_list(args.bootstrap.as_deref())?;
+            let topic = ferrocore::hash::discovery_key(&args.key);
+            Some(super::swarm::find(node, bootstrap, topic, limit)?)
+        }
+    };
     let length = node.update(core, limit).map_err(|e| clone.node_error(e))?;
     node.with_endpoint(move |ep| ep.stop_finding_peers(Some(core)))
         .map_err(|e| clone.node_error(e))?

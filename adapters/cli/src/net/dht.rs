@@ -38,7 +38,7 @@ fn resolve(entry: &str) -> Result<Vec<SocketAddr>, Error> {
 }
 
 /// The bootstrap list `--bootstrap` gives (`None`: JS's public nodes; `none`: empty).
-fn bootstrap_list(arg: Option<&str>) -> Result<Vec<SocketAddr>, Error> {
+pub(crate) fn bootstrap_list(arg: Option<&str>) -> Result<Vec<SocketAddr>, Error> {
     let entries: Vec<&str> = match arg {
         None => DEFAULT_BOOTSTRAP.to_vec(),
         Some(s) if s.trim() == "none" => Vec::new(),

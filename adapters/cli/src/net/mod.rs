@@ -9,6 +9,7 @@ mod clone;
 mod dht;
 mod live;
 mod serve;
+mod swarm;
 mod watch;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -61,12 +61,31 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> 
     on_signals(move |_| {
         let _ = signalled.send(Ok(()));
     })?;
-    let addr = node
-        .listen(args.listen.as_str())
-        .map_err(|e| Error::Network(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = match &args.listen {
+        Some(listen) => Some(
+            node.listen(listen.as_str())
+                .map_err(|e| Error::Network(format!("cannot listen on {listen}: {e}")))?,
+        ),
+        None => None,
+    };
     writeln!(out, "key {}", hex::encode(key))?;
-    writeln!(out, "listening {addr}")?;
+    if let Some(addr) = addr {
+        writeln!(out, "listening {addr}")?;
+    }
     out.flush()?;
+    let _swarm = if args.swarm {
+        let topics: Vec<[u8; 32]> = corestore
+            .list()
+            .map_err(|e| Error::Failed(format!("cannot list the store's cores: {e}")))?
+            .iter()
+            .map(|c| c.discovery_key)
+            .collect();
+        let bootstrap = super::dht::bootstrap_list(args.bootstrap.as_deref())?;
+        Some(super::swarm::serve(&node, bootstrap, &topics, out)?)
+    } else {
+        None
+    };
+    let addr = addr.map_or_else(|| "the swarm".to_owned(), |a| a.to_string());
     let terminal = std::io::stderr().is_terminal();
     if terminal {
         eprintln!(

@@ -1,0 +1,122 @@
+//! `--swarm`: the replication node's peers found through Hyperswarm on HyperDHT. The swarm
+//! runs on a Tokio runtime of its own (`ferrocore_tokio::swarm`); its connections go to the
+//! blocking replication node ([`ferrocore_blocking::Node::add_dht_connection`]).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::thread;
+use std::time::Duration;
+
+use ferrocore_tokio::dht::{bind_dht, RpcConfig};
+use ferrocore_tokio::swarm::{JoinOptions, Swarm};
+use ferrocore_wire::noise::KeyPair;
+
+use super::CliNode;
+use crate::Error;
+
+/// The swarm's runtime: dropping it stops the swarm and its DHT node.
+pub(crate) struct SwarmRuntime {
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// Joins `topic` as a client on a new DHT node bootstrapped from `bootstrap` and adds
+/// every connection the swarm keeps to `node`; fails with exit 6 when no peer connected
+/// within `limit`.
+pub(crate) fn find(
+    node: &CliNode,
+    bootstrap: Vec<SocketAddr>,
+    topic: [u8; 32],
+    limit: Option<Duration>,
+) -> Result<SwarmRuntime, Error> {
+    let (runtime, swarm) = start(bootstrap)?;
+    let client = JoinOptions {
+        server: false,
+        client: true,
+        ..JoinOptions::default()
+    };
+    let first = runtime.block_on(async {
+        swarm.join(topic, client).await;
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, swarm.connection()).await.ok(),
+            None => Some(swarm.connection().await),
+        }
+    });
+    let Some(first) = first else {
+        return Err(Error::Timeout(format!(
+            "timed out after {} s: no peer found for discovery key {} on the swarm",
+            limit.unwrap_or_default().as_secs(),
+            hex::encode(topic)
+        )));
+    };
+    node.add_dht_connection(first.connection)
+        .map_err(|e| Error::Network(format!("the swarm's connection: {e}")))?;
+    add_connections(&runtime, swarm, node.clone())?;
+    Ok(SwarmRuntime { _runtime: runtime })
+}
+
+/// A runtime with a bootstrapped DHT node and a swarm with a random key pair on it.
+fn start(bootstrap: Vec<SocketAddr>) -> Result<(tokio::runtime::Runtime, Swarm), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| Error::Failed(format!("no randomness for the swarm key pair: {e}")))?;
+    let config = RpcConfig {
+        bootstrap,
+        ..RpcConfig::default()
+    };
+    let swarm = runtime.block_on(async {
+        let dht = bind_dht("0.0.0.0:0", config)
+            .await
+            .map_err(|e| Error::Network(format!("cannot bind the DHT socket: {e}")))?;
+        dht.bootstrapped().await;
+        Ok::<_, Error>(Swarm::new(dht, KeyPair::from_seed(seed)))
+    })?;
+    Ok((runtime, swarm))
+}
+
+/// Adds every further connection `swarm` keeps to `node` (a thread, until the node stops).
+fn add_connections(
+    runtime: &tokio::runtime::Runtime,
+    swarm: Swarm,
+    node: CliNode,
+) -> Result<(), Error> {
+    let handle = runtime.handle().clone();
+    thread::Builder::new()
+        .name("ferrocore-swarm".into())
+        .spawn(move || loop {
+            let c = handle.block_on(swarm.connection());
+            if node.add_dht_connection(c.connection).is_err() {
+                return;
+            }
+        })?;
+    Ok(())
+}
+
+/// Joins every topic as a server on a new DHT node bootstrapped from `bootstrap`, prints
+/// `announced <topic hex>` for each once announced, and adds every connection to `node`.
+pub(crate) fn serve(
+    node: &CliNode,
+    bootstrap: Vec<SocketAddr>,
+    topics: &[[u8; 32]],
+    out: &mut dyn Write,
+) -> Result<SwarmRuntime, Error> {
+    let (runtime, swarm) = start(bootstrap)?;
+    let swarm = runtime.block_on(async {
+        for topic in topics {
+            swarm.join(*topic, JoinOptions::default()).await;
+        }
+        if !swarm.flush().await {
+            return Err(Error::Network("the swarm stopped before announcing".into()));
+        }
+        Ok::<_, Error>(swarm)
+    })?;
+    for topic in topics {
+        writeln!(out, "announced {}", hex::encode(topic))?;
+    }
+    out.flush()?;
+    add_connections(&runtime, swarm, node.clone())?;
+    Ok(SwarmRuntime { _runtime: runtime })
+}
