@@ -44,6 +44,8 @@ export function swarmComparisons(rows) {
     // key, workload, what, jsRuns, fcRuns, unit, value, target, pred
     ['first-block', 'first-block', 'reader start → first replicated block (1-block core, writer already joined)',
       `${NET}; ${swarmJs}`, `${NET}; ${swarmFc}`, 'ms', (r) => r.ms, 2],
+    ['first-block-js-testnet', 'first-block-js-testnet', '↳ the same with both pairs on the JS testnet (the JS nodes answer both)',
+      'the JS pair above, on the JS testnet', 'the ferrocore serve/clone --swarm pair above, on the same JS testnet', 'ms', (r) => r.ms, 2],
     ['first-connection', 'first-connection', 'reader start → first connection (hyperswarm join, client)',
       'as above', 'as above', 'ms', (r) => r.ms],
     ['first-connection-js-testnet', 'first-connection-js-testnet', '↳ the swarm clients alone: client start → first connection, both against the JS writer on the JS testnet',

@@ -43,7 +43,10 @@
 //        reader's first connection again, and `swarm-bench join` (a ferrocore-tokio Swarm,
 //        client only) against the same JS writer with "impl":"ferrocore" (its spawn →
 //        connection; "join_ms" its own join → connection); it goes before the JS reader in
-//        even runs, after it in odd ones.
+//        even runs, after it in odd ones. And, when the CLI has --swarm,
+//        "workload":"first-block-js-testnet" rows: the JS pair's again, and ferrocore's
+//        serve/clone --swarm pair on the same JS testnet with "impl":"ferrocore" (after the
+//        JS pair in odd runs, before it in even ones).
 // A part that fails is a row with "error" instead of figures.
 //
 // Internal subcommands (one process each): dht-node, pinger, lookup, writer, reader.
@@ -313,11 +316,11 @@ async function firstBlock(impl, net, bin, dir, swarmBench, run) {
     const { line } = await writer.waitLine((l) => l.startsWith('key '), '`key` from serve --swarm')
     const key = line.slice(4).trim()
     // Joined: serve prints a line naming the swarm (or its topic) once it has announced.
-    await writer.waitLine((l) => /swarm|joined|announced|listening/i.test(l), 'serve --swarm to join')
-    reader = new Child(bin, ['clone', path.join(dir, 'r'), key, '--swarm', '--bootstrap', net.bootstrap])
+    await writer.waitLine((l) => l.startsWith('announced '), '`announced` from serve --swarm')
+    reader = new Child(bin, ['clone', path.join(dir, 'r'), key, '--swarm', '--bootstrap', net.bootstrap, '--timeout', '20'])
     const conn = await reader.waitLine((l) => /connect/i.test(l), 'a connection line from clone --swarm').catch(() => null)
     const done = await reader.waitExit(60000)
-    if (done.code !== 0) throw new Error(`clone --swarm exited ${done.code ?? done.signal}`)
+    if (done.code !== 0) throw new Error(`clone --swarm exited ${done.code ?? done.signal}${done.code === 6 ? ' (no peer found in 20 s)' : ''}`)
     return { connection_ms: conn ? conn.at : undefined, block_ms: done.at, block_at: 'exit' }
   } finally {
     if (reader) await reader.stop()
@@ -326,27 +329,42 @@ async function firstBlock(impl, net, bin, dir, swarmBench, run) {
 }
 
 async function swarmRuns(impl, net, bin, runs, swarmBench) {
-  if (impl === 'ferrocore' && !cliHasSwarm(bin)) {
+  const hasSwarm = cliHasSwarm(bin)
+  if (impl === 'ferrocore' && !hasSwarm) {
     const error = 'this build\'s `ferrocore serve`/`clone` have no --swarm yet'
     return [{ workload: 'first-connection', error }, { workload: 'first-block', error }]
   }
   const rows = []
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-swarm-'))
+  // One pair of `who` (js, or ferrocore's CLI) on this testnet; `suffix` names rows of
+  // ferrocore's CLI on the JS testnet.
+  const pair = async (who, i, suffix) => {
+    const extra = { run: i + 1, ...(who !== impl ? { impl: who } : {}) }
+    try {
+      const r = await firstBlock(who, net, bin, path.join(dir, `${who}-${i}`), who === 'js' ? swarmBench : null, i + 1)
+      if (r.block_at) extra.block_at = r.block_at
+      if (r.connection_ms !== undefined) rows.push({ workload: 'first-connection' + suffix, ms: round(r.connection_ms), join_ms: r.join_to_connection_ms, ...extra })
+      if (r.fc) {
+        // The swarm clients alone, against the same JS writer on the JS testnet.
+        rows.push({ workload: 'first-connection-js-testnet', ms: round(r.connection_ms), join_ms: r.join_to_connection_ms, ...extra })
+        rows.push({ impl: 'ferrocore', workload: 'first-connection-js-testnet', ...(r.fc.error ? { error: r.fc.error } : { ms: round(r.fc.ms), join_ms: r.fc.join_ms }), run: i + 1 })
+      }
+      rows.push({ workload: 'first-block' + suffix, ms: round(r.block_ms), join_ms: r.join_to_block_ms, ...extra })
+      if (who === 'js' && impl === 'js' && hasSwarm) rows.push({ workload: 'first-block-js-testnet', ms: round(r.block_ms), join_ms: r.join_to_block_ms, ...extra })
+    } catch (err) {
+      rows.push({ workload: 'first-block' + suffix, ...extra, error: err.message })
+    }
+  }
   try {
     for (let i = 0; i < runs; i++) {
-      try {
-        const r = await firstBlock(impl, net, bin, path.join(dir, String(i)), swarmBench, i + 1)
-        const extra = { run: i + 1, ...(r.block_at ? { block_at: r.block_at } : {}) }
-        if (r.connection_ms !== undefined) rows.push({ workload: 'first-connection', ms: round(r.connection_ms), join_ms: r.join_to_connection_ms, ...extra })
-        if (r.fc) {
-          // The swarm clients alone, against the same JS writer on the JS testnet.
-          rows.push({ workload: 'first-connection-js-testnet', ms: round(r.connection_ms), join_ms: r.join_to_connection_ms, ...extra })
-          rows.push({ impl: 'ferrocore', workload: 'first-connection-js-testnet', ...(r.fc.error ? { error: r.fc.error } : { ms: round(r.fc.ms), join_ms: r.fc.join_ms }), ...extra })
-        }
-        rows.push({ workload: 'first-block', ms: round(r.block_ms), join_ms: r.join_to_block_ms, ...extra })
-      } catch (err) {
-        rows.push({ workload: 'first-block', run: i + 1, error: err.message })
+      if (impl !== 'js' || !hasSwarm) {
+        await pair(impl, i, '')
+        continue
       }
+      // On the JS testnet, ferrocore's CLI pair too: after the JS pair in odd runs, before
+      // it in even ones.
+      const both = [['js', ''], ['ferrocore', '-js-testnet']]
+      for (const [who, suffix] of i % 2 === 0 ? both : both.reverse()) await pair(who, i, suffix)
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
