@@ -73,6 +73,11 @@ export function swarmComparisons(rows) {
     if (!js.length && !fc.length && !miss) continue
     out.push({ ...compare(`swarm/${key}`, 'swarm', what, jsRuns, fcRuns, unit, js, fc, value, 'lower'), target, missing: miss })
   }
+  // The CLI's clone prints no line at its first connection: say so instead of a blank.
+  const conn = out.find((x) => x.key === 'swarm/first-connection')
+  if (conn && !ok(rows, 'ferrocore', 'first-connection').length && ok(rows, 'ferrocore', 'first-block').length) {
+    conn.missing = { ...conn.missing, ferrocore: '`ferrocore clone --swarm` prints no line at its first connection (see the swarm-bench join rows)' }
+  }
   // Lookups that did not find the announce (no figure counts for that side).
   for (const impl of ['js', 'ferrocore']) {
     const blind = rows.filter((r) => r.impl === impl && r.workload === 'lookup' && r.found === 0)
