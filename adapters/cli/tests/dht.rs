@@ -165,6 +165,7 @@ fn node_script(
         .args(args)
         .current_dir(cwd)
         .env(env.0, env.1)
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("node runs");
@@ -279,5 +280,61 @@ fn clone_swarm_finds_a_serve_swarm_writer_by_discovery_key_or_times_out() {
         "a\nb\nc\n"
     );
     assert!(serve.terminate().success());
+    net.finish();
+}
+
+#[test]
+fn a_ferrocore_live_clone_follows_the_seeds_js_writer_over_the_swarm() {
+    use std::io::Write as _;
+    let (net, boot) = js_testnet();
+    let tmp = tempfile::tempdir().unwrap();
+    let writer_dir = tmp.path().join("writer");
+    std::fs::create_dir_all(&writer_dir).unwrap();
+    // The seed's writer.js, unchanged but for its bootstrap from the environment.
+    let script = ferrocore_tests::js::js_dir().join("tutorial/writer.js");
+    let (mut writer, lines) =
+        node_script(&script, &[], &writer_dir, ("HYPERSWARM_BOOTSTRAP", &boot));
+    let first = lines.recv_timeout(WAIT).expect("the writer's key");
+    let key = first
+        .strip_prefix("hypercore key: ")
+        .expect("hypercore key: <hex>")
+        .to_owned();
+    let mut stdin = writer.stdin.take().unwrap();
+    stdin.write_all(b"first").unwrap();
+    stdin.flush().unwrap();
+
+    let reader = tmp.path().join("reader");
+    let mut clone = Proc::spawn(&[
+        "clone",
+        support::s(&reader),
+        &key,
+        "--swarm",
+        "--bootstrap",
+        &boot,
+        "--live",
+        "--timeout",
+        "20",
+    ]);
+    // Typed while the clone runs: printed live (writer.js appends each stdin chunk as a
+    // block). The clone may still be downloading when "second" comes; "third" comes
+    // after it printed a block or a second later, so it is always live.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    stdin.write_all(b"second").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    stdin.write_all(b"third").unwrap();
+    stdin.flush().unwrap();
+    let mut live = vec![clone.line()];
+    if live[0] != "Block 2: third" {
+        live.push(clone.line());
+    }
+    assert_eq!(live.last().unwrap(), "Block 2: third", "{live:?}");
+    assert!(clone.terminate().success());
+    assert_eq!(
+        support::run(&["cat", support::s(&reader)]).ok(),
+        "first\nsecond\nthird\n"
+    );
+    let _ = writer.kill();
+    let _ = writer.wait();
     net.finish();
 }
