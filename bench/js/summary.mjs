@@ -1,11 +1,13 @@
 // One table of ferrocore vs JS from the raw rows of the side-by-side benchmarks
 // (scripts/bench-log, scripts/bench-transport, scripts/bench-replicate, scripts/bench-store,
-// scripts/bench-udx; in the UDX rows against TCP the "JS" column is the TCP row).
+// scripts/bench-udx; in the UDX rows against TCP the "JS" column is the TCP row;
+// scripts/bench-swarm).
 // Run by scripts/bench.
 //
 //   node bench/js/summary.mjs target/bench-log/results.jsonl \
 //        target/bench-transport/results.jsonl target/bench-replicate/results.jsonl \
-//        target/bench-store/results.jsonl target/bench-udx/results.jsonl
+//        target/bench-store/results.jsonl target/bench-udx/results.jsonl \
+//        target/bench-swarm/results.jsonl
 //
 // Every row says what each side ran under (durability, threads and processes, transport,
 // store options, verification), so no caveat lives outside the table. "ratio" is always how
@@ -17,9 +19,10 @@
 
 import { load, num, ratioCell, times, table, failIf } from './stats.mjs'
 import { udxComparisons, verdict } from './udx-compare.mjs'
+import { swarmComparisons, missingText } from './swarm-compare.mjs'
 import { logComparisons, logChecks, transportComparisons, replicationComparisons, replicationChecks, storeComparisons, storeChecks } from './compare.mjs'
 
-const [logRows, transportRows, replicateRows, storeRows, udxRows] = process.argv.slice(2, 7).map(load)
+const [logRows, transportRows, replicateRows, storeRows, udxRows, swarmRows] = process.argv.slice(2, 8).map(load)
 const data = (rows) => rows.filter((r) => r.impl !== 'meta')
 const meta = (rows) => Object.assign({}, ...rows.filter((r) => r.impl === 'meta').reverse())
 
@@ -35,7 +38,12 @@ const chosen = [
   ...replicationComparisons(data(replicateRows)),
   ...storeComparisons(data(storeRows)),
   // The UDX rows carry issue 26's target in their workload cell.
-  ...udxComparisons(data(udxRows)).filter((c) => !c.detail).map((c) => (c.target === undefined ? c : { ...c, what: `${c.what}; target ${verdict(c)}` }))
+  ...udxComparisons(data(udxRows)).filter((c) => !c.detail).map((c) => (c.target === undefined ? c : { ...c, what: `${c.what}; target ${verdict(c)}` })),
+  // The swarm rows: targets as the UDX ones; a side without a figure says why.
+  ...swarmComparisons(data(swarmRows)).map((c) => ({
+    ...c,
+    what: c.what + (c.target === undefined ? '' : `; target ${verdict(c)}`) + (c.missing ? ` (NOT AVAILABLE: ${missingText(c)})` : '')
+  }))
 ]
 if (!chosen.length) {
   console.error('no results found; run scripts/bench')
@@ -55,10 +63,10 @@ const out = chosen.map((c, i) => [
 ])
 
 const m = meta(logRows.length ? logRows : replicateRows)
-const quick = [logRows, transportRows, replicateRows, storeRows, udxRows].some((rows) => meta(rows).quick)
+const quick = [logRows, transportRows, replicateRows, storeRows, udxRows, swarmRows].some((rows) => meta(rows).quick)
 console.log('\n## ferrocore vs JS (hypercore 11.37.1 stack): one table, every row with its conditions' + (quick ? ' (--quick: not for the record)' : '') + '\n')
 if (m.nproc) console.log(`machine: ${m.nproc} cores, ${m.cpu}; ${m.node}, ${m.rustc}; ferrocore ${m.git_rev}`)
-for (const [name, rows] of [['log', logRows], ['transport', transportRows], ['replication', replicateRows], ['store', storeRows], ['udx', udxRows]]) {
+for (const [name, rows] of [['log', logRows], ['transport', transportRows], ['replication', replicateRows], ['store', storeRows], ['udx', udxRows], ['swarm', swarmRows]]) {
   const mm = meta(rows)
   if (mm.loadavg_start) console.log(`${name}: ${mm.rounds} round(s); load average ${mm.loadavg_start} at the start, ${mm.loadavg_end} at the end`)
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use ferrocore_hyperdht::dht::connect::ConnectConfig;
 use ferrocore_hyperdht::dht::connect_node::{ConnectId, PeerEvent, PeerNode};
 use ferrocore_hyperdht::dht::handshake::{ConnectError, Connection};
+use ferrocore_hyperdht::dht::persistent::{Config as PersistentConfig, Persistent};
 use ferrocore_hyperdht::dht::server::ServerConfig;
 use ferrocore_hyperdht::dht::{Dht, DhtError, DhtEvent, OpId, OpOutput};
 use ferrocore_hyperdht::rpc::io::Socket;
@@ -95,10 +96,11 @@ impl DhtMachine {
     /// # Errors
     /// When the OS random number generator fails.
     pub fn new(now: Duration, local: SocketAddr, config: &RpcConfig) -> io::Result<Self> {
-        let mut seeds = [0u8; 68];
+        let mut seeds = [0u8; 76];
         getrandom::getrandom(&mut seeds).map_err(io::Error::from)?;
         let (node_seed, rest) = seeds.split_at(32);
-        let (peer_seed, stream) = rest.split_at(32);
+        let (peer_seed, rest) = rest.split_at(32);
+        let (stream, records_seed) = rest.split_at(4);
         let mut node = Node::with_config(
             now,
             config.to_config(local),
@@ -106,12 +108,16 @@ impl DhtMachine {
         );
         node.start(now, local.port());
         let first_stream = u32::from_le_bytes(stream.try_into().unwrap_or([1; 4])) | 1;
+        // The persistent node's record store (JS `lib/persistent.js`): it answers once
+        // the node is persistent (announces, lookups, mutable/immutable values).
+        let mut dht = Dht::new(node);
+        dht.set_record_handler(Box::new(Persistent::new(
+            PersistentConfig::default(),
+            now,
+            u64::from_le_bytes(records_seed.try_into().unwrap_or([3; 8])),
+        )));
         Ok(Self {
-            peer: PeerNode::new(
-                Dht::new(node),
-                peer_seed.try_into().unwrap_or([2; 32]),
-                first_stream,
-            ),
+            peer: PeerNode::new(dht, peer_seed.try_into().unwrap_or([2; 32]), first_stream),
             ops: HashMap::new(),
             boot_wakers: Vec::new(),
             socket: None,
