@@ -241,7 +241,7 @@ fn the_seeds_js_reader_follows_a_ferrocore_writer_serving_over_the_swarm() {
     assert_eq!(got, ["Block 2: three", "Block 3: four"]);
     let _ = reader.kill();
     let _ = reader.wait();
-    assert!(serve.terminate().success());
+    serve.terminate_cleanly();
     net.finish();
 }
 
@@ -279,7 +279,7 @@ fn clone_swarm_finds_a_serve_swarm_writer_by_discovery_key_or_times_out() {
         support::run(&["cat", support::s(&reader)]).ok(),
         "a\nb\nc\n"
     );
-    assert!(serve.terminate().success());
+    serve.terminate_cleanly();
     net.finish();
 }
 
@@ -329,7 +329,7 @@ fn a_ferrocore_live_clone_follows_the_seeds_js_writer_over_the_swarm() {
         live.push(clone.line());
     }
     assert_eq!(live.last().unwrap(), "Block 2: third", "{live:?}");
-    assert!(clone.terminate().success());
+    clone.terminate_cleanly();
     assert_eq!(
         support::run(&["cat", support::s(&reader)]).ok(),
         "first\nsecond\nthird\n"

@@ -117,14 +117,21 @@ impl Swarm {
     /// The next connection the swarm kept.
     ///
     /// # Panics
-    /// If the swarm's task ended (it runs while a handle exists).
+    /// If the swarm's task ended: its runtime shut down ([`next_connection`] says so
+    /// instead).
+    ///
+    /// [`next_connection`]: Swarm::next_connection
     pub async fn connection(&self) -> SwarmConnection {
-        self.connections
-            .lock()
+        self.next_connection()
             .await
-            .recv()
-            .await
-            .expect("the swarm task runs while a handle exists")
+            .expect("the swarm's runtime is running")
+    }
+
+    /// The next connection the swarm kept; `None` once its task ended (the runtime it was
+    /// spawned on shut down), so a thread waiting on it from outside the runtime ends
+    /// cleanly.
+    pub async fn next_connection(&self) -> Option<SwarmConnection> {
+        self.connections.lock().await.recv().await
     }
 }
 

@@ -86,10 +86,12 @@ fn add_connections(
     let handle = runtime.handle().clone();
     thread::Builder::new()
         .name("ferrocore-swarm".into())
-        .spawn(move || loop {
-            let c = handle.block_on(swarm.connection());
-            if node.add_dht_connection(c.connection).is_err() {
-                return;
+        .spawn(move || {
+            // Ends when the runtime shuts down (the command is ending) or the node stopped.
+            while let Some(c) = handle.block_on(swarm.next_connection()) {
+                if node.add_dht_connection(c.connection).is_err() {
+                    return;
+                }
             }
         })?;
     Ok(())

@@ -244,14 +244,30 @@ impl Proc {
         drop(self.stdin.take());
     }
 
-    /// Sends SIGTERM (with the `kill` command) and waits (at most [`T`]) for the exit.
-    pub fn terminate(mut self) -> ExitStatus {
+    fn send_term(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Sends SIGTERM (with the `kill` command) and waits (at most [`T`]) for the exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        self.send_term();
         self.wait()
+    }
+
+    /// Sends SIGTERM, waits for the exit, and asserts it was clean: exit code 0 and no
+    /// panic (of any thread) on stderr. Returns its stderr.
+    #[track_caller]
+    pub fn terminate_cleanly(mut self) -> String {
+        self.send_term();
+        let exit = self.wait();
+        let stderr = self.rest_of_stderr();
+        assert!(exit.success(), "exit {exit:?}; stderr {stderr}");
+        assert!(!stderr.contains("panicked"), "a thread panicked: {stderr}");
+        stderr
     }
 
     /// Kills it with SIGKILL (no chance to clean up) and waits for the exit.
