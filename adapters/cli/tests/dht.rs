@@ -338,3 +338,62 @@ fn a_ferrocore_live_clone_follows_the_seeds_js_writer_over_the_swarm() {
     let _ = writer.wait();
     net.finish();
 }
+
+/// The `peer <hex>` line a `clone --swarm` printed on stderr: the remote's public key.
+fn peer_line(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peer "))
+        .unwrap_or_else(|| panic!("no `peer <hex>` line on stderr: {stderr}"));
+    assert_eq!(line.len(), 64, "{line}");
+    line.to_owned()
+}
+
+/// `serve DIR --swarm --bootstrap boot`, once it announced.
+fn serve_swarm(dir: &std::path::Path, boot: &str, key: &str, extra: &[&str]) -> Proc {
+    let mut args = vec!["serve", support::s(dir), "--swarm", "--bootstrap", boot];
+    args.extend_from_slice(extra);
+    let mut serve = Proc::spawn(&args);
+    assert_eq!(serve.line(), format!("key {key}"));
+    assert!(serve.line().starts_with("announced "));
+    serve
+}
+
+/// `clone DIR KEY --swarm --bootstrap boot --timeout 20`, which must succeed; the public
+/// key of the peer it connected to.
+fn clone_swarm_peer(dir: &std::path::Path, key: &str, boot: &str) -> String {
+    let out = support::run(&[
+        "clone",
+        support::s(dir),
+        key,
+        "--swarm",
+        "--bootstrap",
+        boot,
+        "--timeout",
+        "20",
+    ]);
+    out.ok();
+    peer_line(&out.stderr)
+}
+
+#[test]
+fn a_restarted_serve_swarm_is_the_same_peer() {
+    let (net, boot, tmp, writer, key) = swarm_setup(&["a"]);
+    let clone = |name: &str| clone_swarm_peer(&tmp.path().join(name), &key, &boot);
+    let serve = serve_swarm(&writer, &boot, &key, &[]);
+    let first = clone("r1");
+    serve.terminate_cleanly();
+    let serve = serve_swarm(&writer, &boot, &key, &[]);
+    // The swarm key pair is the store's: the same public key after a restart.
+    assert_eq!(clone("r2"), first);
+    serve.terminate_cleanly();
+    // Another store is another peer.
+    let other = tmp.path().join("other");
+    let other_key = support::create(&other, &[]);
+    support::run(&["append", support::s(&other), "x"]).ok();
+    let serve = serve_swarm(&other, &boot, &other_key, &[]);
+    let peer = clone_swarm_peer(&tmp.path().join("r3"), &other_key, &boot);
+    assert_ne!(peer, first);
+    serve.terminate_cleanly();
+    net.finish();
+}

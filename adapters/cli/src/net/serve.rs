@@ -81,7 +81,10 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> 
             .map(|c| c.discovery_key)
             .collect();
         let bootstrap = super::dht::bootstrap_list(args.bootstrap.as_deref())?;
-        Some(super::swarm::serve(&node, bootstrap, &topics, out)?)
+        let key_pair = super::swarm::store_key_pair(corestore.primary_key());
+        Some(super::swarm::serve(
+            &node, bootstrap, &topics, key_pair, out,
+        )?)
     } else {
         None
     };

@@ -1,12 +1,18 @@
 //! `--swarm`: the replication node's peers found through Hyperswarm on HyperDHT. The swarm
 //! runs on a Tokio runtime of its own (`ferrocore_tokio::swarm`); its connections go to the
 //! blocking replication node ([`ferrocore_blocking::Node::add_dht_connection`]).
+//!
+//! `serve`'s swarm key pair is kept in the store: it derives from the store's primary key
+//! (held in its database, mode 0600) as JS apps derive theirs from a Corestore
+//! (`store.createKeyPair('hyperswarm')`), so a restarted `serve` is the same peer to those
+//! who knew it. A `clone`'s is random for each run, as the seed's reader.js's.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::thread;
 use std::time::Duration;
 
+use ferrocore_corestore::{Namespace, PrimaryKey};
 use ferrocore_tokio::dht::{bind_dht, RpcConfig};
 use ferrocore_tokio::swarm::{JoinOptions, Swarm};
 use ferrocore_wire::noise::KeyPair;
@@ -28,7 +34,10 @@ pub(crate) fn find(
     topic: [u8; 32],
     limit: Option<Duration>,
 ) -> Result<SwarmRuntime, Error> {
-    let (runtime, swarm) = start(bootstrap)?;
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| Error::Failed(format!("no randomness for the swarm key pair: {e}")))?;
+    let (runtime, swarm) = start(bootstrap, KeyPair::from_seed(seed))?;
     let client = JoinOptions {
         server: false,
         client: true,
@@ -48,21 +57,29 @@ pub(crate) fn find(
             hex::encode(topic)
         )));
     };
+    eprintln!("peer {}", hex::encode(first.remote_public_key));
     node.add_dht_connection(first.connection)
         .map_err(|e| Error::Network(format!("the swarm's connection: {e}")))?;
-    add_connections(&runtime, swarm, node.clone())?;
+    add_connections(&runtime, swarm, node.clone(), true)?;
     Ok(SwarmRuntime { _runtime: runtime })
 }
 
-/// A runtime with a bootstrapped DHT node and a swarm with a random key pair on it.
-fn start(bootstrap: Vec<SocketAddr>) -> Result<(tokio::runtime::Runtime, Swarm), Error> {
+/// The swarm key pair of a store with primary key `primary` (JS
+/// `store.createKeyPair('hyperswarm')`).
+pub(crate) fn store_key_pair(primary: [u8; 32]) -> KeyPair {
+    let seed = PrimaryKey::from_bytes(primary).seed(&Namespace::ROOT, "hyperswarm");
+    KeyPair::from_seed(seed)
+}
+
+/// A runtime with a bootstrapped DHT node and a swarm with `key_pair` on it.
+fn start(
+    bootstrap: Vec<SocketAddr>,
+    key_pair: KeyPair,
+) -> Result<(tokio::runtime::Runtime, Swarm), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let mut seed = [0u8; 32];
-    getrandom::getrandom(&mut seed)
-        .map_err(|e| Error::Failed(format!("no randomness for the swarm key pair: {e}")))?;
     let config = RpcConfig {
         bootstrap,
         ..RpcConfig::default()
@@ -72,16 +89,18 @@ fn start(bootstrap: Vec<SocketAddr>) -> Result<(tokio::runtime::Runtime, Swarm),
             .await
             .map_err(|e| Error::Network(format!("cannot bind the DHT socket: {e}")))?;
         dht.bootstrapped().await;
-        Ok::<_, Error>(Swarm::new(dht, KeyPair::from_seed(seed)))
+        Ok::<_, Error>(Swarm::new(dht, key_pair))
     })?;
     Ok((runtime, swarm))
 }
 
-/// Adds every further connection `swarm` keeps to `node` (a thread, until the node stops).
+/// Adds every further connection `swarm` keeps to `node` (a thread, until the node stops);
+/// with `report`, says `peer <remote public key hex>` on stderr for each.
 fn add_connections(
     runtime: &tokio::runtime::Runtime,
     swarm: Swarm,
     node: CliNode,
+    report: bool,
 ) -> Result<(), Error> {
     let handle = runtime.handle().clone();
     thread::Builder::new()
@@ -89,6 +108,9 @@ fn add_connections(
         .spawn(move || {
             // Ends when the runtime shuts down (the command is ending) or the node stopped.
             while let Some(c) = handle.block_on(swarm.next_connection()) {
+                if report {
+                    eprintln!("peer {}", hex::encode(c.remote_public_key));
+                }
                 if node.add_dht_connection(c.connection).is_err() {
                     return;
                 }
@@ -97,15 +119,17 @@ fn add_connections(
     Ok(())
 }
 
-/// Joins every topic as a server on a new DHT node bootstrapped from `bootstrap`, prints
+/// Joins every topic as a server with `key_pair` on a new DHT node bootstrapped from
+/// `bootstrap`, prints
 /// `announced <topic hex>` for each once announced, and adds every connection to `node`.
 pub(crate) fn serve(
     node: &CliNode,
     bootstrap: Vec<SocketAddr>,
     topics: &[[u8; 32]],
+    key_pair: KeyPair,
     out: &mut dyn Write,
 ) -> Result<SwarmRuntime, Error> {
-    let (runtime, swarm) = start(bootstrap)?;
+    let (runtime, swarm) = start(bootstrap, key_pair)?;
     let swarm = runtime.block_on(async {
         for topic in topics {
             swarm.join(*topic, JoinOptions::default()).await;
@@ -119,6 +143,6 @@ pub(crate) fn serve(
         writeln!(out, "announced {}", hex::encode(topic))?;
     }
     out.flush()?;
-    add_connections(&runtime, swarm, node.clone())?;
+    add_connections(&runtime, swarm, node.clone(), false)?;
     Ok(SwarmRuntime { _runtime: runtime })
 }
