@@ -283,6 +283,31 @@ fn clone_swarm_finds_a_serve_swarm_writer_by_discovery_key_or_times_out() {
     net.finish();
 }
 
+/// The arguments of `clone DIR KEY --swarm --bootstrap boot --timeout 20 extra…`.
+fn clone_swarm_args<'a>(
+    dir: &'a std::path::Path,
+    key: &'a str,
+    boot: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "clone",
+        support::s(dir),
+        key,
+        "--swarm",
+        "--bootstrap",
+        boot,
+    ];
+    args.extend_from_slice(&["--timeout", "20"]);
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `clone DIR KEY --swarm --bootstrap boot --timeout 20 --live`, running.
+fn live_clone(dir: &std::path::Path, key: &str, boot: &str) -> Proc {
+    Proc::spawn(&clone_swarm_args(dir, key, boot, &["--live"]))
+}
+
 #[test]
 fn a_ferrocore_live_clone_follows_the_seeds_js_writer_over_the_swarm() {
     use std::io::Write as _;
@@ -304,17 +329,7 @@ fn a_ferrocore_live_clone_follows_the_seeds_js_writer_over_the_swarm() {
     stdin.flush().unwrap();
 
     let reader = tmp.path().join("reader");
-    let mut clone = Proc::spawn(&[
-        "clone",
-        support::s(&reader),
-        &key,
-        "--swarm",
-        "--bootstrap",
-        &boot,
-        "--live",
-        "--timeout",
-        "20",
-    ]);
+    let mut clone = live_clone(&reader, &key, &boot);
     // Typed while the clone runs: printed live (writer.js appends each stdin chunk as a
     // block). The clone may still be downloading when "second" comes; "third" comes
     // after it printed a block or a second later, so it is always live.
@@ -362,16 +377,7 @@ fn serve_swarm(dir: &std::path::Path, boot: &str, key: &str, extra: &[&str]) -> 
 /// `clone DIR KEY --swarm --bootstrap boot --timeout 20`, which must succeed; the public
 /// key of the peer it connected to.
 fn clone_swarm_peer(dir: &std::path::Path, key: &str, boot: &str) -> String {
-    let out = support::run(&[
-        "clone",
-        support::s(dir),
-        key,
-        "--swarm",
-        "--bootstrap",
-        boot,
-        "--timeout",
-        "20",
-    ]);
+    let out = support::run(&clone_swarm_args(dir, key, boot, &[]));
     out.ok();
     peer_line(&out.stderr)
 }
@@ -395,5 +401,39 @@ fn a_restarted_serve_swarm_is_the_same_peer() {
     let peer = clone_swarm_peer(&tmp.path().join("r3"), &other_key, &boot);
     assert_ne!(peer, first);
     serve.terminate_cleanly();
+    net.finish();
+}
+
+#[test]
+fn a_live_clone_that_loses_its_peer_resumes_when_it_returns() {
+    let (net, boot, tmp, writer, key) = swarm_setup(&["a"]);
+    let mut serve = serve_swarm(&writer, &boot, &key, &["--append-stdin"]);
+    let reader = tmp.path().join("reader");
+    let mut clone = live_clone(&reader, &key, &boot);
+    clone.wait_stderr("following core");
+    serve.write_line("b");
+    assert_eq!(clone.line(), "Block 1: b");
+
+    // The writer goes away: the clone keeps running and looking.
+    serve.terminate_cleanly();
+    clone.wait_stderr("peer disconnected");
+    // Back on the same store (the same peer): the swarm's retry finds it again.
+    let mut serve = serve_swarm(&writer, &boot, &key, &["--append-stdin"]);
+    serve.write_line("c");
+    assert_eq!(clone.line(), "Block 2: c");
+    let stderr = clone.terminate_cleanly();
+    // It connected twice, to the same peer, and said so each time.
+    let peers: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("peer "))
+        .filter(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
+    assert_eq!(peers.len(), 2, "{stderr}");
+    assert_eq!(peers[0], peers[1]);
+    serve.terminate_cleanly();
+    assert_eq!(
+        support::run(&["cat", support::s(&reader)]).ok(),
+        "a\nb\nc\n"
+    );
     net.finish();
 }

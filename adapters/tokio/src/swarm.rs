@@ -2,7 +2,9 @@
 //! [`DhtNode`] — its lookups, announces and connects as DHT operations, its timers on
 //! Tokio's — and hands out each kept connection ([`SwarmConnection`]), ready for
 //! [`Node::add_dht_connection`](crate::Node::add_dht_connection) as JS's
-//! `swarm.on('connection', c => store.replicate(c))`.
+//! `swarm.on('connection', c => store.replicate(c))`. The application reports each such
+//! connection's end with [`Swarm::closed`] (JS's swarm sees its `'close'` event): the swarm
+//! then reconnects or retries the peer as JS does.
 //!
 //! ```no_run
 //! # async fn f(dht: ferrocore_tokio::dht::DhtNode) -> std::io::Result<()> {
@@ -18,17 +20,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use ferrocore_hyperswarm::{Command, ConnId, ErrorCode, Event, Peer, QueryId, SwarmConfig};
+use ferrocore_hyperswarm::{Command, ErrorCode, Event, Peer, QueryId, SwarmConfig};
 use ferrocore_udp::ferrocore_hyperdht::dht::DhtError;
 use ferrocore_udp::{DhtConnection, DhtNode, OpResult};
 use ferrocore_wire::noise::KeyPair;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-pub use ferrocore_hyperswarm::{JoinOptions, Topic};
+pub use ferrocore_hyperswarm::{ConnId, JoinOptions, Topic};
 
 /// A connection the swarm kept (JS's `'connection'` event).
 #[derive(Debug)]
 pub struct SwarmConnection {
+    /// The swarm's id of it: pass it to [`Swarm::closed`] once it ends.
+    pub id: ConnId,
     /// The remote's public key.
     pub remote_public_key: [u8; 32],
     /// Whether we dialled it.
@@ -47,6 +51,7 @@ enum Msg {
     Dialled(ConnId, [u8; 32], Result<DhtConnection, String>),
     Accepted(DhtConnection),
     Listening,
+    Closed(ConnId),
 }
 
 /// A Hyperswarm on a HyperDHT node. Dropping every handle stops it.
@@ -112,6 +117,14 @@ impl Swarm {
             return false;
         }
         rx.await.unwrap_or(false)
+    }
+
+    /// Reports that connection `id` (handed out by [`Swarm::connection`]) ended, for any
+    /// reason (JS's `'close'` of a swarm connection): the swarm forgets it and, for a peer
+    /// still wanted (an explicit peer, or one found under a topic joined as client),
+    /// retries with JS's backoff.
+    pub fn closed(&self, id: ConnId) {
+        let _ = self.tx.send(Msg::Closed(id));
     }
 
     /// The next connection the swarm kept.
@@ -214,6 +227,10 @@ impl Actor {
                     .handle_connect_failed(now, conn, &ErrorCode::from_code(&code));
             }
             Msg::Listening => self.swarm.handle_listening(now),
+            Msg::Closed(conn) => {
+                self.pending.remove(&conn);
+                self.swarm.handle_closed(now, conn);
+            }
             Msg::Accepted(c) => {
                 let key = c.connection.remote_public_key;
                 if self.swarm.handle_firewall(&key, None) {
@@ -241,6 +258,7 @@ impl Actor {
                 } => {
                     if let Some(connection) = self.pending.remove(&conn) {
                         let _ = self.out.send(SwarmConnection {
+                            id: conn,
                             remote_public_key,
                             is_initiator,
                             topics,
@@ -316,10 +334,19 @@ impl Actor {
             }
             Command::Close { conn, .. } => {
                 // Dropping the stream destroys it; connections already handed out are the
-                // application's.
+                // application's, which reports their end with `Swarm::closed` (for one
+                // the swarm already forgot, a no-op).
                 self.pending.remove(&conn);
                 self.swarm.handle_closed(self.now(), conn);
             }
+            // No-ops, each for a reason:
+            // - CancelQuery: the DHT operation runs on to its own deadline (a `DhtNode`
+            //   operation cannot be withdrawn from the node yet); its result comes for a
+            //   query the swarm forgot, which `handle_query_*` ignore.
+            // - Suspend/Resume: issued only by the state machine's `suspend`/`resume`,
+            //   which this binding does not expose (a host that sleeps restarts the swarm).
+            // - SendKeepAlive: handed-out connections are the application's, whose
+            //   replication session sends the secret-stream keep-alives itself.
             Command::CancelQuery { .. }
             | Command::Suspend
             | Command::Resume

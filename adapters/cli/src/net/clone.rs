@@ -164,6 +164,7 @@ pub(crate) fn clone(args: &CloneArgs, out: &mut dyn Write) -> Result<(), Error> 
             .connect
             .clone()
             .unwrap_or_else(|| "the swarm's peers".to_owned()),
+        swarm: args.connect.is_none(),
         key: args.key,
         timeout: args.timeout,
         core,

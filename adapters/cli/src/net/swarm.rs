@@ -7,17 +7,22 @@
 //! (`store.createKeyPair('hyperswarm')`), so a restarted `serve` is the same peer to those
 //! who knew it. A `clone`'s is random for each run, as the seed's reader.js's.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use ferrocore::replication::{Event, SessionId};
+use ferrocore_blocking::RecvError;
+
 use ferrocore_corestore::{Namespace, PrimaryKey};
 use ferrocore_tokio::dht::{bind_dht, RpcConfig};
-use ferrocore_tokio::swarm::{JoinOptions, Swarm};
+use ferrocore_tokio::swarm::{ConnId, JoinOptions, Swarm, SwarmConnection};
 use ferrocore_wire::noise::KeyPair;
 
-use super::CliNode;
+use super::{lock, CliNode};
 use crate::Error;
 
 /// The swarm's runtime: dropping it stops the swarm and its DHT node.
@@ -38,6 +43,7 @@ pub(crate) fn find(
     getrandom::getrandom(&mut seed)
         .map_err(|e| Error::Failed(format!("no randomness for the swarm key pair: {e}")))?;
     let (runtime, swarm) = start(bootstrap, KeyPair::from_seed(seed))?;
+    let sessions = Sessions::watch(node, &swarm)?;
     let client = JoinOptions {
         server: false,
         client: true,
@@ -58,9 +64,10 @@ pub(crate) fn find(
         )));
     };
     eprintln!("peer {}", hex::encode(first.remote_public_key));
-    node.add_dht_connection(first.connection)
+    sessions
+        .add(node, &swarm, first)
         .map_err(|e| Error::Network(format!("the swarm's connection: {e}")))?;
-    add_connections(&runtime, swarm, node.clone(), true)?;
+    add_connections(&runtime, swarm, node.clone(), sessions, true)?;
     Ok(SwarmRuntime { _runtime: runtime })
 }
 
@@ -100,6 +107,7 @@ fn add_connections(
     runtime: &tokio::runtime::Runtime,
     swarm: Swarm,
     node: CliNode,
+    sessions: Arc<Sessions>,
     report: bool,
 ) -> Result<(), Error> {
     let handle = runtime.handle().clone();
@@ -111,7 +119,7 @@ fn add_connections(
                 if report {
                     eprintln!("peer {}", hex::encode(c.remote_public_key));
                 }
-                if node.add_dht_connection(c.connection).is_err() {
+                if sessions.add(&node, &swarm, c).is_err() {
                     return;
                 }
             }
@@ -130,6 +138,7 @@ pub(crate) fn serve(
     out: &mut dyn Write,
 ) -> Result<SwarmRuntime, Error> {
     let (runtime, swarm) = start(bootstrap, key_pair)?;
+    let sessions = Sessions::watch(node, &swarm)?;
     let swarm = runtime.block_on(async {
         for topic in topics {
             swarm.join(*topic, JoinOptions::default()).await;
@@ -143,6 +152,74 @@ pub(crate) fn serve(
         writeln!(out, "announced {}", hex::encode(topic))?;
     }
     out.flush()?;
-    add_connections(&runtime, swarm, node.clone(), false)?;
+    add_connections(&runtime, swarm, node.clone(), sessions, false)?;
     Ok(SwarmRuntime { _runtime: runtime })
+}
+
+/// How many ended sessions not (yet) known as swarm connections are remembered: a session
+/// can end before its adder records it.
+const ENDED_KEPT: usize = 64;
+
+/// Which swarm connection each replication session is, so that the swarm hears when one
+/// ends ([`Swarm::closed`]) and reconnects or retries as JS's does.
+#[derive(Default)]
+struct Sessions {
+    state: Mutex<SessionState>,
+}
+
+#[derive(Default)]
+struct SessionState {
+    open: HashMap<SessionId, ConnId>,
+    /// Recently ended sessions that were not recorded when they ended.
+    ended: VecDeque<SessionId>,
+}
+
+impl Sessions {
+    /// Starts watching `node`'s sessions end (a thread, until the node stops).
+    fn watch(node: &CliNode, swarm: &Swarm) -> Result<Arc<Self>, Error> {
+        let sessions = Arc::new(Self::default());
+        let events = node.events();
+        let (watched, swarm) = (sessions.clone(), swarm.clone());
+        thread::Builder::new()
+            .name("ferrocore-swarm-closed".into())
+            .spawn(move || loop {
+                match events.recv_blocking() {
+                    Ok(Event::Closed { session, .. }) => watched.ended(&swarm, session),
+                    Ok(_) | Err(RecvError::Lagged(_) | RecvError::Empty) => {}
+                    Err(RecvError::Closed) => return,
+                }
+            })?;
+        Ok(sessions)
+    }
+
+    /// Adds connection `c` to `node` as a session, remembered as `c.id`.
+    fn add(
+        &self,
+        node: &CliNode,
+        swarm: &Swarm,
+        c: SwarmConnection,
+    ) -> Result<(), ferrocore_blocking::Error> {
+        let id = c.id;
+        let session = node.add_dht_connection(c.connection)?;
+        let mut state = lock(&self.state);
+        if let Some(i) = state.ended.iter().position(|s| *s == session) {
+            state.ended.remove(i);
+            swarm.closed(id);
+        } else {
+            state.open.insert(session, id);
+        }
+        Ok(())
+    }
+
+    fn ended(&self, swarm: &Swarm, session: SessionId) {
+        let mut state = lock(&self.state);
+        if let Some(id) = state.open.remove(&session) {
+            swarm.closed(id);
+        } else {
+            if state.ended.len() == ENDED_KEPT {
+                state.ended.pop_front();
+            }
+            state.ended.push_back(session);
+        }
+    }
 }

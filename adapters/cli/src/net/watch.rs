@@ -100,6 +100,8 @@ pub(crate) struct Status {
 /// Everything a clone's threads share.
 pub(crate) struct Cloning {
     pub(crate) addr: String,
+    /// Peers come from a swarm (`--swarm`): once live, a lost peer is looked for again.
+    pub(crate) swarm: bool,
     pub(crate) key: [u8; 32],
     pub(crate) timeout: u64,
     pub(crate) node: CliNode,
@@ -224,6 +226,11 @@ pub(crate) fn watch(clone: &Cloning, events: &Events, progress: bool) {
             }
             Ok(Event::Verified { core, .. }) if core == clone.core => {
                 status.done.fetch_add(1, Ordering::AcqRel);
+            }
+            Ok(Event::Closed { .. }) if clone.swarm && status.live.load(Ordering::Acquire) => {
+                // The swarm retries the peer and connects to those it finds; the live
+                // download goes on with whoever comes.
+                eprintln!("peer disconnected; looking for peers on the swarm");
             }
             Ok(Event::Closed { error, .. }) => {
                 bar.clear();
