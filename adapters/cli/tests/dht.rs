@@ -265,15 +265,7 @@ fn clone_swarm_finds_a_serve_swarm_writer_by_discovery_key_or_times_out() {
     // Nobody serves yet: no peer before the timeout is exit 6 with a message.
     clone("2").fails(6, "no peer found");
 
-    let mut serve = Proc::spawn(&[
-        "serve",
-        support::s(&writer),
-        "--swarm",
-        "--bootstrap",
-        &boot,
-    ]);
-    assert_eq!(serve.line(), format!("key {key}"));
-    assert!(serve.line().starts_with("announced "));
+    let (serve, _) = serve_swarm(&writer, &boot, &key, &[]);
     clone("20").ok();
     assert_eq!(
         support::run(&["cat", support::s(&reader)]).ok(),
@@ -364,14 +356,18 @@ fn peer_line(stderr: &str) -> String {
     line.to_owned()
 }
 
-/// `serve DIR --swarm --bootstrap boot`, once it announced.
-fn serve_swarm(dir: &std::path::Path, boot: &str, key: &str, extra: &[&str]) -> Proc {
+/// `serve DIR --swarm --bootstrap boot extra…`, once it announced; with the discovery key
+/// it announced (hex).
+fn serve_swarm(dir: &std::path::Path, boot: &str, key: &str, extra: &[&str]) -> (Proc, String) {
     let mut args = vec!["serve", support::s(dir), "--swarm", "--bootstrap", boot];
     args.extend_from_slice(extra);
     let mut serve = Proc::spawn(&args);
     assert_eq!(serve.line(), format!("key {key}"));
-    assert!(serve.line().starts_with("announced "));
-    serve
+    let line = serve.line();
+    let dk = line.strip_prefix("announced ").expect("announced <dk>");
+    assert_eq!(dk.len(), 64, "{line}");
+    let dk = dk.to_owned();
+    (serve, dk)
 }
 
 /// `clone DIR KEY --swarm --bootstrap boot --timeout 20`, which must succeed; the public
@@ -386,10 +382,10 @@ fn clone_swarm_peer(dir: &std::path::Path, key: &str, boot: &str) -> String {
 fn a_restarted_serve_swarm_is_the_same_peer() {
     let (net, boot, tmp, writer, key) = swarm_setup(&["a"]);
     let clone = |name: &str| clone_swarm_peer(&tmp.path().join(name), &key, &boot);
-    let serve = serve_swarm(&writer, &boot, &key, &[]);
+    let (serve, _) = serve_swarm(&writer, &boot, &key, &[]);
     let first = clone("r1");
     serve.terminate_cleanly();
-    let serve = serve_swarm(&writer, &boot, &key, &[]);
+    let (serve, _) = serve_swarm(&writer, &boot, &key, &[]);
     // The swarm key pair is the store's: the same public key after a restart.
     assert_eq!(clone("r2"), first);
     serve.terminate_cleanly();
@@ -397,7 +393,7 @@ fn a_restarted_serve_swarm_is_the_same_peer() {
     let other = tmp.path().join("other");
     let other_key = support::create(&other, &[]);
     support::run(&["append", support::s(&other), "x"]).ok();
-    let serve = serve_swarm(&other, &boot, &other_key, &[]);
+    let (serve, _) = serve_swarm(&other, &boot, &other_key, &[]);
     let peer = clone_swarm_peer(&tmp.path().join("r3"), &other_key, &boot);
     assert_ne!(peer, first);
     serve.terminate_cleanly();
@@ -407,7 +403,7 @@ fn a_restarted_serve_swarm_is_the_same_peer() {
 #[test]
 fn a_live_clone_that_loses_its_peer_resumes_when_it_returns() {
     let (net, boot, tmp, writer, key) = swarm_setup(&["a"]);
-    let mut serve = serve_swarm(&writer, &boot, &key, &["--append-stdin"]);
+    let (mut serve, _) = serve_swarm(&writer, &boot, &key, &["--append-stdin"]);
     let reader = tmp.path().join("reader");
     let mut clone = live_clone(&reader, &key, &boot);
     clone.wait_stderr("following core");
@@ -418,7 +414,7 @@ fn a_live_clone_that_loses_its_peer_resumes_when_it_returns() {
     serve.terminate_cleanly();
     clone.wait_stderr("peer disconnected");
     // Back on the same store (the same peer): the swarm's retry finds it again.
-    let mut serve = serve_swarm(&writer, &boot, &key, &["--append-stdin"]);
+    let (mut serve, _) = serve_swarm(&writer, &boot, &key, &["--append-stdin"]);
     serve.write_line("c");
     assert_eq!(clone.line(), "Block 2: c");
     let stderr = clone.terminate_cleanly();
@@ -435,5 +431,30 @@ fn a_live_clone_that_loses_its_peer_resumes_when_it_returns() {
         support::run(&["cat", support::s(&reader)]).ok(),
         "a\nb\nc\n"
     );
+    net.finish();
+}
+
+#[test]
+fn serve_swarm_announces_its_topics_with_its_servers_relay_addresses() {
+    let (mut net, boot, _tmp, writer, key) = swarm_setup(&["a"]);
+    let (serve, dk) = serve_swarm(&writer, &boot, &key, &[]);
+    let found = net.ok(json!({"op": "lookup", "topic": dk}), WAIT);
+    let peers = found["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 1, "{found}");
+    // JS's swarm announces with `server.relayAddresses`: the nodes that hold the server's
+    // record (under the hash of its key), which a JS findPeer gets from them.
+    let relays = peers[0]["relayAddresses"].as_array().unwrap();
+    assert!(!relays.is_empty(), "{found}");
+    let record = net.ok(
+        json!({"op": "findPeer", "publicKey": peers[0]["publicKey"]}),
+        WAIT,
+    );
+    assert_eq!(record["found"], true, "{record}");
+    let holders = record["from"].as_array().unwrap();
+    assert!(
+        relays.iter().any(|r| holders.contains(r)),
+        "{found} {record}"
+    );
+    serve.terminate_cleanly();
     net.finish();
 }

@@ -28,6 +28,12 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 pub use ferrocore_hyperswarm::{ConnId, JoinOptions, Topic};
 
+/// How long the swarm waits for its server's first announce before announcing its topics
+/// anyway (a DHT with no reachable node never completes it).
+const FIRST_UPDATE_WAIT: Duration = Duration::from_secs(10);
+/// How often it looks whether that first announce ended.
+const FIRST_UPDATE_POLL: Duration = Duration::from_millis(25);
+
 /// A connection the swarm kept (JS's `'connection'` event).
 #[derive(Debug)]
 pub struct SwarmConnection {
@@ -280,14 +286,19 @@ impl Actor {
         let (dht, tx) = (self.dht.clone(), self.tx.clone());
         match cmd {
             Command::Listen => {
+                // JS `server.listen()`: the server's announcer keeps our record under the
+                // hash of our key (which connects look up) and refreshes it; the swarm
+                // is told it listens once the first update ended, as `listen()` resolves
+                // then.
                 let _ = self.dht.serve(self.key_pair.clone());
-                // As a JS server's announcer: our record under the hash of our key, which
-                // connects to us look up (one announce; not refreshed yet). The swarm is
-                // told it listens once the record is stored.
-                let (d, key, t) = (dht.clone(), self.signing.clone(), tx.clone());
-                let target = ferrocore_wire::dht::mutable_target(&self.key_pair.public_key);
+                let (d, t, key) = (dht.clone(), tx.clone(), self.key_pair.public_key);
                 tokio::spawn(async move {
-                    let _ = d.announce(target, &key).await;
+                    let until = Instant::now() + FIRST_UPDATE_WAIT;
+                    while d.relay_addresses(&key).is_some_and(|r| r.is_empty())
+                        && Instant::now() < until
+                    {
+                        tokio::time::sleep(FIRST_UPDATE_POLL).await;
+                    }
                     let _ = t.send(Msg::Listening);
                 });
                 if !self.accepting {
@@ -315,9 +326,14 @@ impl Actor {
                 });
             }
             Command::Announce { query, topic, .. } => {
+                // With our server's relay addresses, as JS's swarm announces its topics.
                 let key = self.signing.clone();
+                let relays = dht
+                    .relay_addresses(&self.key_pair.public_key)
+                    .unwrap_or_default();
                 tokio::spawn(async move {
-                    let _ = tx.send(Msg::Query(query, dht.announce(topic, &key).await));
+                    let r = dht.announce_with_relays(topic, &key, relays).await;
+                    let _ = tx.send(Msg::Query(query, r));
                 });
             }
             Command::Connect {

@@ -17,6 +17,7 @@ use ferrocore_hyperdht::dht::server::ServerConfig;
 use ferrocore_hyperdht::dht::{Dht, DhtError, DhtEvent, OpId, OpOutput};
 use ferrocore_hyperdht::rpc::io::Socket;
 use ferrocore_hyperdht::rpc::node::Node;
+use ferrocore_wire::dht::Ipv4Address;
 use ferrocore_wire::noise::KeyPair;
 
 use crate::machine::{Machine, MachineNode};
@@ -503,7 +504,9 @@ impl DhtNode {
         self.announce(target, &signing).await
     }
 
-    /// Listens on `key_pair` without announcing it (a swarm announces per topic).
+    /// Listens on `key_pair` without waiting: the server's announcer keeps its record
+    /// (under the hash of the public key) on the closest nodes and refreshes it as JS's
+    /// does; [`DhtNode::relay_addresses`] says when its first update ended.
     ///
     /// # Errors
     /// [`DhtError::KeypairAlreadyUsed`] when already listening on it.
@@ -511,6 +514,35 @@ impl DhtNode {
         self.node
             .with(|m, now| m.listen(now, key_pair))
             .map_err(|_| DhtError::KeypairAlreadyUsed)
+    }
+
+    /// The relay addresses of the server listening on `public_key` (JS
+    /// `server.relayAddresses`): our own address when reachable, then the nodes that took
+    /// its record in the announcer's last update; empty before the first update ended,
+    /// `None` when not listening on it.
+    #[must_use]
+    pub fn relay_addresses(&self, public_key: &[u8; 32]) -> Option<Vec<Ipv4Address>> {
+        self.node.with(|m, _| {
+            m.peer_mut()
+                .server_mut(public_key)
+                .map(|s| s.relay_addresses().to_vec())
+        })
+    }
+
+    /// Announces `key`'s public key under `topic` with `relays` as the addresses to reach
+    /// it through (JS `dht.announce(topic, keyPair, relayAddresses)`, as a swarm server
+    /// announces its topics with its server's relay addresses).
+    ///
+    /// # Errors
+    /// The operation's [`DhtError`].
+    pub async fn announce_with_relays(
+        &self,
+        topic: [u8; 32],
+        key: &ed25519_dalek::SigningKey,
+        relays: Vec<Ipv4Address>,
+    ) -> Result<OpResult, DhtError> {
+        self.run_op(|d, now| d.announce(now, topic, key, relays))
+            .await
     }
 
     /// Removes `key`'s announcement under `topic` (`dht.unannounce`).
