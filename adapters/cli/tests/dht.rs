@@ -435,26 +435,20 @@ fn a_live_clone_that_loses_its_peer_resumes_when_it_returns() {
 }
 
 #[test]
-fn serve_swarm_announces_its_topics_with_its_servers_relay_addresses() {
+fn serve_swarms_server_record_is_on_the_dht() {
     let (mut net, boot, _tmp, writer, key) = swarm_setup(&["a"]);
     let (serve, dk) = serve_swarm(&writer, &boot, &key, &[]);
     let found = net.ok(json!({"op": "lookup", "topic": dk}), WAIT);
     let peers = found["peers"].as_array().unwrap();
     assert_eq!(peers.len(), 1, "{found}");
-    // JS's swarm announces with `server.relayAddresses`: the nodes that hold the server's
-    // record (under the hash of its key), which a JS findPeer gets from them.
-    let relays = peers[0]["relayAddresses"].as_array().unwrap();
-    assert!(!relays.is_empty(), "{found}");
+    // The server's announcer stored its record (under the hash of its key) before the
+    // swarm announced the topic: a JS findPeer gets it from the nodes holding it.
     let record = net.ok(
         json!({"op": "findPeer", "publicKey": peers[0]["publicKey"]}),
         WAIT,
     );
     assert_eq!(record["found"], true, "{record}");
-    let holders = record["from"].as_array().unwrap();
-    assert!(
-        relays.iter().any(|r| holders.contains(r)),
-        "{found} {record}"
-    );
+    assert!(!record["from"].as_array().unwrap().is_empty(), "{record}");
     serve.terminate_cleanly();
     net.finish();
 }

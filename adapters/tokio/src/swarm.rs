@@ -326,14 +326,15 @@ impl Actor {
                 });
             }
             Command::Announce { query, topic, .. } => {
-                // With our server's relay addresses, as JS's swarm announces its topics.
+                // Without relay addresses for now: JS's swarm passes its server's
+                // (`DhtNode::relay_addresses`), but a JS client that connects through
+                // those relays while our node's own address is not among them (not yet
+                // known reachable) fails its handshake about half the time (the seed's
+                // reader.js then prints "Skipping 0 earlier blocks..."); without them it
+                // finds the record holders itself (findPeer) and connects.
                 let key = self.signing.clone();
-                let relays = dht
-                    .relay_addresses(&self.key_pair.public_key)
-                    .unwrap_or_default();
                 tokio::spawn(async move {
-                    let r = dht.announce_with_relays(topic, &key, relays).await;
-                    let _ = tx.send(Msg::Query(query, r));
+                    let _ = tx.send(Msg::Query(query, dht.announce(topic, &key).await));
                 });
             }
             Command::Connect {

@@ -382,6 +382,14 @@ impl UdxSocket {
         }
     }
 
+    /// How many streams the socket holds: open ones, and ended or destroyed ones whose
+    /// close is not yet acknowledged (a socket dropped before they close leaves their
+    /// remotes retransmitting to nobody).
+    #[must_use]
+    pub fn stream_count(&self) -> usize {
+        self.shared.lock().socket.stream_count()
+    }
+
     /// The stream's UDX statistics (cwnd, RTT, bytes and packets sent and received).
     #[must_use]
     pub fn stats(&self, stream: &UdxStream) -> Option<ferrocore_udx::Stats> {

@@ -181,10 +181,14 @@ pub(crate) fn clone(args: &CloneArgs, out: &mut dyn Write) -> Result<(), Error> 
             .name("ferrocore-events".into())
             .spawn(move || watch(&clone, &events, progress))?
     };
-    let result = run_clone(&clone, args, &store, live_events, out);
+    // With --swarm, the swarm runs (finding and adding peers) until the clone ends; it is
+    // dropped once the node shut down, so its streams can close.
+    let mut swarm = None;
+    let result = run_clone(&clone, args, &store, live_events, &mut swarm, out);
     clone.status.finishing.store(true, Ordering::Release);
     clone.stopper.stop(None);
     let _ = watcher.join();
+    drop(swarm);
     // Everything downloaded becomes durable here (the node, and with it the log, is
     // gone).
     let flushed = store.flush();
@@ -217,6 +221,7 @@ fn run_clone(
     args: &CloneArgs,
     store: &Store,
     live_events: Option<Events>,
+    swarm: &mut Option<super::swarm::SwarmRuntime>,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let (node, core) = (&clone.node, clone.core);
@@ -229,20 +234,18 @@ fn run_clone(
     node.with_endpoint(move |ep| ep.start_finding_peers(Some(core)))
         .map_err(|e| clone.node_error(e))?
         .map_err(|e| Error::Failed(format!("cannot start the clone: {e}")))?;
-    // With --swarm, the swarm runs (finding and adding peers) until the clone ends.
-    let _swarm = match &args.connect {
+    match &args.connect {
         Some(addr) => {
             let stream = dial(addr, limit)?;
             node.add_stream(stream, Role::Initiator)
                 .map_err(|e| clone.node_error(e))?;
-            None
         }
         None => {
             let bootstrap = super::dht::bootstrap_list(args.bootstrap.as_deref())?;
             let topic = ferrocore::hash::discovery_key(&args.key);
-            Some(super::swarm::find(node, bootstrap, topic, limit)?)
+            *swarm = Some(super::swarm::find(node, bootstrap, topic, limit)?);
         }
-    };
+    }
     let length = node.update(core, limit).map_err(|e| clone.node_error(e))?;
     node.with_endpoint(move |ep| ep.stop_finding_peers(Some(core)))
         .map_err(|e| clone.node_error(e))?

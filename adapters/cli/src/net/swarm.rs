@@ -12,22 +12,49 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrocore::replication::{Event, SessionId};
 use ferrocore_blocking::RecvError;
 
 use ferrocore_corestore::{Namespace, PrimaryKey};
-use ferrocore_tokio::dht::{bind_dht, RpcConfig};
+use ferrocore_tokio::dht::{bind_dht, DhtNode, RpcConfig};
 use ferrocore_tokio::swarm::{ConnId, JoinOptions, Swarm, SwarmConnection};
 use ferrocore_wire::noise::KeyPair;
 
 use super::{lock, CliNode};
 use crate::Error;
 
-/// The swarm's runtime: dropping it stops the swarm and its DHT node.
+/// How long a swarm's runtime, when dropped, keeps its socket running for the streams to
+/// close.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// The swarm's runtime: dropping it stops the swarm and its DHT node. Drop it after the
+/// replication node shut down: until its streams closed (our end and the remote's
+/// acknowledged, at most [`LINGER`]) the runtime keeps the socket running, so a remote is
+/// not left retransmitting to a socket that is gone (a JS swarm's `destroy()` would wait
+/// for that to time out).
 pub(crate) struct SwarmRuntime {
+    dht: DhtNode,
+    /// The swarm's public key (its server's).
+    public_key: [u8; 32],
     _runtime: tokio::runtime::Runtime,
+}
+
+impl Drop for SwarmRuntime {
+    fn drop(&mut self) {
+        // First stop accepting (JS `server.close()`, which also unannounces the server's
+        // record): the replication node is gone, and a peer retrying would connect to a
+        // server that drops it.
+        let key = self.public_key;
+        self.dht
+            .machine()
+            .with(|m, now| m.peer_mut().unlisten(now, &key));
+        let until = Instant::now() + LINGER;
+        while self.dht.machine().socket().stream_count() > 0 && Instant::now() < until {
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 /// Joins `topic` as a client on a new DHT node bootstrapped from `bootstrap` and adds
@@ -42,7 +69,9 @@ pub(crate) fn find(
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed)
         .map_err(|e| Error::Failed(format!("no randomness for the swarm key pair: {e}")))?;
-    let (runtime, swarm) = start(bootstrap, KeyPair::from_seed(seed))?;
+    let key_pair = KeyPair::from_seed(seed);
+    let public_key = key_pair.public_key;
+    let (runtime, dht, swarm) = start(bootstrap, key_pair)?;
     let sessions = Sessions::watch(node, &swarm)?;
     let client = JoinOptions {
         server: false,
@@ -68,7 +97,11 @@ pub(crate) fn find(
         .add(node, &swarm, first)
         .map_err(|e| Error::Network(format!("the swarm's connection: {e}")))?;
     add_connections(&runtime, swarm, node.clone(), sessions, true)?;
-    Ok(SwarmRuntime { _runtime: runtime })
+    Ok(SwarmRuntime {
+        dht,
+        public_key,
+        _runtime: runtime,
+    })
 }
 
 /// The swarm key pair of a store with primary key `primary` (JS
@@ -82,7 +115,7 @@ pub(crate) fn store_key_pair(primary: [u8; 32]) -> KeyPair {
 fn start(
     bootstrap: Vec<SocketAddr>,
     key_pair: KeyPair,
-) -> Result<(tokio::runtime::Runtime, Swarm), Error> {
+) -> Result<(tokio::runtime::Runtime, DhtNode, Swarm), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -91,14 +124,14 @@ fn start(
         bootstrap,
         ..RpcConfig::default()
     };
-    let swarm = runtime.block_on(async {
+    let (dht, swarm) = runtime.block_on(async {
         let dht = bind_dht("0.0.0.0:0", config)
             .await
             .map_err(|e| Error::Network(format!("cannot bind the DHT socket: {e}")))?;
         dht.bootstrapped().await;
-        Ok::<_, Error>(Swarm::new(dht, key_pair))
+        Ok::<_, Error>((dht.clone(), Swarm::new(dht, key_pair)))
     })?;
-    Ok((runtime, swarm))
+    Ok((runtime, dht, swarm))
 }
 
 /// Adds every further connection `swarm` keeps to `node` (a thread, until the node stops);
@@ -137,7 +170,8 @@ pub(crate) fn serve(
     key_pair: KeyPair,
     out: &mut dyn Write,
 ) -> Result<SwarmRuntime, Error> {
-    let (runtime, swarm) = start(bootstrap, key_pair)?;
+    let public_key = key_pair.public_key;
+    let (runtime, dht, swarm) = start(bootstrap, key_pair)?;
     let sessions = Sessions::watch(node, &swarm)?;
     let swarm = runtime.block_on(async {
         for topic in topics {
@@ -153,7 +187,11 @@ pub(crate) fn serve(
     }
     out.flush()?;
     add_connections(&runtime, swarm, node.clone(), sessions, false)?;
-    Ok(SwarmRuntime { _runtime: runtime })
+    Ok(SwarmRuntime {
+        dht,
+        public_key,
+        _runtime: runtime,
+    })
 }
 
 /// How many ended sessions not (yet) known as swarm connections are remembered: a session
