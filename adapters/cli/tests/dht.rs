@@ -208,14 +208,7 @@ fn swarm_setup(
 #[test]
 fn the_seeds_js_reader_follows_a_ferrocore_writer_serving_over_the_swarm() {
     let (net, boot, tmp, writer, key) = swarm_setup(&["one", "two"]);
-    let mut serve = Proc::spawn(&[
-        "serve",
-        support::s(&writer),
-        "--swarm",
-        "--bootstrap",
-        &boot,
-        "--append-stdin",
-    ]);
+    let mut serve = Proc::spawn(&serve_swarm_args(&writer, &boot, &["--append-stdin"]));
     assert_eq!(serve.line(), format!("key {key}"));
     let line = serve.line();
     let dk = line.strip_prefix("announced ").expect("announced <dk>");
@@ -356,12 +349,21 @@ fn peer_line(stderr: &str) -> String {
     line.to_owned()
 }
 
+/// The arguments of `serve DIR --swarm --bootstrap boot extra…`.
+fn serve_swarm_args<'a>(
+    dir: &'a std::path::Path,
+    boot: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["serve", support::s(dir), "--swarm", "--bootstrap", boot];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// `serve DIR --swarm --bootstrap boot extra…`, once it announced; with the discovery key
 /// it announced (hex).
 fn serve_swarm(dir: &std::path::Path, boot: &str, key: &str, extra: &[&str]) -> (Proc, String) {
-    let mut args = vec!["serve", support::s(dir), "--swarm", "--bootstrap", boot];
-    args.extend_from_slice(extra);
-    let mut serve = Proc::spawn(&args);
+    let mut serve = Proc::spawn(&serve_swarm_args(dir, boot, extra));
     assert_eq!(serve.line(), format!("key {key}"));
     let line = serve.line();
     let dk = line.strip_prefix("announced ").expect("announced <dk>");
@@ -449,6 +451,34 @@ fn serve_swarms_server_record_is_on_the_dht() {
     );
     assert_eq!(record["found"], true, "{record}");
     assert!(!record["from"].as_array().unwrap().is_empty(), "{record}");
+    serve.terminate_cleanly();
+    net.finish();
+}
+
+#[test]
+fn serve_swarm_with_listen_serves_both_ways() {
+    let (net, boot, tmp, writer, key) = swarm_setup(&["a", "b"]);
+    let mut serve = Proc::spawn(&serve_swarm_args(
+        &writer,
+        &boot,
+        &["--listen", "127.0.0.1:0"],
+    ));
+    assert_eq!(serve.line(), format!("key {key}"));
+    let line = serve.line();
+    let addr = line
+        .strip_prefix("listening ")
+        .expect("listening HOST:PORT");
+    assert!(!addr.ends_with(":0"), "{line}");
+    assert!(serve.line().starts_with("announced "));
+    // A clone over TCP and one over the swarm, from the same serve.
+    let by_tcp = tmp.path().join("tcp");
+    let connect = ["clone", support::s(&by_tcp), &key, "--connect", addr];
+    support::run(&connect).ok();
+    clone_swarm_peer(&tmp.path().join("swarm"), &key, &boot);
+    for dir in ["tcp", "swarm"] {
+        let copy = tmp.path().join(dir);
+        assert_eq!(support::run(&["cat", support::s(&copy)]).ok(), "a\nb\n");
+    }
     serve.terminate_cleanly();
     net.finish();
 }
