@@ -369,6 +369,14 @@ impl PeerNode {
                     let Some(mut s) = self.servers.remove(&ev.target) else {
                         continue;
                     };
+                    // JS `_addHandshake` reads `dht.remoteAddress()` per handshake: a node
+                    // found reachable after `listen` advertises itself OPEN from then on
+                    // (a snapshot taken at `listen` before NAT sampling ended would offer
+                    // holepunching, which JS clients then try and fail). An address the
+                    // caller configured stays while the node has none.
+                    if let Some(ours) = self.dht.node().remote_address() {
+                        s.config_mut().our_address = Some(ours);
+                    }
                     let (seed, stream) = (self.draw_seed(), self.draw_stream_id());
                     let reply = s.handle_peer_handshake(
                         now,
