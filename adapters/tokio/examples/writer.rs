@@ -1,12 +1,18 @@
-//! The writer of the "Hypercore: the basics" tutorial: opens (or creates) a writable core
-//! in a directory, prints its key, serves it on a TCP port and appends every line of
-//! standard input as a block.
+//! The writer of the "Hypercore: the basics" tutorial as the seed writes it: opens (or
+//! creates) a writable core in a directory, prints its key, joins the swarm on the core's
+//! discovery key (as a server and a client, Hyperswarm's default), replicates with every
+//! peer the swarm connects, and appends every line of standard input as a block. No address
+//! is named but the DHT's bootstrap nodes.
 //!
 //! ```text
-//! cargo run -p ferrocore-tokio --example tokio-writer -- [storage-dir] [listen-addr]
+//! cargo run -p ferrocore-tokio --example tokio-writer -- [storage-dir] [bootstrap host:port,...]
 //! ```
-//! (defaults: `./writer-storage`, `127.0.0.1:4000`). Then run the reader with the key.
+//! (defaults: `./writer-storage`, HyperDHT's public bootstrap nodes). A local DHT instead:
+//! `ferrocore dht --listen 127.0.0.1:49737 --bootstrap none` and two more `ferrocore dht
+//! --listen 127.0.0.1:0 --bootstrap 127.0.0.1:49737 --persistent`, then pass
+//! `127.0.0.1:49737`. Then run `tokio-reader` with the key.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use bytes::Bytes;
@@ -16,7 +22,10 @@ use ferrocore::manifest::key_from_public_key;
 use ferrocore::replication::EndpointConfig;
 use ferrocore::{Log, LogOptions};
 use ferrocore_storage::{CoreStorage, Store, StoreOptions};
+use ferrocore_tokio::dht::{bind_dht, RpcConfig};
+use ferrocore_tokio::swarm::{JoinOptions, Swarm};
 use ferrocore_tokio::Node;
+use ferrocore_wire::noise;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -32,9 +41,7 @@ fn open_writable(dir: &Path) -> Result<Log<CoreStorage>> {
         };
         return Ok(Log::open(store.core(dk), options)?);
     }
-    let mut seed = [0; 32];
-    getrandom::getrandom(&mut seed).map_err(|e| e.to_string())?;
-    let key_pair = KeyPair::from_seed(&seed);
+    let key_pair = KeyPair::from_seed(&random()?);
     let key = key_from_public_key(&key_pair.public_key, false);
     let options = LogOptions {
         key_pair: Some(key_pair),
@@ -43,17 +50,60 @@ fn open_writable(dir: &Path) -> Result<Log<CoreStorage>> {
     Ok(Log::open(store.core(&discovery_key(&key)), options)?)
 }
 
-#[tokio::main(flavor = "current_thread")]
+fn random() -> Result<[u8; 32]> {
+    let mut seed = [0; 32];
+    getrandom::getrandom(&mut seed).map_err(|e| e.to_string())?;
+    Ok(seed)
+}
+
+/// JS HyperDHT's public bootstrap nodes (`hyperdht/lib/constants.js`), by address.
+const PUBLIC_BOOTSTRAP: &str = "88.99.3.86:49737,142.93.90.113:49737,138.68.147.8:49737";
+
+/// `host:port,...` as socket addresses.
+fn bootstrap_list(list: &str) -> Result<Vec<SocketAddr>> {
+    Ok(list
+        .split(',')
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()?)
+}
+
+#[tokio::main]
 async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().unwrap_or_else(|| "writer-storage".into());
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:4000".into());
+    let bootstrap = bootstrap_list(&args.next().unwrap_or_else(|| PUBLIC_BOOTSTRAP.into()))?;
 
     let log = open_writable(Path::new(&dir))?;
     println!("hypercore key: {}", hex::encode(log.key()));
+    let topic = discovery_key(log.key());
     let node = Node::new(EndpointConfig::default())?;
     let core = node.add_core(log).await?;
-    println!("listening on {}", node.listen(&addr).await?);
+
+    // swarm.join(core.discoveryKey); swarm.on('connection', conn => core.replicate(conn))
+    let config = RpcConfig {
+        bootstrap,
+        ..RpcConfig::default()
+    };
+    let dht = bind_dht("0.0.0.0:0", config).await?;
+    dht.bootstrapped().await;
+    let swarm = Swarm::new(dht, noise::KeyPair::from_seed(random()?));
+    swarm.join(topic, JoinOptions::default()).await;
+    if swarm.flush().await {
+        println!("announced {}", hex::encode(topic));
+    }
+    let replicate = node.clone();
+    let connections = swarm.clone();
+    tokio::spawn(async move {
+        while let Some(connection) = connections.next_connection().await {
+            if replicate
+                .add_dht_connection(connection.connection)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
