@@ -77,17 +77,20 @@ const round = (x) => Math.round(x * 100) / 100
 
 // A child process whose stdout lines are awaited by predicate.
 class Child {
-  constructor(cmd, args, opts = {}) {
+  // With stderrLines, the child's stderr lines are waited on as its stdout's are.
+  constructor(cmd, args, { stderrLines = false, ...opts } = {}) {
     this.t0 = performance.now()
-    this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], ...opts })
+    this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', stderrLines ? 'pipe' : 'inherit'], ...opts })
     this.lines = []
     this.waiters = []
     this.exited = null
-    readline.createInterface({ input: this.proc.stdout }).on('line', (line) => {
+    const onLine = (line) => {
       const at = performance.now() - this.t0
       this.lines.push({ line, at })
       this.check()
-    })
+    }
+    readline.createInterface({ input: this.proc.stdout }).on('line', onLine)
+    if (stderrLines) readline.createInterface({ input: this.proc.stderr }).on('line', onLine)
     this.proc.on('exit', (code, signal) => {
       this.exited = { code, signal, at: performance.now() - this.t0 }
       this.check()
@@ -317,11 +320,14 @@ async function firstBlock(impl, net, bin, dir, swarmBench, run) {
     const key = line.slice(4).trim()
     // Joined: serve prints a line naming the swarm (or its topic) once it has announced.
     await writer.waitLine((l) => l.startsWith('announced '), '`announced` from serve --swarm')
-    reader = new Child(bin, ['clone', path.join(dir, 'r'), key, '--swarm', '--bootstrap', net.bootstrap, '--timeout', '20'])
-    const conn = await reader.waitLine((l) => /connect/i.test(l), 'a connection line from clone --swarm').catch(() => null)
+    reader = new Child(bin, ['clone', path.join(dir, 'r'), key, '--swarm', '--bootstrap', net.bootstrap, '--timeout', '20'], { stderrLines: true })
+    // clone --swarm says `peer <key>` on stderr when it connects and `downloaded N blocks`
+    // once the download is verified and stored (before it lets its streams close and exits).
+    const conn = await reader.waitLine((l) => /^peer [0-9a-f]{64}$/.test(l), 'a `peer` line from clone --swarm').catch(() => null)
+    const got = await reader.waitLine((l) => /^downloaded \d+ blocks$/.test(l), 'a `downloaded` line from clone --swarm').catch(() => null)
     const done = await reader.waitExit(60000)
     if (done.code !== 0) throw new Error(`clone --swarm exited ${done.code ?? done.signal}${done.code === 6 ? ' (no peer found in 20 s)' : ''}`)
-    return { connection_ms: conn ? conn.at : undefined, block_ms: done.at, block_at: 'exit' }
+    return { connection_ms: conn ? conn.at : undefined, block_ms: got ? got.at : done.at, block_at: got ? 'downloaded' : 'exit' }
   } finally {
     if (reader) await reader.stop()
     if (writer) await writer.stop()
