@@ -44,10 +44,6 @@ fn js_writer_ferrocore_reader_on_a_js_testnet() {
 }
 
 #[test]
-#[ignore = "flaky (about 1 run in 5): when the writer's DHT node does not yet know it is \
-            reachable, its server offers holepunching (not implemented) and shares no \
-            local address, so the JS reader's connect fails after 4.5 s and reader.js \
-            prints `Skipping 0 earlier blocks...`; run with --ignored"]
 fn ferrocore_writer_js_reader_on_a_js_testnet() {
     tutorial("ferrocore", "js", "js");
 }

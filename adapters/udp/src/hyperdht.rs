@@ -89,6 +89,9 @@ pub struct DhtMachine {
     dials: HashMap<ConnectId, Dial>,
     accepted: VecDeque<DhtConnection>,
     accept_waker: Option<Waker>,
+    /// This host's local addresses with the socket's port, as a client shares them
+    /// (`Holepuncher.localAddresses`, not validated).
+    local_addresses: Vec<Ipv4Address>,
 }
 
 impl DhtMachine {
@@ -125,6 +128,7 @@ impl DhtMachine {
             dials: HashMap::new(),
             accepted: VecDeque::new(),
             accept_waker: None,
+            local_addresses: Vec::new(),
         })
     }
 
@@ -134,11 +138,28 @@ impl DhtMachine {
         self.socket = Some(socket);
     }
 
+    /// Sets this host's local addresses (with the socket's port): connects send them and
+    /// pick the server's LAN address by them (JS `localConnection`, on by default), and
+    /// servers share the `validated` ones (`dht.validateLocalAddresses`; `None`: not
+    /// known yet).
+    pub fn set_local_addresses(
+        &mut self,
+        addresses: Vec<Ipv4Address>,
+        validated: Option<Vec<Ipv4Address>>,
+    ) {
+        self.local_addresses = addresses;
+        if let Some(v) = validated {
+            self.peer.set_local_addresses(v);
+        }
+    }
+
     /// Starts a connect to `remote` with `key_pair`; its outcome comes from
     /// [`poll_connect`](Self::poll_connect).
     pub fn connect(&mut self, now: Duration, key_pair: KeyPair, remote: [u8; 32]) -> ConnectId {
         let config = ConnectConfig {
             our_address: self.peer.dht().node().remote_address(),
+            local_addresses: self.local_addresses.clone(),
+            lan: true,
             ..ConnectConfig::default()
         };
         let id = self.peer.connect(now, key_pair, remote, config);
@@ -175,6 +196,9 @@ impl DhtMachine {
     pub fn listen(&mut self, now: Duration, key_pair: KeyPair) -> Result<(), ConnectError> {
         let config = ServerConfig {
             our_address: self.peer.dht().node().remote_address(),
+            // holepunching is not implemented: clients that cannot reach us directly
+            // fail either way, those that can do so at once
+            offer_holepunch: false,
             ..ServerConfig::default()
         };
         self.peer.listen(now, key_pair, config)
@@ -376,7 +400,10 @@ pub struct DhtNode {
 
 impl DhtNode {
     /// A node on `socket` started as `config` says; nothing moves until its loop runs
-    /// ([`crate::drive_machine`] on [`machine`](Self::machine)).
+    /// ([`crate::drive_machine`] on [`machine`](Self::machine)). This host's local
+    /// addresses are validated on a thread of their own (up to
+    /// [`VALIDATE_TIMEOUT`](crate::VALIDATE_TIMEOUT) per address that fails) and shared by
+    /// its servers once they are.
     ///
     /// # Errors
     /// When the socket has no local address or the OS random number generator fails.
@@ -384,9 +411,21 @@ impl DhtNode {
         let local = socket.local_addr()?;
         let mut machine = DhtMachine::new(socket.shared().now(), local, config)?;
         machine.set_socket(socket.clone());
-        Ok(Self {
+        let addresses = crate::local_addresses(local);
+        machine.set_local_addresses(addresses.clone(), None);
+        let node = Self {
             node: MachineNode::new(socket, machine),
-        })
+        };
+        let handle = node.clone();
+        std::thread::Builder::new()
+            .name("dht-local-addresses".into())
+            .spawn(move || {
+                let valid = crate::validate_local_addresses(&addresses);
+                handle
+                    .node
+                    .with(|m, _| m.set_local_addresses(addresses, Some(valid)));
+            })?;
+        Ok(node)
     }
 
     /// The running machine: run code on the node, take its other events (connections).

@@ -42,6 +42,7 @@
 
 mod hyperdht;
 mod io;
+mod local;
 mod machine;
 mod rpc;
 mod run;
@@ -60,6 +61,7 @@ pub use ferrocore_udx as udx;
 pub use ferrocore_udx::{StreamId, UdxError};
 pub use hyperdht::{DhtConnection, DhtMachine, DhtNode, OpResult, MAX_OPS};
 pub use io::{bind_std, AsyncUdpIo, Interest, RecvBuffers, UdpIo};
+pub use local::{local_addresses, validate_local_addresses, VALIDATE_TIMEOUT};
 pub use machine::{drive_machine, run_machine_blocking, Machine, MachineNode, EVENT_QUEUE};
 pub use quinn_udp;
 pub use rpc::{from_ipv4, to_ipv4, RpcConfig, RpcEvent, RpcMachine, RpcNode};

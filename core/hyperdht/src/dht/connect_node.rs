@@ -85,6 +85,8 @@ pub struct PeerNode {
     next_stream_id: u32,
     seed: [u8; 32],
     seeds_drawn: u64,
+    /// Local addresses the servers share (`server._localAddresses()`), once known.
+    local_addresses: Option<Vec<Ipv4Address>>,
 }
 
 impl PeerNode {
@@ -107,7 +109,15 @@ impl PeerNode {
             next_stream_id: first_stream_id,
             seed,
             seeds_drawn: 0,
+            local_addresses: None,
         }
+    }
+
+    /// Sets the local addresses every server shares from its next handshake on (JS reads
+    /// `server._localAddresses()`, the validated interface addresses, per handshake);
+    /// they replace the ones given in [`ServerConfig::local_addresses`].
+    pub fn set_local_addresses(&mut self, addresses: Vec<Ipv4Address>) {
+        self.local_addresses = Some(addresses);
     }
 
     /// The DHT node.
@@ -376,6 +386,9 @@ impl PeerNode {
                     // caller configured stays while the node has none.
                     if let Some(ours) = self.dht.node().remote_address() {
                         s.config_mut().our_address = Some(ours);
+                    }
+                    if let Some(local) = &self.local_addresses {
+                        s.config_mut().local_addresses.clone_from(local);
                     }
                     let (seed, stream) = (self.draw_seed(), self.draw_stream_id());
                     let reply = s.handle_peer_handshake(

@@ -350,9 +350,9 @@ fn an_unknown_key_is_peer_not_found() {
     assert!(sim.handshakes.is_empty());
 }
 
-#[test]
-fn a_firewalled_pair_with_holepunch_relays_is_the_holepunch_gap() {
-    let (client_keys, server_keys) = keys();
+/// [`relayed`] with a firewalled server offering RELAY for holepunching.
+fn punchable() -> Sim {
+    let (_, server_keys) = keys();
     let mut sim = relayed(ServerConfig::default());
     let relays = vec![ferrocore_wire::dht::RelayInfo {
         relay_address: RELAY,
@@ -363,6 +363,13 @@ fn a_firewalled_pair_with_holepunch_relays_is_the_holepunch_gap() {
         .server_mut(&server_keys.public_key)
         .unwrap();
     server.set_relays(relays, vec![RELAY]);
+    sim
+}
+
+#[test]
+fn a_firewalled_pair_with_holepunch_relays_is_the_holepunch_gap() {
+    let (client_keys, server_keys) = keys();
+    let mut sim = punchable();
     sim.node(CLIENT).connect(
         Duration::ZERO,
         client_keys,
@@ -385,6 +392,43 @@ fn a_firewalled_pair_with_holepunch_relays_is_the_holepunch_gap() {
     });
     assert_eq!(aborted, Some(AbortReason::HolepunchUnsupported));
     assert!(sim.now >= Duration::from_secs(10));
+}
+
+#[test]
+fn a_firewalled_pair_on_one_host_connects_through_the_shared_local_address() {
+    // The holepunch gap above, but the server shares its local address (as JS's
+    // `_localAddresses()`): a same-host client pings it and opens the stream there, and
+    // the server, in its holepunch window, takes the client's first stream packet.
+    let (client_keys, server_keys) = keys();
+    let mut sim = punchable();
+    sim.node(SERVER).set_local_addresses(vec![SERVER]);
+    let lan = ConnectConfig {
+        lan: true,
+        local_addresses: vec![CLIENT],
+        ..ConnectConfig::default()
+    };
+    sim.node(CLIENT)
+        .connect(Duration::ZERO, client_keys, server_keys.public_key, lan);
+    sim.run(|s| s.connected().is_some() || s.failed().is_some());
+    let c = sim
+        .connected()
+        .expect("connected through the LAN ping")
+        .clone();
+    assert_eq!(c.remote_addr, SERVER);
+    assert_eq!(c.remote_payload.addresses4, vec![SERVER]);
+    assert!(c.remote_payload.holepunch.is_some());
+    assert!(sim.accepted().is_none());
+    let now = sim.now;
+    sim.node(SERVER)
+        .handle_stream_packet(now, c.remote_stream_id, CLIENT);
+    while let Some(e) = sim.node(SERVER).poll_event() {
+        sim.events.push((SERVER, e));
+    }
+    let s = sim.accepted().expect("the server took the stream packet");
+    assert_eq!(
+        (s.remote_addr, s.remote_stream_id),
+        (CLIENT, c.local_stream_id)
+    );
 }
 
 #[test]

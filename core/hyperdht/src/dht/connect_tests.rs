@@ -335,11 +335,14 @@ fn holepunchable_firewalled_peers_are_an_explicit_gap() {
     );
 }
 
-#[test]
-fn same_host_peers_try_the_lan_address() {
-    let lan = Ipv4Address::new([192, 168, 1, 5], 4003);
+/// The server's LAN address in [`lan_net`].
+const LAN: Ipv4Address = Ipv4Address::new([192, 168, 1, 5], 4003);
+
+/// Firewalled peers on one host: a punchable server sharing [`LAN`], a client with
+/// `lan` on and its own address on that subnet; the handshake is done.
+fn lan_net() -> Net {
     let srv = punchable(ServerConfig {
-        local_addresses: vec![lan],
+        local_addresses: vec![LAN],
         ..ServerConfig::default()
     });
     let cfg = ConnectConfig {
@@ -347,20 +350,22 @@ fn same_host_peers_try_the_lan_address() {
         local_addresses: vec![Ipv4Address::new([192, 168, 1, 9], 4001)],
         ..ConnectConfig::default()
     };
-    let mut net = Net::new(client(cfg.clone()), srv, &[RELAY]);
+    let mut net = Net::new(client(cfg), srv, &[RELAY]);
     net.run();
+    net
+}
+
+#[test]
+fn same_host_peers_try_the_lan_address() {
+    let lan = LAN;
+    let mut net = lan_net();
     assert_eq!(net.pings, vec![lan]);
     assert!(net.done.is_none());
     net.client.handle_ping(lan, true);
     net.run();
     assert_eq!(net.done.clone().unwrap().unwrap().remote_addr, lan);
     // A failed ping with holepunch relays on offer: the holepunch gap.
-    let srv = punchable(ServerConfig {
-        local_addresses: vec![lan],
-        ..ServerConfig::default()
-    });
-    let mut net = Net::new(client(cfg), srv, &[RELAY]);
-    net.run();
+    let mut net = lan_net();
     net.client.handle_ping(lan, false);
     net.run();
     assert_eq!(net.done, Some(Err(ConnectError::HolepunchUnsupported)));
@@ -570,3 +575,6 @@ fn handshakes_remembered_are_capped() {
     net.server.handle_timeout(T0 + HANDSHAKE_CLEAR_WAIT);
     assert_eq!(net.server.handshakes(), 0);
 }
+
+#[path = "connect_lan_tests.rs"]
+mod lan;

@@ -11,9 +11,13 @@
 //!   [`HANDSHAKE_INITIAL_TIMEOUT`] for the client's first UDX packet
 //!   ([`Server::handle_stream_packet`]);
 //! * neither: the reference starts holepunching (same-LAN prepunch or a `Holepuncher`);
-//!   this server offers the holepunch in its payload as the reference does but does not
-//!   punch: the handshake is given up after [`HANDSHAKE_INITIAL_TIMEOUT`]
-//!   ([`ServerEvent::Aborted`] with [`AbortReason::HolepunchUnsupported`]).
+//!   this server offers the holepunch in its payload as the reference does (unless
+//!   [`ServerConfig::offer_holepunch`] is off: then the client comes straight to the
+//!   address the relay saw) but does not punch. As the reference's raw stream does, it still takes the client's first UDX
+//!   packet as the connection (a client on our LAN or host reaches one of the
+//!   [`ServerConfig::local_addresses`] we shared); without one the handshake is given up
+//!   after [`HANDSHAKE_INITIAL_TIMEOUT`] ([`ServerEvent::Aborted`] with
+//!   [`AbortReason::HolepunchUnsupported`]).
 //!
 //! Identical handshake messages (retransmissions) get the same reply while the handshake
 //! is remembered ([`ServerConfig::clear_wait`] after it finished).
@@ -57,6 +61,12 @@ pub struct ServerConfig {
     pub local_addresses: Vec<Ipv4Address>,
     /// `shareLocalAddress` (default on).
     pub share_local_address: bool,
+    /// Whether a server that is not reachable offers holepunching (its holepunch id and
+    /// the announcer's relays) as the reference always does (default on). A node that
+    /// cannot punch turns it off: a client then opens the stream to our shared or
+    /// relay-seen address at once (JS `connect.js`: relayed and not holepunchable)
+    /// instead of asking the relays to punch and failing.
+    pub offer_holepunch: bool,
     /// `reusableSocket`: advertise that the stream reuses the DHT socket.
     pub reusable_socket: bool,
     /// How long finished handshakes are remembered (`handshakeClearWait`).
@@ -69,6 +79,7 @@ impl Default for ServerConfig {
             our_address: None,
             local_addresses: Vec::new(),
             share_local_address: true,
+            offer_holepunch: true,
             reusable_socket: false,
             clear_wait: HANDSHAKE_CLEAR_WAIT,
         }
@@ -105,8 +116,9 @@ pub enum ServerEvent {
 enum SlotState {
     /// Waiting for the client's first stream packet.
     Passive(Box<Connection>),
-    /// Neither side reachable; waiting out the holepunch window.
-    Holepunch(u32),
+    /// Neither side reachable; waiting out the holepunch window for the client's first
+    /// stream packet (it may reach one of our local addresses).
+    Holepunch(Box<Connection>),
     /// Connected, failed or aborted: only remembered.
     Done,
 }
@@ -247,8 +259,7 @@ impl Server {
     #[must_use]
     pub fn stream_id_used(&self, local_stream_id: u32) -> bool {
         self.slots.values().any(|s| match &s.state {
-            SlotState::Passive(c) => c.local_stream_id == local_stream_id,
-            SlotState::Holepunch(id) => *id == local_stream_id,
+            SlotState::Passive(c) | SlotState::Holepunch(c) => c.local_stream_id == local_stream_id,
             SlotState::Done => false,
         })
     }
@@ -332,7 +343,7 @@ impl Server {
         let state = if self.config.our_address.is_some() {
             SlotState::Passive(Box::new(conn))
         } else {
-            SlotState::Holepunch(local_stream_id)
+            SlotState::Holepunch(Box::new(conn))
         };
         Slot {
             reply,
@@ -369,7 +380,7 @@ impl Server {
             } else {
                 firewall::UNKNOWN
             },
-            holepunch: c.our_address.is_none().then(|| HolepunchInfo {
+            holepunch: (c.our_address.is_none() && c.offer_holepunch).then(|| HolepunchInfo {
                 id: hp_id,
                 relays: self.relays.clone(),
             }),
@@ -391,8 +402,9 @@ impl Server {
     }
 
     /// The first UDX packet on `local_stream_id` came from `from` (the stream's firewall
-    /// hook): a waiting handshake becomes a [`ServerEvent::Connection`] to that address.
-    /// Returns whether a handshake was waiting for it.
+    /// hook): a waiting handshake (passive, or in the holepunch window) becomes a
+    /// [`ServerEvent::Connection`] to that address. Returns whether a handshake was
+    /// waiting for it.
     pub fn handle_stream_packet(
         &mut self,
         now: Duration,
@@ -401,9 +413,10 @@ impl Server {
     ) -> bool {
         let clear_at = now + self.config.clear_wait;
         for slot in self.slots.values_mut() {
-            if matches!(&slot.state, SlotState::Passive(c) if c.local_stream_id == local_stream_id)
+            if matches!(&slot.state, SlotState::Passive(c) | SlotState::Holepunch(c)
+                if c.local_stream_id == local_stream_id)
             {
-                if let SlotState::Passive(mut conn) =
+                if let SlotState::Passive(mut conn) | SlotState::Holepunch(mut conn) =
                     core::mem::replace(&mut slot.state, SlotState::Done)
                 {
                     conn.remote_addr = from;
@@ -463,8 +476,7 @@ impl Server {
 
     fn abort(events: &mut VecDeque<ServerEvent>, slot: &mut Slot, reason: AbortReason) {
         let id = match core::mem::replace(&mut slot.state, SlotState::Done) {
-            SlotState::Passive(c) => c.local_stream_id,
-            SlotState::Holepunch(id) => id,
+            SlotState::Passive(c) | SlotState::Holepunch(c) => c.local_stream_id,
             SlotState::Done => return,
         };
         events.push_back(ServerEvent::Aborted {
