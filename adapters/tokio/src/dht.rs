@@ -25,7 +25,7 @@ pub use ferrocore_udp::{
 use crate::udx::{Config, UdxSocket};
 
 /// The runtime's timer as the machine loop's.
-fn sleep() -> ferrocore_udp::Sleep {
+pub(crate) fn sleep() -> ferrocore_udp::Sleep {
     Arc::new(|d| Box::pin(tokio::time::sleep(d)) as ferrocore_udp::BoxFuture<()>)
 }
 

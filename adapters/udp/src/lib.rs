@@ -48,6 +48,7 @@ mod rpc;
 mod run;
 mod shared;
 mod stream;
+pub mod swarm;
 #[cfg(test)]
 mod tests;
 
