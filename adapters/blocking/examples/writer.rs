@@ -11,7 +11,6 @@
 //! `tokio-writer`'s docs). Then run `blocking-reader` with the key.
 
 use std::io::BufRead;
-use std::net::SocketAddr;
 use std::path::Path;
 
 use bytes::Bytes;
@@ -20,7 +19,7 @@ use ferrocore::keys::KeyPair;
 use ferrocore::manifest::key_from_public_key;
 use ferrocore::replication::EndpointConfig;
 use ferrocore::{Log, LogOptions};
-use ferrocore_blocking::dht::{bind_dht, RpcConfig};
+use ferrocore_blocking::dht::{bind_dht, bootstrap_list, RpcConfig};
 use ferrocore_blocking::swarm::{JoinOptions, Swarm};
 use ferrocore_blocking::Node;
 use ferrocore_storage::{CoreStorage, Store, StoreOptions};
@@ -55,18 +54,10 @@ fn random() -> Result<[u8; 32]> {
     Ok(seed)
 }
 
-/// JS HyperDHT's public bootstrap nodes (`hyperdht/lib/constants.js`), by address.
-const PUBLIC_BOOTSTRAP: &str = "88.99.3.86:49737,142.93.90.113:49737,138.68.147.8:49737";
-
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().unwrap_or_else(|| "writer-storage".into());
-    let bootstrap: Vec<SocketAddr> = args
-        .next()
-        .unwrap_or_else(|| PUBLIC_BOOTSTRAP.into())
-        .split(',')
-        .map(str::parse)
-        .collect::<std::result::Result<_, _>>()?;
+    let bootstrap = bootstrap_list(args.next().as_deref())?;
 
     let log = open_writable(Path::new(&dir))?;
     println!("hypercore key: {}", hex::encode(log.key()));

@@ -21,8 +21,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use ferrocore_udp::{
-    DhtConnection, DhtMachine, DhtNode, Machine, MachineNode, OpResult, RpcConfig, RpcEvent,
-    RpcMachine, RpcNode, SocketDriver,
+    bootstrap_list, DhtConnection, DhtMachine, DhtNode, Machine, MachineNode, OpResult, RpcConfig,
+    RpcEvent, RpcMachine, RpcNode, SocketDriver, PUBLIC_BOOTSTRAP,
 };
 
 use crate::udx::{Config, UdxSocket};
