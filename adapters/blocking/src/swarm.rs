@@ -5,7 +5,7 @@
 //! as JS's `swarm.on('connection', c => store.replicate(c))`.
 //!
 //! ```no_run
-//! # fn f(dht: ferrocore_blocking::dht::DhtNode, node: ferrocore_blocking::Node) -> Result<(), Box<dyn std::error::Error>> {
+//! # fn f(dht: ferrocore_blocking::dht::DhtNode, node: ferrocore_blocking::Node<ferrocore::storage::MemoryStorage>) -> Result<(), Box<dyn std::error::Error>> {
 //! use ferrocore_blocking::swarm::{JoinOptions, Swarm};
 //! let swarm = Swarm::new(dht, ferrocore::wire::noise::KeyPair::from_seed([1; 32]));
 //! swarm.join([7; 32], JoinOptions::default());
