@@ -171,3 +171,53 @@ fn futures_swarms_find_each_other_by_topic_and_replicate() {
         }
     });
 }
+
+/// Counts a spawned task as running until it ends (or is dropped).
+struct Running(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_swarm_whose_handles_are_dropped_ends_its_tasks() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    smol::block_on(async {
+        let (_net, config) = local_dht().await;
+        let dht = spawn(config);
+        dht.bootstrapped().await;
+        let running = Arc::new(AtomicUsize::new(0));
+        let count = running.clone();
+        let swarm = swarm::new(
+            dht,
+            KeyPair::from_seed([0x41; 32]),
+            move |t| {
+                count.fetch_add(1, Ordering::SeqCst);
+                let guard = Running(count.clone());
+                smol::spawn(async move {
+                    t.await;
+                    drop(guard);
+                })
+                .detach();
+            },
+            smol::Timer::after,
+        );
+        let client = JoinOptions {
+            server: false,
+            ..JoinOptions::default()
+        };
+        swarm.join([9; 32], client).await;
+        assert!(swarm.flush().await);
+        assert!(running.load(Ordering::SeqCst) >= 1, "the actor runs");
+        drop(swarm);
+        within(async {
+            while running.load(Ordering::SeqCst) > 0 {
+                smol::Timer::after(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+    });
+}

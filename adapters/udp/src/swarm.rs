@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_channel::{Receiver, Sender};
+use async_channel::{Receiver, Sender, WeakSender};
 use ed25519_dalek::SigningKey;
 use ferrocore_hyperdht::dht::DhtError;
 use ferrocore_hyperswarm::{Command, ErrorCode, Event, Peer, QueryId, SwarmConfig};
@@ -86,7 +86,7 @@ impl Swarm {
             signing: SigningKey::from_bytes(&secret),
             key_pair,
             swarm,
-            tx: tx.clone(),
+            tx: tx.downgrade(),
             out,
             pending: HashMap::new(),
             flushes: HashMap::new(),
@@ -159,7 +159,9 @@ struct Actor {
     key_pair: KeyPair,
     signing: SigningKey,
     swarm: ferrocore_hyperswarm::Swarm,
-    tx: Sender<Msg>,
+    /// Weak, so that the actor ends once every handle (and every running operation)
+    /// has dropped its sender.
+    tx: WeakSender<Msg>,
     out: Sender<SwarmConnection>,
     /// Connections opened and not yet kept or dropped by the swarm.
     pending: HashMap<ConnId, DhtConnection>,
@@ -289,7 +291,10 @@ impl Actor {
     }
 
     fn command(&mut self, cmd: Command) {
-        let (dht, tx, spawn) = (self.dht.clone(), self.tx.clone(), self.spawn.clone());
+        let (dht, spawn) = (self.dht.clone(), self.spawn.clone());
+        let Some(tx) = self.tx.upgrade() else {
+            return; // every handle is gone: the actor ends at its next wait
+        };
         match cmd {
             Command::Listen => {
                 // JS `server.listen()`: the server's announcer keeps our record under the
@@ -310,9 +315,13 @@ impl Actor {
                 }));
                 if !self.accepting {
                     self.accepting = true;
+                    // Weak: the accept loop must not keep the swarm alive; it ends at the
+                    // first connection after the swarm did.
+                    let weak = tx.downgrade();
                     spawn(Box::pin(async move {
                         loop {
                             let c = dht.accept().await;
+                            let Some(tx) = weak.upgrade() else { return };
                             if tx.try_send(Msg::Accepted(c)).is_err() {
                                 return;
                             }
