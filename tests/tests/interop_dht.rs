@@ -405,3 +405,43 @@ fn blocking_nodes_replicate_over_a_dht_connection() {
     let _kept = serving.join().unwrap();
     net.finish();
 }
+
+/// The blocking adapter's swarm (threads; the same swarm code as Tokio's) joins a topic a
+/// JS swarm serves (echoing), connects to it and exchanges bytes over the connection.
+#[test]
+fn blocking_swarm_joins_a_js_swarm() {
+    use ferrocore_blocking::dht::bind_dht as bind_blocking;
+    use ferrocore_blocking::swarm::Swarm as BlockingSwarm;
+    use futures_lite::future::block_on;
+    let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "90000"]);
+    let ready = net.wait_for(WAIT, |v| v["event"] == "ready");
+    let topic = [0xc3u8; 32];
+    let cmd = json!({"op": "join", "topic": hex::encode(topic), "server": true, "client": false, "echo": true});
+    let joined = net.ok(cmd, WAIT);
+    let js_key = joined["publicKey"].as_str().unwrap().to_owned();
+    let config = RpcConfig {
+        bootstrap: bootstrap_of(&ready),
+        ..RpcConfig::default()
+    };
+    let dht = bind_blocking("127.0.0.1:0", config).unwrap();
+    block_on(dht.bootstrapped());
+    let swarm = BlockingSwarm::new(dht, KeyPair::from_seed([0x56u8; 32]));
+    let client = JoinOptions {
+        server: false,
+        ..JoinOptions::default()
+    };
+    swarm.join(topic, client);
+    let c = swarm.connection().expect("a swarm connection");
+    assert_eq!(hex::encode(c.remote_public_key), js_key);
+    assert!(c.is_initiator);
+    assert_eq!(c.topics, vec![topic]);
+    // `exchange` times its reads with Tokio's timer; the stream itself is the blocking
+    // adapter's.
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let got = timer.block_on(exchange(c.connection, Some(b"hello threads"), false, 1));
+    assert_eq!(got, vec![b"hello threads".to_vec()]);
+    net.finish();
+}

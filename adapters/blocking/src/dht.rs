@@ -15,8 +15,8 @@ use std::net::ToSocketAddrs;
 use std::thread;
 
 pub use ferrocore_udp::{
-    DhtConnection, DhtMachine, DhtNode, Machine, MachineNode, OpResult, RpcConfig, RpcEvent,
-    RpcMachine, RpcNode,
+    bootstrap_list, DhtConnection, DhtMachine, DhtNode, Machine, MachineNode, OpResult, RpcConfig,
+    RpcEvent, RpcMachine, RpcNode, PUBLIC_BOOTSTRAP,
 };
 
 use crate::udx::{Config, UdxSocket};

@@ -59,6 +59,7 @@ compile_error!(
 );
 
 pub mod dht;
+pub mod swarm;
 pub mod udx;
 
 use std::io::{ErrorKind, IoSlice, Read, Write};

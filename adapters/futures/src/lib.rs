@@ -57,6 +57,7 @@
 #![warn(missing_docs)]
 
 pub mod dht;
+pub mod swarm;
 pub mod udx;
 
 use std::future::{poll_fn, Future};

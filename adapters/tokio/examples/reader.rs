@@ -7,14 +7,13 @@
 //! ```
 //! (defaults: HyperDHT's public bootstrap nodes, `./reader-storage`).
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use ferrocore::hash::discovery_key;
 use ferrocore::replication::EndpointConfig;
 use ferrocore::{Log, LogOptions};
 use ferrocore_storage::{Store, StoreOptions};
-use ferrocore_tokio::dht::{bind_dht, RpcConfig};
+use ferrocore_tokio::dht::{bind_dht, bootstrap_list, RpcConfig};
 use ferrocore_tokio::swarm::{JoinOptions, Swarm};
 use ferrocore_tokio::Node;
 use ferrocore_wire::noise;
@@ -22,8 +21,6 @@ use ferrocore_wire::noise;
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const USAGE: &str = "usage: tokio-reader <key-hex> [bootstrap host:port,...] [storage-dir]";
-/// JS HyperDHT's public bootstrap nodes (`hyperdht/lib/constants.js`), by address.
-const PUBLIC_BOOTSTRAP: &str = "88.99.3.86:49737,142.93.90.113:49737,138.68.147.8:49737";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -31,12 +28,7 @@ async fn main() -> Result<()> {
     let key: [u8; 32] = hex::decode(args.next().ok_or(USAGE)?)?
         .try_into()
         .map_err(|_| "the key is 32 bytes (64 hex digits)")?;
-    let bootstrap: Vec<SocketAddr> = args
-        .next()
-        .unwrap_or_else(|| PUBLIC_BOOTSTRAP.into())
-        .split(',')
-        .map(str::parse)
-        .collect::<std::result::Result<_, _>>()?;
+    let bootstrap = bootstrap_list(args.next().as_deref())?;
     let dir = args.next().unwrap_or_else(|| "reader-storage".into());
 
     std::fs::create_dir_all(&dir)?;

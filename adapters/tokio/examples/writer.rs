@@ -12,7 +12,6 @@
 //! --listen 127.0.0.1:0 --bootstrap 127.0.0.1:49737 --persistent`, then pass
 //! `127.0.0.1:49737`. Then run `tokio-reader` with the key.
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use bytes::Bytes;
@@ -22,7 +21,7 @@ use ferrocore::manifest::key_from_public_key;
 use ferrocore::replication::EndpointConfig;
 use ferrocore::{Log, LogOptions};
 use ferrocore_storage::{CoreStorage, Store, StoreOptions};
-use ferrocore_tokio::dht::{bind_dht, RpcConfig};
+use ferrocore_tokio::dht::{bind_dht, bootstrap_list, RpcConfig};
 use ferrocore_tokio::swarm::{JoinOptions, Swarm};
 use ferrocore_tokio::Node;
 use ferrocore_wire::noise;
@@ -56,22 +55,11 @@ fn random() -> Result<[u8; 32]> {
     Ok(seed)
 }
 
-/// JS HyperDHT's public bootstrap nodes (`hyperdht/lib/constants.js`), by address.
-const PUBLIC_BOOTSTRAP: &str = "88.99.3.86:49737,142.93.90.113:49737,138.68.147.8:49737";
-
-/// `host:port,...` as socket addresses.
-fn bootstrap_list(list: &str) -> Result<Vec<SocketAddr>> {
-    Ok(list
-        .split(',')
-        .map(str::parse)
-        .collect::<std::result::Result<_, _>>()?)
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().unwrap_or_else(|| "writer-storage".into());
-    let bootstrap = bootstrap_list(&args.next().unwrap_or_else(|| PUBLIC_BOOTSTRAP.into()))?;
+    let bootstrap = bootstrap_list(args.next().as_deref())?;
 
     let log = open_writable(Path::new(&dir))?;
     println!("hypercore key: {}", hex::encode(log.key()));

@@ -18,14 +18,14 @@ use std::net::ToSocketAddrs;
 use std::sync::Arc;
 
 pub use ferrocore_udp::{
-    DhtConnection, DhtMachine, DhtNode, Machine, MachineNode, OpResult, RpcConfig, RpcEvent,
-    RpcMachine, RpcNode,
+    bootstrap_list, DhtConnection, DhtMachine, DhtNode, Machine, MachineNode, OpResult, RpcConfig,
+    RpcEvent, RpcMachine, RpcNode, PUBLIC_BOOTSTRAP,
 };
 
 use crate::udx::{Config, UdxSocket};
 
 /// The runtime's timer as the machine loop's.
-fn sleep() -> ferrocore_udp::Sleep {
+pub(crate) fn sleep() -> ferrocore_udp::Sleep {
     Arc::new(|d| Box::pin(tokio::time::sleep(d)) as ferrocore_udp::BoxFuture<()>)
 }
 

@@ -4,7 +4,9 @@
 //! [`Node::add_dht_connection`](crate::Node::add_dht_connection) as JS's
 //! `swarm.on('connection', c => store.replicate(c))`. The application reports each such
 //! connection's end with [`Swarm::closed`] (JS's swarm sees its `'close'` event): the swarm
-//! then reconnects or retries the peer as JS does.
+//! then reconnects or retries the peer as JS does. The swarm's code is
+//! [`ferrocore_udp::swarm`]'s, shared with the other adapters; this module adds Tokio's
+//! tasks and timer.
 //!
 //! ```no_run
 //! # async fn f(dht: ferrocore_tokio::dht::DhtNode) -> std::io::Result<()> {
@@ -15,57 +17,19 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use ed25519_dalek::SigningKey;
-use ferrocore_hyperswarm::{Command, ErrorCode, Event, Peer, QueryId, SwarmConfig};
-use ferrocore_udp::ferrocore_hyperdht::dht::DhtError;
-use ferrocore_udp::{DhtConnection, DhtNode, OpResult};
+use ferrocore_udp::swarm::Spawn;
+use ferrocore_udp::DhtNode;
 use ferrocore_wire::noise::KeyPair;
-use tokio::sync::{mpsc, oneshot, Mutex};
 
-pub use ferrocore_hyperswarm::{ConnId, JoinOptions, Topic};
+pub use ferrocore_udp::swarm::{ConnId, JoinOptions, SwarmConnection, Topic};
 
-/// How long the swarm waits for its server's first announce before announcing its topics
-/// anyway (a DHT with no reachable node never completes it).
-const FIRST_UPDATE_WAIT: Duration = Duration::from_secs(10);
-/// How often it looks whether that first announce ended.
-const FIRST_UPDATE_POLL: Duration = Duration::from_millis(25);
-
-/// A connection the swarm kept (JS's `'connection'` event).
-#[derive(Debug)]
-pub struct SwarmConnection {
-    /// The swarm's id of it: pass it to [`Swarm::closed`] once it ends.
-    pub id: ConnId,
-    /// The remote's public key.
-    pub remote_public_key: [u8; 32],
-    /// Whether we dialled it.
-    pub is_initiator: bool,
-    /// The topics it was found under (client connections).
-    pub topics: Vec<Topic>,
-    /// The DHT connection: UDX stream and handshake.
-    pub connection: DhtConnection,
-}
-
-enum Msg {
-    Join(Topic, JoinOptions),
-    Leave(Topic),
-    Flush(oneshot::Sender<bool>),
-    Query(QueryId, Result<OpResult, DhtError>),
-    Dialled(ConnId, [u8; 32], Result<DhtConnection, String>),
-    Accepted(DhtConnection),
-    Listening,
-    Closed(ConnId),
-}
-
-/// A Hyperswarm on a HyperDHT node. Dropping every handle stops it.
+/// A Hyperswarm on a HyperDHT node, its tasks on Tokio (every method of
+/// [`ferrocore_udp::swarm::Swarm`]). Dropping every handle stops it.
 #[derive(Clone, Debug)]
-pub struct Swarm {
-    tx: mpsc::UnboundedSender<Msg>,
-    connections: Arc<Mutex<mpsc::UnboundedReceiver<SwarmConnection>>>,
-}
+pub struct Swarm(ferrocore_udp::swarm::Swarm);
 
 impl Swarm {
     /// A swarm with `key_pair` (its DHT server's and connections' key) on `dht`, with
@@ -75,299 +39,23 @@ impl Swarm {
     /// Outside a Tokio runtime.
     #[must_use]
     pub fn new(dht: DhtNode, key_pair: KeyPair) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (out, connections) = mpsc::unbounded_channel();
-        let mut seed = [0u8; 8];
-        let _ = getrandom::getrandom(&mut seed);
-        let swarm = ferrocore_hyperswarm::Swarm::new(
-            key_pair.public_key,
-            SwarmConfig::default(),
-            u64::from_le_bytes(seed),
-        );
-        let mut secret = [0u8; 32];
-        secret.copy_from_slice(&key_pair.secret_key[..32]);
-        let actor = Actor {
+        let handle = tokio::runtime::Handle::current();
+        let spawn: Spawn = Arc::new(move |task| {
+            handle.spawn(task);
+        });
+        Self(ferrocore_udp::swarm::Swarm::with_runtime(
             dht,
-            signing: SigningKey::from_bytes(&secret),
             key_pair,
-            swarm,
-            tx: tx.clone(),
-            out,
-            pending: HashMap::new(),
-            flushes: HashMap::new(),
-            origin: Instant::now(),
-            accepting: false,
-        };
-        tokio::spawn(actor.run(rx));
-        Self {
-            tx,
-            connections: Arc::new(Mutex::new(connections)),
-        }
-    }
-
-    /// Joins `topic` (JS `swarm.join(topic, {server, client})`).
-    pub async fn join(&self, topic: Topic, options: JoinOptions) {
-        let _ = self.tx.send(Msg::Join(topic, options));
-    }
-
-    /// Leaves `topic` (JS `swarm.leave`).
-    pub async fn leave(&self, topic: Topic) {
-        let _ = self.tx.send(Msg::Leave(topic));
-    }
-
-    /// Waits until every topic has been announced and every peer found so far tried
-    /// (JS `swarm.flush()`); false if the swarm stopped.
-    pub async fn flush(&self) -> bool {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(Msg::Flush(tx)).is_err() {
-            return false;
-        }
-        rx.await.unwrap_or(false)
-    }
-
-    /// Reports that connection `id` (handed out by [`Swarm::connection`]) ended, for any
-    /// reason (JS's `'close'` of a swarm connection): the swarm forgets it and, for a peer
-    /// still wanted (an explicit peer, or one found under a topic joined as client),
-    /// retries with JS's backoff.
-    pub fn closed(&self, id: ConnId) {
-        let _ = self.tx.send(Msg::Closed(id));
-    }
-
-    /// The next connection the swarm kept.
-    ///
-    /// # Panics
-    /// If the swarm's task ended: its runtime shut down ([`next_connection`] says so
-    /// instead).
-    ///
-    /// [`next_connection`]: Swarm::next_connection
-    pub async fn connection(&self) -> SwarmConnection {
-        self.next_connection()
-            .await
-            .expect("the swarm's runtime is running")
-    }
-
-    /// The next connection the swarm kept; `None` once its task ended (the runtime it was
-    /// spawned on shut down), so a thread waiting on it from outside the runtime ends
-    /// cleanly.
-    pub async fn next_connection(&self) -> Option<SwarmConnection> {
-        self.connections.lock().await.recv().await
+            spawn,
+            crate::dht::sleep(),
+        ))
     }
 }
 
-struct Actor {
-    dht: DhtNode,
-    key_pair: KeyPair,
-    signing: SigningKey,
-    swarm: ferrocore_hyperswarm::Swarm,
-    tx: mpsc::UnboundedSender<Msg>,
-    out: mpsc::UnboundedSender<SwarmConnection>,
-    /// Connections opened and not yet kept or dropped by the swarm.
-    pending: HashMap<ConnId, DhtConnection>,
-    flushes: HashMap<ferrocore_hyperswarm::FlushId, oneshot::Sender<bool>>,
-    origin: Instant,
-    accepting: bool,
-}
+impl Deref for Swarm {
+    type Target = ferrocore_udp::swarm::Swarm;
 
-impl Actor {
-    fn now(&self) -> Duration {
-        self.origin.elapsed()
-    }
-
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
-        loop {
-            let now = self.now();
-            if self.swarm.poll_timeout().is_some_and(|t| t <= now) {
-                self.swarm.handle_timeout(now);
-            }
-            self.drain();
-            let sleep = self
-                .swarm
-                .poll_timeout()
-                .map_or(Duration::from_secs(3600), |t| t.saturating_sub(self.now()));
-            tokio::select! {
-                msg = rx.recv() => match msg {
-                    Some(msg) => self.on_msg(msg),
-                    None => return,
-                },
-                () = tokio::time::sleep(sleep) => {}
-            }
-        }
-    }
-
-    fn on_msg(&mut self, msg: Msg) {
-        let now = self.now();
-        match msg {
-            Msg::Join(topic, options) => {
-                let _ = self.swarm.join(now, topic, options);
-            }
-            Msg::Leave(topic) => self.swarm.leave(now, &topic),
-            Msg::Flush(done) => {
-                let id = self.swarm.flush(now);
-                self.flushes.insert(id, done);
-            }
-            Msg::Query(query, result) => {
-                let ok = result.is_ok();
-                if let Ok(r) = result {
-                    let peers: Vec<Peer> = r
-                        .peers()
-                        .filter(|p| p.public_key != self.key_pair.public_key)
-                        .map(|p| Peer {
-                            public_key: p.public_key,
-                            relay_addresses: p
-                                .relay_addresses
-                                .iter()
-                                .map(|a| a.to_bytes().to_vec())
-                                .collect(),
-                        })
-                        .collect();
-                    self.swarm.handle_query_peers(now, query, &peers);
-                }
-                self.swarm.handle_query_done(now, query, ok);
-            }
-            Msg::Dialled(conn, key, Ok(c)) => {
-                self.pending.insert(conn, c);
-                self.swarm.handle_connected(now, conn, key, true);
-            }
-            Msg::Dialled(conn, _, Err(code)) => {
-                self.swarm
-                    .handle_connect_failed(now, conn, &ErrorCode::from_code(&code));
-            }
-            Msg::Listening => self.swarm.handle_listening(now),
-            Msg::Closed(conn) => {
-                self.pending.remove(&conn);
-                self.swarm.handle_closed(now, conn);
-            }
-            Msg::Accepted(c) => {
-                let key = c.connection.remote_public_key;
-                if self.swarm.handle_firewall(&key, None) {
-                    return; // banned: dropping it closes the stream
-                }
-                let conn = self.swarm.alloc_conn_id();
-                self.pending.insert(conn, c);
-                self.swarm.handle_connected(now, conn, key, false);
-            }
-        }
-    }
-
-    /// Carries out the swarm's commands and hands out its events.
-    fn drain(&mut self) {
-        while let Some(cmd) = self.swarm.poll_command() {
-            self.command(cmd);
-        }
-        while let Some(ev) = self.swarm.poll_event() {
-            match ev {
-                Event::Connection {
-                    conn,
-                    remote_public_key,
-                    is_initiator,
-                    topics,
-                } => {
-                    if let Some(connection) = self.pending.remove(&conn) {
-                        let _ = self.out.send(SwarmConnection {
-                            id: conn,
-                            remote_public_key,
-                            is_initiator,
-                            topics,
-                            connection,
-                        });
-                    }
-                }
-                Event::FlushDone { id, ok } => {
-                    if let Some(done) = self.flushes.remove(&id) {
-                        let _ = done.send(ok);
-                    }
-                }
-                Event::Update | Event::Ban { .. } | Event::Left { .. } => {}
-            }
-        }
-    }
-
-    fn command(&mut self, cmd: Command) {
-        let (dht, tx) = (self.dht.clone(), self.tx.clone());
-        match cmd {
-            Command::Listen => {
-                // JS `server.listen()`: the server's announcer keeps our record under the
-                // hash of our key (which connects look up) and refreshes it; the swarm
-                // is told it listens once the first update ended, as `listen()` resolves
-                // then.
-                let _ = self.dht.serve(self.key_pair.clone());
-                let (d, t, key) = (dht.clone(), tx.clone(), self.key_pair.public_key);
-                tokio::spawn(async move {
-                    let until = Instant::now() + FIRST_UPDATE_WAIT;
-                    while d.relay_addresses(&key).is_some_and(|r| r.is_empty())
-                        && Instant::now() < until
-                    {
-                        tokio::time::sleep(FIRST_UPDATE_POLL).await;
-                    }
-                    let _ = t.send(Msg::Listening);
-                });
-                if !self.accepting {
-                    self.accepting = true;
-                    tokio::spawn(async move {
-                        loop {
-                            let c = dht.accept().await;
-                            if tx.send(Msg::Accepted(c)).is_err() {
-                                return;
-                            }
-                        }
-                    });
-                }
-            }
-            Command::Lookup { query, topic } => {
-                tokio::spawn(async move {
-                    let _ = tx.send(Msg::Query(query, dht.lookup(topic).await));
-                });
-            }
-            Command::LookupAndUnannounce { query, topic }
-            | Command::Unannounce { query, topic } => {
-                let key = self.signing.clone();
-                tokio::spawn(async move {
-                    let _ = tx.send(Msg::Query(query, dht.unannounce(topic, &key).await));
-                });
-            }
-            Command::Announce { query, topic, .. } => {
-                // Without relay addresses for now: JS's swarm passes its server's
-                // (`DhtNode::relay_addresses`), but a JS client that connects through
-                // those relays while our node's own address is not among them (not yet
-                // known reachable) fails its handshake about half the time (the seed's
-                // reader.js then prints "Skipping 0 earlier blocks..."); without them it
-                // finds the record holders itself (findPeer) and connects.
-                let key = self.signing.clone();
-                tokio::spawn(async move {
-                    let _ = tx.send(Msg::Query(query, dht.announce(topic, &key).await));
-                });
-            }
-            Command::Connect {
-                conn, public_key, ..
-            } => {
-                let key_pair = self.key_pair.clone();
-                tokio::spawn(async move {
-                    let r = dht
-                        .connect(key_pair, public_key)
-                        .await
-                        .map_err(|e| e.code().to_owned());
-                    let _ = tx.send(Msg::Dialled(conn, public_key, r));
-                });
-            }
-            Command::Close { conn, .. } => {
-                // Dropping the stream destroys it; connections already handed out are the
-                // application's, which reports their end with `Swarm::closed` (for one
-                // the swarm already forgot, a no-op).
-                self.pending.remove(&conn);
-                self.swarm.handle_closed(self.now(), conn);
-            }
-            // No-ops, each for a reason:
-            // - CancelQuery: the DHT operation runs on to its own deadline (a `DhtNode`
-            //   operation cannot be withdrawn from the node yet); its result comes for a
-            //   query the swarm forgot, which `handle_query_*` ignore.
-            // - Suspend/Resume: issued only by the state machine's `suspend`/`resume`,
-            //   which this binding does not expose (a host that sleeps restarts the swarm).
-            // - SendKeepAlive: handed-out connections are the application's, whose
-            //   replication session sends the secret-stream keep-alives itself.
-            Command::CancelQuery { .. }
-            | Command::Suspend
-            | Command::Resume
-            | Command::SendKeepAlive { .. } => {}
-        }
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }

@@ -48,6 +48,7 @@ mod rpc;
 mod run;
 mod shared;
 mod stream;
+pub mod swarm;
 #[cfg(test)]
 mod tests;
 
@@ -64,7 +65,9 @@ pub use io::{bind_std, AsyncUdpIo, Interest, RecvBuffers, UdpIo};
 pub use local::{local_addresses, validate_local_addresses, VALIDATE_TIMEOUT};
 pub use machine::{drive_machine, run_machine_blocking, Machine, MachineNode, EVENT_QUEUE};
 pub use quinn_udp;
-pub use rpc::{from_ipv4, to_ipv4, RpcConfig, RpcEvent, RpcMachine, RpcNode};
+pub use rpc::{
+    bootstrap_list, from_ipv4, to_ipv4, RpcConfig, RpcEvent, RpcMachine, RpcNode, PUBLIC_BOOTSTRAP,
+};
 pub use run::{drive, BoxFuture, Sleep, SocketDriver};
 pub use shared::{Datagram, Shared, Wait, MESSAGE_QUEUE, UNROUTED_QUEUE};
 pub use stream::UdxStream;

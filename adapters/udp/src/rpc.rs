@@ -15,6 +15,29 @@ use ferrocore_wire::dht::{errors, Ipv4Address};
 use crate::machine::{Machine, MachineNode};
 use crate::UdxSocket;
 
+/// JS HyperDHT's public bootstrap nodes (`hyperdht/lib/constants.js`), by address.
+pub const PUBLIC_BOOTSTRAP: &str = "88.99.3.86:49737,142.93.90.113:49737,138.68.147.8:49737";
+
+/// A bootstrap list given as `host:port,...` (IP addresses), or [`PUBLIC_BOOTSTRAP`]
+/// when none is given.
+///
+/// ```
+/// use ferrocore_udp::bootstrap_list;
+/// let local = bootstrap_list(Some("127.0.0.1:49737,[::1]:5")).unwrap();
+/// assert_eq!(local, ["127.0.0.1:49737".parse().unwrap(), "[::1]:5".parse().unwrap()]);
+/// assert_eq!(bootstrap_list(None).unwrap().len(), 3);
+/// assert!(bootstrap_list(Some("node1.hyperdht.org:49737")).is_err());
+/// ```
+///
+/// # Errors
+/// When an entry is not an IP socket address.
+pub fn bootstrap_list(list: Option<&str>) -> Result<Vec<SocketAddr>, std::net::AddrParseError> {
+    list.unwrap_or(PUBLIC_BOOTSTRAP)
+        .split(',')
+        .map(str::parse)
+        .collect()
+}
+
 /// How an [`RpcMachine`] starts.
 #[derive(Clone, Debug, Default)]
 pub struct RpcConfig {
