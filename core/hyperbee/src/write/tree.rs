@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use crate::fetch::{Ctx, Halt};
-use crate::{BeeError, Entry, MAX_CHILDREN, MAX_DEPTH};
+use crate::{BeeError, Entry, MAX_CHILDREN, MAX_DEPTH, MAX_KEYS};
 
 pub(crate) type NodeId = usize;
 pub(crate) type ChildId = usize;
@@ -315,6 +315,16 @@ impl Tree {
                 });
             }
             if leaf {
+                // a full node splits: its median key moves up and is compared there
+                // (JS's `split` loads it), all the way up while the nodes are full
+                for &n in core::iter::once(&node).chain(stack.iter().rev()) {
+                    if self.nodes[n].keys.len() < MAX_KEYS {
+                        break;
+                    }
+                    for i in 0..self.nodes[n].keys.len() {
+                        self.key(ctx, n, i)?;
+                    }
+                }
                 return Ok(PutPlan {
                     stack,
                     node,
