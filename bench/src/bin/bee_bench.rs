@@ -24,7 +24,7 @@ use ferrocore::keys::KeyPair;
 use ferrocore::manifest::{core_key, default_manifest};
 use ferrocore::replication::{CoreId, EndpointConfig};
 use ferrocore::{hash, Log, LogOptions};
-use ferrocore_bench::{process_cpu_seconds, Row};
+use ferrocore_bench::{process_cpu_seconds, Row, XorShift32};
 use ferrocore_blocking::bee::{Bee, BeeOptions, Op, RangeOptions};
 use ferrocore_blocking::Node;
 use ferrocore_storage::{CoreStorage, Durability, Store, StoreOptions};
@@ -39,24 +39,6 @@ fn key(i: u32) -> String {
 
 fn value(i: u32) -> String {
     format!("value-{i:06}-{}", "x".repeat((i % 23) as usize))
-}
-
-/// The xorshift32 sequence of `bee-data.mjs` (a zero seed counts as 1).
-struct XorShift32(u32);
-
-impl XorShift32 {
-    fn new(seed: u32) -> Self {
-        XorShift32(if seed == 0 { 1 } else { seed })
-    }
-
-    fn next(&mut self) -> u32 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.0 = x;
-        x
-    }
 }
 
 /// 1..=n shuffled as `indices(1, n, "shuffle", seed)` does.
