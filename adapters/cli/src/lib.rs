@@ -133,6 +133,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod bee;
 mod dir;
 mod error;
 pub mod keys;
@@ -171,5 +172,6 @@ fn run_with(cli: &Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Clone(a) => net::clone(a, out),
         Command::Cores(a) => local::cores(a, out),
         Command::Dht(a) => net::dht(a, out),
+        Command::Bee(a) => bee::run(a, out),
     }
 }
