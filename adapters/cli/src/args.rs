@@ -28,8 +28,8 @@ Exit codes:
   1    error: no core in DIR, no such core name or key in the store, a core (or name) exists
        already, read-only core, wrong encryption key, DIR busy, storage failure, ...
   2    usage: bad arguments (a malformed key, index or option)
-  3    not found: the block is not stored locally (`get`), or the peer's core has no such
-       block (`clone --blocks`)
+  3    not found: the block is not stored locally (`get`, `bee`), the peer's core has no
+       such block (`clone --blocks`), or the key is absent (`bee get`)
   4    the peer misbehaved: it sent data that failed verification, a wrong capability or
        malformed messages
   5    network: could not connect or listen, or the connection was lost

@@ -9,8 +9,8 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// Bad arguments (clap's own code for usage errors).
     pub const USAGE: u8 = 2;
-    /// The block is not stored locally (`get`), or the peer's core has no such block
-    /// (`clone --blocks`).
+    /// The block is not stored locally (`get`, `bee`), the peer's core has no such block
+    /// (`clone --blocks`), or the key is absent (`bee get`).
     pub const NOT_FOUND: u8 = 3;
     /// The peer misbehaved: data that failed verification, a wrong capability, malformed
     /// messages or a broken transport.

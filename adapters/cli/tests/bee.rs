@@ -199,6 +199,12 @@ fn history_and_diff_say_what_changed() {
         bee("history", &d, &["--gte", "-2"]).ok(),
         "4\tdel\tb\n5\tput\tc\t5\n"
     );
+    // More than there is: all of it.
+    assert_eq!(
+        bee("history", &d, &["--gte", "-100"]).ok().lines().count(),
+        5
+    );
+    assert_eq!(bee("history", &d, &["--lt", "-100"]).ok(), "");
     assert_eq!(
         bee("history", &d, &["--gte", "2", "--lt", "4", "--reverse"]).ok(),
         "3\tput\ta\t3\n2\tput\tb\t2\n"
@@ -286,4 +292,23 @@ fn a_bee_written_by_put_replicates_with_serve_and_clone() {
     assert_eq!(bee("list", &r, &[]).ok(), bee("list", &w, &[]).ok());
     assert_eq!(bee("list", &r, &[]).ok().lines().count(), 201);
     bee("put", &r, &["x", "y"]).fails(ERROR.into(), "read-only");
+}
+
+#[test]
+fn bee_help_has_examples_for_every_subcommand_and_the_exit_code_7() {
+    let top = run(&["--help"]).ok();
+    assert!(top.contains("\n  7 ") && top.contains("bee"), "{top}");
+    let help = run(&["bee", "--help"]).ok();
+    assert!(
+        help.contains("Examples:") && help.contains("ferrocore bee put"),
+        "{help}"
+    );
+    for cmd in ["put", "get", "del", "list", "batch", "history", "diff"] {
+        let help = run(&["bee", cmd, "--help"]).ok();
+        assert!(
+            help.contains("Examples:") && help.contains(&format!("ferrocore bee {cmd} ")),
+            "`bee {cmd} --help` has examples: {help}"
+        );
+        assert!(help.contains("--key-encoding"), "{help}");
+    }
 }

@@ -81,14 +81,14 @@ Exit code 3 when the key is absent (or a block the lookup needs is not stored lo
 Examples:
   ferrocore bee del ./store greeting")]
     Del(KeyArgs),
-    /// List entries in key order: `key<TAB>value` lines, or JSON lines {\"seq\",\"key\",\"value\"}
+    /// List entries in key order: `key<TAB>value` lines, or JSON lines `{"seq","key","value"}`
     #[command(after_help = "\
 Examples:
   ferrocore bee list ./store
   ferrocore bee list ./store --gte a --lt b       # the keys starting with `a`
   ferrocore bee list ./store --reverse --limit 10 --json")]
     List(ListArgs),
-    /// Apply JSON lines from stdin as one batch: {\"put\":[KEY,VALUE]} or {\"del\":KEY}
+    /// Apply JSON lines from stdin as one batch: `{"put":[KEY,VALUE]}` or `{"del":KEY}`
     #[command(after_help = "\
 Examples:
   printf '%s\\n' '{\"put\":[\"a\",\"1\"]}' '{\"put\":[\"b\",\"2\"]}' '{\"del\":\"c\"}' | ferrocore bee batch ./store

@@ -131,6 +131,9 @@ fn bee_error(dir: &Path, e: BeeError) -> Error {
         BeeError::NotABee(why) => Error::NotABee(format!(
             "the core in {d} is not a hyperbee: {why}; pick the bee's core with --core or --name"
         )),
+        BeeError::Bee(e @ ferrocore_blocking::bee::BeeError::BadHistoryBound(_)) => {
+            Error::Usage(format!("the bee in {d}: {e}"))
+        }
         BeeError::Bee(e) => Error::NotABee(format!("the bee in {d} is damaged: {e}")),
         BeeError::NotLocal(seq) => Error::NotFound(format!(
             "block {seq} of the bee in {d} is not stored locally; download it with `ferrocore \
@@ -263,8 +266,11 @@ fn batch(a: &BatchArgs) -> Result<(), Error> {
 
 fn history(a: &HistoryArgs, out: &mut dyn Write) -> Result<(), Error> {
     let o = Opened::new(&a.common, false)?;
+    // A negative bound past the first block means "from the first block" (JS would read
+    // a negative seq).
+    let first = 1 - i64::try_from(o.bee.version()).unwrap_or(i64::MAX);
     let options = HistoryOptions {
-        gte: a.gte,
+        gte: a.gte.map(|g| if g < 0 { g.max(first) } else { g }),
         lt: a.lt,
         reverse: a.walk.reverse,
         limit: a.walk.limit,
