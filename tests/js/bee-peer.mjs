@@ -25,12 +25,13 @@
 //       store.get({name}) (default name "bee": the key pair corestore derives from the
 //       primary key and the name, as `ferrocore create --name`) or store.get({key}) (a
 //       remote bee, read sparsely through replication), then new Hyperbee(core, utf-8
-//       keys and values). update: await core.update({wait: true}) first (do it before
+//       keys and values). update: as the `update` command, first (do it before
 //       writing to a bee another peer extended: hyperbee writes its header to an empty
 //       writable core).                      → bee (a handle), then the `info` fields
 //   {"op":"info","bee":h}    → bee, key, discoveryKey, length, contiguousLength, version,
 //                              writable, downloaded (blocks this session downloaded), peers
-//   {"op":"update","bee":h}  await core.update({wait: true})   → the `info` fields
+//   {"op":"update","bee":h}  await core.update({wait: true, force: true}), once a peer replicates the
+//                            core (waiting at most 10 s for the first)  → the `info` fields
 //   {"op":"fill","bee":h,"count":n,"from":i?,"order":"seq"|"reverse"|"shuffle"?,
 //    "seed":s?,"batch":b?}
 //       put key(i) → value(i) of bee-data.mjs for i in from (default 1) .. from+count-1 in
@@ -116,11 +117,28 @@ async function openBee(cmd) {
   await core.ready()
   const downloaded = { count: 0 }
   core.on('download', () => downloaded.count++)
-  if (cmd.update) await core.update({ wait: true })
+  if (cmd.update) await update(core)
   const bee = new Hyperbee(core, { keyEncoding: 'utf-8', valueEncoding: 'utf-8', extension: cmd.extension !== false })
   await bee.ready()
   const h = bees.push({ bee, core, downloaded }) - 1
   return info(h)
+}
+
+// core.update({wait: true, force: true}) once a peer replicates the core (the first one waited for at
+// most 10 s: an update without peers returns at once).
+async function update(core) {
+  if (core.peers.length === 0) {
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, 10000)
+      core.once('peer-add', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+  // force: a writable core does not update otherwise (here another peer may have
+  // extended it: the same key pair in two stores).
+  await core.update({ wait: true, force: true })
 }
 
 // The bee itself, or its checkout at `checkout` when given.
@@ -217,7 +235,7 @@ async function run(cmd) {
       beeArg(cmd)
       return info(cmd.bee)
     case 'update':
-      await beeArg(cmd).core.update({ wait: true })
+      await update(beeArg(cmd).core)
       return info(cmd.bee)
     case 'fill':
       await fill(cmd)
