@@ -7,7 +7,7 @@ use alloc::sync::Arc;
 use bytes::Bytes;
 
 use crate::block::{Block, BlockCache, NodeRef};
-use crate::BeeError;
+use crate::{Bee, BeeError, Step};
 
 /// Why a step stopped.
 #[derive(Debug)]
@@ -164,7 +164,34 @@ pub(crate) fn search(
     Ok(Err(s))
 }
 
-/// Implements the [`crate::Machine`] plumbing of a machine with a `fed` field and a
+/// One poll of a machine whose blocks are pinned in the [`Fed`] that `fed` selects: runs
+/// `step` against the shared cache; a block it lacks becomes [`Step::NeedBlock`], and a
+/// finished step unpins everything (the machine holds what it still needs).
+pub(crate) fn drive<S, T>(
+    state: &mut S,
+    fed: fn(&mut S) -> &mut Fed,
+    version: u64,
+    bee: &mut Bee,
+    step: impl FnOnce(&mut S, &mut Ctx<'_>) -> Result<T, Halt>,
+) -> Result<Step<T>, BeeError> {
+    let budget = bee.config().step_budget;
+    let mut f = core::mem::take(fed(state));
+    let r = {
+        let mut ctx = Ctx::new(&mut f, bee.cache_mut(), version, budget);
+        step(state, &mut ctx)
+    };
+    let r = f.settle(r);
+    *fed(state) = f;
+    match r? {
+        Ok(v) => {
+            fed(state).clear();
+            Ok(Step::Done(v))
+        }
+        Err(seq) => Ok(Step::NeedBlock(seq)),
+    }
+}
+
+/// Implements [`crate::Machine`] for a machine with `fed` and `version` fields and a
 /// `step(&mut self, &mut Ctx) -> Result<T, Halt>` method.
 macro_rules! machine {
     ($ty:ty, $out:ty) => {
@@ -172,22 +199,8 @@ macro_rules! machine {
             type Output = $out;
 
             fn poll(&mut self, bee: &mut crate::Bee) -> Result<crate::Step<$out>, crate::BeeError> {
-                let budget = bee.config().step_budget;
-                let mut fed = core::mem::take(&mut self.fed);
-                let r = {
-                    let mut ctx =
-                        crate::fetch::Ctx::new(&mut fed, bee.cache_mut(), self.version, budget);
-                    self.step(&mut ctx)
-                };
-                let r = fed.settle(r);
-                self.fed = fed;
-                match r? {
-                    Ok(v) => {
-                        self.fed.clear();
-                        Ok(crate::Step::Done(v))
-                    }
-                    Err(seq) => Ok(crate::Step::NeedBlock(seq)),
-                }
+                let version = self.version;
+                crate::fetch::drive(self, |s| &mut s.fed, version, bee, |s, ctx| s.step(ctx))
             }
 
             fn handle_block(
