@@ -58,7 +58,7 @@ struct Frame {
     i: i64,
 }
 
-/// A range iterator at one version: poll for [`Step::Done`]`(Some(entry))` per entry,
+/// A range iterator at one version: poll for [`Step::Done`](crate::Step::Done)`(Some(entry))` per entry,
 /// `Done(None)` at the end.
 #[derive(Debug, Clone)]
 pub struct Range {

@@ -92,8 +92,8 @@ enum Phase {
     Done,
 }
 
-/// A batch of writes as a state machine: [`Write::poll`] until [`Step::Done`], feeding the
-/// blocks it asks for ([`Write::handle_block`]) and appending, in order, the blocks it
+/// A batch of writes as a state machine: [`Machine::poll`](crate::Machine::poll) until [`Step::Done`], feeding the
+/// blocks it asks for ([`Machine::handle_block`](crate::Machine::handle_block)) and appending, in order, the blocks it
 /// hands back ([`Step::Append`]: the header first when the core is empty, then all node
 /// blocks of the batch at once).
 pub struct Write {
