@@ -128,7 +128,7 @@ pub struct BeeConfig {
 impl Default for BeeConfig {
     fn default() -> Self {
         BeeConfig {
-            cache_blocks: 4096,
+            cache_blocks: 65536,
             always_duplicate: true,
             metadata: None,
             step_budget: 1 << 16,

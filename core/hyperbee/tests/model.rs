@@ -8,7 +8,7 @@ use std::ops::Bound;
 use bytes::Bytes;
 use ferrocore_hyperbee::sub::KeyRange;
 use ferrocore_hyperbee::testing::MemBee;
-use ferrocore_hyperbee::{Entry, HistoryOptions, Op, RangeOptions};
+use ferrocore_hyperbee::{BeeConfig, Entry, HistoryOptions, Op, RangeOptions};
 use proptest::prelude::*;
 
 type Model = BTreeMap<Vec<u8>, (u64, Option<Vec<u8>>)>;
@@ -108,8 +108,11 @@ proptest! {
     fn bee_matches_btreemap(
         steps in proptest::collection::vec(step(), 1..250),
         probes in proptest::collection::vec((any::<u8>(), key(), any::<u8>(), key(), any::<u8>(), any::<bool>(), 0u64..8), 12),
+        small_cache in any::<bool>(),
     ) {
-        let mut bee = MemBee::new();
+        // a tiny cache evicts blocks mid-operation: the machines ask for them again
+        let cache_blocks = if small_cache { 1 } else { 1 << 16 };
+        let mut bee = MemBee::with_config(BeeConfig { cache_blocks, ..BeeConfig::default() });
         let mut model = Model::new();
         let mut snapshots: Vec<(u64, Model)> = Vec::new();
         for ops in &steps {

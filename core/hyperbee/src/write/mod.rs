@@ -229,12 +229,8 @@ fn flush(tree: &mut Tree, bee: &mut Bee) -> Vec<Bytes> {
         };
         let mut raw = Vec::new();
         Node::encode_parts(&index.encode(), &p.key, p.value.as_deref(), &mut raw);
-        bee.cache_mut().insert(Arc::new(Block {
-            seq: p.seq,
-            key: p.key,
-            value: p.value,
-            nodes,
-        }));
+        bee.cache_mut()
+            .insert(Arc::new(Block::built(p.seq, p.key, p.value, nodes)));
         out.push(Bytes::from(raw));
     }
     bee.set_length(bee.length() + out.len() as u64);
