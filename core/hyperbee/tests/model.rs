@@ -165,7 +165,24 @@ proptest! {
                     limit: (sel % 2 == 0).then_some(*limit),
                     ..RangeOptions::default()
                 };
-                prop_assert_eq!(bee.range(o.clone(), v).unwrap(), model_range(snap, &o), "{:?}", o);
+                let want = model_range(snap, &o);
+                prop_assert_eq!(bee.range(o.clone(), v).unwrap(), want.clone(), "{:?}", o);
+                // stop after some entries, snapshot, resume from the checkpoint: the rest
+                let take = (*limit as usize).min(want.len());
+                let mut it = bee.bee.checkout(*version).range(o.clone());
+                bee.run(&mut it.opening()).unwrap();
+                for w in &want[..take] {
+                    let got = bee.run(&mut it).unwrap();
+                    prop_assert_eq!(got.as_ref(), Some(w));
+                }
+                let cp = it.snapshot();
+                let mut rest = bee.bee.checkout(*version).range(RangeOptions { checkpoint: cp.checkpoint.clone(), limit: None, ..o.clone() });
+                let rest = bee.collect(&mut rest).unwrap();
+                let left = o.limit.map_or(want.len(), |l| l as usize).min(want.len()) - take;
+                if !cp.checkpoint.is_empty() {
+                    prop_assert_eq!(&rest[..left.min(rest.len())], &want[take..take + left.min(rest.len())]);
+                    prop_assert!(rest.len() >= left);
+                }
             }
             // history: every block of the version, in order
             let hist = bee.history(HistoryOptions::default(), v).unwrap();
