@@ -387,12 +387,20 @@ impl UdxSocket {
         }
     }
 
-    /// How many streams the socket holds: open ones, and ended or destroyed ones whose
-    /// close is not yet acknowledged (a socket dropped before they close leaves their
-    /// remotes retransmitting to nobody).
+    /// How many streams the socket holds: open ones, ended or destroyed ones whose close
+    /// is not yet acknowledged, and closed ones lingering (a few seconds) to acknowledge a
+    /// retransmitted END again.
     #[must_use]
     pub fn stream_count(&self) -> usize {
         self.shared.lock().socket.stream_count()
+    }
+
+    /// How many streams are not closed yet: [`stream_count`](Self::stream_count) without
+    /// the lingering ones. A socket dropped while this is above zero leaves those streams'
+    /// remotes retransmitting to nobody.
+    #[must_use]
+    pub fn open_stream_count(&self) -> usize {
+        self.shared.lock().socket.open_stream_count()
     }
 
     /// The stream's UDX statistics (cwnd, RTT, bytes and packets sent and received).

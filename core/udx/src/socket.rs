@@ -374,10 +374,21 @@ impl Socket {
         self.streams.contains_key(&id)
     }
 
-    /// How many streams the socket holds.
+    /// How many streams the socket holds (those lingering after a graceful close too).
     #[must_use]
     pub fn stream_count(&self) -> usize {
         self.streams.len()
+    }
+
+    /// How many streams are not closed yet: open ones, and ended or destroyed ones whose
+    /// close is not acknowledged. Streams that closed gracefully and only linger to
+    /// acknowledge a retransmitted END again are not counted.
+    #[must_use]
+    pub fn open_stream_count(&self) -> usize {
+        self.streams
+            .values()
+            .filter(|s| s.linger_until.is_none())
+            .count()
     }
 }
 

@@ -133,7 +133,19 @@ fn end_on_both_sides_finishes_and_closes() {
     assert!(ea.contains(&Event::Finished { id: ID_A }), "{ea:?}");
     assert!(!ea.iter().any(|e| matches!(e, Event::Closed { .. })));
     let now = p.now;
+    assert_eq!((p.a.open_stream_count(), p.b.open_stream_count()), (1, 1));
     p.b.end(now, ID_B).unwrap();
+    // Both closed within a few round trips; the streams then only linger (for seconds)
+    // to acknowledge a retransmitted END, which open_stream_count leaves out.
+    while p.a.open_stream_count() + p.b.open_stream_count() > 0 {
+        assert!(p.step());
+    }
+    assert!(
+        p.now - now < Duration::from_millis(100),
+        "{:?}",
+        p.now - now
+    );
+    assert_eq!((p.a.stream_count(), p.b.stream_count()), (1, 1));
     while p.step() {}
     let ea = p.take_events(Side::A);
     let eb = p.take_events(Side::B);

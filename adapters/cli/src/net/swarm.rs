@@ -31,7 +31,8 @@ const LINGER: Duration = Duration::from_secs(2);
 
 /// The swarm's runtime: dropping it stops the swarm and its DHT node. Drop it after the
 /// replication node shut down: until its streams closed (our end and the remote's
-/// acknowledged, at most [`LINGER`]) the runtime keeps the socket running, so a remote is
+/// acknowledged, at most [`LINGER`]; a closed stream lingering to acknowledge a
+/// retransmitted END is not waited for) the runtime keeps the socket running, so a remote is
 /// not left retransmitting to a socket that is gone (a JS swarm's `destroy()` would wait
 /// for that to time out).
 pub(crate) struct SwarmRuntime {
@@ -51,7 +52,7 @@ impl Drop for SwarmRuntime {
             .machine()
             .with(|m, now| m.peer_mut().unlisten(now, &key));
         let until = Instant::now() + LINGER;
-        while self.dht.machine().socket().stream_count() > 0 && Instant::now() < until {
+        while self.dht.machine().socket().open_stream_count() > 0 && Instant::now() < until {
             thread::sleep(Duration::from_millis(10));
         }
     }

@@ -14,7 +14,9 @@
 //!   stream ([`PASSIVE_CONNECT_TIMEOUT`]);
 //! * same public host as the server: ping its LAN addresses ([`ConnectAction::Ping`]);
 //! * no holepunch relays: [`ConnectError::CannotHolepunch`]; otherwise the reference
-//!   holepunches, which is not implemented: [`ConnectError::HolepunchUnsupported`].
+//!   holepunches, which is not implemented here: we ping the address the relay saw (after
+//!   the LAN addresses, if tried) and connect there when it answers (a server that thought
+//!   itself firewalled but is not), else fail with [`ConnectError::HolepunchUnsupported`].
 //!
 //! A failed (timed out, malformed) `PEER_HANDSHAKE` request only ends that attempt; when
 //! every attempt of every try failed the connect fails with `PEER_CONNECTION_FAILED`, or
@@ -98,8 +100,9 @@ enum Phase {
     Finding,
     /// Handshake done, waiting for the server's stream packet until the deadline.
     Passive(Duration),
-    /// Waiting for the LAN ping of `addr`.
-    Lan(Ipv4Address, ConnectError),
+    /// Waiting for the ping of `addr` (a LAN address of the server, or the address the
+    /// relay saw); on failure, probe `next` if any, else fail with the error.
+    Probe(Ipv4Address, ConnectError, Option<Ipv4Address>),
     Done,
 }
 
@@ -403,30 +406,51 @@ impl Connector {
             if let Some(first) = lan.first().copied() {
                 let addr = match_address(&self.config.local_addresses, &lan).unwrap_or(first);
                 self.pending = Some((conn, addr));
-                let err = if remote_holepunchable {
-                    fallback
+                let (err, next) = if remote_holepunchable {
+                    (fallback, Some(reply.server_address))
                 } else {
-                    ConnectError::HolepunchAborted
+                    (ConnectError::HolepunchAborted, None)
                 };
-                self.phase = Phase::Lan(addr, err);
+                self.phase = Phase::Probe(addr, err, next.filter(|n| *n != addr));
                 self.actions.push_back(ConnectAction::Ping { to: addr });
                 return;
             }
         }
+        if remote_holepunchable {
+            // Where the reference would holepunch (not implemented here), first ping the
+            // address the relay saw: a server that answers it is reachable there (it thought
+            // itself firewalled, e.g. before its firewall check ended) and its holepunch
+            // window takes our first stream packet.
+            let addr = reply.server_address;
+            self.pending = Some((conn, addr));
+            self.phase = Phase::Probe(addr, fallback, None);
+            self.actions.push_back(ConnectAction::Ping { to: addr });
+            return;
+        }
         self.finish_err(fallback);
     }
 
-    /// The ping of a LAN address ([`ConnectAction::Ping`]) was answered (`ok`) or not.
+    /// The ping of a server address ([`ConnectAction::Ping`]) was answered (`ok`) or not.
     pub fn handle_ping(&mut self, to: Ipv4Address, ok: bool) {
-        let Phase::Lan(addr, err) = self.phase.clone() else {
+        let Phase::Probe(addr, err, next) = self.phase.clone() else {
             return;
         };
         if addr != to {
             return;
         }
-        match (ok, self.pending.take()) {
-            (true, Some((conn, _))) => self.finish(conn, addr),
-            _ => self.finish_err(err),
+        match (ok, next) {
+            (true, _) => match self.pending.take() {
+                Some((conn, _)) => self.finish(conn, addr),
+                None => self.finish_err(err),
+            },
+            (false, Some(next)) => {
+                self.phase = Phase::Probe(next, err, None);
+                self.actions.push_back(ConnectAction::Ping { to: next });
+            }
+            (false, None) => {
+                self.pending = None;
+                self.finish_err(err);
+            }
         }
     }
 
@@ -435,7 +459,7 @@ impl Connector {
     pub fn handle_stream_packet(&mut self, from: Ipv4Address) {
         match self.phase {
             Phase::Finding => self.early_packet = Some(from),
-            Phase::Passive(_) | Phase::Lan(..) => {
+            Phase::Passive(_) | Phase::Probe(..) => {
                 if let Some((conn, _)) = self.pending.take() {
                     self.finish(conn, from);
                 }

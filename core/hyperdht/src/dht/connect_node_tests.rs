@@ -85,6 +85,8 @@ struct Sim {
     /// PEER_HANDSHAKE requests on the wire: (from, to, mode).
     handshakes: Vec<(Ipv4Address, Ipv4Address, u64)>,
     events: Vec<(Ipv4Address, PeerEvent)>,
+    /// Datagrams dropped: (from, to) pairs (a firewall).
+    blocked: Vec<(Ipv4Address, Ipv4Address)>,
 }
 
 impl Sim {
@@ -94,6 +96,7 @@ impl Sim {
             now: Duration::ZERO,
             handshakes: Vec::new(),
             events: Vec::new(),
+            blocked: Vec::new(),
         }
     }
 
@@ -123,6 +126,9 @@ impl Sim {
                 return;
             }
             for (from, t) in out {
+                if self.blocked.contains(&(from, t.to)) {
+                    continue;
+                }
                 if let Ok(Packet::Request(r)) = Packet::decode(&t.bytes) {
                     if r.command == dht_commands::PEER_HANDSHAKE && !r.internal {
                         let hs = Handshake::decode_from(r.value.as_deref().unwrap()).unwrap();
@@ -370,6 +376,9 @@ fn punchable() -> Sim {
 fn a_firewalled_pair_with_holepunch_relays_is_the_holepunch_gap() {
     let (client_keys, server_keys) = keys();
     let mut sim = punchable();
+    // The server's firewall drops what the client sends it directly: the client's ping of
+    // the address the relay saw goes unanswered.
+    sim.blocked.push((CLIENT, SERVER));
     sim.node(CLIENT).connect(
         Duration::ZERO,
         client_keys,
@@ -392,6 +401,33 @@ fn a_firewalled_pair_with_holepunch_relays_is_the_holepunch_gap() {
     });
     assert_eq!(aborted, Some(AbortReason::HolepunchUnsupported));
     assert!(sim.now >= Duration::from_secs(10));
+}
+
+#[test]
+fn a_server_wrongly_thinking_itself_firewalled_is_reached_at_the_address_the_relay_saw() {
+    // The gap above without the firewall (a JS server whose firewall check had not ended
+    // when it answered): the client's ping of the relay-seen address is answered, so it
+    // opens the stream there and the server's holepunch window takes its first packet.
+    let (client_keys, server_keys) = keys();
+    let mut sim = punchable();
+    sim.node(CLIENT).connect(
+        Duration::ZERO,
+        client_keys,
+        server_keys.public_key,
+        ConnectConfig::default(),
+    );
+    sim.run(|s| s.connected().is_some() || s.failed().is_some());
+    let c = sim.connected().expect("connected after the ping").clone();
+    assert_eq!(c.remote_addr, SERVER);
+    assert!(c.remote_payload.holepunch.is_some());
+    let now = sim.now;
+    sim.node(SERVER)
+        .handle_stream_packet(now, c.remote_stream_id, CLIENT);
+    while let Some(e) = sim.node(SERVER).poll_event() {
+        sim.events.push((SERVER, e));
+    }
+    let s = sim.accepted().expect("the server took the stream packet");
+    assert_eq!(s.remote_addr, CLIENT);
 }
 
 #[test]

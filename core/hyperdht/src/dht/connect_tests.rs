@@ -324,6 +324,11 @@ fn holepunchable_firewalled_peers_are_an_explicit_gap() {
     let srv = punchable(ServerConfig::default());
     let mut net = Net::new(client(ConnectConfig::default()), srv, &[RELAY]);
     net.run();
+    // First a ping of the address the relay saw; unanswered, the holepunch gap.
+    assert_eq!(net.pings, vec![SERVER]);
+    assert!(net.done.is_none());
+    net.client.handle_ping(SERVER, false);
+    net.run();
     assert_eq!(net.done, Some(Err(ConnectError::HolepunchUnsupported)));
     net.server.handle_timeout(T0 + HANDSHAKE_INITIAL_TIMEOUT);
     assert_eq!(
@@ -364,9 +369,19 @@ fn same_host_peers_try_the_lan_address() {
     net.client.handle_ping(lan, true);
     net.run();
     assert_eq!(net.done.clone().unwrap().unwrap().remote_addr, lan);
-    // A failed ping with holepunch relays on offer: the holepunch gap.
+    // A failed ping with holepunch relays on offer: the relay-seen address next, then the
+    // holepunch gap.
     let mut net = lan_net();
     net.client.handle_ping(lan, false);
+    net.run();
+    assert_eq!(net.pings, vec![lan, SERVER]);
+    assert!(net.done.is_none());
+    net.client.handle_ping(SERVER, true);
+    net.run();
+    assert_eq!(net.done.clone().unwrap().unwrap().remote_addr, SERVER);
+    let mut net = lan_net();
+    net.client.handle_ping(lan, false);
+    net.client.handle_ping(SERVER, false);
     net.run();
     assert_eq!(net.done, Some(Err(ConnectError::HolepunchUnsupported)));
 }
