@@ -406,16 +406,11 @@ fn blocking_nodes_replicate_over_a_dht_connection() {
     net.finish();
 }
 
-/// The blocking adapter's swarm (threads; the same swarm code as Tokio's) joins a topic a
-/// JS swarm serves (echoing), connects to it and exchanges bytes over the connection.
-#[test]
-fn blocking_swarm_joins_a_js_swarm() {
-    use ferrocore_blocking::dht::bind_dht as bind_blocking;
-    use ferrocore_blocking::swarm::Swarm as BlockingSwarm;
-    use futures_lite::future::block_on;
+/// A JS testnet of 5 with a JS swarm serving `topic` (echoing what it reads): the peer,
+/// the JS swarm's public key (hex) and a DHT config bootstrapping from the testnet.
+fn js_echo_server(topic: [u8; 32]) -> (JsPeer, String, RpcConfig) {
     let mut net = JsPeer::spawn("dht-peer.mjs", &["--testnet", "5", "--timeout", "90000"]);
     let ready = net.wait_for(WAIT, |v| v["event"] == "ready");
-    let topic = [0xc3u8; 32];
     let cmd = json!({"op": "join", "topic": hex::encode(topic), "server": true, "client": false, "echo": true});
     let joined = net.ok(cmd, WAIT);
     let js_key = joined["publicKey"].as_str().unwrap().to_owned();
@@ -423,6 +418,40 @@ fn blocking_swarm_joins_a_js_swarm() {
         bootstrap: bootstrap_of(&ready),
         ..RpcConfig::default()
     };
+    (net, js_key, config)
+}
+
+/// Checks a client connection `c` to [`js_echo_server`]'s swarm (its key, our role, the
+/// topic) and that `msg` comes back echoed, then ends the JS peer. `exchange` times its
+/// reads with a Tokio timer of its own; the stream is whichever adapter's.
+fn check_echoed(
+    net: JsPeer,
+    c: ferrocore_udp::swarm::SwarmConnection,
+    topic: [u8; 32],
+    js_key: &str,
+    msg: &[u8],
+) {
+    assert_eq!(hex::encode(c.remote_public_key), js_key);
+    assert!(c.is_initiator);
+    assert_eq!(c.topics, vec![topic]);
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let got = timer.block_on(exchange(c.connection, Some(msg), false, 1));
+    assert_eq!(got, vec![msg.to_vec()]);
+    net.finish();
+}
+
+/// The blocking adapter's swarm (threads; the same swarm code as Tokio's) joins a topic a
+/// JS swarm serves (echoing), connects to it and exchanges bytes over the connection.
+#[test]
+fn blocking_swarm_joins_a_js_swarm() {
+    use ferrocore_blocking::dht::bind_dht as bind_blocking;
+    use ferrocore_blocking::swarm::Swarm as BlockingSwarm;
+    use futures_lite::future::block_on;
+    let topic = [0xc3u8; 32];
+    let (net, js_key, config) = js_echo_server(topic);
     let dht = bind_blocking("127.0.0.1:0", config).unwrap();
     block_on(dht.bootstrapped());
     let swarm = BlockingSwarm::new(dht, KeyPair::from_seed([0x56u8; 32]));
@@ -432,16 +461,45 @@ fn blocking_swarm_joins_a_js_swarm() {
     };
     swarm.join(topic, client);
     let c = swarm.connection().expect("a swarm connection");
-    assert_eq!(hex::encode(c.remote_public_key), js_key);
-    assert!(c.is_initiator);
-    assert_eq!(c.topics, vec![topic]);
-    // `exchange` times its reads with Tokio's timer; the stream itself is the blocking
-    // adapter's.
-    let timer = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    let got = timer.block_on(exchange(c.connection, Some(b"hello threads"), false, 1));
-    assert_eq!(got, vec![b"hello threads".to_vec()]);
-    net.finish();
+    check_echoed(net, c, topic, &js_key, b"hello threads");
+}
+
+/// The futures-io adapter's swarm (on smol: its tasks spawned there, smol's timers; the
+/// same swarm code as Tokio's) joins a topic a JS swarm serves (echoing), connects to it
+/// and exchanges bytes over the connection.
+#[test]
+fn futures_swarm_joins_a_js_swarm() {
+    use ferrocore_futures::dht::bind_dht as bind_futures;
+    let topic = [0xc4u8; 32];
+    let (net, js_key, config) = js_echo_server(topic);
+    let c = smol::block_on(async {
+        let (dht, drivers) =
+            bind_futures("127.0.0.1:0".parse().unwrap(), smol::Timer::after, config).unwrap();
+        for d in drivers {
+            smol::spawn(d).detach();
+        }
+        dht.bootstrapped().await;
+        let swarm = ferrocore_futures::swarm::new(
+            dht,
+            KeyPair::from_seed([0x57u8; 32]),
+            |t| smol::spawn(t).detach(),
+            smol::Timer::after,
+        );
+        let client = JoinOptions {
+            server: false,
+            ..JoinOptions::default()
+        };
+        swarm.join(topic, client).await;
+        let c = smol::future::or(async { Some(swarm.connection().await) }, async {
+            smol::Timer::after(WAIT).await;
+            None
+        })
+        .await
+        .expect("a swarm connection within 30 s");
+        // The swarm may end with its handle: keep it until the bytes came back.
+        (c, swarm)
+    });
+    let (c, _swarm) = c;
+    // smol's global executor keeps driving the socket.
+    check_echoed(net, c, topic, &js_key, b"hello smol");
 }

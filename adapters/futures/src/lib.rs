@@ -342,6 +342,22 @@ impl<S: Storage + Send + 'static> Node<S> {
             .await
     }
 
+    /// Replicates every core over a HyperDHT connection (from
+    /// [`DhtNode::connect`](crate::dht::DhtNode::connect), a server's accept or a swarm): its
+    /// encrypted UDX stream, keyed by the Noise IK handshake that ran through the DHT.
+    /// Spawn the returned [`Connection`].
+    ///
+    /// # Errors
+    /// [`Error::Random`] if the OS random number generator fails; [`Error::Shutdown`].
+    pub async fn add_dht_connection(
+        &self,
+        connection: crate::dht::DhtConnection,
+    ) -> Result<Connection, Error> {
+        let crate::dht::DhtConnection { stream, connection } = connection;
+        self.attach_handshake(stream, connection.handshake.handshake)
+            .await
+    }
+
     /// Makes the link of a new connection over `stream`, has `attach` add the session
     /// with it, and returns the connection's future.
     async fn attach_with<T>(

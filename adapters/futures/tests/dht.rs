@@ -140,9 +140,8 @@ fn futures_swarms_find_each_other_by_topic_and_replicate() {
             KeyPair::from_seed([0x31; 32]).public_key
         );
         assert_eq!(outgoing.topics, vec![topic]);
-        let c = incoming.connection;
         let served = writer
-            .attach_handshake(c.stream, c.connection.handshake.handshake)
+            .add_dht_connection(incoming.connection)
             .await
             .unwrap();
         smol::spawn(served).detach();
@@ -157,9 +156,8 @@ fn futures_swarms_find_each_other_by_topic_and_replicate() {
             .add_core(Log::open(MemoryStorage::new(), options).unwrap())
             .await
             .unwrap();
-        let c = outgoing.connection;
         let fetching = reader
-            .attach_handshake(c.stream, c.connection.handshake.handshake)
+            .add_dht_connection(outgoing.connection)
             .await
             .unwrap();
         smol::spawn(fetching).detach();

@@ -195,12 +195,7 @@ impl<S: Storage + Send + 'static> Node<S> {
         &self,
         connection: dht::DhtConnection,
     ) -> Result<SessionId, Error> {
-        let dht::DhtConnection { stream, connection } = connection;
-        Ok(spawn(
-            self.0
-                .attach_handshake(stream, connection.handshake.handshake)
-                .await?,
-        ))
+        Ok(spawn(self.0.add_dht_connection(connection).await?))
     }
 
     /// Replicates over a UDX stream, exactly as over a TCP connection: Noise XX runs in

@@ -60,7 +60,7 @@ pub use block::{Block, BlockCache, NodeData};
 pub use diff::{Diff, DiffEntry};
 pub use error::BeeError;
 pub use history::{History, HistoryEntry, HistoryOptions};
-pub use range::{Checkpoint, Range, RangeOptions};
+pub use range::{Checkpoint, OpenRange, Range, RangeOptions};
 pub use read::{Get, GetBySeq};
 pub use write::{Op, Write, WriteOutcome};
 
@@ -128,7 +128,7 @@ pub struct BeeConfig {
 impl Default for BeeConfig {
     fn default() -> Self {
         BeeConfig {
-            cache_blocks: 4096,
+            cache_blocks: 65536,
             always_duplicate: true,
             metadata: None,
             step_budget: 1 << 16,

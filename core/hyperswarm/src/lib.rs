@@ -82,6 +82,8 @@ mod retry;
 mod rng;
 mod suspend;
 mod swarm;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod topics;
 mod types;
 
