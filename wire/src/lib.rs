@@ -3,6 +3,7 @@
 //! Byte-exact codecs for the Hypercore 11 replication stack, as spoken by the JavaScript
 //! reference (`hypercore@11.37.1`, `protomux@3.12.1`, `compact-encoding@3.5.2`):
 //!
+//! * [`bee`]: Hyperbee's protobuf blocks (header, node, index) and its extension message;
 //! * [`encoding`]: the compact-encoding primitives (`uint`, fixed-width integers, buffers,
 //!   arrays, strings) and the [`Encode`] / [`Decode`] traits every message implements;
 //! * [`messages`]: a typed struct for every message of the `hypercore/alpha` channel;
@@ -38,6 +39,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod bee;
 pub mod connection;
 pub mod dht;
 pub mod encoding;

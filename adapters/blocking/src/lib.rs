@@ -58,6 +58,7 @@ compile_error!(
     "ferrocore-blocking needs a Unix-like OS (poll); use ferrocore-tokio or ferrocore-futures"
 );
 
+pub mod bee;
 pub mod dht;
 pub mod swarm;
 pub mod udx;

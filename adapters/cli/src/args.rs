@@ -28,12 +28,13 @@ Exit codes:
   1    error: no core in DIR, no such core name or key in the store, a core (or name) exists
        already, read-only core, wrong encryption key, DIR busy, storage failure, ...
   2    usage: bad arguments (a malformed key, index or option)
-  3    not found: the block is not stored locally (`get`), or the peer's core has no such
-       block (`clone --blocks`)
+  3    not found: the block is not stored locally (`get`, `bee`), the peer's core has no
+       such block (`clone --blocks`), or the key is absent (`bee get`)
   4    the peer misbehaved: it sent data that failed verification, a wrong capability or
        malformed messages
   5    network: could not connect or listen, or the connection was lost
   6    timed out (`clone --timeout`: connecting, or the download made no progress)
+  7    `bee`: the core is not a hyperbee, or its blocks are damaged
   130  `clone` (without --live) interrupted by SIGINT before it finished (143: SIGTERM)";
 
 const TOP_EXAMPLES: &str = "\
@@ -251,6 +252,23 @@ IP@HOST:PORT, comma-separated). With --bootstrap none or --persistent the node i
 persistent from the start, as JS's bootstrap nodes are: its id is the hash of its address
 and other nodes add it to their routing tables. Exit 5 if the address cannot be bound.")]
     Dht(DhtArgs),
+
+    /// Hyperbee: put, get, del, list, batch, history and diff on the bee of a core
+    #[command(after_help = "\
+Examples:
+  ferrocore create ./store --name db
+  ferrocore bee put ./store --core db greeting hello
+  ferrocore bee get ./store --core db greeting            # hello (exit 3 if absent)
+  ferrocore bee list ./store --core db --gte a --lt b --json
+  ferrocore serve ./store --core db --listen 127.0.0.1:4000
+  ferrocore clone ./copy <KEY> --connect 127.0.0.1:4000 && ferrocore bee get ./copy greeting
+
+A bee is the B-tree JS hyperbee 2.27.3 writes on a core, block for block: either reads and
+extends the other's bees, and `serve`/`clone` replicate them as any core. Keys and values
+are UTF-8 text unless --key-encoding/--value-encoding say hex (any bytes) or json. Exit 7
+if the core is not a hyperbee (block 0 is not a hyperbee header) or its blocks are
+damaged; exit 3 if a key is absent or a block a read needs is not stored locally.")]
+    Bee(crate::bee::args::BeeArgs),
 }
 
 /// JS HyperDHT's public bootstrap nodes (`hyperdht/lib/constants.js`, `IP@HOST:PORT`).

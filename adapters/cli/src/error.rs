@@ -9,8 +9,8 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// Bad arguments (clap's own code for usage errors).
     pub const USAGE: u8 = 2;
-    /// The block is not stored locally (`get`), or the peer's core has no such block
-    /// (`clone --blocks`).
+    /// The block is not stored locally (`get`, `bee`), the peer's core has no such block
+    /// (`clone --blocks`), or the key is absent (`bee get`).
     pub const NOT_FOUND: u8 = 3;
     /// The peer misbehaved: data that failed verification, a wrong capability, malformed
     /// messages or a broken transport.
@@ -19,6 +19,9 @@ pub mod exit {
     pub const NETWORK: u8 = 5;
     /// `clone --timeout` passed.
     pub const TIMEOUT: u8 = 6;
+    /// `bee`: the core is not a hyperbee (block 0 is not a hyperbee header), or its
+    /// blocks are damaged.
+    pub const NOT_A_BEE: u8 = 7;
     /// Added to the signal number when `clone` (without `--live`) is interrupted before
     /// it finished: 130 for SIGINT, 143 for SIGTERM.
     pub const SIGNAL_BASE: u8 = 128;
@@ -47,6 +50,9 @@ pub enum Error {
     /// Exit 6: the time limit passed.
     #[error("{0}")]
     Timeout(String),
+    /// Exit 7: the core is not a hyperbee, or its blocks are damaged.
+    #[error("{0}")]
+    NotABee(String),
     /// Exit 128 + the signal: interrupted before the command finished.
     #[error("interrupted by signal {0} before the command finished")]
     Interrupted(i32),
@@ -67,6 +73,7 @@ impl Error {
             Error::Peer(_) => exit::PEER,
             Error::Network(_) => exit::NETWORK,
             Error::Timeout(_) => exit::TIMEOUT,
+            Error::NotABee(_) => exit::NOT_A_BEE,
             Error::Interrupted(signal) => u8::try_from(*signal)
                 .ok()
                 .and_then(|s| exit::SIGNAL_BASE.checked_add(s))

@@ -25,6 +25,13 @@
 //!                 [--encryption-key <HEX64>] [--timeout <SECS>]
 //! ferrocore dht --listen <HOST:PORT> [--bootstrap <HOST:PORT,...> | --bootstrap none]
 //!               [--persistent]
+//! ferrocore bee put <DIR> <KEY> <VALUE> | get <DIR> <KEY> [--checkout V] | del <DIR> <KEY>
+//! ferrocore bee list <DIR> [--gt K] [--gte K] [--lt K] [--lte K] [--reverse] [--limit N]
+//!                    [--json] [--checkout V]
+//! ferrocore bee batch <DIR>            (JSON lines on stdin: {"put":[K,V]} / {"del":K})
+//! ferrocore bee history <DIR> [--gte N] [--lt N] [--reverse] [--limit N] [--json]
+//! ferrocore bee diff <DIR> --from V [--to V] [--json]
+//!     each bee command: [<CORE>] [--key-encoding utf-8|hex|json] [--value-encoding ...]
 //!
 //! <CORE>: --name <NAME> [--namespace <NS>]... | --core <NAME|KEY>   (default: the default core)
 //! ```
@@ -72,6 +79,16 @@
 //!   and `id <hex>`; with `--bootstrap none` (or `--persistent`) it is persistent from
 //!   the start, as JS's bootstrap nodes are, so JS nodes can bootstrap from it. The
 //!   default bootstrap list is JS HyperDHT's public nodes ([`args::DEFAULT_BOOTSTRAP`]).
+//! - `bee` works on the Hyperbee of the picked core ([`bee`]; the blocks JS hyperbee 2.27.3
+//!   writes): `put` and `del` write one block (a writable empty core gets the header
+//!   first), `batch` applies stdin's JSON lines as one append (nothing if a line is
+//!   malformed), `get` prints exactly the value's bytes (exit 3 if absent), `list` prints
+//!   `key<TAB>value` lines (`--json`: `{"seq","key","value"}`), `history` prints
+//!   `seq<TAB>put<TAB>key<TAB>value` / `seq<TAB>del<TAB>key` (`--json`:
+//!   `{"seq","type","key","value"}`) and `diff` prints the `put`/`del` lines that lead from
+//!   version `--from` to `--to` (`--json`: `{"key","left","right"}`). Keys and values are
+//!   UTF-8 unless `--key-encoding`/`--value-encoding` say hex or json. Reads use the
+//!   blocks the store holds: a block a sparse clone lacks is exit 3.
 //!
 //! KEY is 64 hex characters (either case) or the 52-character z-base-32 id that `info`
 //! prints ([`keys::parse_key`]).
@@ -83,10 +100,11 @@
 //! | 0 | success (also `serve` and `clone --live` ended by SIGTERM/SIGINT) |
 //! | 1 | an error without a code of its own: no core in DIR, no such core name or key in the store, a core (or name) exists already, a read-only core, a wrong or missing encryption key, DIR busy, storage failure |
 //! | 2 | usage: malformed arguments (clap), e.g. a bad key or index |
-//! | 3 | not found: the block is not stored locally (`get`), or the peer's core has no such block (`clone --blocks`) |
+//! | 3 | not found: the block is not stored locally (`get`, `bee`), the peer's core has no such block (`clone --blocks`), or the key is absent (`bee get`) |
 //! | 4 | the peer misbehaved: data that failed verification, a wrong capability, malformed messages |
 //! | 5 | network: connecting or listening failed, or the connection was lost |
 //! | 6 | `clone --timeout` passed: connecting took too long, or the download made no progress |
+//! | 7 | `bee`: the core is not a hyperbee (block 0 is not a hyperbee header), or its blocks are damaged |
 //! | 128 + signal | `clone` without `--live` interrupted (130: SIGINT, 143: SIGTERM) |
 //!
 //! They are the constants of [`exit`]; every [`Error`] knows its own
@@ -133,6 +151,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod bee;
 mod dir;
 mod error;
 pub mod keys;
@@ -171,5 +190,6 @@ fn run_with(cli: &Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Clone(a) => net::clone(a, out),
         Command::Cores(a) => local::cores(a, out),
         Command::Dht(a) => net::dht(a, out),
+        Command::Bee(a) => bee::run(a, out),
     }
 }

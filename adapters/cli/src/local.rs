@@ -156,7 +156,7 @@ pub(crate) fn store_primary_key(
 }
 
 /// Opens the core `select` picks in an existing directory.
-fn open(
+pub(crate) fn open(
     dir: &std::path::Path,
     select: &CoreSelect,
     encryption_key: Option<[u8; 32]>,
@@ -183,9 +183,9 @@ fn open(
 }
 
 /// A core opened for a local command.
-struct Opened {
-    core_dir: CoreDir,
-    log: Log<ferrocore_storage::CoreStorage>,
+pub(crate) struct Opened {
+    pub(crate) core_dir: CoreDir,
+    pub(crate) log: Log<ferrocore_storage::CoreStorage>,
     /// The core is encrypted (whether or not it was opened with its key).
     encrypted: bool,
 }

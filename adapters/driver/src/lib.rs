@@ -67,6 +67,7 @@
 #![warn(missing_docs)]
 
 mod backlog;
+pub mod bee;
 mod driver;
 mod events;
 mod inbox;

@@ -133,10 +133,42 @@ impl<S: Storage + Send + 'static, A: Adapter> Node<S, A> {
         &self,
         make: impl FnOnce(Replier<T>) -> Inner<S, A::Link>,
     ) -> A::Out<T> {
+        A::out(self.ask_reply(make))
+    }
+
+    /// [`ask`](Self::ask) answered with the [`Reply`] itself, whatever the adapter (for
+    /// the loops written once for every adapter, such as [`crate::bee`]).
+    fn ask_reply<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(Replier<T>) -> Inner<S, A::Link>,
+    ) -> Reply<T> {
         let (tx, rx) = reply();
         // A driver that is gone drops the message, and with it `tx`: `rx` says Shutdown.
         let _ = self.send(make(tx));
-        A::out(rx)
+        rx
+    }
+
+    /// [`try_with_endpoint_at`](Self::try_with_endpoint_at) as a [`Reply`].
+    pub(crate) fn call_reply<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Endpoint<S>) -> Result<R, Error> + Send + 'static,
+    ) -> Reply<R> {
+        self.ask_reply(|tx| Inner::Command(Command::Call(Box::new(move |ep, _| tx.send(f(ep))))))
+    }
+
+    /// [`get`](Self::get) as a [`Reply`].
+    pub(crate) fn get_reply(
+        &self,
+        core: CoreId,
+        index: u64,
+        timeout: Option<Duration>,
+    ) -> Reply<Bytes> {
+        self.ask_reply(|tx| Inner::Command(Command::Get(core, index, timeout, tx)))
+    }
+
+    /// [`update`](Self::update) as a [`Reply`].
+    pub(crate) fn update_reply(&self, core: CoreId, timeout: Option<Duration>) -> Reply<u64> {
+        self.ask_reply(|tx| Inner::Command(Command::Update(core, timeout, tx)))
     }
 
     fn command<T: Send + 'static>(&self, make: impl FnOnce(Replier<T>) -> Command<S>) -> A::Out<T> {

@@ -56,6 +56,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// Hyperbee on this adapter: [`ferrocore_driver::bee`]'s handle, whose methods are
+/// futures and whose walks are streams (the same loop every adapter runs).
+pub mod bee {
+    pub use ferrocore_driver::bee::*;
+
+    /// A Hyperbee on a core of an async [`Node`](crate::Node).
+    pub type Bee<S> = ferrocore_driver::bee::Bee<S, crate::Async>;
+}
 pub mod dht;
 pub mod swarm;
 pub mod udx;

@@ -45,6 +45,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// Hyperbee on Tokio: [`ferrocore_futures::bee`] (methods are
+/// futures, walks are streams).
+pub use ferrocore_futures::bee;
 pub mod dht;
 pub mod swarm;
 pub mod udx;

@@ -1,0 +1,238 @@
+//! Hyperbee on the blocking adapter: [`ferrocore_driver::bee`]'s handle (the same loop
+//! every adapter runs), each method waited for on the calling thread, each walk an
+//! [`Iterator`].
+//!
+//! ```no_run
+//! # fn demo(node: ferrocore_blocking::Node<ferrocore::storage::MemoryStorage>,
+//! #         core: ferrocore::replication::CoreId) -> Result<(), ferrocore_blocking::bee::Error> {
+//! use ferrocore_blocking::bee::{Bee, BeeOptions, RangeOptions};
+//!
+//! let bee = Bee::open(&node, core, BeeOptions::default())?;
+//! bee.put("a", "1")?;
+//! for entry in bee.range(RangeOptions::default()) {
+//!     let entry = entry?;
+//!     println!("{:?} = {:?}", entry.key, entry.value);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use bytes::Bytes;
+use ferrocore::replication::CoreId;
+use ferrocore::storage::Storage;
+use ferrocore_driver::bee::{self as driver, Entries};
+use ferrocore_hyperbee::{Diff, History, Machine, Range};
+use futures_lite::future::block_on;
+
+pub use ferrocore_driver::bee::{
+    codec, BeeConfig, BeeError, BeeOptions, BeeStats, DiffEntry, Entry, Error, HistoryEntry,
+    HistoryOptions, KeyRange, Op, RangeOptions, Strip, WriteOutcome,
+};
+
+use crate::Blocking;
+
+/// A Hyperbee on a core of a blocking [`Node`](crate::Node): see
+/// [`ferrocore_driver::bee::Bee`], whose methods these wait for.
+pub struct Bee<S: Storage>(driver::Bee<S, Blocking>);
+
+impl<S: Storage> Clone for Bee<S> {
+    fn clone(&self) -> Self {
+        Bee(self.0.clone())
+    }
+}
+
+impl<S: Storage> std::fmt::Debug for Bee<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A walk ([`Bee::range`], [`Bee::history`], [`Bee::diff`]) as an iterator of results; it
+/// ends after the first error.
+pub struct Iter<S: Storage, M: Machine<Output = Option<T>>, T>(Entries<S, Blocking, M, T>);
+
+impl<S, M, T> Iterator for Iter<S, M, T>
+where
+    S: Storage + Send + 'static,
+    M: Machine<Output = Option<T>> + Send + 'static,
+    T: Strip + Send + 'static,
+{
+    type Item = Result<T, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        block_on(self.0.next())
+    }
+}
+
+impl<S: Storage, M: Machine<Output = Option<T>>, T> std::fmt::Debug for Iter<S, M, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<S: Storage + Send + 'static> Bee<S> {
+    /// Opens the bee on `core` ([`driver::Bee::open`]).
+    ///
+    /// # Errors
+    /// [`Error::NotABee`]; [`Error::Node`].
+    pub fn open(
+        node: &ferrocore_driver::Node<S, Blocking>,
+        core: CoreId,
+        options: BeeOptions,
+    ) -> Result<Self, Error> {
+        block_on(driver::Bee::open(node, core, options)).map(Bee)
+    }
+
+    /// The async handle underneath.
+    #[must_use]
+    pub fn inner(&self) -> &driver::Bee<S, Blocking> {
+        &self.0
+    }
+
+    /// The core the bee is on.
+    #[must_use]
+    pub fn core(&self) -> CoreId {
+        self.0.core()
+    }
+
+    /// True if this handle can write.
+    #[must_use]
+    pub fn writable(&self) -> bool {
+        self.0.writable()
+    }
+
+    /// The version read.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.0.version()
+    }
+
+    /// Blocks read so far.
+    #[must_use]
+    pub fn stats(&self) -> BeeStats {
+        self.0.stats()
+    }
+
+    /// A handle reading `version`.
+    #[must_use]
+    pub fn checkout(&self, version: u64) -> Self {
+        Bee(self.0.checkout(version))
+    }
+
+    /// A handle pinned at the current version.
+    #[must_use]
+    pub fn snapshot(&self) -> Self {
+        Bee(self.0.snapshot())
+    }
+
+    /// The sub-bee `name`.
+    #[must_use]
+    pub fn sub(&self, name: impl AsRef<[u8]>) -> Self {
+        Bee(self.0.sub(name))
+    }
+
+    /// The sub-bee `name` with its own separator.
+    #[must_use]
+    pub fn sub_with(&self, name: impl AsRef<[u8]>, sep: Option<&[u8]>) -> Self {
+        Bee(self.0.sub_with(name, sep))
+    }
+
+    /// Learns the newest length from peers ([`driver::Bee::update`]).
+    ///
+    /// # Errors
+    /// As [`driver::Bee::update`].
+    pub fn update(&self) -> Result<u64, Error> {
+        block_on(self.0.update())
+    }
+
+    /// One batch, one append ([`driver::Bee::batch`]).
+    ///
+    /// # Errors
+    /// As [`driver::Bee::batch`].
+    pub fn batch(&self, ops: Vec<Op>) -> Result<WriteOutcome, Error> {
+        block_on(self.0.batch(ops))
+    }
+
+    /// `put(key, value)`.
+    ///
+    /// # Errors
+    /// As [`driver::Bee::batch`].
+    pub fn put(&self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<(), Error> {
+        block_on(self.0.put(key, value))
+    }
+
+    /// `put(key, value, { cas })` ([`driver::Bee::put_cas`]).
+    ///
+    /// # Errors
+    /// As [`driver::Bee::batch`].
+    pub fn put_cas(
+        &self,
+        key: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+        cas: impl FnMut(&Entry, &Entry) -> bool + Send + 'static,
+    ) -> Result<bool, Error> {
+        block_on(self.0.put_cas(key, value, cas))
+    }
+
+    /// `del(key)`: true if the key was there.
+    ///
+    /// # Errors
+    /// As [`driver::Bee::batch`].
+    pub fn del(&self, key: impl Into<Bytes>) -> Result<bool, Error> {
+        block_on(self.0.del(key))
+    }
+
+    /// `del(key, { cas })`.
+    ///
+    /// # Errors
+    /// As [`driver::Bee::batch`].
+    pub fn del_cas(
+        &self,
+        key: impl Into<Bytes>,
+        cas: impl FnMut(&Entry, &Entry) -> bool + Send + 'static,
+    ) -> Result<bool, Error> {
+        block_on(self.0.del_cas(key, cas))
+    }
+
+    /// `get(key)`.
+    ///
+    /// # Errors
+    /// As [`driver::Bee::get`].
+    pub fn get(&self, key: impl Into<Bytes>) -> Result<Option<Entry>, Error> {
+        block_on(self.0.get(key))
+    }
+
+    /// `getBySeq(seq)`.
+    ///
+    /// # Errors
+    /// As [`driver::Bee::get_by_seq`].
+    pub fn get_by_seq(&self, seq: u64) -> Result<Entry, Error> {
+        block_on(self.0.get_by_seq(seq))
+    }
+
+    /// `peek(range)`.
+    ///
+    /// # Errors
+    /// As [`driver::Bee::get`].
+    pub fn peek(&self, options: RangeOptions) -> Result<Option<Entry>, Error> {
+        block_on(self.0.peek(options))
+    }
+
+    /// A range, in key order.
+    #[must_use]
+    pub fn range(&self, options: RangeOptions) -> Iter<S, Range, Entry> {
+        Iter(self.0.range(options))
+    }
+
+    /// The history stream.
+    #[must_use]
+    pub fn history(&self, options: HistoryOptions) -> Iter<S, History, HistoryEntry> {
+        Iter(self.0.history(options))
+    }
+
+    /// The diff of this version against `other`.
+    #[must_use]
+    pub fn diff(&self, other: u64, range: KeyRange) -> Iter<S, Diff, DiffEntry> {
+        Iter(self.0.diff(other, range))
+    }
+}

@@ -1,0 +1,172 @@
+//! [`Entries`]: a range, history or diff walk as an async stream, fetched from the driver
+//! a batch at a time.
+
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use ferrocore::storage::Storage;
+use ferrocore_hyperbee::sub::Sub;
+use ferrocore_hyperbee::{DiffEntry, Entry, HistoryEntry, Machine};
+
+use super::run::{Job, Place};
+use super::Error;
+use crate::node::Adapter;
+
+/// Entries one visit to the driver produces at most (the rest wait for the next).
+pub const BATCH: usize = 256;
+
+/// What a sub's walks hand back: keys without the sub's prefix.
+pub trait Strip {
+    /// Takes `sub`'s prefix off the keys (as JS slices it, unchecked).
+    fn strip(self, sub: &Sub) -> Self;
+}
+
+impl Strip for Entry {
+    fn strip(mut self, sub: &Sub) -> Self {
+        self.key = self
+            .key
+            .slice(self.key.len() - sub.strip(&self.key).len()..);
+        self
+    }
+}
+
+impl Strip for HistoryEntry {
+    fn strip(mut self, sub: &Sub) -> Self {
+        self.entry = self.entry.strip(sub);
+        self
+    }
+}
+
+impl Strip for DiffEntry {
+    fn strip(self, sub: &Sub) -> Self {
+        DiffEntry {
+            left: self.left.map(|e| e.strip(sub)),
+            right: self.right.map(|e| e.strip(sub)),
+        }
+    }
+}
+
+type Pending<M, T> =
+    Pin<Box<dyn Future<Output = Result<(M, Vec<Option<T>>), Error>> + Send + 'static>>;
+
+/// A walk over a bee (a range, the history, a diff) as a stream of `Result<T, Error>`
+/// ([`futures_core::Stream`], or [`next`](Self::next)). It ends after the first error.
+/// Each visit to the driver yields up to [`BATCH`] entries; blocks the core lacks are
+/// fetched through replication as the walk reaches them.
+pub struct Entries<S: Storage, A: Adapter, M: Machine<Output = Option<T>>, T> {
+    place: Place<S, A>,
+    sub: Option<Sub>,
+    job: Option<Job<M>>,
+    pending: Option<Pending<M, T>>,
+    ready: VecDeque<T>,
+    ended: bool,
+}
+
+impl<S, A, M, T> Entries<S, A, M, T>
+where
+    S: Storage + Send + 'static,
+    A: Adapter,
+    M: Machine<Output = Option<T>> + Send + 'static,
+    T: Strip + Send + 'static,
+{
+    pub(crate) fn new(place: Place<S, A>, sub: Option<Sub>, job: Job<M>) -> Self {
+        Entries {
+            place,
+            sub,
+            job: Some(job),
+            pending: None,
+            ready: VecDeque::new(),
+            ended: false,
+        }
+    }
+
+    /// The next entry, `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<T, Error>> {
+        poll_fn(|cx| self.poll_entry(cx)).await
+    }
+
+    /// Everything left, in order.
+    ///
+    /// # Errors
+    /// The first error of the walk.
+    pub async fn collect(mut self) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        while let Some(e) = self.next().await {
+            out.push(e?);
+        }
+        Ok(out)
+    }
+
+    fn poll_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Error>>> {
+        loop {
+            if let Some(t) = self.ready.pop_front() {
+                return Poll::Ready(Some(Ok(match &self.sub {
+                    Some(sub) => t.strip(sub),
+                    None => t,
+                })));
+            }
+            if self.ended {
+                return Poll::Ready(None);
+            }
+            if self.pending.is_none() {
+                let Some(job) = self.job.take() else {
+                    self.ended = true;
+                    continue;
+                };
+                let place = self.place.clone();
+                self.pending = Some(Box::pin(async move {
+                    place.drive(job, BATCH, Option::is_some).await
+                }));
+            }
+            let Some(pending) = self.pending.as_mut() else {
+                continue;
+            };
+            let result = std::task::ready!(pending.as_mut().poll(cx));
+            self.pending = None;
+            match result {
+                Ok((machine, items)) => {
+                    for item in items {
+                        match item {
+                            Some(t) => self.ready.push_back(t),
+                            None => self.ended = true,
+                        }
+                    }
+                    if !self.ended {
+                        self.job = Some(Job::Run(machine));
+                    }
+                }
+                Err(e) => {
+                    self.ended = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+}
+
+impl<S, A, M, T> futures_core::Stream for Entries<S, A, M, T>
+where
+    S: Storage + Send + 'static,
+    A: Adapter,
+    M: Machine<Output = Option<T>> + Send + Unpin + 'static,
+    T: Strip + Send + Unpin + 'static,
+{
+    type Item = Result<T, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_entry(cx)
+    }
+}
+
+impl<S: Storage, A: Adapter, M: Machine<Output = Option<T>>, T> std::fmt::Debug
+    for Entries<S, A, M, T>
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entries")
+            .field("ready", &self.ready.len())
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
