@@ -35,7 +35,7 @@ export function swarmComparisons(rows) {
   const pings = rows.find((r) => r.workload === 'requests-cpu' && r.requests !== undefined)
   const idle = rows.find((r) => r.workload === 'idle-rss' && r.idle_ms !== undefined)
   const swarmJs = 'hyperswarm 4.17.2 + hypercore 11.37.1 writer/reader processes (the tutorial\'s writer.js/reader.js)'
-  const swarmFc = '`ferrocore serve DIR --swarm` writer, `ferrocore clone DIR2 KEY --swarm` reader (time until clone exits with the block)'
+  const swarmFc = '`ferrocore serve DIR --swarm` writer, `ferrocore clone DIR2 KEY --swarm` reader (timed to its `peer` line for the connection and its `downloaded 1 blocks` line for the block)'
   // A ferrocore testnet that stored no announce (its lookup row says so) is not yet a
   // full HyperDHT network: its nodes' memory and CPU hold no record state.
   const noRecords = rows.some((r) => r.impl === 'ferrocore' && r.workload === 'lookup' && /stored the announce/.test(r.error || ''))

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocore_hyperdht::rpc::io::{Outgoing, Socket};
 use ferrocore_hyperdht::rpc::config::Config;
+use ferrocore_hyperdht::rpc::io::{Outgoing, Socket};
 use ferrocore_hyperdht::rpc::node::{CommitMode, Node, NodeEvent, QueryRequest};
 use ferrocore_hyperdht::rpc::query::QueryConfig;
 use ferrocore_wire::dht::{node_id, Ipv4Address, Packet, Request, Response};

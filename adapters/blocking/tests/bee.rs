@@ -296,4 +296,21 @@ fn a_sparse_clone_over_tcp_fetches_only_the_blocks_its_reads_need() {
     .unwrap();
     let all: Result<Vec<_>, _> = local_only.range(RangeOptions::default()).collect();
     assert!(matches!(all, Err(Error::NotLocal(_))));
+
+    // With the writer gone, a read that needs a block it never fetched fails at its
+    // deadline instead of waiting.
+    writer.shutdown().unwrap();
+    let impatient = Bee::open(
+        &reader,
+        rcore,
+        BeeOptions {
+            timeout: Some(Duration::from_millis(300)),
+            ..BeeOptions::default()
+        },
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let all: Result<Vec<_>, _> = impatient.range(RangeOptions::default()).collect();
+    assert!(matches!(all, Err(Error::Node(_))), "{all:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
 }

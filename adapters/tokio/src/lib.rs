@@ -45,7 +45,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-/// Hyperbee on Tokio: `ferrocore-futures`' [`bee`](ferrocore_futures::bee) (methods are
+/// Hyperbee on Tokio: [`ferrocore_futures::bee`] (methods are
 /// futures, walks are streams).
 pub use ferrocore_futures::bee;
 pub mod dht;

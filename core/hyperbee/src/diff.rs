@@ -377,27 +377,23 @@ impl Machine for Diff {
             return Ok(Step::Done(None));
         }
         let budget = bee.config().step_budget;
-        let mut fed = core::mem::take(&mut self.fed);
-        let r = {
-            let version = self.left.version.max(self.right.version);
-            let mut ctx = Ctx::new(&mut fed, bee.cache_mut(), version, budget);
-            self.run(&mut ctx, budget)
-        };
-        let r = fed.settle(r);
-        self.fed = fed;
-        match r? {
-            Err(seq) => Ok(Step::NeedBlock(seq)),
-            Ok(res) => {
-                self.fed.clear();
-                match res {
-                    Some(d) if d.left.is_some() || d.right.is_some() => {
-                        self.limit -= 1;
-                        Ok(Step::Done(Some(d)))
-                    }
-                    _ => Ok(Step::Done(None)),
-                }
+        let version = self.left.version.max(self.right.version);
+        let step = crate::fetch::drive(
+            self,
+            |s| &mut s.fed,
+            version,
+            bee,
+            |s, ctx| s.run(ctx, budget),
+        )?;
+        Ok(match step {
+            Step::Done(Some(d)) if d.left.is_some() || d.right.is_some() => {
+                self.limit -= 1;
+                Step::Done(Some(d))
             }
-        }
+            Step::Done(_) => Step::Done(None),
+            Step::NeedBlock(seq) => Step::NeedBlock(seq),
+            Step::Append(_) => Step::Done(None),
+        })
     }
 
     fn handle_block(&mut self, seq: u64, bytes: &Bytes) -> Result<(), BeeError> {

@@ -66,7 +66,7 @@ pub enum BeeError {
     /// A checkpoint that is not `(seq, offset, i)` triples naming slots of real nodes.
     #[error("malformed iterator checkpoint")]
     BadCheckpoint,
-    /// A block handed to [`handle_block`](crate::Get::handle_block) that this operation did
+    /// A block handed to [`handle_block`](crate::Machine::handle_block) that this operation did
     /// not ask for.
     #[error("block {0} was not asked for")]
     UnexpectedBlock(u64),

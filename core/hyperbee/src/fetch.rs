@@ -7,7 +7,7 @@ use alloc::sync::Arc;
 use bytes::Bytes;
 
 use crate::block::{Block, BlockCache, NodeRef};
-use crate::BeeError;
+use crate::{Bee, BeeError, Step};
 
 /// Why a step stopped.
 #[derive(Debug)]
@@ -38,7 +38,8 @@ impl Fed {
             return Err(BeeError::UnexpectedBlock(seq));
         }
         self.asked = None;
-        self.map.insert(seq, Arc::new(Block::decode(seq, bytes)?));
+        self.map
+            .insert(seq, Arc::new(Block::decode_entry(seq, bytes)?));
         Ok(())
     }
 
@@ -87,7 +88,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Block `seq`, named by block `from` (0: by the caller), which must be below the version.
-    pub(crate) fn block(&mut self, from: u64, seq: u64) -> Result<Arc<Block>, Halt> {
+    fn lookup(&mut self, from: u64, seq: u64) -> Result<&Arc<Block>, Halt> {
         if seq == 0 || seq >= self.version {
             return Err(BeeError::SeqOutOfRange {
                 from,
@@ -100,14 +101,38 @@ impl<'a> Ctx<'a> {
             if self.cache.get(seq).is_none() {
                 self.cache.insert(b.clone());
             }
-            return Ok(b.clone());
+            return Ok(&self.fed.map[&seq]);
         }
-        if let Some(b) = self.cache.get(seq) {
-            let b = b.clone();
-            self.fed.map.insert(seq, b.clone());
+        // A cache hit is not pinned: should the cache evict it before the step ends, the
+        // step asks for it once more, and from then on it is pinned as fed.
+        self.cache.get(seq).ok_or(Halt::Need(seq))
+    }
+
+    /// Block `seq`, named by block `from`.
+    pub(crate) fn block(&mut self, from: u64, seq: u64) -> Result<Arc<Block>, Halt> {
+        self.lookup(from, seq).cloned()
+    }
+
+    /// Compares `key` with the key of block `seq`.
+    pub(crate) fn cmp_key(
+        &mut self,
+        from: u64,
+        seq: u64,
+        key: &[u8],
+    ) -> Result<core::cmp::Ordering, Halt> {
+        Ok(key.cmp(&self.lookup(from, seq)?.key))
+    }
+
+    /// Block `seq` with its index decoded (the decoded block replaces the cached one).
+    pub(crate) fn full(&mut self, from: u64, seq: u64) -> Result<Arc<Block>, Halt> {
+        let b = self.block(from, seq)?;
+        if b.nodes().is_some() {
             return Ok(b);
         }
-        Err(Halt::Need(seq))
+        let full = Arc::new(Block::clone(&b).with_nodes()?);
+        self.fed.map.insert(seq, full.clone());
+        self.cache.insert(full.clone());
+        Ok(full)
     }
 
     /// The key of block `seq`.
@@ -121,7 +146,7 @@ impl<'a> Ctx<'a> {
         if self.visits > self.budget {
             return Err(BeeError::Budget(self.budget).into());
         }
-        let block = self.block(from, seq)?;
+        let block = self.full(from, seq)?;
         Ok(NodeRef::new(block, offset)?)
     }
 
@@ -131,8 +156,8 @@ impl<'a> Ctx<'a> {
             return Ok(None);
         }
         let seq = self.version - 1;
-        let block = self.block(0, seq)?;
-        if block.nodes.is_empty() {
+        let block = self.full(0, seq)?;
+        if block.nodes().is_none_or(<[_]>::is_empty) {
             return Err(BeeError::NoRoot(seq).into());
         }
         Ok(Some(NodeRef::new(block, 0)?))
@@ -155,7 +180,7 @@ pub(crate) fn search(
     let (mut s, mut e) = (0, node.keys().len());
     while s < e {
         let mid = (s + e) >> 1;
-        match key.cmp(&ctx.key(node.block.seq, node.keys()[mid])?) {
+        match ctx.cmp_key(node.block.seq, node.keys()[mid], key)? {
             core::cmp::Ordering::Equal => return Ok(Ok(mid)),
             core::cmp::Ordering::Less => e = mid,
             core::cmp::Ordering::Greater => s = mid + 1,
@@ -164,7 +189,34 @@ pub(crate) fn search(
     Ok(Err(s))
 }
 
-/// Implements the [`crate::Machine`] plumbing of a machine with a `fed` field and a
+/// One poll of a machine whose blocks are pinned in the [`Fed`] that `fed` selects: runs
+/// `step` against the shared cache; a block it lacks becomes [`Step::NeedBlock`], and a
+/// finished step unpins everything (the machine holds what it still needs).
+pub(crate) fn drive<S, T>(
+    state: &mut S,
+    fed: fn(&mut S) -> &mut Fed,
+    version: u64,
+    bee: &mut Bee,
+    step: impl FnOnce(&mut S, &mut Ctx<'_>) -> Result<T, Halt>,
+) -> Result<Step<T>, BeeError> {
+    let budget = bee.config().step_budget;
+    let mut f = core::mem::take(fed(state));
+    let r = {
+        let mut ctx = Ctx::new(&mut f, bee.cache_mut(), version, budget);
+        step(state, &mut ctx)
+    };
+    let r = f.settle(r);
+    *fed(state) = f;
+    match r? {
+        Ok(v) => {
+            fed(state).clear();
+            Ok(Step::Done(v))
+        }
+        Err(seq) => Ok(Step::NeedBlock(seq)),
+    }
+}
+
+/// Implements [`crate::Machine`] for a machine with `fed` and `version` fields and a
 /// `step(&mut self, &mut Ctx) -> Result<T, Halt>` method.
 macro_rules! machine {
     ($ty:ty, $out:ty) => {
@@ -172,22 +224,8 @@ macro_rules! machine {
             type Output = $out;
 
             fn poll(&mut self, bee: &mut crate::Bee) -> Result<crate::Step<$out>, crate::BeeError> {
-                let budget = bee.config().step_budget;
-                let mut fed = core::mem::take(&mut self.fed);
-                let r = {
-                    let mut ctx =
-                        crate::fetch::Ctx::new(&mut fed, bee.cache_mut(), self.version, budget);
-                    self.step(&mut ctx)
-                };
-                let r = fed.settle(r);
-                self.fed = fed;
-                match r? {
-                    Ok(v) => {
-                        self.fed.clear();
-                        Ok(crate::Step::Done(v))
-                    }
-                    Err(seq) => Ok(crate::Step::NeedBlock(seq)),
-                }
+                let version = self.version;
+                crate::fetch::drive(self, |s| &mut s.fed, version, bee, |s, ctx| s.step(ctx))
             }
 
             fn handle_block(

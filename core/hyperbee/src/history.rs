@@ -86,7 +86,7 @@ impl History {
         if s == 0 {
             return Err(BeeError::BadHistoryBound(seq).into());
         }
-        let block = ctx.block(0, s)?;
+        let block = ctx.full(0, s)?;
         if self.limit > 0 {
             self.limit -= 1;
         }

@@ -52,13 +52,35 @@ pub struct Checkpoint {
     pub checkpoint: Vec<u64>,
 }
 
+impl Checkpoint {
+    /// The `iterator` request of the `hyperbee` extension for this state, as JS's
+    /// `HyperbeeExtension.iterator(snapshot)` sends it: none when the iterator ended or has
+    /// no entries left to yield; no limit (-1) is sent as 0.
+    #[must_use]
+    pub fn to_request(&self) -> Option<ferrocore_wire::bee::ExtensionIterator> {
+        if self.ended || self.limit == 0 {
+            return None;
+        }
+        Some(ferrocore_wire::bee::ExtensionIterator {
+            version: Some(self.version),
+            gte: self.gte.clone(),
+            gt: self.gt.clone(),
+            lte: self.lte.clone(),
+            lt: self.lt.clone(),
+            limit: Some(u64::try_from(self.limit).unwrap_or(0)),
+            reverse: Some(self.reverse),
+            checkpoint: self.checkpoint.clone(),
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Frame {
     node: NodeRef,
     i: i64,
 }
 
-/// A range iterator at one version: poll for [`Step::Done`]`(Some(entry))` per entry,
+/// A range iterator at one version: poll for [`Step::Done`](crate::Step::Done)`(Some(entry))` per entry,
 /// `Done(None)` at the end.
 #[derive(Debug, Clone)]
 pub struct Range {
@@ -199,11 +221,24 @@ impl Range {
         Ok(())
     }
 
-    fn step(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Entry>, Halt> {
+    fn ensure_open(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Halt> {
         if !self.opened {
             self.open(ctx)?;
             self.opened = true;
         }
+        Ok(())
+    }
+
+    /// JS's `open()`: seeks (or loads the checkpoint) without yielding, so that a
+    /// [`Range::snapshot`] taken before the first entry already holds the stack. Polling
+    /// for entries opens the iterator too.
+    #[must_use]
+    pub fn opening(&mut self) -> OpenRange<'_> {
+        OpenRange(self)
+    }
+
+    fn step(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Entry>, Halt> {
+        self.ensure_open(ctx)?;
         let (end, incl) = if self.reverse {
             (self.g_key.clone(), self.g_incl)
         } else {
@@ -267,3 +302,26 @@ impl Range {
 }
 
 machine!(Range, Option<Entry>);
+
+/// [`Range::opening`]: a machine that only opens the iterator.
+#[derive(Debug)]
+pub struct OpenRange<'a>(&'a mut Range);
+
+impl OpenRange<'_> {
+    fn step(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Halt> {
+        self.0.ensure_open(ctx)
+    }
+}
+
+impl crate::Machine for OpenRange<'_> {
+    type Output = ();
+
+    fn poll(&mut self, bee: &mut crate::Bee) -> Result<crate::Step<()>, BeeError> {
+        let version = self.0.version;
+        crate::fetch::drive(self, |s| &mut s.0.fed, version, bee, |s, ctx| s.step(ctx))
+    }
+
+    fn handle_block(&mut self, seq: u64, bytes: &Bytes) -> Result<(), BeeError> {
+        self.0.fed.handle(seq, bytes)
+    }
+}

@@ -7,12 +7,17 @@ use crate::{BeeError, Entry, MAX_DEPTH};
 
 /// `get(key)` at a version: the entry, or `None` when the key is absent or deleted.
 ///
-/// Like JS, it first checks whether the block holding the current node wrote the key
-/// itself (the last write's block is the root's), then searches the node.
+/// Like JS, at every node it first checks whether the block holding the node wrote the
+/// key itself, and if so answers with that block. At the root this is right (the root's
+/// block is the version's last write) and saves the search; below the root JS 2.27.3 can
+/// be wrong: a node may live in a block that wrote the key before a later delete that left
+/// the node in place, and then `get` returns the deleted entry (the range listing does not
+/// have it). [`Get::root_shortcut_only`] answers as the tree says instead.
 #[derive(Debug, Clone)]
 pub struct Get {
     version: u64,
     key: Bytes,
+    every_level: bool,
     fed: Fed,
 }
 
@@ -23,16 +28,25 @@ impl Get {
         Get {
             version,
             key,
+            every_level: true,
             fed: Fed::default(),
         }
+    }
+
+    /// Takes the shortcut at the root only: the tree's answer, where JS's can be a deleted
+    /// entry (see [`Get`]).
+    #[must_use]
+    pub fn root_shortcut_only(mut self) -> Self {
+        self.every_level = false;
+        self
     }
 
     fn step(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Entry>, Halt> {
         let Some(mut node) = ctx.root()? else {
             return Ok(None);
         };
-        for _ in 0..MAX_DEPTH {
-            if node.block.key == self.key {
+        for depth in 0..MAX_DEPTH {
+            if (depth == 0 || self.every_level) && node.block.key == self.key {
                 let b = &node.block;
                 return Ok(if b.is_deletion() {
                     None

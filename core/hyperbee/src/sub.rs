@@ -126,3 +126,51 @@ impl From<&RangeOptions> for KeyRange {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &[u8]) -> Option<Bytes> {
+        Some(Bytes::copy_from_slice(s))
+    }
+
+    #[test]
+    fn default_range_is_exactly_the_sub() {
+        let s = Sub::new(b"a", None, SEP);
+        assert_eq!(s.prefix(), b"a\0");
+        assert_eq!(s.key(b"k").as_ref(), b"a\0k");
+        assert_eq!(s.strip(b"a\0k"), b"k");
+        let r = s.range(&KeyRange::default());
+        // the empty sub-key is excluded, as JS's `encRange` has it
+        assert_eq!(r.gt, b(b"a\0\0"));
+        assert_eq!(r.lt, b(b"a\x01"));
+        assert_eq!((r.gte, r.lte), (None, None));
+    }
+
+    #[test]
+    fn given_bounds_are_prefixed_and_keep_the_other_default() {
+        let s = Sub::new(b"a", None, SEP);
+        let r = s.range(&KeyRange {
+            gte: b(b"m"),
+            ..KeyRange::default()
+        });
+        assert_eq!((r.gt, r.gte, r.lt), (None, b(b"a\0m"), b(b"a\x01")));
+        let r = s.range(&KeyRange {
+            lte: b(b""),
+            ..KeyRange::default()
+        });
+        assert_eq!((r.gt, r.lte, r.lt), (b(b"a\0\0"), b(b"a\0"), None));
+    }
+
+    #[test]
+    fn nested_and_custom_separators() {
+        // a custom separator applies to this level; nested subs default to the bee's
+        let s = Sub::new(b"a", Some(b"/"), SEP).sub(b"b", None);
+        assert_eq!(s.prefix(), b"a/b\0");
+        assert_eq!(s.range(&KeyRange::default()).lt, b(b"a/b\x01"));
+        // the bump wraps as a Uint8Array element does
+        let s = Sub::new(b"x", Some(&[0xff]), SEP);
+        assert_eq!(s.range(&KeyRange::default()).lt, b(b"x\x00"));
+    }
+}

@@ -92,10 +92,14 @@ enum Phase {
     Done,
 }
 
-/// A batch of writes as a state machine: [`Write::poll`] until [`Step::Done`], feeding the
-/// blocks it asks for ([`Write::handle_block`]) and appending, in order, the blocks it
+/// A batch of writes as a state machine: [`Machine::poll`](crate::Machine::poll) until [`Step::Done`], feeding the
+/// blocks it asks for ([`Machine::handle_block`](crate::Machine::handle_block)) and appending, in order, the blocks it
 /// hands back ([`Step::Append`]: the header first when the core is empty, then all node
 /// blocks of the batch at once).
+///
+/// Run one write at a time on a bee (JS holds a lock): a write takes the bee's length when
+/// it starts and advances it when it hands back its blocks, which the caller must append
+/// before the next write starts. Reads may run alongside.
 pub struct Write {
     ops: VecDeque<Op>,
     tree: Option<Tree>,
@@ -229,12 +233,8 @@ fn flush(tree: &mut Tree, bee: &mut Bee) -> Vec<Bytes> {
         };
         let mut raw = Vec::new();
         Node::encode_parts(&index.encode(), &p.key, p.value.as_deref(), &mut raw);
-        bee.cache_mut().insert(Arc::new(Block {
-            seq: p.seq,
-            key: p.key,
-            value: p.value,
-            nodes,
-        }));
+        bee.cache_mut()
+            .insert(Arc::new(Block::built(p.seq, p.key, p.value, nodes)));
         out.push(Bytes::from(raw));
     }
     bee.set_length(bee.length() + out.len() as u64);

@@ -152,8 +152,8 @@ impl Tree {
     pub(super) fn root(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<NodeId>, Halt> {
         if self.root.is_none() && self.entries.is_empty() && self.base >= 2 {
             let seq = self.base - 1;
-            let block = ctx.block(0, seq)?;
-            if block.nodes.is_empty() {
+            let block = ctx.full(0, seq)?;
+            if block.nodes().is_none_or(<[_]>::is_empty) {
                 return Err(BeeError::NoRoot(seq).into());
             }
             self.root = Some(self.load(ctx, 0, seq, 0)?);
