@@ -1,6 +1,6 @@
 //! Shared helpers for ferrocore's conformance tests.
 //!
-//! Vector files live in `tests/vectors/{core,wire,corestore,dht,udx}/*.json`. They are loaded **by schema**,
+//! Vector files live in `tests/vectors/{core,wire,corestore,dht,udx,bee}/*.json`. They are loaded **by schema**,
 //! not by file name: [`Schema::detect`] recognises a file from its top-level keys, and each
 //! test asks for [`files`] of its schema. A new file of a known schema dropped into those
 //! folders is therefore tested with no code change; a file of no known schema fails
@@ -86,6 +86,12 @@ pub enum Schema {
     DhtHandshakes,
     /// `dht/records.json`: `recordsConfig`, `recordsSteps[]` (a persistent node's answers).
     DhtRecords,
+    /// `bee/ops.json`: `headers[]`, `cases[]` (Hyperbee steps, every block, reads).
+    BeeOps,
+    /// `bee/encodings.json`: `codecs`, `vectors[]` (hyperbee's key and value codecs).
+    BeeEncodings,
+    /// `bee/extension.json`: `messages[]`, `snapshots[]` (the `hyperbee` extension).
+    BeeExtension,
 }
 
 impl Schema {
@@ -140,6 +146,12 @@ impl Schema {
             Schema::DhtHandshakes
         } else if has("recordsSteps") {
             Schema::DhtRecords
+        } else if has("headers") && has("cases") {
+            Schema::BeeOps
+        } else if has("codecs") && has("vectors") {
+            Schema::BeeEncodings
+        } else if has("messages") && has("snapshots") {
+            Schema::BeeExtension
         } else {
             return None;
         })
@@ -151,10 +163,10 @@ pub fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
 
-/// Every `*.json` file under `tests/vectors/{core,wire,corestore,dht,udx}`, parsed, sorted by path.
+/// Every `*.json` file under `tests/vectors/{core,wire,corestore,dht,udx,bee}`, parsed, sorted by path.
 pub fn all_files() -> Vec<(PathBuf, Value)> {
     let mut out = Vec::new();
-    for sub in ["core", "wire", "corestore", "dht", "udx"] {
+    for sub in ["core", "wire", "corestore", "dht", "udx", "bee"] {
         let dir = vectors_dir().join(sub);
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))

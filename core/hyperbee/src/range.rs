@@ -52,6 +52,28 @@ pub struct Checkpoint {
     pub checkpoint: Vec<u64>,
 }
 
+impl Checkpoint {
+    /// The `iterator` request of the `hyperbee` extension for this state, as JS's
+    /// `HyperbeeExtension.iterator(snapshot)` sends it: none when the iterator ended or has
+    /// no entries left to yield; no limit (-1) is sent as 0.
+    #[must_use]
+    pub fn to_request(&self) -> Option<ferrocore_wire::bee::ExtensionIterator> {
+        if self.ended || self.limit == 0 {
+            return None;
+        }
+        Some(ferrocore_wire::bee::ExtensionIterator {
+            version: Some(self.version),
+            gte: self.gte.clone(),
+            gt: self.gt.clone(),
+            lte: self.lte.clone(),
+            lt: self.lt.clone(),
+            limit: Some(u64::try_from(self.limit).unwrap_or(0)),
+            reverse: Some(self.reverse),
+            checkpoint: self.checkpoint.clone(),
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Frame {
     node: NodeRef,

@@ -114,3 +114,32 @@ fn golden_reads() {
         ]
     );
 }
+
+#[test]
+fn always_duplicate_off_skips_unchanged_values() {
+    use ferrocore_hyperbee::BeeConfig;
+    let config = BeeConfig {
+        always_duplicate: false,
+        ..BeeConfig::default()
+    };
+    let mut bee = MemBee::with_config(config);
+    for k in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+        bee.put(k.as_bytes(), Some(b"1"));
+    }
+    let len = bee.blocks.len();
+    // unchanged, in a leaf and in the root (e is the root's key after the split)
+    assert_eq!(bee.put(b"a", Some(b"1")).applied, [false]);
+    assert_eq!(bee.put(b"e", Some(b"1")).applied, [false]);
+    assert_eq!(bee.blocks.len(), len);
+    assert_eq!(bee.put(b"e", Some(b"2")).applied, [true]);
+    bee.put(b"n", None);
+    let len = bee.blocks.len();
+    // null equals null only
+    assert_eq!(bee.put(b"n", None).applied, [false]);
+    assert_eq!(bee.put(b"n", Some(b"")).applied, [true]);
+    assert_eq!(bee.blocks.len(), len + 1);
+    // the default writes them all
+    let mut dup = MemBee::new();
+    dup.put(b"a", Some(b"1"));
+    assert_eq!(dup.put(b"a", Some(b"1")).applied, [true]);
+}

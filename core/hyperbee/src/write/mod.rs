@@ -96,6 +96,10 @@ enum Phase {
 /// blocks it asks for ([`Machine::handle_block`](crate::Machine::handle_block)) and appending, in order, the blocks it
 /// hands back ([`Step::Append`]: the header first when the core is empty, then all node
 /// blocks of the batch at once).
+///
+/// Run one write at a time on a bee (JS holds a lock): a write takes the bee's length when
+/// it starts and advances it when it hands back its blocks, which the caller must append
+/// before the next write starts. Reads may run alongside.
 pub struct Write {
     ops: VecDeque<Op>,
     tree: Option<Tree>,
