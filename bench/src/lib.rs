@@ -79,6 +79,29 @@ impl Row {
     }
 }
 
+/// Marsaglia's xorshift32 (13, 17, 5); the JS drivers run the same generator
+/// (`bench/js/log.mjs`, `tests/js/bee-data.mjs`).
+pub struct XorShift32(pub u32);
+
+impl XorShift32 {
+    /// The sequence of `seed`; a zero seed (a fixed point) counts as 1, as `bee-data.mjs`.
+    #[must_use]
+    pub fn new(seed: u32) -> Self {
+        XorShift32(if seed == 0 { 1 } else { seed })
+    }
+
+    /// The next value (not an [`Iterator`]: the sequence never ends).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+}
+
 impl Default for Row {
     fn default() -> Row {
         Row::new()

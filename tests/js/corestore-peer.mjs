@@ -108,7 +108,7 @@ import path from 'node:path'
 import { mkdtempSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { blockValue } from './blocks.mjs'
-import { out, hex, parseHex, guardProcess, serveCommands, removeDir } from './jsonl-peer.mjs'
+import { out, hex, parseHex, guardProcess, serveCommands, removeDir, timeoutArg, listenTcp, storeOpenArgs, replicateConnection } from './jsonl-peer.mjs'
 
 const require = createRequire(import.meta.url)
 const Corestore = require('corestore')
@@ -121,17 +121,7 @@ function log(...args) {
   process.stderr.write('[corestore-peer] ' + args.join(' ') + '\n')
 }
 
-let timeout = 0
-{
-  const argv = process.argv.slice(2)
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--timeout' && /^\d+$/.test(argv[i + 1] || '')) timeout = Number(argv[++i])
-    else {
-      process.stderr.write('usage: corestore-peer.mjs [--timeout MS]\n')
-      process.exit(2)
-    }
-  }
-}
+const timeout = timeoutArg('corestore-peer.mjs')
 
 let store = null
 let tmpDir = null
@@ -268,54 +258,25 @@ async function append(cmd) {
 // A connection: Noise over the socket, replicated by the store; its muxer reports the
 // hypercore channels it rejects.
 function attach(socket, initiator) {
-  socket.setNoDelay(true)
-  const conn = connections.length
-  const stream = new NoiseSecretStream(initiator, socket, { keyPair: noiseKeyPair })
-  connections.push(stream)
-  store.replicate(stream)
-  const mux = stream.userData
-  const reject = mux._rejectSession
-  mux._rejectSession = function (info, remoteId) {
-    if (info && info.protocol === 'hypercore/alpha') {
-      out({ event: 'reject', conn, discoveryKey: hex(info.id) })
+  const ctx = { store, connections, keyPair: noiseKeyPair, NoiseSecretStream, closing: () => !!closing }
+  return replicateConnection(ctx, socket, initiator, (mux, conn) => {
+    const reject = mux._rejectSession
+    mux._rejectSession = function (info, remoteId) {
+      if (info && info.protocol === 'hypercore/alpha') {
+        out({ event: 'reject', conn, discoveryKey: hex(info.id) })
+      }
+      return reject.call(this, info, remoteId)
     }
-    return reject.call(this, info, remoteId)
-  }
-  stream.on('error', (err) => {
-    if (closing) return
-    out({ event: 'error', message: `connection ${conn}: ` + (err && err.message) })
   })
-  stream.on('close', () => out({ event: 'connection-closed', conn }))
-  const opened = stream.opened.then((ok) => {
-    if (!ok) throw new Error(`connection ${conn}: the Noise handshake failed`)
-    const info = {
-      conn,
-      initiator: stream.isInitiator,
-      publicKey: hex(stream.publicKey),
-      remotePublicKey: hex(stream.remotePublicKey),
-      handshakeHash: hex(stream.handshakeHash)
-    }
-    out({ event: 'connection', ...info })
-    return info
-  })
-  opened.catch(() => {})
-  return opened
 }
 
 async function listen(cmd) {
   needStore()
   const initiator = cmd.initiator === true
-  const server = net.createServer({ noDelay: true }, (sock) => {
+  return listenTcp(net, cmd, servers, (sock) => {
     if (closing) return sock.destroy()
     attach(sock, initiator)
   })
-  servers.push(server)
-  server.on('error', (err) => out({ event: 'error', message: 'listen: ' + err.message }))
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(cmd.port === undefined ? 0 : cmd.port, cmd.host || '127.0.0.1', resolve)
-  })
-  return { port: server.address().port }
 }
 
 async function connect(cmd) {
@@ -336,13 +297,8 @@ async function list(cmd) {
 
 async function open(cmd) {
   if (store !== null) throw new Error('a store is already open')
-  let dir = cmd.dir
-  if (dir === undefined) dir = tmpDir = mkdtempSync(path.join(os.tmpdir(), 'ferrocore-cs-peer-'))
-  const opts = {}
-  if (cmd.primaryKey !== undefined) {
-    opts.primaryKey = parseHex(cmd.primaryKey, 32, 'primaryKey')
-    opts.unsafe = true
-  }
+  const { dir, tmp, opts } = storeOpenArgs(mkdtempSync, os, path, cmd, 'ferrocore-cs-peer-')
+  if (tmp) tmpDir = dir
   noiseKeyPair = crypto.keyPair(cmd.noiseSeed === undefined ? undefined : parseHex(cmd.noiseSeed, 32, 'noiseSeed'))
   uploadEvents = !!cmd.uploadEvents
   store = new Corestore(dir, opts)

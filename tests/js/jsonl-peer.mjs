@@ -121,3 +121,79 @@ export function arg(name, dflt) {
 export function logger(tag) {
   return (...args) => process.stderr.write(`[${tag}] ` + args.join(' ') + '\n')
 }
+
+// The `--timeout MS` option, the one option the scriptable peers take (0 = none): anything
+// else prints `usage: NAME [--timeout MS]` and exits 2.
+export function timeoutArg(name) {
+  const argv = process.argv.slice(2)
+  let timeout = 0
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--timeout' && /^\d+$/.test(argv[i + 1] || '')) timeout = Number(argv[++i])
+    else {
+      process.stderr.write(`usage: ${name} [--timeout MS]\n`)
+      process.exit(2)
+    }
+  }
+  return timeout
+}
+
+// Listens on cmd.host (default 127.0.0.1) : cmd.port (default 0 = ephemeral), adds the
+// server to `servers` and hands every accepted socket to onsocket; later server errors
+// become `error` events. Resolves to {port}.
+export async function listenTcp(net, cmd, servers, onsocket) {
+  const server = net.createServer({ noDelay: true }, onsocket)
+  servers.push(server)
+  await new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(cmd.port === undefined ? 0 : cmd.port, cmd.host || '127.0.0.1', resolve)
+  })
+  server.on('error', (err) => out({ event: 'error', message: 'listen: ' + err.message }))
+  return { port: server.address().port }
+}
+
+// The directory and Corestore options of an `open` command of a store peer: cmd.dir, or a
+// fresh temporary directory named after `prefix` (tmp: true, for the caller to remove on
+// exit); cmd.primaryKey (hex) as {primaryKey, unsafe: true}.
+export function storeOpenArgs(mkdtempSync, os, path, cmd, prefix) {
+  const tmp = cmd.dir === undefined
+  const dir = tmp ? mkdtempSync(path.join(os.tmpdir(), prefix)) : cmd.dir
+  const opts = {}
+  if (cmd.primaryKey !== undefined) {
+    opts.primaryKey = parseHex(cmd.primaryKey, 32, 'primaryKey')
+    opts.unsafe = true
+  }
+  return { dir, tmp, opts }
+}
+
+// One replicated connection of a store peer: a Noise secret stream over the socket
+// (TCP_NODELAY set) with `keyPair`, pushed on `connections` (its index is its `conn`
+// number), handed to store.replicate; onmux(mux, conn) may wrap its muxer. Reports
+// `error` (unless closing() is true), `connection-closed` and, once the handshake is
+// done, `connection` events. Resolves to the `connection` event's fields.
+export function replicateConnection(ctx, socket, initiator, onmux) {
+  socket.setNoDelay(true)
+  const conn = ctx.connections.length
+  const stream = new ctx.NoiseSecretStream(initiator, socket, { keyPair: ctx.keyPair })
+  ctx.connections.push(stream)
+  ctx.store.replicate(stream)
+  if (onmux) onmux(stream.userData, conn)
+  stream.on('error', (err) => {
+    if (ctx.closing()) return
+    out({ event: 'error', message: `connection ${conn}: ` + (err && err.message) })
+  })
+  stream.on('close', () => out({ event: 'connection-closed', conn }))
+  const opened = stream.opened.then((ok) => {
+    if (!ok) throw new Error(`connection ${conn}: the Noise handshake failed`)
+    const info = {
+      conn,
+      initiator: stream.isInitiator,
+      publicKey: hex(stream.publicKey),
+      remotePublicKey: hex(stream.remotePublicKey),
+      handshakeHash: hex(stream.handshakeHash)
+    }
+    out({ event: 'connection', ...info })
+    return info
+  })
+  opened.catch(() => {})
+  return opened
+}

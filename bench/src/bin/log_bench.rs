@@ -38,7 +38,9 @@ use ferrocore::log::{Log, LogOptions};
 use ferrocore::manifest::{default_manifest, key_from_public_key};
 use ferrocore::signature::Verifier;
 use ferrocore::{hash, Node};
-use ferrocore_bench::{durability_name, median_secs, mib, parse_durability, status_kib, Row};
+use ferrocore_bench::{
+    durability_name, median_secs, mib, parse_durability, status_kib, Row, XorShift32,
+};
 use ferrocore_storage::{CoreStorage, Durability, Store, StoreOptions};
 
 /// The writer's seed (the JS driver passes the same seed to `crypto.keyPair`).
@@ -165,20 +167,6 @@ fn run(args: &[String]) -> Res<String> {
 }
 
 // ---------------------------------------------------------------- shared with log.mjs
-
-/// Marsaglia's xorshift32 (13, 17, 5); the JS driver runs the same generator.
-struct XorShift32(u32);
-
-impl XorShift32 {
-    fn next(&mut self) -> u32 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.0 = x;
-        x
-    }
-}
 
 /// Block `k` of the pool: `size` bytes, the little-endian words of xorshift32 seeded
 /// `k + 1` (after one step), truncated to `size`.
