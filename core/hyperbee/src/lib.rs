@@ -42,6 +42,7 @@ extern crate std;
 mod block;
 mod diff;
 mod error;
+pub mod ext;
 mod fetch;
 mod history;
 mod range;
