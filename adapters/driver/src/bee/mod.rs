@@ -29,6 +29,7 @@
 //! ```
 
 pub mod codec;
+mod ext;
 mod run;
 mod stream;
 
@@ -43,6 +44,7 @@ use ferrocore::wire::bee::Header;
 use ferrocore_hyperbee::sub::{Sub, SEP};
 use ferrocore_hyperbee::{Bee as State, Diff, History, Range};
 
+pub use ext::{ExtensionHint, DOWNLOAD_TIMEOUT, MAX_MESSAGE};
 pub use ferrocore_hyperbee::sub::KeyRange;
 pub use ferrocore_hyperbee::{
     BeeConfig, BeeError, DiffEntry, Entry, HistoryEntry, HistoryOptions, Op, RangeOptions,
@@ -64,6 +66,10 @@ pub struct BeeOptions {
     pub fetch: bool,
     /// The sans-IO bee's configuration (cache size, `alwaysDuplicate`, header metadata).
     pub config: BeeConfig,
+    /// The `hyperbee` extension (default true, as in JS): answer peers' requests with the
+    /// blocks their lookups need, download what peers' answers name, and broadcast a
+    /// request when a read waits for a remote block.
+    pub extension: bool,
 }
 
 impl Default for BeeOptions {
@@ -72,6 +78,7 @@ impl Default for BeeOptions {
             timeout: Some(Duration::from_secs(30)),
             fetch: true,
             config: BeeConfig::default(),
+            extension: true,
         }
     }
 }
@@ -160,10 +167,15 @@ impl<S: Storage + Send + 'static, A: Adapter> Bee<S, A> {
                 pin: None,
                 timeout: options.timeout,
                 fetch: options.fetch,
+                extension: options.extension,
             },
             writable: info.writable,
             sub: None,
         };
+        if options.extension {
+            let handler = ext::handler(core, &bee.place.shared);
+            node.register_extension(core, ferrocore_hyperbee::ext::NAME, handler);
+        }
         bee.check_header(info.length).await?;
         Ok(bee)
     }

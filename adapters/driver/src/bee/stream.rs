@@ -4,12 +4,15 @@
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use ferrocore::storage::Storage;
+use ferrocore_hyperbee::ext::Requests;
 use ferrocore_hyperbee::sub::Sub;
 use ferrocore_hyperbee::{DiffEntry, Entry, HistoryEntry, Machine};
 
+use super::ext::ExtensionHint;
 use super::run::{Job, Place};
 use super::Error;
 use crate::node::Adapter;
@@ -62,13 +65,15 @@ pub struct Entries<S: Storage, A: Adapter, M: Machine<Output = Option<T>>, T> {
     pending: Option<Pending<M, T>>,
     ready: VecDeque<T>,
     ended: bool,
+    /// The pacing of the walk's `hyperbee` extension requests.
+    pace: Arc<Mutex<Requests>>,
 }
 
 impl<S, A, M, T> Entries<S, A, M, T>
 where
     S: Storage + Send + 'static,
     A: Adapter,
-    M: Machine<Output = Option<T>> + Send + 'static,
+    M: Machine<Output = Option<T>> + ExtensionHint + Send + 'static,
     T: Strip + Send + 'static,
 {
     pub(crate) fn new(place: Place<S, A>, sub: Option<Sub>, job: Job<M>) -> Self {
@@ -79,6 +84,7 @@ where
             pending: None,
             ready: VecDeque::new(),
             ended: false,
+            pace: Arc::new(Mutex::new(Requests::new(M::EVERY))),
         }
     }
 
@@ -115,9 +121,9 @@ where
                     self.ended = true;
                     continue;
                 };
-                let place = self.place.clone();
+                let (place, pace) = (self.place.clone(), self.pace.clone());
                 self.pending = Some(Box::pin(async move {
-                    place.drive(job, BATCH, Option::is_some).await
+                    place.drive_paced(job, BATCH, Option::is_some, &pace).await
                 }));
             }
             let Some(pending) = self.pending.as_mut() else {
@@ -150,7 +156,7 @@ impl<S, A, M, T> futures_core::Stream for Entries<S, A, M, T>
 where
     S: Storage + Send + 'static,
     A: Adapter,
-    M: Machine<Output = Option<T>> + Send + Unpin + 'static,
+    M: Machine<Output = Option<T>> + ExtensionHint + Send + Unpin + 'static,
     T: Strip + Send + Unpin + 'static,
 {
     type Item = Result<T, Error>;
