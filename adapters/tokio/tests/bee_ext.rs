@@ -106,7 +106,7 @@ async fn messages(events: &Events, wait: Duration) -> Vec<Extension> {
     while let Some(left) = end.checked_duration_since(Instant::now()) {
         match tokio::time::timeout(left, events.recv()).await {
             Ok(Ok(Event::Extension { name, message, .. })) if name == ext::NAME => {
-                out.push(Extension::decode(&message).unwrap());
+                out.push(ext::decode_message(&message).expect("a hyperbee message"));
             }
             Ok(Ok(_)) => {}
             _ => break,
@@ -186,7 +186,7 @@ async fn a_cache_reply_downloads_the_blocks_it_names() {
         ..Extension::default()
     };
     p.writer
-        .send_extension(p.session, p.wcore, ext::NAME, cache.encode())
+        .send_extension(p.session, p.wcore, ext::NAME, ext::encode_message(&cache))
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -228,13 +228,14 @@ async fn requests_from_peers_cost_bounded_work() {
     };
     // Garbage, a version of 0 or past ours, an oversized message, a bad checkpoint.
     send(vec![0xff, 0xff, 0xff]).await;
-    send(get(Some(0)).encode()).await;
-    send(get(Some(length + 1)).encode()).await;
-    send(get(None).encode()).await;
+    send(get(Some(length)).encode()).await; // without hypercore's length prefix
+    send(ext::encode_message(&get(Some(0)))).await;
+    send(ext::encode_message(&get(Some(length + 1)))).await;
+    send(ext::encode_message(&get(None))).await;
     let mut big = get(Some(length));
     big.get.as_mut().unwrap().key =
         Some(Bytes::from(vec![b'k'; ferrocore_tokio::bee::MAX_MESSAGE]));
-    send(big.encode()).await;
+    send(ext::encode_message(&big)).await;
     let cp = Extension {
         iterator: Some(ExtensionIterator {
             version: Some(length),
@@ -243,7 +244,7 @@ async fn requests_from_peers_cost_bounded_work() {
         }),
         ..Extension::default()
     };
-    send(cp.encode()).await;
+    send(ext::encode_message(&cp)).await;
     assert!(messages(&revents, Duration::from_millis(500))
         .await
         .is_empty());
@@ -257,7 +258,7 @@ async fn requests_from_peers_cost_bounded_work() {
         }),
         ..Extension::default()
     };
-    send(all.encode()).await;
+    send(ext::encode_message(&all)).await;
     let replies = messages(&revents, Duration::from_secs(2)).await;
     let count: usize = replies
         .iter()

@@ -11,6 +11,10 @@
 //!   once per [`MAX_PASSIVE_BATCH`] blocks asked); [`blocks_to_download`] turns a `Cache`
 //!   reply into the blocks to download.
 //!
+//! On a core's channel a message travels as hypercore's extensions encode what they send
+//! (`c.buffer`: a length, then the protobuf bytes): [`encode_message`] and
+//! [`decode_message`].
+//!
 //! The responder works on a private [`Bee`] (an empty cache), so every block the lookup
 //! touches is asked for once, in the order the lookup first reaches it: the set a JS
 //! responder with cold caches names (JS skips blocks whose keys its caches already hold).
@@ -19,6 +23,7 @@ use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use bytes::Bytes;
 use ferrocore_wire::bee::{Extension, ExtensionCache, ExtensionGet, ExtensionIterator};
+use ferrocore_wire::encoding::{Reader, Writer};
 
 use crate::{Bee, BeeConfig, Get, Machine, Range, RangeOptions, Step};
 
@@ -36,6 +41,27 @@ pub const MAX_ACTIVE_BATCH: usize = 2048 + 128;
 pub const MAX_ENTRIES: usize = 4 * MAX_ACTIVE_BATCH;
 /// Most keys an iterator request's checkpoint names (deeper than any honest tree).
 pub const MAX_CHECKPOINT: usize = 3 * crate::MAX_DEPTH;
+
+/// A message's bytes on the wire: the extension's encoding in hypercore (`c.buffer`: the
+/// protobuf's length, then its bytes).
+#[must_use]
+pub fn encode_message(message: &Extension) -> Vec<u8> {
+    let pb = message.encode();
+    let mut out = Vec::with_capacity(pb.len() + 10);
+    Writer::append(&mut out).buffer(&pb);
+    out
+}
+
+/// A message from the wire; `None` for bytes JS would drop too (a bad length, an empty
+/// buffer, a protobuf that does not decode).
+#[must_use]
+pub fn decode_message(bytes: &Bytes) -> Option<Extension> {
+    let pb = Reader::from_bytes(bytes).buffer_bytes().ok()?;
+    if pb.is_empty() {
+        return None;
+    }
+    Extension::decode(&pb).ok()
+}
 
 /// JS's `Batch` of the extension: seqs gathered into `Cache` replies, one every
 /// [`FLUSH_BATCH`] seqs and one for the rest; `start` is the smallest seq of a reply and

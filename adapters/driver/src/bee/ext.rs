@@ -54,7 +54,7 @@ impl ExtensionHint for Diff {}
 
 /// Sends `message` to every peer replicating `core`.
 pub(crate) fn broadcast<S: Storage>(ep: &mut Endpoint<S>, core: CoreId, message: &Extension) {
-    let bytes = message.encode();
+    let bytes = ext::encode_message(message);
     for session in ep.peers(core) {
         let _ = ep.send_extension(session, core, NAME, &bytes);
     }
@@ -88,7 +88,7 @@ pub(crate) fn on_message<S: Storage>(
     if message.len() > MAX_MESSAGE {
         return;
     }
-    let Ok(m) = Extension::decode(message) else {
+    let Some(m) = ext::decode_message(message) else {
         return;
     };
     let Some(log) = ep.log(core) else { return };
@@ -107,7 +107,7 @@ pub(crate) fn on_message<S: Storage>(
                 cache: Some(cache),
                 ..Extension::default()
             };
-            let _ = ep.send_extension(session, core, NAME, &reply.encode());
+            let _ = ep.send_extension(session, core, NAME, &ext::encode_message(&reply));
         }
     }
 }

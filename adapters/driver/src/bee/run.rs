@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ferrocore::replication::{CoreId, Endpoint};
 use ferrocore::storage::Storage;
+use ferrocore::wire::bee::Extension;
 use ferrocore_hyperbee::ext::Requests;
 use ferrocore_hyperbee::{Bee as State, Machine, Step, View};
 
@@ -77,6 +78,9 @@ pub(crate) enum Job<M> {
     /// Under way.
     Run(M),
 }
+
+/// A machine's `hyperbee` extension request ([`ExtensionHint::request`]).
+pub(crate) type Hint<M> = fn(&M) -> Option<Extension>;
 
 /// What one visit to the driver produced.
 struct Turn<M: Machine> {
@@ -156,7 +160,7 @@ impl<S: Storage + Send + 'static, A: Adapter> Place<S, A> {
         M::Output: Send + 'static,
     {
         let pace = Mutex::new(Requests::new(M::EVERY));
-        self.drive_paced(job, max, more, &pace).await
+        self.drive_paced(job, max, more, &pace, M::request).await
     }
 
     /// [`drive`](Self::drive), its extension requests paced by `pace` (a walk's, kept
@@ -167,9 +171,10 @@ impl<S: Storage + Send + 'static, A: Adapter> Place<S, A> {
         max: usize,
         more: fn(&M::Output) -> bool,
         pace: &Mutex<Requests>,
+        hint: Hint<M>,
     ) -> Result<(M, Vec<M::Output>), Error>
     where
-        M: Machine + ExtensionHint + Send + 'static,
+        M: Machine + Send + 'static,
         M::Output: Send + 'static,
     {
         let mut items = Vec::new();
@@ -185,7 +190,7 @@ impl<S: Storage + Send + 'static, A: Adapter> Place<S, A> {
             match t.need {
                 None => return Ok((machine, items)),
                 Some(seq) => {
-                    self.hint(&machine, t.asked, pace);
+                    self.hint(hint(&machine), t.asked, pace);
                     let b = self.fetch(seq).await?;
                     machine.handle_block(seq, &b)?;
                     job = Job::Run(machine);
@@ -198,7 +203,7 @@ impl<S: Storage + Send + 'static, A: Adapter> Place<S, A> {
 impl<S: Storage + Send + 'static, A: Adapter> Place<S, A> {
     /// The machine asked `asked` blocks and now waits for a remote one: broadcasts its
     /// extension request if the pacing lets it (without waiting for the driver).
-    fn hint<M: ExtensionHint>(&self, machine: &M, asked: u64, pace: &Mutex<Requests>) {
+    fn hint(&self, request: Option<Extension>, asked: u64, pace: &Mutex<Requests>) {
         if !self.extension || !self.fetch {
             return;
         }
@@ -209,7 +214,7 @@ impl<S: Storage + Send + 'static, A: Adapter> Place<S, A> {
             }
             p.on_wait()
         };
-        if let Some(message) = send.then(|| machine.request()).flatten() {
+        if let Some(message) = request.filter(|_| send) {
             let core = self.core;
             drop(self.node.call_reply(move |ep| {
                 broadcast(ep, core, &message);

@@ -13,7 +13,7 @@ use ferrocore_hyperbee::sub::Sub;
 use ferrocore_hyperbee::{DiffEntry, Entry, HistoryEntry, Machine};
 
 use super::ext::ExtensionHint;
-use super::run::{Job, Place};
+use super::run::{Hint, Job, Place};
 use super::Error;
 use crate::node::Adapter;
 
@@ -67,16 +67,21 @@ pub struct Entries<S: Storage, A: Adapter, M: Machine<Output = Option<T>>, T> {
     ended: bool,
     /// The pacing of the walk's `hyperbee` extension requests.
     pace: Arc<Mutex<Requests>>,
+    /// The walk's request when it waits for a remote block.
+    hint: Hint<M>,
 }
 
 impl<S, A, M, T> Entries<S, A, M, T>
 where
     S: Storage + Send + 'static,
     A: Adapter,
-    M: Machine<Output = Option<T>> + ExtensionHint + Send + 'static,
+    M: Machine<Output = Option<T>> + Send + 'static,
     T: Strip + Send + 'static,
 {
-    pub(crate) fn new(place: Place<S, A>, sub: Option<Sub>, job: Job<M>) -> Self {
+    pub(crate) fn new(place: Place<S, A>, sub: Option<Sub>, job: Job<M>) -> Self
+    where
+        M: ExtensionHint,
+    {
         Entries {
             place,
             sub,
@@ -85,6 +90,7 @@ where
             ready: VecDeque::new(),
             ended: false,
             pace: Arc::new(Mutex::new(Requests::new(M::EVERY))),
+            hint: M::request,
         }
     }
 
@@ -121,9 +127,11 @@ where
                     self.ended = true;
                     continue;
                 };
-                let (place, pace) = (self.place.clone(), self.pace.clone());
+                let (place, pace, hint) = (self.place.clone(), self.pace.clone(), self.hint);
                 self.pending = Some(Box::pin(async move {
-                    place.drive_paced(job, BATCH, Option::is_some, &pace).await
+                    place
+                        .drive_paced(job, BATCH, Option::is_some, &pace, hint)
+                        .await
                 }));
             }
             let Some(pending) = self.pending.as_mut() else {
@@ -156,7 +164,7 @@ impl<S, A, M, T> futures_core::Stream for Entries<S, A, M, T>
 where
     S: Storage + Send + 'static,
     A: Adapter,
-    M: Machine<Output = Option<T>> + ExtensionHint + Send + Unpin + 'static,
+    M: Machine<Output = Option<T>> + Send + Unpin + 'static,
     T: Strip + Send + Unpin + 'static,
 {
     type Item = Result<T, Error>;

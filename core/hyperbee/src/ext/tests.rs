@@ -112,6 +112,17 @@ fn cache_batch_builds_js_replies() {
 fn get_request_is_js_bytes() {
     let m = get_request(5, &Bytes::from_static(b"a"));
     assert_eq!(hex::encode(m.encode()), "12050805120161");
+    // On the wire: hypercore's `c.buffer` around it.
+    let wire = encode_message(&m);
+    assert_eq!(hex::encode(&wire), "0712050805120161");
+    assert_eq!(decode_message(&Bytes::from(wire)), Some(m));
+    for bad in [&b""[..], b"\x00", b"\x07\x12\x05", b"\x03\xff\xff\xff"] {
+        assert_eq!(
+            decode_message(&Bytes::copy_from_slice(bad)),
+            None,
+            "{bad:?}"
+        );
+    }
 }
 
 #[test]
