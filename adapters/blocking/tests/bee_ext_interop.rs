@@ -15,7 +15,7 @@ use ferrocore::replication::{CoreId, EndpointConfig, Event};
 use ferrocore::storage::MemoryStorage;
 use ferrocore::wire::bee::Extension;
 use ferrocore::{Log, LogOptions};
-use ferrocore_blocking::bee::{Bee, BeeOptions, Op};
+use ferrocore_blocking::bee::{Bee, BeeOptions, Op, RangeOptions};
 use ferrocore_blocking::{Events, Node};
 use ferrocore_hyperbee::ext::{self, Responder};
 use ferrocore_hyperbee::testing::MemBee;
@@ -126,6 +126,25 @@ fn a_js_reader_of_a_ferrocore_bee_gets_our_cache_replies() {
         assert!(!ours.is_empty() && ours.len() < ext::FLUSH_BATCH);
     }
     assert_eq!(rx, requests.len() as u64, "one Cache reply per request");
+
+    // A range that waits sends its iterator snapshot; we answer it.
+    let range = json!({"op": "range", "bee": 0, "gte": key(2000), "limit": 300});
+    let got = js.ok(range, T);
+    assert_eq!(got["entries"].as_array().unwrap().len(), 300);
+    let requests = messages(&events, Duration::from_millis(500));
+    let rx2 = info(&mut js)["extensionRx"].as_u64().unwrap() - rx0 - rx;
+    eprintln!(
+        "JS range: {} iterator requests, {rx2} Cache replies",
+        requests.len()
+    );
+    assert!(!requests.is_empty());
+    for r in &requests {
+        let it = r.iterator.as_ref().expect("JS sends iterator requests");
+        assert_eq!(it.version, Some(length));
+        assert_eq!(it.gte.as_deref(), Some(key(2000).as_bytes()));
+        assert!(!our_answer(r, &blocks).is_empty());
+    }
+    assert!(rx2 >= requests.len() as u64);
     js.ok(json!({"op": "close"}), T);
 }
 
@@ -216,5 +235,30 @@ fn a_ferrocore_reader_of_a_js_bee_gets_js_cache_replies_and_downloads_them() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+
+    // A range that waits sends its iterator snapshot; JS answers it.
+    let range = bee.range(RangeOptions {
+        gte: Some(key(2000).into()),
+        limit: Some(300),
+        ..RangeOptions::default()
+    });
+    assert_eq!(range.count(), 300);
+    let replies = messages(&events, Duration::from_millis(800));
+    let named: Vec<u64> = replies
+        .iter()
+        .flat_map(|m| {
+            m.cache
+                .as_ref()
+                .expect("JS answers with cache")
+                .blocks
+                .clone()
+        })
+        .collect();
+    eprintln!(
+        "ferrocore range: {} Cache replies from JS naming {} blocks",
+        replies.len(),
+        named.len()
+    );
+    assert!(!named.is_empty() && named.iter().all(|&b| b > 0 && b < length));
     js.ok(json!({"op": "close"}), T);
 }
