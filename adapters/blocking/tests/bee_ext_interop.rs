@@ -148,6 +148,34 @@ fn a_js_reader_of_a_ferrocore_bee_gets_our_cache_replies() {
     js.ok(json!({"op": "close"}), T);
 }
 
+/// The blocks `Cache` replies name, in order.
+fn cached_blocks(replies: &[Extension]) -> Vec<u64> {
+    let cache = |m: &Extension| m.cache.clone().expect("JS answers with cache");
+    replies.iter().flat_map(|m| cache(m).blocks).collect()
+}
+
+/// Waits (10 s at most) until `node` holds every block of `blocks`.
+fn wait_held(node: &Node<MemoryStorage>, core: CoreId, blocks: &[u64]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let want = blocks.to_vec();
+        let missing = node
+            .with_endpoint(move |ep| {
+                let log = ep.log(core).unwrap();
+                want.into_iter().filter(|&b| !log.has_block(b)).count()
+            })
+            .unwrap();
+        if missing == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} named blocks never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn clone_node(key_hex: &str) -> (Node<MemoryStorage>, CoreId) {
     let key: [u8; 32] = hex::decode(key_hex).unwrap().try_into().unwrap();
     let node = Node::new(EndpointConfig::default()).unwrap();
@@ -195,16 +223,7 @@ fn a_ferrocore_reader_of_a_js_bee_gets_js_cache_replies_and_downloads_them() {
     assert_eq!(got.value.as_deref(), Some(value(1234).as_bytes()));
 
     let replies = messages(&events, Duration::from_millis(800));
-    let named: Vec<u64> = replies
-        .iter()
-        .flat_map(|m| {
-            m.cache
-                .as_ref()
-                .expect("JS answers with cache")
-                .blocks
-                .clone()
-        })
-        .collect();
+    let named = cached_blocks(&replies);
     let ours = our_answer(&ext::get_request(length, &Bytes::from(k)), &blocks);
     eprintln!(
         "ferrocore reader: {} Cache replies from JS naming {} blocks; our responder names {}",
@@ -217,24 +236,7 @@ fn a_ferrocore_reader_of_a_js_bee_gets_js_cache_replies_and_downloads_them() {
     // JS names what its lookup touched, in order: what ours names (a JS responder whose
     // key cache holds a key would leave its block out; this one's does not).
     assert_eq!(named, ours);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let want = named.clone();
-        let missing = reader
-            .with_endpoint(move |ep| {
-                let log = ep.log(core).unwrap();
-                want.into_iter().filter(|&b| !log.has_block(b)).count()
-            })
-            .unwrap();
-        if missing == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{missing} named blocks never arrived"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_held(&reader, core, &named);
 
     // A range that waits sends its iterator snapshot; JS answers it.
     let range = bee.range(RangeOptions {
@@ -244,21 +246,14 @@ fn a_ferrocore_reader_of_a_js_bee_gets_js_cache_replies_and_downloads_them() {
     });
     assert_eq!(range.count(), 300);
     let replies = messages(&events, Duration::from_millis(800));
-    let named: Vec<u64> = replies
-        .iter()
-        .flat_map(|m| {
-            m.cache
-                .as_ref()
-                .expect("JS answers with cache")
-                .blocks
-                .clone()
-        })
-        .collect();
+    let named = cached_blocks(&replies);
     eprintln!(
         "ferrocore range: {} Cache replies from JS naming {} blocks",
         replies.len(),
         named.len()
     );
     assert!(!named.is_empty() && named.iter().all(|&b| b > 0 && b < length));
+    // Downloaded, those the range did not read too.
+    wait_held(&reader, core, &named);
     js.ok(json!({"op": "close"}), T);
 }
