@@ -272,3 +272,34 @@ async fn requests_from_peers_cost_bounded_work() {
         .iter()
         .all(|m| m.cache.as_ref().unwrap().blocks.len() <= 128));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_requests_is_answered_at_the_bees_rate() {
+    use ferrocore_tokio::bee::{MESSAGES_PER_SECOND, MESSAGE_BURST};
+    let p = pair(24).await;
+    let length = p.blocks.len() as u64;
+    let revents = p.reader.events();
+    let session = p
+        .reader
+        .with_endpoint({
+            let core = p.rcore;
+            move |ep| ep.peers(core)[0]
+        })
+        .await
+        .unwrap();
+    let request = ext::encode_message(&ext::get_request(length, &Bytes::from(key_of(9))));
+    let started = Instant::now();
+    let sent = 3 * MESSAGE_BURST as usize;
+    for _ in 0..sent {
+        p.reader
+            .send_extension(session, p.rcore, ext::NAME, request.clone())
+            .await
+            .unwrap();
+    }
+    let replies = messages(&revents, Duration::from_millis(500)).await.len();
+    let took = started.elapsed().as_secs_f64();
+    let most = MESSAGE_BURST as f64 + f64::from(MESSAGES_PER_SECOND) * took + 1.0;
+    eprintln!("{sent} requests in {took:.2} s: {replies} replies");
+    assert!(replies >= MESSAGE_BURST as usize, "{replies}");
+    assert!((replies as f64) <= most, "{replies} > {most}");
+}

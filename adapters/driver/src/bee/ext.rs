@@ -19,6 +19,14 @@ use super::run::Shared;
 /// bigger ones are dropped unread).
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
+/// Messages a bee handles at once before the rate applies ([`MESSAGES_PER_SECOND`]);
+/// the rest are dropped unread.
+pub const MESSAGE_BURST: u32 = 256;
+
+/// Messages a bee handles per second, sustained, from all its peers together (each
+/// request may cost [`MAX_ACTIVE_BATCH`] block reads, each `Cache` a download).
+pub const MESSAGES_PER_SECOND: u32 = 128;
+
 /// How long the download of the blocks a `Cache` reply names may take.
 pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -66,11 +74,34 @@ pub(crate) fn handler<S: Storage>(
     shared: &Arc<Shared>,
 ) -> impl FnMut(&mut Endpoint<S>, SessionId, &Bytes, Duration) -> bool + Send + 'static {
     let bee: Weak<Shared> = Arc::downgrade(shared);
+    let mut bucket = Bucket::default();
     move |ep, session, message, now| {
         if bee.strong_count() == 0 {
             return false;
         }
-        on_message(ep, core, session, message, now);
+        if bucket.take(now) {
+            on_message(ep, core, session, message, now);
+        }
+        true
+    }
+}
+
+/// A token bucket: [`MESSAGE_BURST`] tokens, refilled at [`MESSAGES_PER_SECOND`].
+#[derive(Debug, Default)]
+struct Bucket {
+    /// The time the tokens spent pay off, plus a burst's worth: the bucket is empty when
+    /// this is a burst ahead of now.
+    busy: Option<Duration>,
+}
+
+impl Bucket {
+    fn take(&mut self, now: Duration) -> bool {
+        let per = Duration::from_secs(1) / MESSAGES_PER_SECOND;
+        let busy = self.busy.map_or(now, |b| b.max(now));
+        if busy >= now + per * MESSAGE_BURST {
+            return false;
+        }
+        self.busy = Some(busy + per);
         true
     }
 }
@@ -109,5 +140,28 @@ pub(crate) fn on_message<S: Storage>(
             };
             let _ = ep.send_extension(session, core, NAME, &ext::encode_message(&reply));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_lets_a_burst_through_then_the_rate() {
+        let mut b = Bucket::default();
+        let t0 = Duration::from_millis(5);
+        let burst = (0..1000).filter(|_| b.take(t0)).count();
+        assert_eq!(burst, MESSAGE_BURST as usize);
+        // One more per 1/128 s (a token under way counts: 12.8 is 13).
+        let t1 = t0 + Duration::from_millis(100);
+        let more = (0..1000).filter(|_| b.take(t1)).count();
+        assert_eq!(more, 13);
+        // Idle for long: a full burst again, no more.
+        let t2 = t1 + Duration::from_secs(60);
+        assert_eq!(
+            (0..1000).filter(|_| b.take(t2)).count(),
+            MESSAGE_BURST as usize
+        );
     }
 }

@@ -11,6 +11,13 @@
 //! [`run`](self) for the loop). Keys and values are bytes; [`codec`] turns them into
 //! text, JSON or your own types.
 //!
+//! The `hyperbee` extension is on by default ([`BeeOptions::extension`]), as for a JS
+//! Hyperbee: an open bee answers peers' `get`/`iterator` requests with `Cache` replies
+//! naming the blocks their lookups touch (read from local blocks only, inside the driver,
+//! at most `ferrocore_hyperbee::ext::MAX_ACTIVE_BATCH` blocks a request), downloads the
+//! blocks peers' replies name, and a read that waits for a remote block broadcasts its
+//! request (a `get` once, a range its snapshot once per 2,048 blocks it asks).
+//!
 //! ```no_run
 //! # async fn demo<S: ferrocore::storage::Storage + Send + 'static, A: ferrocore_driver::Adapter>(
 //! #     node: ferrocore_driver::Node<S, A>, core: ferrocore::replication::CoreId,
@@ -44,7 +51,7 @@ use ferrocore::wire::bee::Header;
 use ferrocore_hyperbee::sub::{Sub, SEP};
 use ferrocore_hyperbee::{Bee as State, Diff, History, Range};
 
-pub use ext::{ExtensionHint, DOWNLOAD_TIMEOUT, MAX_MESSAGE};
+pub use ext::{ExtensionHint, DOWNLOAD_TIMEOUT, MAX_MESSAGE, MESSAGES_PER_SECOND, MESSAGE_BURST};
 pub use ferrocore_hyperbee::sub::KeyRange;
 pub use ferrocore_hyperbee::{
     BeeConfig, BeeError, DiffEntry, Entry, HistoryEntry, HistoryOptions, Op, RangeOptions,
