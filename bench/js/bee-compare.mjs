@@ -24,8 +24,9 @@ export function beeComparisons(rows) {
     const js = of('js', phase)
     const fc = of('ferrocore', phase)
     if (!js.length && !fc.length) continue
-    const jsRuns = 'hyperbee 2.27.3 on corestore 7.12.5 (RocksDB on disk, no sync); fresh process' + (phase === 'sparse' ? '; reader and writer stores in one process, one JS thread' : '')
-    const fcRuns = 'ferrocore bee (blocking adapter) on ferrocore-storage on disk (Logged, no sync); fresh process' + (phase === 'sparse' ? '; reader and writer stores in one process' : '')
+    const cache = (rs) => (rs[0] && rs[0].cache_blocks !== undefined ? `; cache ${count(rs[0].cache_blocks)} decoded blocks` : '')
+    const jsRuns = 'hyperbee 2.27.3 on corestore 7.12.5 (RocksDB on disk, no sync)' + cache(js) + '; fresh process' + (phase === 'sparse' ? '; reader and writer stores in one process, one JS thread' : '')
+    const fcRuns = 'ferrocore bee (blocking adapter) on ferrocore-storage on disk (Logged, no sync)' + cache(fc) + '; fresh process' + (phase === 'sparse' ? '; reader and writer stores in one process' : '')
     const c = compare('bee/' + phase, 'bee', what(js[0] || fc[0]), jsRuns, fcRuns, 'ops/s', js, fc, (r) => r.ops_per_s, 'higher')
     c.target = target
     out.push(c)

@@ -28,8 +28,9 @@
 //   "sparse", count (N), ops (operations timed: puts, gets, entries scanned), batch (B),
 //   wall_s, cpu_s (user + system over the timed part), ops_per_s (ops / wall_s),
 //   length (the core's length after the phase), bytes (sum of the values' lengths read, or
-//   written), blocks_fetched (sparse: blocks the reader downloaded), ok (every check
-//   passed).
+//   written), blocks_fetched (sparse: blocks the reader downloaded), cache_blocks (how
+//   many decoded entries the bee's cache holds at most; JS: the Rache default, 65,536),
+//   ok (every check passed).
 
 import net from 'node:net'
 import os from 'node:os'
@@ -43,6 +44,11 @@ const require = createRequire(import.meta.url)
 const Corestore = require('corestore')
 const Hyperbee = require('hyperbee')
 const NoiseSecretStream = require('@hyperswarm/secret-stream')
+const Rache = require('rache')
+
+// The bound of hyperbee's caches of decoded keys and nodes (a Rache of its default size:
+// the store has no global cache).
+const CACHE = new Rache().maxSize
 
 const log = logger('bench-bee')
 const PRIMARY = Buffer.alloc(32, 7)
@@ -69,7 +75,7 @@ async function timed(fn) {
 }
 
 function row(phase, ops, t, extra) {
-  const r = { bench: 'bee', impl: 'js', phase, count, ops, batch, wall_s: t.wall_s, cpu_s: t.cpu_s, ops_per_s: ops / t.wall_s, ...extra }
+  const r = { bench: 'bee', impl: 'js', phase, count, ops, batch, wall_s: t.wall_s, cpu_s: t.cpu_s, ops_per_s: ops / t.wall_s, cache_blocks: CACHE, ...extra }
   process.stdout.write(JSON.stringify(r) + '\n')
 }
 

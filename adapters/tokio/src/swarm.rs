@@ -3,7 +3,7 @@
 //! Tokio's — and hands out each kept connection ([`SwarmConnection`]), ready for
 //! [`Node::add_dht_connection`](crate::Node::add_dht_connection) as JS's
 //! `swarm.on('connection', c => store.replicate(c))`. The application reports each such
-//! connection's end with [`Swarm::closed`] (JS's swarm sees its `'close'` event): the swarm
+//! connection's end with [`Swarm::closed`](ferrocore_udp::swarm::Swarm::closed) (JS's swarm sees its `'close'` event): the swarm
 //! then reconnects or retries the peer as JS does. The swarm's code is
 //! [`ferrocore_udp::swarm`]'s, shared with the other adapters; this module adds Tokio's
 //! tasks and timer.

@@ -9,6 +9,8 @@
 //! bee-bench gets   --dir DIR --count N --gets G
 //! bee-bench scan   --dir DIR --count N
 //! bee-bench sparse --dir DIR --count N --gets G
+//! (every mode also takes --cache-blocks N: the bee's cache of decoded blocks, default the
+//! library's; JS hyperbee's cache holds up to 65,536 entries)
 //! ```
 //!
 //! Keys and values as `tests/js/bee-data.mjs`: `key(i)` = `key-` + i zero-padded to 6
@@ -64,12 +66,14 @@ struct Args {
     count: u32,
     batch: u32,
     gets: u32,
+    /// `--cache-blocks`: the bee's cache of decoded blocks (default: the library's).
+    cache_blocks: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut argv = std::env::args().skip(1);
     let mode = argv.next().ok_or("a mode: puts, gets, scan or sparse")?;
-    let (mut dir, mut count, mut batch, mut gets) = (None, 0, 1, 0);
+    let (mut dir, mut count, mut batch, mut gets, mut cache_blocks) = (None, 0, 1, 0, None);
     while let Some(flag) = argv.next() {
         let v = argv.next().ok_or(format!("{flag} needs a value"))?;
         let n = || v.parse::<u32>().map_err(|e| format!("{flag}: {e}"));
@@ -78,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
             "--count" => count = n()?,
             "--batch" => batch = n()?,
             "--gets" => gets = n()?,
+            "--cache-blocks" => cache_blocks = Some(n()? as usize),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -91,6 +96,7 @@ fn parse_args() -> Result<Args, String> {
         count,
         batch,
         gets,
+        cache_blocks,
     })
 }
 
@@ -119,8 +125,21 @@ fn bee_key() -> [u8; 32] {
     core_key(&default_manifest(&key_pair.public_key), false).expect("core key")
 }
 
-/// The store in `dir` with the bee's core (writable) on a fresh node.
-fn open_writer(dir: &Path) -> (Node<CoreStorage>, CoreId, Bee<CoreStorage>) {
+/// The bee's options: the library's defaults, `--cache-blocks` and `timeout`.
+fn bee_options(a: &Args, timeout: Option<Duration>) -> BeeOptions {
+    let mut options = BeeOptions {
+        timeout,
+        ..BeeOptions::default()
+    };
+    if let Some(n) = a.cache_blocks {
+        options.config.cache_blocks = n;
+    }
+    options
+}
+
+/// The store in `a.dir` with the bee's core (writable) on a fresh node.
+fn open_writer(a: &Args) -> (Node<CoreStorage>, CoreId, Bee<CoreStorage>) {
+    let dir = &a.dir;
     let store = store_at(dir);
     let key = bee_key();
     let options = LogOptions {
@@ -131,7 +150,8 @@ fn open_writer(dir: &Path) -> (Node<CoreStorage>, CoreId, Bee<CoreStorage>) {
     let log = Log::open(store.core(&hash::discovery_key(&key)), options).expect("log opens");
     let node = Node::new(EndpointConfig::default()).expect("node");
     let core = node.add_core(log).expect("core added");
-    let bee = Bee::open(&node, core, BeeOptions::default()).expect("bee opens");
+    let bee =
+        Bee::open(&node, core, bee_options(a, BeeOptions::default().timeout)).expect("bee opens");
     (node, core, bee)
 }
 
@@ -163,7 +183,7 @@ fn get_all(bee: &Bee<CoreStorage>, which: &[u32]) -> (u64, bool) {
 
 fn puts(a: &Args) -> (Outcome, f64, f64) {
     assert!(!a.dir.exists(), "{} exists", a.dir.display());
-    let (node, core, bee) = open_writer(&a.dir);
+    let (node, core, bee) = open_writer(a);
     let order = shuffled(a.count, 1);
     let ((bytes, ok), wall, cpu) = timed(|| {
         let mut bytes = 0u64;
@@ -199,7 +219,7 @@ fn puts(a: &Args) -> (Outcome, f64, f64) {
 }
 
 fn gets(a: &Args) -> (Outcome, f64, f64) {
-    let (node, core, bee) = open_writer(&a.dir);
+    let (node, core, bee) = open_writer(a);
     let which = picks(a.count, a.gets, 2);
     let ((bytes, ok), wall, cpu) = timed(|| get_all(&bee, &which));
     let length = length(&node, core);
@@ -219,7 +239,7 @@ fn gets(a: &Args) -> (Outcome, f64, f64) {
 }
 
 fn scan(a: &Args) -> (Outcome, f64, f64) {
-    let (node, core, bee) = open_writer(&a.dir);
+    let (node, core, bee) = open_writer(a);
     let ((n, bytes, ok), wall, cpu) = timed(|| {
         let (mut n, mut bytes, mut ok) = (0u32, 0u64, true);
         for e in bee.range(RangeOptions::default()) {
@@ -251,7 +271,7 @@ fn scan(a: &Args) -> (Outcome, f64, f64) {
 }
 
 fn sparse(a: &Args) -> (Outcome, f64, f64) {
-    let (writer, _core, _bee) = open_writer(&a.dir);
+    let (writer, _core, _bee) = open_writer(a);
     let addr = writer.listen("127.0.0.1:0").expect("listen");
     let reader_dir = tempfile::tempdir().expect("temporary directory");
     let store = store_at(reader_dir.path());
@@ -266,10 +286,7 @@ fn sparse(a: &Args) -> (Outcome, f64, f64) {
     let which = picks(a.count, a.gets, 3);
     let ((bytes, ok, fetched, length), wall, cpu) = timed(|| {
         reader.connect(addr).expect("connect");
-        let options = BeeOptions {
-            timeout: Some(Duration::from_secs(30)),
-            ..BeeOptions::default()
-        };
+        let options = bee_options(a, Some(Duration::from_secs(30)));
         let bee = Bee::open(&reader, rcore, options).expect("remote bee opens");
         let length = bee.update().expect("update");
         let (bytes, ok) = get_all(&bee, &which);
@@ -323,7 +340,11 @@ fn main() -> ExitCode {
         .num("cpu_s", cpu)
         .num("ops_per_s", f64::from(o.ops) / wall)
         .num("length", o.length as f64)
-        .num("bytes", o.bytes as f64);
+        .num("bytes", o.bytes as f64)
+        .num(
+            "cache_blocks",
+            bee_options(&a, None).config.cache_blocks as f64,
+        );
     if let Some(f) = o.fetched {
         row.num("blocks_fetched", f as f64);
     }

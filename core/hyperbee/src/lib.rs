@@ -1,9 +1,10 @@
 //! Hyperbee (JS `hyperbee@2.27.3`) without I/O: the append-only B-tree stored one
 //! operation per block of a core, writing block for block what JS writes.
 //!
-//! Every operation is a resumable state machine the caller drives. It asks for blocks by
-//! seq ([`Step::NeedBlock`]; feed them with `handle_block`), hands back blocks to append
-//! ([`Step::Append`]), and finishes with [`Step::Done`]. Where the blocks come from (local
+//! Every operation is a resumable state machine the caller drives through [`Machine`]. It
+//! asks for blocks by seq ([`Step::NeedBlock`]; feed them with [`Machine::handle_block`]),
+//! hands back blocks to append ([`Step::Append`]), and finishes with [`Step::Done`] (the
+//! iterators once per entry, `Done(None)` at the end). Where the blocks come from (local
 //! storage, or a peer through replication, with whatever deadline) is the caller's
 //! business; the machines never block and never do I/O. Decoded blocks are shared through
 //! the [`Bee`]'s bounded [`BlockCache`], so a driver over local storage asks each block
@@ -13,8 +14,10 @@
 //!   `alwaysDuplicate` default), exactly JS's tree (split at 9 keys, nearest-leaf deletes,
 //!   borrow/merge order, pre-order index of the rewritten nodes, batch compaction).
 //! * Reads at a version ([`View`], from [`Bee::view`] or [`Bee::checkout`]): [`Get`]
-//!   (with JS's root-block shortcut), [`GetBySeq`], [`Range`] iteration (bounds, reverse,
-//!   limit, checkpoints), [`History`], [`Diff`] between versions.
+//!   (with JS's block-key shortcut, and [`Get::root_shortcut_only`] where JS's answer is a
+//!   superseded entry), [`GetBySeq`], [`Range`] iteration (bounds, reverse, limit,
+//!   [`Range::snapshot`] checkpoints and resuming from them, the extension request
+//!   [`Checkpoint::to_request`]), [`History`], [`Diff`] between versions.
 //! * [`sub`]: sub-bees' key prefixes and default ranges.
 //!
 //! Blocks from a hostile writer (pointer cycles, offsets out of range, oversized nodes,
