@@ -29,7 +29,8 @@
 //       writing to a bee another peer extended: hyperbee writes its header to an empty
 //       writable core).                      → bee (a handle), then the `info` fields
 //   {"op":"info","bee":h}    → bee, key, discoveryKey, length, contiguousLength, version,
-//                              writable, downloaded (blocks this session downloaded), peers
+//                              writable, downloaded (blocks this session downloaded), peers,
+//                              extensionRx, extensionTx (extension messages from/to peers)
 //   {"op":"update","bee":h}  await core.update({wait: true, force: true}), once a peer replicates the
 //                            core (waiting at most 10 s for the first)  → the `info` fields
 //   {"op":"fill","bee":h,"count":n,"from":i?,"order":"seq"|"reverse"|"shuffle"?,
@@ -105,8 +106,20 @@ function info(h) {
     version: bee.version,
     writable: core.writable,
     downloaded: downloaded.count,
-    peers: core.peers.length
+    peers: core.peers.length,
+    ...extensionStats(core)
   }
+}
+
+// Extension messages (any name) received from and sent to the core's peers so far.
+function extensionStats(core) {
+  let rx = 0
+  let tx = 0
+  for (const peer of core.peers) {
+    rx += peer.stats.wireExtension.rx
+    tx += peer.stats.wireExtension.tx
+  }
+  return { extensionRx: rx, extensionTx: tx }
 }
 
 async function openBee(cmd) {

@@ -251,6 +251,9 @@ fn a_sparse_clone_over_tcp_fetches_only_the_blocks_its_reads_need() {
     reader.connect(addr).unwrap();
     let options = BeeOptions {
         timeout: Some(Duration::from_secs(20)),
+        // Reads alone (no `hyperbee` extension requests, so no blocks the writer names
+        // are downloaded beside them: tests/bee_ext_interop.rs covers those).
+        extension: false,
         ..BeeOptions::default()
     };
     let clone = Bee::open(&reader, rcore, options).unwrap();

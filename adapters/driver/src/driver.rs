@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use ferrocore::replication::{
-    Endpoint, EndpointConfig, Event, SessionError, SessionId, TransportError,
+    CoreId, Endpoint, EndpointConfig, Event, SessionError, SessionId, TransportError,
 };
 use ferrocore::storage::Storage;
 use ferrocore::wire::noise::{HandshakeResult, KeyPair as NoiseKeyPair, Role};
@@ -59,6 +59,12 @@ pub trait Plugin<S: Storage>: Send + 'static {
     }
 }
 
+/// Handles the messages of one extension on one core inside the driver (registered with
+/// [`Node::register_extension`](crate::Node::register_extension)): called with the
+/// endpoint, the sending session, the message and the driver's clock; false unregisters it.
+pub type ExtensionHandler<S> =
+    Box<dyn FnMut(&mut Endpoint<S>, SessionId, &Bytes, Duration) -> bool + Send>;
+
 /// Builds a connection's [`Link`] once its session id is known.
 pub(crate) type MakeLink<L> = Box<dyn FnOnce(SessionId) -> std::io::Result<L> + Send>;
 
@@ -86,6 +92,7 @@ pub(crate) enum Inner<S: Storage, L> {
     Sent(SessionId, usize),
     AtShutdown(Box<dyn FnOnce() + Send>),
     Plugin(Box<dyn Plugin<S>>),
+    Extension(CoreId, String, ExtensionHandler<S>),
     Shutdown(Option<Replier<Endpoint<S>>>),
 }
 
@@ -134,6 +141,7 @@ pub struct Driver<S: Storage, L: Link> {
     received: Arc<AtomicU64>,
     at_shutdown: Vec<Box<dyn FnOnce() + Send>>,
     plugin: Option<Box<dyn Plugin<S>>>,
+    extensions: HashMap<(CoreId, String), ExtensionHandler<S>>,
     _closer: Closer<Msg<S, L>>,
 }
 
@@ -167,6 +175,7 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
             received,
             at_shutdown: Vec::new(),
             plugin: None,
+            extensions: HashMap::new(),
         }
     }
 
@@ -195,6 +204,9 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
             Inner::Sent(session, n) => self.endpoint.handle_sent(session, n),
             Inner::AtShutdown(f) => self.at_shutdown.push(f),
             Inner::Plugin(p) => self.plugin = Some(p),
+            Inner::Extension(core, name, handler) => {
+                self.extensions.insert((core, name), handler);
+            }
             Inner::Shutdown(reply) => return Some(Stop(reply)),
         }
         None
@@ -377,6 +389,21 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
         if let Some(p) = &mut self.plugin {
             let now = self.origin.elapsed();
             p.on_event(&mut self.endpoint, &event, now);
+        }
+        if let Event::Extension {
+            session,
+            core,
+            name,
+            message,
+        } = &event
+        {
+            let now = self.origin.elapsed();
+            let id = (*core, name.clone());
+            if let Some(h) = self.extensions.get_mut(&id) {
+                if !h(&mut self.endpoint, *session, message, now) {
+                    self.extensions.remove(&id);
+                }
+            }
         }
         self.requests.on_event(&event);
         if let Event::Closed { session, error } = &event {

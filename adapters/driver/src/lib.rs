@@ -81,7 +81,7 @@ use ferrocore::storage::Storage;
 use ferrocore::wire::stream::Entropy;
 
 pub use backlog::{Backlog, MAX_BACKLOG};
-pub use driver::{Driver, Link, Msg, Plugin, Stop};
+pub use driver::{Driver, ExtensionHandler, Link, Msg, Plugin, Stop};
 pub use events::{is_terminal, Events, Recv, RecvError, EVENT_CAPACITY};
 pub use inbox::INPUT_QUEUE;
 pub use node::{Adapter, DownloadHandle, Node, Reporter, WeakNode};

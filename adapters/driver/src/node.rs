@@ -329,6 +329,19 @@ impl<S: Storage + Send + 'static, A: Adapter> Node<S, A> {
         let _ = self.send(Inner::Plugin(Box::new(plugin)));
     }
 
+    /// Registers `handler` for the extension `name` on `core` (replacing an earlier one):
+    /// from then on it runs inside the driver for every such message a peer sends, before
+    /// the subscribers see it, until it answers false. Commands sent after this call run
+    /// after it is registered.
+    pub fn register_extension(
+        &self,
+        core: CoreId,
+        name: impl Into<String>,
+        handler: impl FnMut(&mut Endpoint<S>, SessionId, &Bytes, Duration) -> bool + Send + 'static,
+    ) {
+        let _ = self.send(Inner::Extension(core, name.into(), Box::new(handler)));
+    }
+
     /// Closes every connection in order (their last bytes are still written), stops
     /// listening, fails pending requests with [`Error::Shutdown`] and hands back the
     /// endpoint (and with it the logs).

@@ -45,6 +45,7 @@ extern crate std;
 mod block;
 mod diff;
 mod error;
+pub mod ext;
 mod fetch;
 mod history;
 mod range;

@@ -41,6 +41,13 @@ impl Get {
         self
     }
 
+    /// The `get` request of the `hyperbee` extension this lookup broadcasts when it waits
+    /// for a block ([`crate::ext::get_request`]).
+    #[must_use]
+    pub fn extension_request(&self) -> ferrocore_wire::bee::Extension {
+        crate::ext::get_request(self.version, &self.key)
+    }
+
     fn step(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Entry>, Halt> {
         let Some(mut node) = ctx.root()? else {
             return Ok(None);

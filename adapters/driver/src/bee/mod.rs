@@ -11,6 +11,13 @@
 //! [`run`](self) for the loop). Keys and values are bytes; [`codec`] turns them into
 //! text, JSON or your own types.
 //!
+//! The `hyperbee` extension is on by default ([`BeeOptions::extension`]), as for a JS
+//! Hyperbee: an open bee answers peers' `get`/`iterator` requests with `Cache` replies
+//! naming the blocks their lookups touch (read from local blocks only, inside the driver,
+//! at most `ferrocore_hyperbee::ext::MAX_ACTIVE_BATCH` blocks a request), downloads the
+//! blocks peers' replies name, and a read that waits for a remote block broadcasts its
+//! request (a `get` once, a range its snapshot once per 2,048 blocks it asks).
+//!
 //! ```no_run
 //! # async fn demo<S: ferrocore::storage::Storage + Send + 'static, A: ferrocore_driver::Adapter>(
 //! #     node: ferrocore_driver::Node<S, A>, core: ferrocore::replication::CoreId,
@@ -29,6 +36,7 @@
 //! ```
 
 pub mod codec;
+mod ext;
 mod run;
 mod stream;
 
@@ -43,6 +51,7 @@ use ferrocore::wire::bee::Header;
 use ferrocore_hyperbee::sub::{Sub, SEP};
 use ferrocore_hyperbee::{Bee as State, Diff, History, Range};
 
+pub use ext::{ExtensionHint, DOWNLOAD_TIMEOUT, MAX_MESSAGE, MESSAGES_PER_SECOND, MESSAGE_BURST};
 pub use ferrocore_hyperbee::sub::KeyRange;
 pub use ferrocore_hyperbee::{
     BeeConfig, BeeError, DiffEntry, Entry, HistoryEntry, HistoryOptions, Op, RangeOptions,
@@ -64,6 +73,10 @@ pub struct BeeOptions {
     pub fetch: bool,
     /// The sans-IO bee's configuration (cache size, `alwaysDuplicate`, header metadata).
     pub config: BeeConfig,
+    /// The `hyperbee` extension (default true, as in JS): answer peers' requests with the
+    /// blocks their lookups need, download what peers' answers name, and broadcast a
+    /// request when a read waits for a remote block.
+    pub extension: bool,
 }
 
 impl Default for BeeOptions {
@@ -72,6 +85,7 @@ impl Default for BeeOptions {
             timeout: Some(Duration::from_secs(30)),
             fetch: true,
             config: BeeConfig::default(),
+            extension: true,
         }
     }
 }
@@ -160,10 +174,15 @@ impl<S: Storage + Send + 'static, A: Adapter> Bee<S, A> {
                 pin: None,
                 timeout: options.timeout,
                 fetch: options.fetch,
+                extension: options.extension,
             },
             writable: info.writable,
             sub: None,
         };
+        if options.extension {
+            let handler = ext::handler(core, &bee.place.shared);
+            node.register_extension(core, ferrocore_hyperbee::ext::NAME, handler);
+        }
         bee.check_header(info.length).await?;
         Ok(bee)
     }

@@ -14,7 +14,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ferrocore::replication::{CoreId, Endpoint};
 use ferrocore::storage::Storage;
+use ferrocore::wire::bee::Extension;
+use ferrocore_hyperbee::ext::Requests;
 use ferrocore_hyperbee::{Bee as State, Machine, Step, View};
+
+use super::ext::{broadcast, ExtensionHint};
 
 use super::Error;
 use crate::node::Adapter;
@@ -75,11 +79,16 @@ pub(crate) enum Job<M> {
     Run(M),
 }
 
+/// A machine's `hyperbee` extension request ([`ExtensionHint::request`]).
+pub(crate) type Hint<M> = fn(&M) -> Option<Extension>;
+
 /// What one visit to the driver produced.
 struct Turn<M: Machine> {
     machine: M,
     items: Vec<M::Output>,
     need: Option<u64>,
+    /// Blocks the machine asked for in this visit.
+    asked: u64,
 }
 
 /// Where a bee's machines run: its node, its core, its shared state, its version and how
@@ -91,6 +100,8 @@ pub(crate) struct Place<S: Storage, A: Adapter> {
     pub pin: Option<u64>,
     pub timeout: Option<std::time::Duration>,
     pub fetch: bool,
+    /// Broadcast `hyperbee` extension requests when a read waits for a remote block.
+    pub extension: bool,
 }
 
 impl<S: Storage, A: Adapter> Clone for Place<S, A> {
@@ -102,6 +113,7 @@ impl<S: Storage, A: Adapter> Clone for Place<S, A> {
             pin: self.pin,
             timeout: self.timeout,
             fetch: self.fetch,
+            extension: self.extension,
         }
     }
 }
@@ -139,9 +151,27 @@ impl<S: Storage + Send + 'static, A: Adapter> Place<S, A> {
     /// outputs. Hands back the machine (to go on with) and its outputs.
     pub(crate) async fn drive<M>(
         &self,
+        job: Job<M>,
+        max: usize,
+        more: fn(&M::Output) -> bool,
+    ) -> Result<(M, Vec<M::Output>), Error>
+    where
+        M: Machine + ExtensionHint + Send + 'static,
+        M::Output: Send + 'static,
+    {
+        let pace = Mutex::new(Requests::new(M::EVERY));
+        self.drive_paced(job, max, more, &pace, M::request).await
+    }
+
+    /// [`drive`](Self::drive), its extension requests paced by `pace` (a walk's, kept
+    /// from one visit to the next).
+    pub(crate) async fn drive_paced<M>(
+        &self,
         mut job: Job<M>,
         max: usize,
         more: fn(&M::Output) -> bool,
+        pace: &Mutex<Requests>,
+        hint: Hint<M>,
     ) -> Result<(M, Vec<M::Output>), Error>
     where
         M: Machine + Send + 'static,
@@ -160,11 +190,36 @@ impl<S: Storage + Send + 'static, A: Adapter> Place<S, A> {
             match t.need {
                 None => return Ok((machine, items)),
                 Some(seq) => {
+                    self.hint(hint(&machine), t.asked, pace);
                     let b = self.fetch(seq).await?;
                     machine.handle_block(seq, &b)?;
                     job = Job::Run(machine);
                 }
             }
+        }
+    }
+}
+
+impl<S: Storage + Send + 'static, A: Adapter> Place<S, A> {
+    /// The machine asked `asked` blocks and now waits for a remote one: broadcasts its
+    /// extension request if the pacing lets it (without waiting for the driver).
+    fn hint(&self, request: Option<Extension>, asked: u64, pace: &Mutex<Requests>) {
+        if !self.extension || !self.fetch {
+            return;
+        }
+        let send = {
+            let mut p = pace.lock().unwrap_or_else(PoisonError::into_inner);
+            for _ in 0..asked {
+                p.on_block();
+            }
+            p.on_wait()
+        };
+        if let Some(message) = request.filter(|_| send) {
+            let core = self.core;
+            drop(self.node.call_reply(move |ep| {
+                broadcast(ep, core, &message);
+                Ok(())
+            }));
         }
     }
 }
@@ -190,9 +245,11 @@ fn turn<S: Storage, M: Machine>(
         Job::Run(m) => m,
     };
     let mut items = Vec::new();
+    let mut asked = 0;
     loop {
         match machine.poll(&mut bee)? {
             Step::NeedBlock(seq) => {
+                asked += 1;
                 let log = ep.log(core).ok_or(NodeError::NoSuchCore)?;
                 match log.get(seq).map_err(NodeError::Core)? {
                     Some(b) => {
@@ -204,6 +261,7 @@ fn turn<S: Storage, M: Machine>(
                             machine,
                             items,
                             need: Some(seq),
+                            asked,
                         })
                     }
                 }
@@ -224,6 +282,7 @@ fn turn<S: Storage, M: Machine>(
                         machine,
                         items,
                         need: None,
+                        asked,
                     });
                 }
             }

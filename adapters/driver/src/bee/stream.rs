@@ -4,13 +4,16 @@
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use ferrocore::storage::Storage;
+use ferrocore_hyperbee::ext::Requests;
 use ferrocore_hyperbee::sub::Sub;
 use ferrocore_hyperbee::{DiffEntry, Entry, HistoryEntry, Machine};
 
-use super::run::{Job, Place};
+use super::ext::ExtensionHint;
+use super::run::{Hint, Job, Place};
 use super::Error;
 use crate::node::Adapter;
 
@@ -62,6 +65,10 @@ pub struct Entries<S: Storage, A: Adapter, M: Machine<Output = Option<T>>, T> {
     pending: Option<Pending<M, T>>,
     ready: VecDeque<T>,
     ended: bool,
+    /// The pacing of the walk's `hyperbee` extension requests.
+    pace: Arc<Mutex<Requests>>,
+    /// The walk's request when it waits for a remote block.
+    hint: Hint<M>,
 }
 
 impl<S, A, M, T> Entries<S, A, M, T>
@@ -71,7 +78,10 @@ where
     M: Machine<Output = Option<T>> + Send + 'static,
     T: Strip + Send + 'static,
 {
-    pub(crate) fn new(place: Place<S, A>, sub: Option<Sub>, job: Job<M>) -> Self {
+    pub(crate) fn new(place: Place<S, A>, sub: Option<Sub>, job: Job<M>) -> Self
+    where
+        M: ExtensionHint,
+    {
         Entries {
             place,
             sub,
@@ -79,6 +89,8 @@ where
             pending: None,
             ready: VecDeque::new(),
             ended: false,
+            pace: Arc::new(Mutex::new(Requests::new(M::EVERY))),
+            hint: M::request,
         }
     }
 
@@ -115,9 +127,11 @@ where
                     self.ended = true;
                     continue;
                 };
-                let place = self.place.clone();
+                let (place, pace, hint) = (self.place.clone(), self.pace.clone(), self.hint);
                 self.pending = Some(Box::pin(async move {
-                    place.drive(job, BATCH, Option::is_some).await
+                    place
+                        .drive_paced(job, BATCH, Option::is_some, &pace, hint)
+                        .await
                 }));
             }
             let Some(pending) = self.pending.as_mut() else {
