@@ -187,6 +187,22 @@ impl Sim {
         })
     }
 
+    /// The client's first stream packet (of connection `c`) reaches the server, whose
+    /// holepunch window takes it: the server's connection is to the client's stream.
+    fn client_stream_packet_reaches_the_server(&mut self, c: &Connection) {
+        let now = self.now;
+        self.node(SERVER)
+            .handle_stream_packet(now, c.remote_stream_id, CLIENT);
+        while let Some(e) = self.node(SERVER).poll_event() {
+            self.events.push((SERVER, e));
+        }
+        let s = self.accepted().expect("the server took the stream packet");
+        assert_eq!(
+            (s.remote_addr, s.remote_stream_id),
+            (CLIENT, c.local_stream_id)
+        );
+    }
+
     fn accepted(&self) -> Option<&Connection> {
         self.events.iter().find_map(|(_, e)| match e {
             PeerEvent::Connection { connection, .. } => Some(&**connection),
@@ -420,14 +436,7 @@ fn a_server_wrongly_thinking_itself_firewalled_is_reached_at_the_address_the_rel
     let c = sim.connected().expect("connected after the ping").clone();
     assert_eq!(c.remote_addr, SERVER);
     assert!(c.remote_payload.holepunch.is_some());
-    let now = sim.now;
-    sim.node(SERVER)
-        .handle_stream_packet(now, c.remote_stream_id, CLIENT);
-    while let Some(e) = sim.node(SERVER).poll_event() {
-        sim.events.push((SERVER, e));
-    }
-    let s = sim.accepted().expect("the server took the stream packet");
-    assert_eq!(s.remote_addr, CLIENT);
+    sim.client_stream_packet_reaches_the_server(&c);
 }
 
 #[test]
@@ -454,17 +463,7 @@ fn a_firewalled_pair_on_one_host_connects_through_the_shared_local_address() {
     assert_eq!(c.remote_payload.addresses4, vec![SERVER]);
     assert!(c.remote_payload.holepunch.is_some());
     assert!(sim.accepted().is_none());
-    let now = sim.now;
-    sim.node(SERVER)
-        .handle_stream_packet(now, c.remote_stream_id, CLIENT);
-    while let Some(e) = sim.node(SERVER).poll_event() {
-        sim.events.push((SERVER, e));
-    }
-    let s = sim.accepted().expect("the server took the stream packet");
-    assert_eq!(
-        (s.remote_addr, s.remote_stream_id),
-        (CLIENT, c.local_stream_id)
-    );
+    sim.client_stream_packet_reaches_the_server(&c);
 }
 
 #[test]
