@@ -6,11 +6,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocore::keys::KeyPair;
-use ferrocore::manifest::{core_key, default_manifest};
 use ferrocore::replication::{CoreId, EndpointConfig};
 use ferrocore::storage::MemoryStorage;
-use ferrocore::{Log, LogOptions};
 use ferrocore_blocking::bee::{
     Bee, BeeOptions, ClearOptions, HistoryOptions, KeyRange, Op, RangeOptions,
 };
@@ -20,17 +17,10 @@ const SHORT: Option<Duration> = Some(Duration::from_millis(200));
 const LONG: Option<Duration> = Some(Duration::from_secs(10));
 
 fn writer(seed: u8) -> (Node<MemoryStorage>, CoreId, [u8; 32]) {
-    let key_pair = KeyPair::from_seed(&[seed; 32]);
-    let key = core_key(&default_manifest(&key_pair.public_key), false).unwrap();
-    let options = LogOptions {
-        key_pair: Some(key_pair),
-        key: Some(key),
-        ..LogOptions::default()
-    };
+    let log = ferrocore_tests::hostile::writer_log([seed; 32], &[]);
+    let key = *log.key();
     let node = Node::new(EndpointConfig::default()).unwrap();
-    let core = node
-        .add_core(Log::open(MemoryStorage::new(), options).unwrap())
-        .unwrap();
+    let core = node.add_core(log).unwrap();
     (node, core, key)
 }
 
@@ -202,15 +192,9 @@ fn a_sparse_replica_watches_a_remote_writer_over_tcp() {
     }
     let addr = wnode.listen("127.0.0.1:0").unwrap();
     let reader = Node::new(EndpointConfig::default()).unwrap();
-    let log = Log::open(
-        MemoryStorage::new(),
-        LogOptions {
-            key: Some(key),
-            ..LogOptions::default()
-        },
-    )
-    .unwrap();
-    let rcore = reader.add_core(log).unwrap();
+    let rcore = reader
+        .add_core(ferrocore_tests::memory_reader(key))
+        .unwrap();
     reader.connect(addr).unwrap();
     let clone = Bee::open(&reader, rcore, BeeOptions::default()).unwrap();
     assert_eq!(clone.update().unwrap(), 51);
