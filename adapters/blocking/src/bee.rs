@@ -77,7 +77,7 @@ impl<S: Storage, M: Machine<Output = Option<T>>, T> std::fmt::Debug for Iter<S, 
 /// [`Bee::history_live`]; see [`driver::Live`]) as an iterator: [`next`](Iterator::next)
 /// blocks until there is an item, [`next_timeout`](Self::next_timeout) at most a while.
 /// Both give `None` once the node shut down.
-pub struct Live<C: Check>(driver::Live<C>);
+pub struct Live<C: Check>(driver::Live<C>, bool);
 
 impl<C: Check> Live<C> {
     /// The next item, waiting at most `timeout` (`None`: no limit) for a change of the
@@ -94,10 +94,21 @@ impl<C: Check> Live<C> {
             if left.is_some_and(|l| l.is_zero()) {
                 return None;
             }
-            if self.0.wait_blocking(left) != Some(true) {
-                return None;
+            match self.0.wait_blocking(left) {
+                Some(true) => {}
+                Some(false) => {
+                    self.1 = true;
+                    return None;
+                }
+                None => return None,
             }
         }
+    }
+
+    /// True once the node shut down (nothing more will come).
+    #[must_use]
+    pub fn closed(&self) -> bool {
+        self.1
     }
 
     /// The check's state ([`driver::Live::state`]).
@@ -292,7 +303,7 @@ impl<S: Storage + Send + 'static> Bee<S> {
     /// # Errors
     /// As [`driver::Bee::watch`].
     pub fn watch(&self, range: KeyRange) -> Result<Live<WatchRange<S, Blocking>>, Error> {
-        block_on(self.0.watch(range)).map(Live)
+        block_on(self.0.watch(range)).map(|l| Live(l, false))
     }
 
     /// JS `getAndWatch(key)` ([`driver::Bee::get_and_watch`]): the entry now is
@@ -304,13 +315,13 @@ impl<S: Storage + Send + 'static> Bee<S> {
         &self,
         key: impl Into<Bytes>,
     ) -> Result<Live<WatchEntry<S, Blocking>>, Error> {
-        block_on(self.0.get_and_watch(key)).map(Live)
+        block_on(self.0.get_and_watch(key)).map(|l| Live(l, false))
     }
 
     /// The live history stream ([`driver::Bee::history_live`]).
     #[must_use]
     pub fn history_live(&self, options: HistoryOptions) -> Live<HistoryLive<S, Blocking>> {
-        Live(self.0.history_live(options))
+        Live(self.0.history_live(options), false)
     }
 
     /// JS `clearUnlinked(options)` ([`driver::Bee::clear_unlinked`]).

@@ -111,6 +111,10 @@ async fn a_sparse_replica_watches_a_remote_writer_through_a_truncation() {
     bee.put("k08", "after").await.unwrap();
     let c = within(&mut watch, 10_000).await.unwrap();
     assert!(c.truncated, "{c:?}");
+    // Reads see the new fork, not blocks of the old one still cached.
+    let value = |e: Option<ferrocore_tokio::bee::Entry>| e.unwrap().value.unwrap();
+    assert_eq!(value(clone.get("k07").await.unwrap()), "v");
+    assert_eq!(value(clone.get("k08").await.unwrap()), "after");
     assert!(clone.stats().fetched < 20, "{:?}", clone.stats());
 }
 

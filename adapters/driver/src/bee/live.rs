@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -39,15 +40,20 @@ pub struct Change {
 struct CoreEvents {
     events: Events,
     core: CoreId,
+    /// The lowest length the core was truncated to since the last check (`u64::MAX`:
+    /// none).
+    cut: AtomicU64,
 }
 
 impl CoreEvents {
     /// True for an event that may change what a live read sees.
     fn concerns(&self, r: &Result<Event, RecvError>) -> Option<bool> {
         match r {
-            Ok(Event::Append { core, .. } | Event::Truncate { core, .. }) => {
-                (*core == self.core).then_some(true)
+            Ok(Event::Truncate { core, length, .. }) if *core == self.core => {
+                self.cut.fetch_min(*length, Ordering::Relaxed);
+                Some(true)
             }
+            Ok(Event::Append { core, .. }) => (*core == self.core).then_some(true),
             Ok(_) | Err(RecvError::Empty) => None,
             Err(RecvError::Lagged(_)) => Some(true),
             Err(RecvError::Closed) => Some(false),
@@ -58,12 +64,18 @@ impl CoreEvents {
     /// shut down.
     fn drain(&self) -> bool {
         loop {
-            match self.events.try_recv() {
+            let r = self.events.try_recv();
+            match r {
                 Err(RecvError::Empty) => return true,
                 Err(RecvError::Closed) => return false,
-                _ => {}
+                _ => drop(self.concerns(&r)),
             }
         }
+    }
+
+    /// The lowest length the core was truncated to since the last call.
+    fn take_cut(&self) -> Option<u64> {
+        Some(self.cut.swap(u64::MAX, Ordering::Relaxed)).filter(|&c| c != u64::MAX)
     }
 
     /// `Ready(true)` at a change of the core, `Ready(false)` once the node shut down.
@@ -105,8 +117,9 @@ pub trait Check: Send + Sized + 'static {
     type Item: Send + 'static;
 
     /// Looks at the core as it is now: `Some` for something to yield (it is called again
-    /// at once after), `None` to wait for the next change.
-    fn check(self) -> Pending<Self>;
+    /// at once after), `None` to wait for the next change. `cut` is the lowest length the
+    /// core was truncated to since the last check, if it was.
+    fn check(self, cut: Option<u64>) -> Pending<Self>;
 }
 
 /// A read that keeps going as the core changes: a stream of `Result<C::Item, Error>`
@@ -133,6 +146,7 @@ impl<C: Check> Live<C> {
             events: CoreEvents {
                 events: bee.place.node.events(),
                 core: bee.place.core,
+                cut: AtomicU64::new(u64::MAX),
             },
             pending: None,
             armed: true,
@@ -173,7 +187,7 @@ impl<C: Check> Live<C> {
             return Ok(None);
         };
         self.events.drain();
-        let (check, r) = check.check().await;
+        let (check, r) = check.check(self.events.take_cut()).await;
         self.check = Some(check);
         r
     }
@@ -220,7 +234,7 @@ impl<C: Check> Live<C> {
                 self.ended = true;
                 continue;
             };
-            self.pending = Some(c.check());
+            self.pending = Some(c.check(self.events.take_cut()));
         }
     }
 }
@@ -248,9 +262,9 @@ macro_rules! checks {
         impl<S: Storage + Send + 'static, A: Adapter> Check for $ty<S, A> {
             type Item = $item;
 
-            fn check(mut self) -> Pending<Self> {
+            fn check(mut self, cut: Option<u64>) -> Pending<Self> {
                 Box::pin(async move {
-                    let r = self.look().await;
+                    let r = self.look(cut).await;
                     (self, r)
                 })
             }
@@ -292,7 +306,7 @@ impl<S: Storage + Send + 'static, A: Adapter> WatchRange<S, A> {
         self.version
     }
 
-    async fn look(&mut self) -> Result<Option<Change>, Error> {
+    async fn look(&mut self, _cut: Option<u64>) -> Result<Option<Change>, Error> {
         let info = info(&self.bee).await?;
         let current = info.length.max(1);
         let previous = self.version;
@@ -356,7 +370,7 @@ impl<S: Storage + Send + 'static, A: Adapter> WatchEntry<S, A> {
         self.entry.as_ref()
     }
 
-    async fn look(&mut self) -> Result<Option<Option<Entry>>, Error> {
+    async fn look(&mut self, _cut: Option<u64>) -> Result<Option<Option<Entry>>, Error> {
         let info = info(&self.bee).await?;
         let force = info.fork != self.fork;
         if !force && info.length == self.length {
@@ -399,7 +413,15 @@ impl<S: Storage + Send + 'static, A: Adapter> HistoryLive<S, A> {
         }
     }
 
-    async fn look(&mut self) -> Result<Option<HistoryEntry>, Error> {
+    async fn look(&mut self, cut: Option<u64>) -> Result<Option<HistoryEntry>, Error> {
+        if let Some(c) = cut {
+            // Blocks from the cut on were replaced: the walk starts again, from the cut if
+            // it had yielded past it.
+            self.walk = None;
+            if let Some(n) = self.next {
+                self.next = Some(n.min(c.max(1)));
+            }
+        }
         loop {
             if self.limit == Some(0) {
                 return Ok(None);

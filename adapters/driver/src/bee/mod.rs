@@ -535,7 +535,8 @@ impl<S: Storage + Send + 'static, A: Adapter> Bee<S, A> {
     /// `gt` (resolved against the version at the first poll) on, and then each block
     /// appended later, as it comes; `lt`/`lte` and `reverse` are ignored (JS refuses a
     /// live reverse stream), `limit` counts. After a truncation below what was yielded,
-    /// the blocks written at those seqs anew come next.
+    /// the walk goes on from the length the core reports it kept (a replica's is
+    /// conservative, so blocks below the writer's truncation point may come again).
     #[must_use]
     pub fn history_live(&self, options: HistoryOptions) -> Live<HistoryLive<S, A>> {
         let bee = self.live_handle();
