@@ -1,7 +1,9 @@
 //! The live reads of a bee on the blocking adapter: `watch` (a change per append or
 //! truncation that touched its range), `get_and_watch` (one key's changes only), the live
 //! history, a sparse replica watching a remote writer over loopback TCP, and
-//! `clear_unlinked` (every read answers the same, the cleared blocks are gone).
+//! `clear_unlinked` (every read answers the same, the cleared blocks are gone, and they
+//! are exactly the blocks JS hyperbee 2.27.3's `clearUnlinked` clears on the same bee:
+//! `tests/js/bee-clear.mjs`).
 
 use std::time::Duration;
 
@@ -278,4 +280,80 @@ fn clear_unlinked_keeps_every_answer_and_drops_the_rest() {
         fresh.get("k000").unwrap().unwrap().value.as_deref(),
         Some(&b"after"[..])
     );
+}
+
+/// JS hyperbee 2.27.3's `clearUnlinked` on the bee of `tests/js/bee-clear.mjs OPS KEYS
+/// [GTE]`: its blocks, the seqs it cleared, what it returned.
+fn js_clear(args: &[&str]) -> (Vec<String>, Vec<u64>, u64) {
+    let out = std::process::Command::new("node")
+        .arg(ferrocore_tests::js::js_dir().join("bee-clear.mjs"))
+        .args(args)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let strings = |k: &str| -> Vec<serde_json::Value> { v[k].as_array().unwrap().clone() };
+    (
+        strings("blocks")
+            .iter()
+            .map(|b| b.as_str().unwrap().to_owned())
+            .collect(),
+        strings("cleared")
+            .iter()
+            .map(|s| s.as_u64().unwrap())
+            .collect(),
+        v["lt"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn clear_unlinked_clears_exactly_the_blocks_js_clears() {
+    for (ops, keys, gte) in [
+        (400u32, 90u32, None),
+        (400, 90, Some(200)),
+        (1500, 300, Some(700)),
+    ] {
+        let mut args = vec![ops.to_string(), keys.to_string()];
+        args.extend(gte.map(|g: i64| g.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (js_blocks, js_cleared, js_lt) = js_clear(&args);
+
+        let (node, core, _) = writer(6);
+        let bee = Bee::open(&node, core, BeeOptions::default()).unwrap();
+        for i in 0..ops {
+            let k = format!("k{:03}", (i * 7) % keys);
+            if i % 4 == 3 {
+                bee.del(k).unwrap();
+            } else {
+                bee.put(k, format!("v{i}")).unwrap();
+            }
+        }
+        let length = node.info(core).unwrap().length;
+        let blocks: Vec<String> = (0..length)
+            .map(|i| hex::encode(node.get(core, i, None).unwrap()))
+            .collect();
+        assert_eq!(
+            blocks, js_blocks,
+            "the same operations write the same blocks"
+        );
+        let cleared = bee
+            .clear_unlinked(ClearOptions {
+                gte,
+                ..ClearOptions::default()
+            })
+            .unwrap();
+        let gone: Vec<u64> = node
+            .with_endpoint(move |ep| {
+                let log = ep.log(core).unwrap();
+                (0..length).filter(|&i| !log.has(i, i + 1)).collect()
+            })
+            .unwrap();
+        assert_eq!(gone, js_cleared, "gte {gte:?}");
+        assert_eq!(cleared.blocks, gone.len() as u64);
+        assert_eq!(cleared.lt, js_lt);
+    }
 }
