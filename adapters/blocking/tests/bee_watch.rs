@@ -116,6 +116,33 @@ fn watch_reports_changes_within_its_range_and_every_truncation() {
 }
 
 #[test]
+fn a_sub_watches_its_own_keys() {
+    let (node, core, _) = writer(7);
+    let bee = Bee::open(&node, core, BeeOptions::default()).unwrap();
+    let sub = bee.sub("s");
+    let mut all = sub.watch(KeyRange::default()).unwrap();
+    let mut some = sub.watch(range("b", "c")).unwrap();
+    bee.put("b1", "outside the sub").unwrap();
+    assert!(all.next_timeout(SHORT).is_none());
+    sub.put("a", "1").unwrap();
+    assert!(all.next_timeout(LONG).unwrap().is_ok());
+    assert!(some.next_timeout(SHORT).is_none());
+    sub.put("b1", "2").unwrap();
+    let c = some.next_timeout(LONG).unwrap().unwrap();
+    assert_eq!(c.current, bee.version());
+    let mut key = sub.get_and_watch("b1").unwrap();
+    assert_eq!(key.state().unwrap().entry().unwrap().key, "b1");
+    bee.put("b1", "outside again").unwrap();
+    assert!(key.next_timeout(SHORT).is_none());
+    sub.put("b1", "3").unwrap();
+    let e = key.next_timeout(LONG).unwrap().unwrap().unwrap();
+    assert_eq!(
+        (&e.key[..], e.value.as_deref()),
+        (&b"b1"[..], Some(&b"3"[..]))
+    );
+}
+
+#[test]
 fn get_and_watch_sees_its_key_only() {
     let (node, core, _) = writer(2);
     let bee = Bee::open(&node, core, BeeOptions::default()).unwrap();

@@ -501,11 +501,8 @@ impl<S: Storage + Send + 'static, A: Adapter> Bee<S, A> {
     /// # Errors
     /// [`Error::Node`] if the core is unknown.
     pub async fn watch(&self, range: KeyRange) -> Result<Live<WatchRange<S, A>>, Error> {
+        // A sub's diffs take the range in its own keys.
         let bee = self.live_handle();
-        let range = match &self.sub {
-            Some(s) => s.range(&range),
-            None => range,
-        };
         // Subscribed before the version is read: no change falls in between.
         let live = Live::subscribe(&bee);
         let info = bee.core_info().await?;
