@@ -17,6 +17,8 @@
 //! # }
 //! ```
 
+use std::time::{Duration, Instant};
+
 use bytes::Bytes;
 use ferrocore::replication::CoreId;
 use ferrocore::storage::Storage;
@@ -25,8 +27,9 @@ use ferrocore_hyperbee::{Diff, History, Machine, Range};
 use futures_lite::future::block_on;
 
 pub use ferrocore_driver::bee::{
-    codec, BeeConfig, BeeError, BeeOptions, BeeStats, DiffEntry, Entry, Error, HistoryEntry,
-    HistoryOptions, KeyRange, Op, RangeOptions, Strip, WriteOutcome,
+    codec, BeeConfig, BeeError, BeeOptions, BeeStats, Change, Check, ClearOptions, Cleared,
+    DiffEntry, Entry, Error, HistoryEntry, HistoryLive, HistoryOptions, KeyRange, Op, RangeOptions,
+    Strip, WatchEntry, WatchRange, WriteOutcome,
 };
 
 use crate::Blocking;
@@ -65,6 +68,65 @@ where
 }
 
 impl<S: Storage, M: Machine<Output = Option<T>>, T> std::fmt::Debug for Iter<S, M, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A read that keeps going as the core changes ([`Bee::watch`], [`Bee::get_and_watch`],
+/// [`Bee::history_live`]; see [`driver::Live`]) as an iterator: [`next`](Iterator::next)
+/// blocks until there is an item, [`next_timeout`](Self::next_timeout) at most a while.
+/// Both give `None` once the node shut down.
+pub struct Live<C: Check>(driver::Live<C>, bool);
+
+impl<C: Check> Live<C> {
+    /// The next item, waiting at most `timeout` (`None`: no limit) for a change of the
+    /// core; `None` if none came in time or the node shut down.
+    pub fn next_timeout(&mut self, timeout: Option<Duration>) -> Option<Result<C::Item, Error>> {
+        let until = timeout.map(|t| Instant::now() + t);
+        loop {
+            match block_on(self.0.check()) {
+                Ok(Some(item)) => return Some(Ok(item)),
+                Err(e) => return Some(Err(e)),
+                Ok(None) => {}
+            }
+            let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return None;
+            }
+            match self.0.wait_blocking(left) {
+                Some(true) => {}
+                Some(false) => {
+                    self.1 = true;
+                    return None;
+                }
+                None => return None,
+            }
+        }
+    }
+
+    /// True once the node shut down (nothing more will come).
+    #[must_use]
+    pub fn closed(&self) -> bool {
+        self.1
+    }
+
+    /// The check's state ([`driver::Live::state`]).
+    #[must_use]
+    pub fn state(&self) -> Option<&C> {
+        self.0.state()
+    }
+}
+
+impl<C: Check> Iterator for Live<C> {
+    type Item = Result<C::Item, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_timeout(None)
+    }
+}
+
+impl<C: Check> std::fmt::Debug for Live<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
     }
@@ -234,5 +296,39 @@ impl<S: Storage + Send + 'static> Bee<S> {
     #[must_use]
     pub fn diff(&self, other: u64, range: KeyRange) -> Iter<S, Diff, DiffEntry> {
         Iter(self.0.diff(other, range))
+    }
+
+    /// JS `watch(range)` ([`driver::Bee::watch`]): an iterator of [`Change`]s.
+    ///
+    /// # Errors
+    /// As [`driver::Bee::watch`].
+    pub fn watch(&self, range: KeyRange) -> Result<Live<WatchRange<S, Blocking>>, Error> {
+        block_on(self.0.watch(range)).map(|l| Live(l, false))
+    }
+
+    /// JS `getAndWatch(key)` ([`driver::Bee::get_and_watch`]): the entry now is
+    /// `state().and_then(WatchEntry::entry)`; the iterator yields each new one.
+    ///
+    /// # Errors
+    /// As [`driver::Bee::get_and_watch`].
+    pub fn get_and_watch(
+        &self,
+        key: impl Into<Bytes>,
+    ) -> Result<Live<WatchEntry<S, Blocking>>, Error> {
+        block_on(self.0.get_and_watch(key)).map(|l| Live(l, false))
+    }
+
+    /// The live history stream ([`driver::Bee::history_live`]).
+    #[must_use]
+    pub fn history_live(&self, options: HistoryOptions) -> Live<HistoryLive<S, Blocking>> {
+        Live(self.0.history_live(options), false)
+    }
+
+    /// JS `clearUnlinked(options)` ([`driver::Bee::clear_unlinked`]).
+    ///
+    /// # Errors
+    /// As [`driver::Bee::clear_unlinked`].
+    pub fn clear_unlinked(&self, options: ClearOptions) -> Result<Cleared, Error> {
+        block_on(self.0.clear_unlinked(options))
     }
 }

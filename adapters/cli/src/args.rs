@@ -262,6 +262,7 @@ Examples:
   ferrocore bee list ./store --core db --gte a --lt b --json
   ferrocore serve ./store --core db --listen 127.0.0.1:4000
   ferrocore clone ./copy <KEY> --connect 127.0.0.1:4000 && ferrocore bee get ./copy greeting
+  ferrocore bee watch ./copy --connect 127.0.0.1:4000     # a line per change, until Ctrl-C
 
 A bee is the B-tree JS hyperbee 2.27.3 writes on a core, block for block: either reads and
 extends the other's bees, and `serve`/`clone` replicate them as any core. Keys and values

@@ -74,6 +74,13 @@ impl History {
         }
     }
 
+    /// The seqs `[gte, lt)` still to walk (a negative `gte` when the options reach below
+    /// block 0, which the walk reports as an error).
+    #[must_use]
+    pub fn bounds(&self) -> (i64, i64) {
+        (self.gte, self.lt)
+    }
+
     fn step(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<HistoryEntry>, Halt> {
         if self.limit == 0 || self.gte >= self.lt || (self.reverse && self.lt <= 1) {
             if self.limit > 0 {

@@ -48,6 +48,7 @@ mod error;
 pub mod ext;
 mod fetch;
 mod history;
+pub mod linked;
 mod range;
 mod read;
 pub mod sub;

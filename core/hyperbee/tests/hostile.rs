@@ -189,3 +189,36 @@ fn unasked_blocks_are_refused() {
         Err(BeeError::UnexpectedBlock(1))
     );
 }
+
+/// `clearUnlinked`'s walk of everything the tree links to ends on hostile trees: each
+/// node once (cycles within a block end there), a child from a later block is an error.
+#[test]
+fn the_linked_walk_ends_on_cycles() {
+    use ferrocore_hyperbee::linked::Linked;
+    let seqs = |b: &mut MemBee| -> Result<Vec<u64>, BeeError> {
+        let version = b.bee.version();
+        let mut walk = Linked::new(version);
+        Ok(b.collect(&mut walk)?.into_iter().flatten().collect())
+    };
+    // Block 1's root is its own child: visited once.
+    let mut b = bee(vec![block("a", &[(&[1], &[1, 0, 1, 0])])]);
+    assert_eq!(seqs(&mut b).unwrap(), vec![1, 1]);
+    // Eight nodes of one block, each a child of every other: each visited once.
+    let children: Vec<u64> = (0..9).flat_map(|i| [1, i % 8]).collect();
+    let level = (&[1u64, 1, 1, 1, 1, 1, 1, 1][..], &children[..]);
+    let mut b = bee(vec![block("a", &[level; 8])]);
+    assert_eq!(seqs(&mut b).unwrap().len(), 8 * 9);
+    // A child from a later block: an error, not a walk of it.
+    let mut b = bee(vec![
+        block("a", &[(&[1], &[2, 0, 2, 0])]),
+        block("b", &[(&[2], &[1, 0, 1, 0])]),
+    ]);
+    assert!(matches!(
+        seqs(&mut b),
+        Err(BeeError::SeqOutOfRange {
+            from: 1,
+            seq: 2,
+            ..
+        })
+    ));
+}

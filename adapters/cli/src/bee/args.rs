@@ -103,6 +103,7 @@ Examples:
   ferrocore bee history ./store
   ferrocore bee history ./store --gte -10         # the last ten writes
   ferrocore bee history ./store --reverse --json  # {\"seq\",\"type\",\"key\",\"value\"}
+  ferrocore bee history ./clone --live --gte -1 --connect 127.0.0.1:7000   # then each new write
 
 Negative bounds count back from the version, as in JS.")]
     History(HistoryArgs),
@@ -116,6 +117,27 @@ A version is a length of the core (`ferrocore info` prints it). With --json each
 {\"key\",\"left\",\"right\"}: left the entry at --to, right the one at --from, each
 {\"seq\",\"value\"} or null.")]
     Diff(DiffArgs),
+    /// Print a line `CURRENT<TAB>PREVIOUS` each time the bee's keys (in the bounds) change, until SIGTERM
+    #[command(after_help = "\
+Examples:
+  ferrocore bee watch ./clone --connect 127.0.0.1:7000            # follow a served bee
+  ferrocore bee watch ./clone --connect 127.0.0.1:7000 --gte a --lt b --json
+
+Each line names two versions (lengths of the core) whose entries differ within the
+bounds (`bee diff --from PREVIOUS --to CURRENT` shows how), as JS `bee.watch(range)`
+yields them; a truncation of the core is always reported (`<TAB>truncated`, or
+\"truncated\":true). Without --connect only this process could write, so nothing
+changes. Ends with exit 0 on SIGTERM or SIGINT.")]
+    Watch(WatchArgs),
+    /// Clear the local blocks the current tree no longer links to (JS `clearUnlinked`); print how many
+    #[command(after_help = "\
+Examples:
+  ferrocore bee clear-unlinked ./store            # keep only what the current version reads
+  ferrocore bee clear-unlinked ./store --gte 1000 --lt 2000
+
+Every get, list and diff of the current version answers as before; the history and older
+versions then need the cleared blocks from a peer. Prints `cleared N blocks below L`.")]
+    ClearUnlinked(ClearArgs),
 }
 
 /// `bee put`.
@@ -163,6 +185,20 @@ pub struct ListArgs {
     /// Store, core and encodings.
     #[command(flatten)]
     pub common: BeeCommon,
+    /// Key bounds.
+    #[command(flatten)]
+    pub bounds: KeyBounds,
+    /// Direction, limit, output.
+    #[command(flatten)]
+    pub walk: Walk,
+    /// Read the bee as it was at this version.
+    #[arg(long, value_name = "V")]
+    pub checkout: Option<u64>,
+}
+
+/// Key bounds of `list` and `watch`.
+#[derive(Debug, Clone, Args)]
+pub struct KeyBounds {
     /// Keys after K.
     #[arg(
         long,
@@ -185,12 +221,15 @@ pub struct ListArgs {
     /// Keys up to K.
     #[arg(long, value_name = "K", allow_hyphen_values = true)]
     pub lte: Option<String>,
-    /// Direction, limit, output.
-    #[command(flatten)]
-    pub walk: Walk,
-    /// Read the bee as it was at this version.
-    #[arg(long, value_name = "V")]
-    pub checkout: Option<u64>,
+}
+
+/// Where a live command follows the bee's writer from.
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    /// Replicate from the peer at HOST:PORT (a `ferrocore serve`, or any peer of the
+    /// core): its new blocks come in as it writes, and reads fetch the blocks they need.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub connect: Option<String>,
 }
 
 /// How `list` and `history` walk and print.
@@ -221,15 +260,58 @@ pub struct HistoryArgs {
     /// Store, core and encodings.
     #[command(flatten)]
     pub common: BeeCommon,
+    /// Which blocks.
+    #[command(flatten)]
+    pub seqs: SeqBounds,
+    /// Direction, limit, output.
+    #[command(flatten)]
+    pub walk: Walk,
+    /// Keep going: print each block written from now on too, until SIGTERM/SIGINT
+    /// (`--lt` and `--reverse` do not apply).
+    #[arg(long, conflicts_with_all = ["lt", "reverse"])]
+    pub live: bool,
+    /// The writer to follow (with --live).
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// `bee watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Store, core and encodings.
+    #[command(flatten)]
+    pub common: BeeCommon,
+    /// The keys watched (all by default).
+    #[command(flatten)]
+    pub bounds: KeyBounds,
+    /// JSON lines {"current","previous","truncated"}.
+    #[arg(long)]
+    pub json: bool,
+    /// The writer to follow.
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// `bee clear-unlinked`.
+#[derive(Debug, Args)]
+pub struct ClearArgs {
+    /// Store, core and encodings.
+    #[command(flatten)]
+    pub common: BeeCommon,
+    /// Which blocks (by default 1 up to the version − 1: all but the root's).
+    #[command(flatten)]
+    pub seqs: SeqBounds,
+}
+
+/// Block bounds of `history` and `clear-unlinked`.
+#[derive(Debug, Clone, Args)]
+pub struct SeqBounds {
     /// From block N on (negative: counted back from the version).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub gte: Option<i64>,
     /// Before block N (negative: counted back from the version).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub lt: Option<i64>,
-    /// Direction, limit, output.
-    #[command(flatten)]
-    pub walk: Walk,
 }
 
 /// `bee diff`.

@@ -4,6 +4,7 @@
 //! clone lacks is an error, exit 3, never a wait) and append to it.
 
 pub mod args;
+mod live;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -22,7 +23,7 @@ use crate::local::{open, require_writable};
 use crate::net::{node_failed, CliNode};
 use crate::Error;
 use args::{BatchArgs, BeeArgs, BeeCommand, BeeCommon, DiffArgs, GetArgs, HistoryArgs};
-use args::{KeyArgs, ListArgs, PutArgs};
+use args::{KeyArgs, KeyBounds, ListArgs, PutArgs};
 
 /// Runs a `bee` subcommand.
 pub(crate) fn run(args: &BeeArgs, out: &mut dyn Write) -> Result<(), Error> {
@@ -34,6 +35,8 @@ pub(crate) fn run(args: &BeeArgs, out: &mut dyn Write) -> Result<(), Error> {
         BeeCommand::Batch(a) => batch(a),
         BeeCommand::History(a) => history(a, out),
         BeeCommand::Diff(a) => diff(a, out),
+        BeeCommand::Watch(a) => live::watch(a, out),
+        BeeCommand::ClearUnlinked(a) => live::clear_unlinked(a, out),
     }
 }
 
@@ -46,18 +49,58 @@ struct Opened<'a> {
 
 impl<'a> Opened<'a> {
     fn new(common: &'a BeeCommon, write: bool) -> Result<Self, Error> {
-        let opened = open(&common.dir, &common.select, None, true, !write)?;
+        Self::with_remote(common, write, None)
+    }
+
+    /// The bee, replicating from the peer at `connect` if given (its store opened for
+    /// writing then: fetched blocks are stored; reads fetch what they lack).
+    fn with_remote(
+        common: &'a BeeCommon,
+        write: bool,
+        connect: Option<&str>,
+    ) -> Result<Self, Error> {
+        Self::open_bee(common, write, write || connect.is_some(), connect)
+    }
+
+    /// The bee: `write` to write to it, `store` to change the store at all (a clone's
+    /// fetched or cleared blocks), replicating from `connect`.
+    fn open_bee(
+        common: &'a BeeCommon,
+        write: bool,
+        store: bool,
+        connect: Option<&str>,
+    ) -> Result<Self, Error> {
+        let opened = open(&common.dir, &common.select, None, true, !store)?;
         if write {
             require_writable(&opened.core_dir, &opened.log, "write to its bee")?;
         }
         let node = CliNode::new(EndpointConfig::default()).map_err(node_failed)?;
         let core = node.add_core(opened.log).map_err(node_failed)?;
+        if let Some(addr) = connect {
+            node.connect(addr)
+                .map_err(|e| Error::Network(format!("cannot connect to {addr}: {e}")))?;
+        }
         let options = BeeOptions {
-            fetch: false,
+            fetch: connect.is_some(),
             ..BeeOptions::default()
         };
         let bee = Bee::open(&node, core, options).map_err(|e| bee_error(&common.dir, e))?;
+        if connect.is_some() {
+            bee.update().map_err(|e| bee_error(&common.dir, e))?;
+        }
         Ok(Opened { bee, node, common })
+    }
+
+    /// The key bounds as a range.
+    fn bounds(&self, b: &KeyBounds) -> Result<RangeOptions, Error> {
+        let bound = |k: &Option<String>| k.as_deref().map(|k| self.key(k)).transpose();
+        Ok(RangeOptions {
+            gt: bound(&b.gt)?,
+            gte: bound(&b.gte)?,
+            lt: bound(&b.lt)?,
+            lte: bound(&b.lte)?,
+            ..RangeOptions::default()
+        })
     }
 
     fn fail(&self) -> impl Fn(BeeError) -> Error + '_ {
@@ -188,15 +231,10 @@ fn get(a: &GetArgs, out: &mut dyn Write) -> Result<(), Error> {
 
 fn list(a: &ListArgs, out: &mut dyn Write) -> Result<(), Error> {
     let o = Opened::new(&a.common, false)?;
-    let bound = |k: &Option<String>| k.as_deref().map(|k| o.key(k)).transpose();
     let options = RangeOptions {
-        gt: bound(&a.gt)?,
-        gte: bound(&a.gte)?,
-        lt: bound(&a.lt)?,
-        lte: bound(&a.lte)?,
         reverse: a.walk.reverse,
         limit: a.walk.limit,
-        ..RangeOptions::default()
+        ..o.bounds(&a.bounds)?
     };
     let bee = a
         .checkout
@@ -265,41 +303,55 @@ fn batch(a: &BatchArgs) -> Result<(), Error> {
 }
 
 fn history(a: &HistoryArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let o = Opened::new(&a.common, false)?;
+    let o = Opened::with_remote(&a.common, false, a.remote.connect.as_deref())?;
     // A negative bound past the first block means "from the first block" (JS would read
     // a negative seq).
     let first = 1 - i64::try_from(o.bee.version()).unwrap_or(i64::MAX);
     let options = HistoryOptions {
-        gte: a.gte.map(|g| if g < 0 { g.max(first) } else { g }),
-        lt: a.lt,
+        gte: a.seqs.gte.map(|g| if g < 0 { g.max(first) } else { g }),
+        lt: a.seqs.lt,
         reverse: a.walk.reverse,
         limit: a.walk.limit,
         ..HistoryOptions::default()
     };
+    if a.live {
+        return live::history(o, options, a.walk.json, out);
+    }
     for h in o.bee.history(options) {
         let h = h.map_err(o.fail())?;
-        let (seq, key, value) = (h.entry.seq, &h.entry.key, h.entry.value.as_deref());
-        let kind = if h.deletion { "del" } else { "put" };
-        if a.walk.json {
-            let v = json!({
-                "seq": seq,
-                "type": kind,
-                "key": o.json_key(key)?,
-                "value": o.json_value(value)?,
-            });
-            writeln!(out, "{v}")?;
-        } else if h.deletion {
-            writeln!(out, "{seq}\tdel\t{}", o.show_key(key)?)?;
-        } else {
-            writeln!(
-                out,
-                "{seq}\tput\t{}\t{}",
-                o.show_key(key)?,
-                o.show_value(value)?
-            )?;
-        }
+        print_history(&o, &h, a.walk.json, out)?;
     }
     o.close()
+}
+
+/// One line of `bee history`.
+fn print_history(
+    o: &Opened<'_>,
+    h: &ferrocore_blocking::bee::HistoryEntry,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let (seq, key, value) = (h.entry.seq, &h.entry.key, h.entry.value.as_deref());
+    let kind = if h.deletion { "del" } else { "put" };
+    if json {
+        let v = json!({
+            "seq": seq,
+            "type": kind,
+            "key": o.json_key(key)?,
+            "value": o.json_value(value)?,
+        });
+        writeln!(out, "{v}")?;
+    } else if h.deletion {
+        writeln!(out, "{seq}\tdel\t{}", o.show_key(key)?)?;
+    } else {
+        writeln!(
+            out,
+            "{seq}\tput\t{}\t{}",
+            o.show_key(key)?,
+            o.show_value(value)?
+        )?;
+    }
+    Ok(())
 }
 
 fn diff(a: &DiffArgs, out: &mut dyn Write) -> Result<(), Error> {

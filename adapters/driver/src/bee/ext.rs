@@ -59,6 +59,7 @@ impl ExtensionHint for Write {}
 impl ExtensionHint for GetBySeq {}
 impl ExtensionHint for History {}
 impl ExtensionHint for Diff {}
+impl ExtensionHint for ferrocore_hyperbee::linked::Linked {}
 
 /// Sends `message` to every peer replicating `core`.
 pub(crate) fn broadcast<S: Storage>(ep: &mut Endpoint<S>, core: CoreId, message: &Extension) {

@@ -35,8 +35,10 @@
 //! # }
 //! ```
 
+mod clear;
 pub mod codec;
 mod ext;
+mod live;
 mod run;
 mod stream;
 
@@ -51,12 +53,14 @@ use ferrocore::wire::bee::Header;
 use ferrocore_hyperbee::sub::{Sub, SEP};
 use ferrocore_hyperbee::{Bee as State, Diff, History, Range};
 
+pub use clear::{ClearOptions, Cleared};
 pub use ext::{ExtensionHint, DOWNLOAD_TIMEOUT, MAX_MESSAGE, MESSAGES_PER_SECOND, MESSAGE_BURST};
 pub use ferrocore_hyperbee::sub::KeyRange;
 pub use ferrocore_hyperbee::{
     BeeConfig, BeeError, DiffEntry, Entry, HistoryEntry, HistoryOptions, Op, RangeOptions,
     WriteOutcome,
 };
+pub use live::{Change, Check, HistoryLive, Live, WatchEntry, WatchRange};
 pub use stream::{Entries, Strip, BATCH};
 
 use crate::node::Adapter;
@@ -470,5 +474,69 @@ impl<S: Storage + Send + 'static, A: Adapter> Bee<S, A> {
             v.diff(other, range)
         }));
         Entries::new(self.place.clone(), self.sub.clone(), job)
+    }
+
+    /// The main handle of this bee (no checkout), for the live reads.
+    fn live_handle(&self) -> Self {
+        let mut b = self.clone();
+        b.place.pin = None;
+        b
+    }
+
+    async fn core_info(&self) -> Result<crate::CoreInfo, Error> {
+        let core = self.place.core;
+        Ok(self
+            .place
+            .node
+            .call_reply(move |ep| crate::CoreInfo::of(ep, core))
+            .await?)
+    }
+
+    /// JS `watch(range)`: a [`Live`] stream yielding a [`Change`] (the current version
+    /// and the previous one) each time an append or truncation of the core changed the
+    /// entries within `range` (a diff of the two versions is not empty), and always on a
+    /// truncation (a fork change). It starts at the current version; keys of a sub are
+    /// the sub's. Blocks a diff lacks are fetched as for any read.
+    ///
+    /// # Errors
+    /// [`Error::Node`] if the core is unknown.
+    pub async fn watch(&self, range: KeyRange) -> Result<Live<WatchRange<S, A>>, Error> {
+        // A sub's diffs take the range in its own keys.
+        let bee = self.live_handle();
+        // Subscribed before the version is read: no change falls in between.
+        let live = Live::subscribe(&bee);
+        let info = bee.core_info().await?;
+        Ok(live.with(WatchRange::new(bee, range, info.length.max(1), info.fork)))
+    }
+
+    /// JS `getAndWatch(key)`: the [`Live`] stream of `key`'s entry, which yields the new
+    /// entry (`None`: deleted) each time the key's seq changes, and after a truncation
+    /// (JS emits `update`). [`WatchEntry::entry`] (through [`Live::state`]) is the entry
+    /// as last seen, starting with the current one.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub async fn get_and_watch(
+        &self,
+        key: impl Into<Bytes>,
+    ) -> Result<Live<WatchEntry<S, A>>, Error> {
+        let bee = self.live_handle();
+        let key: Bytes = key.into();
+        let live = Live::subscribe(&bee);
+        let info = bee.core_info().await?;
+        let entry = bee.get(key.clone()).await?;
+        Ok(live.with(WatchEntry::new(bee, key, entry, &info)))
+    }
+
+    /// JS `createHistoryStream({ live: true, ... })`: the history from `options.gte` /
+    /// `gt` (resolved against the version at the first poll) on, and then each block
+    /// appended later, as it comes; `lt`/`lte` and `reverse` are ignored (JS refuses a
+    /// live reverse stream), `limit` counts. After a truncation below what was yielded,
+    /// the walk goes on from the length the core reports it kept (a replica's is
+    /// conservative, so blocks below the writer's truncation point may come again).
+    #[must_use]
+    pub fn history_live(&self, options: HistoryOptions) -> Live<HistoryLive<S, A>> {
+        let bee = self.live_handle();
+        Live::new(&bee, HistoryLive::new(bee.clone(), options))
     }
 }

@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub local: AtomicU64,
     /// Block 0 was found to be a hyperbee header (or the core is still empty).
     pub header_checked: AtomicBool,
+    /// The core's fork as of the last visit (`u64::MAX` before the first).
+    fork: AtomicU64,
 }
 
 impl Shared {
@@ -48,6 +50,7 @@ impl Shared {
             fetched: AtomicU64::new(0),
             local: AtomicU64::new(0),
             header_checked: AtomicBool::new(false),
+            fork: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -235,8 +238,14 @@ fn turn<S: Storage, M: Machine>(
     max: usize,
     more: fn(&M::Output) -> bool,
 ) -> Result<Turn<M>, Error> {
-    let length = ep.log(core).ok_or(NodeError::NoSuchCore)?.length();
+    let log = ep.log(core).ok_or(NodeError::NoSuchCore)?;
+    let (length, fork) = (log.length(), log.fork());
     let mut bee = shared.state();
+    if shared.fork.swap(fork, Ordering::Relaxed) != fork {
+        // A new fork (a truncation, maybe grown back past the old length since): any
+        // cached block may be the old fork's.
+        bee.set_length(0);
+    }
     if bee.length() != length {
         bee.set_length(length);
     }
