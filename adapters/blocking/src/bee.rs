@@ -19,12 +19,12 @@
 
 use std::time::{Duration, Instant};
 
+use crate::park::block_on;
 use bytes::Bytes;
 use ferrocore::replication::CoreId;
 use ferrocore::storage::Storage;
 use ferrocore_driver::bee::{self as driver, Entries};
 use ferrocore_hyperbee::{Diff, History, Machine, Range};
-use futures_lite::future::block_on;
 
 pub use ferrocore_driver::bee::{
     codec, BeeConfig, BeeError, BeeOptions, BeeStats, Change, Check, ClearOptions, Cleared,

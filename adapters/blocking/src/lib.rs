@@ -60,6 +60,7 @@ compile_error!(
 
 pub mod bee;
 pub mod dht;
+mod park;
 pub mod swarm;
 pub mod udx;
 
@@ -72,13 +73,14 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrocore::replication::{EndpointConfig, SessionId};
 use ferrocore::storage::Storage;
 use ferrocore::wire::noise::{HandshakeResult, KeyPair as NoiseKeyPair, Role};
 use ferrocore::wire::stream::SecretStream;
+use ferrocore_driver::spin::{spin_until, SPIN};
 use ferrocore_driver::{Adapter, Backlog, Driver, Link, Reply, Reporter};
 
 pub use ferrocore;
@@ -346,28 +348,73 @@ impl Wake for WakeSocket {
     }
 }
 
+/// The driver thread's waker: a byte on the wake-up socket, written only while the
+/// driver may be asleep in `poll(2)` (an awake driver looks at everything again before
+/// it sleeps).
+struct DriverWake {
+    socket: WakeSocket,
+    asleep: AtomicBool,
+}
+
+impl Wake for DriverWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.asleep.load(Ordering::SeqCst) {
+            let _ = (&self.socket.0).write(&[1]);
+        }
+    }
+}
+
 /// The driver thread: the shared [`Driver`] fed from `poll(2)`.
+///
+/// After a handle's command the driver checks for the next one for a short while
+/// ([`ferrocore_driver::spin`]) before it goes to sleep, and a sleeping driver is woken
+/// only once it has said so, so a caller issuing commands one after another (reads of a
+/// bee, say) hands them over without a kernel wake-up.
 fn run<S: Storage + Send + 'static>(
     mut driver: Driver<S, TcpLink>,
     woken: &UnixStream,
     wake: UnixStream,
 ) {
-    let waker = Waker::from(Arc::new(WakeSocket(wake)));
+    let wake = Arc::new(DriverWake {
+        socket: WakeSocket(wake),
+        asleep: AtomicBool::new(true),
+    });
+    let waker = Waker::from(wake.clone());
     let mut cx = Context::from_waker(&waker);
     // One buffer, allocated once, for every read: the endpoint copies what it keeps.
     let mut buf = vec![0u8; READ_CHUNK].into_boxed_slice();
+    // When the driver last finished handling a message (it spins for `SPIN` after one).
+    let mut busy: Option<Instant> = None;
     loop {
         driver.flush();
         if let Poll::Ready(msg) = driver.poll_msg(&mut cx) {
+            wake.asleep.store(false, Ordering::SeqCst);
             if let Some(stop) = driver.handle(msg) {
                 driver.shutdown(stop);
                 return;
             }
+            busy = Some(Instant::now());
             continue;
         }
         match driver.timeout() {
             Some(t) if t.is_zero() => driver.on_timeout(),
-            timeout => wait(&mut driver, woken, &mut buf, timeout),
+            timeout => {
+                if !wake.asleep.load(Ordering::SeqCst) {
+                    let left = busy.map_or(Duration::ZERO, |b| SPIN.saturating_sub(b.elapsed()));
+                    if !left.is_zero() && spin_until(left, || driver.has_msg()) {
+                        continue;
+                    }
+                    // Wakes go through from here: one more look at everything first.
+                    wake.asleep.store(true, Ordering::SeqCst);
+                    busy = None;
+                    continue;
+                }
+                wait(&mut driver, woken, &mut buf, timeout);
+            }
         }
     }
 }

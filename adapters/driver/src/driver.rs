@@ -190,6 +190,13 @@ impl<S: Storage + Send + 'static, L: Link> Driver<S, L> {
         self.inbox.poll_recv(cx)
     }
 
+    /// True if a message waits in the inbox (a driver that spins before it sleeps checks
+    /// this; [`poll_msg`](Self::poll_msg) takes it).
+    #[must_use]
+    pub fn has_msg(&self) -> bool {
+        self.inbox.has_msg()
+    }
+
     /// Handles a message; `Some` if it asks the node to shut down.
     pub fn handle(&mut self, msg: Msg<S, L>) -> Option<Stop<S>> {
         match msg.0 {

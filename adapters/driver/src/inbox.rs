@@ -115,6 +115,11 @@ impl<M> Inbox<M> {
         }
     }
 
+    /// True if a message is queued.
+    pub(crate) fn has_msg(&self) -> bool {
+        !self.lock().queue.is_empty()
+    }
+
     /// The next message, or `Pending` (the driver is woken when one comes).
     pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<M> {
         let mut state = self.lock();

@@ -74,6 +74,7 @@ mod inbox;
 mod node;
 mod reply;
 mod requests;
+pub mod spin;
 mod watch;
 
 use ferrocore::replication::{CoreId, Endpoint, RequestError};

@@ -10,6 +10,8 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use crate::spin::{spin_until, ANSWER_SPIN};
+
 /// A value behind a mutex that threads and tasks can wait on.
 pub(crate) struct Watched<T> {
     inner: Mutex<Inner<T>>,
@@ -20,6 +22,8 @@ struct Inner<T> {
     value: T,
     /// Tasks waiting for the next change.
     wakers: Vec<Waker>,
+    /// Threads waiting on the condition variable (a change notifies it only then).
+    sleepers: usize,
 }
 
 impl<T> Watched<T> {
@@ -28,6 +32,7 @@ impl<T> Watched<T> {
             inner: Mutex::new(Inner {
                 value,
                 wakers: Vec::new(),
+                sleepers: 0,
             }),
             changed: Condvar::new(),
         }
@@ -44,12 +49,14 @@ impl<T> Watched<T> {
 
     /// Changes the value and wakes every waiting thread and task.
     pub(crate) fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        let (result, wakers) = {
+        let (result, wakers, sleepers) = {
             let mut inner = self.lock();
             let result = f(&mut inner.value);
-            (result, std::mem::take(&mut inner.wakers))
+            (result, std::mem::take(&mut inner.wakers), inner.sleepers)
         };
-        self.changed.notify_all();
+        if sleepers > 0 {
+            self.changed.notify_all();
+        }
         for waker in wakers {
             waker.wake();
         }
@@ -73,18 +80,28 @@ impl<T> Watched<T> {
     }
 
     /// Blocks the thread until `f` takes something from the value, at most `timeout`
-    /// (`None` once it passed).
+    /// (`None` once it passed). The thread checks for a short while
+    /// ([`spin`](crate::spin)) before it sleeps.
     pub(crate) fn wait<R>(
         &self,
         timeout: Option<Duration>,
         mut f: impl FnMut(&mut T) -> Option<R>,
     ) -> Option<R> {
         let until = timeout.map(|t| Instant::now() + t);
+        let mut taken = None;
+        let budget = timeout.map_or(ANSWER_SPIN, |t| t.min(ANSWER_SPIN));
+        if spin_until(budget, || {
+            taken = f(&mut self.lock().value);
+            taken.is_some()
+        }) {
+            return taken;
+        }
         let mut inner = self.lock();
         loop {
             if let Some(r) = f(&mut inner.value) {
                 return Some(r);
             }
+            inner.sleepers += 1;
             inner = match until {
                 None => self
                     .changed
@@ -93,6 +110,7 @@ impl<T> Watched<T> {
                 Some(until) => {
                     let left = until.saturating_duration_since(Instant::now());
                     if left.is_zero() {
+                        inner.sleepers -= 1;
                         return None;
                     }
                     self.changed
@@ -101,6 +119,7 @@ impl<T> Watched<T> {
                         .0
                 }
             };
+            inner.sleepers -= 1;
         }
     }
 }
