@@ -1,6 +1,8 @@
-//! The bee against a `BTreeMap` model: random puts, deletes and batches; then gets, ranges
-//! (random bounds, direction, limit), history and diffs at every version a step ended on,
-//! each against the model's snapshot at that version.
+//! The bee against a `BTreeMap` model: random puts, deletes, batches and reopens (a fresh
+//! bee over the same blocks, its cache cold, writing on: its blocks must stay identical to
+//! those of a bee never reopened); then gets, ranges (random bounds, direction, limit,
+//! checkpoints), history and diffs at every version a step ended on (checkouts), each
+//! against the model's snapshot at that version.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -106,16 +108,22 @@ proptest! {
 
     #[test]
     fn bee_matches_btreemap(
-        steps in proptest::collection::vec(step(), 1..250),
+        steps in proptest::collection::vec((step(), any::<u8>()), 1..250),
         probes in proptest::collection::vec((any::<u8>(), key(), any::<u8>(), key(), any::<u8>(), any::<bool>(), 0u64..8), 12),
         small_cache in any::<bool>(),
     ) {
         // a tiny cache evicts blocks mid-operation: the machines ask for them again
         let cache_blocks = if small_cache { 1 } else { 1 << 16 };
-        let mut bee = MemBee::with_config(BeeConfig { cache_blocks, ..BeeConfig::default() });
+        let config = BeeConfig { cache_blocks, ..BeeConfig::default() };
+        let mut bee = MemBee::with_config(config.clone());
+        // the same steps on a bee never reopened
+        let mut kept = MemBee::with_config(config.clone());
         let mut model = Model::new();
         let mut snapshots: Vec<(u64, Model)> = Vec::new();
-        for ops in &steps {
+        for (ops, reopen) in &steps {
+            if reopen % 8 == 0 {
+                bee = MemBee::from_blocks(bee.blocks.clone(), config.clone());
+            }
             let mut next = bee.blocks.len().max(1) as u64;
             let mut applied = Vec::new();
             for x in ops {
@@ -133,10 +141,13 @@ proptest! {
                 }
             }
             let out = bee.batch(ops.iter().map(to_op).collect()).unwrap();
+            kept.batch(ops.iter().map(to_op).collect()).unwrap();
             prop_assert_eq!(out.applied, applied);
+            prop_assert_eq!(bee.blocks.last(), kept.blocks.last());
             prop_assert_eq!(bee.blocks.len() as u64, next);
             snapshots.push((bee.blocks.len() as u64, model.clone()));
         }
+        prop_assert_eq!(&bee.blocks, &kept.blocks);
         for (i, (version, snap)) in snapshots.iter().enumerate() {
             if !(i % 7 == 0 || i + 1 == snapshots.len()) {
                 continue;
