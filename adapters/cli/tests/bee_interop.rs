@@ -244,12 +244,17 @@ fn a_ferrocore_bee_is_read_and_extended_by_js_and_read_back() {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     assert_eq!(pairs(&range), want);
-    // So far JS read sparsely.
-    let downloaded = js.ok(json!({"op": "info", "bee": 0}), T)["downloaded"]
-        .as_u64()
-        .unwrap();
+    // So far JS read sparsely, helped by `serve`'s answers to its extension requests.
+    let js_info = js.ok(json!({"op": "info", "bee": 0}), T);
+    let downloaded = js_info["downloaded"].as_u64().unwrap();
+    let answers = js_info["extensionRx"].as_u64().unwrap();
+    assert!(
+        answers > 0,
+        "serve answered none of JS's extension requests"
+    );
     eprintln!(
-        "JS: 3 gets and a range of the ferrocore bee fetched {downloaded} of {length} blocks"
+        "JS: 3 gets and a range of the ferrocore bee fetched {downloaded} of {length} blocks \
+         ({answers} extension answers)"
     );
     assert!(
         downloaded < length / 4,

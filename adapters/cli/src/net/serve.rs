@@ -7,7 +7,9 @@ use std::thread;
 use bytes::Bytes;
 use ferrocore::id;
 use ferrocore::replication::{CoreId, EndpointConfig, Event, SessionError};
+use ferrocore_blocking::bee::{Bee, BeeOptions};
 use ferrocore_blocking::{Events, RecvError};
+use ferrocore_storage::CoreStorage;
 
 use super::{node_failed, on_signals, CliNode};
 use crate::args::ServeArgs;
@@ -18,7 +20,8 @@ use crate::Error;
 use ferrocore_store::{endpoint_config, Corestore, CorestoreOptions, GetOptions};
 
 /// `ferrocore serve`: serves every core of the store (the picked one opened at once, the
-/// others when a peer asks for them).
+/// others when a peer asks for them). A picked core holding a bee also answers the
+/// `hyperbee` extension.
 pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> {
     let core_dir = CoreDir::existing(&args.dir)?;
     let store = core_dir.open_store()?;
@@ -54,6 +57,10 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> 
     }
     let key = opened.key;
     let length = node.info(core).map_err(node_failed)?.length;
+    // A bee answers JS readers' `hyperbee` extension requests while it is served.
+    let _bee = (!args.append_stdin && length > 0)
+        .then(|| open_bee(&node, core))
+        .flatten();
 
     // What ends serving: a signal (Ok) or a failed append (Err).
     let (stop, stopped) = mpsc::channel::<Result<(), Error>>();
@@ -119,6 +126,17 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> Result<(), Error> 
     drop(node.shutdown());
     drop(corestore);
     result
+}
+
+/// The picked core as a bee, if its first block is a hyperbee header: its `hyperbee`
+/// extension answers peers' get and range requests with the blocks their lookups need
+/// (from local blocks only), as a JS Hyperbee on the core would.
+fn open_bee(node: &CliNode, core: CoreId) -> Option<Bee<CoreStorage>> {
+    let options = BeeOptions {
+        fetch: false,
+        ..BeeOptions::default()
+    };
+    Bee::open(node, core, options).ok()
 }
 
 /// Appends every line of stdin (until its end) as one block.
