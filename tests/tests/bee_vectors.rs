@@ -361,3 +361,51 @@ fn extension_matches_js() {
     messages.report();
     snapshots.report();
 }
+
+#[test]
+fn encodings_match_js() {
+    use ferrocore_blocking::bee::codec::{Codec, Encoding, Json};
+    let mut run = Cases::new("bee key and value encodings");
+    let mut unsupported = std::collections::BTreeSet::new();
+    for (path, v) in files(Schema::BeeEncodings) {
+        let file = name(&path);
+        for c in arr(&v["vectors"]) {
+            let js = hex(&c["encoded"]);
+            let Ok(encoding) = str_of(&c["encoding"]).parse::<Encoding>() else {
+                // ascii, base64, ndjson: not offered (a name we do not know is refused)
+                unsupported.insert(str_of(&c["encoding"]).to_owned());
+                continue;
+            };
+            let text = c
+                .get("inputText")
+                .map_or_else(|| str_of(&c["input"]), str_of);
+            let ours = encoding.from_text(text);
+            match encoding {
+                // JS's hex decoding stops at the first bad pair; ours refuses the text
+                Encoding::Hex if js.len() * 2 != text.len() => {
+                    assert!(ours.is_err(), "{file}: hex {text:?} should be refused");
+                }
+                _ => assert_eq!(
+                    ours.unwrap().as_ref(),
+                    &js[..],
+                    "{file}: {} {text:?}",
+                    str_of(&c["encoding"])
+                ),
+            }
+            if encoding == Encoding::Json {
+                // the parsed value, encoded: JSON.stringify's bytes
+                assert_eq!(
+                    Json.encode(&c["input"]).unwrap().as_ref(),
+                    &js[..],
+                    "{file}: {text}"
+                );
+            }
+            run.pass();
+        }
+    }
+    assert_eq!(
+        unsupported.into_iter().collect::<Vec<_>>(),
+        ["ascii", "base64", "ndjson"]
+    );
+    run.report();
+}

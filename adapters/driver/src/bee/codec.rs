@@ -79,16 +79,15 @@ impl Codec for Utf8 {
     }
 }
 
-/// JSON (JS `json`: `JSON.stringify`'s UTF-8 bytes, no spaces).
+/// JSON (JS `json`: `JSON.stringify`'s UTF-8 bytes, no spaces, numbers and key order as
+/// JS writes them; see [`stringify`](super::js_json::stringify)).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json;
 
 impl Codec for Json {
     type Item = Value;
     fn encode(&self, item: &Value) -> Result<Bytes, CodecError> {
-        serde_json::to_vec(item)
-            .map(Bytes::from)
-            .map_err(|e| CodecError::new("json", e))
+        Ok(Bytes::from(super::js_json::stringify(item)))
     }
     fn decode(&self, bytes: &[u8]) -> Result<Value, CodecError> {
         serde_json::from_slice(bytes).map_err(|e| CodecError::new("json", e))

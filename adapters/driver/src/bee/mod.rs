@@ -38,6 +38,7 @@
 mod clear;
 pub mod codec;
 mod ext;
+pub mod js_json;
 mod live;
 mod run;
 mod stream;
