@@ -6,24 +6,14 @@
 
 use bytes::Bytes;
 use ferrocore_hyperbee::ext::{self, Responder, FLUSH_BATCH, MAX_ACTIVE_BATCH};
+use ferrocore_hyperbee::testing::cut_blocks;
 use ferrocore_hyperbee::MAX_DEPTH;
-use ferrocore_wire::bee::{Extension, ExtensionIterator, Header};
-
-/// Blocks cut from the input: each a length byte and that many bytes.
-fn cut(mut data: &[u8]) -> Vec<Bytes> {
-    let mut out = vec![Bytes::from(Header::hyperbee(None).encode())];
-    while let Some((&len, rest)) = data.split_first() {
-        let n = (len as usize).min(rest.len());
-        out.push(Bytes::copy_from_slice(&rest[..n]));
-        data = &rest[n..];
-    }
-    out
-}
+use ferrocore_wire::bee::{Extension, ExtensionIterator};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&split, rest)) = data.split_first() else { return };
     let (head, body) = rest.split_at((split as usize).min(rest.len()));
-    let blocks = cut(body);
+    let blocks = cut_blocks(body);
     let length = blocks.len() as u64;
     let message = match ext::decode_message(&Bytes::copy_from_slice(head)) {
         Some(m) => m,

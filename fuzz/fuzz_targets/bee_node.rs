@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use ferrocore_hyperbee::sub::KeyRange;
-use ferrocore_hyperbee::testing::MemBee;
+use ferrocore_hyperbee::testing::{cut_blocks, MemBee};
 use ferrocore_hyperbee::{BeeConfig, HistoryOptions, Op, RangeOptions};
 use ferrocore_wire::bee::{Extension, Header, Node, YoloIndex};
 
@@ -28,17 +28,6 @@ fn decoders(data: &[u8]) {
         assert_eq!(e.encode().len(), e.encoded_len());
         assert_eq!(Extension::decode(&e.encode().into()).expect("extension re-decodes"), e);
     }
-}
-
-/// Blocks cut from the input: each a length byte and that many bytes.
-fn cut(mut data: &[u8]) -> Vec<Bytes> {
-    let mut out = vec![Bytes::from(Header::hyperbee(None).encode())];
-    while let Some((&len, rest)) = data.split_first() {
-        let n = (len as usize).min(rest.len());
-        out.push(Bytes::copy_from_slice(&rest[..n]));
-        data = &rest[n..];
-    }
-    out
 }
 
 /// An honest bee from ops in the input, then bytes flipped at positions the input picks.
@@ -86,6 +75,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     decoders(data);
     let Some((&mode, rest)) = data.split_first() else { return };
     let key = &rest[..rest.len().min(2)];
-    let blocks = if mode & 1 == 0 { cut(rest) } else { mangled(rest) };
+    let blocks = if mode & 1 == 0 { cut_blocks(rest) } else { mangled(rest) };
     exercise(blocks, key);
 });

@@ -154,3 +154,18 @@ impl MemBee {
         self.collect(&mut d)
     }
 }
+
+/// Hostile blocks cut from fuzz input: a hyperbee header, then blocks of a length byte
+/// and that many bytes each (the last one shorter if the input ends).
+#[must_use]
+pub fn cut_blocks(mut data: &[u8]) -> Vec<Bytes> {
+    let mut out = alloc::vec![Bytes::from(
+        ferrocore_wire::bee::Header::hyperbee(None).encode()
+    )];
+    while let Some((&len, rest)) = data.split_first() {
+        let n = usize::from(len).min(rest.len());
+        out.push(Bytes::copy_from_slice(&rest[..n]));
+        data = &rest[n..];
+    }
+    out
+}
