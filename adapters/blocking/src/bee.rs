@@ -28,8 +28,8 @@ use ferrocore_hyperbee::{Diff, History, Machine, Range};
 
 pub use ferrocore_driver::bee::{
     codec, BeeConfig, BeeError, BeeOptions, BeeStats, Change, Check, ClearOptions, Cleared,
-    DiffEntry, Entry, Error, HistoryEntry, HistoryLive, HistoryOptions, KeyRange, Op, RangeOptions,
-    Strip, WatchEntry, WatchRange, WriteOutcome,
+    DiffEntry, Differ, Entry, Error, HistoryEntry, HistoryLive, HistoryOptions, KeyRange, Op,
+    RangeOptions, Strip, WatchEntry, WatchOptions, WatchRange, WriteOutcome,
 };
 
 use crate::Blocking;
@@ -304,6 +304,18 @@ impl<S: Storage + Send + 'static> Bee<S> {
     /// As [`driver::Bee::watch`].
     pub fn watch(&self, range: KeyRange) -> Result<Live<WatchRange<S, Blocking>>, Error> {
         block_on(self.0.watch(range)).map(|l| Live(l, false))
+    }
+
+    /// JS `watch(range, { eager, differ })` ([`driver::Bee::watch_with`]).
+    ///
+    /// # Errors
+    /// As [`driver::Bee::watch`].
+    pub fn watch_with(
+        &self,
+        range: KeyRange,
+        options: WatchOptions,
+    ) -> Result<Live<WatchRange<S, Blocking>>, Error> {
+        block_on(self.0.watch_with(range, options)).map(|l| Live(l, false))
     }
 
     /// JS `getAndWatch(key)` ([`driver::Bee::get_and_watch`]): the entry now is

@@ -1,17 +1,19 @@
 //! The live reads of a bee on the blocking adapter: `watch` (a change per append or
-//! truncation that touched its range), `get_and_watch` (one key's changes only), the live
+//! truncation that touched its range; `eager` and `differ` as JS's options), `get_and_watch` (one key's changes only), the live
 //! history, a sparse replica watching a remote writer over loopback TCP, and
 //! `clear_unlinked` (every read answers the same, the cleared blocks are gone, and they
 //! are exactly the blocks JS hyperbee 2.27.3's `clearUnlinked` clears on the same bee:
 //! `tests/js/bee-clear.mjs`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use ferrocore::replication::{CoreId, EndpointConfig};
 use ferrocore::storage::MemoryStorage;
 use ferrocore_blocking::bee::{
-    Bee, BeeOptions, ClearOptions, HistoryOptions, KeyRange, Op, RangeOptions,
+    Bee, BeeOptions, ClearOptions, DiffEntry, HistoryOptions, KeyRange, Op, RangeOptions,
+    WatchOptions,
 };
 use ferrocore_blocking::Node;
 
@@ -113,6 +115,45 @@ fn watch_reports_changes_within_its_range_and_every_truncation() {
     let c = watch.next_timeout(LONG).unwrap().unwrap();
     assert!(c.truncated);
     assert_eq!((c.previous, c.current), (end, end - 1));
+}
+
+#[test]
+fn an_eager_watch_reports_what_is_there_and_a_differ_picks_what_counts() {
+    let (node, core, _) = writer(4);
+    let bee = Bee::open(&node, core, BeeOptions::default()).unwrap();
+    bee.put("b1", "x").unwrap();
+    bee.put("c1", "x").unwrap();
+    let now = bee.version();
+    // JS `eager`: the range's present entries are a change from version 1.
+    let eager = WatchOptions {
+        eager: true,
+        ..WatchOptions::default()
+    };
+    let mut w = bee.watch_with(range("b", "c"), eager.clone()).unwrap();
+    let c = w.next_timeout(LONG).unwrap().unwrap();
+    assert_eq!((c.previous, c.current, c.truncated), (1, now, false));
+    assert!(w.next_timeout(SHORT).is_none());
+    // Nothing in the range: an eager watch has nothing to report either.
+    let mut empty = bee.watch_with(range("x", "y"), eager).unwrap();
+    assert!(empty.next_timeout(SHORT).is_none());
+
+    // JS `differ`: only deletions count here.
+    let deletions = WatchOptions {
+        differ: Some(Arc::new(|d: &DiffEntry| d.left.is_none())),
+        ..WatchOptions::default()
+    };
+    let mut dels = bee.watch_with(KeyRange::default(), deletions).unwrap();
+    bee.put("b2", "x").unwrap();
+    bee.put("b1", "changed").unwrap();
+    assert!(dels.next_timeout(SHORT).is_none(), "puts are no change");
+    bee.del("c1").unwrap();
+    let c = dels.next_timeout(LONG).unwrap().unwrap();
+    assert_eq!(c.current, bee.version());
+    node.truncate(core, now).unwrap();
+    assert!(
+        dels.next_timeout(LONG).unwrap().unwrap().truncated,
+        "a truncation always counts"
+    );
 }
 
 #[test]

@@ -27,6 +27,15 @@ fn watch_and_live_history_follow_a_remote_writer_until_sigterm() {
     run(&["clone", s(&r1), &key, "--connect", &addr]).ok();
     run(&["clone", s(&r2), &key, "--connect", &addr, "--blocks", "0"]).ok();
 
+    // --eager (JS `eager`): the keys already there are a first change, from version 1.
+    let mut eager = Proc::spawn(&["bee", "watch", s(&r1), "--eager", "--json"]);
+    let c: serde_json::Value = serde_json::from_str(&eager.line()).unwrap();
+    assert_eq!(
+        (c["previous"].as_u64(), c["current"].as_u64()),
+        (Some(1), Some(6))
+    );
+    eager.terminate_cleanly();
+
     let watch_args = ["bee", "watch", s(&r1), "--connect", &addr];
     let mut watch =
         Proc::spawn(&[&watch_args[..], &["--gte", "k", "--lt", "l", "--json"]].concat());

@@ -321,7 +321,8 @@ fn cores_lists_every_core_of_the_store() {
     ];
     fields.sort_unstable();
     for v in &list {
-        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        let mut keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        keys.sort_unstable();
         assert_eq!(keys, fields, "exactly these fields: {v}");
     }
     assert_eq!(

@@ -287,6 +287,9 @@ pub struct WatchArgs {
     /// JSON lines {"current","previous","truncated"}.
     #[arg(long)]
     pub json: bool,
+    /// Start from version 1 (JS `eager`): the keys already there are a first change.
+    #[arg(long)]
+    pub eager: bool,
     /// The writer to follow.
     #[command(flatten)]
     pub remote: Remote,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrocore_blocking::bee::{Check, ClearOptions, HistoryOptions, KeyRange, Live};
+use ferrocore_blocking::bee::{Check, ClearOptions, HistoryOptions, KeyRange, Live, WatchOptions};
 use serde_json::json;
 
 use super::args::{ClearArgs, WatchArgs};
@@ -55,7 +55,11 @@ pub(crate) fn watch(a: &WatchArgs, out: &mut dyn Write) -> Result<(), Error> {
         lt: r.lt,
         lte: r.lte,
     };
-    let live = o.bee.watch(range).map_err(o.fail())?;
+    let options = WatchOptions {
+        eager: a.eager,
+        ..WatchOptions::default()
+    };
+    let live = o.bee.watch_with(range, options).map_err(o.fail())?;
     let json = a.json;
     run_live(o, live, "watching", out, |_, c, out| {
         if json {

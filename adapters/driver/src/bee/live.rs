@@ -11,12 +11,13 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use ferrocore::replication::{CoreId, Event};
 use ferrocore::storage::Storage;
-use ferrocore_hyperbee::{Entry, History, HistoryEntry, HistoryOptions};
+use ferrocore_hyperbee::{DiffEntry, Entry, History, HistoryEntry, HistoryOptions};
 
 use super::{Bee, Entries, Error, KeyRange};
 use crate::events::{Events, RecvError};
@@ -288,15 +289,47 @@ pub struct WatchRange<S: Storage, A: Adapter> {
     range: KeyRange,
     version: u64,
     fork: u64,
+    differ: Option<Differ>,
+}
+
+/// Which differences count as a change ([`WatchOptions::differ`]).
+pub type Differ = Arc<dyn Fn(&DiffEntry) -> bool + Send + Sync>;
+
+/// How [`Bee::watch_with`](super::Bee::watch_with) watches (JS `watch(range, opts)`).
+#[derive(Clone, Default)]
+pub struct WatchOptions {
+    /// JS `eager`: start from version 1 (the empty bee) rather than the current version,
+    /// so the first check reports the range's present entries as a change.
+    pub eager: bool,
+    /// JS `differ`: a change is reported only when some entry of the diff between the
+    /// two versions (within the range) passes this test (default: any entry does). A
+    /// truncation is reported whatever it says.
+    pub differ: Option<Differ>,
+}
+
+impl std::fmt::Debug for WatchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchOptions")
+            .field("eager", &self.eager)
+            .field("differ", &self.differ.as_ref().map(|_| "Fn"))
+            .finish()
+    }
 }
 
 impl<S: Storage + Send + 'static, A: Adapter> WatchRange<S, A> {
-    pub(crate) fn new(bee: Bee<S, A>, range: KeyRange, version: u64, fork: u64) -> Self {
+    pub(crate) fn new(
+        bee: Bee<S, A>,
+        range: KeyRange,
+        version: u64,
+        fork: u64,
+        differ: Option<Differ>,
+    ) -> Self {
         WatchRange {
             bee,
             range,
             version,
             fork,
+            differ,
         }
     }
 
@@ -326,9 +359,15 @@ impl<S: Storage + Send + 'static, A: Adapter> WatchRange<S, A> {
             .bee
             .checkout(current)
             .diff(previous, self.range.clone());
-        let first = diff.next().await.transpose()?;
+        let mut changed = false;
+        while let Some(d) = diff.next().await.transpose()? {
+            if self.differ.as_ref().is_none_or(|counts| counts(&d)) {
+                changed = true;
+                break;
+            }
+        }
         self.version = current;
-        Ok(first.map(|_| Change {
+        Ok(changed.then_some(Change {
             current,
             previous,
             truncated: false,

@@ -61,7 +61,7 @@ pub use ferrocore_hyperbee::{
     BeeConfig, BeeError, DiffEntry, Entry, HistoryEntry, HistoryOptions, Op, RangeOptions,
     WriteOutcome,
 };
-pub use live::{Change, Check, HistoryLive, Live, WatchEntry, WatchRange};
+pub use live::{Change, Check, Differ, HistoryLive, Live, WatchEntry, WatchOptions, WatchRange};
 pub use stream::{Entries, Strip, BATCH};
 
 use crate::node::Adapter;
@@ -502,12 +502,28 @@ impl<S: Storage + Send + 'static, A: Adapter> Bee<S, A> {
     /// # Errors
     /// [`Error::Node`] if the core is unknown.
     pub async fn watch(&self, range: KeyRange) -> Result<Live<WatchRange<S, A>>, Error> {
+        self.watch_with(range, WatchOptions::default()).await
+    }
+
+    /// JS `watch(range, { eager, differ })`: [`watch`](Self::watch) starting from version
+    /// 1 when `eager`, counting only the differences `differ` accepts. (JS's `map` and
+    /// `onchange` are what a stream's `map` and the loop over it do.)
+    ///
+    /// # Errors
+    /// As [`watch`](Self::watch).
+    pub async fn watch_with(
+        &self,
+        range: KeyRange,
+        options: WatchOptions,
+    ) -> Result<Live<WatchRange<S, A>>, Error> {
         // A sub's diffs take the range in its own keys.
         let bee = self.live_handle();
         // Subscribed before the version is read: no change falls in between.
         let live = Live::subscribe(&bee);
         let info = bee.core_info().await?;
-        Ok(live.with(WatchRange::new(bee, range, info.length.max(1), info.fork)))
+        let start = if options.eager { 1 } else { info.length.max(1) };
+        let check = WatchRange::new(bee, range, start, info.fork, options.differ);
+        Ok(live.with(check))
     }
 
     /// JS `getAndWatch(key)`: the [`Live`] stream of `key`'s entry, which yields the new
