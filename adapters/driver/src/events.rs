@@ -188,7 +188,7 @@ impl Events {
     /// As [`recv`](Self::recv).
     pub fn recv_blocking(&self) -> Result<Event, RecvError> {
         self.feed
-            .wait(None, Feed::take)
+            .wait(None, Duration::ZERO, Feed::take)
             .unwrap_or(Err(RecvError::Closed))
     }
 
@@ -198,7 +198,7 @@ impl Events {
     /// As [`recv`](Self::recv); [`RecvError::Empty`] if none came in time.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvError> {
         self.feed
-            .wait(Some(timeout), Feed::take)
+            .wait(Some(timeout), Duration::ZERO, Feed::take)
             .unwrap_or(Err(RecvError::Empty))
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::spin::ANSWER_SPIN;
 use crate::watch::Watched;
 use crate::Error;
 
@@ -94,7 +95,8 @@ impl<T> Reply<T> {
     }
 
     pub(crate) fn block(&mut self, timeout: Option<Duration>) -> Option<Result<T, Error>> {
-        self.0.wait(timeout, Slot::take)
+        // An answer usually comes within microseconds: checked for a while before sleeping.
+        self.0.wait(timeout, ANSWER_SPIN, Slot::take)
     }
 }
 

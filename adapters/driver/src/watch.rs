@@ -10,7 +10,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::spin::{spin_until, ANSWER_SPIN};
+use crate::spin::spin_until;
 
 /// A value behind a mutex that threads and tasks can wait on.
 pub(crate) struct Watched<T> {
@@ -80,20 +80,23 @@ impl<T> Watched<T> {
     }
 
     /// Blocks the thread until `f` takes something from the value, at most `timeout`
-    /// (`None` once it passed). The thread checks for a short while
-    /// ([`spin`](crate::spin)) before it sleeps.
+    /// (`None` once it passed). The thread checks for up to `spin` first
+    /// ([`spin`](crate::spin)): for an answer the driver is about to give.
     pub(crate) fn wait<R>(
         &self,
         timeout: Option<Duration>,
+        spin: Duration,
         mut f: impl FnMut(&mut T) -> Option<R>,
     ) -> Option<R> {
         let until = timeout.map(|t| Instant::now() + t);
         let mut taken = None;
-        let budget = timeout.map_or(ANSWER_SPIN, |t| t.min(ANSWER_SPIN));
-        if spin_until(budget, || {
-            taken = f(&mut self.lock().value);
-            taken.is_some()
-        }) {
+        let budget = timeout.map_or(spin, |t| t.min(spin));
+        if !budget.is_zero()
+            && spin_until(budget, || {
+                taken = f(&mut self.lock().value);
+                taken.is_some()
+            })
+        {
             return taken;
         }
         let mut inner = self.lock();
@@ -138,12 +141,19 @@ mod tests {
         assert!(w.poll(&mut cx, |v| (*v > 0).then_some(*v)).is_pending());
         let t = std::thread::spawn({
             let w = w.clone();
-            move || w.wait(None, |v| (*v > 0).then_some(*v))
+            move || w.wait(None, Duration::ZERO, |v| (*v > 0).then_some(*v))
         });
         w.update(|v| *v = 7);
         assert_eq!(t.join().unwrap(), Some(7));
         assert_eq!(w.poll(&mut cx, |v| (*v > 0).then_some(*v)), Poll::Ready(7));
         // A wait with a timeout gives up.
-        assert_eq!(w.wait(Some(Duration::from_millis(1)), |_| None::<()>), None);
+        assert_eq!(
+            w.wait(
+                Some(Duration::from_millis(1)),
+                Duration::from_micros(50),
+                |_| None::<()>
+            ),
+            None
+        );
     }
 }
