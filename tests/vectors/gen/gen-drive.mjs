@@ -286,7 +286,7 @@ async function runBlobsCase(name, blockSize, steps, readsFor) {
   const reads = []
   for (let [stepIndex, opts] of readsFor(ids, out)) {
     const id = ids[stepIndex]
-    // a plain blob read that would end past the core's last byte waits for a peer in JS; such
+    // a plain blob read that would start or end past the core's last byte waits for a peer in JS; such
     // reads get wait: false (then the missing block makes get return null)
     if (!id.blockMap && opts.wait === undefined && readEnd(id, opts) > core.byteLength) opts = { ...opts, wait: false }
     const r = await attempt(() => timed(blobs.get(id, opts), name + ' read'))
@@ -838,7 +838,8 @@ async function genDrive() {
       { op: 'put', path: '/e\u0301.txt', content: F('nfd') },
       { op: 'put', path: '/\u00e9.txt', content: F('nfc') },
       { op: 'put', path: '/a/b/../../dots.txt', content: F('dots') },
-      { op: 'put', path: '/deep/1/2/3/4/5/6/7/8/file', content: pr(300), opts: { executable: true, metadata: [1, 'two', null, true] } }
+      { op: 'put', path: '/deep/1/2/3/4/5/6/7/8/file', content: pr(300), opts: { executable: true, metadata: [1, 'two', null, true] } },
+      { op: 'writeStream', path: '/ws-one-empty-chunk', chunks: [''] }
     ]
     const paths = [...new Set(steps.flatMap(touched))].filter((p) => normalized(p) !== null)
     paths.push('/nowhere', '/a', '/a/b', 'missing/deeper')
@@ -856,7 +857,9 @@ async function genDrive() {
           await rd.readStream(latest, p, o)
         }
       }
-      for (const p of ['/hello.txt', '/ws-empty', '/batch/2', '/abs', '/raw', '/nowhere', '/x']) await rd.readStream(latest, p)
+      for (const p of ['/hello.txt', '/ws-empty', '/ws-one-empty-chunk', '/batch/2', '/abs', '/raw', '/nowhere', '/x']) {
+        await rd.readStream(latest, p)
+      }
       await rd.readStream(latest, '/chain', { start: 1 })
       // ignore
       await rd.list(latest, '/', { ignore: 'a' })
