@@ -92,6 +92,10 @@ pub enum Schema {
     BeeEncodings,
     /// `bee/extension.json`: `messages[]`, `snapshots[]` (the `hyperbee` extension).
     BeeExtension,
+    /// `drive/blobs.json`: `blobCases[]` (Hyperblobs puts, blocks, ids, ranged reads).
+    DriveBlobs,
+    /// `drive/drive.json`: `driveCases[]` (Hyperdrive keys, paths, steps, entries, reads).
+    DriveOps,
 }
 
 impl Schema {
@@ -152,6 +156,10 @@ impl Schema {
             Schema::BeeEncodings
         } else if has("messages") && has("snapshots") {
             Schema::BeeExtension
+        } else if has("blobCases") {
+            Schema::DriveBlobs
+        } else if has("driveCases") {
+            Schema::DriveOps
         } else {
             return None;
         })
@@ -163,10 +171,11 @@ pub fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
 
-/// Every `*.json` file under `tests/vectors/{core,wire,corestore,dht,udx,bee}`, parsed, sorted by path.
+/// Every `*.json` file under `tests/vectors/{core,wire,corestore,dht,udx,bee,drive}`, parsed,
+/// sorted by path.
 pub fn all_files() -> Vec<(PathBuf, Value)> {
     let mut out = Vec::new();
-    for sub in ["core", "wire", "corestore", "dht", "udx", "bee"] {
+    for sub in ["core", "wire", "corestore", "dht", "udx", "bee", "drive"] {
         let dir = vectors_dir().join(sub);
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
