@@ -3,14 +3,16 @@
 //! keys of every drive (drive key, discovery keys, id, content manifest and key, header
 //! block); every path's normalisation, key bytes or error; every stored entry value, read
 //! back and rebuilt from the step's inputs; the db core replayed step by step through
-//! `MemBee` (block for block, and each touched entry after each step); and the `list` and
-//! `readdir` reads run through the drive's ranges and peek loop.
+//! `MemBee` (block for block, and each touched entry after each step); the `list` and
+//! `readdir` reads run through the drive's ranges and peek loop, and the `entry` (followed
+//! or not), `exists` and `getBlobsLength` reads on the replayed db.
 
 use bytes::Bytes;
 use ferrocore_corestore::PrimaryKey;
 use ferrocore_hyperbee::testing::MemBee;
 use ferrocore_hyperbee::{BeeConfig, Op, RangeOptions};
-use ferrocore_hyperdrive::entry::{BlobSpan, Entry};
+use ferrocore_hyperdrive::entry::{self, BlobSpan, Entry};
+use ferrocore_hyperdrive::follow::Follow;
 use ferrocore_hyperdrive::keys::{self, DriveKeys};
 use ferrocore_hyperdrive::list::{self, Ignore, Shallow, Step};
 use ferrocore_hyperdrive::path;
@@ -408,19 +410,82 @@ fn listing(bee: &mut MemBee, r: &Value) -> Result<Vec<String>, String> {
     }
 }
 
+/// `entry(path, {follow})` at `version`.
+fn entry_at(
+    bee: &mut MemBee,
+    name: &str,
+    follow: bool,
+    version: Option<u64>,
+) -> Result<Option<ferrocore_hyperbee::Entry>, String> {
+    if !follow {
+        let key = path::key_of(name).map_err(|e| e.to_string())?;
+        return Ok(bee.get_at(&key, version).unwrap());
+    }
+    let mut f = Follow::new(name);
+    loop {
+        let key = f.key().map_err(|e| e.to_string())?;
+        let Some(node) = bee.get_at(&key, version).unwrap() else {
+            return Ok(None);
+        };
+        let entry = Entry::decode(node.value.as_deref().unwrap()).unwrap();
+        let at = std::str::from_utf8(path::path_of_key(&node.key).unwrap()).unwrap();
+        if f.found(at, &entry).map_err(|e| e.to_string())? {
+            return Ok(Some(node));
+        }
+    }
+}
+
+/// `entry`, `exists` and `getBlobsLength` at the read's version, as JSON text.
+fn lookup(bee: &mut MemBee, r: &Value) -> Result<String, String> {
+    let version = u64_of(&r["version"]);
+    match str_of(&r["op"]) {
+        "getBlobsLength" => {
+            // `0` is the latest version (JS tests the argument for truth).
+            let at = Some(if version == 0 {
+                bee.bee.version()
+            } else {
+                version
+            });
+            let all = bee.range(RangeOptions::default(), at).unwrap();
+            let entries: Vec<Entry> = all
+                .iter()
+                .map(|e| Entry::decode(e.value.as_deref().unwrap()).unwrap())
+                .collect();
+            Ok(entry::blobs_length(&entries).unwrap().to_string())
+        }
+        op => {
+            let follow = r["follow"] == Value::Bool(true);
+            let found = entry_at(bee, str_of(&r["path"]), follow, Some(version))?;
+            Ok(match (op, found) {
+                ("exists", found) => found.is_some().to_string(),
+                (_, Some(node)) => node_json(&node),
+                (_, None) => "null".into(),
+            })
+        }
+    }
+}
+
 #[test]
 fn db_replays_and_listings_match_js() {
     let mut steps = Cases::new("drive db blocks replayed");
     let mut reads = Cases::new("drive list and readdir");
+    let mut lookups = Cases::new("drive entry, exists and getBlobsLength");
     for (p, v) in files(Schema::DriveOps) {
         let file = name(&p);
         for c in arr(&v["driveCases"]) {
             let mut bee = replay(c, &mut steps);
             for r in arr(&c["reads"]) {
+                let what = format!("{file}: {} {}", str_of(&c["name"]), r);
+                if matches!(str_of(&r["op"]), "entry" | "exists" | "getBlobsLength") {
+                    match lookup(&mut bee, r) {
+                        Ok(got) => assert_eq!(got, js(&r["expect"]), "{what}"),
+                        Err(e) => assert_eq!(Some(e.as_str()), r["error"].as_str(), "{what}"),
+                    }
+                    lookups.pass();
+                }
                 if !matches!(str_of(&r["op"]), "list" | "readdir") {
                     continue;
                 }
-                let what = format!("{file}: {} {}", str_of(&c["name"]), r);
                 let expected: Vec<String> = if r["expect"].is_null() {
                     vec![]
                 } else {
@@ -442,4 +507,5 @@ fn db_replays_and_listings_match_js() {
     }
     steps.report();
     reads.report();
+    lookups.report();
 }

@@ -248,6 +248,22 @@ impl Entry {
     }
 }
 
+/// `getBlobsLength`: the blobs core's length the entries need, the largest
+/// `blockOffset + blockLength` of their blobs (0 without any); what `truncate` cuts the
+/// blobs core to.
+///
+/// # Errors
+/// [`EntryError::Field`] for an entry whose blob is no id.
+pub fn blobs_length<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Result<u64, EntryError> {
+    let mut length = 0;
+    for e in entries {
+        if let Some(span) = e.blob_span()? {
+            length = length.max(span.block_end());
+        }
+    }
+    Ok(length)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +304,9 @@ mod tests {
             (1, 2, 3)
         );
         assert_eq!(span.block_end(), 3);
+        let link = Entry::symlink("/x", Value::Null);
+        assert_eq!(blobs_length([&e, &link]), Ok(3));
+        assert_eq!(blobs_length([&link]), Ok(0));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! * [`path`]: paths normalised as JS does (`unix-path-resolve` from `/`), and the entry
 //!   keys `"files" 0x00 utf8(path)`;
 //! * [`entry`]: the entry values, `JSON.stringify({executable, linkname, blob, metadata})`;
+//! * [`follow`]: `entry(name, {follow: true})`'s lookups through symlinks;
 //! * [`list`]: the key ranges of `list` and the peek loop of `readdir`;
 //! * [`keys`]: the drive key, the content (blobs) manifest and key, the db header block.
 //!
@@ -20,6 +21,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod entry;
+pub mod follow;
 pub mod keys;
 pub mod list;
 pub mod path;
