@@ -5,7 +5,7 @@
 //! back and rebuilt from the step's inputs; the db core replayed step by step through
 //! `MemBee` (block for block, and each touched entry after each step); the `list` and
 //! `readdir` reads run through the drive's ranges and peek loop, and the `entry` (followed
-//! or not), `exists` and `getBlobsLength` reads on the replayed db.
+//! or not), `exists`, `getBlobsLength` and `diff` reads on the replayed db.
 
 use bytes::Bytes;
 use ferrocore_corestore::PrimaryKey;
@@ -465,11 +465,24 @@ fn lookup(bee: &mut MemBee, r: &Value) -> Result<String, String> {
     }
 }
 
+/// `drive.checkout(to).diff(from, folder)`: `{left, right}` pairs as JSON text.
+fn diff(bee: &mut MemBee, r: &Value) -> Vec<String> {
+    let range = list::list_range_of(r["folder"].as_str()).unwrap();
+    let (to, from) = (u64_of(&r["to"]), u64_of(&r["from"]));
+    let side = |e: &Option<ferrocore_hyperbee::Entry>| e.as_ref().map_or("null".into(), node_json);
+    let pairs = bee.diff(to, from, range).unwrap();
+    pairs
+        .iter()
+        .map(|d| format!(r#"{{"left":{},"right":{}}}"#, side(&d.left), side(&d.right)))
+        .collect()
+}
+
 #[test]
 fn db_replays_and_listings_match_js() {
     let mut steps = Cases::new("drive db blocks replayed");
     let mut reads = Cases::new("drive list and readdir");
     let mut lookups = Cases::new("drive entry, exists and getBlobsLength");
+    let mut diffs = Cases::new("drive diffs");
     for (p, v) in files(Schema::DriveOps) {
         let file = name(&p);
         for c in arr(&v["driveCases"]) {
@@ -482,6 +495,11 @@ fn db_replays_and_listings_match_js() {
                         Err(e) => assert_eq!(Some(e.as_str()), r["error"].as_str(), "{what}"),
                     }
                     lookups.pass();
+                }
+                if str_of(&r["op"]) == "diff" {
+                    let expected: Vec<String> = arr(&r["expect"]).iter().map(js).collect();
+                    assert_eq!(diff(&mut bee, r), expected, "{what}");
+                    diffs.pass();
                 }
                 if !matches!(str_of(&r["op"]), "list" | "readdir") {
                     continue;
@@ -508,4 +526,5 @@ fn db_replays_and_listings_match_js() {
     steps.report();
     reads.report();
     lookups.report();
+    diffs.report();
 }
