@@ -1,10 +1,12 @@
 //! Hyperdrive's pure format on arbitrary bytes: an entry value (`Entry::decode`), JSON
-//! (`json::parse`), a path (`path::normalize`, `resolve`, `folder`) and a listing key
-//! (`Shallow::on_entry`). Never a panic; what decodes writes back to what decodes the same,
-//! and a normalised path normalises to itself.
+//! (`json::parse`), a path (`path::normalize`, `resolve`, `folder`), a listing key
+//! (`Shallow::on_entry`) and following links (`Follow`). Never a panic; what decodes writes
+//! back to what decodes the same, a normalised path normalises to itself, and a followed
+//! lookup makes at most `MAX_LOOKUPS` lookups.
 #![no_main]
 
 use ferrocore_hyperdrive::entry::Entry;
+use ferrocore_hyperdrive::follow::{Follow, MAX_LOOKUPS};
 use ferrocore_hyperdrive::list::{Ignore, Shallow};
 use ferrocore_hyperdrive::path;
 use ferrocore_wire::json;
@@ -39,6 +41,17 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(f) = path::folder(Some(s)) {
         assert!(!f.ends_with('/'));
         let _ = Shallow::new(&f).range();
+    }
+    // Following `a` through links to `b` and back never makes more than MAX_LOOKUPS lookups.
+    let mut follow = Follow::new(a);
+    let mut lookups = 0;
+    while follow.key().is_ok() {
+        lookups += 1;
+        assert!(lookups <= MAX_LOOKUPS);
+        let to = if lookups % 2 == 1 { b } else { a };
+        if !matches!(follow.found("/link", &Entry::symlink(to, Default::default())), Ok(false)) {
+            break;
+        }
     }
     if let Ok(ig) = Ignore::new(s.split('\n')) {
         let _ = ig.ignores(data);
