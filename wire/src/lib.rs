@@ -7,6 +7,8 @@
 //! * [`encoding`]: the compact-encoding primitives (`uint`, fixed-width integers, buffers,
 //!   arrays, strings) and the [`Encode`] / [`Decode`] traits every message implements;
 //! * [`messages`]: a typed struct for every message of the `hypercore/alpha` channel;
+//! * [`json`]: JSON as JS's `JSON.parse` reads it and `JSON.stringify` writes it, byte for
+//!   byte (Hyperbee's `json` values, Hyperdrive's entries);
 //! * [`manifest`]: the manifest (who may sign a core) and its v0 / v1+ encodings;
 //! * [`protomux`]: protomux frames (open, close, reject, message, batch);
 //! * [`noise`]: the Noise XX handshake of `@hyperswarm/secret-stream` (Ed25519 DH,
@@ -44,6 +46,7 @@ pub mod connection;
 pub mod dht;
 pub mod encoding;
 mod error;
+pub mod json;
 pub mod manifest;
 pub mod messages;
 pub mod mux;
