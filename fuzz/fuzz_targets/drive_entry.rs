@@ -17,7 +17,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let again = Entry::decode(&bytes).expect("an encoded entry decodes");
         assert_eq!(again, e);
         assert_eq!(again.encode(), bytes);
-        let _ = e.blob_span().expect("a decoded entry's blob is an id");
+        let _ = e.blob_id().expect("a decoded entry's blob is an id");
     }
     if let Ok(v) = json::parse(data) {
         let text = json::stringify(&v);

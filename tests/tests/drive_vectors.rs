@@ -11,11 +11,12 @@ use bytes::Bytes;
 use ferrocore_corestore::PrimaryKey;
 use ferrocore_hyperbee::testing::MemBee;
 use ferrocore_hyperbee::{BeeConfig, Op, RangeOptions};
-use ferrocore_hyperdrive::entry::{self, BlobSpan, Entry};
+use ferrocore_hyperdrive::entry::{self, Entry};
 use ferrocore_hyperdrive::follow::Follow;
 use ferrocore_hyperdrive::keys::{self, DriveKeys};
 use ferrocore_hyperdrive::list::{self, Ignore, Shallow, Step};
 use ferrocore_hyperdrive::path;
+use ferrocore_hyperdrive::BlobId;
 use ferrocore_tests::{arr, files, hex, hex32, name, str_of, u64_of, Cases, Schema};
 use ferrocore_wire::bee::Metadata;
 use ferrocore_wire::json;
@@ -216,7 +217,7 @@ fn stored_entries_match_js() {
                     bytes,
                     "{file}: {what}: stored as JSON"
                 );
-                if let Some(span) = entry.blob_span().unwrap() {
+                if let Some(span) = entry.blob_id().unwrap() {
                     let blob = &recorded["blob"];
                     assert_eq!(span.block_offset, u64_of(&blob["blockOffset"]));
                     assert_eq!(span.byte_length, u64_of(&blob["byteLength"]));
@@ -248,7 +249,7 @@ fn content_len(c: &Value) -> u64 {
 /// What a blobs `put` of `len` bytes returns when the blobs core holds `blocks` blocks of
 /// `bytes` bytes: 64 KiB blocks (a batch's puts; their ids are not recorded).
 fn put_blob(len: u64, blocks: &mut u64, bytes: &mut u64) -> json::Value {
-    let span = BlobSpan {
+    let span = BlobId {
         block_offset: *blocks,
         byte_offset: *bytes,
         block_length: len.div_ceil(65536),
@@ -257,7 +258,7 @@ fn put_blob(len: u64, blocks: &mut u64, bytes: &mut u64) -> json::Value {
     };
     *blocks += span.block_length;
     *bytes += len;
-    span.to_json()
+    span.to_value()
 }
 
 /// The bee op of a single-path op (`None` where JS writes nothing to the db: a path it

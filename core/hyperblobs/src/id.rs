@@ -3,11 +3,10 @@
 use alloc::string::String;
 use core::fmt::Write as _;
 
+use ferrocore_wire::json::{self, JsonError, Value};
+
 /// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
-
-/// Deepest nesting of an unknown JSON value [`BlobId::from_json`] skips.
-pub const MAX_JSON_DEPTH: usize = 32;
 
 /// Where a blob lives in its core.
 ///
@@ -29,13 +28,16 @@ pub struct BlobId {
     pub block_map: bool,
 }
 
-/// Why a blob id's JSON text was refused.
+/// Why a blob id's JSON was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdError {
-    /// Not JSON, or not an object at the top.
-    #[error("blob id is not a JSON object (at byte {0})")]
-    Syntax(usize),
+    /// Not JSON.
+    #[error("blob id: {0}")]
+    Json(#[from] JsonError),
+    /// JSON, but not an object.
+    #[error("blob id is not a JSON object")]
+    NotAnObject,
     /// A required field is absent.
     #[error("blob id lacks `{0}`")]
     Missing(&'static str),
@@ -45,9 +47,6 @@ pub enum IdError {
     /// `blockMap` is not a boolean.
     #[error("blob id field `blockMap` is not a boolean")]
     BadFlag,
-    /// Unknown values nested deeper than [`MAX_JSON_DEPTH`].
-    #[error("blob id nests deeper than {MAX_JSON_DEPTH} levels")]
-    TooDeep,
 }
 
 impl BlobId {
@@ -56,17 +55,7 @@ impl BlobId {
     /// block-map blob.
     #[must_use]
     pub fn to_json(&self) -> String {
-        let mut s = String::with_capacity(96);
-        let _ = write!(
-            s,
-            "{{\"blockOffset\":{},\"byteOffset\":{},\"blockLength\":{},\"byteLength\":{}",
-            self.block_offset, self.byte_offset, self.block_length, self.byte_length
-        );
-        if self.block_map {
-            s.push_str(",\"blockMap\":true");
-        }
-        s.push('}');
-        s
+        json::stringify(&self.to_value())
     }
 
     /// `JSON.stringify` of an id `HyperBlobsBatch.put` returned (keys `blockOffset,
@@ -82,197 +71,78 @@ impl BlobId {
         s
     }
 
-    /// Parses an id from JSON text: an object with the four numeric fields (any order,
-    /// JSON whitespace allowed, a repeated key's last value wins as in `JSON.parse`) and
-    /// an optional boolean `blockMap`; other keys are skipped. Numbers must be integers
-    /// in `0 ..= 2^53 - 1` written without fraction or exponent (what `JSON.stringify`
-    /// writes for them). Work is linear in the input; nothing is allocated.
+    /// Parses an id from JSON text (`JSON.parse`, then [`from_value`](Self::from_value)).
     ///
     /// # Errors
-    /// [`IdError`] for anything else.
+    /// [`IdError::Json`] for text that is not JSON; as [`from_value`](Self::from_value).
     pub fn from_json(text: &[u8]) -> Result<BlobId, IdError> {
-        let mut p = Json { s: text, i: 0 };
-        let mut fields: [Option<u64>; 4] = [None; 4];
-        let mut block_map = false;
-        p.ws();
-        p.eat(b'{')?;
-        p.ws();
-        if p.peek() == Some(b'}') {
-            p.i += 1;
-        } else {
-            loop {
-                p.ws();
-                let key = p.string()?;
-                p.ws();
-                p.eat(b':')?;
-                p.ws();
-                match FIELDS.iter().position(|f| f.as_bytes() == key) {
-                    Some(k) => fields[k] = Some(p.number(FIELDS[k])?),
-                    None if key == b"blockMap" => block_map = p.boolean()?,
-                    None => p.skip_value(0)?,
-                }
-                p.ws();
-                match p.next() {
-                    Some(b',') => continue,
-                    Some(b'}') => break,
-                    _ => return Err(IdError::Syntax(p.i)),
-                }
-            }
-        }
-        p.ws();
-        if p.i != text.len() {
-            return Err(IdError::Syntax(p.i));
-        }
-        let get = |k: usize| fields[k].ok_or(IdError::Missing(FIELDS[k]));
+        Self::from_value(&json::parse(text)?)
+    }
+
+    /// The id in a parsed JSON value (a drive entry's `blob`): an object with the four
+    /// numeric fields in any order and an optional boolean `blockMap` (`null` is false);
+    /// other members are ignored. Each number must be an integer in
+    /// `0 ..= `[`MAX_SAFE_INTEGER`].
+    ///
+    /// # Errors
+    /// [`IdError::NotAnObject`], [`IdError::Missing`], [`IdError::BadNumber`],
+    /// [`IdError::BadFlag`].
+    pub fn from_value(v: &Value) -> Result<BlobId, IdError> {
+        let Value::Object(_) = v else {
+            return Err(IdError::NotAnObject);
+        };
+        let num = |field: &'static str| match v.get(field) {
+            None => Err(IdError::Missing(field)),
+            Some(Value::Number(x)) => safe_integer(*x).ok_or(IdError::BadNumber(field)),
+            Some(_) => Err(IdError::BadNumber(field)),
+        };
+        let block_map = match v.get("blockMap") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(IdError::BadFlag),
+        };
         Ok(BlobId {
-            block_offset: get(0)?,
-            byte_offset: get(1)?,
-            block_length: get(2)?,
-            byte_length: get(3)?,
+            block_offset: num("blockOffset")?,
+            byte_offset: num("byteOffset")?,
+            block_length: num("blockLength")?,
+            byte_length: num("byteLength")?,
             block_map,
         })
     }
+
+    /// The id as a JSON value in the write stream's key order (what
+    /// [`to_json`](Self::to_json) writes).
+    #[must_use]
+    pub fn to_value(&self) -> Value {
+        #[allow(clippy::cast_precision_loss)]
+        let num = |x: u64| Value::Number(x as f64);
+        let mut members = alloc::vec![
+            ("blockOffset".into(), num(self.block_offset)),
+            ("byteOffset".into(), num(self.byte_offset)),
+            ("blockLength".into(), num(self.block_length)),
+            ("byteLength".into(), num(self.byte_length)),
+        ];
+        if self.block_map {
+            members.push(("blockMap".into(), Value::Bool(true)));
+        }
+        Value::Object(members)
+    }
+
+    /// One past the id's last block (`blockOffset + blockLength`; what Hyperdrive's
+    /// `getBlobsLength` takes the largest of).
+    #[must_use]
+    pub fn block_end(&self) -> u64 {
+        self.block_offset.saturating_add(self.block_length)
+    }
 }
 
-const FIELDS: [&str; 4] = ["blockOffset", "byteOffset", "blockLength", "byteLength"];
-
-/// A minimal JSON scanner over bytes.
-struct Json<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl<'a> Json<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-
-    fn next(&mut self) -> Option<u8> {
-        let c = self.peek();
-        self.i += usize::from(c.is_some());
-        c
-    }
-
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, c: u8) -> Result<(), IdError> {
-        if self.next() == Some(c) {
-            Ok(())
-        } else {
-            Err(IdError::Syntax(self.i))
-        }
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Result<(), IdError> {
-        if self.s[self.i..].starts_with(word) {
-            self.i += word.len();
-            Ok(())
-        } else {
-            Err(IdError::Syntax(self.i))
-        }
-    }
-
-    /// A string's raw bytes between the quotes (escapes left as written: a key spelled
-    /// with escapes is an unknown key, which is skipped).
-    fn string(&mut self) -> Result<&'a [u8], IdError> {
-        self.eat(b'"')?;
-        let start = self.i;
-        loop {
-            match self.next() {
-                Some(b'"') => return Ok(&self.s[start..self.i - 1]),
-                Some(b'\\') => {
-                    if self.next().is_none() {
-                        return Err(IdError::Syntax(self.i));
-                    }
-                }
-                Some(c) if c >= 0x20 => {}
-                _ => return Err(IdError::Syntax(self.i)),
-            }
-        }
-    }
-
-    fn number(&mut self, field: &'static str) -> Result<u64, IdError> {
-        let start = self.i;
-        let mut v: u64 = 0;
-        while let Some(c @ b'0'..=b'9') = self.peek() {
-            self.i += 1;
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(c - b'0')))
-                .filter(|v| *v <= MAX_SAFE_INTEGER)
-                .ok_or(IdError::BadNumber(field))?;
-        }
-        let digits = self.i - start;
-        let leading_zero = digits > 1 && self.s[start] == b'0';
-        if digits == 0 || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
-            return Err(IdError::BadNumber(field));
-        }
-        Ok(v)
-    }
-
-    fn boolean(&mut self) -> Result<bool, IdError> {
-        match self.peek() {
-            Some(b't') => self.literal(b"true").map(|()| true),
-            Some(b'f') => self.literal(b"false").map(|()| false),
-            _ => Err(IdError::BadFlag),
-        }
-    }
-
-    /// Skips any JSON value (numbers loosely: their characters).
-    fn skip_value(&mut self, depth: usize) -> Result<(), IdError> {
-        if depth >= MAX_JSON_DEPTH {
-            return Err(IdError::TooDeep);
-        }
-        match self.peek() {
-            Some(b'"') => self.string().map(drop),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            Some(open @ (b'{' | b'[')) => {
-                self.i += 1;
-                let close = if open == b'{' { b'}' } else { b']' };
-                self.ws();
-                if self.peek() == Some(close) {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    if open == b'{' {
-                        self.string()?;
-                        self.ws();
-                        self.eat(b':')?;
-                        self.ws();
-                    }
-                    self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.next() {
-                        Some(b',') => continue,
-                        Some(c) if c == close => return Ok(()),
-                        _ => return Err(IdError::Syntax(self.i)),
-                    }
-                }
-            }
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.i;
-                while matches!(
-                    self.peek(),
-                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                ) {
-                    self.i += 1;
-                }
-                if self.i == start {
-                    return Err(IdError::Syntax(start));
-                }
-                Ok(())
-            }
-            _ => Err(IdError::Syntax(self.i)),
-        }
-    }
+/// `x` as an integer in `0 ..= MAX_SAFE_INTEGER`, if it is one.
+fn safe_integer(x: f64) -> Option<u64> {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = x as u64; // saturates; NaN is 0
+    #[allow(clippy::cast_precision_loss)]
+    let exact = n as f64 == x;
+    (n <= MAX_SAFE_INTEGER && exact).then_some(n)
 }
 
 #[cfg(test)]
@@ -319,8 +189,7 @@ mod tests {
     #[test]
     fn malformed_ids_are_typed_errors() {
         let bad: &[(&[u8], IdError)] = &[
-            (b"", IdError::Syntax(0)),
-            (b"[]", IdError::Syntax(1)),
+            (b"[]", IdError::NotAnObject),
             (br#"{"blockOffset":1}"#, IdError::Missing("byteOffset")),
             (
                 br#"{"blockOffset":-1,"byteOffset":0,"blockLength":0,"byteLength":0}"#,
@@ -335,7 +204,7 @@ mod tests {
                 IdError::BadNumber("blockOffset"),
             ),
             (
-                br#"{"blockOffset":0,"byteOffset":01,"blockLength":0,"byteLength":0}"#,
+                br#"{"blockOffset":0,"byteOffset":"1","blockLength":0,"byteLength":0}"#,
                 IdError::BadNumber("byteOffset"),
             ),
             (
@@ -346,10 +215,11 @@ mod tests {
         for (text, err) in bad {
             assert_eq!(BlobId::from_json(text).as_ref(), Err(err), "{text:?}");
         }
-        let deep = [b'['; 100];
-        let mut t = alloc::vec::Vec::from(&br#"{"x":"#[..]);
-        t.extend_from_slice(&deep);
-        assert_eq!(BlobId::from_json(&t), Err(IdError::TooDeep));
+        assert!(matches!(BlobId::from_json(b""), Err(IdError::Json(_))));
+        assert!(matches!(
+            BlobId::from_json(br#"{"blockOffset":01}"#),
+            Err(IdError::Json(_))
+        ));
         let max =
             br#"{"blockOffset":9007199254740991,"byteOffset":0,"blockLength":0,"byteLength":0}"#;
         assert_eq!(

@@ -46,7 +46,7 @@ mod write;
 
 use bytes::Bytes;
 
-pub use id::{BlobId, IdError, MAX_JSON_DEPTH, MAX_SAFE_INTEGER};
+pub use id::{BlobId, IdError, MAX_SAFE_INTEGER};
 pub use map::{MapEntry, MapError};
 pub use ops::{Clear, DedupLoad};
 pub use read::{Get, ReadOptions, ReadStream};

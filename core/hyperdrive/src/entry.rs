@@ -9,14 +9,14 @@
 //!   JS's order).
 //!
 //! The blob id is kept as the JSON object it is ([`Entry::blob`]), so a value read back is
-//! written again byte for byte whatever key order its writer used; [`BlobSpan`] is the
-//! part a drive needs of it (where its blocks and bytes are). The Hyperblobs crate's id
-//! type and [`BlobSpan`] meet in [`BlobSpan::to_json`] / [`Entry::blob_span`].
+//! written again byte for byte whatever key order its writer used; [`Entry::blob_id`]
+//! reads it as Hyperblobs' [`BlobId`] (where its blocks and bytes are).
 //!
 //! ```
-//! use ferrocore_hyperdrive::entry::{BlobSpan, Entry};
+//! use ferrocore_hyperblobs::BlobId;
+//! use ferrocore_hyperdrive::entry::Entry;
 //! use ferrocore_wire::json::Value;
-//! let blob = BlobSpan { block_offset: 0, byte_offset: 0, block_length: 1, byte_length: 11, block_map: false };
+//! let blob = BlobId { block_offset: 0, byte_offset: 0, block_length: 1, byte_length: 11, block_map: false };
 //! let e = Entry::file(blob, false, Value::Null);
 //! let bytes = e.encode();
 //! assert_eq!(bytes, br#"{"executable":false,"linkname":null,"blob":{"blockOffset":0,"byteOffset":0,"blockLength":1,"byteLength":11},"metadata":null}"#);
@@ -26,21 +26,8 @@
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use ferrocore_hyperblobs::{BlobId, IdError};
 use ferrocore_wire::json::{self, JsonError, Value};
-
-/// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
-
-/// `x` as an integer if it is one in `0..=`[`MAX_SAFE_INTEGER`].
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss
-)]
-fn safe_integer(x: f64) -> Option<u64> {
-    let n = x as u64; // saturates; NaN is 0
-    (n <= MAX_SAFE_INTEGER && n as f64 == x).then_some(n)
-}
 
 /// Why bytes are not an entry value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,81 +39,12 @@ pub enum EntryError {
     /// JSON, but not an object.
     #[error("entry is not a JSON object")]
     NotAnObject,
-    /// A field of the wrong type (`executable` not a boolean, `linkname` not a string, `blob`
-    /// not an id).
+    /// A field of the wrong type (`executable` not a boolean, `linkname` not a string).
     #[error("entry field {0} has the wrong type")]
     Field(&'static str),
-}
-
-/// Where a blob's bytes are in the blobs core: the hyperblobs id's numbers (for a
-/// block-map blob, those of its map).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct BlobSpan {
-    /// The first block (`blockOffset`).
-    pub block_offset: u64,
-    /// The core's byte length before the first block (`byteOffset`).
-    pub byte_offset: u64,
-    /// How many blocks (`blockLength`).
-    pub block_length: u64,
-    /// How many bytes (`byteLength`).
-    pub byte_length: u64,
-    /// The blocks hold a block map (`blockMap: true`, written only when true).
-    pub block_map: bool,
-}
-
-impl BlobSpan {
-    /// The id as Hyperblobs' write stream writes it: `{blockOffset, byteOffset,
-    /// blockLength, byteLength}`, then `blockMap: true` for a block-map blob.
-    #[must_use]
-    pub fn to_json(&self) -> Value {
-        #[allow(clippy::cast_precision_loss)]
-        let num = |x: u64| Value::Number(x as f64);
-        let mut members = vec![
-            ("blockOffset".into(), num(self.block_offset)),
-            ("byteOffset".into(), num(self.byte_offset)),
-            ("blockLength".into(), num(self.block_length)),
-            ("byteLength".into(), num(self.byte_length)),
-        ];
-        if self.block_map {
-            members.push(("blockMap".into(), Value::Bool(true)));
-        }
-        Value::Object(members)
-    }
-
-    /// The span of a blob id (its members in any order).
-    ///
-    /// # Errors
-    /// [`EntryError::Field`]`("blob")` unless the four numbers are integers in
-    /// `0..=`[`MAX_SAFE_INTEGER`] and `blockMap` (if present) a boolean.
-    pub fn from_json(id: &Value) -> Result<Self, EntryError> {
-        let bad = EntryError::Field("blob");
-        let Value::Object(_) = id else {
-            return Err(bad);
-        };
-        let num = |name: &str| match id.get(name) {
-            Some(Value::Number(x)) => safe_integer(*x).ok_or(bad.clone()),
-            _ => Err(bad.clone()),
-        };
-        let block_map = match id.get("blockMap") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(bad.clone()),
-        };
-        Ok(BlobSpan {
-            block_offset: num("blockOffset")?,
-            byte_offset: num("byteOffset")?,
-            block_length: num("blockLength")?,
-            byte_length: num("byteLength")?,
-            block_map,
-        })
-    }
-
-    /// One past the last block (`blockOffset + blockLength`; what `getBlobsLength` takes
-    /// the largest of).
-    #[must_use]
-    pub fn block_end(&self) -> u64 {
-        self.block_offset.saturating_add(self.block_length)
-    }
+    /// A `blob` that is not a Hyperblobs id.
+    #[error("entry field blob: {0}")]
+    Blob(#[from] IdError),
 }
 
 /// A drive entry's value.
@@ -136,7 +54,7 @@ pub struct Entry {
     pub executable: bool,
     /// A symlink's target (JS follows it when it is a non-empty string).
     pub linkname: Option<String>,
-    /// The hyperblobs id of the contents, as the JSON object stored (see [`BlobSpan`]);
+    /// The hyperblobs id of the contents, as the JSON object stored (see [`Entry::blob_id`]);
     /// `None` for a symlink or a `putEntry` without blob.
     pub blob: Option<Value>,
     /// Any JSON value the writer attached.
@@ -146,11 +64,11 @@ pub struct Entry {
 impl Entry {
     /// What `put(path, buf, {executable, metadata})` and a write stream store.
     #[must_use]
-    pub fn file(blob: BlobSpan, executable: bool, metadata: Value) -> Self {
+    pub fn file(blob: BlobId, executable: bool, metadata: Value) -> Self {
         Entry {
             executable,
             linkname: None,
-            blob: Some(blob.to_json()),
+            blob: Some(blob.to_value()),
             metadata,
         }
     }
@@ -172,12 +90,12 @@ impl Entry {
         self.linkname.as_deref().is_some_and(|l| !l.is_empty())
     }
 
-    /// The blob's span, `None` without blob.
+    /// The blob's id, `None` without blob.
     ///
     /// # Errors
-    /// As [`BlobSpan::from_json`].
-    pub fn blob_span(&self) -> Result<Option<BlobSpan>, EntryError> {
-        self.blob.as_ref().map(BlobSpan::from_json).transpose()
+    /// [`EntryError::Blob`] as [`BlobId::from_value`].
+    pub fn blob_id(&self) -> Result<Option<BlobId>, EntryError> {
+        Ok(self.blob.as_ref().map(BlobId::from_value).transpose()?)
     }
 
     /// The value as JSON: `{executable, linkname, blob, metadata}` in that order.
@@ -205,7 +123,7 @@ impl Entry {
     ///
     /// # Errors
     /// [`EntryError`] for bytes that are not JSON, not an object, or hold a field of the
-    /// wrong type (a `blob` that is not `null` must be an id [`BlobSpan::from_json`] reads).
+    /// wrong type (a `blob` that is not `null` must be an id [`BlobId::from_value`] reads).
     pub fn decode(bytes: &[u8]) -> Result<Self, EntryError> {
         let value = json::parse(bytes)?;
         Entry::from_json(value)
@@ -237,7 +155,7 @@ impl Entry {
                     }
                 }
                 "blob" if !v.is_null() => {
-                    BlobSpan::from_json(&v)?;
+                    BlobId::from_value(&v)?;
                     entry.blob = Some(v);
                 }
                 "metadata" => entry.metadata = v,
@@ -253,12 +171,12 @@ impl Entry {
 /// blobs core to.
 ///
 /// # Errors
-/// [`EntryError::Field`] for an entry whose blob is no id.
+/// [`EntryError::Blob`] for an entry whose blob is no id.
 pub fn blobs_length<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Result<u64, EntryError> {
     let mut length = 0;
     for e in entries {
-        if let Some(span) = e.blob_span()? {
-            length = length.max(span.block_end());
+        if let Some(id) = e.blob_id()? {
+            length = length.max(id.block_end());
         }
     }
     Ok(length)
@@ -270,7 +188,7 @@ mod tests {
 
     #[test]
     fn files_and_links_encode_in_js_key_order() {
-        let span = BlobSpan {
+        let span = BlobId {
             block_offset: 19,
             byte_offset: 201_162,
             block_length: 1,
@@ -283,7 +201,7 @@ mod tests {
             core::str::from_utf8(&e.encode()).unwrap(),
             r#"{"executable":true,"linkname":null,"blob":{"blockOffset":19,"byteOffset":201162,"blockLength":1,"byteLength":8,"blockMap":true},"metadata":{"1":[1e+21,-0.5],"b":1}}"#
         );
-        assert_eq!(e.blob_span().unwrap(), Some(span));
+        assert_eq!(e.blob_id().unwrap(), Some(span));
         let link = Entry::symlink("../x", Value::String("m".into()));
         assert!(link.is_symlink() && !Entry::symlink("", Value::Null).is_symlink());
         assert_eq!(
@@ -298,7 +216,7 @@ mod tests {
         let text = br#"{"executable":false,"linkname":null,"blob":{"blockOffset":1,"blockLength":2,"byteOffset":3,"byteLength":4},"metadata":null}"#;
         let e = Entry::decode(text).unwrap();
         assert_eq!(e.encode(), text);
-        let span = e.blob_span().unwrap().unwrap();
+        let span = e.blob_id().unwrap().unwrap();
         assert_eq!(
             (span.block_offset, span.block_length, span.byte_offset),
             (1, 2, 3)
@@ -323,12 +241,12 @@ mod tests {
             (b"null", EntryError::NotAnObject),
             (br#"{"executable":1}"#, EntryError::Field("executable")),
             (br#"{"linkname":[]}"#, EntryError::Field("linkname")),
-            (br#"{"blob":7}"#, EntryError::Field("blob")),
-            (br#"{"blob":{"blockOffset":0,"byteOffset":0,"blockLength":1}}"#, EntryError::Field("blob")),
-            (br#"{"blob":{"blockOffset":-1,"byteOffset":0,"blockLength":1,"byteLength":1}}"#, EntryError::Field("blob")),
-            (br#"{"blob":{"blockOffset":0.5,"byteOffset":0,"blockLength":1,"byteLength":1}}"#, EntryError::Field("blob")),
-            (br#"{"blob":{"blockOffset":9007199254740992,"byteOffset":0,"blockLength":1,"byteLength":1}}"#, EntryError::Field("blob")),
-            (br#"{"blob":{"blockOffset":0,"byteOffset":0,"blockLength":1,"byteLength":1,"blockMap":1}}"#, EntryError::Field("blob")),
+            (br#"{"blob":7}"#, EntryError::Blob(IdError::NotAnObject)),
+            (br#"{"blob":{"blockOffset":0,"byteOffset":0,"blockLength":1}}"#, EntryError::Blob(IdError::Missing("byteLength"))),
+            (br#"{"blob":{"blockOffset":-1,"byteOffset":0,"blockLength":1,"byteLength":1}}"#, EntryError::Blob(IdError::BadNumber("blockOffset"))),
+            (br#"{"blob":{"blockOffset":0.5,"byteOffset":0,"blockLength":1,"byteLength":1}}"#, EntryError::Blob(IdError::BadNumber("blockOffset"))),
+            (br#"{"blob":{"blockOffset":9007199254740992,"byteOffset":0,"blockLength":1,"byteLength":1}}"#, EntryError::Blob(IdError::BadNumber("blockOffset"))),
+            (br#"{"blob":{"blockOffset":0,"byteOffset":0,"blockLength":1,"byteLength":1,"blockMap":1}}"#, EntryError::Blob(IdError::BadFlag)),
         ] {
             assert_eq!(Entry::decode(bad), Err(err), "{}", String::from_utf8_lossy(bad));
         }

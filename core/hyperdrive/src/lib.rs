@@ -26,6 +26,7 @@ pub mod keys;
 pub mod list;
 pub mod path;
 
-pub use entry::{BlobSpan, Entry, EntryError};
+pub use entry::{Entry, EntryError};
+pub use ferrocore_hyperblobs::BlobId;
 pub use keys::DriveKeys;
 pub use path::PathError;
