@@ -24,6 +24,37 @@
 //! Bytes from a peer never panic: hostile db blocks are the bee's typed errors (bounded by
 //! its depth and step budgets), hostile entry values [`EntryError`]s, hostile blob ids and
 //! block maps the blobs machines' errors (bounded by the blobs core's size).
+//!
+//! A driver over two lists of blocks (`testing::MemDrive` is this, with `has`, seeks and
+//! clears):
+//!
+//! ```
+//! use bytes::Bytes;
+//! use ferrocore_hyperdrive::drive::{Drive, DriveConfig, GetOptions, Machine, Step};
+//! use ferrocore_hyperblobs::CoreInfo;
+//! use ferrocore_wire::json::Value;
+//!
+//! fn run<M: Machine>(d: &mut Drive, db: &mut Vec<Bytes>, blobs: &mut Vec<Bytes>, m: &mut M) -> M::Output {
+//!     loop {
+//!         match m.poll(d).unwrap() {
+//!             Step::NeedDb(s) => m.handle_db(s, &db[s as usize]).unwrap(),
+//!             Step::NeedBlobs(s) => m.handle_blobs(s, blobs.get(s as usize).cloned()).unwrap(),
+//!             Step::AppendDb(b) => db.extend(b),
+//!             Step::AppendBlobs(b) => blobs.extend(b),
+//!             Step::Done(out) => return out,
+//!             _ => unimplemented!("seeks and has: not needed here"),
+//!         }
+//!     }
+//! }
+//!
+//! let (mut db, mut blobs) = (Vec::new(), Vec::new());
+//! let mut drive = Drive::new(DriveConfig::default(), 0, CoreInfo::default());
+//! let mut put = drive.put("/hello.txt", Bytes::from("hello world"), false, Value::Null);
+//! run(&mut drive, &mut db, &mut blobs, &mut put);
+//! assert_eq!((db.len(), blobs.len(), drive.version()), (2, 1, 2)); // header + entry, one blob block
+//! let mut get = drive.view().get("hello.txt", GetOptions::default());
+//! assert_eq!(run(&mut drive, &mut db, &mut blobs, &mut get).as_deref(), Some(&b"hello world"[..]));
+//! ```
 
 mod listing;
 mod lookup;

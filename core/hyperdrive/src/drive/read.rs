@@ -241,7 +241,7 @@ impl HasBlob {
             }
         }
         while self.map_loaded <= id.block_length {
-            let seq = id.block_offset + self.map_loaded - 1;
+            let seq = id.block_offset.saturating_add(self.map_loaded - 1);
             match self.got.take() {
                 None => {
                     self.want = Some(seq);
