@@ -320,9 +320,8 @@ fn read(d: &mut MemDrive, r: &Value) -> Result<String, DriveError> {
             format!("[{}]", items.join(","))
         }
         "getBlobsLength" => {
-            let v = u64_of(&r["version"]);
-            let at = if v == 0 { d.drive.view() } else { view };
-            d.run(&mut at.blobs_length())?.to_string()
+            let mut l = d.drive.blobs_length(u64_of(&r["version"]));
+            d.run(&mut l)?.to_string()
         }
         op => panic!("unknown read {op}"),
     })

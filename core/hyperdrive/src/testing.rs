@@ -60,8 +60,10 @@ impl MemDrive {
             .cloned()
     }
 
-    /// Hypercore's `seek(byte)` over the held blocks: the block holding `byte` and the
-    /// offset in it (the end of the core is the end of its last block).
+    /// A `seek(byte)` over the blocks: the first non-empty block holding `byte` and the
+    /// offset in it (the end of the core is the end of its last block). Hypercore's seek
+    /// walks the Merkle tree and can land on another block among zero-length ones; the
+    /// bytes read are the same.
     fn seek(&self, byte: u64) -> Option<(u64, u64)> {
         let mut at = 0u64;
         for (i, b) in self.blobs.iter().enumerate() {

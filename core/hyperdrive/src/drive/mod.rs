@@ -330,6 +330,18 @@ impl Drive {
         Clear::new(path)
     }
 
+    /// `getBlobsLength(checkout)`: at `checkout`, or at the current version for `0` (JS
+    /// tests the argument for truth).
+    #[must_use]
+    pub fn blobs_length(&self, checkout: u64) -> BlobsLength {
+        let at = if checkout == 0 {
+            self.version()
+        } else {
+            checkout
+        };
+        self.checkout(at).blobs_length()
+    }
+
     /// `clearAll()`: the blobs range to clear (none on an empty core).
     #[must_use]
     pub fn clear_all(&self) -> Option<(u64, u64)> {

@@ -367,12 +367,10 @@ impl Machine for Truncate {
         let blobs = match self.blobs {
             Some(b) => b,
             None => {
-                let at = if self.version == 0 {
-                    drive.version()
-                } else {
-                    self.version
-                };
-                let l = self.length.get_or_insert_with(|| BlobsLength::new(at));
+                let version = self.version;
+                let l = self
+                    .length
+                    .get_or_insert_with(|| drive.blobs_length(version));
                 sub!(l.poll(drive)?)
             }
         };
