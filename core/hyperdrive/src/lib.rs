@@ -1,5 +1,5 @@
-//! Hyperdrive (JS `hyperdrive@13.3.4`) without I/O: the pure format a drive is made of,
-//! byte for byte what JS writes.
+//! Hyperdrive (JS `hyperdrive@13.3.4`) without I/O: the format a drive is made of, byte
+//! for byte what JS writes, and its operations as resumable machines over its two cores.
 //!
 //! A drive is a Hyperbee (the db core) of entries plus a Hyperblobs core of contents, both
 //! in a Corestore:
@@ -8,7 +8,11 @@
 //! * [`entry`]: the entry values, `JSON.stringify({executable, linkname, blob, metadata})`;
 //! * [`follow`]: `entry(name, {follow: true})`'s lookups through symlinks;
 //! * [`list`]: the key ranges of `list` and the peek loop of `readdir`;
-//! * [`keys`]: the drive key, the content (blobs) manifest and key, the db header block.
+//! * [`keys`]: the drive key, the content (blobs) manifest and key, the db header block;
+//! * [`drive`]: the operations (`put`, `get`, `createReadStream`, `list`, `diff`, `batch`,
+//!   `truncate`, `clear`, …) as machines composed of Hyperbee's and Hyperblobs' own, asking
+//!   for blocks of the db core or of the blobs core and handing out appends to either
+//!   ([`drive::Step`]); `testing::MemDrive` (feature `testing`) drives them in memory.
 //!
 //! Bytes from a peer or a disk never panic here: every malformed entry is an
 //! [`entry::EntryError`], every refused path a [`path::PathError`].
@@ -20,12 +24,16 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod drive;
 pub mod entry;
 pub mod follow;
 pub mod keys;
 pub mod list;
 pub mod path;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use drive::{Drive, DriveConfig, DriveError, Machine, Node, Step, View};
 pub use entry::{Entry, EntryError};
 pub use ferrocore_hyperblobs::BlobId;
 pub use keys::DriveKeys;
