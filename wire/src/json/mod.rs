@@ -26,8 +26,10 @@ use serde_core::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visi
 
 pub use write::{stringify, JsonView, View};
 
-/// A JSON value as JS holds it: numbers are doubles; an object's members keep the order
-/// `JSON.parse` gave them (a repeated key keeps its first place and its last value).
+/// A JSON value as JS holds it: numbers are doubles; an object's members are in the order
+/// JS holds an object's keys after `JSON.parse`: array-index keys (`"0"`, `"7"`, ...)
+/// first in ascending order, then the others in the order they came (a repeated key keeps
+/// its first place and its last value). So `parse(stringify(v)) == v`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
     /// `null`.
@@ -187,6 +189,15 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 }
             }
         }
+        // JS holds array-index keys first, ascending, then the rest in insertion order.
+        if members.iter().any(|(k, _)| write::array_index(k).is_some()) {
+            let (mut ordered, rest): (Vec<_>, Vec<_>) = members
+                .into_iter()
+                .partition(|(k, _)| write::array_index(k).is_some());
+            ordered.sort_by_key(|(k, _)| write::array_index(k));
+            ordered.extend(rest);
+            members = ordered;
+        }
         Ok(Value::Object(members))
     }
 }
@@ -215,6 +226,18 @@ mod tests {
             r#"{"z":{"a":null},"y":[]}"#
         );
         assert_eq!(round("true"), "true");
+    }
+
+    #[test]
+    fn objects_hold_index_keys_first_as_js_does() {
+        // What the drive_entry fuzz target found: parse(stringify(v)) must be v.
+        let v = parse(br#"{"b":0,"8":1,"a":2,"10":3,"08":4,"2":5}"#).unwrap();
+        let Value::Object(members) = &v else {
+            panic!("an object")
+        };
+        let keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["2", "8", "10", "b", "a", "08"]);
+        assert_eq!(parse(stringify(&v).as_bytes()).unwrap(), v);
     }
 
     #[test]
