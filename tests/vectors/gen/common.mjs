@@ -1,4 +1,5 @@
-// Helpers shared by the vector generators (gen-core.mjs, gen-corestore.mjs, gen-dht.mjs; gen-wire.mjs keeps its own).
+// Helpers shared by the vector generators (gen-core.mjs, gen-corestore.mjs, gen-dht.mjs, gen-bee.mjs,
+// gen-drive.mjs; gen-wire.mjs keeps its own).
 
 import fs from 'fs'
 import path from 'path'
@@ -58,5 +59,45 @@ export function writer(outDir, generator) {
       JSON.stringify({ generator, ...obj }, null, 2) + '\n'
     )
     console.log('wrote', name)
+  }
+}
+
+// JSON of `v` with nested objects and arrays indented down to `maxDepth`, then each value on one
+// line (one line per step / read / block keeps large vector files readable and diffable).
+export function pretty(v, maxDepth, depth = 0, ind = '') {
+  if (depth >= maxDepth || v === null || typeof v !== 'object') return JSON.stringify(v)
+  const inner = ind + '  '
+  if (Array.isArray(v)) {
+    if (!v.length) return '[]'
+    return '[\n' + v.map((x) => inner + pretty(x, maxDepth, depth + 1, inner)).join(',\n') + '\n' + ind + ']'
+  }
+  const ks = Object.keys(v)
+  if (!ks.length) return '{}'
+  return (
+    '{\n' +
+    ks.map((k) => inner + JSON.stringify(k) + ': ' + pretty(v[k], maxDepth, depth + 1, inner)).join(',\n') +
+    '\n' + ind + '}'
+  )
+}
+
+// A function writing `{ ...head, ...obj }` to `outDir/name` as `pretty(_, maxDepth)`.
+export function prettyWriter(outDir, head) {
+  return (name, obj, maxDepth) => {
+    const text = pretty({ ...head, ...obj }, maxDepth) + '\n'
+    fs.writeFileSync(path.join(outDir, name), text)
+    console.log('wrote', name, text.length, 'bytes')
+  }
+}
+
+// mulberry32 as 32-bit integers: state += 0x6d2b79f5; t = state; t = imul(t ^ t >>> 15, t | 1);
+// t ^= t + imul(t ^ t >>> 7, t | 61); out = (t ^ t >>> 14) >>> 0 (all arithmetic mod 2^32).
+export function mulberry32u(seed) {
+  let a = seed >>> 0
+  return function () {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return (t ^ (t >>> 14)) >>> 0
   }
 }

@@ -52,7 +52,7 @@ import os from 'os'
 import path from 'path'
 import { fileURLToPath } from 'url'
 import { createRequire } from 'module'
-import { assert, hex, pkgVersion } from './common.mjs'
+import { assert, hex, mulberry32u, pkgVersion, prettyWriter } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -81,40 +81,15 @@ assert(HEAD.hyperbee === '2.27.3', 'hyperbee 2.27.3 is installed')
 // ---------------------------------------------------------------------------------------------
 // Output: two levels of indentation, then one line per step / read / block.
 
-function pretty(v, depth, maxDepth, ind) {
-  if (depth >= maxDepth || v === null || typeof v !== 'object') return JSON.stringify(v)
-  const inner = ind + '  '
-  if (Array.isArray(v)) {
-    if (!v.length) return '[]'
-    return '[\n' + v.map((x) => inner + pretty(x, depth + 1, maxDepth, inner)).join(',\n') + '\n' + ind + ']'
-  }
-  const ks = Object.keys(v)
-  if (!ks.length) return '{}'
-  return (
-    '{\n' +
-    ks.map((k) => inner + JSON.stringify(k) + ': ' + pretty(v[k], depth + 1, maxDepth, inner)).join(',\n') +
-    '\n' + ind + '}'
-  )
-}
-
-function write(name, obj, maxDepth) {
-  const text = pretty({ ...HEAD, ...obj }, 0, maxDepth, '') + '\n'
-  fs.writeFileSync(path.join(OUT, name), text)
-  console.log('wrote', name, text.length, 'bytes')
-}
+const write = prettyWriter(OUT, HEAD)
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness.
 
+// mulberry32 (common.mjs) as a float in [0, 1).
 function mulberry32(seed) {
-  let a = seed >>> 0
-  return function () {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = mulberry32u(seed)
+  return () => next() / 4294967296
 }
 
 function rng(seed) {

@@ -37,7 +37,7 @@ import os from 'os'
 import path from 'path'
 import { fileURLToPath } from 'url'
 import { createRequire } from 'module'
-import { assert, hex, manifestJ, pkgVersion } from './common.mjs'
+import { assert, hex, manifestJ, mulberry32u, pkgVersion, prettyWriter } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -79,44 +79,12 @@ for (const n of ['hyperblobs', 'hyperbee', 'hypercore']) {
 // ---------------------------------------------------------------------------------------------
 // Output: nested objects and arrays down to `maxDepth`, then one line per value.
 
-function pretty(v, depth, maxDepth, ind) {
-  if (depth >= maxDepth || v === null || typeof v !== 'object') return JSON.stringify(v)
-  const inner = ind + '  '
-  if (Array.isArray(v)) {
-    if (!v.length) return '[]'
-    return '[\n' + v.map((x) => inner + pretty(x, depth + 1, maxDepth, inner)).join(',\n') + '\n' + ind + ']'
-  }
-  const ks = Object.keys(v)
-  if (!ks.length) return '{}'
-  return (
-    '{\n' +
-    ks.map((k) => inner + JSON.stringify(k) + ': ' + pretty(v[k], depth + 1, maxDepth, inner)).join(',\n') +
-    '\n' + ind + '}'
-  )
-}
-
-function write(name, obj, maxDepth) {
-  const text = pretty({ ...HEAD, ...obj }, 0, maxDepth, '') + '\n'
-  fs.writeFileSync(path.join(OUT, name), text)
-  console.log('wrote', name, text.length, 'bytes')
-}
+const write = prettyWriter(OUT, HEAD)
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness.
 //
-// mulberry32 as 32-bit integers: state += 0x6d2b79f5; t = state; t = imul(t ^ t >>> 15, t | 1);
-// t ^= t + imul(t ^ t >>> 7, t | 61); out = (t ^ t >>> 14) >>> 0 (all arithmetic mod 2^32).
-
-function mulberry32u(seed) {
-  let a = seed >>> 0
-  return function () {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
-}
+// mulberry32u (common.mjs): the README's PRNG.
 
 // Content of a PRNG spec {prng: seed, length: n}: byte i = (the i-th mulberry32 output) >>> 24.
 function prngBytes(seed, n) {
