@@ -25,8 +25,8 @@
 //! its depth and step budgets), hostile entry values [`EntryError`]s, hostile blob ids and
 //! block maps the blobs machines' errors (bounded by the blobs core's size).
 //!
-//! A driver over two lists of blocks (`testing::MemDrive` is this, with `has`, seeks and
-//! clears):
+//! A driver over two lists of blocks (`testing::MemDrive` is this, with clears and a count
+//! of fetched blocks):
 //!
 //! ```
 //! use bytes::Bytes;
@@ -41,8 +41,20 @@
 //!             Step::NeedBlobs(s) => m.handle_blobs(s, blobs.get(s as usize).cloned()).unwrap(),
 //!             Step::AppendDb(b) => db.extend(b),
 //!             Step::AppendBlobs(b) => blobs.extend(b),
+//!             Step::NeedBlobsSeek(byte) => {
+//!                 // The block holding `byte` and the offset in it (walking the block sizes).
+//!                 let (mut seq, mut at) = (0u64, byte);
+//!                 while blobs.get(seq as usize).is_some_and(|b| at >= b.len() as u64) {
+//!                     at -= blobs[seq as usize].len() as u64;
+//!                     seq += 1;
+//!                 }
+//!                 let found = (seq < blobs.len() as u64).then_some((seq, at));
+//!                 m.handle_seek(byte, found).unwrap();
+//!             }
+//!             Step::HasBlobs { start, end } => {
+//!                 m.handle_has(start, end, end <= blobs.len() as u64).unwrap();
+//!             }
 //!             Step::Done(out) => return out,
-//!             _ => unimplemented!("seeks and has: not needed here"),
 //!         }
 //!     }
 //! }
