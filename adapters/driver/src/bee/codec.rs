@@ -80,14 +80,14 @@ impl Codec for Utf8 {
 }
 
 /// JSON (JS `json`: `JSON.stringify`'s UTF-8 bytes, no spaces, numbers and key order as
-/// JS writes them; see [`stringify`](super::js_json::stringify)).
+/// JS writes them; see [`ferrocore_wire::json::stringify`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json;
 
 impl Codec for Json {
     type Item = Value;
     fn encode(&self, item: &Value) -> Result<Bytes, CodecError> {
-        Ok(Bytes::from(super::js_json::stringify(item)))
+        Ok(Bytes::from(ferrocore_wire::json::stringify(item)))
     }
     fn decode(&self, bytes: &[u8]) -> Result<Value, CodecError> {
         serde_json::from_slice(bytes).map_err(|e| CodecError::new("json", e))

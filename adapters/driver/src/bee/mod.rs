@@ -38,7 +38,6 @@
 mod clear;
 pub mod codec;
 mod ext;
-pub mod js_json;
 mod live;
 mod run;
 mod stream;
