@@ -60,6 +60,7 @@ compile_error!(
 
 pub mod bee;
 pub mod dht;
+pub mod drive;
 mod park;
 pub mod swarm;
 pub mod udx;

@@ -68,6 +68,7 @@
 
 mod backlog;
 pub mod bee;
+pub mod drive;
 mod driver;
 mod events;
 mod inbox;
@@ -75,6 +76,8 @@ mod node;
 mod reply;
 mod requests;
 pub mod spin;
+mod turns;
+mod walk;
 mod watch;
 
 use ferrocore::replication::{CoreId, Endpoint, RequestError};

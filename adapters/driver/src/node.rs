@@ -171,6 +171,16 @@ impl<S: Storage + Send + 'static, A: Adapter> Node<S, A> {
         self.ask_reply(|tx| Inner::Command(Command::Update(core, timeout, tx)))
     }
 
+    /// [`download_blocks`](Self::download_blocks) as a [`Reply`].
+    pub(crate) fn download_reply(&self, core: CoreId, blocks: Vec<u64>) -> Reply<DownloadHandle> {
+        self.ask_reply(|tx| Inner::Command(Command::Download(core, Span::Blocks(blocks), tx)))
+    }
+
+    /// [`truncate`](Self::truncate) as a [`Reply`].
+    pub(crate) fn truncate_reply(&self, core: CoreId, length: u64) -> Reply<()> {
+        self.ask_reply(|tx| Inner::Command(Command::Truncate(core, length, tx)))
+    }
+
     fn command<T: Send + 'static>(&self, make: impl FnOnce(Replier<T>) -> Command<S>) -> A::Out<T> {
         self.ask(|tx| Inner::Command(make(tx)))
     }

@@ -64,6 +64,15 @@ pub mod bee {
     /// A Hyperbee on a core of an async [`Node`](crate::Node).
     pub type Bee<S> = ferrocore_driver::bee::Bee<S, crate::Async>;
 }
+
+/// Hyperdrive on this adapter: [`ferrocore_driver::drive`]'s handle, whose methods are
+/// futures and whose walks are streams (the same loop every adapter runs).
+pub mod drive {
+    pub use ferrocore_driver::drive::*;
+
+    /// A Hyperdrive on two cores of an async [`Node`](crate::Node).
+    pub type Drive<S> = ferrocore_driver::drive::Drive<S, crate::Async>;
+}
 pub mod dht;
 pub mod swarm;
 pub mod udx;

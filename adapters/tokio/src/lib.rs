@@ -48,6 +48,7 @@
 /// Hyperbee on Tokio: [`ferrocore_futures::bee`] (methods are
 /// futures, walks are streams).
 pub use ferrocore_futures::bee;
+pub use ferrocore_futures::drive;
 pub mod dht;
 pub mod swarm;
 pub mod udx;

@@ -68,6 +68,11 @@ impl Io {
         }
     }
 
+    /// Keeps `block` as the answer for `seq` (a block read once, needed again next).
+    pub(crate) fn keep(&mut self, seq: u64, block: Bytes) {
+        self.got = Some((seq, Some(block)));
+    }
+
     pub(crate) fn handle_block(&mut self, seq: u64, block: Option<Bytes>) -> Result<(), BlobError> {
         if self.want != Some(seq) {
             return Err(BlobError::UnexpectedBlock(seq));

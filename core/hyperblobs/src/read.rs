@@ -28,6 +28,15 @@ pub struct ReadOptions {
 enum Phase {
     /// Plain blob: find the first block (a seek unless the read starts at the blob).
     Start,
+    /// Plain blob whose start the caller could not seek (a sparse core without the tree
+    /// nodes on the way): walk the blob's blocks from its first, `at` being the core byte
+    /// where block `index` starts, until the one holding the start.
+    Walk {
+        /// The block to look at next.
+        index: u64,
+        /// The core byte it starts at.
+        at: u64,
+    },
     /// Plain blob: stream blocks from `index`.
     Blocks,
     /// Block-map blob: load the map.
@@ -44,7 +53,9 @@ enum Phase {
 ///
 /// A plain blob's read that does not start at the blob's first byte asks where its
 /// start lies with [`Step::NeedSeek`] (JS `core.seek(byte)`); answer with
-/// [`Machine::handle_seek`]. The blocks around zero-length blocks depend on the answer
+/// [`Machine::handle_seek`]; `None` for a byte inside the read (a sparse core lacking the
+/// tree nodes on the way) makes the stream walk the blob's blocks from its first to the
+/// one holding the start. The blocks around zero-length blocks depend on the answer
 /// (hypercore's seek walks the Merkle tree), the bytes do not. Requests past the
 /// [`CoreInfo`] are answered as missing without asking, so a hostile id costs at most
 /// one request per block of the core (or per map entry).
@@ -118,11 +129,38 @@ impl ReadStream {
             } else {
                 match self.io.seek(self.pos as u64) {
                     Err(byte) => return Step::NeedSeek(byte),
+                    Ok(None) if self.pos < self.end => {
+                        self.phase = Phase::Walk {
+                            index: self.id.block_offset,
+                            at: self.id.byte_offset,
+                        };
+                        return self.poll_plain();
+                    }
                     Ok(None) => return self.finish(false),
                     Ok(Some((index, rel))) => (self.index, self.rel) = (index, rel),
                 }
             }
             self.phase = Phase::Blocks;
+        }
+        if let Phase::Walk { index, at } = self.phase {
+            // Bounded: every step takes a block of the core, and the core's end is missing.
+            let block = match self.io.fetch(index) {
+                Fetch::Need(seq) => return Step::NeedBlock(seq),
+                Fetch::Missing => return self.finish(false),
+                Fetch::Got(b) => b,
+            };
+            let next = at + block.len() as u64;
+            if i128::from(next) > self.pos {
+                (self.index, self.rel) = (index, self.pos as u64 - at);
+                self.io.keep(index, block);
+                self.phase = Phase::Blocks;
+            } else {
+                self.phase = Phase::Walk {
+                    index: index + 1,
+                    at: next,
+                };
+                return self.poll_plain();
+            }
         }
         if self.pos >= self.end {
             return self.finish(true);
@@ -197,7 +235,7 @@ impl Machine for ReadStream {
         match self.phase {
             Phase::Done => Ok(Step::Done(true)),
             Phase::Map(_) | Phase::Entries(_) => self.poll_map(),
-            Phase::Start | Phase::Blocks => Ok(self.poll_plain()),
+            Phase::Start | Phase::Walk { .. } | Phase::Blocks => Ok(self.poll_plain()),
         }
     }
 

@@ -336,7 +336,7 @@ impl<S: Storage + Send + 'static, A: Adapter> Bee<S, A> {
                 },
             })
             .collect();
-        let _turn = self.place.shared.lock_writes().await;
+        let _turn = self.place.shared.writes.take().await;
         let job = Job::Make(Box::new(move |_| ferrocore_hyperbee::Write::new(ops)));
         let (_, mut out) = self.place.drive(job, 1, once).await?;
         Ok(out.pop().unwrap_or_default())

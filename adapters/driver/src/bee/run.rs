@@ -8,7 +8,6 @@
 //! [`Node::get`](crate::Node::get) (through replication, with the bee's deadline), fed to
 //! the machine, and the machine goes back to the driver.
 
-use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -22,16 +21,16 @@ use super::ext::{broadcast, ExtensionHint};
 
 use super::Error;
 use crate::node::Adapter;
-use crate::watch::Watched;
+use crate::turns::Turns;
 use crate::{Error as NodeError, Node};
 
 /// What every handle of one bee shares.
 pub(crate) struct Shared {
     /// The sans-IO bee: its length and its cache of decoded blocks.
     pub bee: Mutex<State>,
-    /// A write is under way (writes take turns: one that waits for a remote block must not
-    /// see another append under it).
-    writing: Watched<bool>,
+    /// Writes take turns (one that waits for a remote block must not see another append
+    /// under it).
+    pub writes: Turns,
     /// Blocks fetched from peers.
     pub fetched: AtomicU64,
     /// Blocks read from local storage.
@@ -46,7 +45,7 @@ impl Shared {
     pub(crate) fn new(bee: State) -> Self {
         Shared {
             bee: Mutex::new(bee),
-            writing: Watched::new(false),
+            writes: Turns::new(),
             fetched: AtomicU64::new(0),
             local: AtomicU64::new(0),
             header_checked: AtomicBool::new(false),
@@ -56,21 +55,6 @@ impl Shared {
 
     pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.bee.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Waits for the other writes of this bee to finish; the guard lets the next one go.
-    pub(crate) async fn lock_writes(self: &Arc<Self>) -> WriteGuard {
-        poll_fn(|cx| self.writing.poll(cx, |busy| (!*busy).then(|| *busy = true))).await;
-        WriteGuard(self.clone())
-    }
-}
-
-/// Held while a write runs.
-pub(crate) struct WriteGuard(Arc<Shared>);
-
-impl Drop for WriteGuard {
-    fn drop(&mut self) {
-        self.0.writing.update(|busy| *busy = false);
     }
 }
 

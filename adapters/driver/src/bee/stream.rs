@@ -1,8 +1,7 @@
 //! [`Entries`]: a range, history or diff walk as an async stream, fetched from the driver
 //! a batch at a time.
 
-use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -16,6 +15,7 @@ use super::ext::ExtensionHint;
 use super::run::{Hint, Job, Place};
 use super::Error;
 use crate::node::Adapter;
+use crate::walk::Walk;
 
 /// Entries one visit to the driver produces at most (the rest wait for the next).
 pub const BATCH: usize = 256;
@@ -51,9 +51,6 @@ impl Strip for DiffEntry {
     }
 }
 
-type Pending<M, T> =
-    Pin<Box<dyn Future<Output = Result<(M, Vec<Option<T>>), Error>> + Send + 'static>>;
-
 /// A walk over a bee (a range, the history, a diff) as a stream of `Result<T, Error>`
 /// ([`futures_core::Stream`], or [`next`](Self::next)). It ends after the first error.
 /// Each visit to the driver yields up to [`BATCH`] entries; blocks the core lacks are
@@ -61,10 +58,7 @@ type Pending<M, T> =
 pub struct Entries<S: Storage, A: Adapter, M: Machine<Output = Option<T>>, T> {
     place: Place<S, A>,
     sub: Option<Sub>,
-    job: Option<Job<M>>,
-    pending: Option<Pending<M, T>>,
-    ready: VecDeque<T>,
-    ended: bool,
+    walk: Walk<Job<M>, M, T, Error>,
     /// The pacing of the walk's `hyperbee` extension requests.
     pace: Arc<Mutex<Requests>>,
     /// The walk's request when it waits for a remote block.
@@ -85,10 +79,7 @@ where
         Entries {
             place,
             sub,
-            job: Some(job),
-            pending: None,
-            ready: VecDeque::new(),
-            ended: false,
+            walk: Walk::new(job),
             pace: Arc::new(Mutex::new(Requests::new(M::EVERY))),
             hint: M::request,
         }
@@ -112,51 +103,25 @@ where
     }
 
     fn poll_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Error>>> {
-        loop {
-            if let Some(t) = self.ready.pop_front() {
-                return Poll::Ready(Some(Ok(match &self.sub {
-                    Some(sub) => t.strip(sub),
-                    None => t,
-                })));
-            }
-            if self.ended {
-                return Poll::Ready(None);
-            }
-            if self.pending.is_none() {
-                let Some(job) = self.job.take() else {
-                    self.ended = true;
-                    continue;
-                };
-                let (place, pace, hint) = (self.place.clone(), self.pace.clone(), self.hint);
-                self.pending = Some(Box::pin(async move {
+        let (place, pace, hint) = (&self.place, &self.pace, self.hint);
+        let next = std::task::ready!(self.walk.poll_next(
+            cx,
+            |job| {
+                let (place, pace) = (place.clone(), pace.clone());
+                Box::pin(async move {
                     place
                         .drive_paced(job, BATCH, Option::is_some, &pace, hint)
                         .await
-                }));
-            }
-            let Some(pending) = self.pending.as_mut() else {
-                continue;
-            };
-            let result = std::task::ready!(pending.as_mut().poll(cx));
-            self.pending = None;
-            match result {
-                Ok((machine, items)) => {
-                    for item in items {
-                        match item {
-                            Some(t) => self.ready.push_back(t),
-                            None => self.ended = true,
-                        }
-                    }
-                    if !self.ended {
-                        self.job = Some(Job::Run(machine));
-                    }
-                }
-                Err(e) => {
-                    self.ended = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-            }
-        }
+                })
+            },
+            Job::Run,
+        ));
+        Poll::Ready(next.map(|r| {
+            r.map(|t| match &self.sub {
+                Some(sub) => t.strip(sub),
+                None => t,
+            })
+        }))
     }
 }
 
@@ -178,9 +143,6 @@ impl<S: Storage, A: Adapter, M: Machine<Output = Option<T>>, T> std::fmt::Debug
     for Entries<S, A, M, T>
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entries")
-            .field("ready", &self.ready.len())
-            .field("ended", &self.ended)
-            .finish_non_exhaustive()
+        self.walk.fmt(f)
     }
 }
