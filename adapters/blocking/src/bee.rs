@@ -80,6 +80,10 @@ impl<S: Storage, M: Machine<Output = Option<T>>, T> std::fmt::Debug for Iter<S, 
 pub struct Live<C: Check>(driver::Live<C>, bool);
 
 impl<C: Check> Live<C> {
+    pub(crate) fn new(live: driver::Live<C>) -> Self {
+        Live(live, false)
+    }
+
     /// The next item, waiting at most `timeout` (`None`: no limit) for a change of the
     /// core; `None` if none came in time or the node shut down.
     pub fn next_timeout(&mut self, timeout: Option<Duration>) -> Option<Result<C::Item, Error>> {

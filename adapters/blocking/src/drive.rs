@@ -26,9 +26,9 @@ use ferrocore_hyperdrive::Machine;
 use ferrocore_wire::json::Value;
 
 pub use ferrocore_driver::drive::{
-    BlobId, Cleared, DiffNode, DriveConfig, DriveError, DriveNode, DriveOp, DriveOptions,
+    BlobId, Change, Cleared, DiffNode, DriveConfig, DriveError, DriveNode, DriveOp, DriveOptions,
     DriveStats, Entry, Error, GetOptions, ListOptions, PathError, PutOptions, ReadOptions,
-    TruncateTo, Which, WriteOutcome, WriteStreamOptions,
+    TruncateTo, WatchRange, Which, WriteOutcome, WriteStreamOptions,
 };
 
 use crate::park::block_on;
@@ -141,6 +141,14 @@ impl<S: Storage + Send + 'static> Drive<S> {
     #[must_use]
     pub fn snapshot(&self) -> Self {
         Drive(self.0.snapshot())
+    }
+
+    /// [`driver::Drive::watch`]: each change as a [`Change`] (`next` blocks until one).
+    ///
+    /// # Errors
+    /// As there.
+    pub fn watch(&self, folder: &str) -> Result<crate::bee::Live<WatchRange<S, Blocking>>, Error> {
+        block_on(self.0.watch(folder)).map(crate::bee::Live::new)
     }
 
     /// [`driver::Drive::batch`].

@@ -283,3 +283,43 @@ fn a_sparse_clone_over_tcp_fetches_only_what_it_reads() {
     let err = local.get(&files[1].0).unwrap_err();
     assert!(matches!(err, Error::NotLocal(..)), "{err}");
 }
+
+#[test]
+fn watch_reports_changes_under_its_folder_only() {
+    let (_node, drive, _) = writer_drive(4);
+    drive
+        .put("/a/x", "1".into(), PutOptions::default())
+        .unwrap();
+    let mut watch = drive.watch("/a").unwrap();
+    drive
+        .put("/b/y", "2".into(), PutOptions::default())
+        .unwrap();
+    assert!(
+        watch
+            .next_timeout(Some(Duration::from_millis(300)))
+            .is_none(),
+        "/b is not under /a"
+    );
+    let before = drive.version();
+    drive
+        .put("/a/z", "3".into(), PutOptions::default())
+        .unwrap();
+    let change = watch
+        .next_timeout(Some(Duration::from_secs(5)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (change.previous, change.current),
+        (before, drive.version()),
+        "the watcher looked at the /b version already (nothing under /a changed there)"
+    );
+    let now = drive.checkout(change.current);
+    assert_eq!(now.get("/a/z").unwrap().as_deref(), Some(&b"3"[..]));
+    drive.del("/a/x").unwrap();
+    let change = watch
+        .next_timeout(Some(Duration::from_secs(5)))
+        .unwrap()
+        .unwrap();
+    assert!(!change.truncated);
+    assert_eq!(drive.checkout(change.current).get("/a/x").unwrap(), None);
+}

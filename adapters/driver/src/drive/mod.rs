@@ -60,6 +60,7 @@ pub use ops::{Cleared, PutOptions, Writer};
 pub use run::Which;
 pub use stream::{Items, BATCH};
 
+pub use crate::bee::{Change, Live, WatchRange};
 use crate::node::Adapter;
 use crate::Node;
 use run::{Job, Place, Shared};
@@ -103,6 +104,9 @@ pub enum Error {
     /// A write on a drive that cannot take it (a read-only core, a checkout).
     #[error("read-only: {0}")]
     ReadOnly(&'static str),
+    /// Watching the db failed (see [`crate::bee::Error`]).
+    #[error(transparent)]
+    Watch(#[from] crate::bee::Error),
     /// The node failed: a fetch that timed out or failed ([`crate::Error::Request`]),
     /// storage ([`crate::Error::Core`]), a node that shut down.
     #[error(transparent)]
@@ -285,6 +289,25 @@ impl<S: Storage + Send + 'static, A: Adapter> Drive<S, A> {
     #[must_use]
     pub fn snapshot(&self) -> Self {
         self.checkout(self.version())
+    }
+
+    /// `watch(folder)`: reports each new version of the db whose entries under `folder`
+    /// differ from the last one reported (JS's watcher over the folder's key range; a
+    /// truncation is always reported). Read the new version with
+    /// [`checkout`](Self::checkout)`(change.current)`.
+    ///
+    /// # Errors
+    /// [`Error::Drive`] for a bad folder; [`Error::Watch`] if the db cannot be read.
+    pub async fn watch(&self, folder: &str) -> Result<Live<WatchRange<S, A>>, Error> {
+        let range = ferrocore_hyperdrive::list::list_range_of(Some(folder))?;
+        let options = crate::bee::BeeOptions {
+            timeout: self.place.timeout,
+            fetch: self.place.fetch,
+            extension: false,
+            ..crate::bee::BeeOptions::default()
+        };
+        let bee = crate::bee::Bee::open(&self.place.node, self.place.db, options).await?;
+        Ok(bee.watch(range).await?)
     }
 
     fn view(pin: Option<u64>, state: &State) -> ferrocore_hyperdrive::View {

@@ -217,17 +217,34 @@ fn turn<S: Storage, M: Machine>(
     max: usize,
     more: fn(&M::Output) -> bool,
 ) -> Result<Turn<M>, Error> {
-    let (db, blobs) = cores;
     let mut drive = shared.state();
     sync(ep, cores, shared, &mut drive)?;
-    let mut machine = match job {
+    let machine = match job {
         Job::Make(make) => make(&drive),
         Job::Run(m) => m,
     };
+    let turn = run_turn(ep, cores, shared, &mut drive, machine, max, more);
+    // What the machine appended is in the logs now: the drive's sizes follow them (a
+    // handle's `version()` right after a write sees it).
+    sync(ep, cores, shared, &mut drive)?;
+    turn
+}
+
+/// The loop of [`turn`].
+fn run_turn<S: Storage, M: Machine>(
+    ep: &mut Endpoint<S>,
+    cores: (CoreId, CoreId),
+    shared: &Shared,
+    drive: &mut State,
+    mut machine: M,
+    max: usize,
+    more: fn(&M::Output) -> bool,
+) -> Result<Turn<M>, Error> {
+    let (db, blobs) = cores;
     let mut items = Vec::new();
     let need = |which, seq| Some((which, seq));
     loop {
-        match machine.poll(&mut drive)? {
+        match machine.poll(drive)? {
             Step::NeedDb(seq) => {
                 let log = ep.log(db).ok_or(NodeError::NoSuchCore)?;
                 match log.get(seq).map_err(NodeError::Core)? {
@@ -271,8 +288,8 @@ fn turn<S: Storage, M: Machine>(
                 let log = ep.log(blobs).ok_or(NodeError::NoSuchCore)?;
                 machine.handle_has(start, end, log.has(start, end))?;
             }
-            Step::AppendDb(blocks) => append(ep, db, blocks, shared, &mut drive, cores)?,
-            Step::AppendBlobs(blocks) => append(ep, blobs, blocks, shared, &mut drive, cores)?,
+            Step::AppendDb(blocks) => append(ep, db, blocks, shared, drive, cores)?,
+            Step::AppendBlobs(blocks) => append(ep, blobs, blocks, shared, drive, cores)?,
             Step::Done(out) => {
                 let go_on = more(&out);
                 items.push(out);
