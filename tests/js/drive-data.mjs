@@ -45,10 +45,10 @@
 //             so any byte range is computed from the chunks it touches.
 //
 // DIRS  = src, docs, assets, a, deep, ünïcødé, 文件夹, z-last, with space, A
-// NAMES = readme, data, notes, image, Grüße, año, 日本語, данные, ελληνικά, emoji-🦀, ｆｕｌｌ,
+// NAMES = readme, data, notes, image, Grüße, año, 日本語, данные, ελληνικά, 🦀crab, ｆｕｌｌ,
 //         with space, UPPER, dot.name
 // EXTS  = .txt, .bin, .json, "" (none), .tar.gz, .md
-// (all NFC; "ｆｕｌｌ" is fullwidth, U+FF46..: it sorts before "emoji-🦀" in UTF-8 byte order,
+// (all NFC; "ｆｕｌｌ" is fullwidth, U+FF46..: it sorts before "🦀crab" in UTF-8 byte order,
 // as hyperbee orders keys, and after it in UTF-16 order, as JS compares strings).
 //
 // Check values (interop): path(0), size(0), and the sha256 of the whole tree (checksum below)
@@ -69,7 +69,7 @@ import { xorshift32 } from './bee-data.mjs'
 export const CHUNK = 65536
 
 export const DIRS = ['src', 'docs', 'assets', 'a', 'deep', 'ünïcødé', '文件夹', 'z-last', 'with space', 'A']
-export const NAMES = ['readme', 'data', 'notes', 'image', 'Grüße', 'año', '日本語', 'данные', 'ελληνικά', 'emoji-🦀', 'ｆｕｌｌ', 'with space', 'UPPER', 'dot.name']
+export const NAMES = ['readme', 'data', 'notes', 'image', 'Grüße', 'año', '日本語', 'данные', 'ελληνικά', '🦀crab', 'ｆｕｌｌ', 'with space', 'UPPER', 'dot.name']
 export const EXTS = ['.txt', '.bin', '.json', '', '.tar.gz', '.md']
 
 export const PRESETS = {
