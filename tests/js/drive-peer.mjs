@@ -59,8 +59,11 @@
 //       {start, length | end}) instead      → path, content (base64 unless utf8; or null),
 //                                              byteLength (or null)
 //   {"op":"entry","drive":h,"path":p,"follow":bool?,"checkout":v?}
-//       drive.entry → entry: {seq, key, value: {executable, linkname, blob: {byteOffset,
-//       blockOffset, blockLength, byteLength} | null, metadata}} | null
+//       drive.entry → entry: {seq, key, value: {executable, linkname, blob: {blockOffset,
+//       byteOffset, blockLength, byteLength} | null, metadata}} | null (key order as JS
+//       stores it). follow: JS follows up to 16 links, resolving a linkname with
+//       unix-path-resolve(link's own path, linkname): relative to the link's path as if
+//       it were a folder ("/a/l" -> "x" is "/a/l/x", not "/a/x")
 //   {"op":"exists","drive":h,"path":p,"checkout":v?}   → exists
 //   {"op":"list","drive":h,"folder":f?,"recursive":bool?,"checkout":v?,"keysOnly":bool?}
 //       drive.list(folder (default "/"), {recursive (default true)}) → count, entries:
@@ -71,7 +74,8 @@
 //       right: entry|null}, ...] (left: the entry at `to`, right: at `from`)
 //   {"op":"download","drive":h,"path":p?}   await drive.download(path (default "/"): a
 //       folder, or one file).done()          → the `info` fields
-//   {"op":"clear","drive":h,"path":p}       drive.clear(path, {diff: true}) → cleared (blocks)
+//   {"op":"clear","drive":h,"path":p}       drive.clear(path, {diff: true}) → cleared (its
+//       `blocks`: always 0 in hypercore 11.37.1, whose clear never fills in the diff)
 //   {"op":"watch","drive":h,"folder":f?}
 //       w = drive.watch(folder (default "/")); await w.ready() (the watch starts from the
 //       drive's version now), reply → watch (a handle), folder, version; then, for each
@@ -81,11 +85,13 @@
 //       (changes: current.diff(previous.version, folder); JS yields one pair per observed
 //       change of the folder, several appends may be coalesced into one)
 //   {"op":"unwatch","watch":w}               destroy that watcher       → watch
-//   {"op":"checksum","drive":h,"folder":f?,"checkout":v?}
+//   {"op":"checksum","drive":h,"folder":f?,"checkout":v?,"timeout":ms?}
 //       SHA-256 over the entries drive.list(folder) yields, in that order, each contributing
 //       utf8(key) ‖ 0x00 ‖ kind ‖ u64le(n) ‖ payload, kind "f"/"x" (executable) for a file
 //       (payload its content; an entry without blob counts as empty), "l" for a symlink
-//       (payload its linkname, UTF-8); metadata not hashed (drive-data.mjs `TreeHash`)
+//       (payload its linkname, UTF-8); metadata not hashed (drive-data.mjs `TreeHash`); each
+//       file read with drive.get(entry, {timeout (default 30000)}): a block no peer has
+//       fails the command (REQUEST_TIMEOUT) instead of hanging
 //                                             → sha256, count, files, symlinks, bytes
 //   {"op":"mirrorTo","drive":h,"folder":path,"prune":bool?,"dryRun":bool?,"changes":bool?}
 //       drive.mirror(new Localdrive(folder), {prune (default true, as mirror-drive),
@@ -337,7 +343,7 @@ async function checksum(cmd) {
       const v = e.value
       if (v.linkname) h.add(e.key, 'l', Buffer.from(v.linkname, 'utf8'))
       else {
-        const buf = v.blob ? await view.get(e) : Buffer.alloc(0)
+        const buf = v.blob ? await view.get(e, { timeout: cmd.timeout === undefined ? 30000 : cmd.timeout }) : Buffer.alloc(0)
         h.add(e.key, v.executable ? 'x' : 'f', buf || Buffer.alloc(0))
       }
     }
