@@ -22,11 +22,11 @@
 //   watch     the reader watches a folder; the writer puts a file in it, then deletes it: the
 //             reader's watch reports each change (the key, left/right entries); a put outside
 //             the folder is not reported
-//   mirror    the reader mirrors its clone to a folder (mirror-drive counts 1,000 adds and the
+//   mirror    the reader mirrors its clone to a folder (mirror-drive counts 1,001 adds and the
 //             total bytes), a fresh third drive mirrors that folder in (same checksum:
-//             executables and symlinks kept), a second mirror is a no-op, a dry run after
-//             changing the folder lists the change without applying it
-// Prints one line per check, then one summary line; exits 1 on any failure (about 15 s).
+//             executables and symlinks kept); after changing one file and deleting another in
+//             the folder, a dry run lists exactly those two (prune), without applying them
+// Prints one line per check, then one summary line; exits 1 on any failure (about 13 s).
 
 import { fileURLToPath } from 'node:url'
 import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
@@ -213,11 +213,19 @@ async function mirror(r, rh) {
   check(m3.count && m3.count.add === sum.count && m3.bytesAdded === sum.bytes, 'mirrorFrom into a fresh drive: the same counts', m3)
   const s3 = await third.ok({ op: 'checksum', drive: d3.drive })
   check(s3.sha256 === sum.sha256, 'same checksum (executables, symlinks and contents kept through the folder)', [s3, sum])
-  const again = await third.ok({ op: 'mirrorFrom', drive: d3.drive, folder: out, changes: true }, 60000)
-  check(again.count.add + again.count.change + again.count.remove === 0 && again.changes.length === 0, 'mirroring again: nothing to do', again.count)
+  // Change one file and delete another in the folder: a dry run lists exactly those two
+  // (every other file compared equal), without applying them.
   writeFileSync(path.join(out, 'src', 'elsewhere.txt'), 'changed!')
-  const dry = await third.ok({ op: 'mirrorFrom', drive: d3.drive, folder: out, dryRun: true, changes: true })
-  check(dry.count.change === 1 && dry.changes.length === 1 && dry.changes[0].key === '/src/elsewhere.txt' && dry.changes[0].op === 'change', 'a dry run lists the changed file', dry)
+  const gone = FILES.find((f) => f.kind === 'file' && f.depth === 0 && f.size > 0)
+  rmSync(path.join(out, gone.path.slice(1)))
+  const dry = await third.ok({ op: 'mirrorFrom', drive: d3.drive, folder: out, dryRun: true, changes: true }, 60000)
+  const ops = dry.changes ? dry.changes.map((c) => c.op + ' ' + c.key).sort() : null
+  check(
+    dry.count.change === 1 && dry.count.remove === 1 && dry.count.add === 0 && JSON.stringify(ops) === JSON.stringify(['change /src/elsewhere.txt', 'remove ' + gone.path].sort()),
+    'a dry run lists the changed and the deleted file (prune), nothing else',
+    dry
+  )
+  check(dry.bytesRemoved === gone.size + 'not watched'.length && dry.bytesAdded === 'changed!'.length, '  with the bytes mirror-drive counts', dry)
   const s4 = await third.ok({ op: 'checksum', drive: d3.drive })
   check(s4.sha256 === s3.sha256, '  without applying it', s4)
   check(await third.closes(), 'third closes, exit 0')
