@@ -51,8 +51,17 @@
 // (all NFC; "ｆｕｌｌ" is fullwidth, U+FF46..: it sorts before "🦀crab" in UTF-8 byte order,
 // as hyperbee orders keys, and after it in UTF-16 order, as JS compares strings).
 //
-// Check values (interop): path(0), size(0), and the sha256 of the whole tree (checksum below)
-// are printed by `node drive-data.mjs interop`; `node drive-data.mjs bench` the same for bench.
+// Check values (`node drive-data.mjs interop|bench` prints more):
+//   interop: fileSeed(0) = 0x1bdcb3c6; file 0 = "/notes-0.bin", 1 byte, fb; file 2 =
+//            "/notes-2.tar.gz", 65,537 bytes, starting 5bf077e6c510ef17, byte 65,536 = ea;
+//            file 37 = symlink "/a/日本語-37.bin" -> "../文件夹/año-665"; 990 files (50 empty,
+//            83 executable) + 10 symlinks, 19,905,517 bytes; checksum
+//            3e07a8455d94b01df4fe25089658b359ed0fd20ca3fe594b5540876e7b72fc09
+//   bench:   fileSeed(0) = 0x95e0ed5f; file 0 = "/deep/with space/readme-0.json", 1,331 bytes,
+//            starting 5592def8ffc41078b8836d71958546e2; file 11 =
+//            "/z-last/docs/docs/ｆｕｌｌ-11.tar.gz", 2,408,453 bytes, bytes 1,000,000.. =
+//            60b927c445bc7f52; 1,000 files (96 executable), 526,730,910 bytes; checksum
+//            598c24779f7982e6c046621042c46b6b6d6d3ed940fcb5ac0909161880752ee5
 //
 // checksum(entries): the drive-peer `checksum` of a tree: SHA-256 over its entries in hyperdrive
 // list order (ascending UTF-8 bytes of the path), each one contributing
