@@ -83,7 +83,10 @@
 //       {"event":"change","watch":w,"drive":h,"folder":f,"version":current.version,
 //        "previous":previous.version,"changes":[{key, left: entry|null, right: entry|null}]}
 //       (changes: current.diff(previous.version, folder); JS yields one pair per observed
-//       change of the folder, several appends may be coalesced into one)
+//       change of the folder, several appends may be coalesced into one; appends outside
+//       the folder yield nothing but move the watcher on, so `previous` is the version it
+//       last looked at, not the last event's `version`; a put of identical content is
+//       still a change: a new seq and blob)
 //   {"op":"unwatch","watch":w}               destroy that watcher       → watch
 //   {"op":"checksum","drive":h,"folder":f?,"checkout":v?,"timeout":ms?}
 //       SHA-256 over the entries drive.list(folder) yields, in that order, each contributing
