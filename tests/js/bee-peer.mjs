@@ -62,7 +62,7 @@ import path from 'node:path'
 import { mkdtempSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { key as keyOf, value as valueOf, indices } from './bee-data.mjs'
-import { out, hex, parseHex, guardProcess, serveCommands, removeDir, logger, timeoutArg, listenTcp, storeOpenArgs, replicateConnection } from './jsonl-peer.mjs'
+import { out, hex, parseHex, guardProcess, serveCommands, removeDir, logger, timeoutArg, listenTcp, storeOpenArgs, replicateConnection, updateCore } from './jsonl-peer.mjs'
 
 const require = createRequire(import.meta.url)
 const Corestore = require('corestore')
@@ -137,22 +137,8 @@ async function openBee(cmd) {
   return info(h)
 }
 
-// core.update({wait: true, force: true}) once a peer replicates the core (the first one waited for at
-// most 10 s: an update without peers returns at once).
-async function update(core) {
-  if (core.peers.length === 0) {
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, 10000)
-      core.once('peer-add', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-    })
-  }
-  // force: a writable core does not update otherwise (here another peer may have
-  // extended it: the same key pair in two stores).
-  await core.update({ wait: true, force: true })
-}
+// core.update({wait: true, force: true}) once a peer replicates the core (jsonl-peer.mjs).
+const update = (core) => updateCore(core)
 
 // The bee itself, or its checkout at `checkout` when given.
 function view(cmd) {

@@ -197,3 +197,20 @@ export function replicateConnection(ctx, socket, initiator, onmux) {
   opened.catch(() => {})
   return opened
 }
+
+// core.update({wait: true, force: true}) once a peer replicates the core (the first one waited
+// for at most `firstPeerMs`: an update without peers returns at once). force: a writable core
+// does not update otherwise (another peer may have extended it: the same key pair in two
+// stores). Used by the bee and drive peers.
+export async function updateCore(core, firstPeerMs = 10000) {
+  if (core.peers.length === 0) {
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, firstPeerMs)
+      core.once('peer-add', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+  await core.update({ wait: true, force: true })
+}
