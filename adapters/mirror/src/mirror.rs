@@ -154,8 +154,8 @@ pub type MetadataEquals<'a> = Box<dyn Fn(&Value, &Value) -> bool + 'a>;
 enum Phase<'a> {
     /// Nothing done yet.
     Start,
-    /// Pruning: the removals still to make (key, byte length).
-    Prune(VecDeque<(String, u64)>),
+    /// Pruning below prefix `.0`: the removals still to make (key, byte length).
+    Prune(usize, VecDeque<(String, u64)>),
     /// Copying: the prefix being listed and its listing (`None` once exhausted).
     Copy(usize, Option<EntryIter<'a>>),
     /// Finished, or failed.
@@ -276,38 +276,38 @@ impl<'a, S: MirrorSource + ?Sized, T: MirrorTarget + ?Sized> Mirror<'a, S, T> {
         })
     }
 
-    /// The removals `prune` makes: target entries under the prefixes the source lacks
-    /// (`index.js:254-266`, with `_list(dst, src, null)`).
-    fn prune_list(&self) -> Result<VecDeque<(String, u64)>, MirrorError> {
+    /// The removals `prune` makes below prefix `i`: target entries the source lacks
+    /// (`index.js:254-266`, with `_list(dst, src, null)`). Each prefix is listed after the
+    /// previous one's removals are made, as JS lists while it deletes, so overlapping
+    /// prefixes remove an entry once.
+    fn prune_list(&self, i: usize) -> Result<VecDeque<(String, u64)>, MirrorError> {
         let mut out = VecDeque::new();
-        for i in 0..self.prefixes.len() {
-            let prefix = self.prefix(i)?;
-            let list = self
-                .dst
-                .list(&prefix, &self.ignore)
-                .map_err(|e| MirrorError::target(&prefix, e))?;
-            for entry in list {
-                let entry = entry.map_err(|e| MirrorError::target(&prefix, e))?;
-                let src = self
-                    .src
-                    .entry(&entry.key)
-                    .map_err(|e| MirrorError::source(&entry.key, e))?;
-                if src.is_none() {
-                    out.push_back((entry.key, entry.size));
-                }
+        let prefix = self.prefix(i)?;
+        let list = self
+            .dst
+            .list(&prefix, &self.ignore)
+            .map_err(|e| MirrorError::target(&prefix, e))?;
+        for entry in list {
+            let entry = entry.map_err(|e| MirrorError::target(&prefix, e))?;
+            let src = self
+                .src
+                .entry(&entry.key)
+                .map_err(|e| MirrorError::source(&entry.key, e))?;
+            if src.is_none() {
+                out.push_back((entry.key, entry.size));
             }
-            if prefix != "/" {
-                let dst = self
-                    .dst
-                    .entry(&prefix)
-                    .map_err(|e| MirrorError::target(&prefix, e))?;
-                let src = self
-                    .src
-                    .entry(&prefix)
-                    .map_err(|e| MirrorError::source(&prefix, e))?;
-                if let (Some(dst), None) = (dst, src) {
-                    out.push_back((prefix, dst.size));
-                }
+        }
+        if prefix != "/" {
+            let dst = self
+                .dst
+                .entry(&prefix)
+                .map_err(|e| MirrorError::target(&prefix, e))?;
+            let src = self
+                .src
+                .entry(&prefix)
+                .map_err(|e| MirrorError::source(&prefix, e))?;
+            if let (Some(dst), None) = (dst, src) {
+                out.push_back((prefix, dst.size));
             }
         }
         Ok(out)
@@ -525,18 +525,19 @@ impl<'a, S: MirrorSource + ?Sized, T: MirrorTarget + ?Sized> Mirror<'a, S, T> {
         loop {
             match &mut self.phase {
                 Phase::Start => {
-                    if self.prune {
-                        self.phase = Phase::Prune(self.prune_list()?);
-                    } else if self.prefixes.is_empty() {
+                    if self.prefixes.is_empty() {
                         self.phase = Phase::Done;
+                    } else if self.prune {
+                        self.phase = Phase::Prune(0, self.prune_list(0)?);
                     } else {
                         self.start_copy(0)?;
                     }
                 }
-                Phase::Prune(queue) => {
+                Phase::Prune(i, queue) => {
                     let Some((key, size)) = queue.pop_front() else {
-                        if self.prefixes.is_empty() {
-                            self.phase = Phase::Done;
+                        let next = *i + 1;
+                        if next < self.prefixes.len() {
+                            self.phase = Phase::Prune(next, self.prune_list(next)?);
                         } else {
                             self.start_copy(0)?;
                         }

@@ -317,3 +317,20 @@ fn errors_end_the_mirror() {
     ));
     assert!(m.next().is_none());
 }
+
+/// Overlapping prefixes: each prefix is listed after the previous one's removals, so an
+/// entry is removed once; a copy listed twice is equal the second time (`index.js:254-266,
+/// 268-283, 374-397`: one pass per prefix, deleting while listing).
+#[test]
+fn overlapping_prefixes_remove_once() {
+    let mut src = MemSide::drive();
+    src.file("/a/b/new", b"n", false, Value::Null);
+    let mut dst = MemSide::drive();
+    dst.file("/a/b/old", b"oo", false, Value::Null);
+    let (diffs, s) = run(Mirror::new(&src, &mut dst).prefixes(["/a", "/a/b"]));
+    assert_eq!(
+        ops(&diffs),
+        vec![(Op::Remove, "/a/b/old", 0, 2), (Op::Add, "/a/b/new", 1, 0)]
+    );
+    assert_eq!(s, summary(2, 1, 0, 1, 1, 2));
+}
