@@ -457,7 +457,16 @@ impl MirrorTarget for LocalDrive {
         metadata: &Value,
     ) -> Result<(), SideError> {
         let mut w = self.writer(key, executable, metadata.clone())?;
-        std::io::copy(data, &mut w)?;
+        // Large chunks: `io::copy`'s 8 KiB would cost many more write calls.
+        let mut buf = vec![0u8; 128 * 1024];
+        loop {
+            match data.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => std::io::Write::write_all(&mut w, &buf[..n])?,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(w.finish()?)
     }
 
