@@ -8,7 +8,9 @@
 //!   mirror-drive's comparison, `prune`, `dryRun`, `prefix`, `filter`, `ignore`,
 //!   `includeEquals` and counts, yielding each [`Diff`] as it is applied;
 //! * [`side`]: the two traits a mirror joins, [`MirrorSource`] and [`MirrorTarget`],
-//!   implemented here for [`LocalDrive`] and for the in-memory [`testing::MemSide`].
+//!   implemented here for [`LocalDrive`], for a Hyperdrive on the blocking adapter
+//!   ([`drive`]: `ferrocore_blocking::drive::Drive`) and for the in-memory
+//!   [`testing::MemSide`].
 //!
 //! ```
 //! use ferrocore_mirror::{LocalDrive, Mirror, Op};
@@ -44,6 +46,7 @@
 #![warn(missing_docs)]
 
 mod compare;
+pub mod drive;
 pub mod local;
 pub mod mirror;
 pub mod side;

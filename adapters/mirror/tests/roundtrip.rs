@@ -7,51 +7,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{leftovers, snapshot, temp_drive, Node, Rng};
+use common::{generate, leftovers, snapshot, temp_drive, Node, Rng};
 use ferrocore_mirror::{LocalDrive, Mirror, Op};
 use ferrocore_wire::json::Value;
-
-const SIZES: &[usize] = &[
-    0, 1, 7, 100, 4095, 4096, 4097, 65535, 65536, 65537, 200_000, 1_100_000, 2_097_155,
-];
-
-/// Fills `drive` with the seeded tree; the files' total size.
-fn generate(drive: &LocalDrive, seed: u64) -> u64 {
-    let mut rng = Rng(seed);
-    let mut total = 0;
-    let mut put = |key: &str, n: usize, exec: bool, rng: &mut Rng| {
-        drive.put(key, &rng.bytes(n), exec, &Value::Null).unwrap();
-        total += n as u64;
-    };
-    for (i, &n) in SIZES.iter().enumerate() {
-        put(&format!("/sizes/file-{i:02}.bin"), n, i % 3 == 0, &mut rng);
-    }
-    let deep: String = (0..14).map(|i| format!("/level{i}")).collect();
-    put(&format!("{deep}/leaf.bin"), 3000, false, &mut rng);
-    put(&format!("{deep}/run.sh"), 12, true, &mut rng);
-    for name in [
-        "/unicode/é.txt",
-        // Another spelling of é, other bytes: kept apart, never normalised.
-        "/unicode/e\u{301}.txt",
-        "/unicode/日本語/ファイル.bin",
-        "/unicode/emoji 🐱 space.dat",
-        "/unicode/Ωmega/ünïcödé dir/x",
-    ] {
-        let n = (rng.next() % 70_000) as usize;
-        put(name, n, rng.next() % 2 == 0, &mut rng);
-    }
-    for i in 0..40 {
-        let dir = rng.next() % 5;
-        let n = (rng.next() % 5000) as usize;
-        put(&format!("/many/d{dir}/f{i}"), n, false, &mut rng);
-    }
-    drive.symlink("/links/rel", "../sizes/file-03.bin").unwrap();
-    drive.symlink("/links/abs", "/sizes/file-04.bin").unwrap();
-    drive.symlink("/links/dangling", "nowhere/at/all").unwrap();
-    drive.symlink("/links/to-dir", "/unicode").unwrap();
-    drive.symlink("/links/日本", "../unicode/日本語").unwrap();
-    total
-}
 
 fn mirror_all(
     src: &LocalDrive,
