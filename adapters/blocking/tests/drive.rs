@@ -263,7 +263,9 @@ fn a_sparse_clone_over_tcp_fetches_only_what_it_reads() {
         .map(|(_, d)| (d.len() as u64).div_ceil(65_536))
         .sum();
     assert_eq!(held(blobs), want, "blobs blocks held after 6 gets");
-    // A range of a file not read yet: its blocks up to the range's end at most.
+    // A range of a file not read yet: the blocks it covers and no others (the block
+    // likely holding its start is fetched first; its proof makes the start seekable).
+    let before = held(blobs);
     let (path, data) = &files[4];
     let range = ReadOptions {
         start: Some(200_000),
@@ -275,6 +277,11 @@ fn a_sparse_clone_over_tcp_fetches_only_what_it_reads() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(&got.concat()[..], &data[200_000..270_000]);
+    assert_eq!(
+        held(blobs) - before,
+        2,
+        "blocks 3 and 4 of the file (64 KiB each)"
+    );
     let listed: Vec<_> = clone
         .list("/img", ListOptions::default())
         .collect::<Result<_, _>>()

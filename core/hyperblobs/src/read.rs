@@ -29,8 +29,14 @@ enum Phase {
     /// Plain blob: find the first block (a seek unless the read starts at the blob).
     Start,
     /// Plain blob whose start the caller could not seek (a sparse core without the tree
-    /// nodes on the way): walk the blob's blocks from its first, `at` being the core byte
-    /// where block `index` starts, until the one holding the start.
+    /// nodes on the way): fetch the block that likely holds it (the blob's blocks being
+    /// equal but for the last, as every writer cuts them), whose proof brings the tree
+    /// nodes on its way, then seek again.
+    Probe(u64),
+    /// The probe did not make the start seekable: seek once more, then walk.
+    Reseek,
+    /// Walk the blob's blocks from its first, `at` being the core byte where block
+    /// `index` starts, until the one holding the start.
     Walk {
         /// The block to look at next.
         index: u64,
@@ -54,8 +60,9 @@ enum Phase {
 /// A plain blob's read that does not start at the blob's first byte asks where its
 /// start lies with [`Step::NeedSeek`] (JS `core.seek(byte)`); answer with
 /// [`Machine::handle_seek`]; `None` for a byte inside the read (a sparse core lacking the
-/// tree nodes on the way) makes the stream walk the blob's blocks from its first to the
-/// one holding the start. The blocks around zero-length blocks depend on the answer
+/// tree nodes on the way) makes the stream ask for the block likely holding the start
+/// (whose proof, on a replicated core, brings those nodes) and seek again, and if that
+/// fails too, walk the blob's blocks from its first to the one holding the start. The blocks around zero-length blocks depend on the answer
 /// (hypercore's seek walks the Merkle tree), the bytes do not. Requests past the
 /// [`CoreInfo`] are answered as missing without asking, so a hostile id costs at most
 /// one request per block of the core (or per map entry).
@@ -123,16 +130,19 @@ impl ReadStream {
     }
 
     fn poll_plain(&mut self) -> Step<bool> {
-        if matches!(self.phase, Phase::Start) {
+        if matches!(self.phase, Phase::Start | Phase::Reseek) {
             if self.pos == i128::from(self.id.byte_offset) {
                 self.index = self.id.block_offset;
             } else {
                 match self.io.seek(self.pos as u64) {
                     Err(byte) => return Step::NeedSeek(byte),
                     Ok(None) if self.pos < self.end => {
-                        self.phase = Phase::Walk {
-                            index: self.id.block_offset,
-                            at: self.id.byte_offset,
+                        self.phase = match self.phase {
+                            Phase::Start => Phase::Probe(self.guess()),
+                            _ => Phase::Walk {
+                                index: self.id.block_offset,
+                                at: self.id.byte_offset,
+                            },
                         };
                         return self.poll_plain();
                     }
@@ -141,6 +151,16 @@ impl ReadStream {
                 }
             }
             self.phase = Phase::Blocks;
+        }
+        if let Phase::Probe(guess) = self.phase {
+            match self.io.fetch(guess) {
+                Fetch::Need(seq) => return Step::NeedBlock(seq),
+                Fetch::Missing => return self.finish(false),
+                Fetch::Got(_) => {
+                    self.phase = Phase::Reseek;
+                    return self.poll_plain();
+                }
+            }
         }
         if let Phase::Walk { index, at } = self.phase {
             // Bounded: every step takes a block of the core, and the core's end is missing.
@@ -222,6 +242,16 @@ impl ReadStream {
         Ok(Step::Chunk(block))
     }
 
+    /// The blob's block that holds the read's start if its blocks are equal but for the
+    /// last (a guess, checked by seeking again once it is fetched).
+    fn guess(&self) -> u64 {
+        let rel = (self.pos - i128::from(self.id.byte_offset)).max(0) as u128;
+        let blocks = u128::from(self.id.block_length.max(1));
+        let bytes = u128::from(self.id.byte_length.max(1));
+        let at = (rel * blocks / bytes).min(blocks - 1) as u64;
+        self.id.block_offset.saturating_add(at)
+    }
+
     fn finish(&mut self, complete: bool) -> Step<bool> {
         self.phase = Phase::Done;
         Step::Done(complete)
@@ -235,7 +265,9 @@ impl Machine for ReadStream {
         match self.phase {
             Phase::Done => Ok(Step::Done(true)),
             Phase::Map(_) | Phase::Entries(_) => self.poll_map(),
-            Phase::Start | Phase::Walk { .. } | Phase::Blocks => Ok(self.poll_plain()),
+            Phase::Start | Phase::Probe(_) | Phase::Reseek | Phase::Walk { .. } | Phase::Blocks => {
+                Ok(self.poll_plain())
+            }
         }
     }
 

@@ -298,13 +298,29 @@ fn answers_not_asked_for_are_refused() {
     assert_eq!(s.poll(), Ok(Step::NeedSeek(1)));
     assert_eq!(s.handle_seek(2, None), Err(BlobError::UnexpectedSeek(2)));
     s.handle_seek(1, None).unwrap();
-    // A seek without answer (a sparse core lacking tree nodes): the blob's blocks are
-    // walked from its first to the one holding the start.
+    // A seek without answer (a sparse core lacking tree nodes): the block likely holding
+    // the start is fetched (its proof brings the nodes), and the start sought again...
+    assert_eq!(s.poll(), Ok(Step::NeedBlock(0)));
+    s.handle_block(0, Some(Bytes::from_static(b"abc"))).unwrap();
+    assert_eq!(s.poll(), Ok(Step::NeedSeek(1)));
+    s.handle_seek(1, Some((0, 1))).unwrap();
     assert_eq!(s.poll(), Ok(Step::NeedBlock(0)));
     s.handle_block(0, Some(Bytes::from_static(b"abc"))).unwrap();
     assert_eq!(s.poll(), Ok(Step::Chunk(Bytes::from_static(b"bc"))));
     assert_eq!(s.poll(), Ok(Step::Done(true)));
-    // ... and a block missing on the way is "not available".
+    // ... and if that seek fails too, the blob's blocks are walked from its first.
+    let mut s = ReadStream::new(&id, &range(Some(1), None, None), core.info()).unwrap();
+    assert_eq!(s.poll(), Ok(Step::NeedSeek(1)));
+    s.handle_seek(1, None).unwrap();
+    assert_eq!(s.poll(), Ok(Step::NeedBlock(0)));
+    s.handle_block(0, Some(Bytes::from_static(b"abc"))).unwrap();
+    assert_eq!(s.poll(), Ok(Step::NeedSeek(1)));
+    s.handle_seek(1, None).unwrap();
+    assert_eq!(s.poll(), Ok(Step::NeedBlock(0)));
+    s.handle_block(0, Some(Bytes::from_static(b"abc"))).unwrap();
+    assert_eq!(s.poll(), Ok(Step::Chunk(Bytes::from_static(b"bc"))));
+    assert_eq!(s.poll(), Ok(Step::Done(true)));
+    // A block missing on the way is "not available".
     let mut s = ReadStream::new(&id, &range(Some(1), None, None), core.info()).unwrap();
     assert_eq!(s.poll(), Ok(Step::NeedSeek(1)));
     s.handle_seek(1, None).unwrap();
