@@ -46,6 +46,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod drive;
 mod options;
 mod state;
 
@@ -59,6 +60,7 @@ use ferrocore_corestore::{Namespace, PrimaryKey};
 use ferrocore_driver::{Adapter, Error, Node, StoreError};
 use ferrocore_storage::{CoreStorage, Store};
 
+pub use drive::DriveCores;
 pub use options::{CoreEntry, CoreRef, GetOptions, Which};
 use state::{lock, Shared, State, StorePlugin};
 pub use state::{remember_encryption_key, remembered_encryption_key};
