@@ -18,7 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ferrocore::log::{Log, LogOptions};
-use ferrocore::replication::EndpointConfig;
+use ferrocore::replication::{CoreId, EndpointConfig};
 use ferrocore::wire::noise::Role;
 use ferrocore::{hash, id};
 use ferrocore_blocking::{DownloadHandle, Events};
@@ -274,6 +274,17 @@ fn run_clone(
     }
     .map_err(|e| clone.node_error(e))?;
     wait_download(clone, download, limit, stored)?;
+    let drive = crate::drive::clone_blobs(
+        node,
+        store,
+        &args.dir,
+        core,
+        &args.key,
+        args.paths.is_some(),
+    )?;
+    if let Some(blobs) = drive {
+        clone_blobs(clone, args, blobs, limit)?;
+    }
     if clone.swarm {
         // On stderr with the swarm's `peer` lines: the download is complete and verified
         // (the command still lets its streams close before it exits).
@@ -283,6 +294,52 @@ fn run_clone(
         Some(events) => live::follow(clone, &events, store, length, out),
         None => Ok(()),
     }
+}
+
+/// A drive's blobs core (its db core cloned): learns its length from the peer and
+/// downloads it whole, or only the blobs of `--paths`; says how many blocks on stderr.
+fn clone_blobs(
+    clone: &Cloning,
+    args: &CloneArgs,
+    blobs: CoreId,
+    limit: Option<Duration>,
+) -> Result<(), Error> {
+    let node = &clone.node;
+    let scope = |start: bool| {
+        node.with_endpoint(move |ep| {
+            if start {
+                ep.start_finding_peers(Some(blobs))
+            } else {
+                ep.stop_finding_peers(Some(blobs))
+            }
+        })
+        .map_err(|e| clone.node_error(e))?
+        .map_err(|e| Error::Failed(format!("cannot clone the drive's blobs core: {e}")))
+    };
+    scope(true)?;
+    let length = node.update(blobs, limit).map_err(|e| clone.node_error(e))?;
+    scope(false)?;
+    let blocks = match &args.paths {
+        Some(paths) => {
+            crate::drive::download_paths(node, &args.dir, (clone.core, blobs), paths, limit)?
+        }
+        None => {
+            let download = node
+                .download(blobs, 0, Some(length))
+                .map_err(|e| clone.node_error(e))?;
+            let held = || {
+                node.with_endpoint(move |ep| {
+                    ep.log(blobs)
+                        .map_or(0, |log| log.bitfield().count(0, length.min(log.length())))
+                })
+                .map_err(|e| clone.node_error(e))
+            };
+            wait_download(clone, download, limit, held)?;
+            length
+        }
+    };
+    eprintln!("downloaded {blocks} blobs blocks");
+    Ok(())
 }
 
 /// How often a download with a time limit looks at its progress.
