@@ -296,6 +296,29 @@ fn a_core_that_is_not_a_drive() {
     drive("ls", &d2, &["--drive", "xyz"]).fails(USAGE.into(), "");
 }
 
+#[test]
+fn a_drive_beside_other_cores_is_found_by_its_name_or_key() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("mixed");
+    let plain = create(&d, &[]);
+    let key = new_drive(&d);
+    let cores = run(&["cores", s(&d)]).ok();
+    assert!(cores.contains(&plain) && cores.contains(" db"), "{cores}");
+    assert!(
+        cores
+            .lines()
+            .any(|l| l.starts_with(&plain) && l.ends_with("(default)")),
+        "the plain core stays the default: {cores}"
+    );
+    put(&d, "/f", b"f", &[]).ok();
+    assert_eq!(drive("get", &d, &["/f"]).ok(), "f", "the core named db");
+    assert_eq!(drive("get", &d, &["/f", "--drive", &key]).ok(), "f");
+    drive("get", &d, &["/f", "--drive", &plain]).fails(ERROR.into(), "lacks the blobs core");
+    let missing = t.path().join("missing.txt");
+    drive("put", &d, &["/g", s(&missing)]).fails(ERROR.into(), "cannot open");
+    drive("get", &d, &["/g"]).fails(NOT_FOUND.into(), "no file /g");
+}
+
 /// `clone DIR KEY --connect ADDR extra…`.
 fn clone(dir: &Path, key: &str, addr: &str, extra: &[&str]) -> support::Out {
     let mut all = vec!["clone", s(dir), key, "--connect", addr];
@@ -360,6 +383,16 @@ fn serve_and_clone_a_drive_whole_and_sparse() {
         ls_json(&sparse, &["--recursive"]).len(),
         5,
         "the db is whole"
+    );
+
+    // A drive added to a store that holds another core is picked with --drive.
+    let other = t.path().join("other");
+    create(&other, &[]);
+    let out = clone(&other, &key, &addr, &["--add"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        drive("get", &other, &["/top.txt", "--drive", &key]).ok(),
+        "top"
     );
 
     // A core that is not a drive takes no --paths.

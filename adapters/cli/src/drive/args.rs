@@ -28,8 +28,8 @@ pub struct DriveArgs {
     pub command: DriveCommand,
 }
 
-/// The `drive` subcommands. (`import` and `export`, the mirroring of a local folder,
-/// belong here once the mirror exists.)
+/// The `drive` subcommands. Extension point: `Import` and `Export` (mirroring a local
+/// folder) join them with the mirror (see the [`drive`](crate::drive) module docs).
 #[derive(Debug, Subcommand)]
 pub enum DriveCommand {
     /// Make a drive in the store (JS `new Hyperdrive(store)`): the core `db` and its blobs core

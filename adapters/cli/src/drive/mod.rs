@@ -9,8 +9,14 @@
 //! ([`ferrocore_hyperdrive::path`]); a path naming the root or climbing above it is a usage
 //! error (exit 2).
 //!
-//! Extension point: `drive import` / `drive export` (mirroring a local folder) are
-//! subcommands of [`args::DriveCommand`] to come with the mirror.
+//! # Extension point: `drive import` / `drive export`
+//!
+//! Mirroring a local folder into a drive and back comes with the mirror crate. Its
+//! commands go here as the others do: a variant of [`args::DriveCommand`] with an
+//! argument struct flattening [`args::DriveSelect`], an arm in `run`, and a module of
+//! this one (say `mirror.rs`) that opens the drive with `open::Opened::new(&select,
+//! write)` (the drive on a node of this process; `Opened::fail` maps its errors to exit
+//! codes) and ends with `Opened::close`. Nothing else needs to change.
 
 pub mod args;
 mod fetch;
@@ -40,6 +46,7 @@ pub(crate) fn run(args: &DriveArgs, out: &mut dyn Write) -> Result<(), Error> {
         DriveCommand::Symlink(a) => symlink(a),
         DriveCommand::Info(a) => info(a, out),
         DriveCommand::Diff(a) => diff(a, out),
+        // Extension point: `Import` / `Export` (see the module docs).
     }
 }
 
