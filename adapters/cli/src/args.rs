@@ -203,6 +203,7 @@ Examples:
   ferrocore clone ./copy <KEY> --connect 127.0.0.1:4000 --live
   ferrocore clone ./copy <KEY> --connect host:4000 --timeout 0   # no time limit
   ferrocore clone ./store <KEY> --connect 127.0.0.1:4000 --add   # beside the store's cores
+  ferrocore clone ./site <DRIVE KEY> --connect 127.0.0.1:4000 --paths /docs,/index.html
 
 Opens the read-only core KEY in the store DIR (creating both if missing; the first core
 of a new store is its default core), connects, learns the peer's length and downloads
@@ -210,6 +211,12 @@ every block below it (or only --blocks), verifying each against KEY. Exits 0 onc
 A store that holds other cores but not KEY refuses it unless --add is given; cloning KEY
 again (to resume or catch up) needs no --add. --encryption-key is remembered in the
 store, so later commands on the clone need not pass it.
+
+When KEY is a drive (its block 0 is the hyperbee header JS hyperdrive writes), the clone
+then opens the drive's blobs core in the store (its key follows from KEY's manifest) and
+downloads it whole, or with --paths only the contents of those files and folders (the db
+is downloaded whole), and prints `downloaded N blobs blocks` on stderr; `drive ls` and
+`drive get` then read the clone. --paths on a core that is not a drive is exit 2.
 
 --timeout (default 30 s; 0: no limit) bounds connecting and learning the length, and then
 each stretch of the download without progress (no block stored and less than 16 KiB
