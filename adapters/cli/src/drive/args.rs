@@ -68,13 +68,14 @@ the file's blocks are not stored locally (a sparse clone).")]
 Examples:
   ferrocore drive ls ./site
   ferrocore drive ls ./site /docs --recursive
-  ferrocore drive ls ./site --recursive --json     # {\"path\",\"size\",\"executable\",\"linkname\",\"blob\"}
+  ferrocore drive ls ./site --recursive --json     # {\"path\",\"size\",\"executable\",\"linkname\",\"blob\",\"metadata\"}
 
 Text lines are `KIND SIZE PATH`: KIND `f` a file, `x` an executable file, `l` a symlink
 (its line ends in ` -> TARGET`), `d` a folder (without --recursive; its path ends in `/`).
 With --json `blob` is the stored blob id ({\"blockOffset\",\"byteOffset\",\"blockLength\",
-\"byteLength\"}) or null, `size` its byteLength (0 without blob); a folder is a line whose
-path ends in `/`. A PATH naming a file lists that file.")]
+\"byteLength\"}) or null, `size` its byteLength (0 without blob), `metadata` the stored JSON
+value (null if none); a folder is a line whose path ends in `/`. A PATH naming a file lists
+that file.")]
     Ls(LsArgs),
     /// Delete a file or symlink; exit 3 if there is none
     #[command(after_help = "\
@@ -171,7 +172,7 @@ pub struct LsArgs {
     /// Everything under the folder, not only its children.
     #[arg(long, short = 'r')]
     pub recursive: bool,
-    /// JSON lines {"path","size","executable","linkname","blob"}.
+    /// JSON lines {"path","size","executable","linkname","blob","metadata"}.
     #[arg(long)]
     pub json: bool,
     /// List the drive as it was at this version.
