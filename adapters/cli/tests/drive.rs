@@ -405,3 +405,51 @@ fn serve_and_clone_a_drive_whole_and_sparse() {
     server2.terminate_cleanly();
     server.terminate_cleanly();
 }
+
+#[test]
+fn clone_swarm_finds_a_served_drive_on_a_local_dht() {
+    let t = tempfile::tempdir().unwrap();
+    let mut dht = support::Proc::spawn(&["dht", "--listen", "127.0.0.1:0", "--bootstrap", "none"]);
+    let boot = loop {
+        if let Some(a) = dht.line().strip_prefix("listening ") {
+            break a.to_owned();
+        }
+    };
+    let d = t.path().join("site");
+    let key = new_drive(&d);
+    let data = content(300_000, 9);
+    put(&d, "/f.bin", &data, &[]).ok();
+    let mut server = support::Proc::spawn(&["serve", s(&d), "--swarm", "--bootstrap", &boot]);
+    assert_eq!(server.line(), format!("key {key}"));
+    // Both cores are announced: the db's discovery key and the blobs core's.
+    let announced: Vec<String> = (0..2).map(|_| server.line()).collect();
+    let content_dk = info(&d)["contentDiscoveryKey"].as_str().unwrap().to_owned();
+    assert!(
+        announced.contains(&format!("announced {content_dk}")),
+        "{announced:?}"
+    );
+    let c = t.path().join("clone");
+    let out = run(&[
+        "clone",
+        s(&c),
+        &key,
+        "--swarm",
+        "--bootstrap",
+        &boot,
+        "--timeout",
+        "20",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let (db_line, blobs_line) = (
+        out.stderr
+            .find("downloaded 2 blocks")
+            .expect("the db's line"),
+        out.stderr
+            .find("downloaded 5 blobs blocks")
+            .expect("the blobs' line"),
+    );
+    assert!(db_line < blobs_line, "{}", out.stderr);
+    assert!(drive("get", &c, &["/f.bin"]).stdout == data);
+    server.terminate_cleanly();
+    dht.terminate_cleanly();
+}

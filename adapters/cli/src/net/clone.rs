@@ -274,6 +274,11 @@ fn run_clone(
     }
     .map_err(|e| clone.node_error(e))?;
     wait_download(clone, download, limit, stored)?;
+    if clone.swarm {
+        // On stderr with the swarm's `peer` lines: the download is complete and verified
+        // (the command still lets its streams close before it exits).
+        eprintln!("downloaded {total} blocks");
+    }
     let drive = crate::drive::clone_blobs(
         node,
         store,
@@ -284,11 +289,6 @@ fn run_clone(
     )?;
     if let Some(blobs) = drive {
         clone_blobs(clone, args, blobs, limit)?;
-    }
-    if clone.swarm {
-        // On stderr with the swarm's `peer` lines: the download is complete and verified
-        // (the command still lets its streams close before it exits).
-        eprintln!("downloaded {total} blocks");
     }
     match live_events {
         Some(events) => live::follow(clone, &events, store, length, out),
