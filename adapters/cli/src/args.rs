@@ -216,7 +216,8 @@ When KEY is a drive (its block 0 is the hyperbee header JS hyperdrive writes), t
 then opens the drive's blobs core in the store (its key follows from KEY's manifest) and
 downloads it whole, or with --paths only the contents of those files and folders (the db
 is downloaded whole), and prints `downloaded N blobs blocks` on stderr; `drive ls` and
-`drive get` then read the clone. --paths on a core that is not a drive is exit 2.
+`drive get` then read the clone (with --blocks: only those db blocks, no contents). --paths
+on a core that is not a drive is exit 2.
 
 --timeout (default 30 s; 0: no limit) bounds connecting and learning the length, and then
 each stretch of the download without progress (no block stored and less than 16 KiB

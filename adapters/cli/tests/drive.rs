@@ -385,6 +385,13 @@ fn serve_and_clone_a_drive_whole_and_sparse() {
         "the db is whole"
     );
 
+    // --blocks clones those db blocks only: reads that need others are exit 3.
+    let few = t.path().join("few");
+    clone(&few, &key, &addr, &["--blocks", "0,1"]).ok();
+    assert_eq!(info(&few)["blobsHeld"], 0);
+    drive("ls", &few, &[]).fails(NOT_FOUND.into(), "not stored locally");
+    drive("get", &few, &["/top.txt"]).fails(NOT_FOUND.into(), "not stored locally");
+
     // A drive added to a store that holds another core is picked with --drive.
     let other = t.path().join("other");
     create(&other, &[]);

@@ -287,8 +287,11 @@ fn run_clone(
         &args.key,
         args.paths.is_some(),
     )?;
-    if let Some(blobs) = drive {
-        clone_blobs(clone, args, blobs, limit)?;
+    match drive {
+        // `--blocks` names the db's blocks only: the blobs core is there, empty, and
+        // reads of what it lacks are exit 3.
+        Some(blobs) if args.blocks.is_none() => clone_blobs(clone, args, blobs, limit)?,
+        _ => {}
     }
     match live_events {
         Some(events) => live::follow(clone, &events, store, length, out),
