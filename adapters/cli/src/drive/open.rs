@@ -94,7 +94,7 @@ pub(crate) fn content_of(manifest: &Manifest, key: &[u8; 32]) -> Option<(Manifes
     Some((m, k))
 }
 
-/// The db core of the drive `select` names: its key and how it was found (for messages).
+/// The key of the db core of the drive `select` names.
 fn find_db(store: &Store, core_dir: &CoreDir, select: &DriveSelect) -> Result<[u8; 32], Error> {
     let d = &core_dir.path;
     if let Some(key) = select.drive {
