@@ -27,14 +27,16 @@ Exit codes:
   0    success (also after SIGTERM/SIGINT for `serve` and `clone --live`)
   1    error: no core in DIR, no such core name or key in the store, a core (or name) exists
        already, read-only core, wrong encryption key, DIR busy, storage failure, ...
-  2    usage: bad arguments (a malformed key, index or option)
-  3    not found: the block is not stored locally (`get`, `bee`), the peer's core has no
-       such block (`clone --blocks`), or the key is absent (`bee get`)
+  2    usage: bad arguments (a malformed key, index or option; a drive path naming the
+       root or climbing above it)
+  3    not found: the block is not stored locally (`get`, `bee`, `drive`), the peer's core
+       has no such block (`clone --blocks`), the key is absent (`bee get`), or the file is
+       absent or a symlink (`drive get`, `drive rm`)
   4    the peer misbehaved: it sent data that failed verification, a wrong capability or
        malformed messages
   5    network: could not connect or listen, or the connection was lost
   6    timed out (`clone --timeout`: connecting, or the download made no progress)
-  7    `bee`: the core is not a hyperbee, or its blocks are damaged
+  7    `bee`, `drive`: the core is not a hyperbee / drive, or its blocks are damaged
   130  `clone` (without --live) interrupted by SIGINT before it finished (143: SIGTERM)";
 
 const TOP_EXAMPLES: &str = "\
@@ -47,6 +49,8 @@ Examples:
   ferrocore create ./writer --name chat --namespace rooms   # another core in the same store
   ferrocore append ./writer --name chat --namespace rooms hi
   ferrocore cores ./writer
+  ferrocore drive create ./site && ferrocore drive put ./site /index.html index.html
+  ferrocore clone ./copy <DRIVE KEY> --connect 127.0.0.1:4000 --paths /docs   # a sparse drive
 
 A DIR is a store: one database (core.db, with core.db-data and core.db-wal beside it) for
 any number of cores, and ferrocore.json naming its default core (the first one created or
@@ -199,6 +203,7 @@ Examples:
   ferrocore clone ./copy <KEY> --connect 127.0.0.1:4000 --live
   ferrocore clone ./copy <KEY> --connect host:4000 --timeout 0   # no time limit
   ferrocore clone ./store <KEY> --connect 127.0.0.1:4000 --add   # beside the store's cores
+  ferrocore clone ./site <DRIVE KEY> --connect 127.0.0.1:4000 --paths /docs,/index.html
 
 Opens the read-only core KEY in the store DIR (creating both if missing; the first core
 of a new store is its default core), connects, learns the peer's length and downloads
@@ -206,6 +211,13 @@ every block below it (or only --blocks), verifying each against KEY. Exits 0 onc
 A store that holds other cores but not KEY refuses it unless --add is given; cloning KEY
 again (to resume or catch up) needs no --add. --encryption-key is remembered in the
 store, so later commands on the clone need not pass it.
+
+When KEY is a drive (its block 0 is the hyperbee header JS hyperdrive writes), the clone
+then opens the drive's blobs core in the store (its key follows from KEY's manifest) and
+downloads it whole, or with --paths only the contents of those files and folders (the db
+is downloaded whole), and prints `downloaded N blobs blocks` on stderr; `drive ls` and
+`drive get` then read the clone (with --blocks: only those db blocks, no contents). --paths
+on a core that is not a drive is exit 2.
 
 --timeout (default 30 s; 0: no limit) bounds connecting and learning the length, and then
 each stretch of the download without progress (no block stored and less than 16 KiB
@@ -270,6 +282,27 @@ are UTF-8 text unless --key-encoding/--value-encoding say hex (any bytes) or jso
 if the core is not a hyperbee (block 0 is not a hyperbee header) or its blocks are
 damaged; exit 3 if a key is absent or a block a read needs is not stored locally.")]
     Bee(crate::bee::args::BeeArgs),
+
+    /// Hyperdrive: create a drive, put, get, ls, rm, symlink, info and diff its files
+    #[command(after_help = "\
+Examples:
+  ferrocore drive create ./site                     # prints `key <hex>`
+  ferrocore drive put ./site /index.html index.html
+  echo hello | ferrocore drive put ./site /docs/hello.txt
+  ferrocore drive ls ./site --recursive
+  ferrocore drive get ./site /docs/hello.txt        # hello (exit 3 if absent)
+  ferrocore serve ./site --listen 127.0.0.1:4000
+  ferrocore clone ./copy <KEY> --connect 127.0.0.1:4000                 # both cores
+  ferrocore clone ./sparse <KEY> --connect 127.0.0.1:4000 --paths /docs # only /docs's files
+
+A drive is what JS hyperdrive 13.3.4 writes, block for block: a Hyperbee of entries on the
+store's core named `db` (the drive key is its key) and a blobs core of contents whose key
+follows from the db's manifest. `drive create --primary-key` with a JS store's primary key
+gives the drive JS makes in that store. Drive commands use the core named `db`, else the
+store's default core (a clone), unless --drive KEY picks one. Paths are normalised as JS
+does; one naming the root or climbing above it is a usage error (exit 2). Exit 3 if a file
+is absent or its blocks are not stored locally; exit 7 if the core is not a drive.")]
+    Drive(crate::drive::args::DriveArgs),
 }
 
 /// JS HyperDHT's public bootstrap nodes (`hyperdht/lib/constants.js`, `IP@HOST:PORT`).
@@ -309,6 +342,17 @@ pub struct CoreSelect {
     /// in the root namespace.
     #[arg(long, value_name = "NAME|KEY", value_parser = parse_name)]
     pub core: Option<String>,
+}
+
+/// The versions a `diff` compares (`bee diff`, `drive diff`).
+#[derive(Debug, Clone, Args)]
+pub struct VersionRange {
+    /// The older version.
+    #[arg(long, value_name = "V")]
+    pub from: u64,
+    /// The newer version (default: the current one).
+    #[arg(long, value_name = "V")]
+    pub to: Option<u64>,
 }
 
 /// `ferrocore create`.
@@ -505,6 +549,16 @@ pub struct CloneArgs {
     /// Download only these blocks (comma-separated indices).
     #[arg(long, value_name = "I,J,...", value_delimiter = ',', num_args = 1)]
     pub blocks: Option<Vec<u64>>,
+    /// A drive: download its db whole but only the contents of these files and folders
+    /// (comma-separated drive paths; a folder means every file under it).
+    #[arg(
+        long,
+        value_name = "PATH,...",
+        value_delimiter = ',',
+        num_args = 1,
+        conflicts_with = "blocks"
+    )]
+    pub paths: Option<Vec<String>>,
     /// After the download, keep running and print `Block <i>: <text>` for each new block
     /// (following the writer's truncations).
     #[arg(long)]

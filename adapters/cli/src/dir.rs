@@ -258,6 +258,30 @@ pub(crate) fn write_marker(dir: &Path, marker: &Marker) -> Result<(), Error> {
     Ok(())
 }
 
+/// Ends the making of a core in the store of `dir`: if the store was new (`new_store`),
+/// its marker names the core made (`marker` of what `made` holds), and if making it (or
+/// the marker) failed, what this process made of the store goes.
+pub(crate) fn finish_new_core<T>(
+    dir: &Path,
+    new_store: bool,
+    created_dir: bool,
+    made: Result<T, Error>,
+    marker: impl FnOnce(&T) -> Marker,
+) -> Result<T, Error> {
+    if !new_store {
+        return made;
+    }
+    let made = made.and_then(|m| {
+        write_marker(dir, &marker(&m))?;
+        Ok(m)
+    });
+    if made.is_err() {
+        // A store this process created (it held its lock): nothing half made stays.
+        remove_new_core(dir, created_dir);
+    }
+    made
+}
+
 /// Removes a core this process created in `dir` (its store closed): the whole directory
 /// if this process made it, else the files it wrote. Best effort.
 pub(crate) fn remove_new_core(dir: &Path, created_dir: bool) {

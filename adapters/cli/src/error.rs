@@ -19,8 +19,8 @@ pub mod exit {
     pub const NETWORK: u8 = 5;
     /// `clone --timeout` passed.
     pub const TIMEOUT: u8 = 6;
-    /// `bee`: the core is not a hyperbee (block 0 is not a hyperbee header), or its
-    /// blocks are damaged.
+    /// `bee`, `drive`: the core is not a hyperbee or drive (block 0 is not a hyperbee
+    /// header), or its blocks are damaged.
     pub const NOT_A_BEE: u8 = 7;
     /// Added to the signal number when `clone` (without `--live`) is interrupted before
     /// it finished: 130 for SIGINT, 143 for SIGTERM.
@@ -50,7 +50,7 @@ pub enum Error {
     /// Exit 6: the time limit passed.
     #[error("{0}")]
     Timeout(String),
-    /// Exit 7: the core is not a hyperbee, or its blocks are damaged.
+    /// Exit 7: the core is not a hyperbee (or drive), or its blocks are damaged.
     #[error("{0}")]
     NotABee(String),
     /// Exit 128 + the signal: interrupted before the command finished.

@@ -32,6 +32,14 @@
 //! ferrocore bee history <DIR> [--gte N] [--lt N] [--reverse] [--limit N] [--json]
 //! ferrocore bee diff <DIR> --from V [--to V] [--json]
 //!     each bee command: [<CORE>] [--key-encoding utf-8|hex|json] [--value-encoding ...]
+//! ferrocore drive create <DIR> [--primary-key <HEX64>] [--json]
+//! ferrocore drive put <DIR> <PATH> [<FILE>] [--executable] [--metadata <JSON>]
+//! ferrocore drive get <DIR> <PATH> [--checkout V]
+//! ferrocore drive ls <DIR> [<PATH>] [--recursive] [--json] [--checkout V]
+//! ferrocore drive rm <DIR> <PATH> | symlink <DIR> <PATH> <TARGET> [--metadata <JSON>]
+//! ferrocore drive info <DIR> [--json] | diff <DIR> --from V [--to V] [--json]
+//!     each drive command but create: [--drive <KEY>]
+//! ferrocore clone <DIR> <KEY> ... [--paths <PATH,...>]   (a drive: only those contents)
 //!
 //! <CORE>: --name <NAME> [--namespace <NS>]... | --core <NAME|KEY>   (default: the default core)
 //! ```
@@ -89,6 +97,26 @@
 //!   version `--from` to `--to` (`--json`: `{"key","left","right"}`). Keys and values are
 //!   UTF-8 unless `--key-encoding`/`--value-encoding` say hex or json. Reads use the
 //!   blocks the store holds: a block a sparse clone lacks is exit 3.
+//! - `drive` works on a Hyperdrive of the store ([`drive`]; the cores JS hyperdrive 13.3.4
+//!   writes): `create` adds the core named `db` (key pair derived from the store's primary
+//!   key, as `create --name db`) and its blobs core (key from the db's manifest, signed by
+//!   the db's key pair), prints `key <hex>` (`--json`: `{"key","discoveryKey","contentKey",
+//!   "id"}`), and makes the drive a new store's default core. The other commands use
+//!   `--drive KEY`, else the core named `db`, else the default core (a clone). `put`
+//!   streams FILE (or stdin) in 64 KiB blocks; `get` prints exactly the contents (exit 3 if
+//!   absent, a symlink, or not stored locally); `ls` prints `KIND SIZE PATH` lines (KIND
+//!   `f` file, `x` executable, `l` symlink with ` -> TARGET`, `d` folder without
+//!   `--recursive`), `--json`: `{"path","size","executable","linkname","blob","metadata"}`
+//!   (`blob` the stored id or null; a folder's path ends in `/`); `rm` deletes an entry
+//!   (exit 3 if none); `symlink` stores a link; `info` prints the keys, version, db and
+//!   blobs lengths (`--json`: `{"key","discoveryKey","contentKey","contentDiscoveryKey",
+//!   "id","version","writable","dbLength","dbByteLength","blobsLength","blobsByteLength",
+//!   "blobsHeld"}`); `diff` prints `put<TAB>PATH` / `del<TAB>PATH` from `--from` to `--to`
+//!   (`--json`: `{"path","left","right"}`, each side `{"seq","key","value"}` or null).
+//!   Paths are normalised as JS does; a path naming the root or climbing above it is exit
+//!   2. `clone` of a drive (block 0 a hyperbee header with metadata) also fetches the blobs
+//!   core, whole or (`--paths`) only the contents of those files and folders, and prints
+//!   `downloaded N blobs blocks` on stderr; `serve` serves both cores.
 //!
 //! KEY is 64 hex characters (either case) or the 52-character z-base-32 id that `info`
 //! prints ([`keys::parse_key`]).
@@ -99,12 +127,12 @@
 //! |---:|---|
 //! | 0 | success (also `serve` and `clone --live` ended by SIGTERM/SIGINT) |
 //! | 1 | an error without a code of its own: no core in DIR, no such core name or key in the store, a core (or name) exists already, a read-only core, a wrong or missing encryption key, DIR busy, storage failure |
-//! | 2 | usage: malformed arguments (clap), e.g. a bad key or index |
-//! | 3 | not found: the block is not stored locally (`get`, `bee`), the peer's core has no such block (`clone --blocks`), or the key is absent (`bee get`) |
+//! | 2 | usage: malformed arguments (clap), e.g. a bad key or index; a drive path naming the root or climbing above it; `--paths` for a core that is not a drive |
+//! | 3 | not found: the block is not stored locally (`get`, `bee`, `drive`), the peer's core has no such block (`clone --blocks`), the key is absent (`bee get`), or the file is absent or a symlink (`drive get`, `drive rm`) |
 //! | 4 | the peer misbehaved: data that failed verification, a wrong capability, malformed messages |
 //! | 5 | network: connecting or listening failed, or the connection was lost |
 //! | 6 | `clone --timeout` passed: connecting took too long, or the download made no progress |
-//! | 7 | `bee`: the core is not a hyperbee (block 0 is not a hyperbee header), or its blocks are damaged |
+//! | 7 | `bee`, `drive`: the core is not a hyperbee / drive (block 0 is not a hyperbee header), or its blocks are damaged |
 //! | 128 + signal | `clone` without `--live` interrupted (130: SIGINT, 143: SIGTERM) |
 //!
 //! They are the constants of [`exit`]; every [`Error`] knows its own
@@ -153,6 +181,7 @@
 pub mod args;
 pub mod bee;
 mod dir;
+pub mod drive;
 mod error;
 pub mod keys;
 mod local;
@@ -191,5 +220,6 @@ fn run_with(cli: &Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Cores(a) => local::cores(a, out),
         Command::Dht(a) => net::dht(a, out),
         Command::Bee(a) => bee::run(a, out),
+        Command::Drive(a) => drive::run(a, out),
     }
 }

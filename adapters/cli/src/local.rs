@@ -42,20 +42,12 @@ pub(crate) fn create(args: &CreateArgs, out: &mut dyn Write) -> Result<(), Error
         )));
     }
     let store = dir::open_store(d, ferrocore_storage::Durability::Immediate)?;
-    let mut made = add_core(args, &store);
+    let made = add_core(args, &store);
     drop(store);
-    if marker.is_none() {
-        // The store's first core is its default core.
-        made = made.and_then(|key| {
-            dir::write_marker(d, &Marker::new(key, args.encryption_key.as_ref()))?;
-            Ok(key)
-        });
-        if made.is_err() {
-            // A store this process created (it held its lock): nothing half made stays.
-            dir::remove_new_core(d, created_dir);
-        }
-    }
-    let key = made?;
+    // The store's first core is its default core.
+    let key = dir::finish_new_core(d, marker.is_none(), created_dir, made, |key| {
+        Marker::new(*key, args.encryption_key.as_ref())
+    })?;
     if args.json {
         let v = json!({
             "key": hex::encode(key),

@@ -323,12 +323,9 @@ pub struct DiffArgs {
     /// Store, core and encodings.
     #[command(flatten)]
     pub common: BeeCommon,
-    /// The older version.
-    #[arg(long, value_name = "V")]
-    pub from: u64,
-    /// The newer version (default: the current one).
-    #[arg(long, value_name = "V")]
-    pub to: Option<u64>,
+    /// The versions compared.
+    #[command(flatten)]
+    pub versions: crate::args::VersionRange,
     /// JSON lines {"key","left","right"}.
     #[arg(long)]
     pub json: bool,

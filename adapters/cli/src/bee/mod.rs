@@ -356,13 +356,16 @@ fn print_history(
 
 fn diff(a: &DiffArgs, out: &mut dyn Write) -> Result<(), Error> {
     let o = Opened::new(&a.common, false)?;
-    let to = a.to.map_or_else(|| o.bee.clone(), |v| o.bee.checkout(v));
+    let to = a
+        .versions
+        .to
+        .map_or_else(|| o.bee.clone(), |v| o.bee.checkout(v));
     let side = |e: &Option<Entry>| -> Result<Value, Error> {
         e.as_ref().map_or(Ok(Value::Null), |e| {
             Ok(json!({"seq": e.seq, "value": o.json_value(e.value.as_deref())?}))
         })
     };
-    for d in to.diff(a.from, KeyRange::default()) {
+    for d in to.diff(a.versions.from, KeyRange::default()) {
         let d = d.map_err(o.fail())?;
         let Some(key) = d.left.as_ref().or(d.right.as_ref()).map(|e| &e.key) else {
             continue;

@@ -18,7 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ferrocore::log::{Log, LogOptions};
-use ferrocore::replication::EndpointConfig;
+use ferrocore::replication::{CoreId, EndpointConfig};
 use ferrocore::wire::noise::Role;
 use ferrocore::{hash, id};
 use ferrocore_blocking::{DownloadHandle, Events};
@@ -279,10 +279,70 @@ fn run_clone(
         // (the command still lets its streams close before it exits).
         eprintln!("downloaded {total} blocks");
     }
+    let drive = crate::drive::clone_blobs(
+        node,
+        store,
+        &args.dir,
+        core,
+        &args.key,
+        args.paths.is_some(),
+    )?;
+    match drive {
+        // `--blocks` names the db's blocks only: the blobs core is there, empty, and
+        // reads of what it lacks are exit 3.
+        Some(blobs) if args.blocks.is_none() => clone_blobs(clone, args, blobs, limit)?,
+        _ => {}
+    }
     match live_events {
         Some(events) => live::follow(clone, &events, store, length, out),
         None => Ok(()),
     }
+}
+
+/// A drive's blobs core (its db core cloned): learns its length from the peer and
+/// downloads it whole, or only the blobs of `--paths`; says how many blocks on stderr.
+fn clone_blobs(
+    clone: &Cloning,
+    args: &CloneArgs,
+    blobs: CoreId,
+    limit: Option<Duration>,
+) -> Result<(), Error> {
+    let node = &clone.node;
+    let scope = |start: bool| {
+        node.with_endpoint(move |ep| {
+            if start {
+                ep.start_finding_peers(Some(blobs))
+            } else {
+                ep.stop_finding_peers(Some(blobs))
+            }
+        })
+        .map_err(|e| clone.node_error(e))?
+        .map_err(|e| Error::Failed(format!("cannot clone the drive's blobs core: {e}")))
+    };
+    scope(true)?;
+    let length = node.update(blobs, limit).map_err(|e| clone.node_error(e))?;
+    scope(false)?;
+    let blocks = match &args.paths {
+        Some(paths) => {
+            crate::drive::download_paths(node, &args.dir, (clone.core, blobs), paths, limit)?
+        }
+        None => {
+            let download = node
+                .download(blobs, 0, Some(length))
+                .map_err(|e| clone.node_error(e))?;
+            let held = || {
+                node.with_endpoint(move |ep| {
+                    ep.log(blobs)
+                        .map_or(0, |log| log.bitfield().count(0, length.min(log.length())))
+                })
+                .map_err(|e| clone.node_error(e))
+            };
+            wait_download(clone, download, limit, held)?;
+            length
+        }
+    };
+    eprintln!("downloaded {blocks} blobs blocks");
+    Ok(())
 }
 
 /// How often a download with a time limit looks at its progress.
