@@ -28,8 +28,7 @@ pub struct DriveArgs {
     pub command: DriveCommand,
 }
 
-/// The `drive` subcommands. Extension point: `Import` and `Export` (mirroring a local
-/// folder) join them with the mirror (see the [`drive`](crate::drive) module docs).
+/// The `drive` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DriveCommand {
     /// Make a drive in the store (JS `new Hyperdrive(store)`): the core `db` and its blobs core
@@ -108,6 +107,30 @@ each line is {\"path\",\"left\",\"right\"} as JS's diff stream gives them: left 
 --to, right the one at --from, each {\"seq\",\"key\",\"value\"} or null (value:
 {\"executable\",\"linkname\",\"blob\",\"metadata\"}).")]
     Diff(DiffArgs),
+    /// Mirror a local FOLDER into the drive (JS localdrive → hyperdrive with mirror-drive)
+    #[command(after_help = "\
+Examples:
+  ferrocore drive import ./site ./public             # adds and changes, deletes nothing
+  ferrocore drive import ./site ./public --prune     # also deletes what FOLDER lacks
+  ferrocore drive import ./site ./public --dry-run   # lists the changes, writes nothing
+
+Files are compared as mirror-drive compares them: by size, then contents, then the
+executable bit (a change of only the bit keeps the blob). Symlinks are stored as links,
+not followed. Each change is a line on stdout with --dry-run (`add|change|remove<TAB>PATH
+<TAB>BYTES`); a progress line on stderr when it is a terminal; at the end the summary
+`added N changed N removed N bytes N` on stderr (bytes: mirror-drive's bytesAdded).")]
+    Import(MirrorArgs),
+    /// Mirror the drive into a local FOLDER (created if missing)
+    #[command(after_help = "\
+Examples:
+  ferrocore drive export ./site ./out
+  ferrocore drive export ./site ./out --prune        # also deletes what the drive lacks
+  ferrocore drive export ./clone ./out --path /docs  # only what is under /docs
+
+Reads the drive's local blocks: a sparse clone lacking a file's blocks fails (exit 3);
+fetch them first with `ferrocore clone DIR KEY --connect HOST:PORT --paths ...`. Output as
+for `drive import`.")]
+    Export(MirrorArgs),
 }
 
 /// `drive create`.
@@ -178,6 +201,26 @@ pub struct LsArgs {
     /// List the drive as it was at this version.
     #[arg(long, value_name = "V")]
     pub checkout: Option<u64>,
+}
+
+/// `drive import` and `drive export`.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// Store and drive.
+    #[command(flatten)]
+    pub select: DriveSelect,
+    /// The local folder.
+    #[arg(value_name = "FOLDER")]
+    pub folder: PathBuf,
+    /// Delete what the source lacks from the target (mirror-drive's `prune`).
+    #[arg(long)]
+    pub prune: bool,
+    /// List the changes on stdout and change nothing (mirror-drive's `dryRun`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only this folder or file of the source (mirror-drive's `prefix`; repeatable).
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
 }
 
 /// `drive rm`.

@@ -9,17 +9,12 @@
 //! ([`ferrocore_hyperdrive::path`]); a path naming the root or climbing above it is a usage
 //! error (exit 2).
 //!
-//! # Extension point: `drive import` / `drive export`
-//!
-//! Mirroring a local folder into a drive and back comes with the mirror crate. Its
-//! commands go here as the others do: a variant of [`args::DriveCommand`] with an
-//! argument struct flattening [`args::DriveSelect`], an arm in `run`, and a module of
-//! this one (say `mirror.rs`) that opens the drive with `open::Opened::new(&select,
-//! write)` (the drive on a node of this process; `Opened::fail` maps its errors to exit
-//! codes) and ends with `Opened::close`. Nothing else needs to change.
+//! `drive import` and `drive export` mirror a local folder into the drive and back
+//! ([`ferrocore_mirror`]: JS localdrive and mirror-drive's rules).
 
 pub mod args;
 mod fetch;
+mod mirror;
 mod open;
 
 use std::io::{Read, Write};
@@ -46,7 +41,8 @@ pub(crate) fn run(args: &DriveArgs, out: &mut dyn Write) -> Result<(), Error> {
         DriveCommand::Symlink(a) => symlink(a),
         DriveCommand::Info(a) => info(a, out),
         DriveCommand::Diff(a) => diff(a, out),
-        // Extension point: `Import` / `Export` (see the module docs).
+        DriveCommand::Import(a) => mirror::import(a, out),
+        DriveCommand::Export(a) => mirror::export(a, out),
     }
 }
 
