@@ -38,6 +38,7 @@
 //! ferrocore drive ls <DIR> [<PATH>] [--recursive] [--json] [--checkout V]
 //! ferrocore drive rm <DIR> <PATH> | symlink <DIR> <PATH> <TARGET> [--metadata <JSON>]
 //! ferrocore drive info <DIR> [--json] | diff <DIR> --from V [--to V] [--json]
+//! ferrocore drive import|export <DIR> <FOLDER> [--prune] [--dry-run] [--path P]...
 //!     each drive command but create: [--drive <KEY>]
 //! ferrocore clone <DIR> <KEY> ... [--paths <PATH,...>]   (a drive: only those contents)
 //!
@@ -116,7 +117,12 @@
 //!   Paths are normalised as JS does; a path naming the root or climbing above it is exit
 //!   2. `clone` of a drive (block 0 a hyperbee header with metadata) also fetches the blobs
 //!   core, whole or (`--paths`) only the contents of those files and folders, and prints
-//!   `downloaded N blobs blocks` on stderr; `serve` serves both cores.
+//!   `downloaded N blobs blocks` on stderr; `serve` serves both cores. `import` mirrors a
+//!   local folder into the drive and `export` the drive into one, with JS mirror-drive's
+//!   rules ([`ferrocore_mirror`]; `--prune` deletes what the source lacks, `--dry-run`
+//!   lists `add|change|remove<TAB>PATH<TAB>BYTES` and writes nothing, `--path` limits it to
+//!   a folder or file), drawing a progress line on a terminal and ending with `added N
+//!   changed N removed N bytes N` on stderr (mirror-drive's counts).
 //!
 //! KEY is 64 hex characters (either case) or the 52-character z-base-32 id that `info`
 //! prints ([`keys::parse_key`]).
