@@ -6,7 +6,7 @@
 //! contents, as Hyperblobs lays them out), both added to the node. Its methods are futures
 //! (`.await` them on any runtime; the blocking adapter waits for them on the calling
 //! thread) and its walks ([`Drive::list`], [`Drive::readdir`], [`Drive::diff`],
-//! [`Drive::read`]) are [`Items`] streams. Each operation runs in the node's driver
+//! [`Drive::read_stream`]) are [`Items`] streams. Each operation runs in the node's driver
 //! against the two logs, reading local blocks directly; a block a core lacks (a sparse
 //! clone) is fetched through replication with the drive's deadline
 //! ([`DriveOptions::timeout`]) and the operation goes on, so a sparse clone fetches only
