@@ -3,10 +3,11 @@
 //! and memory figures from `/proc`, and the content digest both implementations compute
 //! over downloaded blocks. The criterion benchmarks live in `benches/`.
 
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use ferrocore::hash::{blake2b256, Hash};
-use ferrocore_storage::Durability;
+use ferrocore_storage::{Durability, Store, StoreOptions};
 
 /// One JSON object, fields in insertion order (written by hand: no serde here).
 pub struct Row(String);
@@ -149,6 +150,59 @@ pub fn process_cpu_seconds() -> Option<f64> {
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     // The kernel reports USER_HZ ticks, 100 per second on Linux.
     Some(ticks / 100.0)
+}
+
+/// A benchmark binary's command line: its mode (`what` says which there are when it is
+/// missing), then `--flag value` pairs.
+///
+/// # Errors
+/// When the mode is missing or a flag has no value.
+pub fn mode_and_flags(what: &str) -> Result<(String, Vec<(String, String)>), String> {
+    let mut argv = std::env::args().skip(1);
+    let mode = argv.next().ok_or(what)?;
+    let mut flags = Vec::new();
+    while let Some(flag) = argv.next() {
+        let value = argv.next().ok_or(format!("{flag} needs a value"))?;
+        flags.push((flag, value));
+    }
+    Ok((mode, flags))
+}
+
+/// The value of `flag` as a number.
+///
+/// # Errors
+/// When it is not one.
+pub fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e| format!("{flag}: {e}"))
+}
+
+/// Runs `f`: its output, wall seconds and CPU seconds ([`process_cpu_seconds`]: the whole
+/// process, NaN where not available).
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
+    let cpu0 = process_cpu_seconds().unwrap_or(f64::NAN);
+    let t0 = Instant::now();
+    let out = f();
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds().unwrap_or(f64::NAN) - cpu0;
+    (out, wall, cpu)
+}
+
+/// The persistent store `dir/db` (`dir` made if missing) with [`Durability::Logged`] (a
+/// WAL write per append, no sync: the JS side's RocksDB writes without sync too).
+///
+/// # Panics
+/// If the folder cannot be made or the store not opened.
+#[must_use]
+pub fn logged_store(dir: &Path) -> Store {
+    std::fs::create_dir_all(dir).expect("store directory");
+    let options = StoreOptions {
+        durability: Durability::Logged,
+        ..StoreOptions::default()
+    };
+    Store::open(dir.join("db"), options).expect("store opens")
 }
 
 /// A `kB` field of `/proc/self/status` (`VmRSS:`, `VmHWM:`).

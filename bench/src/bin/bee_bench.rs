@@ -17,19 +17,18 @@
 //! digits, `value(i)` = `value-` + i likewise + `-` + `x` × (i mod 23), i in 1..=N, put in
 //! the xorshift32 shuffle of seed 1; gets pick `1 + next() % N` (seed 2; sparse: seed 3).
 
-use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use ferrocore::keys::KeyPair;
 use ferrocore::manifest::{core_key, default_manifest};
 use ferrocore::replication::{CoreId, EndpointConfig};
 use ferrocore::{hash, Log, LogOptions};
-use ferrocore_bench::{process_cpu_seconds, Row, XorShift32};
+use ferrocore_bench::{logged_store, mode_and_flags, number, timed, Row, XorShift32};
 use ferrocore_blocking::bee::{Bee, BeeOptions, Op, RangeOptions};
 use ferrocore_blocking::Node;
-use ferrocore_storage::{CoreStorage, Durability, Store, StoreOptions};
+use ferrocore_storage::CoreStorage;
 
 /// The seed of the bee's key pair (the JS side derives its key pair from a primary key of
 /// 32 × 7 and the name "bee"; the key does not change the work).
@@ -71,18 +70,15 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut argv = std::env::args().skip(1);
-    let mode = argv.next().ok_or("a mode: puts, gets, scan or sparse")?;
+    let (mode, flags) = mode_and_flags("a mode: puts, gets, scan or sparse")?;
     let (mut dir, mut count, mut batch, mut gets, mut cache_blocks) = (None, 0, 1, 0, None);
-    while let Some(flag) = argv.next() {
-        let v = argv.next().ok_or(format!("{flag} needs a value"))?;
-        let n = || v.parse::<u32>().map_err(|e| format!("{flag}: {e}"));
+    for (flag, v) in flags {
         match flag.as_str() {
-            "--dir" => dir = Some(v.clone().into()),
-            "--count" => count = n()?,
-            "--batch" => batch = n()?,
-            "--gets" => gets = n()?,
-            "--cache-blocks" => cache_blocks = Some(n()? as usize),
+            "--dir" => dir = Some(v.into()),
+            "--count" => count = number(&flag, &v)?,
+            "--batch" => batch = number(&flag, &v)?,
+            "--gets" => gets = number(&flag, &v)?,
+            "--cache-blocks" => cache_blocks = Some(number(&flag, &v)?),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -98,25 +94,6 @@ fn parse_args() -> Result<Args, String> {
         gets,
         cache_blocks,
     })
-}
-
-/// Wall and CPU seconds of `f`.
-fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
-    let cpu0 = process_cpu_seconds().unwrap_or(f64::NAN);
-    let t0 = Instant::now();
-    let out = f();
-    let wall = t0.elapsed().as_secs_f64();
-    let cpu = process_cpu_seconds().unwrap_or(f64::NAN) - cpu0;
-    (out, wall, cpu)
-}
-
-fn store_at(path: &Path) -> Store {
-    std::fs::create_dir_all(path).expect("store directory");
-    let options = StoreOptions {
-        durability: Durability::Logged,
-        ..StoreOptions::default()
-    };
-    Store::open(path.join("db"), options).expect("store opens")
 }
 
 /// The bench bee's core key.
@@ -140,7 +117,7 @@ fn bee_options(a: &Args, timeout: Option<Duration>) -> BeeOptions {
 /// The store in `a.dir` with the bee's core (writable) on a fresh node.
 fn open_writer(a: &Args) -> (Node<CoreStorage>, CoreId, Bee<CoreStorage>) {
     let dir = &a.dir;
-    let store = store_at(dir);
+    let store = logged_store(dir);
     let key = bee_key();
     let options = LogOptions {
         key_pair: Some(KeyPair::from_seed(&SEED)),
@@ -274,7 +251,7 @@ fn sparse(a: &Args) -> (Outcome, f64, f64) {
     let (writer, _core, _bee) = open_writer(a);
     let addr = writer.listen("127.0.0.1:0").expect("listen");
     let reader_dir = tempfile::tempdir().expect("temporary directory");
-    let store = store_at(reader_dir.path());
+    let store = logged_store(reader_dir.path());
     let key = bee_key();
     let options = LogOptions {
         key: Some(key),
