@@ -193,6 +193,7 @@ impl<S: Storage + Send + 'static> Drive<S> {
         Ok(Writer {
             inner: Some(w),
             buf: Vec::new(),
+            full: Vec::new(),
         })
     }
 
@@ -305,7 +306,10 @@ impl<S: Storage + Send + 'static> Drive<S> {
 /// [`finish`](Self::finish) to store the entry (dropping it unfinished stores none).
 pub struct Writer<S: Storage> {
     inner: Option<driver::Writer<S, Blocking>>,
+    /// The chunk being filled.
     buf: Vec<u8>,
+    /// Full chunks not yet handed to the drive (sent [`Writer::CHUNKS`] at a time).
+    full: Vec<Bytes>,
 }
 
 impl<S: Storage> std::fmt::Debug for Writer<S> {
@@ -320,16 +324,45 @@ impl<S: Storage + Send + 'static> Writer<S> {
     /// The size of the chunks handed to the drive (one 64 KiB blobs block each).
     pub const CHUNK: usize = 64 * 1024;
 
-    fn send(&mut self, chunk: Vec<u8>) -> Result<(), Error> {
+    /// Full chunks handed to the drive in one visit (one append of 16 blocks, as
+    /// Hyperblobs batches them).
+    pub const CHUNKS: usize = 16;
+
+    /// Hands the full chunks to the drive.
+    fn send(&mut self) -> Result<(), Error> {
         let w = self
             .inner
             .as_mut()
             .ok_or(Error::ReadOnly("the write stream has failed or finished"))?;
-        let r = block_on(w.write(chunk.into()));
+        let r = block_on(w.write_chunks(std::mem::take(&mut self.full)));
         if r.is_err() {
             self.inner = None;
         }
         r
+    }
+
+    /// Queues a full chunk, sending the queue once it holds [`Self::CHUNKS`].
+    fn queue(&mut self, chunk: Bytes) -> Result<(), Error> {
+        self.full.push(chunk);
+        if self.full.len() >= Self::CHUNKS {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    /// Writes `data` without copying it when it lines up with the chunks (a whole
+    /// [`Self::CHUNK`] while none is being filled), else as [`std::io::Write::write`].
+    ///
+    /// # Errors
+    /// [`driver::Writer::write`]'s.
+    pub fn write_bytes(&mut self, data: Bytes) -> Result<(), Error> {
+        if self.buf.is_empty() && data.len() == Self::CHUNK {
+            return self.queue(data);
+        }
+        std::io::Write::write_all(self, &data).map_err(|e| match e.downcast::<Error>() {
+            Ok(e) => e,
+            Err(e) => Error::Node(ferrocore_driver::Error::Io(e)),
+        })
     }
 
     /// Writes what is buffered, ends the stream and stores the entry; answers the blob id.
@@ -339,7 +372,10 @@ impl<S: Storage + Send + 'static> Writer<S> {
     pub fn finish(mut self) -> Result<BlobId, Error> {
         if !self.buf.is_empty() {
             let rest = std::mem::take(&mut self.buf);
-            self.send(rest)?;
+            self.full.push(rest.into());
+        }
+        if !self.full.is_empty() {
+            self.send()?;
         }
         let w = self
             .inner
@@ -358,7 +394,7 @@ impl<S: Storage + Send + 'static> std::io::Write for Writer<S> {
             rest = &rest[take..];
             if self.buf.len() == Self::CHUNK {
                 let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(Self::CHUNK));
-                self.send(chunk).map_err(std::io::Error::other)?;
+                self.queue(chunk.into()).map_err(std::io::Error::other)?;
             }
         }
         Ok(data.len())

@@ -75,7 +75,28 @@ impl<S: Storage + Send + 'static> MirrorTarget for Drive<S> {
             dedup: false,
         };
         let mut w = self.writer(key, opts)?;
-        std::io::copy(data, &mut w)?;
+        // Read straight into the drive's chunks (one blobs block each), no copy between.
+        let size = ferrocore_blocking::drive::Writer::<S>::CHUNK;
+        loop {
+            let mut chunk = vec![0; size];
+            let mut n = 0;
+            while n < size {
+                match data.read(&mut chunk[n..]) {
+                    Ok(0) => break,
+                    Ok(r) => n += r,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if n == 0 {
+                break;
+            }
+            chunk.truncate(n);
+            w.write_bytes(chunk.into())?;
+            if n < size {
+                break;
+            }
+        }
         w.finish()?;
         Ok(())
     }

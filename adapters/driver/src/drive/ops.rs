@@ -360,6 +360,16 @@ impl<S: Storage + Send + 'static, A: Adapter> Writer<S, A> {
         self.step(move |m| m.write(chunk)).await.map(drop)
     }
 
+    /// Writes several chunks (each one block) in one visit to the driver.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    pub async fn write_chunks(&mut self, chunks: Vec<Bytes>) -> Result<(), Error> {
+        self.step(move |m| chunks.into_iter().for_each(|c| m.write(c)))
+            .await
+            .map(drop)
+    }
+
     /// Ends the stream: the last blocks, then the entry in the db. Answers the blob id.
     ///
     /// # Errors
