@@ -40,7 +40,11 @@ if (meta.nproc) {
 }
 if (folder) console.log(`folder: tests/js/drive-data.mjs preset ${folder.preset} (seed ${folder.seed}), ${folder.files.toLocaleString('en-US')} files, ${folder.bytes.toLocaleString('en-US')} bytes.`)
 console.log('Each phase in a fresh process, both sides on disk; the same folder, drive key and entries; reads: the same ranges (xorshift32 seed 2).')
-console.log(`JS: ${comparisons[0].jsRuns}. ferrocore: ${fcRows ? comparisons[0].fcRuns : 'no rows (bench/src/bin/drive_bench.rs not built)'}.`)
+console.log(`JS: ${comparisons[0].jsRuns}.`)
+if (!fcRows) console.log('ferrocore: no rows (bench/src/bin/drive_bench.rs not built).')
+const fcRuns = new Map()
+for (const c of comparisons) fcRuns.set(c.fcRuns, [...(fcRuns.get(c.fcRuns) ?? []), c.phase])
+if (fcRows) for (const [runs, phases] of fcRuns) console.log(`ferrocore (${phases.join(', ')}): ${runs}.`)
 console.log('ratio = ferrocore / JS (above 1: ferrocore faster), the median of the per-round ratios [their range]; seconds: medians, JS / ferrocore.')
 console.log('')
 console.log(table(['workload', 'JS (median)', 'ferrocore (median)', 'ratio', 'target', 'wall s', 'CPU s', 'rounds'], out, 1))

@@ -197,9 +197,18 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
 /// If the folder cannot be made or the store not opened.
 #[must_use]
 pub fn logged_store(dir: &Path) -> Store {
+    store_with(dir, Durability::Logged)
+}
+
+/// The persistent store `dir/db` (`dir` made if missing) with `durability`.
+///
+/// # Panics
+/// If the folder cannot be made or the store not opened.
+#[must_use]
+pub fn store_with(dir: &Path, durability: Durability) -> Store {
     std::fs::create_dir_all(dir).expect("store directory");
     let options = StoreOptions {
-        durability: Durability::Logged,
+        durability,
         ..StoreOptions::default()
     };
     Store::open(dir.join("db"), options).expect("store opens")

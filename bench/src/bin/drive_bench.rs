@@ -1,6 +1,8 @@
 //! The ferrocore side of `scripts/bench-drive`: Hyperdrive (the blocking adapter's
 //! `drive::Drive`) with its two cores in the persistent store on disk
-//! (`ferrocore-storage`, `Durability::Logged`: a WAL write per append, no sync), folders
+//! (`ferrocore-storage`; `import` and `clone` write as `ferrocore drive import` and
+//! `ferrocore clone` do: `Durability::Eventual`, group commit, and one durable flush at the
+//! end, inside the timing; the other modes open it with `Durability::Logged`), folders
 //! through `ferrocore-mirror` (`LocalDrive` + `Mirror`, the product's import and export
 //! path), against `tests/js/bench-drive.mjs` (JS hyperdrive 13.3.4, localdrive 2.2.1,
 //! mirror-drive 1.14.2). The same modes, options, checks and JSON rows (the schema is in
@@ -27,13 +29,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferrocore::replication::{CoreId, EndpointConfig};
 use ferrocore::{hash, Log, LogOptions};
-use ferrocore_bench::{logged_store, mode_and_flags, number, timed, Row, XorShift32};
+use ferrocore_bench::{logged_store, mode_and_flags, number, store_with, timed, Row, XorShift32};
 use ferrocore_blocking::drive::{Drive, DriveOp, DriveOptions, ListOptions, ReadOptions};
 use ferrocore_blocking::Node;
 use ferrocore_corestore::PrimaryKey;
 use ferrocore_hyperdrive::keys::{content_key, content_manifest, DriveKeys};
 use ferrocore_mirror::{LocalDrive, Mirror};
-use ferrocore_storage::{CoreStorage, Store};
+use ferrocore_storage::{CoreStorage, Durability, Store};
 use ferrocore_wire::json::Value;
 use sha2::{Digest, Sha256};
 
@@ -288,7 +290,11 @@ fn open_log(
 
 /// The writable drive in the store in `dir` (made if missing) on a fresh node.
 fn open_drive(dir: &Path) -> (Node<CoreStorage>, Drive<CoreStorage>) {
-    let store = logged_store(dir);
+    open_drive_in(logged_store(dir))
+}
+
+/// The writable drive in `store` on a fresh node.
+fn open_drive_in(store: Store) -> (Node<CoreStorage>, Drive<CoreStorage>) {
     let keys = drive_keys();
     let db = open_log(
         &store,
@@ -411,9 +417,16 @@ fn import(a: &Args) -> Result<Outcome, String> {
     let src = need(&a.src, "--src")?;
     let dir = must_not_exist(&a.dir, "--dir")?;
     let want = walk(src);
-    let (node, mut drive) = open_drive(dir);
+    // As `ferrocore drive import` writes: group commit, one durable flush at the end
+    // (timed).
+    let store = store_with(dir, Durability::Eventual);
+    let (node, mut drive) = open_drive_in(store.clone());
     let local = LocalDrive::new(src).map_err(|e| e.to_string())?;
-    let (summary, wall, cpu) = timed(|| Mirror::new(&local, &mut drive).run());
+    let (summary, wall, cpu) = timed(|| {
+        let m = Mirror::new(&local, &mut drive).run();
+        store.flush().map(|()| m).map_err(|e| e.to_string())
+    });
+    let summary = summary?;
     let m = summary.map_err(|e| format!("import: {e}"))?;
     let cores = cores(&node, drive.db(), drive.blobs());
     let ok = m.count.add == want.files + want.symlinks
@@ -455,7 +468,8 @@ fn clone(a: &Args) -> Result<Outcome, String> {
         .prefix("ferrocore-bench-drive-")
         .tempdir()
         .map_err(|e| e.to_string())?;
-    let store = logged_store(reader_dir.path());
+    // As `ferrocore clone` writes: group commit, one durable flush at the end (timed).
+    let store = store_with(reader_dir.path(), Durability::Eventual);
     let drive_key = drive_keys().key;
     let reader = Node::new(EndpointConfig::default()).map_err(|e| e.to_string())?;
     let db = reader
@@ -487,6 +501,7 @@ fn clone(a: &Args) -> Result<Outcome, String> {
         let d2 = reader.download(blobs, 0, Some(bl)).map_err(err)?;
         d1.wait().map_err(err)?;
         d2.wait().map_err(err)?;
+        store.flush().map_err(|e| e.to_string())?;
         Ok(blobs)
     });
     let blobs = result?;

@@ -21,7 +21,12 @@ pub(crate) fn import(args: &MirrorArgs, out: &mut dyn Write) -> Result<(), Error
         )));
     }
     let local = LocalDrive::new(&args.folder).map_err(|e| Error::Failed(e.to_string()))?;
-    let mut opened = Opened::new(&args.select, !args.dry_run)?;
+    // Many appends: committed in groups, durable when the command ends.
+    let mut opened = if args.dry_run {
+        Opened::new(&args.select, false)?
+    } else {
+        Opened::bulk(&args.select)?
+    };
     let result = run(args, &local, &mut opened.drive, out);
     opened.close()?;
     result
