@@ -169,7 +169,7 @@ impl ReadStream {
                 Fetch::Missing => return self.finish(false),
                 Fetch::Got(b) => b,
             };
-            let next = at + block.len() as u64;
+            let next = at.saturating_add(block.len() as u64);
             if i128::from(next) > self.pos {
                 (self.index, self.rel) = (index, self.pos as u64 - at);
                 self.io.keep(index, block);
