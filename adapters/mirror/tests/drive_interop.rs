@@ -18,7 +18,7 @@ use ferrocore::{Log, LogOptions};
 use ferrocore_blocking::drive::{Drive, DriveOptions, ListOptions, PutOptions};
 use ferrocore_blocking::Node;
 use ferrocore_corestore::PrimaryKey;
-use ferrocore_hyperdrive::keys::{content_key, content_manifest, DriveKeys};
+use ferrocore_hyperdrive::keys::{content_core, DriveKeys};
 use ferrocore_mirror::{LocalDrive, Mirror};
 use ferrocore_tests::js::JsPeer;
 use serde_json::{json, Value};
@@ -115,8 +115,8 @@ fn clone_of(
         .with_endpoint(move |ep| ep.log(db).unwrap().manifest().cloned())
         .unwrap()
         .expect("the db's manifest came with its first proof");
-    let ckey = content_key(&manifest, &drive_key).unwrap();
-    let blobs = open(ckey, content_manifest(&manifest, &drive_key));
+    let (cmanifest, ckey) = content_core(&manifest, &drive_key).unwrap();
+    let blobs = open(ckey, Some(cmanifest));
     let options = DriveOptions {
         timeout: Some(T),
         ..DriveOptions::default()

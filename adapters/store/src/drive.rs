@@ -3,9 +3,8 @@
 //! (`ferrocore_hyperdrive::keys`). Open the drive on them with
 //! `ferrocore_driver::drive::Drive::open(store.node(), cores.db.id, cores.blobs.id, ..)`.
 
-use ferrocore::manifest::manifest_hash;
 use ferrocore_driver::{Adapter, StoreError};
-use ferrocore_hyperdrive::keys::{content_manifest, DB_NAME};
+use ferrocore_hyperdrive::keys::{content_core, DB_NAME};
 
 use crate::state::lock;
 use crate::{CoreRef, Corestore, GetOptions};
@@ -45,10 +44,10 @@ impl<A: Adapter> Corestore<A> {
             let manifest = log.manifest().cloned().ok_or(StoreError::Misuse(
                 "the drive's db core has no manifest yet: update it from a peer first",
             ))?;
-            let content = content_manifest(&manifest, &db.key).ok_or(StoreError::Misuse(
-                "a version-0 db core: its blobs core is named, not derived",
-            ))?;
-            let mut blobs = GetOptions::key(manifest_hash(&content)).manifest(content);
+            let (content, content_key) = content_core(&manifest, &db.key).ok_or(
+                StoreError::Misuse("a version-0 db core: its blobs core is named, not derived"),
+            )?;
+            let mut blobs = GetOptions::key(content_key).manifest(content);
             if let Some(kp) = log.key_pair().filter(|_| db.writable) {
                 blobs = blobs.key_pair(kp.clone());
             }

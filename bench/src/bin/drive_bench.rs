@@ -33,7 +33,7 @@ use ferrocore_bench::{logged_store, mode_and_flags, number, store_with, timed, R
 use ferrocore_blocking::drive::{Drive, DriveOp, DriveOptions, ListOptions, ReadOptions};
 use ferrocore_blocking::Node;
 use ferrocore_corestore::PrimaryKey;
-use ferrocore_hyperdrive::keys::{content_key, content_manifest, DriveKeys};
+use ferrocore_hyperdrive::keys::{content_core, DriveKeys};
 use ferrocore_mirror::{LocalDrive, Mirror};
 use ferrocore_storage::{CoreStorage, Durability, Store};
 use ferrocore_wire::json::Value;
@@ -484,8 +484,8 @@ fn clone(a: &Args) -> Result<Outcome, String> {
             .with_endpoint(move |ep| ep.log(db).and_then(|l| l.manifest().cloned()))
             .map_err(err)?
             .ok_or("the db's manifest did not come with its first proof")?;
-        let ckey = content_key(&manifest, &drive_key).ok_or("no content key")?;
-        let cmanifest = content_manifest(&manifest, &drive_key);
+        let (cmanifest, ckey) = content_core(&manifest, &drive_key).ok_or("no content key")?;
+        let cmanifest = Some(cmanifest);
         let blobs = reader
             .add_core(open_log(&store, ckey, cmanifest, None))
             .map_err(err)?;

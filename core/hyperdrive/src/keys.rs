@@ -68,7 +68,17 @@ pub fn content_manifest(db_manifest: &Manifest, db_key: &Hash) -> Option<Manifes
 /// `Hyperdrive.getContentKey(dbManifest, dbKey)`: the hash of [`content_manifest`].
 #[must_use]
 pub fn content_key(db_manifest: &Manifest, db_key: &Hash) -> Option<Hash> {
-    content_manifest(db_manifest, db_key).map(|m| manifest_hash(&m))
+    content_core(db_manifest, db_key).map(|(_, key)| key)
+}
+
+/// The blobs core of the drive whose db core has `db_manifest` and key `db_key`: its
+/// manifest ([`content_manifest`]) and key ([`content_key`]), derived once; `None` for a
+/// version-0 db manifest.
+#[must_use]
+pub fn content_core(db_manifest: &Manifest, db_key: &Hash) -> Option<(Manifest, Hash)> {
+    let manifest = content_manifest(db_manifest, db_key)?;
+    let key = manifest_hash(&manifest);
+    Some((manifest, key))
 }
 
 /// The db core's block 0: a Hyperbee header with empty metadata (`0a 08 "hyperbee" 12 00`).
@@ -114,8 +124,7 @@ impl DriveKeys {
     #[must_use]
     pub fn from_db(key_pair: KeyPair, db_manifest: Manifest) -> Option<Self> {
         let key = manifest_hash(&db_manifest);
-        let content_manifest = content_manifest(&db_manifest, &key)?;
-        let content_key = manifest_hash(&content_manifest);
+        let (content_manifest, content_key) = content_core(&db_manifest, &key)?;
         Some(DriveKeys {
             key_pair,
             discovery_key: discovery_key(&key),

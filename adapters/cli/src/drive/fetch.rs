@@ -14,9 +14,10 @@ use ferrocore::replication::CoreId;
 use ferrocore::wire::bee::Header;
 use ferrocore::Manifest;
 use ferrocore_blocking::drive::{Drive, DriveOptions};
+use ferrocore_hyperdrive::keys::content_core;
 use ferrocore_storage::Store;
 
-use super::open::{content_of, drive_error};
+use super::open::drive_error;
 use crate::dir::core_error;
 use crate::net::CliNode;
 use crate::Error;
@@ -51,7 +52,7 @@ pub(crate) fn clone_blobs(
 ) -> Result<Option<CoreId>, Error> {
     let (block, manifest) = first_block(node, db)?;
     let content = match (&block, &manifest) {
-        (Some(b), Some(m)) if is_drive_header(b) => content_of(m, key),
+        (Some(b), Some(m)) if is_drive_header(b) => content_core(m, key),
         _ => None,
     };
     let Some((content_manifest, content_key)) = content else {

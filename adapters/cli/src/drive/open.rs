@@ -7,7 +7,6 @@ use std::path::Path;
 use ferrocore::hash;
 use ferrocore::id;
 use ferrocore::log::{Log, LogOptions};
-use ferrocore::manifest::manifest_hash;
 use ferrocore::replication::EndpointConfig;
 use ferrocore::wire::bee::Header;
 use ferrocore::Manifest;
@@ -84,14 +83,6 @@ fn add_drive(d: &Path, store: &Store, primary: Option<[u8; 32]>) -> Result<Drive
         .insert_alias(&root.0, DB_NAME.as_bytes(), &keys.discovery_key)
         .map_err(|e| core_error(d, e.into()))?;
     Ok(keys)
-}
-
-/// The keys of a drive whose db core has `manifest` and key `key`: its content
-/// manifest and content key.
-pub(crate) fn content_of(manifest: &Manifest, key: &[u8; 32]) -> Option<(Manifest, [u8; 32])> {
-    let m = keys::content_manifest(manifest, key)?;
-    let k = manifest_hash(&m);
-    Some((m, k))
 }
 
 /// The key of the db core of the drive `select` names.
@@ -213,7 +204,7 @@ impl Opened {
                 d.display()
             )));
         };
-        let Some((content_manifest, content_key)) = content_of(&manifest, &key) else {
+        let Some((content_manifest, content_key)) = keys::content_core(&manifest, &key) else {
             return Err(Error::NotABee(format!(
                 "the core {} in {} is not a drive: its manifest (version 0) has no content core",
                 id::core_id(&key),
