@@ -359,10 +359,22 @@ impl<S: Storage + Send + 'static> Writer<S> {
         if self.buf.is_empty() && data.len() == Self::CHUNK {
             return self.queue(data);
         }
-        std::io::Write::write_all(self, &data).map_err(|e| match e.downcast::<Error>() {
-            Ok(e) => e,
-            Err(e) => Error::Node(ferrocore_driver::Error::Io(e)),
-        })
+        self.fill(&data)
+    }
+
+    /// Copies `data` into the chunk being filled, queueing each chunk that fills.
+    fn fill(&mut self, data: &[u8]) -> Result<(), Error> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let take = (Self::CHUNK - self.buf.len()).min(rest.len());
+            self.buf.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.buf.len() == Self::CHUNK {
+                let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(Self::CHUNK));
+                self.queue(chunk.into())?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes what is buffered, ends the stream and stores the entry; answers the blob id.
@@ -387,16 +399,7 @@ impl<S: Storage + Send + 'static> Writer<S> {
 
 impl<S: Storage + Send + 'static> std::io::Write for Writer<S> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let mut rest = data;
-        while !rest.is_empty() {
-            let take = (Self::CHUNK - self.buf.len()).min(rest.len());
-            self.buf.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if self.buf.len() == Self::CHUNK {
-                let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(Self::CHUNK));
-                self.queue(chunk.into()).map_err(std::io::Error::other)?;
-            }
-        }
+        self.fill(data).map_err(std::io::Error::other)?;
         Ok(data.len())
     }
 
