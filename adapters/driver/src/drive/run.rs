@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use ferrocore::replication::{CoreId, Endpoint};
 use ferrocore::storage::Storage;
 use ferrocore_hyperblobs::CoreInfo as BlobsInfo;
-use ferrocore_hyperdrive::drive::{Drive as State, Machine, Step};
+use ferrocore_hyperdrive::drive::{Drive as State, DriveError, Machine, Step};
 
 use super::Error;
 use crate::node::Adapter;
@@ -148,10 +148,7 @@ impl<S: Storage + Send + 'static, A: Adapter> Place<S, A> {
                 None => return Ok((machine, items)),
                 Some((which, seq)) => {
                     let b = self.fetch(which, seq).await?;
-                    match which {
-                        Which::Db => machine.handle_db(seq, &b)?,
-                        Which::Blobs => machine.handle_blobs(seq, Some(b))?,
-                    }
+                    feed(&mut machine, which, seq, b)?;
                     job = Job::Run(machine);
                 }
             }
@@ -242,54 +239,29 @@ fn run_turn<S: Storage, M: Machine>(
 ) -> Result<Turn<M>, Error> {
     let (db, blobs) = cores;
     let mut items = Vec::new();
-    let need = |which, seq| Some((which, seq));
     loop {
-        match machine.poll(drive)? {
-            Step::NeedDb(seq) => {
-                let log = ep.log(db).ok_or(NodeError::NoSuchCore)?;
-                match log.get(seq).map_err(NodeError::Core)? {
-                    Some(b) => {
-                        shared.local.fetch_add(1, Ordering::Relaxed);
-                        machine.handle_db(seq, &b)?;
-                    }
-                    None => {
-                        let need = need(Which::Db, seq);
-                        return Ok(Turn {
-                            machine,
-                            items,
-                            need,
-                        });
-                    }
-                }
-            }
-            Step::NeedBlobs(seq) => {
-                let log = ep.log(blobs).ok_or(NodeError::NoSuchCore)?;
-                match log.get(seq).map_err(NodeError::Core)? {
-                    Some(b) => {
-                        shared.local.fetch_add(1, Ordering::Relaxed);
-                        machine.handle_blobs(seq, Some(b))?;
-                    }
-                    None => {
-                        let need = need(Which::Blobs, seq);
-                        return Ok(Turn {
-                            machine,
-                            items,
-                            need,
-                        });
-                    }
-                }
-            }
+        let (which, seq) = match machine.poll(drive)? {
+            Step::NeedDb(seq) => (Which::Db, seq),
+            Step::NeedBlobs(seq) => (Which::Blobs, seq),
             Step::NeedBlobsSeek(byte) => {
                 let log = ep.log(blobs).ok_or(NodeError::NoSuchCore)?;
                 let at = log.seek(byte).map_err(NodeError::Core)?;
                 machine.handle_seek(byte, at)?;
+                continue;
             }
             Step::HasBlobs { start, end } => {
                 let log = ep.log(blobs).ok_or(NodeError::NoSuchCore)?;
                 machine.handle_has(start, end, log.has(start, end))?;
+                continue;
             }
-            Step::AppendDb(blocks) => append(ep, db, blocks, shared, drive, cores)?,
-            Step::AppendBlobs(blocks) => append(ep, blobs, blocks, shared, drive, cores)?,
+            Step::AppendDb(blocks) => {
+                append(ep, db, blocks, shared, drive, cores)?;
+                continue;
+            }
+            Step::AppendBlobs(blocks) => {
+                append(ep, blobs, blocks, shared, drive, cores)?;
+                continue;
+            }
             Step::Done(out) => {
                 let go_on = more(&out);
                 items.push(out);
@@ -300,8 +272,42 @@ fn run_turn<S: Storage, M: Machine>(
                         need: None,
                     });
                 }
+                continue;
+            }
+        };
+        // A block: fed from the log if held, else the turn ends needing it.
+        let core = match which {
+            Which::Db => db,
+            Which::Blobs => blobs,
+        };
+        let log = ep.log(core).ok_or(NodeError::NoSuchCore)?;
+        match log.get(seq).map_err(NodeError::Core)? {
+            Some(b) => {
+                shared.local.fetch_add(1, Ordering::Relaxed);
+                feed(&mut machine, which, seq, b)?;
+            }
+            None => {
+                let need = Some((which, seq));
+                return Ok(Turn {
+                    machine,
+                    items,
+                    need,
+                });
             }
         }
+    }
+}
+
+/// Feeds block `seq` of `which` to `machine`.
+fn feed<M: Machine>(
+    machine: &mut M,
+    which: Which,
+    seq: u64,
+    block: bytes::Bytes,
+) -> Result<(), DriveError> {
+    match which {
+        Which::Db => machine.handle_db(seq, &block),
+        Which::Blobs => machine.handle_blobs(seq, Some(block)),
     }
 }
 
