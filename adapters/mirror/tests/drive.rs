@@ -6,33 +6,11 @@
 
 mod common;
 
-use common::{generate, snapshot, temp_drive};
+use common::{generate, new_drive, snapshot, temp_drive};
 use ferrocore::replication::EndpointConfig;
-use ferrocore::storage::MemoryStorage;
-use ferrocore::{Log, LogOptions};
-use ferrocore_blocking::drive::{Drive, DriveOptions};
 use ferrocore_blocking::Node;
-use ferrocore_corestore::PrimaryKey;
-use ferrocore_hyperdrive::keys::DriveKeys;
 use ferrocore_mirror::{Mirror, MirrorSource, Op};
 use ferrocore_wire::json::Value;
-
-fn new_drive(node: &Node<MemoryStorage>, seed: u8) -> Drive<MemoryStorage> {
-    let keys = DriveKeys::from_primary_key(&PrimaryKey::from_bytes([seed; 32]));
-    let add = |key, manifest| {
-        let options = LogOptions {
-            key_pair: Some(keys.key_pair.clone()),
-            key: Some(key),
-            manifest: Some(manifest),
-            ..LogOptions::default()
-        };
-        node.add_core(Log::open(MemoryStorage::new(), options).unwrap())
-            .unwrap()
-    };
-    let db = add(keys.key, keys.db_manifest.clone());
-    let blobs = add(keys.content_key, keys.content_manifest.clone());
-    Drive::open(node, db, blobs, DriveOptions::default()).unwrap()
-}
 
 #[test]
 fn a_folder_goes_through_a_drive_and_back_unchanged() {

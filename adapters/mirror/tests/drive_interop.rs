@@ -17,10 +17,12 @@ use ferrocore::storage::{MemoryStorage, Storage};
 use ferrocore::{Log, LogOptions};
 use ferrocore_blocking::drive::{Drive, DriveOptions, ListOptions, PutOptions};
 use ferrocore_blocking::Node;
-use ferrocore_corestore::PrimaryKey;
-use ferrocore_hyperdrive::keys::{content_core, DriveKeys};
+use ferrocore_hyperdrive::keys::content_core;
 use ferrocore_mirror::{LocalDrive, Mirror};
 use ferrocore_tests::js::JsPeer;
+
+mod common;
+use common::{drive_keys, new_drive};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -226,21 +228,9 @@ fn a_ferrocore_drive_is_cloned_and_read_by_js_and_its_changes_seen_live() {
     );
     let expected = js.ok(json!({"op": "expected", "preset": "interop"}), T);
 
-    let keys = DriveKeys::from_primary_key(&PrimaryKey::from_bytes([9; 32]));
+    let keys = drive_keys(9);
     let node = Node::new(EndpointConfig::default()).unwrap();
-    let add = |key, manifest| {
-        let options = LogOptions {
-            key_pair: Some(keys.key_pair.clone()),
-            key: Some(key),
-            manifest: Some(manifest),
-            ..LogOptions::default()
-        };
-        node.add_core(Log::open(MemoryStorage::new(), options).unwrap())
-            .unwrap()
-    };
-    let db = add(keys.key, keys.db_manifest.clone());
-    let blobs = add(keys.content_key, keys.content_manifest.clone());
-    let mut drive = Drive::open(&node, db, blobs, DriveOptions::default()).unwrap();
+    let mut drive = new_drive(&node, 9);
     let local = LocalDrive::new(folder.path()).unwrap();
     let summary = Mirror::new(&local, &mut drive).run().unwrap();
     assert_eq!(summary.count.add, 1000);

@@ -4,6 +4,11 @@
 use std::collections::BTreeMap;
 use std::io::Read as _;
 
+use ferrocore::storage::MemoryStorage;
+use ferrocore::{Log, LogOptions};
+use ferrocore_blocking::drive::{Drive, DriveOptions};
+use ferrocore_corestore::PrimaryKey;
+use ferrocore_hyperdrive::keys::DriveKeys;
 use ferrocore_mirror::{Ignore, LocalDrive, MirrorSource};
 use ferrocore_wire::json::Value;
 
@@ -120,4 +125,28 @@ pub fn generate(drive: &LocalDrive, seed: u64) -> u64 {
     drive.symlink("/links/to-dir", "/unicode").unwrap();
     drive.symlink("/links/日本", "../unicode/日本語").unwrap();
     total
+}
+
+/// The writable drive `new Hyperdrive(store)` makes under primary key `[seed; 32]`, its two
+/// cores in memory on `node`.
+pub fn new_drive(node: &ferrocore_blocking::Node<MemoryStorage>, seed: u8) -> Drive<MemoryStorage> {
+    let keys = drive_keys(seed);
+    let add = |key, manifest| {
+        let options = LogOptions {
+            key_pair: Some(keys.key_pair.clone()),
+            key: Some(key),
+            manifest: Some(manifest),
+            ..LogOptions::default()
+        };
+        node.add_core(Log::open(MemoryStorage::new(), options).unwrap())
+            .unwrap()
+    };
+    let db = add(keys.key, keys.db_manifest.clone());
+    let blobs = add(keys.content_key, keys.content_manifest.clone());
+    Drive::open(node, db, blobs, DriveOptions::default()).unwrap()
+}
+
+/// The keys of the drive [`new_drive`] makes for `seed`.
+pub fn drive_keys(seed: u8) -> DriveKeys {
+    DriveKeys::from_primary_key(&PrimaryKey::from_bytes([seed; 32]))
 }
