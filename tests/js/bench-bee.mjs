@@ -38,7 +38,7 @@ import path from 'node:path'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { key, value, indices, xorshift32 } from './bee-data.mjs'
-import { arg, logger } from './jsonl-peer.mjs'
+import { arg, logger, timed } from './jsonl-peer.mjs'
 
 const require = createRequire(import.meta.url)
 const Corestore = require('corestore')
@@ -62,16 +62,6 @@ const gets = Number(arg('--gets', '0'))
 if (!dir || !(count > 0) || !(batch > 0)) {
   process.stderr.write('usage: bench-bee.mjs puts|gets|scan|sparse --dir DIR --count N [--batch B] [--gets G]\n')
   process.exit(2)
-}
-
-// Runs fn() timed: wall and CPU seconds.
-async function timed(fn) {
-  const cpu0 = process.cpuUsage()
-  const t0 = process.hrtime.bigint()
-  const result = await fn()
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9
-  const cpu = process.cpuUsage(cpu0)
-  return { result, wall_s: wall, cpu_s: (cpu.user + cpu.system) / 1e6 }
 }
 
 function row(phase, ops, t, extra) {

@@ -68,7 +68,7 @@ import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { xorshift32 } from './bee-data.mjs'
 import { preset, writeFolder, range, file as dataFile, indexOfPath } from './drive-data.mjs'
-import { arg, logger } from './jsonl-peer.mjs'
+import { arg, logger, timed } from './jsonl-peer.mjs'
 
 const require = createRequire(import.meta.url)
 const Corestore = require('corestore')
@@ -98,16 +98,6 @@ function usage(msg) {
       '       bench-drive.mjs list --dir DIR --count N | reads --dir DIR --reads R [--preset P] [--seed S]\n'
   )
   process.exit(2)
-}
-
-// Runs fn() timed: wall and CPU seconds.
-async function timed(fn) {
-  const cpu0 = process.cpuUsage()
-  const t0 = process.hrtime.bigint()
-  const result = await fn()
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9
-  const cpu = process.cpuUsage(cpu0)
-  return { result, wall_s: wall, cpu_s: (cpu.user + cpu.system) / 1e6 }
 }
 
 function row(phase, n, ops, bytes, t, extra, mb = true) {

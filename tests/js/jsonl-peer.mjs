@@ -214,3 +214,13 @@ export async function updateCore(core, firstPeerMs = 10000) {
   }
   await core.update({ wait: true, force: true })
 }
+
+// Runs fn() (sync or async) timed: its result, and the wall and CPU seconds it took.
+export async function timed(fn) {
+  const cpu0 = process.cpuUsage()
+  const t0 = process.hrtime.bigint()
+  const result = await fn()
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9
+  const cpu = process.cpuUsage(cpu0)
+  return { result, wall_s: wall, cpu_s: (cpu.user + cpu.system) / 1e6 }
+}
